@@ -1,0 +1,89 @@
+# fanlib's verbs. `make report` and `make test` work from a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FANLIB := $(VENV)/bin/fanlib
+DEMO := data/demo.duckdb
+DEMO_FANS ?= 20000
+DEMO_SEED ?= 7
+JOBS ?= 2
+DATE ?= $(shell TZ=Asia/Shanghai date +%F)
+PARAMS ?= params/default.yaml
+IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
+
+.PHONY: help setup system-deps fonts browser demo models report test test-fast bench lab env clean clean-reports
+
+help: ## list the verbs
+	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --sys-prefix --name fanlib --display-name "Python (fanlib)" >/dev/null
+	@touch $@
+
+setup: $(VENV)/.installed fonts ## create .venv, install fanlib and the CJK font
+
+# Chinese chart labels need a CJK font; without one they render as boxes.
+fonts:
+	@if fc-list 2>/dev/null | grep -q "Noto Sans CJK SC"; then :; \
+	elif [ "$(IS_ROOT)" = yes ]; then \
+	  echo "installing Debian's fonts-noto-cjk (Chinese chart labels)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	else \
+	  echo "Chinese chart labels need a CJK font. Install it, then re-run make:"; \
+	  echo "  Debian/Ubuntu: sudo apt-get install fonts-noto-cjk"; \
+	  echo "  Fedora: sudo dnf install google-noto-sans-cjk-fonts   macOS/Windows: nothing to do"; \
+	  exit 1; \
+	fi
+
+# Headless Chromium and PostgreSQL, for the browser and warehouse tests.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$(IS_ROOT)" = yes ]; then \
+	  echo "installing Debian's chromium (browser checks of the reports)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "browser tests will be skipped: install Debian's chromium to run them"; fi
+
+system-deps: fonts browser
+
+$(DEMO): | $(VENV)/.installed
+	$(FANLIB) demo --fans $(DEMO_FANS) --seed $(DEMO_SEED) --out $(DEMO)
+
+demo: $(VENV)/.installed $(DEMO) ## build the demo data set if it is missing
+
+report: setup demo ## render the full report suite on the demo data into reports/<date>/
+	$(FANLIB) run all --params $(PARAMS) --date $(DATE) --jobs $(JOBS)
+	@echo "open reports/$(DATE)/index.html"
+
+test: setup system-deps ## set up, then run the whole test suite as CI does
+	@set -euo pipefail; \
+	pg_env=$$(mktemp); \
+	if bash .ci/postgres.sh start "$$pg_env"; then source "$$pg_env"; export FANLIB_TEST_PG_URL; \
+	  trap 'bash .ci/postgres.sh stop "$$pg_env" >/dev/null 2>&1 || true; rm -f "$$pg_env"' EXIT; \
+	else echo "PostgreSQL could not be started: its tests will be skipped"; fi; \
+	$(VENV)/bin/pytest -n $(JOBS) -p no:cacheprovider --durations=15
+
+test-fast: $(VENV)/.installed ## the tests without the slow simulations and end-to-end runs
+	$(VENV)/bin/pytest -n $(JOBS) -m "not slow"
+
+bench: setup ## run the speed and memory benchmarks (benchmarks/results/)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+lab: setup demo ## open JupyterLab on the notebooks
+	$(VENV)/bin/jupyter lab notebooks/
+
+environment.yml: pyproject.toml ## regenerate environment.yml from pyproject.toml
+	$(PY) scripts/sync_environment.py
+
+env: environment.yml
+
+clean-reports: ## delete rendered reports
+	rm -rf reports/*/ reports/index.html
+
+clean: ## delete the venv, generated data and reports
+	rm -rf $(VENV) data/*.duckdb data/*.json reports/*/ reports/index.html benchmarks/results

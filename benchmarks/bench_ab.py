@@ -1,0 +1,252 @@
+"""Benchmark: the A/B readout on N assignment rows (default 10,000,000), against a pandas baseline.
+
+    .venv/bin/python benchmarks/bench_ab.py [--fans N] [--repeat R]
+
+Builds a one-row-per-fan experiment table (variant, conversion, revenue, orders and their
+pre-period values) as Parquet and as a DuckDB file, then times, each in a fresh process so
+peak memory is measured per scenario:
+
+* fanlib compute: per-variant moments in DuckDB (table already loaded) + the statistics;
+* fanlib from DuckDB / from Parquet: the same including opening and reading the file;
+* pandas baseline: pandas.read_parquet, then groupby aggregates and the same statistics.
+
+Writes Markdown and JSON into benchmarks/results/ with medians and ratios to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+SCENARIOS = ("fanlib_compute", "fanlib_duckdb", "fanlib_parquet", "pandas_compute", "pandas_parquet")
+
+
+def build(folder: Path, n: int, seed: int = 1) -> tuple[Path, Path]:
+    """Write the unit table with DuckDB's own generator (fast, little memory)."""
+    import duckdb
+
+    parquet, db = folder / "units.parquet", folder / "units.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute(f"SELECT setseed({seed / 10})")
+    con.execute(f"""
+        CREATE TABLE units AS
+        WITH base AS (
+            SELECT range AS fan_id,
+                   CASE WHEN random() < 0.5 THEN 'control' ELSE 'treatment' END AS variant,
+                   random() AS u1, random() AS u2, random() AS u3, random() AS u4, random() AS u5
+            FROM range({n})
+        ), pre AS (
+            SELECT *, CASE WHEN u1 < 0.25 THEN 1 + floor(-ln(u2) * 1.5) ELSE 0 END AS pre_orders FROM base
+        )
+        SELECT fan_id, variant,
+               pre_orders,
+               CASE WHEN pre_orders > 0 THEN pre_orders * exp(4.5 + 0.9 * sqrt(-2 * ln(u3)) * cos(6.2831853 * u4)) ELSE 0 END AS pre_revenue,
+               CASE WHEN u5 < 0.2 + 0.3 * (pre_orders > 0)::INT + 0.01 * (variant = 'treatment')::INT
+                    THEN 1 + floor(-ln(random()) * 1.2) ELSE 0 END AS orders
+        FROM pre
+    """)
+    con.execute("""
+        CREATE OR REPLACE TABLE units AS
+        SELECT fan_id, variant, pre_orders, pre_revenue, orders,
+               CASE WHEN orders > 0 THEN orders * exp(4.5 + 0.9 * sqrt(-2 * ln(random())) * cos(6.2831853 * random()))
+                    ELSE 0 END AS revenue,
+               (orders > 0)::DOUBLE AS converted, (pre_orders > 0)::DOUBLE AS pre_converted
+        FROM units
+    """)
+    con.execute(f"COPY units TO '{parquet}' (FORMAT parquet)")
+    con.close()
+    return parquet, db
+
+
+def _metrics():
+    from fanlib.ab.outcomes import Metric
+
+    return {m.name: m for m in (
+        Metric("conversion", "proportion", "converted", covariates=("pre_converted", "pre_revenue")),
+        Metric("revenue_per_fan", "mean", "revenue", covariates=("pre_revenue", "pre_orders")),
+        Metric("revenue_per_order", "ratio", "revenue", denominator="orders"),
+    )}
+
+
+class _Engine:
+    """The door into pandas, for a bare ibis connection."""
+
+    def __init__(self, con):
+        self.con = con
+
+    def execute(self, expr, label=None):
+        return self.con.execute(expr)
+
+
+def _fanlib_readout(con, table):
+    from fanlib.ab.outcomes import by_variant, variant_moments
+    from fanlib.ab.readout import analyze
+
+    metrics = _metrics()
+    mom = by_variant(variant_moments(_Engine(con), table, metrics))
+    return analyze(mom, metrics, control="control", planned_split={"control": 1, "treatment": 1})
+
+
+def _pandas_readout(df):
+    """The same statistics the usual pandas way: groupby aggregates on the full frame, then Welch/z/CUPED."""
+    import numpy as np
+    from scipy import stats
+
+    out = {}
+    g = df.groupby("variant")
+    for col in ("converted", "revenue"):
+        agg = g[col].agg(["count", "mean", "var"])
+        c, t = agg.loc["control"], agg.loc["treatment"]
+        se = np.sqrt(t["var"] / t["count"] + c["var"] / c["count"])
+        out[col] = (t["mean"] - c["mean"], 2 * stats.norm.sf(abs(t["mean"] - c["mean"]) / se))
+        # CUPED with one covariate
+        x = df["pre_revenue"].to_numpy()
+        y = df[col].to_numpy()
+        theta = np.cov(y, x)[0, 1] / x.var(ddof=1)
+        adj = y - theta * (x - x.mean())
+        ctl = df["variant"].to_numpy() == "control"
+        d = adj[~ctl].mean() - adj[ctl].mean()
+        out[col + "_cuped"] = (d, adj[~ctl].var() / (~ctl).sum() + adj[ctl].var() / ctl.sum())
+    s = g[["revenue", "orders"]].sum()
+    out["revenue_per_order"] = (s.loc["treatment", "revenue"] / s.loc["treatment", "orders"]
+                                - s.loc["control", "revenue"] / s.loc["control", "orders"])
+    return out
+
+
+def _tiny_frame():
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 1_000
+    return pd.DataFrame({"variant": rng.choice(["control", "treatment"], n), "converted": rng.integers(0, 2, n) * 1.0,
+                         "revenue": rng.exponential(50, n), "orders": rng.integers(0, 3, n) * 1.0,
+                         "pre_revenue": rng.exponential(50, n), "pre_orders": rng.integers(0, 3, n) * 1.0,
+                         "pre_converted": rng.integers(0, 2, n) * 1.0})
+
+
+def _tiny_fanlib():
+    import ibis
+
+    con = ibis.duckdb.connect()
+    return con, ibis.memtable(_tiny_frame())
+
+
+def worker(scenario: str, parquet: str, db: str, repeat: int) -> dict:
+    """Run one scenario ``repeat`` times in this process; report times and peak memory."""
+    import ibis
+    import pandas as pd
+
+    times = []
+    # one untimed warm-up run per process (imports, first-call set-up), as a long-lived kernel has
+    _warm = {"fanlib": lambda: _fanlib_readout(*_tiny_fanlib()), "pandas": lambda: _pandas_readout(_tiny_frame())}
+    _warm[scenario.split("_")[0]]()
+    if scenario == "fanlib_compute":
+        con = ibis.duckdb.connect()
+        con.raw_sql(f"CREATE TABLE units AS SELECT * FROM read_parquet('{parquet}')")
+        table = con.table("units")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            _fanlib_readout(con, table)
+            times.append(time.perf_counter() - t0)
+    elif scenario in ("fanlib_duckdb", "fanlib_parquet"):
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            if scenario == "fanlib_duckdb":
+                con = ibis.duckdb.connect(db, read_only=True)
+                table = con.table("units")
+            else:
+                con = ibis.duckdb.connect()
+                table = con.read_parquet(parquet)
+            _fanlib_readout(con, table)
+            times.append(time.perf_counter() - t0)
+            con.disconnect()
+    elif scenario == "pandas_compute":
+        df = pd.read_parquet(parquet)
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            _pandas_readout(df)
+            times.append(time.perf_counter() - t0)
+    elif scenario == "pandas_parquet":
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            df = pd.read_parquet(parquet)
+            _pandas_readout(df)
+            times.append(time.perf_counter() - t0)
+            del df
+    else:
+        raise SystemExit(f"unknown scenario {scenario}")
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"scenario": scenario, "times": times, "median_s": statistics.median(times), "peak_rss_mb": peak_kb / 1024}
+
+
+def _baseline_rss_mb() -> float:
+    """Peak memory of a process that only imports the libraries (subtracted to show the readout's own use)."""
+    code = ("import resource, ibis, pandas, scipy.stats, fanlib.ab.readout;"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return int(out.stdout.strip()) / 1024
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--fans", type=int, default=10_000_000, help="assignment rows (one per fan)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per scenario (the median is reported)")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--parquet", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.parquet, args.db, args.repeat)))
+        return 0
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bench_ab_") as tmp:
+        t0 = time.perf_counter()
+        parquet, db = build(Path(tmp), args.fans)
+        build_s = time.perf_counter() - t0
+        print(f"built {args.fans:,} rows in {build_s:.1f} s", flush=True)
+        rows = []
+        for sc in SCENARIOS:
+            out = subprocess.run([sys.executable, __file__, "--worker", sc, "--parquet", str(parquet), "--db", str(db),
+                                  "--repeat", str(args.repeat)], capture_output=True, text=True, cwd=ROOT)
+            if out.returncode:
+                print(out.stderr, file=sys.stderr)
+                return out.returncode
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+            print(f"{sc:16s} median {rows[-1]['median_s']:.3f} s  peak RSS {rows[-1]['peak_rss_mb']:.0f} MB", flush=True)
+    base_rss = _baseline_rss_mb()
+    by = {r["scenario"]: r for r in rows}
+    for r in rows:
+        ref = by["pandas_compute"] if r["scenario"].endswith("compute") else by["pandas_parquet"]
+        r["speedup_vs_pandas"] = ref["median_s"] / r["median_s"]
+        r["rss_above_imports_mb"] = r["peak_rss_mb"] - base_rss
+    result = {"fans": args.fans, "repeat": args.repeat, "cpus": os.cpu_count(), "python": platform.python_version(),
+              "imports_rss_mb": base_rss, "scenarios": rows,
+              "targets": {"compute_s": 2.0, "end_to_end_s": 5.0, "memory_mb": 1024}}
+    stem = RESULTS / f"bench_ab_{args.fans}"
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
+    lines = [f"# A/B readout benchmark: {args.fans:,} assignment rows", "",
+             f"Median of {args.repeat} runs; {os.cpu_count()} CPUs; peak RSS per scenario (fresh process; "
+             f"imports alone take {base_rss:.0f} MB).", "",
+             "| scenario | median (s) | vs pandas | peak RSS (MB) | above imports (MB) |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['scenario']} | {r['median_s']:.3f} | {r['speedup_vs_pandas']:.1f}× | "
+                     f"{r['peak_rss_mb']:.0f} | {r['rss_above_imports_mb']:.0f} |")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from fanlib.cli import main
+
+sys.exit(main())

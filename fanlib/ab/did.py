@@ -1,0 +1,298 @@
+"""Difference-in-differences for campaigns that were NOT randomised.
+
+A panel of units (communities) × periods (weeks from the campaign start) is built in
+the engine; the small panel is fitted here by two-way fixed-effects OLS with
+cluster-robust standard errors (clustered by unit), plus an event study whose pre-period
+coefficients give the pre-trend test. ``ols`` equals statsmodels' OLS with
+``cov_type`` "nonrobust", "HC0", "HC1" and "cluster".
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats as _st
+
+from fanlib.ab.errors import ABInputError
+
+COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
+
+
+@dataclass(frozen=True)
+class OLSResult:
+    names: tuple[str, ...]
+    params: np.ndarray
+    cov: np.ndarray
+    nobs: int
+    df_resid: int
+    cov_type: str
+    n_groups: int | None = None
+
+    @property
+    def bse(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.cov))
+
+    def coef(self, name: str) -> tuple[float, float]:
+        i = self.names.index(name)
+        return float(self.params[i]), float(self.bse[i])
+
+
+def ols(y, X, *, names=None, cov_type: str = "nonrobust", groups=None, weights=None) -> OLSResult:
+    """Least squares of y on X (X includes any constant) with a classical, HC0, HC1 or cluster-robust covariance.
+
+    With ``weights`` it is weighted least squares (rows scaled by sqrt(weight), as statsmodels' WLS).
+    The cluster covariance uses statsmodels' small-sample factor G/(G-1) · (N-1)/(N-K).
+    """
+    if cov_type not in COV_TYPES:
+        raise ValueError(f"cov_type {cov_type!r} is not one of {', '.join(COV_TYPES)}")
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    if weights is not None:
+        root = np.sqrt(np.asarray(weights, dtype=float))
+        y, X = y * root, X * root[:, None]
+    n, k = X.shape
+    xtx_inv = np.linalg.pinv(X.T @ X)
+    params = xtx_inv @ (X.T @ y)
+    resid = y - X @ params
+    rank = np.linalg.matrix_rank(X)
+    df = n - rank
+    n_groups = None
+    if cov_type == "nonrobust":
+        cov = xtx_inv * (resid @ resid / df)
+    elif cov_type in ("HC0", "HC1"):
+        meat = (X * resid[:, None] ** 2).T @ X
+        cov = xtx_inv @ meat @ xtx_inv
+        if cov_type == "HC1":
+            cov *= n / df
+    else:
+        if groups is None:
+            raise ValueError("cluster-robust errors need groups")
+        codes, uniq = pd.factorize(np.asarray(groups))
+        n_groups = len(uniq)
+        scores = np.zeros((n_groups, k))
+        np.add.at(scores, codes, X * resid[:, None])
+        cov = xtx_inv @ (scores.T @ scores) @ xtx_inv
+        cov *= n_groups / (n_groups - 1) * (n - 1) / df
+    names = tuple(names) if names is not None else tuple(f"x{i}" for i in range(k))
+    return OLSResult(names, params, cov, n, df, cov_type, n_groups)
+
+
+def wald_test(result: OLSResult, names) -> tuple[float, float, int]:
+    """Joint test that the named coefficients are zero: (F statistic, p-value, q).
+
+    With clustered errors the denominator degrees of freedom are G - 1.
+    """
+    idx = [result.names.index(n) for n in names]
+    b = result.params[idx]
+    V = result.cov[np.ix_(idx, idx)]
+    q = len(idx)
+    stat = float(b @ np.linalg.pinv(V) @ b) / q
+    df2 = (result.n_groups - 1) if result.n_groups else result.df_resid
+    return stat, float(_st.f.sf(stat, q, df2)), q
+
+
+# --- the panel, built in the engine --------------------------------------------------------
+
+def build_panel(fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: str = "community_id",
+                event_types=None) -> pd.DataFrame:
+    """Weekly event counts per community, weeks counted from the campaign ``start`` (week 0 starts on it).
+
+    Aggregated in the engine; only units × weeks come back. Communities come from
+    ``events.community_id`` when present, else from the fan's community.
+    """
+    import ibis
+
+    start = pd.Timestamp(start)
+    ev = fd.events
+    if unit not in ev.columns:
+        fans = fd.fans
+        if unit not in fans.columns:
+            raise ABInputError(f"neither events nor fans have the column {unit!r} needed for the panel",
+                               table="events", column=unit, check="column present")
+        ev = ev.join(fans.select("fan_id", fans[unit].name(f"{unit}_fan")), "fan_id")
+        ev = ev.mutate(**{unit: ev[f"{unit}_fan"]})
+    lo = start - pd.Timedelta(weeks=pre_weeks)
+    hi = start + pd.Timedelta(weeks=post_weeks)
+    ev = ev.filter((ev.event_time >= lo.to_pydatetime()) & (ev.event_time < hi.to_pydatetime())
+                   & ev[unit].notnull())
+    if event_types:
+        ev = ev.filter(ev.event_type.isin(list(event_types)))
+    secs = ev.event_time.epoch_seconds() - int((start - pd.Timestamp("1970-01-01")).total_seconds())
+    ev = ev.mutate(period=(secs / (7 * 86400)).floor().cast("int64"))
+    agg = ev.group_by([ev[unit].name("unit"), "period"]).aggregate(events=ev.count(), fans=ev.fan_id.nunique())
+    panel = fd.execute(agg)
+    if panel.empty:
+        raise ABInputError(f"no events between {lo.date()} and {hi.date()} with a {unit}", table="events",
+                           column="event_time", check="non-empty window")
+    units = sorted(panel["unit"].astype(str).unique())
+    periods = range(-pre_weeks, post_weeks)
+    full = pd.MultiIndex.from_product([units, periods], names=["unit", "period"]).to_frame(index=False)
+    panel["unit"] = panel["unit"].astype(str)
+    panel = full.merge(panel, on=["unit", "period"], how="left").fillna({"events": 0, "fans": 0})
+    panel["events"] = panel["events"].astype(int)
+    panel["fans"] = panel["fans"].astype(int)
+    # events per active fan: fans joining or leaving a community do not move it, only behaviour does
+    panel["events_per_fan"] = np.where(panel["fans"] > 0, panel["events"] / panel["fans"].clip(lower=1), np.nan)
+    panel["week_start"] = [(start + pd.Timedelta(weeks=int(p))).date() for p in panel["period"]]
+    return panel
+
+
+@dataclass(frozen=True)
+class DiDResult:
+    effect: float  # coefficient on treated × post, on the log scale of the outcome
+    se: float
+    low: float
+    high: float
+    p_value: float
+    relative: float  # exp(effect) - 1
+    relative_low: float
+    relative_high: float
+    n_units: int
+    n_treated: int
+    n_periods: int
+    pretrend_t: float  # t statistic of the differential pre-period slope
+    pretrend_p: float
+    pretrend_q: int
+    event_study: pd.DataFrame
+    fit: OLSResult
+
+    @property
+    def pretrend_ok(self) -> bool:
+        return self.pretrend_p >= 0.05
+
+
+def _dummies(values, prefix, drop):
+    cats = sorted(pd.unique(values))
+    cats = [c for c in cats if c != drop]
+    return np.column_stack([(values == c).astype(float) for c in cats]), [f"{prefix}[{c}]" for c in cats]
+
+
+def unit_weights(panel: pd.DataFrame) -> np.ndarray | None:
+    """Each row's weight: its unit's mean active fans per week before the start (fixed before treatment).
+
+    Big communities' weekly rates are less noisy, so they count more; a panel without fan
+    counts is unweighted.
+    """
+    if "fans" not in panel.columns:
+        return None
+    pre = panel[panel["period"] < 0]
+    size = pre.groupby(pre["unit"].astype(str))["fans"].mean()
+    w = panel["unit"].astype(str).map(size).to_numpy(float)
+    return np.where(np.isfinite(w) & (w > 0), w, 1.0)
+
+
+def _positive(panel: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    if outcome not in panel.columns:
+        raise ABInputError(f"the panel has no column {outcome!r}", column=outcome, check="column present")
+    values = panel[outcome].astype(float)
+    return panel[np.isfinite(values) & (values > 0)]
+
+
+def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str = "events_per_fan") -> DiDResult:
+    """Two-way fixed-effects DiD on log(outcome), clustered by unit, with an event study.
+
+    Rows are weighted by the unit's pre-period size (``unit_weights``).
+    The default outcome is weekly events per active fan, so the effect is relative
+    (exp(β) - 1). Period 0 is the first week of the campaign; the event study's reference week is -1.
+    Inference uses t with G - 1 degrees of freedom (G = number of units).
+    """
+    panel = _positive(panel, outcome)
+    treated = {str(t) for t in treated}
+    units = panel["unit"].astype(str).to_numpy()
+    missing = treated - set(units)
+    if missing:
+        raise ABInputError(f"treated units {sorted(missing)} have no events in the panel window",
+                           table="events", column="community_id", check="treated units present")
+    n_treated = len(treated)
+    n_units = len(set(units))
+    if n_treated == 0 or n_treated == n_units:
+        raise ABInputError("difference-in-differences needs both treated and untreated units",
+                           check="treated and control groups")
+    period = panel["period"].to_numpy()
+    if not ((period < 0).any() and (period >= 0).any()):
+        raise ABInputError("the panel needs weeks before and after the campaign start", check="pre and post periods")
+    y = np.log(panel[outcome].to_numpy(float))
+    w = unit_weights(panel)
+    d = np.isin(units, list(treated)).astype(float)
+    post = (period >= 0).astype(float)
+    first_unit, first_period = sorted(set(units))[0], int(period.min())
+    U, unames = _dummies(units, "unit", first_unit)
+    P, pnames = _dummies(period, "week", first_period)
+    const = np.ones((len(y), 1))
+    X = np.column_stack([const, d * post, U, P])
+    names = ["const", "treated_post", *unames, *pnames]
+    res = ols(y, X, names=names, cov_type="cluster", groups=units, weights=w)
+    b, se = res.coef("treated_post")
+    G = res.n_groups
+    crit = float(_st.t.ppf(1 - alpha / 2, G - 1))
+    p = float(2 * _st.t.sf(abs(b / se), G - 1))
+    # event study: treated × each week except the reference week -1
+    weeks = sorted(int(w) for w in pd.unique(period) if w != -1)
+    E = np.column_stack([d * (period == w) for w in weeks])
+    enames = [f"treated_week[{w}]" for w in weeks]
+    es = ols(y, np.column_stack([const, E, U, P]), names=["const", *enames, *unames, *pnames],
+             cov_type="cluster", groups=units, weights=w)
+    rows = []
+    for w, nm in zip(weeks, enames):
+        c, s = es.coef(nm)
+        rows.append({"period": w, "estimate": c, "low": c - crit * s, "high": c + crit * s, "se": s})
+    rows.append({"period": -1, "estimate": 0.0, "low": 0.0, "high": 0.0, "se": 0.0})
+    study = pd.DataFrame(rows).sort_values("period").reset_index(drop=True)
+    f, fp, q = pretrend_test(panel, treated, outcome)
+    return DiDResult(b, se, b - crit * se, b + crit * se, p, math.expm1(b), math.expm1(b - crit * se),
+                     math.expm1(b + crit * se), n_units, n_treated, len(set(period.tolist())), f, fp, q, study, res)
+
+
+def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> tuple[float, float, int]:
+    """Test for a differential linear trend before the start: (t statistic, p-value, 1).
+
+    Pre-period weeks only: log(outcome) ~ unit FE + week FE + treated × week, clustered by
+    unit, t with G - 1 degrees of freedom. One slope is estimated far more stably than a joint
+    Wald test of every pre-period week when only a few units are treated (that test over-rejects).
+    """
+    panel = _positive(panel, outcome)
+    pre = panel[panel["period"] < 0]
+    if pre["period"].nunique() < 3:
+        return math.nan, math.nan, 0
+    units = pre["unit"].astype(str).to_numpy()
+    period = pre["period"].to_numpy()
+    d = np.isin(units, [str(t) for t in treated]).astype(float)
+    y = np.log(pre[outcome].to_numpy(float))
+    U, _ = _dummies(units, "unit", sorted(set(units))[0])
+    P, _ = _dummies(period, "week", int(period.min()))
+    X = np.column_stack([np.ones(len(y)), d * period, U, P])
+    res = ols(y, X, cov_type="cluster", groups=units, weights=unit_weights(pre))
+    t = float(res.params[1] / res.bse[1])
+    return t, float(2 * _st.t.sf(abs(t), res.n_groups - 1)), 1
+
+
+def trends(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> pd.DataFrame:
+    """Mean log(outcome) per week for treated and comparison communities (the pre-trend chart's data)."""
+    frame = _positive(panel, outcome).copy()
+    frame["group"] = np.where(frame["unit"].astype(str).isin({str(t) for t in treated}), "treated", "comparison")
+    frame["log_outcome"] = np.log(frame[outcome].astype(float))
+    return frame.groupby(["group", "period", "week_start"], as_index=False)["log_outcome"].mean()
+
+
+def as_date(value) -> _dt.date:
+    return pd.Timestamp(value).date()
+
+
+def demo_campaign(source) -> tuple[list[str], _dt.date] | None:
+    """The demo's documented non-randomised campaign (communities, start), if ``source`` is a demo file.
+
+    The demo generator writes ``demo_truth.json`` beside its DuckDB file; other sources return None.
+    """
+    import json
+    from pathlib import Path
+
+    try:
+        path = Path(str(source)).with_name("demo_truth.json")
+        info = json.loads(path.read_text(encoding="utf-8"))["did_campaign"]
+        return [str(c) for c in info["communities"]], as_date(info["start"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return None

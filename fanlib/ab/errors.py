@@ -1,0 +1,26 @@
+"""The error raised for experiment data or settings that cannot give a trustworthy readout."""
+
+from __future__ import annotations
+
+
+class ABInputError(ValueError):
+    """Experiment input that cannot be analysed as given; the message says what and where."""
+
+    def __init__(self, message: str, *, table: str | None = None, column: str | None = None,
+                 check: str | None = None, examples=None):
+        self.table, self.column, self.check, self.examples = table, column, check, examples
+        parts = []
+        if table:
+            parts.append(f"table {table!r}")
+        if column:
+            parts.append(f"column {column!r}")
+        if check:
+            parts.append(f"check {check!r}")
+        text = (", ".join(parts) + ": " if parts else "") + message
+        if examples is not None and len(examples):
+            try:
+                shown = examples.head(5).to_string(index=False)
+            except AttributeError:
+                shown = "\n".join(map(str, list(examples)[:5]))
+            text += f"\nexample rows:\n{shown}"
+        super().__init__(text)

@@ -1,0 +1,370 @@
+"""Per-fan outcomes and per-variant sufficient statistics, computed in the engine.
+
+Two inputs give the same unit-level shape (one row per fan: variant, outcome and
+covariate columns, segment columns):
+
+* ``experiment_units(fd, ...)``: from the contract's ``assignments`` with ``orders`` and
+  ``events`` in a window after each fan's assignment, and a pre-period window before it;
+* ``unit_table(fd, name, ...)``: a table the user exported from another tool.
+
+``variant_moments`` then aggregates counts, sums and cross-product sums per variant
+(and per segment) in the engine, so only a handful of numbers per variant reach Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from fanlib.ab.errors import ABInputError
+from fanlib.ab.stats import METRIC_KINDS, Moments
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A metric of the readout: which unit-level columns it is computed from, and how."""
+
+    name: str
+    kind: str  # proportion | mean | ratio
+    column: str  # the outcome (numerator for a ratio)
+    denominator: str | None = None
+    covariates: tuple[str, ...] = ()  # pre-period columns for CUPED
+    label: str = ""
+    unit: str = "number"  # pct | cny | count | number: how lifts are written
+    higher_is_better: bool = True
+
+    def __post_init__(self):
+        if self.kind not in METRIC_KINDS:
+            raise ValueError(f"metric {self.name!r}: kind {self.kind!r} is not one of {', '.join(METRIC_KINDS)}")
+        if (self.kind == "ratio") != (self.denominator is not None):
+            raise ValueError(f"metric {self.name!r}: a ratio metric needs a denominator, and only a ratio has one")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.column,) + ((self.denominator,) if self.denominator else ()) + tuple(self.covariates)
+
+    @property
+    def display(self) -> str:
+        return self.label or self.name
+
+
+#: The metrics built from assignments + orders + events.
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("conversion", "proportion", "converted", covariates=("pre_converted", "pre_revenue"),
+           label="转化率 conversion", unit="pct"),
+    Metric("revenue_per_fan", "mean", "revenue", covariates=("pre_revenue", "pre_orders"),
+           label="人均消费 revenue per fan", unit="cny"),
+    Metric("orders_per_fan", "mean", "orders", covariates=("pre_orders",), label="人均订单 orders per fan"),
+    Metric("revenue_per_order", "ratio", "revenue", denominator="orders", label="客单价 revenue per order",
+           unit="cny"),
+    Metric("active", "proportion", "active", covariates=("pre_active", "pre_events"),
+           label="活跃率 active in window", unit="pct"),
+    Metric("events_per_fan", "mean", "events", covariates=("pre_events",), label="人均互动 events per fan"),
+    Metric("messages_per_fan", "mean", "messages", covariates=("pre_messages",), label="人均私信 messages per fan"),
+    Metric("click_through", "ratio", "clicks", denominator="views", label="点击率 click-through", unit="pct"),
+)}
+
+#: Segment dimensions available on experiment units (all fixed before assignment).
+SEGMENTS = ("activity_tier", "channel", "tenure", "city_tier")
+
+
+def _execute(fd, expr, label: str) -> pd.DataFrame:
+    try:
+        return fd.execute(expr, label=label)
+    except TypeError:
+        return fd.execute(expr)
+
+
+def _table(fd, name: str):
+    if hasattr(fd, "has") and not fd.has(name):
+        raise ABInputError(f"the data source has no {name!r} table; the experiment readout needs it",
+                           table=name, check="table present")
+    return fd.table(name)
+
+
+# --- checks on the assignments -------------------------------------------------------------
+
+def check_assignments(fd, experiment_id: str, planned_split: dict | None = None) -> pd.DataFrame:
+    """Validate one experiment's assignments in the engine; returns counts per variant.
+
+    Clear errors for: an unknown experiment, fans assigned more than once, variants not in the
+    planned split, and fewer than two variants.
+    """
+    a = _table(fd, "assignments")
+    exp = a.filter(a.experiment_id == experiment_id)
+    counts = _execute(fd, exp.group_by("variant").aggregate(n=exp.count()), f"ab:{experiment_id}:counts")
+    if counts.empty:
+        known = _execute(fd, a.select("experiment_id").distinct().limit(20), "ab:experiments")
+        raise ABInputError(f"experiment {experiment_id!r} has no assignments; known experiments: "
+                           f"{sorted(known['experiment_id'].astype(str))}", table="assignments",
+                           column="experiment_id", check="experiment present")
+    dup = exp.group_by("fan_id").aggregate(rows=exp.count(), variants=exp.variant.nunique())
+    dup = dup.filter(dup.rows > 1)
+    n_dup = int(_execute(fd, dup.count(), f"ab:{experiment_id}:dups"))
+    if n_dup:
+        ex = exp.join(dup.select("fan_id"), "fan_id").select("fan_id", "variant", "assigned_time")
+        examples = _execute(fd, ex.order_by(["fan_id", "assigned_time"]).limit(10), f"ab:{experiment_id}:dup-rows")
+        raise ABInputError(f"{n_dup:,} fans are assigned more than once in experiment {experiment_id!r} "
+                           f"(a fan must see exactly one variant); fix the assignment log or exclude them",
+                           table="assignments", column="fan_id", check="one assignment per fan",
+                           examples=examples)
+    counts = counts.sort_values("variant").reset_index(drop=True)
+    counts["variant"] = counts["variant"].astype(str)
+    if planned_split:
+        unknown = counts[~counts["variant"].isin(list(planned_split))]
+        if len(unknown):
+            raise ABInputError(f"variant labels {list(unknown['variant'])} (n = {list(unknown['n'])}) are not in "
+                               f"the planned split {sorted(planned_split)}; correct planned_split or the labels",
+                               table="assignments", column="variant", check="variant in planned split",
+                               examples=unknown)
+    if len(counts) < 2:
+        raise ABInputError(f"experiment {experiment_id!r} has only one variant ({counts['variant'].iloc[0]!r}, "
+                           f"n = {int(counts['n'].iloc[0]):,}); a comparison needs at least two",
+                           table="assignments", column="variant", check="at least two variants")
+    return counts
+
+
+# --- unit-level outcomes from the contract tables -------------------------------------------
+
+def experiment_units(fd, experiment_id: str, *, window_days: int = 28, pre_days: int = 28,
+                     tenure_days: int = 90, with_events: bool = True):
+    """One row per assigned fan: outcomes in [assigned, assigned + window), covariates in the pre-period.
+
+    Returned as an ibis expression (nothing runs until it is aggregated). Columns: fan_id, variant,
+    assigned_time, orders, revenue, converted, pre_orders, pre_revenue, pre_converted and, with
+    events, events, active, messages, clicks, views, pre_events, pre_active, pre_messages; and the
+    segments activity_tier, channel, tenure, city_tier.
+    """
+    if window_days < 1 or pre_days < 0:
+        raise ABInputError(f"window_days must be >= 1 and pre_days >= 0 (got {window_days}, {pre_days})",
+                           check="window lengths")
+    a = _table(fd, "assignments")
+    a = a.filter(a.experiment_id == experiment_id).select("fan_id", "variant", "assigned_time")
+    w, p = ibis.interval(days=window_days), ibis.interval(days=pre_days)
+    o = fd.orders.select(o_fan="fan_id", t="order_time", amount="amount_cny")
+    jo = a.join(o, [a.fan_id == o.o_fan, o.t >= a.assigned_time - p, o.t < a.assigned_time + w])
+    post = jo.t >= jo.assigned_time
+    per_fan_orders = jo.group_by(jo.fan_id.name("of")).aggregate(
+        orders=post.ifelse(1, 0).sum(),
+        revenue=post.ifelse(jo.amount, 0.0).sum(),
+        pre_orders=post.ifelse(0, 1).sum(),
+        pre_revenue=post.ifelse(0.0, jo.amount).sum(),
+    )
+    units = a.left_join(per_fan_orders, a.fan_id == per_fan_orders["of"]).drop("of")
+    units = units.mutate(
+        orders=units.orders.fill_null(0).cast("float64"),
+        revenue=units.revenue.fill_null(0.0).cast("float64"),
+        pre_orders=units.pre_orders.fill_null(0).cast("float64"),
+        pre_revenue=units.pre_revenue.fill_null(0.0).cast("float64"),
+    )
+    if with_events and (not hasattr(fd, "has") or fd.has("events")):
+        e = fd.events.select(e_fan="fan_id", t="event_time", et="event_type")
+        je = a.join(e, [a.fan_id == e.e_fan, e.t >= a.assigned_time - p, e.t < a.assigned_time + w])
+        post = je.t >= je.assigned_time
+        one = post.ifelse(1, 0)
+        per_fan_events = je.group_by(je.fan_id.name("ef")).aggregate(
+            events=one.sum(),
+            messages=(post & (je.et == "message")).ifelse(1, 0).sum(),
+            clicks=(post & (je.et == "click")).ifelse(1, 0).sum(),
+            views=(post & (je.et == "view")).ifelse(1, 0).sum(),
+            pre_events=post.ifelse(0, 1).sum(),
+            pre_messages=((~post) & (je.et == "message")).ifelse(1, 0).sum(),
+        )
+        units = units.left_join(per_fan_events, units.fan_id == per_fan_events["ef"]).drop("ef")
+        units = units.mutate(**{c: units[c].fill_null(0).cast("float64")
+                                for c in ("events", "messages", "clicks", "views", "pre_events", "pre_messages")})
+        units = units.mutate(active=(units.events > 0).ifelse(1.0, 0.0),
+                             pre_active=(units.pre_events > 0).ifelse(1.0, 0.0))
+        rate = units.pre_events / max(pre_days, 1)
+        units = units.mutate(activity_tier=ibis.cases((units.pre_events == 0, "silent"), (rate < 0.5, "low"),
+                                                      (rate < 2, "medium"), else_="high"))
+    units = units.mutate(converted=(units.orders > 0).ifelse(1.0, 0.0),
+                         pre_converted=(units.pre_orders > 0).ifelse(1.0, 0.0))
+    fans = fd.fans
+    keep = [c for c in ("channel", "city_tier", "join_time") if c in fans.columns]
+    f = fans.select(ff="fan_id", **{c: fans[c] for c in keep})
+    units = units.left_join(f, units.fan_id == f.ff).drop("ff")
+    if "join_time" in keep:
+        units = units.mutate(tenure=(units.join_time >= units.assigned_time - ibis.interval(days=tenure_days))
+                             .ifelse("new", "established")).drop("join_time")
+    if "city_tier" in keep:
+        units = units.mutate(city_tier=units.city_tier.cast("string").fill_null("unknown"))
+    if "channel" in keep:
+        units = units.mutate(channel=units.channel.fill_null("unknown"))
+    return units
+
+
+def window_coverage(fd, experiment_id: str, window_days: int) -> dict:
+    """How many assigned fans have a complete outcome window before the data end."""
+    a = _table(fd, "assignments")
+    a = a.filter(a.experiment_id == experiment_id)
+    ends = []
+    for name, col in (("orders", "order_time"), ("events", "event_time")):
+        if not hasattr(fd, "has") or fd.has(name):
+            ends.append(_execute(fd, fd.table(name)[col].max().name("end").as_table(), f"ab:{name}:end")["end"].iloc[0])
+    end = max(pd.Timestamp(x) for x in ends if pd.notna(x)) if any(pd.notna(x) for x in ends) else None
+    got = _execute(fd, a.aggregate(first=a.assigned_time.min(), last=a.assigned_time.max(), n=a.count()),
+                   f"ab:{experiment_id}:assigned-range").iloc[0]
+    complete = 0
+    if end is not None:
+        cutoff = (end - pd.Timedelta(days=window_days)).to_pydatetime()
+        complete = int(_execute(fd, a.filter(a.assigned_time <= cutoff).count().name("n").as_table(),
+                                f"ab:{experiment_id}:complete")["n"].iloc[0])
+    return {"data_end": end, "first_assigned": got["first"], "last_assigned": got["last"], "n": int(got["n"]),
+            "complete": complete}
+
+
+# --- a unit-level table named by the user -----------------------------------------------------
+
+def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = "fan_id"):
+    """A user's one-row-per-fan table (variant, outcomes, covariates), renamed to ``variant``."""
+    try:
+        t = fd.table(name)
+    except Exception:
+        try:
+            t = fd.con.table(name)
+        except Exception as err:
+            raise ABInputError(f"the data source has no table {name!r} ({err})", table=name,
+                               check="table present") from None
+    if variant not in t.columns:
+        raise ABInputError(f"no variant column {variant!r}; columns are {list(t.columns)}", table=name,
+                           column=variant, check="column present")
+    if variant != "variant":
+        t = t.rename(variant=variant)
+    if fan_id and fan_id in t.columns and fan_id != "fan_id":
+        t = t.rename(fan_id=fan_id)
+    return t
+
+
+def unit_metrics(table, outcomes: list[str], covariates: dict | None = None) -> dict[str, Metric]:
+    """Metrics for a user's unit table: ``a/b`` is a ratio, a 0/1 column a proportion, else a mean."""
+    covariates = covariates or {}
+    cols = set(table.columns)
+    out = {}
+    for spec in outcomes:
+        parts = [s.strip() for s in spec.split("/")]
+        for c in parts + [covariates.get(spec)] * bool(covariates.get(spec)):
+            if c not in cols:
+                raise ABInputError(f"no column {c!r}; columns are {sorted(cols)}", table=table.get_name()
+                                   if hasattr(table, "get_name") else None, column=c, check="column present")
+        if len(parts) == 2:
+            out[spec] = Metric(spec, "ratio", parts[0], denominator=parts[1])
+        else:
+            out[spec] = Metric(spec, "mean", parts[0], covariates=tuple(filter(None, [covariates.get(spec)])))
+    return out
+
+
+def infer_proportions(fd, table, metrics: dict[str, Metric]) -> dict[str, Metric]:
+    """Mark mean metrics whose column only holds 0 and 1 as proportions (one engine query)."""
+    means = [m for m in metrics.values() if m.kind == "mean"]
+    if not means:
+        return metrics
+    aggs = {}
+    for m in means:
+        c = table[m.column].cast("float64")
+        aggs[f"{m.name}__bin"] = ((c == 0) | (c == 1) | c.isnull()).ifelse(0, 1).sum()
+    got = _execute(fd, table.aggregate(**aggs), "ab:unit:binary").iloc[0]
+    out = dict(metrics)
+    for m in means:
+        if int(got[f"{m.name}__bin"]) == 0:
+            out[m.name] = Metric(m.name, "proportion", m.column, covariates=m.covariates, label=m.label,
+                                 unit="pct", higher_is_better=m.higher_is_better)
+    return out
+
+
+# --- sufficient statistics in the engine -----------------------------------------------------
+
+def variant_moments(fd, units, metrics: dict[str, Metric], *, by=(), label: str = "ab:moments") -> dict:
+    """Per-variant (and per ``by`` group) moments of each metric's columns, aggregated in the engine.
+
+    Returns {group key tuple (variant last): {metric name: Moments}}. Nulls in a metric column
+    count as 0 for sums; fans without a value still count in n (the fan is the unit).
+    """
+    by = list(by)
+    cols, pairs = [], set()
+    for m in metrics.values():
+        for c in m.columns:
+            if c not in cols:
+                cols.append(c)
+        mc = m.columns
+        for i, a in enumerate(mc):
+            for b in mc[i:]:
+                pairs.add(tuple(sorted((cols.index(a), cols.index(b)))))
+    missing = [c for c in cols if c not in units.columns]
+    if missing:
+        raise ABInputError(f"columns {missing} are missing from the unit table", column=missing[0],
+                           check="column present")
+    x = {c: units[c].cast("float64").fill_null(0.0) for c in cols}
+    aggs = {"n": units.count()}
+    for i, c in enumerate(cols):
+        aggs[f"s{i}"] = x[c].sum()
+    for i, j in sorted(pairs):
+        aggs[f"c{i}_{j}"] = (x[cols[i]] * x[cols[j]]).sum()
+    keys = [units[b].cast("string").fill_null("unknown").name(b) for b in by] + [units.variant.cast("string")
+                                                                                 .name("variant")]
+    frame = _execute(fd, units.group_by(keys).aggregate(**aggs), label)
+    out: dict = {}
+    for row in frame.to_dict(orient="records"):
+        key = tuple(str(row[b]) for b in by) + (str(row["variant"]),)
+        n = int(row["n"])
+        per_metric = {}
+        for m in metrics.values():
+            idx = [cols.index(c) for c in m.columns]
+            sums = np.array([row[f"s{i}"] or 0.0 for i in idx], dtype=float)
+            cross = np.empty((len(idx), len(idx)))
+            for a, i in enumerate(idx):
+                for b, j in enumerate(idx):
+                    lo, hi = sorted((i, j))
+                    cross[a, b] = row[f"c{lo}_{hi}"] or 0.0
+            per_metric[m.name] = Moments(n, m.columns, sums, cross)
+        out[key] = per_metric
+    return out
+
+
+def by_variant(moments: dict) -> dict[str, dict[str, Moments]]:
+    """Re-key ungrouped moments as {metric: {variant: Moments}}."""
+    out: dict = {}
+    for key, per_metric in moments.items():
+        for name, m in per_metric.items():
+            out.setdefault(name, {})[key[-1]] = m
+    return out
+
+
+def by_segment(moments: dict, metric: str) -> dict[str, dict[str, Moments]]:
+    """Re-key moments grouped by one segment as {segment: {variant: Moments}} for one metric."""
+    out: dict = {}
+    for key, per_metric in moments.items():
+        out.setdefault(key[0], {})[key[-1]] = per_metric[metric]
+    return out
+
+
+# --- daily looks for the peeking-safe mode ----------------------------------------------------
+
+def cumulative_looks(fd, experiment_id: str, metric: Metric, looks, *, window_days: int = 28):
+    """Per look date and variant: n, Σy, Σy² of the metric using only data known by that date.
+
+    A fan counts from its assignment; its outcome accumulates orders up to the look (capped at the
+    outcome window). Only proportion and mean metrics built from orders are supported.
+    """
+    if metric.column not in ("converted", "revenue", "orders"):
+        raise ABInputError(f"the peeking-safe mode supports conversion, revenue and orders metrics, not "
+                           f"{metric.name!r}", check="sequential metric")
+    a = _table(fd, "assignments")
+    a = a.filter(a.experiment_id == experiment_id).select("fan_id", "variant", "assigned_time")
+    lk = ibis.memtable(pd.DataFrame({"look": pd.to_datetime(list(looks))}))
+    al = a.cross_join(lk)
+    al = al.filter(al.assigned_time < al.look)
+    o = fd.orders.select(o_fan="fan_id", t="order_time", amount="amount_cny")
+    j = al.left_join(o, [al.fan_id == o.o_fan, o.t >= al.assigned_time, o.t < al.look,
+                         o.t < al.assigned_time + ibis.interval(days=window_days)])
+    per = j.group_by([j.fan_id, j.variant, j.look]).aggregate(orders=j.amount.count(),
+                                                              revenue=j.amount.sum().fill_null(0.0))
+    y = {"converted": (per.orders > 0).ifelse(1.0, 0.0), "revenue": per.revenue.cast("float64"),
+         "orders": per.orders.cast("float64")}[metric.column]
+    per = per.mutate(y=y)
+    agg = per.group_by(["look", "variant"]).aggregate(n=per.count(), sum=per.y.sum(), sum_sq=(per.y * per.y).sum())
+    frame = _execute(fd, agg, f"ab:{experiment_id}:looks")
+    return frame.sort_values(["look", "variant"]).reset_index(drop=True)

@@ -1,0 +1,49 @@
+"""Power and minimum detectable effect: plan a new experiment, and judge this one.
+
+Two-sided z-approximations (the large-sample regime experiments run in), equal to
+``statsmodels.stats.power.NormalIndPower``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy import stats as _st
+
+
+def sample_size_per_arm(sd: float, mde: float, *, alpha: float = 0.05, power: float = 0.8,
+                        ratio: float = 1.0) -> dict[str, int]:
+    """Units needed to detect an absolute difference ``mde`` for a metric with unit standard deviation ``sd``.
+
+    ``ratio`` = n_treatment / n_control. Returns {"control": n0, "treatment": n1, "total": …}.
+    """
+    if mde <= 0 or sd <= 0:
+        raise ValueError("the minimum detectable effect and the standard deviation must be positive")
+    z = _st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(power)
+    n0 = (z * sd / mde) ** 2 * (1 + 1 / ratio)
+    n0 = math.ceil(n0)
+    n1 = math.ceil(n0 * ratio)
+    return {"control": n0, "treatment": n1, "total": n0 + n1}
+
+
+def sample_size_for_proportion(baseline: float, mde: float, *, relative: bool = False, alpha: float = 0.05,
+                               power: float = 0.8, ratio: float = 1.0) -> dict[str, int]:
+    """Sample size to detect a change ``mde`` (absolute, or relative to ``baseline``) in a conversion rate."""
+    if not 0 < baseline < 1:
+        raise ValueError(f"baseline conversion {baseline} must lie strictly between 0 and 1")
+    delta = mde * baseline if relative else mde
+    return sample_size_per_arm(math.sqrt(baseline * (1 - baseline)), delta, alpha=alpha, power=power, ratio=ratio)
+
+
+def achieved_power(se_diff: float, effect: float, alpha: float = 0.05) -> float:
+    """Power of this experiment's two-sided test to detect a true difference ``effect``, given its standard error."""
+    if not se_diff or not math.isfinite(se_diff):
+        return math.nan
+    z = _st.norm.ppf(1 - alpha / 2)
+    s = abs(effect) / se_diff
+    return float(_st.norm.cdf(s - z) + _st.norm.cdf(-s - z))
+
+
+def mde_for(se_diff: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The smallest true absolute difference this experiment detects with the given power."""
+    return float((_st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(power)) * se_diff)

@@ -1,0 +1,77 @@
+"""The plain-language verdict: ship, don't ship, inconclusive -- or withheld when the experiment is broken."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+SHIP, DONT_SHIP, INCONCLUSIVE, WITHHELD = "ship", "don't ship", "inconclusive", "withheld"
+
+
+def format_lift(value: float, low: float, high: float, unit: str) -> str:
+    """'+1.2 pp [0.8, 1.6]', '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
+    if not all(math.isfinite(v) for v in (value, low, high)):
+        return "not estimable"
+    if unit == "pct":
+        return f"{value * 100:+.1f} pp [{low * 100:.1f}, {high * 100:.1f}]"
+    if unit == "cny":
+        sign = "+" if value >= 0 else "-"
+        return f"{sign}¥{abs(value):.2f} [{low:.2f}, {high:.2f}]"
+    return f"{value:+.3g} [{low:.3g}, {high:.3g}]"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: str
+    reason: str
+    text: str
+    variant: str | None = None
+    details: dict = field(default_factory=dict)
+
+
+def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: list, *, srm_failed: bool,
+           srm_message: str = "", alpha: float = 0.05, mde: float | None = None) -> Verdict:
+    """Decide for one variant from its primary metric, secondary metrics and guardrails.
+
+    ``primary`` and each secondary are dicts with keys name, estimate, low, high, p_adjusted, unit,
+    higher_is_better. Rules: SRM -> withheld; a violated guardrail -> don't ship; the primary
+    significantly better (adjusted p < alpha) with every guardrail fine -> ship; significantly worse
+    -> don't ship; a guardrail at risk -> inconclusive; not significant -> inconclusive, or don't ship
+    when the interval rules out the minimum effect worth having (``mde``, absolute).
+    """
+    shown = [primary, *secondaries]
+    lifts = ", ".join(f"{m['name']} {format_lift(m['estimate'], m['low'], m['high'], m['unit'])}" for m in shown)
+    bad = [g for g in guardrails if g.status == "violated"]
+    risky = [g for g in guardrails if g.status == "at risk"]
+    if not guardrails:
+        guard_text = "no guardrails set"
+    elif bad:
+        guard_text = "guardrail violated: " + "; ".join(g.message for g in bad)
+    elif risky:
+        guard_text = "guardrail at risk: " + "; ".join(g.message for g in risky)
+    else:
+        guard_text = "guardrails fine"
+    sign = 1 if primary.get("higher_is_better", True) else -1
+    p = primary["p_adjusted"]
+    better = math.isfinite(p) and p < alpha and sign * primary["estimate"] > 0
+    worse = math.isfinite(p) and p < alpha and sign * primary["estimate"] < 0
+    if srm_failed:
+        decision, reason = WITHHELD, "sample ratio mismatch: the assignment is broken, so the lifts are not trustworthy"
+    elif bad:
+        decision, reason = DONT_SHIP, guard_text
+    elif worse:
+        decision, reason = DONT_SHIP, f"{primary['name']} is significantly worse"
+    elif better and not risky:
+        decision, reason = SHIP, f"{primary['name']} is significantly better (adjusted p = {p:.2g}) and guardrails are fine"
+    elif better:
+        decision, reason = INCONCLUSIVE, f"{primary['name']} is better, but {guard_text}"
+    elif not math.isfinite(p):
+        decision, reason = INCONCLUSIVE, f"{primary['name']} could not be tested"
+    elif mde is not None and math.isfinite(primary["high"]) and sign * (primary["high"] if sign > 0 else primary["low"]) < abs(mde):
+        decision, reason = DONT_SHIP, (f"{primary['name']} shows no effect and the interval rules out the minimum "
+                                       f"effect worth having")
+    else:
+        decision, reason = INCONCLUSIVE, f"{primary['name']} is not significantly different (adjusted p = {p:.2g})"
+    text = f"{variant}: {lifts}; {guard_text}; {decision}" if decision != WITHHELD else \
+        f"{variant}: verdict withheld -- {srm_message or reason}"
+    return Verdict(decision, reason, text, variant)

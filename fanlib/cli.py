@@ -1,0 +1,47 @@
+"""The `fanlib` command line: `fanlib <command> [options]`.
+
+Each command's options and behaviour live in its own module; this file only
+dispatches, so that `fanlib --help` stays fast and modules stay independent.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: command -> (module, one-line help). Each module has ``main(argv) -> int``.
+COMMANDS = {
+    "demo": ("fanlib.demo", "build the demo data set with planted truths"),
+    "validate": ("fanlib.validate", "check a data source against the fan data contract"),
+    "run": ("fanlib.runner", "execute report notebooks into a dated HTML report folder"),
+    "params": ("fanlib.params", "list each report's parameters, types, defaults and help"),
+    "sentiment": ("fanlib.sentiment.cli", "train or evaluate the Chinese sentiment model"),
+}
+
+
+def _usage() -> str:
+    width = max(map(len, COMMANDS))
+    rows = "\n".join(f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items())
+    return f"usage: fanlib <command> [options]\n\ncommands:\n{rows}\n\n`fanlib <command> --help` for a command's options."
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(_usage())
+        return 0
+    if argv[0] in ("-V", "--version"):
+        from fanlib import __version__
+
+        print(__version__)
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"fanlib: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[command][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,289 @@
+"""The index pages: ``reports/<date>/index.html`` and ``reports/index.html``.
+
+The dated page links every report of that day with its status and headline
+figures (from each summary JSON's ``headline`` list); the root page lists
+every dated run, newest first, with its status counts. Both are single
+offline files (inline CSS, no scripts), Chinese-capable and phone-friendly.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The overview report leads the page; the data overview closes it.
+FIRST_PREFIXES = ("05_overview",)
+LAST_PREFIXES = ("00_data_overview",)
+
+FONT_STACK = ('"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
+              '"Hiragino Sans GB", "WenQuanYi Micro Hei", system-ui, -apple-system, "Segoe UI", '
+              'Roboto, "Helvetica Neue", Arial, sans-serif')
+
+_CSS = """
+*{box-sizing:border-box}
+body{font-family:%(fonts)s;margin:0;padding:16px;color:#1f2933;background:#f5f7fa;line-height:1.5;
+ overflow-wrap:anywhere}
+main{max-width:1000px;margin:0 auto}
+h1{font-size:1.5em;margin:.2em 0 .6em}
+.meta{color:#52606d;font-size:.9em}
+.card{background:#fff;border:1px solid #d9e2ec;border-left:6px solid #2f80ed;border-radius:8px;
+ padding:12px 14px;margin:0 0 14px}
+.card.failed{border-left-color:#c62828;background:#fffafa}
+.card h2{font-size:1.15em;margin:0 0 4px}
+.card h2 a{color:#102a43;text-decoration:none}
+.card h2 a:hover{text-decoration:underline}
+.badge{display:inline-block;font-size:.8em;padding:1px 8px;border-radius:10px;margin-left:6px;
+ vertical-align:middle;font-weight:normal}
+.badge.ok{background:#e3f9e5;color:#1b5e20}
+.badge.failed{background:#fdecea;color:#b71c1c}
+.error{color:#b71c1c;font-size:.9em;margin:4px 0}
+.links{font-size:.9em;margin:6px 0 0}
+.links{display:flex;flex-wrap:wrap;gap:4px 14px}
+.links a{color:#2f80ed;white-space:nowrap}
+.figures{display:flex;flex-wrap:wrap;gap:8px;margin:10px 0 2px;padding:0;list-style:none}
+.figure{flex:1 1 140px;max-width:100%%;background:#f0f4f8;border-radius:6px;padding:6px 10px}
+.figure .label{font-size:.85em;color:#52606d}
+.figure .value{font-size:1.35em;font-weight:600}
+.figure .target{font-size:.8em;color:#52606d}
+.figure.good .value{color:#1b5e20}
+.figure.bad .value{color:#b71c1c}
+.runs{list-style:none;padding:0;margin:0}
+.empty{color:#52606d}
+@media (max-width:480px){body{padding:10px}.figure{flex-basis:120px}}
+""" % {"fonts": FONT_STACK}
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        "<meta name=\"generator\" content=\"fanlib\">\n"
+        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _zh_big(value: float, digits: int = 1) -> str:
+    """Chinese business style: 1,234 / 12.3万 / 1.23亿."""
+    a = abs(value)
+    if a >= 1e8:
+        return f"{value / 1e8:,.2f}亿"
+    if a >= 1e4:
+        return f"{value / 1e4:,.{digits}f}万"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.{digits}f}"
+
+
+def format_figure(value: Any, unit: str | None) -> str:
+    """A headline value for display, by the units of ``fanlib.report``'s headlines:
+    pct 31.0%, pp +1.2 个百分点, cny ¥1,234.50 / ¥12.35万, count 12,345 / 12.3万,
+    days 4.0 天, ratio 1.25×, number, text (shown as is)."""
+    u = (unit or "number").lower()
+    if value is None:
+        return "—"
+    if u == "text" or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if not math.isfinite(value):
+        return "—"
+    if u == "pct":
+        return f"{value * 100:.1f}%"
+    if u == "pp":
+        return f"{value * 100:+.1f} 个百分点"
+    if u == "cny":
+        return ("-" if value < 0 else "") + "¥" + (_zh_big(abs(value), 2) if abs(value) >= 1e4 else f"{abs(value):,.2f}")
+    if u == "count":
+        return _zh_big(round(value))
+    if u == "days":
+        return f"{value:,.1f} 天"
+    if u == "ratio":
+        return f"{value:.2f}×"
+    if u == "number":
+        return _zh_big(value, 1) if abs(value) >= 1e4 or float(value).is_integer() else f"{value:,.4g}"
+    return f"{_zh_big(value)} {unit}"
+
+
+def _figure_html(item: dict) -> str:
+    unit = item.get("unit")
+    good = item.get("good")
+    cls = "figure" + (" good" if good is True else " bad" if good is False else "")
+    mark = " ✓" if good is True else " ✗" if good is False else ""
+    target = ""
+    if item.get("target") is not None:
+        target = f'<div class="target">目标 {_e(format_figure(item["target"], unit))}{mark}</div>'
+    elif mark:
+        target = f'<div class="target">{mark.strip()}</div>'
+    label = item.get("label") or item.get("key") or ""
+    return (f'<li class="{cls}"><div class="label">{_e(label)}</div>'
+            f'<div class="value">{_e(format_figure(item.get("value"), unit))}</div>{target}</li>')
+
+
+# --------------------------------------------------------------------------- reading a date folder
+
+
+def format_time(text: Any) -> str:
+    """An ISO timestamp as "2025-12-31 16:05" in China Standard Time; a plain date as is."""
+    if not text:
+        return ""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        t = datetime.fromisoformat(str(text))
+    except ValueError:
+        return str(text)
+    if len(str(text)) <= 10:
+        return t.date().isoformat()
+    if t.tzinfo is not None:
+        t = t.astimezone(ZoneInfo("Asia/Shanghai"))
+    return t.strftime("%Y-%m-%d %H:%M")
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def failure_place(error: dict) -> str:
+    """Where a report failed, as the reader sees it in the notebook: "In [6]"."""
+    if error.get("execution_count") is not None:
+        return f"In [{error['execution_count']}]"
+    if error.get("cell_index") is not None:
+        return f"cell {error['cell_index']}"
+    return ""
+
+
+def report_order(name: str) -> tuple:
+    """Sort key: the overview first, the data overview last, the rest by name."""
+    if name.startswith(FIRST_PREFIXES):
+        return (0, name)
+    if name.startswith(LAST_PREFIXES):
+        return (2, name)
+    return (1, name)
+
+
+def collect(date_dir: Path) -> list[dict]:
+    """One entry per report in ``date_dir``: its latest status, manifests and summary."""
+    names = set()
+    for p in date_dir.glob("*.manifest.json"):
+        names.add(p.name[: -len(".failed.manifest.json")] if p.name.endswith(".failed.manifest.json")
+                  else p.name[: -len(".manifest.json")])
+    entries = []
+    for name in sorted(names, key=report_order):
+        good = _load(date_dir / f"{name}.manifest.json")
+        failed = _load(date_dir / f"{name}.failed.manifest.json")
+        latest = failed or good or {}
+        summary = _load(date_dir / f"{name}.summary.json") if good else None
+        entries.append({"name": name, "status": "failed" if failed else (latest.get("status") or "unknown"),
+                        "good": good, "failed": failed, "summary": summary})
+    return entries
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def _links(pairs: list[tuple[str, str]], folder: Path) -> str:
+    shown = [f'<a href="{_e(href)}">{_e(text)}</a>' for text, href in pairs if (folder / href.rstrip("/")).exists()]
+    return f'<div class="links">{"".join(shown)}</div>' if shown else ""
+
+
+def date_index_html(date_dir: Path) -> str:
+    """The HTML of ``reports/<date>/index.html``."""
+    date_dir = Path(date_dir)
+    entries = collect(date_dir)
+    n_ok = sum(e["status"] == "ok" for e in entries)
+    n_failed = sum(e["status"] == "failed" for e in entries)
+    cards = []
+    for e in entries:
+        name, good, failed, summary = e["name"], e["good"], e["failed"], e["summary"]
+        title = (good or failed or {}).get("title") or name
+        if failed:
+            main_href = f"{name}.failed.html"
+            badge = '<span class="badge failed">失败 failed</span>'
+            err = failed.get("error") or {}
+            cell = f"{failure_place(err)}: " if failure_place(err) else ""
+            detail = f'<p class="error">{_e(cell)}{_e(err.get("ename", ""))}: {_e(err.get("evalue", ""))}</p>'
+            when = failed.get("finished_at", "")
+            links = [("错误报告 error report", f"{name}.failed.html"), ("notebook", f"{name}.failed.ipynb"),
+                     ("manifest", f"{name}.failed.manifest.json")]
+            if good:
+                links.append(("上次成功的报告 last good report", f"{name}.html"))
+        else:
+            main_href = f"{name}.html"
+            badge = '<span class="badge ok">成功 ok</span>'
+            detail, when = "", (good or {}).get("finished_at", "")
+            links = [("报告 report", f"{name}.html"), ("含代码 with code", f"{name}.analyst.html"),
+                     ("notebook", f"{name}.ipynb"), ("summary", f"{name}.summary.json"),
+                     ("manifest", f"{name}.manifest.json"), ("导出 exports", f"{name}_files/")]
+        figures = ""
+        headline = (summary or {}).get("headline")
+        if isinstance(headline, list) and headline:
+            items = "".join(_figure_html(h) for h in headline if isinstance(h, dict))
+            figures = f'<ul class="figures">{items}</ul>'
+        as_of = format_time((summary or {}).get("as_of"))
+        secs = ((failed or good or {}).get("durations") or {}).get("total_s")
+        meta = " · ".join(x for x in (f"数据截至 {as_of}" if as_of else "",
+                                      f"生成于 {format_time(when)}" if when else "",
+                                      f"用时 {secs:.0f} 秒" if isinstance(secs, (int, float)) else "") if x)
+        cards.append(
+            f'<section class="card {"failed" if failed else "ok"}" id="{_e(name)}">'
+            f'<h2><a href="{_e(main_href)}">{_e(title)}</a>{badge}</h2>'
+            f'<div class="meta">{_e(name)}{" · " + _e(meta) if meta else ""}</div>'
+            f"{detail}{figures}{_links(links, date_dir)}</section>"
+        )
+    body = (
+        f'<h1>粉丝社群报告 · {_e(date_dir.name)}</h1>'
+        f'<p class="meta">{len(entries)} 份报告 reports · 成功 {n_ok} ok · 失败 {n_failed} failed · '
+        f'<a href="../index.html">全部运行 all runs</a></p>'
+        + ("".join(cards) if cards else '<p class="empty">还没有报告 (no reports yet).</p>')
+    )
+    return _page(f"粉丝社群报告 {date_dir.name}", body)
+
+
+def root_index_html(reports_dir: Path) -> str:
+    """The HTML of ``reports/index.html``: every dated run, newest first."""
+    reports_dir = Path(reports_dir)
+    days = sorted((p for p in reports_dir.iterdir() if p.is_dir() and _DATE_DIR.match(p.name)),
+                  key=lambda p: p.name, reverse=True) if reports_dir.is_dir() else []
+    rows = []
+    for day in days:
+        entries = collect(day)
+        if not entries:
+            continue
+        n_ok = sum(e["status"] == "ok" for e in entries)
+        n_failed = sum(e["status"] == "failed" for e in entries)
+        status = "failed" if n_failed else "ok"
+        names = ", ".join(e["name"] + ("（失败）" if e["status"] == "failed" else "") for e in entries)
+        rows.append(
+            f'<li class="card {status}"><h2><a href="{_e(day.name)}/index.html">{_e(day.name)}</a>'
+            f'<span class="badge {status}">{"有失败 failures" if n_failed else "全部成功 all ok"}</span></h2>'
+            f'<div class="meta">{len(entries)} 份报告 · 成功 {n_ok} ok · 失败 {n_failed} failed</div>'
+            f'<div class="meta">{_e(names)}</div></li>'
+        )
+    body = ('<h1>粉丝社群报告 · 全部运行</h1><p class="meta">All report runs, newest first.</p>'
+            + (f'<ul class="runs">{"".join(rows)}</ul>' if rows else '<p class="empty">还没有运行 (no runs yet).</p>'))
+    return _page("粉丝社群报告 · 全部运行", body)
+
+
+def write_indexes(date_dir: Path, reports_dir: Path | None = None) -> tuple[Path, Path]:
+    """Rewrite both index pages (atomically); returns their paths."""
+    from fanlib.runner import write_atomic
+
+    date_dir = Path(date_dir)
+    reports_dir = Path(reports_dir) if reports_dir else date_dir.parent
+    a = write_atomic(date_dir / "index.html", date_index_html(date_dir))
+    b = write_atomic(reports_dir / "index.html", root_index_html(reports_dir))
+    return a, b

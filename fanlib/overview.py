@@ -1,0 +1,142 @@
+"""The data overview: what a data source holds, computed in the engine.
+
+Row counts, time ranges, null rates, duplicate keys and daily volumes for the
+five contract tables. Every function takes a ``FanData`` and returns a small
+pandas frame; nothing pulls a raw table into pandas.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fanlib import contract
+
+
+def present_tables(fd) -> list[str]:
+    return [name for name in contract.TABLE_NAMES if fd.has(name)]
+
+
+def table_summary(fd) -> pd.DataFrame:
+    """One row per contract table: present?, rows, columns, first and last timestamp."""
+    rows = []
+    for spec in contract.TABLES.values():
+        if not fd.has(spec.name):
+            rows.append({"table": spec.name, "present": False, "rows": 0, "columns": 0,
+                         "first": pd.NaT, "last": pd.NaT, "required": spec.required})
+            continue
+        t = fd.table(spec.name)
+        time_col = t[spec.time_column]
+        agg = t.aggregate(rows=t.count(), first=time_col.min(), last=time_col.max())
+        got = fd.execute(agg, label=f"overview:{spec.name}:summary").iloc[0]
+        rows.append({"table": spec.name, "present": True, "rows": int(got["rows"]), "columns": len(t.columns),
+                     "first": got["first"], "last": got["last"], "required": spec.required})
+    return pd.DataFrame(rows)
+
+
+def null_rates(fd) -> pd.DataFrame:
+    """Share of missing values per contract column the source has (one aggregate query per table).
+
+    Optional columns the source lacks are not listed here; ``absent_columns`` lists them.
+    """
+    rows = []
+    for name in present_tables(fd):
+        t = fd.table(name)
+        cols = [c for c in contract.table(name).column_names if c in fd.present_columns(name)]
+        metrics = {"__rows": t.count()}
+        for c in cols:
+            metrics[c] = t[c].isnull().sum()
+        got = fd.execute(t.aggregate(**metrics), label=f"overview:{name}:nulls").iloc[0]
+        n = int(got["__rows"])
+        for c in cols:
+            spec = contract.table(name).column(c)
+            missing = int(got[c] or 0)
+            rows.append({"table": name, "column": c, "required": spec.required, "nullable": spec.nullable,
+                         "missing": missing, "null_rate": missing / n if n else float("nan")})
+    return pd.DataFrame(rows, columns=["table", "column", "required", "nullable", "missing", "null_rate"])
+
+
+def absent_columns(fd) -> pd.DataFrame:
+    """Optional contract columns the source does not provide (the sections needing them are limited)."""
+    rows = [{"table": name, "column": c}
+            for name in present_tables(fd)
+            for c in contract.table(name).column_names if c not in fd.present_columns(name)]
+    return pd.DataFrame(rows, columns=["table", "column"])
+
+
+def duplicate_keys(fd) -> pd.DataFrame:
+    """Primary keys that occur more than once, per table (count of keys and of surplus rows)."""
+    rows = []
+    for name in present_tables(fd):
+        key = list(contract.table(name).primary_key)
+        if not key:
+            continue
+        t = fd.table(name)
+        counts = t.group_by(key).aggregate(n=t.count())
+        dup = counts.filter(counts.n > 1)
+        got = fd.execute(dup.aggregate(keys=dup.count(), surplus=(dup.n - 1).sum()),
+                         label=f"overview:{name}:duplicates").iloc[0]
+        rows.append({"table": name, "key": ", ".join(key), "duplicated_keys": int(got["keys"] or 0),
+                     "surplus_rows": int(got["surplus"] or 0)})
+    return pd.DataFrame(rows, columns=["table", "key", "duplicated_keys", "surplus_rows"])
+
+
+def daily_volume(fd) -> pd.DataFrame:
+    """Rows per day for each timed table: long format (date, table, rows)."""
+    frames = []
+    for name in present_tables(fd):
+        spec = contract.table(name)
+        if name == "fans":
+            continue  # joins are shown separately as growth
+        t = fd.table(name)
+        day = t[spec.time_column].date().name("date")
+        per_day = t.group_by(day).aggregate(rows=t.count())
+        got = fd.execute(per_day, label=f"overview:{name}:daily")
+        got["table"] = name
+        frames.append(got)
+    if not frames:
+        return pd.DataFrame(columns=["date", "table", "rows"])
+    out = pd.concat(frames, ignore_index=True)
+    out["date"] = pd.to_datetime(out["date"])
+    return out.sort_values(["table", "date"]).reset_index(drop=True)
+
+
+def member_growth(fd) -> pd.DataFrame:
+    """Cumulative members by month of joining."""
+    t = fd.fans
+    month = t.join_time.truncate("M").name("month")
+    got = fd.execute(t.group_by(month).aggregate(joined=t.count()), label="overview:fans:growth")
+    got = got.sort_values("month").reset_index(drop=True)
+    got["month"] = pd.to_datetime(got["month"])
+    got["members"] = got["joined"].cumsum()
+    return got
+
+
+def distribution(fd, table_name: str, column: str, top: int = 12) -> pd.DataFrame:
+    """Counts and shares of a categorical column's values (the top ones, the rest as 'other')."""
+    t = fd.table(table_name)
+    col = t[column].cast("string").fill_null("(missing)").name("value")
+    got = fd.execute(t.group_by(col).aggregate(rows=t.count()), label=f"overview:{table_name}:{column}")
+    got = got.sort_values("rows", ascending=False).reset_index(drop=True)
+    if len(got) > top:
+        rest = pd.DataFrame({"value": ["(other)"], "rows": [got["rows"].iloc[top:].sum()]})
+        got = pd.concat([got.head(top), rest], ignore_index=True)
+    got["share"] = got["rows"] / got["rows"].sum() if got["rows"].sum() else 0.0
+    return got
+
+
+def orphan_counts(fd) -> pd.DataFrame:
+    """Rows whose fan_id is not in fans, per table (anti-join in the engine)."""
+    rows = []
+    fans = fd.fans.select("fan_id")
+    for name in present_tables(fd):
+        if name == "fans":
+            continue
+        t = fd.table(name)
+        orphans = t.anti_join(fans, "fan_id")
+        n = fd.execute(orphans.aggregate(n=orphans.count()), label=f"overview:{name}:orphans").iloc[0]["n"]
+        rows.append({"table": name, "orphan_rows": int(n)})
+    return pd.DataFrame(rows, columns=["table", "orphan_rows"])
+
+
+__all__ = ["table_summary", "null_rates", "absent_columns", "duplicate_keys", "daily_volume", "member_growth", "distribution",
+           "orphan_counts", "present_tables"]

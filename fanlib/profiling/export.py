@@ -1,0 +1,74 @@
+"""Export each fan's class, layer, RFM scores and segment for CRM teams: CSV and an Excel workbook.
+
+The CSV is UTF-8 with a byte-order mark so Excel on Chinese Windows opens it correctly.
+The workbook has one sheet per fan class (openpyxl).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from fanlib.profiling.profile import EXPORT_COLUMNS, FanProfile
+from fanlib.profiling.tiers import TIER_NAMES, TIERS
+
+#: Excel's row limit per sheet, less the header.
+EXCEL_MAX_ROWS = 1_048_575
+
+
+def fan_export_frame(fd, profile: FanProfile, segments: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per fan (the export itself, so one row per fan is the intended size)."""
+    t = profile.table.select(*EXPORT_COLUMNS).order_by(["tier", "fan_id"])
+    df = fd.execute(t, label="profiling:export")
+    df["segment"] = pd.NA
+    if segments is not None and len(segments):
+        df = df.drop(columns="segment").merge(segments[["fan_id", "segment"]], on="fan_id", how="left")
+    df["segment"] = df["segment"].astype("Int64")
+    df["spend"] = df.spend.round(2)
+    df["spend_total"] = df.spend_total.round(2)
+    df["days_since_order"] = df.days_since_order.round(1)
+    return df
+
+
+def _cell(v):
+    if v is None or v is pd.NA or (isinstance(v, float) and v != v):
+        return None
+    if isinstance(v, pd.Timestamp):
+        return None if pd.isna(v) else v.to_pydatetime()
+    return v
+
+
+def _atomic(path: Path, write) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans") -> dict[str, Path]:
+    """Write ``<stem>.csv`` and ``<stem>.xlsx`` (a sheet per fan class) into ``output_dir``."""
+    from fanlib.paths import resolve
+
+    out = resolve(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv = _atomic(out / f"{stem}.csv", lambda p: df.to_csv(p, index=False, encoding="utf-8-sig"))
+
+    def write_xlsx(p):
+        from openpyxl import Workbook
+
+        wb = Workbook(write_only=True)  # streams rows: about twice as fast as pandas' openpyxl writer
+        for tier in TIERS:
+            part = df[df.tier == tier]
+            if len(part) > EXCEL_MAX_ROWS:
+                raise ValueError(f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; "
+                                 "use the CSV export")
+            ws = wb.create_sheet(TIER_NAMES[tier].replace(" ", "_")[:31])
+            ws.append(list(part.columns))
+            for row in part.astype(object).itertuples(index=False):
+                ws.append([_cell(v) for v in row])
+        wb.save(p)
+
+    xlsx = _atomic(out / f"{stem}.xlsx", write_xlsx)
+    return {"csv": csv, "xlsx": xlsx}

@@ -1,0 +1,94 @@
+"""Per-fan behaviour features, computed in the engine.
+
+One row per fan who had joined by the end of the window: activity, interaction
+and purchase figures over the window, plus lifetime purchase figures up to the
+analysis day. RFM, fan classes, layers and behaviour segments all read this table.
+"""
+
+from __future__ import annotations
+
+import ibis
+
+from fanlib.profiling.window import Window, days_between, window
+
+#: Event types that are an active interaction with content or other fans.
+INTERACTION_TYPES = ("like", "comment", "share", "message", "ugc_post")
+#: Event types that count as speaking (posting something others can read).
+SPEAKING_TYPES = ("comment", "message", "ugc_post")
+#: Passive event types: browsing and watching without interacting.
+PASSIVE_TYPES = ("view", "visit", "click", "live_watch")
+#: The daily check-in ritual is counted on its own: it is a habit, not a conversation.
+RITUAL_TYPES = ("checkin",)
+
+
+def _count_if(cond):
+    return cond.ifelse(1, 0).sum()
+
+
+def fan_features(fd, as_of, window_days: int = 90) -> ibis.Table:
+    """The per-fan feature table over the ``window_days`` ending on ``as_of`` (an ibis expression).
+
+    Columns: fan_id, channel, community_id, join_time, tenure_days, observed_days (days of the
+    window the fan was a member), events, active_days, interactions, browsing, shares, clicks, ugc_posts,
+    messages, speaking, checkins, interaction_share (interactions ÷ (interactions + browsing)),
+    interactions_per_30d, active_day_share, days_since_event, orders, spend, days_since_order (NULL for fans without an order in the window), orders_total,
+    spend_total (lifetime up to as_of). Fans with no events or orders get zeros, not NULLs.
+    """
+    w = window(as_of, window_days)
+    return features_for_window(fd, w)
+
+
+def features_for_window(fd, w: Window) -> ibis.Table:
+    start, end = w.lit_start(), w.lit_end()
+    fans = fd.fans.filter(fd.fans.join_time < end)
+    ev = fd.events.filter((fd.events.event_time >= start) & (fd.events.event_time < end))
+    et = ev.event_type
+    ev_agg = ev.group_by("fan_id").aggregate(
+        events=ev.count(),
+        active_days=ev.event_time.date().nunique(),
+        interactions=_count_if(et.isin(INTERACTION_TYPES)),
+        browsing=_count_if(et.isin(PASSIVE_TYPES)),
+        shares=_count_if(et == "share"),
+        clicks=_count_if(et == "click"),
+        ugc_posts=_count_if(et == "ugc_post"),
+        messages=_count_if(et == "message"),
+        speaking=_count_if(et.isin(SPEAKING_TYPES)),
+        checkins=_count_if(et == "checkin"),
+        last_event=ev.event_time.max(),
+    )
+    od = fd.orders.filter(fd.orders.order_time < end)
+    in_w = od.order_time >= start
+    od_agg = od.group_by("fan_id").aggregate(
+        orders=_count_if(in_w),
+        spend=in_w.ifelse(od.amount_cny, 0.0).sum(),
+        last_order=in_w.ifelse(od.order_time, ibis.null("timestamp")).max(),
+        orders_total=od.count(),
+        spend_total=od.amount_cny.sum(),
+    )
+    t = fans.left_join(ev_agg, "fan_id").left_join(od_agg, "fan_id")
+    t = t.select(
+        "fan_id", "channel", "community_id", "join_time",
+        "events", "active_days", "interactions", "browsing", "shares", "clicks", "ugc_posts", "messages", "speaking", "checkins",
+        "last_event", "orders", "spend", "last_order", "orders_total", "spend_total",
+    )
+    zero_int = ["events", "active_days", "interactions", "browsing", "shares", "clicks", "ugc_posts", "messages", "speaking",
+                "checkins", "orders", "orders_total"]
+    t = t.mutate(**{c: t[c].fill_null(0).cast("int64") for c in zero_int},
+                 spend=t.spend.fill_null(0.0).cast("float64"),
+                 spend_total=t.spend_total.fill_null(0.0).cast("float64"))
+    tenure = days_between(end, t.join_time)
+    observed = ibis.least(tenure, float(w.days)).cast("float64")
+    t = t.mutate(
+        tenure_days=tenure,
+        observed_days=observed,
+        days_since_event=days_between(end, t.last_event),
+        days_since_order=days_between(end, t.last_order),
+    )
+    safe_obs = ibis.greatest(t.observed_days, 1.0)
+    t = t.mutate(
+        interaction_share=((t.interactions + t.browsing) > 0).ifelse(
+            t.interactions / (t.interactions + t.browsing).cast("float64"), 0.0),
+        interactions_per_30d=t.interactions / safe_obs * 30.0,
+        active_day_share=ibis.least(t.active_days / safe_obs, 1.0),
+    )
+    return t.drop("last_event", "last_order")

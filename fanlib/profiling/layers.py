@@ -1,0 +1,154 @@
+"""The four-layer operating model: core, active, potential and silent fans.
+
+Each fan's layer follows from recent behaviour over ``LayerRules.window_days`` (90 days
+by default, the planning documents' quarterly re-assessment), checked in this order:
+
+* core: at least ``core_min_interactions_per_30d`` interactions per 30 days of membership
+  and at least ``core_min_orders`` orders in the window;
+* active: at least ``active_min_interactions_per_30d`` interactions per 30 days;
+* potential: at least ``potential_min_interactions_per_30d`` interactions per 30 days, or
+  at least one order in the window;
+* silent: everyone else (browsing only, or nothing at all).
+
+Interactions are likes, comments, shares, check-ins, live watching, messages and UGC posts;
+views, visits and clicks are browsing. The targets are 15/30/40/15%.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+import ibis
+import pandas as pd
+
+from fanlib.profiling.features import features_for_window
+from fanlib.profiling.window import window
+from fanlib.profiling.stats import wilson_interval
+
+LAYERS = ("core", "active", "potential", "silent")
+LAYER_NAMES = {"core": "核心层 Core", "active": "活跃层 Active", "potential": "潜力层 Potential",
+               "silent": "沉默层 Silent"}
+#: The planning documents' target shares.
+LAYER_TARGETS = {"core": 0.15, "active": 0.30, "potential": 0.40, "silent": 0.15}
+NEW = "new"
+
+
+@dataclass(frozen=True)
+class LayerRules:
+    """Thresholds of the four layers (see the module docstring)."""
+
+    window_days: int = 90
+    core_min_interactions_per_30d: float = 20.0
+    core_min_orders: int = 1
+    active_min_interactions_per_30d: float = 8.0
+    potential_min_interactions_per_30d: float = 1.0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def assign_layers(features: ibis.Table, rules: LayerRules = LayerRules()) -> ibis.Table:
+    """Add the ``layer`` column to a feature table built over ``rules.window_days``."""
+    t = features
+    ipm = t.interactions_per_30d
+    return t.mutate(layer=ibis.cases(
+        ((ipm >= rules.core_min_interactions_per_30d) & (t.orders >= rules.core_min_orders), "core"),
+        (ipm >= rules.active_min_interactions_per_30d, "active"),
+        ((ipm >= rules.potential_min_interactions_per_30d) | (t.orders > 0), "potential"),
+        else_="silent",
+    ))
+
+
+def fan_layers(fd, as_of, rules: LayerRules = LayerRules()) -> ibis.Table:
+    """fan_id and layer of every fan who had joined by ``as_of`` (an ibis expression)."""
+    f = features_for_window(fd, window(as_of, rules.window_days))
+    return assign_layers(f, rules).select("fan_id", "layer")
+
+
+@dataclass
+class LayerShares:
+    """Layer counts and shares against the targets."""
+
+    table: pd.DataFrame
+    n: int
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def shares(self) -> dict[str, float]:
+        return dict(zip(self.table.layer, self.table.share))
+
+
+def layer_shares(fd, layered: ibis.Table, z: float = 1.96) -> LayerShares:
+    """Counts, shares with Wilson intervals and gaps to the targets, per layer."""
+    df = fd.execute(layered.group_by("layer").aggregate(fans=layered.count()))
+    counts = df.set_index("layer").fans.reindex(list(LAYERS)).fillna(0).astype(int)
+    n = int(counts.sum())
+    rows = []
+    for layer, k in counts.items():
+        lo, hi = wilson_interval(k, n, z)
+        share = k / n if n else None
+        rows.append({"layer": layer, "name": LAYER_NAMES[layer], "fans": int(k), "share": share,
+                     "ci_low": lo, "ci_high": hi, "target": LAYER_TARGETS[layer],
+                     "gap": None if share is None else share - LAYER_TARGETS[layer]})
+    notes = [] if n else ["No fans had joined by the analysis date: layer shares are not defined."]
+    return LayerShares(pd.DataFrame(rows), n, notes)
+
+
+@dataclass
+class LayerTransitions:
+    """Movement between layers from ``previous`` to ``current``: counts and row shares.
+
+    Rows are the previous layer (plus ``new`` for fans who joined in between), columns the current layer.
+    """
+
+    counts: pd.DataFrame
+    previous: dt.date
+    current: dt.date
+
+    @property
+    def shares(self) -> pd.DataFrame:
+        totals = self.counts.sum(axis=1)
+        return self.counts.div(totals.where(totals > 0), axis=0)
+
+    @property
+    def stayed_share(self) -> float | None:
+        """Share of fans present in both periods who stayed in the same layer."""
+        sub = self.counts.loc[[r for r in LAYERS if r in self.counts.index], list(LAYERS)]
+        total = sub.to_numpy().sum()
+        return float(sum(sub.loc[l, l] for l in sub.index) / total) if total else None
+
+    def summary(self) -> pd.DataFrame:
+        """Per previous layer: fans, share that moved up, stayed, moved down."""
+        rank = {l: i for i, l in enumerate(LAYERS)}
+        rows = []
+        for prev in [r for r in LAYERS if r in self.counts.index]:
+            row = self.counts.loc[prev]
+            total = row.sum()
+            up = sum(row[c] for c in LAYERS if rank[c] < rank[prev])
+            down = sum(row[c] for c in LAYERS if rank[c] > rank[prev])
+            rows.append({"previous": prev, "fans": int(total),
+                         "up": up / total if total else None, "stayed": row[prev] / total if total else None,
+                         "down": down / total if total else None})
+        return pd.DataFrame(rows)
+
+
+def layer_transitions(fd, as_of, rules: LayerRules = LayerRules(), period_days: int | None = None
+                      ) -> LayerTransitions:
+    """The transition matrix between the layers at ``as_of - period_days`` and at ``as_of``.
+
+    ``period_days`` defaults to the layer window (a quarter), so the two assessments do not overlap.
+    """
+    from fanlib.profiling.window import to_date
+
+    current = to_date(as_of)
+    previous = current - dt.timedelta(days=int(period_days or rules.window_days))
+    now = fan_layers(fd, current, rules)
+    before = fan_layers(fd, previous, rules).rename(before_layer="layer")
+    joined = now.left_join(before, "fan_id")
+    joined = joined.mutate(before_layer=joined.before_layer.fill_null(NEW))
+    df = fd.execute(joined.group_by(["before_layer", "layer"]).aggregate(fans=joined.count()))
+    counts = (df.pivot_table(index="before_layer", columns="layer", values="fans", aggfunc="sum", fill_value=0)
+              .reindex(index=list(LAYERS) + [NEW], columns=list(LAYERS), fill_value=0).astype(int))
+    counts.index.name, counts.columns.name = "previous", "current"
+    return LayerTransitions(counts, previous, current)

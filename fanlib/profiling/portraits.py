@@ -1,0 +1,128 @@
+"""Fan portraits: who the fans are, overall and compared between groups (community, fan class).
+
+Counts are taken in the engine; shares carry Wilson 95% intervals. A difference between
+groups is only claimed when a chi-square test of independence is significant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+
+from fanlib.profiling.stats import ChiSquare, chi_square, shares_with_ci
+from fanlib.profiling.window import to_date
+
+DIMENSIONS = {
+    "age_band": "年龄段 Age band",
+    "gender": "性别 Gender",
+    "province": "省份 Province",
+    "city_tier": "城市线级 City tier",
+    "occupation": "职业 Occupation",
+    "channel": "来源渠道 Acquisition channel",
+}
+UNKNOWN = "未知 unknown"
+#: Age bands (lower bound inclusive, upper bound exclusive).
+AGE_BANDS = ((0, 18, "<18"), (18, 25, "18–24"), (25, 31, "25–30"), (31, 36, "31–35"), (36, 46, "36–45"),
+             (46, 200, "46+"))
+CITY_TIER_NAMES = {1: "一线 tier 1", 2: "新一线 new tier 1", 3: "二线 tier 2", 4: "三线 tier 3", 5: "四线 tier 4",
+                   6: "五线及以下 tier 5+"}
+GENDER_NAMES = {"female": "女 female", "male": "男 male", "unknown": UNKNOWN}
+
+
+def portrait_base(fd, as_of) -> ibis.Table:
+    """One row per fan who joined by ``as_of``: fan_id, community_id and the portrait dimensions as labels."""
+    day = to_date(as_of)
+    f = fd.fans.filter(fd.fans.join_time < ibis.literal(pd.Timestamp(day) + pd.Timedelta(days=1)))
+    age = f.age.cast("int64").fill_null(day.year - f.birth_year.cast("int64"))
+    band = ibis.cases(*[((age >= lo) & (age < hi), label) for lo, hi, label in AGE_BANDS], else_=UNKNOWN)
+    tier = ibis.cases(*[(f.city_tier.cast("int64") == k, v) for k, v in CITY_TIER_NAMES.items()], else_=UNKNOWN)
+    gender = ibis.cases(*[(f.gender == k, v) for k, v in GENDER_NAMES.items()], else_=UNKNOWN)
+    return f.select(
+        "fan_id", community_id=f.community_id.cast("string").fill_null(UNKNOWN),
+        age_band=band, gender=gender, province=f.province.cast("string").fill_null(UNKNOWN),
+        city_tier=tier, occupation=f.occupation.cast("string").fill_null(UNKNOWN),
+        channel=f.channel.cast("string").fill_null(UNKNOWN),
+    )
+
+
+def distribution(fd, base: ibis.Table, dimension: str) -> pd.DataFrame:
+    """Fans per category of ``dimension``, with share and Wilson interval, largest first."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(f"unknown portrait dimension {dimension!r}; choose one of {', '.join(DIMENSIONS)}")
+    df = fd.execute(base.group_by(category=base[dimension]).aggregate(fans=base.count()))
+    out = shares_with_ci(df.set_index("category").fans)
+    if dimension == "age_band":
+        order = [b for *_, b in AGE_BANDS] + [UNKNOWN]
+        out = out.set_index("category").reindex(order).dropna(subset=["fans"]).reset_index()
+        out["fans"] = out.fans.astype(int)
+    return out
+
+
+@dataclass
+class Breakdown:
+    """A dimension's shares by group, with the chi-square comparison and a plain-words finding."""
+
+    dimension: str
+    group: str
+    counts: pd.DataFrame  # groups × categories
+    test: ChiSquare | None
+    alpha: float = 0.05
+
+    @property
+    def shares(self) -> pd.DataFrame:
+        return self.counts.div(self.counts.sum(axis=1).where(lambda s: s > 0), axis=0)
+
+    @property
+    def significant(self) -> bool:
+        return self.test is not None and self.test.significant(self.alpha)
+
+    def largest_difference(self) -> dict | None:
+        """The category whose share differs most between two groups, with both Wilson intervals."""
+        from fanlib.profiling.stats import wilson_interval
+
+        sh = self.shares.dropna(how="all")
+        if sh.shape[0] < 2:
+            return None
+        spread = sh.max() - sh.min()
+        cat = spread.idxmax()
+        hi_g, lo_g = sh[cat].idxmax(), sh[cat].idxmin()
+        n_hi, n_lo = int(self.counts.loc[hi_g].sum()), int(self.counts.loc[lo_g].sum())
+        return {"category": cat, "high_group": hi_g, "high_share": float(sh.loc[hi_g, cat]),
+                "high_ci": wilson_interval(int(self.counts.loc[hi_g, cat]), n_hi),
+                "low_group": lo_g, "low_share": float(sh.loc[lo_g, cat]),
+                "low_ci": wilson_interval(int(self.counts.loc[lo_g, cat]), n_lo)}
+
+    def finding(self) -> str:
+        """One sentence: a significant difference with its largest gap, or no claim."""
+        name = DIMENSIONS.get(self.dimension, self.dimension)
+        if self.test is None:
+            return f"{name}: 组别或类别不足，无法比较 (fewer than two groups or categories to compare)."
+        p = f"χ²={self.test.statistic:.1f}, df={self.test.dof}, p={self.test.p_value:.3g}, V={self.test.cramers_v:.2f}"
+        if not self.significant:
+            return f"{name}: 各组之间无显著差异 no significant difference between groups ({p})."
+        d = self.largest_difference()
+        return (f"{name}: 各组之间差异显著 groups differ ({p}). Largest gap: “{d['category']}” is "
+                f"{d['high_share']:.1%} [{d['high_ci'][0]:.1%}, {d['high_ci'][1]:.1%}] in {d['high_group']} vs "
+                f"{d['low_share']:.1%} [{d['low_ci'][0]:.1%}, {d['low_ci'][1]:.1%}] in {d['low_group']}.")
+
+
+def breakdown(fd, base: ibis.Table, dimension: str, group: str, groups: list | None = None,
+              alpha: float = 0.05) -> Breakdown:
+    """Counts of ``dimension`` by ``group`` (a column of ``base``), restricted to ``groups`` if given."""
+    t = base if groups is None else base.filter(base[group].isin(list(groups)))
+    df = fd.execute(t.group_by([group, dimension]).aggregate(fans=t.count()))
+    counts = df.pivot_table(index=group, columns=dimension, values="fans", aggfunc="sum", fill_value=0)
+    if dimension == "age_band":
+        counts = counts.reindex(columns=[c for c in [b for *_, b in AGE_BANDS] + [UNKNOWN] if c in counts.columns])
+    if groups is not None:
+        counts = counts.reindex([g for g in groups if g in counts.index])
+    counts = counts.astype(int)
+    return Breakdown(dimension, group, counts, chi_square(counts), alpha)
+
+
+def largest_groups(fd, base: ibis.Table, group: str, n: int = 8) -> list:
+    """The ``n`` largest groups by fans (e.g. the biggest communities)."""
+    df = fd.execute(base.group_by(group).aggregate(fans=base.count()).order_by(ibis.desc("fans")).limit(n))
+    return df[group].tolist()

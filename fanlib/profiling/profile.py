@@ -1,0 +1,92 @@
+"""The per-fan profile: RFM scores, fan class and layer of every fan, in one engine expression.
+
+Also ``guarded``, which turns a data problem in one report section into a clear banner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import ibis
+import pandas as pd
+
+from fanlib.profiling.features import fan_features
+from fanlib.profiling.layers import LayerRules, assign_layers, fan_layers
+from fanlib.profiling.rfm import rfm_scores
+from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
+from fanlib.profiling.window import ProfilingDataError, require_events, window
+
+EXPORT_COLUMNS = ["fan_id", "channel", "community_id", "join_time", "tier", "layer", "r_score", "f_score",
+                  "m_score", "rfm_code", "rfm_segment", "orders", "spend", "days_since_order", "interactions",
+                  "orders_total", "spend_total"]
+
+
+@dataclass
+class FanProfile:
+    """The profile expression plus the figures that shaped it."""
+
+    table: ibis.Table  # one row per fan: features, RFM, tier, layer
+    high_value_spend: float | None  # CNY from which a fan is high-value (None: nobody spent)
+    tier_rules: TierRules
+    layer_rules: LayerRules
+    notes: list[str] = field(default_factory=list)
+
+
+def fan_profile(fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = TierRules(),
+                layer_rules: LayerRules = LayerRules()) -> FanProfile:
+    """RFM (over ``rfm_window_days``), fan class and layer for every fan who joined by ``as_of``."""
+    w = window(as_of, rfm_window_days)
+    require_events(fd, w)
+    notes = []
+    feats = fan_features(fd, as_of, rfm_window_days)
+    threshold = high_value_threshold(fd, feats, tier_rules)
+    if threshold is None:
+        notes.append(f"No fan spent anything in {w.label()} (orders.amount_cny is 0 or there are no orders): "
+                     "nobody is high-value and RFM scores are 0.")
+    scored = assign_tiers(rfm_scores(feats), threshold, tier_rules)
+    if layer_rules.window_days == rfm_window_days:
+        t = assign_layers(scored, layer_rules)
+    else:
+        t = scored.left_join(fan_layers(fd, as_of, layer_rules), "fan_id").drop("fan_id_right")
+    counts = fd.execute(t.aggregate(fans=t.count(), silent_no_events=(t.events == 0).ifelse(1, 0).sum()))
+    n, idle = int(counts.fans.iloc[0]), int(counts.silent_no_events.iloc[0])
+    if n == 0:
+        raise ProfilingDataError(f"table 'fans' has no fan who joined by {w.as_of} (check: join_time)")
+    if idle:
+        notes.append(f"{idle:,} of {n:,} fans ({idle / n:.1%}) have no events in {w.label()}: "
+                     "they count as silent, ordinary fans with zero activity.")
+    return FanProfile(t, threshold, tier_rules, layer_rules, notes)
+
+
+def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
+    """Fans, share (Wilson interval), GMV and GMV share per fan class."""
+    from fanlib.profiling.stats import wilson_interval
+    from fanlib.profiling.tiers import TIER_NAMES, TIERS
+
+    t = profile.table
+    df = fd.execute(t.group_by("tier").aggregate(fans=t.count(), gmv=t.spend.sum(), orders=t.orders.sum()))
+    df = df.set_index("tier").reindex(list(TIERS)).fillna(0)
+    n, gmv = int(df.fans.sum()), float(df.gmv.sum())
+    rows = []
+    for tier, r in df.iterrows():
+        lo, hi = wilson_interval(int(r.fans), n)
+        rows.append({"tier": tier, "name": TIER_NAMES[tier], "fans": int(r.fans), "share": r.fans / n if n else None,
+                     "ci_low": lo, "ci_high": hi, "orders": int(r.orders), "gmv": float(r.gmv),
+                     "gmv_share": float(r.gmv / gmv) if gmv > 0 else None})
+    return pd.DataFrame(rows)
+
+
+@contextlib.contextmanager
+def guarded(section: str):
+    """Run one report section; a data problem shows as a clear banner instead of a traceback."""
+    from fanlib.report import section_unavailable
+
+    try:
+        from fanlib.data import MissingTableError
+    except ImportError:  # pragma: no cover - the data layer is part of fanlib
+        MissingTableError = LookupError  # noqa: N806
+    try:
+        yield
+    except (ProfilingDataError, MissingTableError) as exc:
+        section_unavailable(f"{section}: {exc}")

@@ -1,0 +1,422 @@
+"""Churn prediction: features as of a cut-off date, out-of-time validation, calibrated models,
+evaluation (ROC/PR-AUC, calibration and ECE, gains and lift) and a ranked at-risk list with
+per-fan reasons.
+
+Definitions
+-----------
+* **Cut-off** c: features use only data with timestamps before c (00:00 of that day).
+* **Eligible fans**: joined before c and active in the ``churn_days`` days before c
+  (not churned yet by the report's own definition).
+* **Label** "churns within the next ``horizon_days``": no activity in the
+  ``churn_days`` days from c + horizon_days on. Such a fan's last activity
+  before that quiet spell lies before c + horizon_days, so they churned within
+  the horizon. The label needs data up to c + horizon_days + churn_days − 1.
+* **Out-of-time validation**: models train on earlier cut-offs whose labels are
+  complete before the test cut-off, and are scored on the test cut-off.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from .activity import RetentionInputError, activity_days, data_end, warn_orders_without_events
+from .durations import negative_comments
+
+__all__ = ["churn_features", "label_churn", "churn_dataset", "ChurnModel", "evaluate", "calibration_curve",
+           "expected_calibration_error", "gains_table", "at_risk_list", "FEATURE_LABELS", "oot_cutoffs"]
+
+#: Fans scored by the model: active in the last week before the cut-off. Fans quiet for longer are
+#: reported separately (their risk is mostly that they have already gone).
+ACTIVE_WITHIN_DAYS = 7
+
+INTERACTIVE = ("like", "comment", "share", "message", "ugc_post", "checkin")
+
+#: Chinese display names of the features, for reasons in the at-risk list.
+FEATURE_LABELS = {
+    "tenure_days": "入群天数",
+    "active_days_30": "近30天活跃天数",
+    "events_30": "近30天互动次数",
+    "events_90": "近90天互动次数",
+    "interactive_share_30": "近30天主动互动占比",
+    "checkin_days_30": "近30天签到天数",
+    "checkin_ever": "参与过签到",
+    "orders_90": "近90天订单数",
+    "spend_90": "近90天消费额",
+    "days_since_order": "距上次下单天数",
+    "comments_total": "累计评论数",
+    "negative_comments": "负面评论数",
+    "negative_share": "负面评论占比",
+}
+CHANNEL_LABEL = "渠道"
+
+
+def _cutoff(value) -> _dt.date:
+    return pd.Timestamp(value).date()
+
+
+def churn_features(fd, cutoff, *, churn_days: int = 30, active_within_days: int | None = ACTIVE_WITHIN_DAYS,
+                   channels=None) -> pd.DataFrame:
+    """Per-fan features as of ``cutoff``, computed in the engine from data strictly before the cut-off.
+
+    One row per eligible fan: joined before the cut-off and active in the
+    ``active_within_days`` days before it (default ``churn_days``: every fan
+    not yet churned). Channel becomes 0/1 columns ``channel_<code>``.
+    """
+    active_within_days = churn_days if active_within_days is None else active_within_days
+    if not 1 <= active_within_days <= churn_days:
+        raise RetentionInputError("active_within_days must lie between 1 and churn_days")
+    c = _cutoff(cutoff)
+    end = data_end(fd)
+    if c > end + _dt.timedelta(days=1):
+        raise RetentionInputError(f"the cut-off {c} is after the data ends ({end}); features would be computed "
+                                  "from data that does not exist — choose a cut-off on or before the last day")
+    c_ts = ibis.timestamp(pd.Timestamp(c).to_pydatetime())
+    c_day = ibis.date(c)
+    f = fd.fans.filter(lambda t: t.join_time < c_ts)
+    e = fd.events.filter(lambda t: t.event_time < c_ts)
+    o = fd.orders.filter(lambda t: t.order_time < c_ts)
+    since = lambda day: c_day.delta(day, unit="day")  # noqa: E731 - days before the cut-off
+    ev = e.mutate(day=e.event_time.date(), inter=e.event_type.isin(INTERACTIVE).cast("int64"),
+                  ck=(e.event_type == "checkin").cast("int64"))
+    ev = ev.mutate(ago=since(ev.day))
+    ev_agg = ev.group_by("fan_id").aggregate(
+        last_event=ev.day.max(),
+        active_days_30=ev.day.nunique(where=ev.ago <= 30),
+        events_30=(ev.ago <= 30).cast("int64").sum(),
+        events_90=(ev.ago <= 90).cast("int64").sum(),
+        inter_30=(ev.inter * (ev.ago <= 30).cast("int64")).sum(),
+        checkin_days_30=ev.day.nunique(where=(ev.ck == 1) & (ev.ago <= 30)),
+        checkin_ever=ev.ck.max(),
+    )
+    od = o.mutate(day=o.order_time.date())
+    od = od.mutate(ago=since(od.day))
+    o_agg = od.group_by("fan_id").aggregate(
+        last_order=od.day.max(),
+        orders_90=(od.ago <= 90).cast("int64").sum(),
+        spend_90=(od.amount_cny * (od.ago <= 90).cast("float64")).sum(),
+    )
+    t = f.select("fan_id", "channel", "join_time")
+    t = t.left_join(ev_agg, "fan_id").select(t, *[ev_agg[k] for k in ev_agg.columns if k != "fan_id"])
+    t = t.left_join(o_agg, "fan_id").select(t, *[o_agg[k] for k in o_agg.columns if k != "fan_id"])
+    if fd.has("comments"):
+        cm = fd.comments.filter(lambda x: x.comment_time < c_ts)
+        c_all = cm.group_by("fan_id").aggregate(comments_total=cm.count())
+        neg = negative_comments(fd)
+        neg = neg.filter(neg.comment_time < c_ts)
+        c_neg = neg.group_by("fan_id").aggregate(negative_comments=neg.count())
+        t = t.left_join(c_all, "fan_id").select(t, c_all.comments_total)
+        t = t.left_join(c_neg, "fan_id").select(t, c_neg.negative_comments)
+    last_active = ibis.greatest(t.last_event.fill_null(ibis.date("1900-01-01")),
+                                t.last_order.fill_null(ibis.date("1900-01-01")))
+    t = t.mutate(days_since_active=since(last_active), tenure_days=since(t.join_time.date()),
+                 days_since_order=since(t.last_order))
+    # eligible: still a fan by the churn definition at the cut-off
+    t = t.filter(t.days_since_active <= active_within_days)
+    df = fd.execute(t, label="retention:churn_features")
+    if df.empty:
+        raise RetentionInputError(f"no fan was active in the {active_within_days} days before the cut-off {c}; "
+                                  "there is nobody to score")
+    for col in ("active_days_30", "events_30", "events_90", "inter_30", "checkin_days_30", "checkin_ever",
+                "orders_90", "comments_total", "negative_comments"):
+        if col not in df:
+            df[col] = 0
+        df[col] = df[col].fillna(0).astype(float)
+    df["spend_90"] = df["spend_90"].fillna(0.0).astype(float)
+    df["interactive_share_30"] = np.where(df["events_30"] > 0, df["inter_30"] / df["events_30"].clip(lower=1), 0.0)
+    df["negative_share"] = np.where(df["comments_total"] > 0,
+                                    df["negative_comments"] / df["comments_total"].clip(lower=1), 0.0)
+    # never ordered: as long ago as the fan's tenure (a neutral, finite value for the models)
+    df["days_since_order"] = df["days_since_order"].fillna(df["tenure_days"] + 1).astype(float)
+    df["days_since_active"] = df["days_since_active"].astype(float)
+    df["tenure_days"] = df["tenure_days"].astype(float)
+    channels = list(channels) if channels is not None else sorted(df["channel"].dropna().unique())
+    for ch in channels:
+        df[f"channel_{ch}"] = (df["channel"] == ch).astype(float)
+    keep = ["fan_id", "channel", "days_since_active", *FEATURE_LABELS, *[f"channel_{ch}" for ch in channels]]
+    out = df[keep].sort_values("fan_id").reset_index(drop=True)
+    out.attrs.update(cutoff=c, churn_days=churn_days, channels=channels)
+    return out
+
+
+def label_churn(fd, fan_ids: pd.Series | None, cutoff, *, horizon_days: int = 30, churn_days: int = 30,
+                basis: str = "activity") -> pd.DataFrame:
+    """1 if the fan churned within ``horizon_days`` after the cut-off (see module notes), else 0."""
+    c = _cutoff(cutoff)
+    end = data_end(fd)
+    start = c + _dt.timedelta(days=horizon_days)
+    stop = start + _dt.timedelta(days=churn_days - 1)
+    if stop > end:
+        raise RetentionInputError(
+            f"the label for cut-off {c} needs data up to {stop} ({horizon_days}-day horizon plus the "
+            f"{churn_days}-day churn window), but the data ends {end}; use a cut-off on or before "
+            f"{end - _dt.timedelta(days=horizon_days + churn_days - 1)}")
+    a = activity_days(fd, basis)
+    a = a.filter((a.day >= ibis.date(start)) & (a.day <= ibis.date(stop)))
+    seen = fd.execute(a.select("fan_id").distinct(), label="retention:churn_label")
+    active = set(seen["fan_id"].astype(str))
+    ids = pd.Series(fan_ids, dtype="string")
+    return pd.DataFrame({"fan_id": ids.to_numpy(), "churned": (~ids.isin(active)).astype(int).to_numpy()})
+
+
+def churn_dataset(fd, cutoff, *, horizon_days: int = 30, churn_days: int = 30,
+                  active_within_days: int | None = ACTIVE_WITHIN_DAYS,
+                  channels=None) -> pd.DataFrame:
+    """Features as of ``cutoff`` with the churn label attached."""
+    X = churn_features(fd, cutoff, churn_days=churn_days, active_within_days=active_within_days,
+                       channels=channels)
+    y = label_churn(fd, X["fan_id"], cutoff, horizon_days=horizon_days, churn_days=churn_days)
+    out = X.merge(y, on="fan_id", how="left")
+    out.attrs.update(X.attrs, horizon_days=horizon_days)
+    return out
+
+
+def oot_cutoffs(fd, *, horizon_days: int = 30, churn_days: int = 30, n_train: int = 6, step_days: int = 30,
+                test_cutoff=None) -> tuple[list[_dt.date], _dt.date]:
+    """(train cut-offs, test cut-off): the test cut-off is the latest with a complete label; training
+    cut-offs end early enough that their labels are known by the test cut-off."""
+    end = data_end(fd)
+    latest = end - _dt.timedelta(days=horizon_days + churn_days - 1)
+    test = latest if test_cutoff is None else _cutoff(test_cutoff)
+    if test > latest:
+        raise RetentionInputError(f"the test cut-off {test} is too late: its label needs data up to "
+                                  f"{test + _dt.timedelta(days=horizon_days + churn_days - 1)} and the data ends {end}")
+    first_train = test - _dt.timedelta(days=horizon_days + churn_days)
+    return [first_train - _dt.timedelta(days=step_days * k) for k in range(n_train)], test
+
+
+# --------------------------------------------------------------------------- models
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c in FEATURE_LABELS or c.startswith("channel_")]
+
+
+def _check_labels(y: np.ndarray, what: str) -> None:
+    if y.size == 0:
+        raise RetentionInputError(f"{what}: no eligible fans")
+    if y.min() == y.max():
+        state = "churned" if y[0] == 1 else "stayed"
+        raise RetentionInputError(f"{what}: every one of the {y.size:,} fans {state}, so a churn model cannot "
+                                  "learn to tell them apart; check the cut-offs and the churn window")
+
+
+@dataclass
+class ChurnModel:
+    """A calibrated churn classifier: ``kind="logistic"`` (baseline) or ``"boosting"``.
+
+    ``fit(train)`` returns self; ``predict_proba(df)`` gives P(churn within the
+    horizon). Calibration: isotonic regression over 3-fold cross-fitting
+    (scikit-learn's ``CalibratedClassifierCV``).
+    """
+
+    kind: str = "boosting"
+    random_state: int = 0
+    features_: list[str] = field(default_factory=list)
+
+    def _estimator(self):
+        if self.kind == "logistic":
+            return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        if self.kind == "boosting":
+            return HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
+                                                  min_samples_leaf=80, l2_regularization=1.0,
+                                                  random_state=self.random_state)
+        raise ValueError(f"kind must be 'logistic' or 'boosting'; got {self.kind!r}")
+
+    def fit(self, train: pd.DataFrame) -> "ChurnModel":
+        self.features_ = feature_columns(train)
+        y = train["churned"].to_numpy()
+        _check_labels(y, "churn model training data")
+        X = train[self.features_].to_numpy(dtype=float)
+        # One thread: OpenMP gradient boosting slows down badly on a shared, busy machine.
+        with threadpool_limits(1):
+            self.model_ = CalibratedClassifierCV(self._estimator(), method="isotonic", cv=3).fit(X, y)
+        self.reference_ = train[self.features_].median()
+        self.base_rate_ = float(y.mean())
+        self.n_train_ = int(y.size)
+        return self
+
+    def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
+        missing = [c for c in self.features_ if c not in df]
+        if missing:
+            raise RetentionInputError(f"features missing for scoring: {', '.join(missing)}")
+        with threadpool_limits(1):
+            return self.model_.predict_proba(df[self.features_].to_numpy(dtype=float))[:, 1]
+
+    def contributions(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Per-fan, per-feature contribution: how much the churn probability falls when that feature
+        is reset to the training median (positive = the feature raises this fan's risk)."""
+        X = df[self.features_].to_numpy(dtype=float)
+        base = self.predict_proba(df)
+        out = np.empty_like(X)
+        for j, col in enumerate(self.features_):
+            Xj = X.copy()
+            Xj[:, j] = self.reference_[col]
+            with threadpool_limits(1):
+                out[:, j] = base - self.model_.predict_proba(Xj)[:, 1]
+        return pd.DataFrame(out, columns=self.features_, index=df.index)
+
+
+def expected_calibration_error(y, p, bins: int = 10) -> float:
+    """ECE over equal-frequency bins: Σ_b (n_b/N)·|mean(p)_b − mean(y)_b|."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    table = calibration_curve(y, p, bins)
+    return float(np.sum(table["n"] / table["n"].sum() * np.abs(table["predicted"] - table["observed"])))
+
+
+def calibration_curve(y, p, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted vs observed churn in equal-frequency bins of the prediction."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    order = np.argsort(p, kind="stable")
+    groups = np.array_split(order, bins)
+    return pd.DataFrame([{"bin": i + 1, "n": g.size, "predicted": p[g].mean(), "observed": y[g].mean()}
+                         for i, g in enumerate(groups) if g.size])
+
+
+def gains_table(y, p, groups: int = 10) -> pd.DataFrame:
+    """Deciles by predicted risk (1 = highest): churn rate, lift, cumulative share of churners caught."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    parts = np.array_split(order, groups)
+    total, rate = y.sum(), y.mean()
+    rows, caught, seen = [], 0.0, 0
+    for i, g in enumerate(parts):
+        caught += y[g].sum()
+        seen += g.size
+        rows.append({"decile": i + 1, "fans": g.size, "churn_rate": y[g].mean(), "lift": y[g].mean() / rate,
+                     "cumulative_fans_share": seen / y.size, "cumulative_churn_captured": caught / total})
+    return pd.DataFrame(rows)
+
+
+def evaluate(y, p) -> dict:
+    """ROC-AUC, PR-AUC, ECE, base rate and top-decile lift of predictions ``p`` for labels ``y``."""
+    y, p = np.asarray(y), np.asarray(p)
+    _check_labels(y, "churn model evaluation data")
+    g = gains_table(y, p)
+    return {"roc_auc": float(roc_auc_score(y, p)), "pr_auc": float(average_precision_score(y, p)),
+            "ece": expected_calibration_error(y, p), "base_rate": float(np.mean(y)),
+            "top_decile_lift": float(g["lift"].iloc[0]), "n": int(y.size)}
+
+
+def _reason_text(col: str, value: float) -> str:
+    if col.startswith("channel_"):
+        return f"{CHANNEL_LABEL}：{col.removeprefix('channel_')}"
+    label = FEATURE_LABELS.get(col, col)
+    if col in ("checkin_ever",):
+        return f"{label}：{'是' if value >= 0.5 else '否'}"
+    if col.endswith("share"):
+        return f"{label} {value:.0%}"
+    if col == "spend_90":
+        return f"{label} ¥{value:,.0f}"
+    return f"{label} {value:,.0f}"
+
+
+def at_risk_list(model: ChurnModel, scored: pd.DataFrame, *, top: int | None = None, reasons: int = 3,
+                 min_probability: float = 0.0) -> pd.DataFrame:
+    """Fans ranked by churn probability, with each fan's top reasons (largest positive contributions)."""
+    p = model.predict_proba(scored)
+    df = scored.assign(churn_probability=p)
+    df = df[df["churn_probability"] >= min_probability].sort_values("churn_probability", ascending=False)
+    if top is not None:
+        df = df.head(top)
+    contrib = model.contributions(df)
+    values = df[model.features_]
+    texts = []
+    for i in range(len(df)):
+        row = contrib.iloc[i]
+        pos = row[row > 0.001].sort_values(ascending=False).head(reasons)
+        texts.append("；".join(_reason_text(c, values.iloc[i][c]) for c in pos.index) or "整体风险（无单一突出因素）")
+    out = pd.DataFrame({"rank": np.arange(1, len(df) + 1), "fan_id": df["fan_id"].to_numpy(),
+                        "channel": df["channel"].to_numpy(), "churn_probability": df["churn_probability"].to_numpy(),
+                        "top_reasons": texts,
+                        "days_since_active": df["days_since_active"].to_numpy(),
+                        "spend_90": df["spend_90"].to_numpy()})
+    return out.reset_index(drop=True)
+
+
+def write_at_risk(list_df: pd.DataFrame, folder, name: str = "03_retention_at_risk") -> dict:
+    """Write the at-risk list as CSV (UTF-8 with BOM, so Excel shows Chinese) and as .xlsx."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
+    header = {"rank": "排名", "fan_id": "粉丝ID", "channel": "渠道", "churn_probability": "流失概率",
+              "top_reasons": "主要原因", "days_since_active": "距上次活跃天数", "spend_90": "近90天消费额"}
+    shown = list_df.rename(columns=header)
+    shown.to_csv(csv_path, index=False, encoding="utf-8-sig")
+    shown.to_excel(xlsx_path, index=False, sheet_name="流失风险名单")
+    return {"csv": str(csv_path), "xlsx": str(xlsx_path)}
+
+
+def warn_data(fd) -> str | None:
+    """Warn when fans have orders but no events (their activity features rest on orders only)."""
+    return warn_orders_without_events(fd, "activity")
+
+
+# --------------------------------------------------------------------------- the whole workflow
+
+
+@dataclass
+class ChurnResult:
+    """Everything the report shows about churn prediction (small tables only)."""
+
+    train_cutoffs: list
+    test_cutoff: _dt.date
+    score_date: _dt.date
+    horizon_days: int
+    churn_days: int
+    active_within_days: int
+    metrics: pd.DataFrame  # one row per model: roc_auc, pr_auc, ece, base_rate, top_decile_lift, n
+    calibration: dict  # model -> calibration table
+    gains: dict  # model -> gains table
+    best: str
+    model: ChurnModel
+    test: pd.DataFrame  # test features, label and each model's prediction
+    current: pd.DataFrame  # fans scored as of score_date
+    importance: pd.Series  # mean |contribution| over the test set, best model
+
+
+def run_churn_models(fd, *, horizon_days: int = 30, churn_days: int = 30,
+                     active_within_days: int = ACTIVE_WITHIN_DAYS, n_train: int = 6, test_cutoff=None,
+                     kinds=("logistic", "boosting")) -> ChurnResult:
+    """Build out-of-time train/test sets, fit the calibrated models, evaluate, and score today's fans."""
+    warn_orders_without_events(fd, "activity")
+    trains, test_c = oot_cutoffs(fd, horizon_days=horizon_days, churn_days=churn_days, n_train=n_train,
+                                 test_cutoff=test_cutoff)
+    kw = dict(horizon_days=horizon_days, churn_days=churn_days, active_within_days=active_within_days)
+    parts = [churn_dataset(fd, c, **kw) for c in trains]
+    channels = sorted(set().union(*[set(p["channel"].dropna()) for p in parts]))
+    train = pd.concat([churn_dataset(fd, c, channels=channels, **kw) if set(p.columns) != set(parts[0].columns)
+                       else p for c, p in zip(trains, parts)], ignore_index=True).fillna(0)
+    test = churn_dataset(fd, test_c, channels=channels, **kw)
+    rows, calib, gains, models = [], {}, {}, {}
+    for kind in kinds:
+        m = ChurnModel(kind).fit(train)
+        p = m.predict_proba(test)
+        test[f"p_{kind}"] = p
+        ev = evaluate(test["churned"], p)
+        rows.append({"model": kind, **ev, "n_train": m.n_train_})
+        calib[kind] = calibration_curve(test["churned"], p)
+        gains[kind] = gains_table(test["churned"], p)
+        models[kind] = m
+    metrics = pd.DataFrame(rows).set_index("model")
+    best = str(metrics["roc_auc"].idxmax())
+    score_date = data_end(fd) + _dt.timedelta(days=1)
+    current = churn_features(fd, score_date, churn_days=churn_days, active_within_days=active_within_days,
+                             channels=channels)
+    sample = test.sample(min(len(test), 2000), random_state=0)
+    importance = models[best].contributions(sample).abs().mean().sort_values(ascending=False)
+    return ChurnResult(trains, test_c, score_date, horizon_days, churn_days, active_within_days, metrics, calib,
+                       gains, best, models[best], test, current, importance)

@@ -1,0 +1,273 @@
+"""Cohort retention computed in the engine: matrices, curves by group, D-N retention, lifecycle.
+
+Two definitions (as in Amplitude):
+
+* **on** ("N-day"): a fan counts in period k if active *in* period k after their start;
+* **on_or_after** ("unbounded"): a fan counts in period k if active in period k *or any later one*.
+
+Periods are counted per fan from their own start day (period k covers days
+k·L … k·L + L − 1 for a period length L of 1, 7 or 30 days). A fan counts in
+the denominator of period k only when that whole period lies on or before the
+analysis date, so recent cohorts never show false drops; cells where not every
+fan of the cohort could be observed yet are flagged ``complete = False``.
+
+The engine returns only counts per (group, period); the rates are divided out
+in pandas.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import warnings
+from dataclasses import dataclass, field
+
+import ibis
+import numpy as np
+import pandas as pd
+
+from .activity import RetentionDataWarning, RetentionInputError, activity_days, resolve_as_of, start_days
+
+__all__ = ["PERIOD_DAYS", "CohortTable", "cohort_table", "retention_curves", "day_n_retention",
+           "lifecycle_counts", "BENCHMARKS"]
+
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
+_TRUNCATE = {"day": "D", "week": "W", "month": "M"}
+DEFINITIONS = ("on", "on_or_after")
+
+#: Reference retention figures from the planning documents (new members of a community).
+BENCHMARKS = pd.DataFrame([
+    {"day": 1, "current_industry": None, "healthy": None, "source": ""},
+    {"day": 7, "current_industry": 0.312, "healthy": 0.50,
+     "source": "planning documents: 7-day retention 31.2%, healthy ≥ 50%"},
+    {"day": 30, "current_industry": 0.187, "healthy": None, "source": "planning documents: 30-day retention 18.7%"},
+    {"day": 90, "current_industry": None, "healthy": None, "source": ""},
+])
+
+
+def _check_period(period: str) -> int:
+    if period not in PERIOD_DAYS:
+        raise RetentionInputError(f"period must be one of {', '.join(PERIOD_DAYS)}; got {period!r}")
+    return PERIOD_DAYS[period]
+
+
+def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str, basis: str):
+    """Engine counts: fans per (group, last observable period) and active fans per (group, period)."""
+    s = start_days(fd, cohort_by)
+    as_of_lit = ibis.date(as_of)
+    s = s.filter(s.start_day <= as_of_lit)
+    s = s.mutate(group=group(s).cast("string"),
+                 max_obs=((as_of_lit.delta(s.start_day, unit="day") + 1) // period_days - 1).cast("int64"))
+    s = s.select("fan_id", "start_day", "group", "max_obs")
+    sizes = s.group_by(["group", s.max_obs.clip(upper=max_period).name("max_obs")]).aggregate(n=s.count())
+    a = activity_days(fd, basis)
+    a = a.filter(a.day <= as_of_lit)
+    j = a.join(s, "fan_id")
+    j = j.mutate(period=(j.day.delta(j.start_day, unit="day") // period_days).cast("int64"))
+    j = j.filter(j.period >= 0)
+    on = (j.filter((j.period <= j.max_obs) & (j.period <= max_period))
+          .select("fan_id", "group", "period").distinct()
+          .group_by(["group", "period"]).aggregate(n=lambda t: t.count()))
+    last = j.group_by(["fan_id", "group", "max_obs"]).aggregate(last=j.period.max())
+    reach = ibis.least(last["last"], last.max_obs, ibis.literal(max_period))
+    after = last.group_by([last.group, reach.name("reach")]).aggregate(n=last.count())
+    return (fd.execute(sizes, label="retention:cohort_sizes"),
+            fd.execute(on, label="retention:cohort_active"),
+            fd.execute(after, label="retention:cohort_reach"))
+
+
+def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_period: int) -> pd.DataFrame:
+    """Rates per (group, period) from the engine's counts (all small)."""
+    periods = np.arange(max_period + 1)
+    rows = []
+    groups = sorted(set(sizes["group"].astype(str)))
+    for g in groups:
+        sz = sizes[sizes["group"] == g]
+        size = int(sz["n"].sum())
+        obs = np.zeros(max_period + 2, dtype=np.int64)  # fans by last observable period (−1 … max)
+        np.add.at(obs, sz["max_obs"].clip(lower=-1).to_numpy() + 1, sz["n"].to_numpy())
+        eligible = obs[::-1].cumsum()[::-1][1:]  # fans whose period k is fully observed, k = 0 … max
+        o = on[on["group"] == g].set_index("period")["n"].reindex(periods, fill_value=0).to_numpy()
+        af = after[after["group"] == g]
+        reach = np.zeros(max_period + 2, dtype=np.int64)
+        np.add.at(reach, af["reach"].clip(lower=-1).to_numpy() + 1, af["n"].to_numpy())
+        at_or_after = reach[::-1].cumsum()[::-1][1:]
+        for k in periods:
+            e = int(eligible[k])
+            rows.append({"group": g, "period": int(k), "cohort_size": size, "eligible": e,
+                         "retained_on": int(o[k]), "retained_on_or_after": int(at_or_after[k]),
+                         "rate_on": o[k] / e if e else np.nan,
+                         "rate_on_or_after": at_or_after[k] / e if e else np.nan,
+                         "complete": e == size and size > 0})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class CohortTable:
+    """A cohort retention table: one row per (cohort, period) with both definitions.
+
+    ``cells`` columns: cohort, period, cohort_size, eligible, retained_on,
+    retained_on_or_after, rate_on, rate_on_or_after, complete, small.
+    ``matrix(definition)`` pivots to cohorts × periods with incomplete cells
+    and small cohorts blanked (NaN), so a heatmap never shows them as drops.
+    """
+
+    cells: pd.DataFrame
+    period: str
+    cohort_period: str
+    cohort_by: str
+    basis: str
+    as_of: _dt.date
+    min_cohort_size: int
+    notes: list[str] = field(default_factory=list)
+
+    def matrix(self, definition: str = "on", show_incomplete: bool = False) -> pd.DataFrame:
+        if definition not in DEFINITIONS:
+            raise RetentionInputError(f"definition must be one of {', '.join(DEFINITIONS)}; got {definition!r}")
+        c = self.cells.copy()
+        value = c[f"rate_{definition}"].where(~c["small"])
+        if not show_incomplete:
+            value = value.where(c["complete"])
+        c["value"] = value
+        return c.pivot(index="cohort", columns="period", values="value")
+
+    @property
+    def sizes(self) -> pd.Series:
+        return self.cells.groupby("cohort")["cohort_size"].first()
+
+
+def cohort_table(fd, *, period: str = "week", cohort_period: str | None = None, cohort_by: str = "join",
+                 basis: str = "activity", max_periods: int = 12, as_of=None,
+                 min_cohort_size: int = 20) -> CohortTable:
+    """Retention by start cohort (fans grouped by the day/week/month they joined or first ordered).
+
+    Cohorts smaller than ``min_cohort_size`` are kept in ``cells`` but flagged
+    ``small`` and blanked in the matrix, with a note: a cohort of one fan
+    shows 0% or 100%, which says nothing.
+    """
+    length = _check_period(period)
+    cohort_period = cohort_period or period
+    _check_period(cohort_period)
+    if max_periods < 1:
+        raise RetentionInputError("max_periods must be at least 1")
+    as_of, _ = resolve_as_of(fd, as_of)
+    unit = _TRUNCATE[cohort_period]
+    sizes, on, after = _counts(fd, group=lambda s: s.start_day.truncate(unit), period_days=length,
+                               max_period=max_periods, as_of=as_of, cohort_by=cohort_by, basis=basis)
+    if sizes.empty:
+        raise RetentionInputError(f"no fans start on or before {as_of} (cohort_by={cohort_by!r}); "
+                                  "check the fans table and the analysis date")
+    cells = _rates(sizes, on, after, max_periods).rename(columns={"group": "cohort"})
+    cells["cohort"] = pd.to_datetime(cells["cohort"]).dt.date
+    cells["small"] = cells["cohort_size"] < min_cohort_size
+    notes = []
+    small = cells.loc[cells["small"], ["cohort", "cohort_size"]].drop_duplicates()
+    if len(small):
+        shown = ", ".join(f"{r.cohort} ({r.cohort_size} fan{'s' if r.cohort_size != 1 else ''})"
+                          for r in small.head(5).itertuples())
+        notes.append(f"{len(small)} cohort(s) have fewer than {min_cohort_size} fans and are not shown as rates, "
+                     f"because a rate over so few fans is noise: {shown}")
+        warnings.warn(notes[-1], RetentionDataWarning, stacklevel=2)
+    return CohortTable(cells, period, cohort_period, cohort_by, basis, as_of, min_cohort_size, notes)
+
+
+_GROUPS = {"all": lambda s: ibis.literal("all"), "channel": lambda s: s.channel,
+           "community_id": lambda s: s.community_id, "city_tier": lambda s: s.city_tier}
+
+
+def retention_curves(fd, by: str = "all", *, period: str = "day", max_periods: int = 90,
+                     cohort_by: str = "join", basis: str = "activity", as_of=None,
+                     top: int | None = None) -> pd.DataFrame:
+    """Retention curves (both definitions) by a fan attribute: all, channel, community_id or city_tier.
+
+    Each point uses only the fans whose period k is fully observed. ``top``
+    keeps the largest groups (useful for the many communities).
+    """
+    if by not in _GROUPS:
+        raise RetentionInputError(f"by must be one of {', '.join(_GROUPS)}; got {by!r}")
+    length = _check_period(period)
+    as_of, _ = resolve_as_of(fd, as_of)
+    sizes, on, after = _counts(fd, group=_GROUPS[by], period_days=length, max_period=max_periods,
+                               as_of=as_of, cohort_by=cohort_by, basis=basis)
+    if sizes.empty:
+        raise RetentionInputError(f"no fans start on or before {as_of}")
+    sizes["group"] = sizes["group"].fillna("unknown")
+    on["group"] = on["group"].fillna("unknown")
+    after["group"] = after["group"].fillna("unknown")
+    out = _rates(sizes, on, after, max_periods).rename(columns={"group": by})
+    if top is not None:
+        keep = out.groupby(by)["cohort_size"].first().nlargest(top).index
+        out = out[out[by].isin(keep)]
+    return out.drop(columns=["complete"]).reset_index(drop=True)
+
+
+def day_n_retention(fd, days=(1, 7, 30, 90), *, cohort_by: str = "join", basis: str = "activity",
+                    as_of=None) -> pd.DataFrame:
+    """D1/D7/D30/D90 retention (both definitions) of all fans, next to the planning benchmarks."""
+    days = sorted(int(d) for d in days)
+    curve = retention_curves(fd, "all", period="day", max_periods=max(days), cohort_by=cohort_by,
+                             basis=basis, as_of=as_of)
+    out = curve[curve["period"].isin(days)].rename(columns={"period": "day"})
+    out = out[["day", "eligible", "retained_on", "rate_on", "retained_on_or_after", "rate_on_or_after"]]
+    out = out.merge(BENCHMARKS, on="day", how="left")
+    out["meets_healthy"] = np.where(out["healthy"].notna(), out["rate_on"] >= out["healthy"], None)
+    if (out["eligible"] == 0).any():
+        missing = out.loc[out["eligible"] == 0, "day"].tolist()
+        warnings.warn(f"no fan has been observed long enough for day {missing} retention", RetentionDataWarning,
+                      stacklevel=2)
+    return out.reset_index(drop=True)
+
+
+def lifecycle_counts(fd, *, period: str = "week", basis: str = "activity", as_of=None,
+                     start=None) -> pd.DataFrame:
+    """Active fans per calendar period split into new, returning and resurrected, plus dormant fans.
+
+    * new: active in the period they joined;
+    * returning: active in this period and the previous one;
+    * resurrected: active now, not in the previous period, active at some earlier time (or joined earlier);
+    * dormant: active in the previous period but not in this one (shown as a negative bar by convention).
+    """
+    length = _check_period(period)
+    as_of, _ = resolve_as_of(fd, as_of)
+    a = activity_days(fd, basis)
+    a = a.filter(a.day <= ibis.date(as_of))
+
+    def index(day):
+        if period == "month":
+            return day.year() * 12 + day.month() - 1
+        return day.delta(ibis.date("1970-01-05"), unit="day") // length  # weeks start on Monday
+
+    f = fd.fans
+    joined = f.select(fan_id=f.fan_id, join_idx=index(f.join_time.date()).cast("int64"))
+    per = a.select(fan_id=a.fan_id, idx=index(a.day).cast("int64")).distinct()
+    w = ibis.window(group_by="fan_id", order_by="idx")
+    per = per.mutate(prev=per.idx.lag().over(w))
+    per = per.join(joined, "fan_id", how="left")
+    status = ibis.cases((per.idx == per.join_idx, "new"), (per.prev == per.idx - 1, "returning"),
+                        else_="resurrected")
+    counts = per.group_by([per.idx, status.name("status")]).aggregate(n=per.count())
+    df = fd.execute(counts, label="retention:lifecycle")
+    if df.empty:
+        raise RetentionInputError("no activity on or before the analysis date; lifecycle counts need events or orders")
+    wide = df.pivot_table(index="idx", columns="status", values="n", aggfunc="sum", fill_value=0)
+    for col in ("new", "returning", "resurrected"):
+        if col not in wide:
+            wide[col] = 0
+    full = np.arange(wide.index.min(), wide.index.max() + 1)
+    wide = wide.reindex(full, fill_value=0)
+    wide["active"] = wide["new"] + wide["returning"] + wide["resurrected"]
+    wide["dormant"] = (wide["active"].shift(1, fill_value=0) - wide["returning"]).astype(int)
+    if period == "month":
+        starts = [_dt.date(int(i) // 12, int(i) % 12 + 1, 1) for i in wide.index]
+    else:
+        starts = [_dt.date(1970, 1, 5) + _dt.timedelta(days=int(i) * length) for i in wide.index]
+    wide.insert(0, "period_start", starts)
+    # the last period is cut off by the analysis date unless it ends exactly there
+    last_end = (pd.Timestamp(starts[-1]) + (pd.DateOffset(months=1) if period == "month"
+                                             else pd.Timedelta(days=length)) - pd.Timedelta(days=1)).date()
+    wide["complete"] = True
+    wide.loc[wide.index[-1], "complete"] = last_end <= as_of
+    out = wide.reset_index(drop=True)[["period_start", "new", "returning", "resurrected", "dormant", "active",
+                                       "complete"]]
+    if start is not None:
+        out = out[out["period_start"] >= pd.Timestamp(start).date()].reset_index(drop=True)
+    return out

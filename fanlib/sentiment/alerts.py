@@ -1,0 +1,87 @@
+"""Alert details for the report: affected communities, driver keywords, masked example
+comments, and what to do now."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from ibis import _
+
+from fanlib.privacy import mask_pii
+from fanlib.sentiment.crisis import Alert, CrisisParams
+from fanlib.sentiment.drivers import log_odds, term_counts
+
+_BIN = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
+
+#: The response each level calls for, after the planning documents' crisis levels.
+ACTIONS = {
+    "I": ["启动危机应急预案：通知品牌负责人、公关与法务，一小时内成立应急小组",
+          "在受影响渠道发布统一回应口径，暂停相关商品的推广与直播讲解",
+          "对涉事批次排查质量问题，开通专门的退换货与售后通道",
+          "每小时复核舆情指数，直到告警关闭"],
+    "II": ["局部调整：在受影响渠道和社群发布说明，客服使用统一话术",
+           "核查驱动词所指的问题（商品批次、物流、客服流程），24小时内给出处理方案",
+           "每天复核舆情指数和负面占比，必要时升级为 I 级"],
+    "III": ["常规处理：由社群运营跟进相关评论并回复", "记录问题，纳入周度复盘"],
+}
+
+
+def _window(table, start, end_exclusive):
+    return table.filter((table.comment_time >= start) & (table.comment_time < end_exclusive))
+
+
+def enrich(fd, scored, alerts: list[Alert], params: CrisisParams, freq: str = "day", n_drivers: int = 8,
+           n_examples: int = 5, n_communities: int = 5) -> list[Alert]:
+    """Fill each alert's communities, driver keywords and masked example comments (in place)."""
+    step = _BIN[freq]
+    for alert in alerts:
+        start, end = alert.start, alert.end + step
+        base_start = start - step * params.baseline_bins * params.season
+        span_bins = max((end - start) / step, 1.0)
+        base_bins = max((start - base_start) / step, 1.0)
+        t = scored.table.filter(scored.table.has_text == 1)
+        now, before = _window(t, start, end), _window(t, base_start, start)
+
+        # Communities whose negatives rose the most against their own baseline rate.
+        comm_now = now.filter(now.is_negative == 1).group_by("community_id").aggregate(now=_.count())
+        comm_base = before.filter(before.is_negative == 1).group_by("community_id").aggregate(base=_.count())
+        comm = fd.execute(comm_now.left_join(comm_base, "community_id").select("community_id", "now", "base"),
+                          label="sentiment:alert:communities")
+        if len(comm):
+            expected = comm["base"].fillna(0).astype(float) * span_bins / base_bins
+            comm["expected"] = expected
+            comm["z"] = (comm["now"] - expected) / np.sqrt(np.maximum(expected, 1.0))
+            comm = comm[comm["z"] >= params.channel_z].sort_values("z", ascending=False).head(n_communities)
+            alert.communities = [{"community_id": r.community_id, "negatives": int(r.now),
+                                  "expected": round(float(r.expected), 1), "z": round(float(r.z), 1)}
+                                 for r in comm.itertuples() if r.community_id is not None]
+
+        # Driver keywords: negative comments now against all comments in the baseline.
+        neg_now = fd.execute(now.filter(now.is_negative == 1).group_by("text").aggregate(k=_.count()),
+                             label="sentiment:alert:negative_texts")
+        base_texts = before.group_by("text").aggregate(k=_.count())
+        base_texts = fd.execute(base_texts.order_by(base_texts.k.desc()).limit(50_000),
+                                label="sentiment:alert:baseline_texts")
+        drivers = log_odds(term_counts(neg_now["text"], neg_now["k"]), term_counts(base_texts["text"], base_texts["k"]))
+        drivers = drivers[drivers["z"] >= 1.96].head(n_drivers)
+        alert.drivers = drivers["term"].tolist()
+
+        # Examples: the most repeated negative comments that name the top driver, masked.
+        examples = neg_now.sort_values("k", ascending=False)
+        if alert.drivers:
+            named = examples[examples["text"].str.contains(alert.drivers[0], regex=False)]
+            examples = pd.concat([named, examples[~examples.index.isin(named.index)]])
+        alert.examples = [mask_pii(x) for x in examples["text"].head(n_examples)]
+    return alerts
+
+
+def what_to_do(alerts: list[Alert]) -> list[str]:
+    """Recommended actions for the most severe open alert (empty when none is open)."""
+    open_alerts = [a for a in alerts if a.open]
+    if not open_alerts:
+        return []
+    worst = min(open_alerts, key=lambda a: ("I", "II", "III").index(a.level))
+    where = "、".join(worst.channels) or "全部渠道"
+    head = (f"{worst.level} 级告警自 {worst.start:%Y-%m-%d %H:%M} 起未关闭，受影响渠道：{where}；"
+            f"驱动词：{'、'.join(worst.drivers[:5]) or '无'}。")
+    return [head] + ACTIONS[worst.level]

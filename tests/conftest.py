@@ -1,0 +1,41 @@
+"""Shared test fixtures: demo data sets built once per test session (per xdist worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+# Matplotlib must never try a display in tests.
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+#: The default demo size and seed: the same ones `make report` uses.
+DEMO_FANS = 20_000
+DEMO_SEED = 7
+
+
+def _build(folder: Path, n_fans: int, seed: int) -> Path:
+    from fanlib.demo import generate
+
+    out = folder / "demo.duckdb"
+    generate(out, n_fans=n_fans, seed=seed, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_path(tmp_path_factory) -> Path:
+    """The default-size demo (20,000 fans, seed 7), for planted-truth recovery tests."""
+    return _build(tmp_path_factory.mktemp("demo"), DEMO_FANS, DEMO_SEED)
+
+
+@pytest.fixture(scope="session")
+def demo_truth(demo_path) -> dict:
+    return json.loads(demo_path.with_name("demo_truth.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def small_demo_path(tmp_path_factory) -> Path:
+    """A small demo (2,000 fans) for fast end-to-end runs."""
+    return _build(tmp_path_factory.mktemp("small_demo"), 2_000, 11)

@@ -1,0 +1,67 @@
+"""Masking of phone numbers, WeChat ids, e-mails and ID-card numbers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from fanlib.privacy import MASKS, find_pii, mask_frame, mask_pii
+
+CASES = [
+    ("有问题打我电话13812345678", "phone"),
+    ("电话 138-1234-5678 随时找我", "phone"),
+    ("call +86 139 8765 4321 please", "phone"),
+    ("手机：０１３８", None),  # too short: not a phone
+    ("全角号码１５９１２３４５６７８也算", "phone"),
+    ("加微信 abc_12345 详聊", "wechat"),
+    ("vx：Fan_Club2025 私聊", "wechat"),
+    ("加v: lily-8899 领券", "wechat"),
+    ("微信号是wxid_a1b2c3d4", "wechat"),
+    ("邮箱 someone.name@example.com 发我", "email"),
+    ("投诉请发 kefu＠brand.cn", "email"),
+    ("身份证110101199003074518", "id_card"),
+    ("身份证号 44030519851231002X 已登记", "id_card"),
+    ("旧证 110101900307451", "id_card"),
+]
+
+
+@pytest.mark.parametrize("text,kind", CASES)
+def test_each_kind_is_masked(text, kind):
+    masked = mask_pii(text)
+    assert find_pii(masked) == []
+    if kind is None:
+        assert masked == text.replace("０", "0").replace("１", "1").replace("３", "3").replace("８", "8")
+    else:
+        assert MASKS[kind] in masked, masked
+        assert [k for k, _ in find_pii(text)], f"find_pii should see the {kind} in {text!r}"
+
+
+def test_id_card_is_not_half_masked_as_phone():
+    out = mask_pii("证件110101199003074518")
+    assert out == "证件" + MASKS["id_card"]
+
+
+def test_ordinary_comments_are_untouched():
+    texts = ["这款面膜用了三天就过敏了[怒]", "双11买了3盒，物流很快👍", "价格199元，第2件半价",
+             "订单号2025111112345678901234", "wx好像不太好用", "I love it!!! 5星好评"]
+    for t in texts:
+        assert mask_pii(t) == t
+        assert find_pii(t) == []
+
+
+def test_non_strings_pass_through():
+    assert mask_pii(None) is None
+    assert mask_pii("") == ""
+    nan = float("nan")
+    assert mask_pii(nan) is nan
+
+
+def test_mask_frame_masks_text_columns_and_keeps_the_rest():
+    df = pd.DataFrame({"fan_id": ["f1", "f2"], "text": ["打13812345678", None], "n": [1, 2]})
+    out = mask_frame(df)
+    assert out["text"].iloc[0] == f"打{MASKS['phone']}"
+    assert pd.isna(out["text"].iloc[1])
+    assert out["n"].tolist() == [1, 2]
+    assert df["text"].iloc[0] == "打13812345678"  # the input is not modified
+    with pytest.raises(KeyError, match="nope"):
+        mask_frame(df, ["nope"])

@@ -1,0 +1,323 @@
+"""End-to-end: `fanlib run all` on the test notebooks, and the runner's parts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from fanlib import htmlexport, indexpages, runner
+
+NOTEBOOKS = Path(__file__).parent / "notebooks"
+DATE = "2025-12-31"
+MANIFEST_KEYS = {"report", "title", "status", "date", "notebook", "parameters", "source", "versions", "git",
+                 "kernel", "working_dir", "timeout_s", "started_at", "finished_at", "durations", "error", "files"}
+VERSION_KEYS = {"fanlib", "python", "pandas", "numpy", "statsmodels", "scikit-learn", "duckdb", "ibis-framework",
+                "papermill", "nbconvert"}
+GOOD_FILES = ("03_fail.html", "03_fail.analyst.html", "03_fail.ipynb", "03_fail.summary.json",
+              "03_fail.manifest.json")
+
+PARAMS_YAML = """\
+common:
+  source: data/no-such-source.duckdb
+02_types:
+  as_of: 2025-06-30
+  channels: [wechat, douyin]
+  weights: {wechat: 1, douyin: 2.5}
+"""
+
+
+def fanlib_run(*args: str, notebooks: Path = NOTEBOOKS, timeout: int = 300) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "fanlib", "run", *args, "--notebooks", str(notebooks)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Two runs into one date folder: all good with --jobs 2, then with 03_fail failing."""
+    base = tmp_path_factory.mktemp("runner")
+    params = base / "params.yaml"
+    params.write_text(PARAMS_YAML, encoding="utf-8")
+    out = base / "reports"
+    common = ["--params", str(params), "--out", str(out), "--date", DATE, "-p", "01_chart.scale=2"]
+    first = fanlib_run("all", *common, "--jobs", "2", "-p", "03_fail.fail=false")
+    day = out / DATE
+    before = {name: (day / name).read_bytes() for name in GOOD_FILES if (day / name).exists()}
+    first_manifests = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in day.glob("*.manifest.json")}
+    first_overview = json.loads((day / "05_overview.summary.json").read_text(encoding="utf-8"))
+    second = fanlib_run("all", *common, "--jobs", "2")
+    return {"out": out, "day": day, "first": first, "second": second, "before": before,
+            "first_manifests": first_manifests, "first_overview": first_overview}
+
+
+def manifest(day: Path, name: str) -> dict:
+    return json.loads((day / f"{name}.manifest.json").read_text(encoding="utf-8"))
+
+
+def test_parallel_run_succeeds_and_reports_progress(runs):
+    first = runs["first"]
+    assert first.returncode == 0, first.stderr
+    assert "4 notebooks on 2 workers" in first.stderr
+    for name in ("01_chart", "02_types", "03_fail", "05_overview"):
+        assert re.search(rf"{name}: ok\s+\d+\.\d s", first.stderr), first.stderr
+    assert "Traceback" not in first.stderr
+
+
+def test_dated_folder_holds_every_file(runs):
+    day = runs["day"]
+    for name in ("01_chart", "02_types"):
+        for suffix in (".html", ".analyst.html", ".ipynb", ".summary.json", ".manifest.json"):
+            assert (day / f"{name}{suffix}").is_file(), f"{name}{suffix}"
+    assert (day / "index.html").is_file() and (runs["out"] / "index.html").is_file()
+    assert not list(day.glob(".*")), "temp files left behind"
+    # exports land beside the report, only for a good run
+    assert (day / "01_chart_files" / "fans_by_channel.csv").read_text(encoding="utf-8").startswith("channel,fans")
+
+
+def test_html_is_offline_with_embedded_figures(runs):
+    day = runs["day"]
+    page = (day / "01_chart.html").read_text(encoding="utf-8")
+    analyst = (day / "01_chart.analyst.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64," in page and "data:image/png;base64," in analyst
+    for html in (page, analyst):
+        assert htmlexport.external_references(html) == []
+        assert not re.search(r"<(script|link|img)\b[^>]*(src|href)=[\"']?https?://", html)
+        assert '<meta charset="utf-8"' in html and 'name="viewport"' in html
+        assert "Noto Sans CJK SC" in html
+    assert "<title>粉丝活跃度测试报告</title>" in page
+    assert "微信渠道的粉丝最多" in page  # Markdown conclusions stay
+
+
+def test_stakeholder_page_has_no_code_and_analyst_page_has_it(runs):
+    day = runs["day"]
+    page = (day / "01_chart.html").read_text(encoding="utf-8")
+    analyst = (day / "01_chart.analyst.html").read_text(encoding="utf-8")
+    assert not re.search(r"class=\"[^\"]*jp-InputArea-editor", page) and "class=\"highlight" not in page
+    assert "fans_by_channel.csv" not in page and "filterwarnings" not in page
+    assert re.search(r"class=\"[^\"]*jp-InputArea-editor", analyst) and "fans_by_channel.csv" in analyst and "filterwarnings" in analyst
+
+
+def test_stderr_noise_is_stripped(runs):
+    executed = json.loads((runs["day"] / "01_chart.ipynb").read_text(encoding="utf-8"))
+    streams = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "stream"]
+    assert any(o["name"] == "stderr" for o in streams), "the test notebook should have written to stderr"
+    page = (runs["day"] / "01_chart.html").read_text(encoding="utf-8")
+    analyst = (runs["day"] / "01_chart.analyst.html").read_text(encoding="utf-8")
+    assert "stderr-noise" not in page and "noisy warning" not in page
+    for html in (page, analyst):
+        assert 'data-mime-type="application/vnd.jupyter.stderr"' not in html and "UserWarning" not in html
+
+
+def test_summary_json_parses(runs):
+    summary = json.loads((runs["day"] / "01_chart.summary.json").read_text(encoding="utf-8"))
+    assert summary["report"] == "01_chart"
+    assert summary["headline"][0]["value"] == pytest.approx(2 * (1200 + 800 + 950 + 640))  # -p 01_chart.scale=2
+
+
+def test_manifest_is_complete(runs):
+    m = manifest(runs["day"], "01_chart")
+    assert MANIFEST_KEYS <= set(m)
+    assert m["status"] == "ok" and m["error"] is None and m["date"] == DATE
+    assert m["parameters"]["scale"] == 2.0 and m["parameters"]["source"] == "data/no-such-source.duckdb"
+    assert "summary_path" not in m["parameters"]
+    assert set(m["versions"]) >= VERSION_KEYS and all(m["versions"][k] for k in VERSION_KEYS)
+    assert m["source"]["value"] == "data/no-such-source.duckdb"
+    # the source does not exist: the fingerprint is missing, with the reason recorded
+    assert m["source"]["fingerprint"] is None and m["source"]["error"]
+    assert re.fullmatch(r"[0-9a-f]{40}", m["git"]["commit"]) and isinstance(m["git"]["dirty"], bool)
+    assert m["kernel"]["name"] == "fanlib" and m["timeout_s"] == runner.DEFAULT_TIMEOUT
+    start, end = datetime.fromisoformat(m["started_at"]), datetime.fromisoformat(m["finished_at"])
+    assert start <= end
+    d = m["durations"]
+    assert d["execution_s"] > 0 and d["export_s"] > 0 and d["total_s"] >= d["execution_s"]
+    assert m["files"]["html"] == "01_chart.html" and m["files"]["summary"] == "01_chart.summary.json"
+
+
+def test_parameters_arrive_as_real_types(runs):
+    received = json.loads((runs["day"] / "02_types.summary.json").read_text(encoding="utf-8"))["received"]
+    # the notebook asserted isinstance(as_of, date) etc. before writing these
+    assert received["as_of"] == "2025-06-30"
+    assert received["since"] == "2025-01-01T08:30:00"
+    assert received["channels"] == ["wechat", "douyin"]
+    assert received["weights"] == {"wechat": 1.0, "douyin": 2.5}
+
+
+def test_failing_notebook_is_reported_and_the_good_report_kept(runs):
+    second, day = runs["second"], runs["day"]
+    assert second.returncode == 1, second.stderr
+    assert re.search(r"03_fail: FAILED .*In \[\d+\]: ValueError: planted failure", second.stderr), second.stderr
+    assert "Traceback" not in second.stderr
+    # the other notebooks still ran (their manifests are new)
+    for name in ("01_chart", "02_types"):
+        assert manifest(day, name)["status"] == "ok"
+        assert manifest(day, name)["started_at"] >= runs["first_manifests"][f"{name}.manifest.json"]["finished_at"]
+    # the earlier good report of the same name and date is byte-identical
+    assert set(runs["before"]) == set(GOOD_FILES)
+    for name, content in runs["before"].items():
+        assert (day / name).read_bytes() == content, name
+    failed = json.loads((day / "03_fail.failed.manifest.json").read_text(encoding="utf-8"))
+    assert MANIFEST_KEYS <= set(failed)
+    assert failed["status"] == "failed"
+    assert failed["error"]["ename"] == "ValueError" and "planted failure" in failed["error"]["evalue"]
+    executed = json.loads((day / "03_fail.failed.ipynb").read_text(encoding="utf-8"))
+    cell = executed["cells"][failed["error"]["cell_index"] + 2]  # +2: papermill's banner and anchor
+    assert "raise ValueError" in "".join(cell["source"])
+    assert failed["last_good"]["html"] == "03_fail.html"
+
+
+def test_failed_page_shows_the_failing_cell_and_traceback(runs):
+    html = (runs["day"] / "03_fail.failed.html").read_text(encoding="utf-8")
+    assert "运行失败" in html and "report FAILED" in html
+    assert "An Exception was encountered" in html  # papermill's banner
+    assert "planted failure: 数据有问题" in html  # the traceback
+    assert "ValueError" in html and "jp-InputArea-editor" in html
+    assert re.search(r"raise</span>\s*<span[^>]*>ValueError", html)  # the failing cell's code
+    assert htmlexport.external_references(html) == []
+
+
+def test_overview_runs_after_the_other_reports(runs):
+    # in the first run, every other report was done before the overview started, even with --jobs 2
+    assert runs["first_overview"]["seen"] == ["01_chart", "02_types", "03_fail"]
+    first = runs["first_manifests"]
+    assert first["05_overview.manifest.json"]["started_at"] >= max(
+        first[f"{n}.manifest.json"]["finished_at"] for n in ("01_chart", "02_types", "03_fail"))
+
+
+def test_index_pages_show_status_and_headlines(runs):
+    day_index = (runs["day"] / "index.html").read_text(encoding="utf-8")
+    assert day_index.index('id="05_overview"') < day_index.index('id="01_chart"')  # the overview leads
+    assert 'href="03_fail.failed.html"' in day_index and "失败 failed" in day_index
+    assert 'href="03_fail.html"' in day_index  # the last good report stays linked
+    assert "planted failure" in day_index
+    assert 'href="01_chart.html"' in day_index and 'href="01_chart.analyst.html"' in day_index
+    assert "粉丝总数" in day_index and "7,180" in day_index  # count, from the summary headline
+    assert "31.0%" in day_index and "目标 55.0%" in day_index  # pct with target
+    assert "¥1,234.50" in day_index  # CNY
+    root_index = (runs["out"] / "index.html").read_text(encoding="utf-8")
+    assert f'href="{DATE}/index.html"' in root_index
+    assert "成功 3 ok · 失败 1 failed" in root_index
+    for page in (day_index, root_index):
+        assert '<meta charset="utf-8">' in page and 'name="viewport"' in page and "Noto Sans CJK SC" in page
+        assert "<script" not in page and htmlexport.external_references(page) == []
+
+
+def test_rerun_after_failure_clears_the_failure(runs, tmp_path):
+    day = tmp_path / "reports" / DATE
+    shutil.copytree(runs["day"], day)
+    assert (day / "03_fail.failed.html").exists()
+    params = tmp_path / "params.yaml"
+    params.write_text(PARAMS_YAML, encoding="utf-8")
+    proc = fanlib_run("03", "--params", str(params), "--out", str(tmp_path / "reports"), "--date", DATE,
+                      "-p", "fail=false")
+    assert proc.returncode == 0, proc.stderr
+    assert not (day / "03_fail.failed.html").exists() and not (day / "03_fail.failed.manifest.json").exists()
+    assert "失败 failed</span>" not in (day / "index.html").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- parts
+
+
+def test_index_order_puts_overview_first_and_data_overview_last(tmp_path):
+    day = tmp_path / "2025-01-01"
+    day.mkdir()
+    for name in ("00_data_overview", "03_retention", "05_overview", "01_fan_profiling"):
+        runner.write_json_atomic(day / f"{name}.manifest.json", {"report": name, "status": "ok"})
+    assert [e["name"] for e in indexpages.collect(day)] == [
+        "05_overview", "01_fan_profiling", "03_retention", "00_data_overview"]
+    (tmp_path / "2025-02-01").mkdir()
+    runner.write_json_atomic(tmp_path / "2025-02-01" / "01_x.failed.manifest.json", {"status": "failed"})
+    page = indexpages.root_index_html(tmp_path)
+    assert page.index("2025-02-01") < page.index("2025-01-01")  # newest first
+
+
+@pytest.mark.parametrize(
+    "value, unit, text",
+    [(0.314, "pct", "31.4%"), (1234.5, "cny", "¥1,234.50"), (12.5, "CNY", "¥12.50"),
+     (2_345_678, "cny", "¥234.57万"), (3.2e8, "cny", "¥3.20亿"), (9_876, "count", "9,876"), (20_000, "count", "2.0万"),
+     (None, "pct", "—"), (float("nan"), "number", "—"), (4.25, "days", "4.2 天"), (0.012, "pp", "+1.2 个百分点"),
+     (1.25, "ratio", "1.25×"), (0.7847, "number", "0.7847"), ("inconclusive", "text", "inconclusive"),
+     (3, "fans", "3 fans")],
+)
+def test_headline_formatting(value, unit, text):
+    assert indexpages.format_figure(value, unit) == text
+
+
+def test_translator_renders_real_python_values():
+    runner.register_translator()
+    from papermill.translators import translate_parameters
+
+    code = translate_parameters("fanlib", "python", {
+        "as_of": date(2025, 6, 30), "since": datetime(2025, 1, 2, 3, 4), "title": "粉丝 \"报告\"",
+        "channels": ["wechat"], "weights": {"a": 1.5}, "none": None}, "Parameters")
+    ns: dict = {"datetime": "the notebook's own name"}
+    exec(code, ns)
+    assert ns["as_of"] == date(2025, 6, 30) and type(ns["as_of"]) is date
+    assert ns["since"] == datetime(2025, 1, 2, 3, 4)
+    assert ns["title"] == '粉丝 "报告"' and "粉丝" in code  # Chinese stays readable
+    assert ns["weights"] == {"a": 1.5} and ns["none"] is None
+    assert ns["datetime"] == "the notebook's own name" and "_dt" not in ns  # no names leak into the notebook
+
+
+def test_kernel_is_registered_for_this_python():
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    assert runner.ensure_kernel() == "fanlib"
+    spec = KernelSpecManager().get_kernel_spec("fanlib")
+    assert spec.argv[0] == sys.executable
+    assert spec.env["MPLBACKEND"] == runner.KERNEL_MPLBACKEND
+
+
+def test_write_atomic_replaces_whole_files_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "a" / "x.json"
+    runner.write_json_atomic(target, {"v": "一"})
+    runner.write_atomic(target, "second")
+    assert target.read_text(encoding="utf-8") == "second"
+    assert [p.name for p in target.parent.iterdir()] == ["x.json"]
+
+
+def test_mask_secrets_in_source_urls():
+    assert runner.mask_secrets("postgresql://fan:s3cret@db:5432/fans") == "postgresql://fan:***@db:5432/fans"
+    assert runner.mask_secrets("data/demo.duckdb") == "data/demo.duckdb"
+
+
+def test_cell_timeout_and_dead_kernel_fail_their_reports(tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name, code in (("01_slow", "import time\ntime.sleep(60)\n"), ("02_dies", "import os\nos._exit(3)\n")):
+        nb = json.loads((NOTEBOOKS / "03_fail.ipynb").read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if "raise ValueError" in "".join(cell["source"]):
+                cell["source"] = code
+        (folder / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    out = tmp_path / "reports"
+    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--timeout", "2", "--params", os.devnull,
+                      "--jobs", "2", notebooks=folder)
+    assert proc.returncode == 1, proc.stderr
+    slow = manifest(out / DATE, "01_slow.failed")
+    assert "Timeout" in slow["error"]["ename"] and "timeout of 2 s" in slow["error"]["evalue"]
+    assert ">sleep<" in (out / DATE / "01_slow.failed.html").read_text(encoding="utf-8")
+    dies = manifest(out / DATE, "02_dies.failed")
+    assert dies["error"]["ename"] == "DeadKernelError" and dies["error"]["cell_index"] is not None
+    assert "_exit" in (out / DATE / "02_dies.failed.html").read_text(encoding="utf-8")
+    assert "Traceback" not in proc.stderr
+
+
+def test_title_comes_from_the_first_heading_even_when_displayed_from_code():
+    import nbformat
+
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[v4.new_code_cell("# Parameters"), v4.new_markdown_cell("Intro, no heading")])
+    assert htmlexport.notebook_title(nb, "00_x") == "00_x"
+    shown = v4.new_code_cell("display(Markdown(T('title')))")
+    shown.outputs = [v4.new_output("display_data", data={"text/markdown": "# 数据概览\n\ntext"})]
+    nb.cells.append(shown)
+    assert htmlexport.notebook_title(nb, "00_x") == "数据概览"
+    nb.cells.insert(0, v4.new_markdown_cell("# **粉丝画像**"))
+    assert htmlexport.notebook_title(nb, "00_x") == "粉丝画像"
