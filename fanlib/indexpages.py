@@ -1,8 +1,11 @@
 """The index pages: ``reports/<date>/index.html`` and ``reports/index.html``.
 
 The dated page links every report of that day with its status and headline
-figures (from each summary JSON's ``headline`` list); the root page lists
-every dated run, newest first, with its status counts. Both are single
+figures (from each summary JSON's ``headline`` list), the executive overview
+(the report whose manifest says ``runs_after_others``) first; the root page
+lists every dated run, newest first, with its status counts and the leading
+report's headline figures, read from the manifests and summaries on disk, so
+the history stays browsable without recomputing anything. Both are single
 offline files (inline CSS, no scripts), Chinese-capable and phone-friendly.
 """
 
@@ -16,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: The overview report leads the page; the data overview closes it.
+#: The overview report leads the page (also for manifests written before they recorded
+#: ``runs_after_others``); the data overview closes it.
 FIRST_PREFIXES = ("05_overview",)
 LAST_PREFIXES = ("00_data_overview",)
 
@@ -166,9 +170,10 @@ def failure_place(error: dict) -> str:
     return ""
 
 
-def report_order(name: str) -> tuple:
-    """Sort key: the overview first, the data overview last, the rest by name."""
-    if name.startswith(FIRST_PREFIXES):
+def report_order(name: str, leads: bool = False) -> tuple:
+    """Sort key: the overview (``leads``: its manifest says it runs after the others) first,
+    the data overview last, the rest by name."""
+    if leads or name.startswith(FIRST_PREFIXES):
         return (0, name)
     if name.startswith(LAST_PREFIXES):
         return (2, name)
@@ -182,14 +187,15 @@ def collect(date_dir: Path) -> list[dict]:
         names.add(p.name[: -len(".failed.manifest.json")] if p.name.endswith(".failed.manifest.json")
                   else p.name[: -len(".manifest.json")])
     entries = []
-    for name in sorted(names, key=report_order):
+    for name in names:
         good = _load(date_dir / f"{name}.manifest.json")
         failed = _load(date_dir / f"{name}.failed.manifest.json")
         latest = failed or good or {}
         summary = _load(date_dir / f"{name}.summary.json") if good else None
         entries.append({"name": name, "status": "failed" if failed else (latest.get("status") or "unknown"),
-                        "good": good, "failed": failed, "summary": summary})
-    return entries
+                        "good": good, "failed": failed, "summary": summary,
+                        "leads": bool(latest.get("runs_after_others"))})
+    return sorted(entries, key=lambda e: report_order(e["name"], e["leads"]))
 
 
 # --------------------------------------------------------------------------- pages
@@ -266,16 +272,39 @@ def root_index_html(reports_dir: Path) -> str:
         n_ok = sum(e["status"] == "ok" for e in entries)
         n_failed = sum(e["status"] == "failed" for e in entries)
         status = "failed" if n_failed else "ok"
-        names = ", ".join(e["name"] + ("（失败）" if e["status"] == "failed" else "") for e in entries)
+        reports = []
+        for e in entries:
+            href = f"{day.name}/{e['name']}{'.failed' if e['status'] == 'failed' else ''}.html"
+            mark = "（失败 failed）" if e["status"] == "failed" else ""
+            reports.append(f'<a href="{_e(href)}">{_e(e["name"])}</a>{mark}' if (reports_dir / href).exists()
+                           else f"{_e(e['name'])}{mark}")
+        finished = [str(m["finished_at"]) for e in entries for m in (e["good"], e["failed"]) if m and m.get("finished_at")]
+        when = format_time(max(finished)) if finished else ""
+        lead = entries[0]
+        figures = ""
+        headline = (lead["summary"] or {}).get("headline")
+        if isinstance(headline, list) and headline:
+            title = (lead["good"] or {}).get("title") or lead["name"]
+            items = "".join(_figure_html(h) for h in headline if isinstance(h, dict))
+            figures = f'<div class="meta">{_e(title)}</div><ul class="figures">{items}</ul>'
         rows.append(
-            f'<li class="card {status}"><h2><a href="{_e(day.name)}/index.html">{_e(day.name)}</a>'
+            f'<li class="card {status}" id="run-{_e(day.name)}"><h2><a href="{_e(day.name)}/index.html">'
+            f'{_e(day.name)}</a>'
             f'<span class="badge {status}">{"有失败 failures" if n_failed else "全部成功 all ok"}</span></h2>'
-            f'<div class="meta">{len(entries)} 份报告 · 成功 {n_ok} ok · 失败 {n_failed} failed</div>'
-            f'<div class="meta">{_e(names)}</div></li>'
+            f'<div class="meta">{len(entries)} 份报告 · 成功 {n_ok} ok · 失败 {n_failed} failed'
+            f'{" · 生成于 " + _e(when) if when else ""}</div>'
+            f'{figures}<div class="links">{" ".join(reports)}</div></li>'
         )
     body = ('<h1>粉丝社群报告 · 全部运行</h1><p class="meta">All report runs, newest first.</p>'
             + (f'<ul class="runs">{"".join(rows)}</ul>' if rows else '<p class="empty">还没有运行 (no runs yet).</p>'))
     return _page("粉丝社群报告 · 全部运行", body)
+
+
+def write_root_index(reports_dir: Path) -> Path:
+    """Rewrite ``reports/index.html`` (atomically), e.g. after old runs were pruned."""
+    from fanlib.runner import write_atomic
+
+    return write_atomic(Path(reports_dir) / "index.html", root_index_html(Path(reports_dir)))
 
 
 def write_indexes(date_dir: Path, reports_dir: Path | None = None) -> tuple[Path, Path]:

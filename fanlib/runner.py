@@ -13,6 +13,14 @@ first use for this Python), and writes into ``reports/<date>/``:
 A failing notebook writes ``<name>.failed.html`` / ``.failed.ipynb`` /
 ``.failed.manifest.json`` instead and never touches the last good report.
 Every file is written atomically. The index pages are rebuilt as reports finish.
+
+Scheduling: a run holds ``reports/<date>/.run.lock`` (``fcntl.flock``) while it
+writes, so two overlapping runs never write the same dated folder; the second
+one stops at once with exit code 3 and names the run that holds the folder
+(``--wait SECONDS`` makes it wait for the folder instead). Notebooks whose
+metadata says ``{"fanlib": {"runs_after_others": true}}`` (the executive
+overview) start only once every other report of the run has finished.
+``--keep N`` then prunes the oldest dated folders (see :func:`prune`).
 """
 
 from __future__ import annotations
@@ -45,6 +53,10 @@ TIMEZONE = "Asia/Shanghai"
 VERSIONED_PACKAGES = ("pandas", "numpy", "statsmodels", "scikit-learn", "duckdb", "ibis-framework",
                       "papermill", "nbconvert")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: The lock file a run holds in its dated folder.
+LOCK_NAME = ".run.lock"
+#: Exit code of a run that found its dated folder locked by another run.
+EXIT_LOCKED = 3
 
 
 def _fast_imports() -> None:
@@ -238,6 +250,7 @@ class Job:
     root: Path
     timeout: int
     context: dict = field(default_factory=dict)  # versions, git, source fingerprints
+    runs_after_others: bool = False  # reads the other reports' summaries, so it starts once they are done
 
 
 def _error_from_outputs(nb) -> dict | None:
@@ -375,6 +388,7 @@ def run_job(job: Job) -> dict:
         "versions": job.context.get("versions") or package_versions(),
         "git": job.context.get("git") or git_state(job.root),
         "kernel": {"name": KERNEL_NAME, "python": sys.executable},
+        "runs_after_others": job.runs_after_others,
         "working_dir": str(job.root),
         "timeout_s": job.timeout,
         "started_at": started,
@@ -473,7 +487,8 @@ def _display_path(path: Path, root: Path) -> str:
 def _crash_manifest(job: Job, exc: BaseException) -> dict:
     """A failed manifest written by the parent when a worker could not report (e.g. it was killed)."""
     m = {"report": job.name, "status": "failed", "date": job.date_dir.name,
-         "notebook": _display_path(job.notebook, job.root), "finished_at": now_iso(), "durations": {},
+         "notebook": _display_path(job.notebook, job.root), "runs_after_others": job.runs_after_others,
+         "finished_at": now_iso(), "durations": {},
          "error": {"cell_index": None, "execution_count": None, "ename": type(exc).__name__,
                    "evalue": str(exc) or "the worker process stopped", "traceback": []},
          "files": {"manifest": f"{job.name}.failed.manifest.json"}}
@@ -487,6 +502,141 @@ def _run_job_safely(job: Job) -> dict:
         return run_job(job)
     except Exception as exc:  # the suite goes on; the parent reports it
         return _crash_manifest(job, exc)
+
+
+# --------------------------------------------------------------------------- run lock and pruning
+
+
+class RunLocked(RuntimeError):
+    """Another run holds the dated folder."""
+
+
+def _lock_holder(fd: int) -> str:
+    """Who holds a lock file, from what it wrote into it: "pid 123, started 2025-12-31T09:00:00+08:00"."""
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
+    except (OSError, ValueError):
+        holder = {}
+    if not holder:
+        return "another run"
+    command = f" ({holder['command']})" if holder.get("command") else ""
+    return f"pid {holder.get('pid')}, started {holder.get('started_at')}{command}"
+
+
+def _acquire(folder: Path, *, wait: float = 0.0, create_folder: bool = True) -> int | None:
+    """An fd holding ``folder/.run.lock`` exclusively, or None when another process holds it for longer
+    than ``wait`` seconds. The lock file may be deleted by the holder as it finishes (or the folder
+    pruned), so the lock counts only if the file we locked is still the one at the path."""
+    import fcntl
+
+    deadline = time.monotonic() + wait
+    path = folder / LOCK_NAME
+    while True:
+        if create_folder:
+            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # the folder was pruned meanwhile
+            if not create_folder:
+                return None
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return _closed(fd, None)
+            os.close(fd)
+            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
+            continue
+        try:
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            return fd
+        os.close(fd)  # we locked a file that is gone: start over on the current one
+        if not create_folder and not folder.exists():
+            return None
+
+
+def _closed(fd: int, value):
+    os.close(fd)
+    return value
+
+
+def _release(fd: int, folder: Path) -> None:
+    # Delete the file while still holding it, so that a waiting run re-checks and locks a fresh one.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(folder / LOCK_NAME)
+    os.close(fd)
+
+
+@contextlib.contextmanager
+def run_lock(date_dir: Path, *, wait: float = 0.0, command: str = ""):
+    """Hold ``date_dir/.run.lock`` for a run; :class:`RunLocked` names the holder if another run keeps
+    it for more than ``wait`` seconds."""
+    date_dir = Path(date_dir)
+    fd = _acquire(date_dir, wait=wait)
+    if fd is None:
+        probe = os.open(date_dir / LOCK_NAME, os.O_RDONLY | os.O_CREAT, 0o644)
+        try:
+            holder = _lock_holder(probe)
+        finally:
+            os.close(probe)
+        raise RunLocked(f"{date_dir} is being written by another run ({holder}); waited {wait:g} s. "
+                        f"Two runs never write the same dated folder: wait for it to finish, pass --wait SECONDS, "
+                        f"or choose another --date / --out")
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started_at": now_iso(), "command": command}).encode(), 0)
+        yield date_dir
+    finally:
+        _release(fd, date_dir)
+
+
+def dated_folders(reports_dir: Path) -> list[Path]:
+    """The run folders (named YYYY-MM-DD, a real date) under ``reports_dir``, oldest first."""
+    reports_dir = Path(reports_dir)
+    if not reports_dir.is_dir():
+        return []
+    return sorted((p for p in reports_dir.iterdir()
+                   if p.is_dir() and not p.is_symlink() and _DATE.match(p.name) and _valid_date(p.name)),
+                  key=lambda p: p.name)
+
+
+def prune(reports_dir: Path, keep: int, *, current: str | None = None) -> dict[str, list[str]]:
+    """Delete all but the ``keep`` newest dated folders of ``reports_dir``.
+
+    Only folders named YYYY-MM-DD are candidates; ``current`` (this run's date) is always kept and
+    counts towards ``keep``; a folder whose run lock is held by a running run is skipped. Each folder
+    is deleted under its own lock, renamed to a hidden name first so no reader sees half a folder.
+    Returns ``{"removed": [...], "locked": [...]}`` (folder names).
+    """
+    if keep < 1:
+        raise ValueError(f"--keep {keep}: must be at least 1 (the current run's folder is always kept)")
+    folders = dated_folders(reports_dir)
+    kept = [p for p in folders if p.name == current]
+    others = [p for p in folders if p.name != current]
+    n_others = max(keep - len(kept), 0)
+    candidates = others[: len(others) - n_others] if n_others else others
+    removed, locked = [], []
+    for folder in candidates:
+        fd = _acquire(folder, create_folder=False)
+        if fd is None:
+            if folder.exists():
+                locked.append(folder.name)
+            continue
+        try:
+            trash = folder.with_name(f".{folder.name}.pruned.{os.getpid()}")
+            try:
+                os.rename(folder, trash)
+            except FileNotFoundError:
+                continue
+            shutil.rmtree(trash, ignore_errors=True)
+            removed.append(folder.name)
+        finally:
+            os.close(fd)
+    return {"removed": removed, "locked": locked}
 
 
 # --------------------------------------------------------------------------- the suite
@@ -524,8 +674,8 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path) -> list[dict]
             _progress(f"index pages not updated: {type(exc).__name__}: {exc}")
 
     # The overview reads the other reports' summaries, so it starts once they are done.
-    first = [j for j in jobs if not j.name.startswith(indexpages.FIRST_PREFIXES)]
-    last = [j for j in jobs if j.name.startswith(indexpages.FIRST_PREFIXES)]
+    first = [j for j in jobs if not j.runs_after_others]
+    last = [j for j in jobs if j.runs_after_others]
     if workers <= 1 or len(jobs) <= 1:
         for job in first + last:
             _progress(f"{job.name}: started")
@@ -582,6 +732,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--source", help="data source for every notebook (overrides the params)")
     ap.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="per-cell timeout in seconds (default 600)")
     ap.add_argument("--notebooks", help="folder of report notebooks (default: notebooks/, or $FANLIB_NOTEBOOKS)")
+    ap.add_argument("--keep", type=int, metavar="N",
+                    help="after the run, delete all but the N newest dated folders (never this run's, "
+                         "never one another run is writing)")
+    ap.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                    help="if another run is writing the same dated folder, wait up to this long for it "
+                         "(default 0: stop at once with exit code 3)")
     return ap
 
 
@@ -598,6 +754,10 @@ def plan(args) -> tuple[list[Job], Path, Path]:
         problems.append(f"--jobs {args.jobs}: must be at least 1")
     if args.timeout < 1:
         problems.append(f"--timeout {args.timeout}: must be at least 1 second")
+    if args.keep is not None and args.keep < 1:
+        problems.append(f"--keep {args.keep}: must be at least 1 (this run's folder is always kept)")
+    if args.wait < 0:
+        problems.append(f"--wait {args.wait:g}: must be 0 or more seconds")
     if problems:
         raise ParamError(problems)
     folder = P.notebooks_dir(args.notebooks)
@@ -628,8 +788,18 @@ def plan(args) -> tuple[list[Job], Path, Path]:
                                   params_file=_display_path(Path(params_file), root), source=args.source)
     out_dir = Path(resolve(args.out)) if args.out else root / "reports"
     date_dir = out_dir / (args.date or today())
-    jobs = [Job(p.stem, p, values[p.stem], date_dir, root, args.timeout) for p in selected]
+    jobs = [Job(p.stem, p, values[p.stem], date_dir, root, args.timeout, runs_after_others=runs_after_others(p))
+            for p in selected]
     return jobs, out_dir, date_dir
+
+
+def runs_after_others(notebook: Path) -> bool:
+    """Whether the notebook's metadata asks to run after every other report of the run."""
+    try:
+        meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return False  # read_parameters has already reported an unreadable notebook
+    return bool((meta.get("fanlib") or {}).get("runs_after_others", False))
 
 
 def _valid_date(text: str) -> bool:
@@ -640,9 +810,24 @@ def _valid_date(text: str) -> bool:
         return False
 
 
+def _prune_and_reindex(out_dir: Path, keep: int, current: str) -> None:
+    from fanlib import indexpages
+
+    result = prune(out_dir, keep, current=current)
+    if result["removed"]:
+        _progress(f"--keep {keep}: removed {', '.join(result['removed'])}")
+    if result["locked"]:
+        _progress(f"--keep {keep}: kept {', '.join(result['locked'])}: another run is writing it")
+    try:
+        indexpages.write_root_index(out_dir)
+    except Exception as exc:  # the reports are written; a stale index is reported, not fatal
+        _progress(f"reports index not updated: {type(exc).__name__}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``fanlib run <name>|all …``; exit 0 when every report is ok, 1 when one failed,
-    2 for wrong parameters or options (printed without a traceback)."""
+    2 for wrong parameters or options (printed without a traceback), 3 when another
+    run is writing the same dated folder."""
     args = build_parser().parse_args(argv)
     try:
         jobs, out_dir, date_dir = plan(args)
@@ -669,9 +854,16 @@ def main(argv: list[str] | None = None) -> int:
         context["fingerprints"][src] = data_fingerprint(src)
     for job in jobs:
         job.context = context
-    date_dir.mkdir(parents=True, exist_ok=True)
-    _progress(f"{len(jobs)} report(s) into {date_dir}")
-    manifests = run_suite(jobs, workers=args.jobs, out_dir=out_dir)
+    command = "fanlib run " + " ".join(argv if argv is not None else sys.argv[1:])
+    try:
+        with run_lock(date_dir, wait=args.wait, command=command):
+            _progress(f"{len(jobs)} report(s) into {date_dir}")
+            manifests = run_suite(jobs, workers=args.jobs, out_dir=out_dir)
+    except RunLocked as exc:
+        print(f"fanlib run: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+    if args.keep is not None:
+        _prune_and_reindex(out_dir, args.keep, date_dir.name)
     failed = [m["report"] for m in manifests if m.get("status") != "ok"]
     took = time.perf_counter() - t0
     index = date_dir / "index.html"

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date, datetime
 from pathlib import Path
 
@@ -321,3 +322,166 @@ def test_title_comes_from_the_first_heading_even_when_displayed_from_code():
     assert htmlexport.notebook_title(nb, "00_x") == "数据概览"
     nb.cells.insert(0, v4.new_markdown_cell("# **粉丝画像**"))
     assert htmlexport.notebook_title(nb, "00_x") == "粉丝画像"
+
+
+# --------------------------------------------------------------------------- scheduling: lock, --keep, order
+
+
+def _notebook_folder(tmp_path: Path, notebooks: dict[str, str], after_others: tuple[str, ...] = ()) -> Path:
+    """Copies of 03_fail.ipynb whose failing cell is replaced by ``code``; names in ``after_others``
+    get the ``runs_after_others`` metadata."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name, code in notebooks.items():
+        nb = json.loads((NOTEBOOKS / "03_fail.ipynb").read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            if "raise ValueError" in "".join(cell["source"]):
+                cell["source"] = code
+            if "summary = {" in "".join(cell["source"]):
+                cell["source"] = "".join(cell["source"]).replace('"03_fail"', repr(name))
+        if name in after_others:
+            nb["metadata"]["fanlib"] = {"runs_after_others": True}
+        (folder / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.slow
+def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
+    # The first run holds the folder for a few seconds; a second run on the same date stops at once,
+    # names the holder and writes nothing; with --wait it runs once the first is done.
+    folder = _notebook_folder(tmp_path, {"01_slow": "import time\ntime.sleep(6)\n"})
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "fanlib", "run", "all", "--notebooks", str(folder), "--params", os.devnull,
+           "--out", str(out), "--date", DATE]
+    first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lock = out / DATE / runner.LOCK_NAME
+        for _ in range(600):
+            if lock.exists() and lock.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.05)
+        assert lock.exists(), "the first run never took the lock"
+        second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert second.returncode == runner.EXIT_LOCKED, second.stderr
+        assert "is being written by another run" in second.stderr and f"pid {first.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert not (out / DATE / "01_slow.manifest.json").exists()  # the second run wrote nothing
+        waiting = subprocess.run(cmd + ["--wait", "60"], capture_output=True, text=True, timeout=120)
+        _, first_err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, first_err
+    assert waiting.returncode == 0, waiting.stderr
+    assert "all 1 ok" in first_err and "all 1 ok" in waiting.stderr
+    assert manifest(out / DATE, "01_slow")["status"] == "ok"
+    assert not (out / DATE / runner.LOCK_NAME).exists(), "the lock file is removed when the run ends"
+
+
+def test_run_lock_is_exclusive_across_processes_and_released(tmp_path):
+    day = tmp_path / DATE
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from fanlib import runner\n"
+        f"with runner.run_lock(Path({str(day)!r}), command='holder'):\n"
+        "    print('held', flush=True); time.sleep(3)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(runner.RunLocked, match=r"another run \(pid \d+, started .* \(holder\)\)"):
+            with runner.run_lock(day):
+                pass
+        t0 = time.monotonic()
+        with runner.run_lock(day, wait=30) as held:  # waits for the holder to finish
+            assert held == day and (day / runner.LOCK_NAME).exists()
+            assert time.monotonic() - t0 > 1.5
+        assert holder.wait(timeout=30) == 0
+    finally:
+        holder.kill() if holder.poll() is None else None
+    assert not (day / runner.LOCK_NAME).exists()
+
+
+def _dated(out: Path, *names: str) -> None:
+    for name in names:
+        (out / name).mkdir(parents=True)
+        runner.write_json_atomic(out / name / "01_x.manifest.json", {"report": "01_x", "status": "ok"})
+
+
+def test_keep_prunes_only_old_dated_folders_and_never_the_current_or_a_locked_one(tmp_path):
+    out = tmp_path / "reports"
+    _dated(out, "2025-01-01", "2025-02-01", "2025-03-01", "2025-04-01", "2025-05-01")
+    (out / "2024-13-01").mkdir()  # not a date
+    (out / "notes").mkdir()
+    (out / "2024-01-01.bak").mkdir()
+    (out / "README.md").write_text("kept", encoding="utf-8")
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import time; from pathlib import Path; from fanlib import runner\n"
+        f"with runner.run_lock(Path({str(out / '2025-02-01')!r})):\n"
+        "    print('held', flush=True); time.sleep(20)\n")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = runner.prune(out, 2, current="2025-03-01")  # an older date re-run today is still kept
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result == {"removed": ["2025-01-01", "2025-04-01"], "locked": ["2025-02-01"]}
+    assert sorted(p.name for p in out.iterdir()) == ["2024-01-01.bak", "2024-13-01", "2025-02-01", "2025-03-01",
+                                                     "2025-05-01", "README.md", "notes"]
+    with pytest.raises(ValueError, match="at least 1"):
+        runner.prune(out, 0)
+
+
+def test_keep_option_prunes_after_the_run_and_rebuilds_the_reports_index(tmp_path):
+    folder = _notebook_folder(tmp_path, {"01_quick": "rows = 1\n"})
+    out = tmp_path / "reports"
+    _dated(out, "2025-01-01", "2025-06-01")
+    indexpages.write_root_index(out)
+    assert 'href="2025-01-01/index.html"' in (out / "index.html").read_text(encoding="utf-8")
+    proc = fanlib_run("all", "--params", os.devnull, "--out", str(out), "--date", "2025-03-01", "--keep", "2",
+                      notebooks=folder)
+    assert proc.returncode == 0, proc.stderr
+    assert "--keep 2: removed 2025-01-01" in proc.stderr
+    assert [p.name for p in runner.dated_folders(out)] == ["2025-03-01", "2025-06-01"]
+    root = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="2025-01-01/index.html"' not in root
+    assert 'href="2025-03-01/index.html"' in root and 'href="2025-06-01/index.html"' in root
+    bad = fanlib_run("all", "--params", os.devnull, "--out", str(out), "--keep", "0", notebooks=folder)
+    assert bad.returncode == 2 and "--keep 0: must be at least 1" in bad.stderr
+
+
+def test_runs_after_others_comes_from_notebook_metadata_not_the_name(tmp_path):
+    # "00_lead" sorts first by name, but its metadata makes it wait for the others; the index leads with it.
+    folder = _notebook_folder(tmp_path, {
+        "00_lead": "import json\nfrom pathlib import Path\n"
+                   "rows = sorted(p.name for p in Path(summary_path).parent.glob('*.summary.json'))\n",
+        "01_a": "rows = 1\n", "02_b": "rows = 2\n"}, after_others=("00_lead",))
+    args = runner.build_parser().parse_args(["all", "--notebooks", str(folder), "--params", os.devnull,
+                                             "--out", str(tmp_path / "r"), "--date", DATE])
+    jobs, _, _ = runner.plan(args)
+    assert {j.name: j.runs_after_others for j in jobs} == {"00_lead": True, "01_a": False, "02_b": False}
+    proc = fanlib_run("all", "--params", os.devnull, "--out", str(tmp_path / "r"), "--date", DATE, "--jobs", "2",
+                      notebooks=folder)
+    assert proc.returncode == 0, proc.stderr
+    day = tmp_path / "r" / DATE
+    lead = json.loads((day / "00_lead.summary.json").read_text(encoding="utf-8"))
+    assert lead["headline"][0]["value"] == ["01_a.summary.json", "02_b.summary.json"]
+    assert manifest(day, "00_lead")["runs_after_others"] is True
+    assert [e["name"] for e in indexpages.collect(day)] == ["00_lead", "01_a", "02_b"]
+
+
+def test_root_index_lists_every_run_with_status_and_headline_figures(runs, tmp_path):
+    out = tmp_path / "reports"
+    shutil.copytree(runs["day"], out / DATE)
+    older = out / "2025-12-24"
+    older.mkdir()
+    runner.write_json_atomic(older / "05_overview.manifest.json",
+                             {"report": "05_overview", "status": "ok", "title": "总览", "runs_after_others": True,
+                              "finished_at": "2025-12-24T09:00:00+08:00"})
+    runner.write_json_atomic(older / "05_overview.summary.json", {"headline": [
+        {"key": "kpis_on_track", "label": "达标指标", "value": 3, "unit": "count", "good": True}]})
+    page = indexpages.root_index_html(out)
+    assert page.index(f'id="run-{DATE}"') < page.index('id="run-2025-12-24"')
+    newest = page[page.index(f'id="run-{DATE}"'):page.index('id="run-2025-12-24"')]
+    assert "成功 3 ok · 失败 1 failed" in newest and "有失败 failures" in newest
+    assert "已完成报告" in newest  # the overview's headline figure, read from its summary
+    assert f'href="{DATE}/03_fail.failed.html"' in newest and f'href="{DATE}/01_chart.html"' in newest
+    oldest = page[page.index('id="run-2025-12-24"'):]
+    assert "达标指标" in oldest and "全部成功 all ok" in oldest and "2025-12-24 09:00" in oldest
