@@ -99,10 +99,21 @@ def read_summaries(folder) -> dict[str, dict]:
 
 
 def headline_value(summaries: dict, report: str, key: str):
-    for h in summaries.get(report, {}).get("headline", []):
+    """A report's figure ``key``: from its summary's headline list, else from its KPI scorecard
+    (``kpis``: records with ``kpi`` and ``value``, as 01_fan_profiling writes them); None if absent."""
+    summary = summaries.get(report, {})
+    for h in summary.get("headline", []):
         if h.get("key") == key:
             return h.get("value")
+    for row in summary.get("kpis", []) if isinstance(summary.get("kpis"), list) else []:
+        if isinstance(row, dict) and row.get("kpi") == key:
+            return row.get("value")
     return None
+
+
+def missing_kpis(targets: "Targets", summaries: dict) -> list[str]:
+    """"report:key" of every KPI in the targets file that this run's summaries do not provide."""
+    return [f"{k.report}:{k.key}" for k in targets.kpis.values() if headline_value(summaries, k.report, k.key) is None]
 
 
 def history(reports_root, until: str | None = None) -> pd.DataFrame:
@@ -204,15 +215,165 @@ def board_html(board: pd.DataFrame, messages, lang: str = "zh") -> str:
             f'<tbody>{"".join(rows)}</tbody></table>')
 
 
-def attention_items(summaries: dict, skip_reports=("05_overview",)) -> list[dict]:
-    """Headline figures that the reports themselves mark as not good, with their notes: the findings that
-    need someone's attention, report by report."""
+# --------------------------------------------------------------------------- what changed and what to do
+
+#: The reports whose findings the overview gathers, in the order stakeholders read them.
+FINDING_REPORTS = ("02_ab_campaign", "03_retention", "04_sentiment", "01_fan_profiling")
+_LEVELS = ("I", "II", "III")  # crisis alert levels, most severe first
+
+
+def _headline(summary: dict, key: str) -> dict | None:
+    return next((h for h in summary.get("headline", []) if h.get("key") == key), None)
+
+
+def _verdicts(summary: dict) -> list[dict]:
+    experiment = summary.get("experiment") if isinstance(summary.get("experiment"), dict) else {}
+    exp_id = experiment.get("experiment_id")
+    rows = [v for v in experiment.get("verdicts", []) if isinstance(v, dict) and v.get("decision")]
+    if not rows and isinstance(experiment.get("verdict"), dict):
+        rows = [experiment["verdict"]]
+    if not rows:
+        h = _headline(summary, "verdict")
+        decision = summary.get("verdict") or (h or {}).get("value")
+        rows = [{"decision": decision, "text": (h or {}).get("note")}] if decision else []
+    return [{"kind": "verdict", "experiment": exp_id, "variant": v.get("variant"), "decision": v["decision"],
+             "detail": v.get("text") or v.get("reason"),
+             "good": {"ship": True, "don't ship": False, "withheld": False}.get(v["decision"])} for v in rows]
+
+
+def _churn(summary: dict, report: str) -> list[dict]:
+    model = summary.get("churn_model") if isinstance(summary.get("churn_model"), dict) else {}
+    metrics = (model.get("metrics") or {}).get(model.get("best")) or {}
+    risk_h = _headline(summary, "churn_risk")
+    churn_rate = risk_h["value"] if risk_h else metrics.get("base_rate")
+    at_risk = summary.get("at_risk") if isinstance(summary.get("at_risk"), dict) else {}
+    n_at_risk = at_risk.get("fans", (_headline(summary, "at_risk_fans") or {}).get("value"))
+    if churn_rate is None and n_at_risk is None:
+        return []
+    files = at_risk.get("files") or {}
+    list_file = files.get("xlsx") or files.get("csv")
+    return [{"kind": "churn", "churn_rate": churn_rate, "horizon_days": model.get("horizon_days"),
+             "at_risk": n_at_risk, "list_href": f"{report}_files/{list_file}" if list_file else None,
+             "good": None}]
+
+
+def _alerts(summary: dict) -> list[dict]:
+    h = _headline(summary, "open_alerts")
+    open_alerts = [a for a in summary.get("open_alerts", []) if isinstance(a, dict)]
+    if h is None and "open_alerts" not in summary:
+        return []
+    n_open = len(open_alerts) if open_alerts or h is None else int(h.get("value") or 0)
+    worst = min(open_alerts, key=lambda a: _LEVELS.index(a["level"]) if a.get("level") in _LEVELS else 9,
+                default=None)
+    in_period = (_headline(summary, "alerts_in_period") or {}).get("value")
+    return [{"kind": "alerts", "open": n_open, "level": (worst or {}).get("level"),
+             "since": (worst or {}).get("start"), "channels": list((worst or {}).get("channels") or []),
+             "drivers": list((worst or {}).get("drivers") or [])[:5], "in_period": in_period,
+             "good": n_open == 0}]
+
+
+def _gaps(summary: dict, top: int) -> list[dict]:
+    rows = summary.get("kpis") if isinstance(summary.get("kpis"), list) else []
+    scored = [dict(r) for r in rows if isinstance(r, dict) and r.get("good") is False and r.get("target")
+              and isinstance(r.get("value"), (int, float))]
+    if not scored:  # no scorecard: the headline figures that miss their targets
+        scored = [{"kpi": h.get("key"), **h} for h in summary.get("headline", [])
+                  if h.get("good") is False and h.get("target") and isinstance(h.get("value"), (int, float))]
+    for r in scored:
+        if r.get("relative_gap") is None:
+            r["relative_gap"] = (r["value"] - r["target"]) / abs(r["target"])
+    scored.sort(key=lambda r: -abs(r["relative_gap"]))
+    return [{"kind": "kpi_gap", "kpi": r.get("kpi"), "label": r.get("label") or r.get("kpi"), "value": r["value"],
+             "target": r["target"], "unit": r.get("unit") or "number", "relative_gap": abs(r["relative_gap"]),
+             "good": False} for r in scored[:top]]
+
+
+def key_findings(summaries: dict, top_gaps: int = 3) -> list[dict]:
+    """What changed and what to do, from the keys the four reports write into their summaries:
+
+    * ``02_ab_campaign``: one ``verdict`` per variant (``experiment.verdicts``; else the ``verdict`` headline);
+    * ``03_retention``: ``churn`` — the churn rate of recently active fans over the prediction horizon
+      (a ``churn_risk`` headline if present, else the best churn model's ``base_rate``) and the at-risk list
+      size (``at_risk.fans``) with its file;
+    * ``04_sentiment``: ``alerts`` — open crisis alerts, the most severe first (``open_alerts``);
+    * ``01_fan_profiling``: ``kpi_gap`` — the ``top_gaps`` KPIs furthest below target (``kpis`` scorecard).
+
+    Every item names its ``report`` and the page to link (``href``); a report absent from the run, or
+    whose summary lacks those keys, gives one ``missing`` item instead of silently nothing.
+    """
     items = []
-    for report, summary in sorted(summaries.items()):
-        if report in skip_reports:
-            continue
-        for h in summary.get("headline", []):
-            if h.get("good") is False:
-                items.append({"report": report, "key": h.get("key"), "label": h.get("label"), "value": h.get("value"),
-                              "unit": h.get("unit"), "target": h.get("target"), "note": h.get("note")})
+    for report in FINDING_REPORTS:
+        summary = summaries.get(report)
+        found = []
+        if isinstance(summary, dict):
+            if report == "02_ab_campaign":
+                found = _verdicts(summary)
+            elif report == "03_retention":
+                found = _churn(summary, report)
+            elif report == "04_sentiment":
+                found = _alerts(summary)
+            else:
+                found = _gaps(summary, top_gaps)
+                if not found and (summary.get("kpis") or summary.get("headline")):
+                    found = [{"kind": "no_gap", "good": True}]
+        if not found:
+            found = [{"kind": "missing", "good": None, "in_run": isinstance(summary, dict)}]
+        items += [{"report": report, "href": f"{report}.html", **f} for f in found]
     return items
+
+
+def finding_text(item: dict, messages, lang: str = "zh") -> str:
+    """One finding of :func:`key_findings` as a Markdown sentence from the ``executive`` catalogue
+    (``messages``), numbers and dates in the locale's format, linking into the report it comes from."""
+    from fanlib.i18n import fmt_date, fmt_number
+
+    T = messages
+    report = T.label(f"report_{item['report']}", item["report"])
+    where = {"report": report, "href": item["href"]}
+    sep = "、" if lang == "zh" else ", "
+    kind = item["kind"]
+    if kind == "verdict":
+        return T("finding_verdict", **where, experiment=item.get("experiment") or "–",
+                 variant=item.get("variant") or "–",
+                 decision=T.label(f"decision_{item['decision']}", item["decision"]), detail=item.get("detail") or "")
+    if kind == "churn":
+        listed = T("finding_churn_list", href=item["list_href"]) if item.get("list_href") else ""
+        return T("finding_churn", **where, days=item.get("horizon_days") or "–",
+                 rate=fmt_number(item.get("churn_rate"), "pct", lang), n=fmt_number(item.get("at_risk"), "count", lang),
+                 list=listed)
+    if kind == "alerts" and item["open"]:
+        return T("finding_alerts_open", **where, n=item["open"], level=item.get("level") or "–",
+                 since=fmt_date(item.get("since"), lang),
+                 channels=sep.join(T.label(c) for c in item["channels"]) or T("none_listed"),
+                 drivers=sep.join(item["drivers"]) or T("none_listed"))
+    if kind == "alerts":
+        return T("finding_alerts_none", **where, in_period=item["in_period"] if item.get("in_period") is not None else "–")
+    if kind == "kpi_gap":
+        return T("finding_gap", **where, label=item["label"], value=fmt_number(item["value"], item["unit"], lang),
+                 target=fmt_number(item["target"], item["unit"], lang), gap=fmt_number(item["relative_gap"], "pct", lang))
+    if kind == "no_gap":
+        return T("finding_no_gap", **where)
+    if kind == "missing":
+        return T("finding_missing_keys", **where) if item.get("in_run") else T("finding_missing", report=report)
+    raise ValueError(f"unknown finding kind {kind!r} from {item['report']}")
+
+
+def finding_todos(findings: list[dict], messages, lang: str = "zh") -> list[str]:
+    """The actions the findings call for: answer open crisis alerts, reach the at-risk fans, roll out a
+    winning variant (KPI gaps and early warnings are listed by the overview from its own board)."""
+    T = messages
+    sep = "、" if lang == "zh" else ", "
+    todos = []
+    for item in findings:
+        where = {"report": T.label(f"report_{item['report']}", item["report"]), "href": item["href"]}
+        if item["kind"] == "alerts" and item["open"]:
+            todos.append(T("todo_alert", **where, level=item.get("level") or "–",
+                           channels=sep.join(T.label(c) for c in item["channels"]) or T("none_listed")))
+        elif item["kind"] == "churn" and item.get("at_risk"):
+            from fanlib.i18n import fmt_number
+
+            todos.append(T("todo_at_risk", **where, n=fmt_number(item["at_risk"], "count", lang)))
+        elif item["kind"] == "verdict" and item["decision"] == "ship":
+            todos.append(T("todo_ship", **where, experiment=item.get("experiment") or "–",
+                           variant=item.get("variant") or "–"))
+    return todos

@@ -1,6 +1,7 @@
 """The executive layer reads targets and summary files; trends come from earlier runs' summaries."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -85,3 +86,112 @@ def test_the_shipped_targets_file_holds_the_planning_milestones():
     assert by_month[7] == {"conversion": 0.03}
     assert by_month[12] == {"dau_rate": 0.45, "conversion": 0.05}
     assert by_month[18] == {"dau_rate": 0.55}
+
+
+# --------------------------------------------------------------------------- what changed and what to do
+
+# Summaries shaped as 01–04 write them (the keys the overview reads).
+SUMMARIES = {
+    "01_fan_profiling": {"headline": [{"key": "dau_rate", "value": 0.2, "unit": "pct", "target": 0.55, "good": False}],
+                         "kpis": [
+                             {"kpi": "dau_rate", "label": "DAU rate", "unit": "pct", "value": 0.2, "target": 0.55,
+                              "good": False, "relative_gap": -0.636},
+                             {"kpi": "ugc_share", "label": "UGC", "unit": "pct", "value": 0.5, "target": 0.4,
+                              "good": True, "relative_gap": 0.25},
+                             {"kpi": "speaking_rate", "label": "Speaking", "unit": "pct", "value": 0.3, "target": 0.35,
+                              "good": False, "relative_gap": -0.143},
+                             {"kpi": "messages_per_1k_day", "label": "Messages", "unit": "number", "value": 8.0,
+                              "target": 89.0, "good": False, "relative_gap": -0.91},
+                             {"kpi": "repurchase_rate", "label": "Repurchase", "unit": "pct", "value": 0.45,
+                              "target": 0.5, "good": False, "relative_gap": -0.1},
+                             {"kpi": "conversion_rate", "label": "Conversion", "unit": "pct", "value": 0.04,
+                              "target": 0.08, "good": False, "relative_gap": -0.5}]},
+    "02_ab_campaign": {"verdict": "ship", "headline": [{"key": "verdict", "value": "ship", "unit": "text"}],
+                       "experiment": {"experiment_id": "exp_coupon", "verdicts": [
+                           {"variant": "treatment", "decision": "ship", "text": "conversion +2.0 pp"},
+                           {"variant": "bigger_coupon", "decision": "don't ship", "reason": "guardrail active"}]}},
+    "03_retention": {"headline": [{"key": "retention_d7", "value": 0.44, "unit": "pct"},
+                                  {"key": "at_risk_fans", "value": 500, "unit": "count"}],
+                     "churn_model": {"best": "logistic", "horizon_days": 30,
+                                     "metrics": {"logistic": {"base_rate": 0.167}, "boosting": {"base_rate": 0.9}}},
+                     "at_risk": {"fans": 500, "files": {"csv": "03_retention_at_risk.csv",
+                                                        "xlsx": "03_retention_at_risk.xlsx"}}},
+    "04_sentiment": {"headline": [{"key": "open_alerts", "value": 2, "unit": "count", "good": False},
+                                  {"key": "alerts_in_period", "value": 3, "unit": "count"}],
+                     "open_alerts": [
+                         {"level": "III", "start": "2025-12-20 00:00:00", "channels": ["douyin"], "drivers": ["快递"]},
+                         {"level": "II", "start": "2025-12-29 00:00:00", "channels": ["weibo", "xiaohongshu"],
+                          "drivers": ["过敏", "退货", "失望", "退款", "避雷", "差评"]}]},
+}
+
+
+def test_key_findings_read_what_each_report_writes():
+    items = ex.key_findings(SUMMARIES)
+    by_kind = {}
+    for it in items:
+        by_kind.setdefault(it["kind"], []).append(it)
+    assert [it["report"] for it in items][:2] == ["02_ab_campaign", "02_ab_campaign"]
+    assert [(v["variant"], v["decision"], v["good"]) for v in by_kind["verdict"]] == [
+        ("treatment", "ship", True), ("bigger_coupon", "don't ship", False)]
+    assert by_kind["verdict"][1]["detail"] == "guardrail active"
+    churn = by_kind["churn"][0]
+    assert churn["churn_rate"] == 0.167 and churn["horizon_days"] == 30 and churn["at_risk"] == 500
+    assert churn["href"] == "03_retention.html" and churn["list_href"] == "03_retention_files/03_retention_at_risk.xlsx"
+    alerts = by_kind["alerts"][0]
+    assert alerts["open"] == 2 and alerts["level"] == "II" and alerts["channels"] == ["weibo", "xiaohongshu"]
+    assert alerts["drivers"] == ["过敏", "退货", "失望", "退款", "避雷"] and alerts["good"] is False
+    gaps = by_kind["kpi_gap"]
+    assert [g["kpi"] for g in gaps] == ["messages_per_1k_day", "dau_rate", "conversion_rate"]  # the 3 biggest
+    assert gaps[0]["relative_gap"] == pytest.approx(0.91) and all(g["href"] == "01_fan_profiling.html" for g in gaps)
+
+
+def test_key_findings_say_when_a_report_is_missing_or_all_is_well():
+    calm = {"04_sentiment": {"headline": [{"key": "open_alerts", "value": 0, "unit": "count", "good": True},
+                                          {"key": "alerts_in_period", "value": 1, "unit": "count"}],
+                             "open_alerts": []},
+            "01_fan_profiling": {"kpis": [{"kpi": "dau_rate", "value": 0.6, "target": 0.55, "good": True}]},
+            "03_retention": {"headline": [{"key": "retention_d7", "value": 0.5}]}}  # neither churn nor at-risk
+    items = {it["report"]: it for it in ex.key_findings(calm)}
+    assert items["04_sentiment"]["kind"] == "alerts" and items["04_sentiment"]["open"] == 0
+    assert items["04_sentiment"]["good"] is True and items["04_sentiment"]["in_period"] == 1
+    assert items["01_fan_profiling"]["kind"] == "no_gap"
+    assert items["03_retention"] == {"report": "03_retention", "href": "03_retention.html", "kind": "missing",
+                                     "good": None, "in_run": True}
+    assert items["02_ab_campaign"]["kind"] == "missing" and items["02_ab_campaign"]["in_run"] is False
+
+
+def test_verdict_falls_back_to_the_headline():
+    items = ex.key_findings({"02_ab_campaign": {"headline": [{"key": "verdict", "value": "inconclusive",
+                                                              "note": "conversion +1.5 pp [-1.7, 4.7]"}]}})
+    assert items[0]["kind"] == "verdict" and items[0]["decision"] == "inconclusive"
+    assert items[0]["detail"] == "conversion +1.5 pp [-1.7, 4.7]" and items[0]["good"] is None
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_findings_and_todos_render_in_both_languages_with_links(lang):
+    from fanlib.i18n import messages
+
+    T = messages("executive", lang)
+    items = ex.key_findings(SUMMARIES)
+    lines = [ex.finding_text(it, T, lang) for it in items]
+    text = "\n".join(lines)
+    for report in ("02_ab_campaign", "03_retention", "04_sentiment", "01_fan_profiling"):
+        assert f"]({report}.html)" in text
+    assert "](03_retention_files/03_retention_at_risk.xlsx)" in text
+    assert "16.7%" in text and "500" in text and "63.6%" in text and "91.0%" in text
+    if lang == "zh":
+        assert "全量上线" in text and "不上线" in text and "微博、小红书" in text and "2025年12月29日" in text
+    else:
+        assert "**ship**" in text and "**don't ship**" in text and "Weibo, Xiaohongshu" in text
+        assert "29 Dec 2025" in text
+        assert not re.search(r"[\u4e00-\u9fff]", text.replace("过敏, 退货, 失望, 退款, 避雷", ""))
+    todos = ex.finding_todos(items, T, lang)
+    assert len(todos) == 3  # the open alert, the at-risk list, the variant to roll out
+    assert all("](" in t for t in todos)
+
+
+def test_board_reads_a_kpi_from_the_scorecard_when_it_is_not_a_headline(tmp_path, targets):
+    summaries = {"01_fan_profiling": {"headline": [], "kpis": [{"kpi": "members", "value": 1500}]}}
+    assert ex.headline_value(summaries, "01_fan_profiling", "members") == 1500
+    assert ex.missing_kpis(targets, summaries) == ["01_fan_profiling:dau_rate"]
+    assert ex.missing_kpis(targets, {}) == ["01_fan_profiling:members", "01_fan_profiling:dau_rate"]
