@@ -186,15 +186,27 @@ def detect(series: pd.Series, kpi: str = "kpi", threshold: float = 5.0, period: 
 
 def scan(kpis: pd.DataFrame, threshold: float = 5.0, holidays=DEFAULT_HOLIDAYS, since=None,
          columns=None) -> pd.DataFrame:
-    """Run ``detect`` on every KPI column of an ungrouped ``daily_kpis`` frame."""
+    """Run ``detect`` on every KPI column of an ungrouped ``daily_kpis`` frame.
+
+    A KPI too short or too small to judge (e.g. a small community's few daily orders) is left out
+    rather than stopping the scan; ``result.attrs["not_judged"]`` maps it to the reason, for the report
+    to show.
+    """
     series = kpis.set_index("date")
-    found = [detect(series[k], k, threshold=threshold, holidays=holidays, since=since)
-             for k in (columns or [c for c in KPIS if c in series.columns])]
+    found, not_judged = [], {}
+    for k in columns or [c for c in KPIS if c in series.columns]:
+        try:
+            found.append(detect(series[k], k, threshold=threshold, holidays=holidays, since=since))
+        except ValueError as exc:
+            not_judged[k] = str(exc)
     found = [f for f in found if len(f)]
     if not found:
-        return pd.DataFrame(columns=["kpi", "start", "end", "days", "direction", "actual", "expected", "change",
-                                     "worst_score"])
-    return pd.concat(found, ignore_index=True).sort_values(["start", "kpi"]).reset_index(drop=True)
+        out = pd.DataFrame(columns=["kpi", "start", "end", "days", "direction", "actual", "expected", "change",
+                                    "worst_score"])
+    else:
+        out = pd.concat(found, ignore_index=True).sort_values(["start", "kpi"]).reset_index(drop=True)
+    out.attrs["not_judged"] = not_judged
+    return out
 
 
 def drill_down(by_group: pd.DataFrame, group: str, kpi: str, start, end, reference_weeks: int = 4) -> pd.DataFrame:

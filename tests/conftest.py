@@ -39,3 +39,26 @@ def demo_truth(demo_path) -> dict:
 def small_demo_path(tmp_path_factory) -> Path:
     """A small demo (2,000 fans) for fast end-to-end runs."""
     return _build(tmp_path_factory.mktemp("small_demo"), 2_000, 11)
+
+
+#: The report date of the shared suite runs.
+SUITE_DATE = "2025-12-31"
+
+
+def run_suite(out: Path, source: Path, *extra: str):
+    """`fanlib run all` on ``source`` into ``out``/SUITE_DATE; the finished process."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "fanlib", "run", "all", "--source", str(source), "--out", str(out),
+           "--date", SUITE_DATE, "--jobs", "2", *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="session")
+def suite_run(tmp_path_factory, small_demo_path):
+    """One `fanlib run all` of the real report notebooks on the small demo with the default
+    params (Chinese), shared by the end-to-end tests: ``(dated folder, finished process)``."""
+    out = tmp_path_factory.mktemp("suite") / "reports"
+    proc = run_suite(out, small_demo_path)
+    return out / SUITE_DATE, proc

@@ -77,7 +77,7 @@ class Visit:
         self.page.wait_for_timeout(300)  # late console errors, if any
 
     def screenshot(self, name: str) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / name).parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
     def fonts_for(self, selector: str) -> list[dict]:
@@ -168,5 +168,94 @@ def test_report_fits_a_phone_and_failed_report_loads(browser, reports):
         v.assert_clean()
         v.assert_cjk_rendered(".fanlib-failed strong")
         assert "planted failure" in v.page.inner_text("body")
+    finally:
+        v.close()
+
+
+# --------------------------------------------------------------------------- the whole suite
+
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+#: Text blocks a reader reads; wide tables and code may scroll inside their own box, the text may not.
+MAIN_TEXT = "h1, h2, h3, h4, p, li, .fanlib-banner, .jp-RenderedMarkdown, .card, .meta"
+
+
+def _suite_pages(day: Path) -> list[Path]:
+    return [day.parent / "index.html", day / "index.html",
+            *sorted(p for p in day.glob("*.html") if p.name != "index.html" and ".analyst." not in p.name)]
+
+
+def _overflowing_text(page) -> list[str]:
+    """Main-text elements wider than the window or sticking out of its right edge (outside scroll boxes)."""
+    return page.evaluate("""(selector) => {
+        const inner = window.innerWidth, out = [];
+        const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+            const s = getComputedStyle(p); if (/(auto|scroll)/.test(s.overflowX) && p.scrollWidth > p.clientWidth)
+            return true; } return false; };
+        for (const el of document.querySelectorAll(selector)) {
+            const r = el.getBoundingClientRect();
+            if (r.width === 0 || scrolls(el)) continue;
+            if (r.right > inner + 1 || r.left < -1) out.push(`${el.tagName}.${el.className}: ${Math.round(r.left)}..${Math.round(r.right)} "${el.innerText.slice(0, 40)}"`);
+        }
+        return out;
+    }""", MAIN_TEXT)
+
+
+def test_the_suite_renders_cleanly_at_desktop_and_phone_width(browser, suite_run):
+    """Every stakeholder page of a full `fanlib run all` (small demo, Chinese), both index pages included:
+    no console errors or failed requests, every image loads, no main text overflows at 390 px, and the
+    Chinese is drawn with a CJK font. Screenshots go to test-artifacts/suite/."""
+    day, proc = suite_run
+    pages = _suite_pages(day)
+    failed = sorted(p.name for p in day.glob("*.failed.html"))
+    assert len(pages) >= 3, proc.stderr
+    problems = []
+    for path in pages:
+        for device, (width, height) in WIDTHS.items():
+            v = Visit(browser, path, width=width, height=height)
+            try:
+                name = ("root-index" if path == day.parent / "index.html" else path.stem) + f"-{width}.png"
+                v.screenshot(f"suite/{name}")
+                where = f"{path.relative_to(day.parent)} @ {width}px"
+                if v.errors or v.failed or v.network:
+                    problems.append(f"{where}: console {v.errors} failed {v.failed} network {v.network}")
+                images = v.page.evaluate(
+                    "Array.from(document.images).map(i => [i.complete && i.naturalWidth > 0, i.src.slice(0, 30)])")
+                broken = [src for ok, src in images if not ok]
+                if broken:
+                    problems.append(f"{where}: broken images {broken}")
+                if device == "phone":
+                    wide = _overflowing_text(v.page)
+                    if wide:
+                        problems.append(f"{where}: text overflows the screen: {wide[:5]}")
+                else:
+                    try:
+                        v.assert_cjk_rendered("h1")
+                    except AssertionError as exc:
+                        problems.append(f"{where}: {exc}")
+            finally:
+                v.close()
+    assert problems == [], "\n".join(problems)
+    assert failed == [], f"reports failed in the suite run: {failed}\n{proc.stderr[-1500:]}"
+
+
+def test_the_overview_leads_the_dated_index_and_its_figures_render(browser, suite_run):
+    day, _ = suite_run
+    v = Visit(browser, day / "index.html", width=1280, height=900)
+    try:
+        first = v.page.locator(".card").first.get_attribute("id")
+        assert first == "05_overview"
+    finally:
+        v.close()
+    overview = day / "05_overview.html"
+    if not overview.exists():
+        pytest.fail(f"the overview did not render: {sorted(p.name for p in day.glob('05_overview*'))}")
+    v = Visit(browser, overview, width=1280, height=900)
+    try:
+        v.assert_clean()
+        v.assert_cjk_rendered("h1")
+        assert v.page.locator("table.fanlib-board").count() == 1  # the KPI board
+        links = v.page.evaluate("Array.from(document.querySelectorAll('a')).map(a => a.getAttribute('href'))")
+        for report in ("01_fan_profiling", "02_ab_campaign", "03_retention", "04_sentiment"):
+            assert f"{report}.html" in links, links
     finally:
         v.close()

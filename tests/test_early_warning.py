@@ -49,6 +49,16 @@ def test_too_short_a_history_is_a_clear_error():
         ew.baseline(_series(days=20), "events")
 
 
+def test_scan_leaves_out_a_kpi_too_small_to_judge_and_says_why():
+    big = _series(drop=("2025-08-10", "2025-08-12", 0.8))
+    daily = pd.DataFrame({"date": big.index, "events": big.to_numpy(), "orders": _series(level=3.0).to_numpy()})
+    found = ew.scan(daily, columns=["events", "orders"])
+    assert list(found.kpi) == ["events"]
+    assert list(found.attrs["not_judged"]) == ["orders"]
+    assert "too few days with an expected value of at least 50" in found.attrs["not_judged"]["orders"]
+    assert ew.scan(daily, columns=["events"]).attrs["not_judged"] == {}
+
+
 def test_drill_down_names_the_group_that_moved():
     dates = pd.date_range("2025-01-01", periods=60, freq="D")
     rows = []
