@@ -98,6 +98,21 @@ def read_summaries(folder) -> dict[str, dict]:
     return out
 
 
+def report_states(folder, names) -> dict[str, str]:
+    """Each report's state in one dated folder: "ok" (a summary), "failed" (only a failure page this
+    run) or "missing" (not run)."""
+    folder = Path(folder)
+    states = {}
+    for name in names:
+        if (folder / f"{name}.failed.manifest.json").exists():
+            states[name] = "failed"
+        elif (folder / f"{name}{SUMMARY_SUFFIX}").exists():
+            states[name] = "ok"
+        else:
+            states[name] = "missing"
+    return states
+
+
 def headline_value(summaries: dict, report: str, key: str):
     """A report's figure ``key``: from its summary's headline list, else from its KPI scorecard
     (``kpis``: records with ``kpi`` and ``value``, as 01_fan_profiling writes them); None if absent."""

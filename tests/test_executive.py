@@ -195,3 +195,11 @@ def test_board_reads_a_kpi_from_the_scorecard_when_it_is_not_a_headline(tmp_path
     assert ex.headline_value(summaries, "01_fan_profiling", "members") == 1500
     assert ex.missing_kpis(targets, summaries) == ["01_fan_profiling:dau_rate"]
     assert ex.missing_kpis(targets, {}) == ["01_fan_profiling:members", "01_fan_profiling:dau_rate"]
+
+
+def test_report_states_tell_failed_from_missing(tmp_path):
+    (tmp_path / "01_fan_profiling.summary.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "02_ab_campaign.summary.json").write_text("{}", encoding="utf-8")  # an earlier good run
+    (tmp_path / "02_ab_campaign.failed.manifest.json").write_text("{}", encoding="utf-8")
+    assert ex.report_states(tmp_path, ["01_fan_profiling", "02_ab_campaign", "03_retention"]) == {
+        "01_fan_profiling": "ok", "02_ab_campaign": "failed", "03_retention": "missing"}
