@@ -404,7 +404,40 @@ def _load_url(url: str) -> _Loaded:
     return _Loaded(con, _contract_tables(con), f"{con.name} database {_mask_url(url)}")
 
 
+def _load_spark(url: str) -> _Loaded:
+    """``spark://local/<folder>`` (a local Spark, all cores) or ``spark://HOST:PORT/<folder>`` (a cluster):
+    the folder holds ``<table>.parquet`` files or folders, as ``fanlib load --to parquet://`` writes them.
+    Without a folder (``spark://HOST:PORT``), the tables come from the session's current database."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as e:
+        raise SourceError("a spark:// source needs PySpark: pip install 'fanlib[spark]'") from e
+    parts = urlsplit(url)
+    master = "local[*]" if parts.netloc in ("", "local") else f"spark://{parts.netloc}"
+    folder = Path(parts.path) if parts.path not in ("", "/") else None
+    if folder is not None and not folder.is_dir():
+        raise SourceError(f"{url}: no such folder of Parquet tables: {folder}")
+    # Contract timestamps are naive China Standard Time; a UTC session keeps them as stored.
+    session = (SparkSession.builder.master(master).appName("fanlib")
+               .config("spark.sql.session.timeZone", "UTC")
+               .config("spark.sql.shuffle.partitions", "8")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    con = ibis.pyspark.connect(session)
+    if folder is None:
+        return _Loaded(con, _contract_tables(con), f"Spark {master}, current database")
+    raw = {}
+    for name in contract.TABLE_NAMES:
+        found = [p for p in (folder / f"{name}.parquet", folder / name) if p.exists()]
+        if found:
+            raw[name] = con.read_parquet(str(found[0]), table_name=f"fanlib_{name}")
+    return _Loaded(con, raw, f"Spark {master}, Parquet tables in {folder}")
+
+
 def _load(source) -> _Loaded:
+    if str(source).lower().startswith("spark://"):
+        return _load_spark(str(source))
     if is_url(str(source)):
         return _load_url(str(source))
     path = resolve(source)

@@ -30,7 +30,12 @@ def project_root() -> Path:
 def resolve(path: str | os.PathLike) -> Path:
     """Resolve a user path: as given if absolute or present under the working
     directory, else relative to the project root (so that notebook defaults
-    work both in JupyterLab, whose cwd is ``notebooks/``, and under the runner)."""
+    work both in JupyterLab, whose cwd is ``notebooks/``, and under the runner).
+
+    A database URL (``postgresql://…``, ``spark://local``) is returned unchanged,
+    as a string: a ``Path`` would fold its ``//`` and break it."""
+    if is_url(str(path)):
+        return path
     p = Path(path).expanduser()
     if p.is_absolute() or p.exists():
         return p.resolve() if p.exists() else p

@@ -88,15 +88,15 @@ def churn_features(fd, cutoff, *, churn_days: int = 30, active_within_days: int 
     e = fd.events.filter(lambda t: t.event_time < c_ts)
     o = fd.orders.filter(lambda t: t.order_time < c_ts)
     since = lambda day: c_day.delta(day, unit="day")  # noqa: E731 - days before the cut-off
-    ev = e.mutate(day=e.event_time.date(), inter=e.event_type.isin(INTERACTIVE).cast("int64"),
-                  ck=(e.event_type == "checkin").cast("int64"))
+    ev = e.mutate(day=e.event_time.date(), inter=e.event_type.isin(INTERACTIVE).ifelse(1, 0),
+                  ck=(e.event_type == "checkin").ifelse(1, 0))  # PostgreSQL cannot cast boolean to bigint
     ev = ev.mutate(ago=since(ev.day))
     ev_agg = ev.group_by("fan_id").aggregate(
         last_event=ev.day.max(),
         active_days_30=ev.day.nunique(where=ev.ago <= 30),
-        events_30=(ev.ago <= 30).cast("int64").sum(),
-        events_90=(ev.ago <= 90).cast("int64").sum(),
-        inter_30=(ev.inter * (ev.ago <= 30).cast("int64")).sum(),
+        events_30=(ev.ago <= 30).ifelse(1, 0).sum(),
+        events_90=(ev.ago <= 90).ifelse(1, 0).sum(),
+        inter_30=(ev.inter * (ev.ago <= 30).ifelse(1, 0)).sum(),
         checkin_days_30=ev.day.nunique(where=(ev.ck == 1) & (ev.ago <= 30)),
         checkin_ever=ev.ck.max(),
     )
@@ -104,8 +104,8 @@ def churn_features(fd, cutoff, *, churn_days: int = 30, active_within_days: int 
     od = od.mutate(ago=since(od.day))
     o_agg = od.group_by("fan_id").aggregate(
         last_order=od.day.max(),
-        orders_90=(od.ago <= 90).cast("int64").sum(),
-        spend_90=(od.amount_cny * (od.ago <= 90).cast("float64")).sum(),
+        orders_90=(od.ago <= 90).ifelse(1, 0).sum(),
+        spend_90=(od.amount_cny * (od.ago <= 90).ifelse(1.0, 0.0)).sum(),
     )
     t = f.select("fan_id", "channel", "join_time")
     t = t.left_join(ev_agg, "fan_id").select(t, *[ev_agg[k] for k in ev_agg.columns if k != "fan_id"])

@@ -25,13 +25,13 @@ def negative_commenter_churn(fd, scored, as_of, churn_days: int = 30, negative_s
     c = scored.table
     before = c.filter(c.comment_time < cutoff)
     writers = before.group_by("fan_id").aggregate(n=before.count(), neg=before.is_negative.sum())
-    writers = writers.select("fan_id", negative=((writers.neg / writers.n) >= negative_share).cast("int64"))
+    writers = writers.select("fan_id", negative=((writers.neg / writers.n) >= negative_share).ifelse(1, 0))
     ev = fd.events
     recent_events = ev.filter((ev.event_time >= cutoff) & (ev.event_time < as_of_end)).select("fan_id").distinct()
     recent_comments = c.filter((c.comment_time >= cutoff) & (c.comment_time < as_of_end)).select("fan_id").distinct()
     active = recent_events.union(recent_comments, distinct=True).mutate(active=ibis.literal(1))
     joined = writers.left_join(active, writers.fan_id == active.fan_id)
-    churned = (joined.active.isnull()).cast("int64")
+    churned = joined.active.isnull().ifelse(1, 0)  # PostgreSQL cannot cast boolean to bigint
     agg = joined.group_by(joined.negative).aggregate(n=joined.count(), churned=churned.sum())
     counts = fd.execute(agg, label="sentiment:churn_link").set_index("negative")
     get = lambda g, col: int(counts.loc[g, col]) if g in counts.index else 0  # noqa: E731

@@ -156,7 +156,7 @@ def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
     t = t.filter(t.has_text == 1)
     metrics = {"n_negative": t.is_negative.sum(), "n_all": t.count()}
     for aspect, keys in ASPECT_KEYWORDS.items():
-        hit = t.text.re_search("|".join(re.escape(k) for k in keys)).cast("int64")
+        hit = t.text.re_search("|".join(re.escape(k) for k in keys)).ifelse(1, 0)
         metrics[f"{aspect}__neg"] = (hit * t.is_negative).sum()
         metrics[f"{aspect}__all"] = hit.sum()
     row = fd.execute(t.aggregate(**metrics), label="sentiment:aspects").iloc[0]

@@ -94,8 +94,9 @@ def score_comments(fd, model=None, negative_threshold: float = DEFAULT_NEGATIVE_
     scores = ibis.memtable(pd.DataFrame({"score_text": texts.astype(str).to_numpy(), "p_pos": proba}))
     joined = comments.left_join(scores, comments.text == scores.score_text).drop("score_text")
     p = joined.p_pos.fill_null(0.5)
-    has_text = (joined.text.notnull() & (joined.text.strip().length() > 0)).cast("int64")
-    table = joined.mutate(p_pos=p, is_negative=(p < negative_threshold).cast("int64"), has_text=has_text)
+    # ifelse rather than a cast: PostgreSQL cannot cast boolean to bigint.
+    has_text = (joined.text.notnull() & (joined.text.strip().length() > 0)).ifelse(1, 0)
+    table = joined.mutate(p_pos=p, is_negative=(p < negative_threshold).ifelse(1, 0), has_text=has_text)
     return ScoredComments(table=table, n_comments=n, n_texts=len(texts), seconds=seconds,
                           negative_threshold=negative_threshold, first=pd.Timestamp(stats["first"].iloc[0]),
                           last=pd.Timestamp(stats["last"].iloc[0]))
