@@ -82,6 +82,12 @@ def clean_for_export(nb, *, keep_errors: bool = True):
     return nb
 
 
+def page_language(nb) -> str:
+    """The page's language for ``<html lang>``: the report's ``lang`` parameter (zh by default)."""
+    params = (nb.metadata.get("papermill") or {}).get("parameters") or {}
+    return "en" if params.get("lang") == "en" else "zh"
+
+
 def _exporter(include_code: bool):
     # Building an exporter and compiling its templates costs about a second, so
     # one exporter serves both variants; the exclude_* switches are read per call.
@@ -107,7 +113,9 @@ def to_html(nb, *, title: str, include_code: bool, failure: str | None = None) -
     """
     nb = clean_for_export(nb)
     resources = {"metadata": {"name": title}, "fanlib_failure": failure}
-    html, _ = _exporter(include_code).from_notebook_node(nb, resources=resources)
+    exporter = _exporter(include_code)
+    exporter.language_code = page_language(nb)
+    html, _ = exporter.from_notebook_node(nb, resources=resources)
     # Belt and braces: a stray CDN tag (e.g. from a future template change) is dropped.
     return _EXTERNAL_TAG.sub("", html)
 

@@ -485,3 +485,14 @@ def test_root_index_lists_every_run_with_status_and_headline_figures(runs, tmp_p
     assert f'href="{DATE}/03_fail.failed.html"' in newest and f'href="{DATE}/01_chart.html"' in newest
     oldest = page[page.index('id="run-2025-12-24"'):]
     assert "达标指标" in oldest and "全部成功 all ok" in oldest and "2025-12-24 09:00" in oldest
+
+
+def test_the_page_language_follows_the_lang_parameter():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Overview")])
+    assert '<html lang="zh">' in htmlexport.to_html(nb, title="t", include_code=False)
+    nb.metadata["papermill"] = {"parameters": {"lang": "en"}}
+    assert '<html lang="en">' in htmlexport.to_html(nb, title="t", include_code=False)
+    nb.metadata["papermill"] = {"parameters": {"lang": "zh"}}
+    assert '<html lang="zh">' in htmlexport.to_html(nb, title="t", include_code=False)
