@@ -14,7 +14,7 @@ DATE ?= $(shell TZ=Asia/Shanghai date +%F)
 PARAMS ?= params/default.yaml
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: help setup system-deps fonts browser demo models report test test-fast bench lab env clean clean-reports
+.PHONY: help setup system-deps fonts browser demo models report test test-fast bench lab env clean clean-reports test-spark
 
 help: ## list the verbs
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -71,8 +71,15 @@ test: setup system-deps ## set up, then run the whole test suite as CI does
 test-fast: $(VENV)/.installed ## the tests without the slow simulations and end-to-end runs
 	$(VENV)/bin/pytest -n $(JOBS) -m "not slow"
 
+# Spark is a separate target: PySpark is a large download and each kernel starts a JVM.
+test-spark: setup ## the suite on Spark in local mode (installs PySpark; needs Java 17)
+	@command -v java >/dev/null 2>&1 || { echo "Spark needs Java 17: apt-get install openjdk-17-jre-headless"; exit 1; }
+	$(PY) -m pip install --quiet -e '.[dev,spark]'
+	FANLIB_TEST_SPARK=1 $(VENV)/bin/pytest -p no:cacheprovider -s --durations=0 tests/test_engines.py tests/test_spark.py
+
 bench: setup ## run the speed and memory benchmarks (benchmarks/results/)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) benchmarks/report.py
 
 lab: setup demo ## open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
