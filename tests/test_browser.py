@@ -200,6 +200,7 @@ def _overflowing_text(page) -> list[str]:
     }""", MAIN_TEXT)
 
 
+@pytest.mark.slow
 def test_the_suite_renders_cleanly_at_desktop_and_phone_width(browser, suite_run):
     """Every stakeholder page of a full `fanlib run all` (small demo, Chinese), both index pages included:
     no console errors or failed requests, every image loads, no main text overflows at 390 px, and the
@@ -238,6 +239,7 @@ def test_the_suite_renders_cleanly_at_desktop_and_phone_width(browser, suite_run
     assert failed == [], f"reports failed in the suite run: {failed}\n{proc.stderr[-1500:]}"
 
 
+@pytest.mark.slow
 def test_the_overview_leads_the_dated_index_and_its_figures_render(browser, suite_run):
     day, _ = suite_run
     v = Visit(browser, day / "index.html", width=1280, height=900)

@@ -2,6 +2,9 @@
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -203,3 +206,62 @@ def test_report_states_tell_failed_from_missing(tmp_path):
     (tmp_path / "02_ab_campaign.failed.manifest.json").write_text("{}", encoding="utf-8")
     assert ex.report_states(tmp_path, ["01_fan_profiling", "02_ab_campaign", "03_retention"]) == {
         "01_fan_profiling": "ok", "02_ab_campaign": "failed", "03_retention": "missing"}
+
+
+# --------------------------------------------------------------------------- on a full run of the suite
+
+
+def _overview_summary(day):
+    path = day / "05_overview.summary.json"
+    assert path.exists(), f"the overview did not render: {sorted(p.name for p in day.glob('05_overview*'))}"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_the_overview_finds_every_target_kpi_in_the_reports_summaries(suite_run):
+    day, _ = suite_run
+    overview = _overview_summary(day)
+    targets = ex.load_targets("params/targets.yaml")
+    assert overview["kpis_missing"] == [], (
+        f"params/targets.yaml expects these headline keys, which this run's summaries lack: "
+        f"{overview['kpis_missing']}")
+    assert {b["kpi"] for b in overview["board"] if b["value"] is not None} == set(targets.kpis)
+
+
+@pytest.mark.slow
+def test_the_overview_gathers_each_reports_key_finding(suite_run):
+    day, _ = suite_run
+    findings = _overview_summary(day)["findings"]
+    kinds = {f["report"]: {x["kind"] for x in findings if x["report"] == f["report"]} for f in findings}
+    assert kinds["02_ab_campaign"] == {"verdict"}, kinds
+    assert kinds["03_retention"] == {"churn"} and kinds["04_sentiment"] == {"alerts"}, kinds
+    assert kinds["01_fan_profiling"] <= {"kpi_gap", "no_gap"} and kinds["01_fan_profiling"], kinds
+    churn = next(f for f in findings if f["kind"] == "churn")
+    assert churn["at_risk"] > 0 and 0 < churn["churn_rate"] < 1 and (day / churn["list_href"]).is_file()
+    html = (day / "05_overview.html").read_text(encoding="utf-8")
+    for f in findings:
+        assert f'href="{f["href"]}"' in html
+
+
+@pytest.mark.slow
+def test_trends_and_changes_come_from_earlier_runs_summaries(suite_run, tmp_path):
+    # An earlier run's summary with a different figure: the overview's change and trend show exactly that
+    # figure, so they were read from the summary file rather than recomputed from the data.
+    day, _ = suite_run
+    out = tmp_path / "reports"
+    shutil.copytree(day, out / day.name)
+    earlier = out / "2025-12-24"
+    earlier.mkdir()
+    profile = json.loads((day / "01_fan_profiling.summary.json").read_text(encoding="utf-8"))
+    dau = next(h for h in profile["headline"] if h["key"] == "dau_rate")
+    dau["value"] = 0.0123
+    (earlier / "01_fan_profiling.summary.json").write_text(json.dumps(profile), encoding="utf-8")
+    source = json.loads((day / "05_overview.manifest.json").read_text(encoding="utf-8"))["parameters"]["source"]
+    proc = subprocess.run([sys.executable, "-m", "fanlib", "run", "05", "--source", source, "--out", str(out),
+                           "--date", day.name], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    board = {b["kpi"]: b for b in _overview_summary(out / day.name)["board"]}
+    now = next(h for h in json.loads((day / "01_fan_profiling.summary.json").read_text(encoding="utf-8"))["headline"]
+               if h["key"] == "dau_rate")["value"]
+    assert board["dau_rate"]["change"] == pytest.approx(now - 0.0123)
+    assert "polyline" in (out / day.name / "05_overview.html").read_text(encoding="utf-8")  # the sparkline

@@ -349,7 +349,7 @@ def _notebook_folder(tmp_path: Path, notebooks: dict[str, str], after_others: tu
 def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
     # The first run holds the folder for a few seconds; a second run on the same date stops at once,
     # names the holder and writes nothing; with --wait it runs once the first is done.
-    folder = _notebook_folder(tmp_path, {"01_slow": "import time\ntime.sleep(6)\n"})
+    folder = _notebook_folder(tmp_path, {"01_slow": "import time\ntime.sleep(8)\n"})
     out = tmp_path / "reports"
     cmd = [sys.executable, "-m", "fanlib", "run", "all", "--notebooks", str(folder), "--params", os.devnull,
            "--out", str(out), "--date", DATE]
