@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -206,6 +207,7 @@ def test_the_suite_renders_cleanly_at_desktop_and_phone_width(browser, suite_run
     no console errors or failed requests, every image loads, no main text overflows at 390 px, and the
     Chinese is drawn with a CJK font. Screenshots go to test-artifacts/suite/."""
     day, proc = suite_run
+    shutil.rmtree(ARTIFACTS / "suite", ignore_errors=True)  # no stale screenshots of an earlier run
     pages = _suite_pages(day)
     failed = sorted(p.name for p in day.glob("*.failed.html"))
     assert len(pages) >= 3, proc.stderr
