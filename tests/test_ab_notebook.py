@@ -36,10 +36,12 @@ def test_notebook_is_committed_clean():
     assert nb.metadata["kernelspec"] == {"name": "fanlib", "display_name": "Python (fanlib)", "language": "python"}
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", [])
-    for name in ("source: str = \"data/demo.duckdb\"", "summary_path: str = \"reports/latest/02_ab_campaign.summary.json\"",
+    for name in ("source: str = \"data/demo.duckdb\"", "lang: str = \"zh\"", "summary_path: str = \"reports/latest/02_ab_campaign.summary.json\"",
                  "output_dir: str = \"reports/latest\""):
         assert name in code[0].source
     assert all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    params = code[0].source
+    assert params.index("source:") < params.index("mapping:") < params.index("lang:")
 
 
 @pytest.mark.slow
@@ -48,9 +50,10 @@ def test_notebook_flags_the_planted_srm_and_withholds_the_verdict(tmp_path, demo
     nb, texts = _run(tmp_path, source=str(demo_path), summary_path=str(summary_path),
                      experiment_id="exp_checkin_push", sequential=False, segments=["tenure"])
     html = " ".join(t for _, _, t in texts)
-    assert "fanlib-danger" in html and "Sample ratio mismatch" in html
-    assert "WITHHELD" in html
-    assert "This is NOT a randomised experiment" in html
+    # the default language is Chinese: red SRM banner, verdict withheld, the DiD caveat
+    assert "fanlib-danger" in html and "样本比例失衡" in html
+    assert "暂不下结论" in html
+    assert "这不是随机实验" in html
     assert not any("Glyph" in t for kind, name, t in texts if kind == "stream")
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     s = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -67,7 +70,7 @@ def test_notebook_flags_the_planted_srm_and_withholds_the_verdict(tmp_path, demo
 @pytest.mark.slow
 def test_notebook_explains_bad_input_without_crashing(tmp_path, small_demo_path):
     summary_path = tmp_path / "s.json"
-    nb, texts = _run(tmp_path, source=str(small_demo_path), summary_path=str(summary_path),
+    nb, texts = _run(tmp_path, source=str(small_demo_path), summary_path=str(summary_path), lang="en",
                      planned_split={"control": 0.5, "variant_b": 0.5}, did_start=None)
     html = " ".join(t for _, _, t in texts)
     assert "cannot be read out" in html and re.search(r"treatment.*not in\s+the planned split", html)

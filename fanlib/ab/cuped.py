@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fanlib.ab.lifts import AbsoluteLift, RelativeLift, _critical, _two_sided_p, relative_lift, welch_df
+from fanlib.ab.notes import describe, note
 from fanlib.ab.stats import Moments
 
 
@@ -75,6 +76,7 @@ class CupedResult:
     adjusted_se: dict[str, float]
     applied: bool  # False when adjustment would have widened the interval
     note: str = ""
+    codes: tuple = ()
 
 
 def cuped(treat: Moments, control: Moments, outcome: str, covariates, *, alpha: float = 0.05,
@@ -106,12 +108,13 @@ def cuped(treat: Moments, control: Moments, outcome: str, covariates, *, alpha: 
     se = math.sqrt(v1 / n1 + v0 / n0)
     se_raw = math.sqrt(raw_v1 / n1 + raw_v0 / n0)
     reduction = 1 - (se / se_raw) ** 2 if se_raw > 0 else math.nan
-    note = ""
+    codes: tuple = ()
     applied = True
     if se_raw == 0 or not math.isfinite(se):
-        applied, note = False, "no variation in the outcome; nothing to adjust"
+        applied, codes = False, (note("cuped_no_variation"),)
     elif se > se_raw * (1 + 1e-9):
-        applied, note = False, "the covariates do not predict the outcome; the unadjusted interval is kept"
+        applied, codes = False, (note("cuped_no_gain"),)
+    text = describe(codes)
     if not applied:
         v1, v0, se = raw_v1, raw_v0, se_raw
         adj1, adj0, d = float(m1[0]), float(m0[0]), float(m1[0] - m0[0])
@@ -122,12 +125,13 @@ def cuped(treat: Moments, control: Moments, outcome: str, covariates, *, alpha: 
     if se > 0:
         stat = d / se
         absolute = AbsoluteLift(d, se, d - crit * se, d + crit * se, _two_sided_p(stat, df), stat, df,
-                                "CUPED (regression adjustment), Welch t-test", note)
+                                "CUPED (regression adjustment), Welch t-test", text, codes)
     else:
+        codes = codes or (note("no_variation"),)
         absolute = AbsoluteLift(d, 0.0, d, d, 1.0 if d == 0 else math.nan, 0.0, df,
-                                "CUPED (regression adjustment)", note or "no variation")
+                                "CUPED (regression adjustment)", describe(codes), codes)
     s1, s0 = math.sqrt(v1 / n1), math.sqrt(v0 / n0)
     relative = relative_lift(adj1, s1, adj0, s0, n_min=min(n1, n0), alpha=alpha, method=relative_method, df=df,
                              min_n=min_n_relative)
     return CupedResult(absolute, relative, theta, reduction, {"treatment": adj1, "control": adj0},
-                       {"treatment": s1, "control": s0}, applied, note)
+                       {"treatment": s1, "control": s0}, applied, text, codes)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from scipy import stats as _st
 
+from fanlib.ab.notes import describe, note
+
 #: Below this many units per arm a relative interval is flagged as not to be trusted.
 MIN_N_RELATIVE = 1_000
 #: Fieller's g = (crit · se_control / mean_control)²; above this the ratio is poorly determined.
@@ -32,6 +34,7 @@ class AbsoluteLift:
     df: float  # Welch degrees of freedom; inf for z-tests
     method: str
     note: str = ""
+    codes: tuple = ()  # the caveats behind ``note``, as (code, fields) for the report's language
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class RelativeLift:
     method: str
     trusted: bool
     note: str = ""
+    codes: tuple = ()
 
 
 def welch_df(v1: float, n1: int, v0: float, n0: int) -> float:
@@ -73,8 +77,8 @@ def absolute_lift(treat, control, alpha: float = 0.05) -> AbsoluteLift:
         se0 = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n0))
         df, method = math.inf, "two-proportion z-test"
         if se0 == 0:
-            return AbsoluteLift(d, 0.0, d, d, 1.0, 0.0, df, method,
-                                "no variation: every fan in both variants has the same value")
+            codes = (note("no_variation"),)
+            return AbsoluteLift(d, 0.0, d, d, 1.0, 0.0, df, method, describe(codes), codes)
         stat = d / se0
         crit = _critical(alpha, df)
         return AbsoluteLift(d, se, d - crit * se, d + crit * se, _two_sided_p(stat, df), stat, df, method)
@@ -85,12 +89,12 @@ def absolute_lift(treat, control, alpha: float = 0.05) -> AbsoluteLift:
     else:
         df, method = welch_df(v1, n1, v0, n0), "Welch t-test"
     if not math.isfinite(se):
-        return AbsoluteLift(d, se, math.nan, math.nan, math.nan, math.nan, df, method,
-                            "not defined: a variant has no units (or no denominator) for this metric")
+        codes = (note("undefined_no_units"),)
+        return AbsoluteLift(d, se, math.nan, math.nan, math.nan, math.nan, df, method, describe(codes), codes)
     if se == 0:
-        note = "no variation: every fan in both variants has the same value" if d == 0 else \
-            "no variation within variants; the difference cannot be tested"
-        return AbsoluteLift(d, 0.0, d, d, 1.0 if d == 0 else math.nan, 0.0 if d == 0 else math.nan, df, method, note)
+        codes = (note("no_variation" if d == 0 else "no_within_variation"),)
+        return AbsoluteLift(d, 0.0, d, d, 1.0 if d == 0 else math.nan, 0.0 if d == 0 else math.nan, df, method,
+                            describe(codes), codes)
     stat = d / se
     crit = _critical(alpha, df)
     return AbsoluteLift(d, se, d - crit * se, d + crit * se, _two_sided_p(stat, df), stat, df, method)
@@ -133,8 +137,8 @@ def relative_lift(treat_mean: float, treat_se: float, control_mean: float, contr
     if method not in ("fieller", "log"):
         raise ValueError(f"relative interval method {method!r} is not 'fieller' or 'log'")
     if control_mean == 0 or not math.isfinite(control_mean):
-        return RelativeLift(math.nan, math.nan, math.nan, method, False,
-                            "not defined: the control mean is zero")
+        codes = (note("rel_control_zero"),)
+        return RelativeLift(math.nan, math.nan, math.nan, method, False, describe(codes), codes)
     est = treat_mean / control_mean - 1
     crit = _critical(alpha, df)
     if method == "fieller":
@@ -142,12 +146,12 @@ def relative_lift(treat_mean: float, treat_se: float, control_mean: float, contr
     else:
         lo, hi = log_ratio_interval(treat_mean, treat_se, control_mean, control_se, crit)
         g = (crit * control_se / control_mean) ** 2
-    notes = []
+    codes = []
     if n_min < min_n:
-        notes.append(f"only {n_min:,} units in the smaller variant (need {min_n:,} for a trustworthy relative interval)")
+        codes.append(note("rel_small_n", n=int(n_min), min_n=int(min_n)))
     if g > MAX_FIELLER_G:
-        notes.append("the control mean is too uncertain for a stable ratio")
+        codes.append(note("rel_uncertain_control"))
     if not math.isfinite(lo):
-        notes.append("the interval is unbounded")
+        codes.append(note("rel_unbounded"))
     return RelativeLift(est, lo - 1 if math.isfinite(lo) else math.nan, hi - 1 if math.isfinite(hi) else math.nan,
-                        method, not notes, "; ".join(notes))
+                        method, not codes, describe(codes), tuple(codes))

@@ -111,19 +111,25 @@ def check_assignments(fd, experiment_id: str, planned_split: dict | None = None)
                            f"(a fan must see exactly one variant); fix the assignment log or exclude them",
                            table="assignments", column="fan_id", check="one assignment per fan",
                            examples=examples)
-    counts = counts.sort_values("variant").reset_index(drop=True)
+    return _check_variants(counts, planned_split, "assignments", "variant", f"experiment {experiment_id!r}")
+
+
+def _check_variants(counts: pd.DataFrame, planned_split: dict | None, table: str, column: str,
+                    what: str) -> pd.DataFrame:
+    """Variant labels must be planned, and there must be at least two of them."""
+    counts = counts.copy()
     counts["variant"] = counts["variant"].astype(str)
+    counts = counts.sort_values("variant").reset_index(drop=True)
     if planned_split:
         unknown = counts[~counts["variant"].isin(list(planned_split))]
         if len(unknown):
             raise ABInputError(f"variant labels {list(unknown['variant'])} (n = {list(unknown['n'])}) are not in "
                                f"the planned split {sorted(planned_split)}; correct planned_split or the labels",
-                               table="assignments", column="variant", check="variant in planned split",
-                               examples=unknown)
+                               table=table, column=column, check="variant in planned split", examples=unknown)
     if len(counts) < 2:
-        raise ABInputError(f"experiment {experiment_id!r} has only one variant ({counts['variant'].iloc[0]!r}, "
+        raise ABInputError(f"{what} has only one variant ({counts['variant'].iloc[0]!r}, "
                            f"n = {int(counts['n'].iloc[0]):,}); a comparison needs at least two",
-                           table="assignments", column="variant", check="at least two variants")
+                           table=table, column=column, check="at least two variants")
     return counts
 
 
@@ -219,8 +225,13 @@ def window_coverage(fd, experiment_id: str, window_days: int) -> dict:
 
 # --- a unit-level table named by the user -----------------------------------------------------
 
-def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = "fan_id"):
-    """A user's one-row-per-fan table (variant, outcomes, covariates), renamed to ``variant``."""
+def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = "fan_id",
+               planned_split: dict | None = None):
+    """A user's one-row-per-fan table (variant, outcomes, covariates), renamed to ``variant``.
+
+    Checked in the engine: not empty, one row per fan (when it has a fan id column), variant
+    labels in ``planned_split`` and at least two variants.
+    """
     try:
         t = fd.table(name)
     except Exception:
@@ -236,12 +247,27 @@ def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = 
         t = t.rename(variant=variant)
     if fan_id and fan_id in t.columns and fan_id != "fan_id":
         t = t.rename(fan_id=fan_id)
+    counts = _execute(fd, t.group_by("variant").aggregate(n=t.count()), f"ab:{name}:counts")
+    if counts.empty:
+        raise ABInputError("the table is empty: no fans to compare", table=name, check="non-empty table")
+    if "fan_id" in t.columns:
+        dup = t.group_by("fan_id").aggregate(rows=t.count())
+        dup = dup.filter(dup.rows > 1)
+        n_dup = int(_execute(fd, dup.count().name("n").as_table(), f"ab:{name}:dups")["n"].iloc[0])
+        if n_dup:
+            ex = t.join(dup.select("fan_id"), "fan_id").select("fan_id", "variant").order_by(["fan_id", "variant"])
+            raise ABInputError(f"{n_dup:,} fans appear in more than one row (a fan must be in exactly one variant); "
+                               f"remove the duplicates from the export", table=name, column=fan_id or "fan_id",
+                               check="one row per fan", examples=_execute(fd, ex.limit(10), f"ab:{name}:dup-rows"))
+    _check_variants(counts, planned_split, name, variant, f"table {name!r}")
     return t
 
 
 def unit_metrics(table, outcomes: list[str], covariates: dict | None = None) -> dict[str, Metric]:
     """Metrics for a user's unit table: ``a/b`` is a ratio, a 0/1 column a proportion, else a mean."""
     covariates = covariates or {}
+    if not outcomes:
+        raise ABInputError("no outcome columns named (parameter unit_outcomes)", check="outcome columns")
     cols = set(table.columns)
     out = {}
     for spec in outcomes:

@@ -1,4 +1,7 @@
-"""Charts of the experiment readout, drawn with the fanlib theme (plotting is kept apart from fitting)."""
+"""Charts of the experiment readout, drawn with the fanlib theme (plotting is kept apart from fitting).
+
+Titles, axis labels and legends come from the report's messages (``T``); Chinese by default.
+"""
 
 from __future__ import annotations
 
@@ -6,69 +9,82 @@ import numpy as np
 import pandas as pd
 
 from fanlib import plotting
+from fanlib.ab import narrative
 
 
-def forest_lifts(lifts: pd.DataFrame, *, title: str = "相对提升及置信区间 Relative lift with interval", ax=None):
+def _messages(T):
+    from fanlib.i18n import messages
+
+    return T or messages(narrative.DOMAIN, "zh")
+
+
+def forest_lifts(lifts: pd.DataFrame, *, T=None, title: str | None = None, ax=None):
     """Forest plot of every metric × variant's relative lift and its interval."""
-    frame = lifts.copy()
-    frame["row"] = frame["label"] + np.where(frame["variant"].nunique() > 1, " · " + frame["variant"], "")
-    frame = frame[np.isfinite(frame["relative"])]
-    return plotting.forest(frame, "relative", "relative_low", "relative_high", "row", ref=0.0, title=title,
-                           xlabel="相对对照组 vs control", percent=True, significant="significant", ax=ax)
+    T = _messages(T)
+    frame = narrative.relabel(lifts, T)
+    many = frame["variant"].nunique() > 1
+    frame["row"] = frame["label"] + (" · " + frame["variant"].astype(str) if many else "")
+    frame = frame[np.isfinite(frame["relative"].astype(float))]
+    return plotting.forest(frame, "relative", "relative_low", "relative_high", "row", ref=0.0,
+                           title=title or T("chart_forest"), xlabel=T("chart_forest_x"), percent=True,
+                           significant="significant", ax=ax)
 
 
-def forest_segments(segments: pd.DataFrame, *, unit: str = "pct", title: str | None = None, ax=None):
+def forest_segments(segments: pd.DataFrame, *, T=None, unit: str = "pct", title: str | None = None, ax=None):
     """Forest plot of the absolute lift in every segment of every dimension (none left out)."""
-    frame = segments[np.isfinite(segments["estimate"])].copy()
-    frame["row"] = frame["dimension"] + " = " + frame["segment"].astype(str)
+    T = _messages(T)
+    frame = segments[np.isfinite(segments["estimate"].astype(float))].copy()
+    frame["row"] = [f"{narrative.dimension_label(d, T)} = {narrative.segment_label(s, T, d)}"
+                    for d, s in zip(frame["dimension"], frame["segment"])]
     frame["sig"] = frame["p_adjusted"] < 0.05
     return plotting.forest(frame, "estimate", "low", "high", "row", ref=0.0, percent=unit == "pct",
-                           title=title or "分群效应 Effect by segment", xlabel="绝对提升 absolute lift",
+                           title=title or T("chart_segments", variant=""), xlabel=T("chart_segments_x"),
                            significant="sig", ax=ax)
 
 
-def sequential_chart(table: pd.DataFrame, *, percent: bool = True, title: str | None = None, ax=None):
+def sequential_chart(table: pd.DataFrame, *, T=None, percent: bool = True, title: str | None = None, ax=None):
     """Cumulative estimate over the looks, with the naive interval and the always-valid sequence."""
+    T = _messages(T)
     ax = plotting._axes(ax, figsize=(10, 4.5))
     x = pd.to_datetime(table["look"])
     finite_low = table["cs_low"].where(np.isfinite(table["cs_low"]))
     finite_high = table["cs_high"].where(np.isfinite(table["cs_high"]))
     ax.fill_between(x, finite_low, finite_high, color=plotting.ACCENT, alpha=0.18, linewidth=0,
-                    label="随时有效区间 always-valid")
-    ax.plot(x, table["naive_low"], color=plotting.NEUTRAL, linestyle="--", linewidth=1, label="固定样本区间 naive")
+                    label=T("legend_always_valid"))
+    ax.plot(x, table["naive_low"], color=plotting.NEUTRAL, linestyle="--", linewidth=1, label=T("legend_naive"))
     ax.plot(x, table["naive_high"], color=plotting.NEUTRAL, linestyle="--", linewidth=1)
-    ax.plot(x, table["estimate"], color=plotting.ACCENT, marker="o", label="累计估计 estimate")
+    ax.plot(x, table["estimate"], color=plotting.ACCENT, marker="o", label=T("legend_estimate"))
     ax.axhline(0, color="black", linewidth=1)
     if percent:
         plotting.percent_axis(ax, "y", decimals=1)
     ax.legend(loc="best", frameon=False)
-    return plotting._finish(ax, title or "逐日累计结果 Cumulative result by day", "", "绝对提升 absolute lift")
+    return plotting._finish(ax, title or T("chart_sequential", metric=""), "", T("chart_seq_y"))
 
 
-def did_trends_chart(trend: pd.DataFrame, start, *, title: str | None = None, ax=None):
+def did_trends_chart(trend: pd.DataFrame, start, *, T=None, title: str | None = None, ax=None):
     """Mean log(weekly events per active fan) of treated and comparison communities, start marked."""
+    T = _messages(T)
     ax = plotting._axes(ax, figsize=(10, 4.5))
-    names = {"treated": "活动社群 treated", "comparison": "对照社群 comparison"}
+    names = {"treated": T("legend_treated"), "comparison": T("legend_comparison")}
     colours = {"treated": plotting.BAD, "comparison": plotting.ACCENT}
     for group, g in trend.groupby("group"):
         ax.plot(pd.to_datetime(g["week_start"]), g["log_outcome"], marker="o", color=colours.get(group),
                 label=names.get(group, group))
     ax.axvline(pd.Timestamp(start), color="black", linestyle="--", linewidth=1)
     ax.legend(loc="best", frameon=False)
-    return plotting._finish(ax, title or "活动前后趋势 Trends before and after the start", "",
-                            "log(人均周互动) log events per fan")
+    return plotting._finish(ax, title or T("chart_did_trends"), "", T("chart_did_y"))
 
 
-def event_study_chart(study: pd.DataFrame, *, title: str | None = None, ax=None):
+def event_study_chart(study: pd.DataFrame, *, T=None, title: str | None = None, ax=None):
     """Event-study coefficients by week relative to the start (week -1 is the reference)."""
+    T = _messages(T)
     ax = plotting._axes(ax, figsize=(10, 4.5))
     pre = study["period"] < 0
-    for mask, colour, label in ((pre, plotting.NEUTRAL, "活动前 before"), (~pre, plotting.BAD, "活动后 after")):
+    for mask, colour, label in ((pre, plotting.NEUTRAL, T("legend_before")), (~pre, plotting.BAD, T("legend_after"))):
         s = study[mask]
         ax.errorbar(s["period"], s["estimate"], yerr=[s["estimate"] - s["low"], s["high"] - s["estimate"]],
                     fmt="o", color=colour, capsize=3, label=label)
     ax.axhline(0, color="black", linewidth=1)
     ax.axvline(-0.5, color="black", linestyle="--", linewidth=1)
     ax.legend(loc="best", frameon=False)
-    return plotting._finish(ax, title or "事件研究 Event study", "相对开始的周 weeks from start",
-                            "差异 difference (log)")
+    return plotting._finish(ax, title or T("chart_event_study"), T("chart_event_x"), T("chart_event_y"))

@@ -47,3 +47,20 @@ def achieved_power(se_diff: float, effect: float, alpha: float = 0.05) -> float:
 def mde_for(se_diff: float, alpha: float = 0.05, power: float = 0.8) -> float:
     """The smallest true absolute difference this experiment detects with the given power."""
     return float((_st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(power)) * se_diff)
+
+
+def planner(sd: float, baseline: float, mde_relatives=(0.01, 0.02, 0.05, 0.10), *, alpha: float = 0.05,
+            power: float = 0.8, ratio: float = 1.0):
+    """Fans per variant a new experiment needs for each relative minimum effect, from a metric's
+    control mean (``baseline``) and unit standard deviation ``sd`` (e.g. from this experiment)."""
+    import pandas as pd
+
+    if not (math.isfinite(sd) and sd > 0 and math.isfinite(baseline) and baseline != 0):
+        raise ValueError(f"planning needs a positive standard deviation and a non-zero baseline "
+                         f"(got sd = {sd}, baseline = {baseline})")
+    rows = []
+    for rel in mde_relatives:
+        n = sample_size_per_arm(sd, abs(rel * baseline), alpha=alpha, power=power, ratio=ratio)
+        rows.append({"baseline": baseline, "mde_relative": rel, "mde": abs(rel * baseline), "per_arm": n["control"],
+                     "total": n["total"]})
+    return pd.DataFrame(rows)

@@ -14,6 +14,7 @@ from fanlib.ab.errors import ABInputError
 from fanlib.ab.guardrails import GuardrailResult, check_guardrail
 from fanlib.ab.lifts import MIN_N_RELATIVE, absolute_lift, relative_lift
 from fanlib.ab.multiple import adjust
+from fanlib.ab.notes import describe, note
 from fanlib.ab.outcomes import Metric
 from fanlib.ab.power import achieved_power, mde_for, sample_size_per_arm
 from fanlib.ab.srm import SRM_ALPHA, SRMResult, srm_check
@@ -34,8 +35,18 @@ class Readout:
     power: pd.DataFrame
     verdicts: list[Verdict]
     verdict: Verdict
-    notes: list[str] = field(default_factory=list)
+    note_codes: list = field(default_factory=list)  # caveats as (code, fields), rendered in the report's language
     settings: dict = field(default_factory=dict)
+
+    @property
+    def notes(self) -> list[str]:
+        """The caveats in English (as written to the summary JSON)."""
+        return [describe([c]) for c in self.note_codes]
+
+    def add_note(self, code: str, **fields) -> None:
+        item = note(code, **fields)
+        if item not in self.note_codes:
+            self.note_codes.append(item)
 
     def summary(self) -> dict:
         """The JSON-able section for ``02_ab_campaign.summary.json``."""
@@ -90,7 +101,7 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
     plan = planned_split or {v: 1.0 for v in counts}
     srm = srm_check(counts, plan, srm_alpha)
     treatments = [v for v in sorted(counts) if v != control]
-    notes: list[str] = []
+    note_codes: list = []
     vrows, lrows = [], []
     for name, metric in metrics.items():
         by_v = moments[name]
@@ -102,9 +113,8 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
         c = st[control]
         if metric.kind == "proportion":
             for v, s in st.items():
-                if s.sum == 0:
-                    notes.append(f"{metric.display}: variant {v!r} has zero conversions; its relative lift "
-                                 f"is not defined when it is the control")
+                if s.sum == 0 and note("zero_conversions", metric=name, variant=v) not in note_codes:
+                    note_codes.append(note("zero_conversions", metric=name, variant=v))
         for v in treatments:
             t = st[v]
             ab = absolute_lift(t, c, alpha)
@@ -116,7 +126,8 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
                    "raw_absolute": ab.estimate, "raw_low": ab.low, "raw_high": ab.high, "raw_se": ab.se,
                    "raw_p_value": ab.p_value, "raw_relative": rel.estimate, "raw_relative_low": rel.low,
                    "raw_relative_high": rel.high, "test": ab.method, "variance_reduction": math.nan,
-                   "cuped_applied": False, "note": "; ".join(filter(None, [ab.note, rel.note]))}
+                   "cuped_applied": False, "note": "; ".join(filter(None, [ab.note, rel.note])),
+                   "note_codes": list(ab.codes) + list(rel.codes)}
             chosen_abs, chosen_rel, source = ab, rel, "unadjusted"
             if use_cuped and metric.covariates and metric.kind != "ratio" and min(t.n, c.n) > len(metric.covariates) + 2:
                 cu = cuped(by_v[v], by_v[control], metric.column, metric.covariates, alpha=alpha,
@@ -127,6 +138,7 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
                     chosen_abs, chosen_rel, source = cu.absolute, cu.relative, "cuped"
                 elif cu.note and cu.note not in row["note"]:
                     row["note"] = "; ".join(filter(None, [row["note"], cu.note]))
+                    row["note_codes"] = row["note_codes"] + list(cu.codes)
             row.update(estimate_source=source, absolute=chosen_abs.estimate, absolute_low=chosen_abs.low,
                        absolute_high=chosen_abs.high, se=chosen_abs.se, p_value=chosen_abs.p_value,
                        relative=chosen_rel.estimate, relative_low=chosen_rel.low, relative_high=chosen_rel.high,
@@ -154,7 +166,7 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
     power_table = pd.DataFrame(prow)
     guard_results = []
     for r in lifts[lifts["guardrail"]].itertuples():
-        guard_results.append(check_guardrail(r.label, r.variant, r.absolute, r.absolute_low, r.absolute_high,
+        guard_results.append(check_guardrail(r.metric, r.variant, r.absolute, r.absolute_low, r.absolute_high,
                                              r.control_mean, guardrails[r.metric], r.higher_is_better))
     verdicts = []
     for v in treatments:
@@ -162,7 +174,8 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
 
         def entry(metric_name):
             r = sub[sub["metric"] == metric_name].iloc[0]
-            return {"name": metrics[metric_name].display.split(" ", 1)[-1], "estimate": r["absolute"],
+            return {"metric": metric_name, "name": metrics[metric_name].display.split(" ", 1)[-1],
+                    "estimate": r["absolute"],
                     "low": r["absolute_low"], "high": r["absolute_high"], "p_adjusted": r["p_adjusted"],
                     "unit": r["unit"], "higher_is_better": bool(r["higher_is_better"])}
 
@@ -175,24 +188,26 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
                 "cuped": use_cuped, "primary": primary, "guardrails": guardrails, "mde_relative": mde_relative,
                 "power": power, "planned_split": srm.planned}
     return Readout(experiment_id, control, srm, variants, lifts, guard_results, power_table, verdicts, verdict,
-                   list(dict.fromkeys(notes)), settings)
+                   note_codes, settings)
 
 
 def _overall(verdicts: list[Verdict], lifts: pd.DataFrame, primary: str) -> Verdict:
     if len(verdicts) == 1:
         return verdicts[0]
     text = " | ".join(v.text for v in verdicts)
+    each = {"variants": verdicts}
     if any(v.decision == WITHHELD for v in verdicts):
         w = next(v for v in verdicts if v.decision == WITHHELD)
-        return Verdict(WITHHELD, w.reason, text)
+        return Verdict(WITHHELD, w.reason, text, details={**each, "reason": "srm"})
     ships = [v for v in verdicts if v.decision == SHIP]
     if ships:
         est = lifts[lifts["metric"] == primary].set_index("variant")["absolute"]
         best = max(ships, key=lambda v: est[v.variant])
-        return Verdict(SHIP, f"ship {best.variant}: {best.reason}", text, best.variant)
+        return Verdict(SHIP, f"ship {best.variant}: {best.reason}", text, best.variant,
+                       {**each, "reason": "ship_best"})
     if all(v.decision == DONT_SHIP for v in verdicts):
-        return Verdict(DONT_SHIP, "no variant beats control", text)
-    return Verdict(INCONCLUSIVE, "no variant is clearly better", text)
+        return Verdict(DONT_SHIP, "no variant beats control", text, details={**each, "reason": "none_better"})
+    return Verdict(INCONCLUSIVE, "no variant is clearly better", text, details={**each, "reason": "unclear"})
 
 
 def check_outcomes(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], experiment_id: str) -> None:
@@ -233,8 +248,7 @@ def experiment_readout(fd, experiment_id: str, *, control: str = "control", plan
     check_outcomes(mom, chosen, experiment_id)
     ro = analyze(mom, chosen, control=control, planned_split=planned_split, experiment_id=experiment_id, **options)
     if cover["complete"] < cover["n"]:
-        ro.notes.append(f"{cover['n'] - cover['complete']:,} of {cover['n']:,} fans were assigned less than "
-                        f"{window_days} days before the data end; their outcome windows are cut short")
+        ro.add_note("cut_windows", cut=cover["n"] - cover["complete"], n=cover["n"], days=window_days)
     ro.settings.update(window_days=window_days, pre_days=pre_days)
     return ro, units
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 SHIP, DONT_SHIP, INCONCLUSIVE, WITHHELD = "ship", "don't ship", "inconclusive", "withheld"
 
 
-def format_lift(value: float, low: float, high: float, unit: str) -> str:
-    """'+1.2 pp [0.8, 1.6]', '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
+def format_lift(value: float, low: float, high: float, unit: str, lang: str = "en") -> str:
+    """'+1.2 pp [0.8, 1.6]' ('+1.2 个百分点 [0.8, 1.6]' in Chinese), '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
     if not all(math.isfinite(v) for v in (value, low, high)):
-        return "not estimable"
+        return "不可估计" if lang == "zh" else "not estimable"
     if unit == "pct":
-        return f"{value * 100:+.1f} pp [{low * 100:.1f}, {high * 100:.1f}]"
+        pp = "个百分点" if lang == "zh" else "pp"
+        return f"{value * 100:+.1f} {pp} [{low * 100:.1f}, {high * 100:.1f}]"
     if unit == "cny":
         sign = "+" if value >= 0 else "-"
         return f"{sign}¥{abs(value):.2f} [{low:.2f}, {high:.2f}]"
@@ -55,23 +56,28 @@ def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: lis
     p = primary["p_adjusted"]
     better = math.isfinite(p) and p < alpha and sign * primary["estimate"] > 0
     worse = math.isfinite(p) and p < alpha and sign * primary["estimate"] < 0
+    # the reason as a message code (rendered in the report's language by fanlib.ab.narrative)
     if srm_failed:
-        decision, reason = WITHHELD, "sample ratio mismatch: the assignment is broken, so the lifts are not trustworthy"
+        decision, code = WITHHELD, "srm"
+        reason = "sample ratio mismatch: the assignment is broken, so the lifts are not trustworthy"
     elif bad:
-        decision, reason = DONT_SHIP, guard_text
+        decision, code, reason = DONT_SHIP, "guard_violated", guard_text
     elif worse:
-        decision, reason = DONT_SHIP, f"{primary['name']} is significantly worse"
+        decision, code, reason = DONT_SHIP, "worse", f"{primary['name']} is significantly worse"
     elif better and not risky:
-        decision, reason = SHIP, f"{primary['name']} is significantly better (adjusted p = {p:.2g}) and guardrails are fine"
+        decision, code = SHIP, "better"
+        reason = f"{primary['name']} is significantly better (adjusted p = {p:.2g}) and guardrails are fine"
     elif better:
-        decision, reason = INCONCLUSIVE, f"{primary['name']} is better, but {guard_text}"
+        decision, code, reason = INCONCLUSIVE, "better_at_risk", f"{primary['name']} is better, but {guard_text}"
     elif not math.isfinite(p):
-        decision, reason = INCONCLUSIVE, f"{primary['name']} could not be tested"
+        decision, code, reason = INCONCLUSIVE, "untestable", f"{primary['name']} could not be tested"
     elif mde is not None and math.isfinite(primary["high"]) and sign * (primary["high"] if sign > 0 else primary["low"]) < abs(mde):
-        decision, reason = DONT_SHIP, (f"{primary['name']} shows no effect and the interval rules out the minimum "
-                                       f"effect worth having")
+        decision, code = DONT_SHIP, "no_effect"
+        reason = f"{primary['name']} shows no effect and the interval rules out the minimum effect worth having"
     else:
-        decision, reason = INCONCLUSIVE, f"{primary['name']} is not significantly different (adjusted p = {p:.2g})"
+        decision, code = INCONCLUSIVE, "not_significant"
+        reason = f"{primary['name']} is not significantly different (adjusted p = {p:.2g})"
     text = f"{variant}: {lifts}; {guard_text}; {decision}" if decision != WITHHELD else \
         f"{variant}: verdict withheld -- {srm_message or reason}"
-    return Verdict(decision, reason, text, variant)
+    details = {"reason": code, "primary": primary, "metrics": shown, "p_adjusted": p, "guardrails": list(guardrails)}
+    return Verdict(decision, reason, text, variant, details)
