@@ -225,9 +225,11 @@ def window_coverage(fd, experiment_id: str, window_days: int) -> dict:
 
 # --- a unit-level table named by the user -----------------------------------------------------
 
-def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = "fan_id",
+def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = None,
                planned_split: dict | None = None):
     """A user's one-row-per-fan table (variant, outcomes, covariates), renamed to ``variant``.
+
+    ``fan_id`` names the fan id column (None: ``fan_id`` if the table has one).
 
     Checked in the engine: not empty, one row per fan (when it has a fan id column), variant
     labels in ``planned_split`` and at least two variants.
@@ -245,7 +247,10 @@ def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = 
                            column=variant, check="column present")
     if variant != "variant":
         t = t.rename(variant=variant)
-    if fan_id and fan_id in t.columns and fan_id != "fan_id":
+    if fan_id and fan_id not in t.columns:
+        raise ABInputError(f"no fan id column {fan_id!r}; columns are {list(t.columns)}", table=name,
+                           column=fan_id, check="column present")
+    if fan_id and fan_id != "fan_id":
         t = t.rename(fan_id=fan_id)
     counts = _execute(fd, t.group_by("variant").aggregate(n=t.count()), f"ab:{name}:counts")
     if counts.empty:
