@@ -12,6 +12,11 @@ import pandas as pd
 from fanlib import contract
 
 
+def _count(value) -> int:
+    """An engine count or sum as int; an empty sum is NULL (None in DuckDB, NaN from Spark)."""
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
 def present_tables(fd) -> list[str]:
     return [name for name in contract.TABLE_NAMES if fd.has(name)]
 
@@ -49,7 +54,7 @@ def null_rates(fd) -> pd.DataFrame:
         n = int(got["__rows"])
         for c in cols:
             spec = contract.table(name).column(c)
-            missing = int(got[c] or 0)
+            missing = _count(got[c])
             rows.append({"table": name, "column": c, "required": spec.required, "nullable": spec.nullable,
                          "missing": missing, "null_rate": missing / n if n else float("nan")})
     return pd.DataFrame(rows, columns=["table", "column", "required", "nullable", "missing", "null_rate"])
@@ -75,8 +80,8 @@ def duplicate_keys(fd) -> pd.DataFrame:
         dup = counts.filter(counts.n > 1)
         got = fd.execute(dup.aggregate(keys=dup.count(), surplus=(dup.n - 1).sum()),
                          label=f"overview:{name}:duplicates").iloc[0]
-        rows.append({"table": name, "key": ", ".join(key), "duplicated_keys": int(got["keys"] or 0),
-                     "surplus_rows": int(got["surplus"] or 0)})
+        rows.append({"table": name, "key": ", ".join(key), "duplicated_keys": _count(got["keys"]),
+                     "surplus_rows": _count(got["surplus"])})
     return pd.DataFrame(rows, columns=["table", "key", "duplicated_keys", "surplus_rows"])
 
 

@@ -162,7 +162,7 @@ def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
     row = fd.execute(t.aggregate(**metrics), label="sentiment:aspects").iloc[0]
     rows = []
     for aspect in ASPECT_KEYWORDS:
-        k, n = int(row[f"{aspect}__neg"] or 0), int(row[f"{aspect}__all"] or 0)
+        k, n = (0 if pd.isna(row[f"{aspect}__{part}"]) else int(row[f"{aspect}__{part}"]) for part in ("neg", "all"))
         rate, low, high = wilson([k], [n])
         rows.append({"aspect": aspect, "aspect_zh": ASPECT_NAMES_ZH[aspect], "mentions": n, "negative_mentions": k,
                      "share_of_negative": k / row["n_negative"] if row["n_negative"] else np.nan,
