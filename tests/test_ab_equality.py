@@ -157,3 +157,32 @@ def test_fit_did_recovers_effect_on_simulated_panel():
     assert res.low < 0.14 < res.high
     assert res.pretrend_p > 0.05  # no differential pre-trend was simulated
     assert res.n_units == 40 and res.n_treated == 8
+
+
+def test_fit_did_effect_and_pretrend_equal_statsmodels_cluster_robust_wls():
+    """The DiD readout itself (not only the OLS helper) equals statsmodels on the same panel."""
+    from scipy import stats
+
+    rng = np.random.default_rng(9)
+    units, period, treated, y = _panel(rng)
+    fans = np.repeat(rng.integers(20, 400, 40), 12)
+    panel = pd.DataFrame({"unit": units, "period": period, "events_per_fan": np.exp(y), "fans": fans})
+    treated_units = [f"C{i:03d}" for i in range(8)]
+    res = did.fit_did(panel, treated_units)
+    w = did.unit_weights(panel)
+    X = pd.get_dummies(pd.DataFrame({"u": units, "p": period.astype(str)}), drop_first=True, dtype=float)
+    X.insert(0, "treated_post", (treated & (period >= 0)).astype(float))
+    X.insert(0, "const", 1.0)
+    ref = sm.WLS(y, X, weights=w).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(units)[0]})
+    assert res.effect == pytest.approx(ref.params["treated_post"], abs=TOL)
+    assert res.se == pytest.approx(ref.bse["treated_post"], abs=TOL)
+    assert res.p_value == pytest.approx(2 * stats.t.sf(abs(ref.tvalues["treated_post"]), 39), abs=TOL)
+    # pre-trend: differential linear slope before the start, same clustering
+    pre = period < 0
+    Xp = pd.get_dummies(pd.DataFrame({"u": units[pre], "p": period[pre].astype(str)}), drop_first=True, dtype=float)
+    Xp.insert(0, "slope", treated[pre] * period[pre].astype(float))
+    Xp.insert(0, "const", 1.0)
+    refp = sm.WLS(y[pre], Xp, weights=w[pre]).fit(cov_type="cluster",
+                                                  cov_kwds={"groups": pd.factorize(units[pre])[0]})
+    assert res.pretrend_t == pytest.approx(refp.tvalues["slope"], abs=1e-7)
+    assert res.pretrend_p == pytest.approx(2 * stats.t.sf(abs(refp.tvalues["slope"]), 39), abs=TOL)

@@ -151,3 +151,40 @@ def test_readout_reports_achieved_power_and_detectable_effect():
     assert row["detectable_absolute"] == pytest.approx(power.mde_for(lift["se"]))
     assert row["n_per_arm"] == 5_000 and row["n_per_arm_needed"] > 0
     assert isinstance(pd.DataFrame(ro.power), pd.DataFrame)
+
+
+@pytest.mark.parametrize("correction,sm_method", [("holm", "holm"), ("bh", "fdr_bh")])
+def test_correction_runs_across_every_arm_and_metric(correction, sm_method):
+    """Two treatment arms × three metrics: one family of six p-values, and six summary rows."""
+    from fanlib.ab import analyze
+    from fanlib.ab.outcomes import Metric
+    from fanlib.ab.stats import Moments
+
+    rng = np.random.default_rng(5)
+    metrics = {"conversion": Metric("conversion", "proportion", "converted"),
+               "revenue_per_fan": Metric("revenue_per_fan", "mean", "revenue"),
+               "revenue_per_order": Metric("revenue_per_order", "ratio", "revenue", denominator="orders")}
+    mom: dict = {name: {} for name in metrics}
+    for arm, lift in (("control", 0.0), ("b", 0.01), ("c", 0.03)):
+        orders = rng.poisson(0.2 + lift * 3, 6_000).astype(float)
+        revenue = orders * rng.lognormal(4, 0.8, 6_000)
+        converted = (orders > 0).astype(float)
+        m = Moments.from_arrays(["converted", "revenue", "orders"], converted, revenue, orders)
+        mom["conversion"][arm] = Moments(m.n, ("converted",), m.sums[:1], m.cross[:1, :1])
+        mom["revenue_per_fan"][arm] = Moments(m.n, ("revenue",), m.sums[1:2], m.cross[1:2, 1:2])
+        mom["revenue_per_order"][arm] = Moments(m.n, ("revenue", "orders"), m.sums[1:], m.cross[1:, 1:])
+    ro = analyze(mom, metrics, control="control", correction=correction, planned_split={"control": 1, "b": 1, "c": 1})
+    assert len(ro.lifts) == 6
+    np.testing.assert_allclose(ro.lifts["p_adjusted"], multipletests(ro.lifts["p_value"], method=sm_method)[1],
+                               atol=TOL)
+    summary = ro.summary()
+    rows = {(m["metric"], m["variant"]): m for m in summary["metrics"]}
+    assert set(rows) == {(m, v) for m in metrics for v in ("b", "c")}
+    for m in rows.values():
+        for key in ("absolute", "absolute_low", "absolute_high", "relative", "relative_low", "relative_high",
+                    "p_value", "p_adjusted"):
+            assert math.isfinite(m[key])
+        assert m["absolute_low"] <= m["absolute"] <= m["absolute_high"]
+        assert m["relative_low"] <= m["relative"] <= m["relative_high"]
+    assert summary["settings"]["correction"] == correction and "p_value" in summary["srm"]
+    assert len(ro.verdicts) == 2 and summary["verdict"]["decision"] in ("ship", "don't ship", "inconclusive")

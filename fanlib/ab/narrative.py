@@ -43,10 +43,8 @@ def dimension_label(dimension: str, T) -> str:
 
 def segment_label(value, T, dimension: str | None = None) -> str:
     text = str(value)
-    if dimension == "city_tier" and text.isdigit():
-        numerals = "一二三四五六七八九"
-        n = numerals[int(text) - 1] if T.lang == "zh" and 1 <= int(text) <= 9 else text
-        return T("city_tier_n", n=n)
+    if dimension == "city_tier":
+        return T.label(f"city_tier_{text}", text)
     return T.label(f"seg_{text}", T.label(text))
 
 
