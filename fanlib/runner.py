@@ -523,10 +523,15 @@ def _lock_holder(fd: int) -> str:
     return f"pid {holder.get('pid')}, started {holder.get('started_at')}{command}"
 
 
+class _Busy(Exception):
+    """Another process holds the lock; ``args[0]`` describes it."""
+
+
 def _acquire(folder: Path, *, wait: float = 0.0, create_folder: bool = True) -> int | None:
-    """An fd holding ``folder/.run.lock`` exclusively, or None when another process holds it for longer
-    than ``wait`` seconds. The lock file may be deleted by the holder as it finishes (or the folder
-    pruned), so the lock counts only if the file we locked is still the one at the path."""
+    """An fd holding ``folder/.run.lock`` exclusively; :class:`_Busy` when another process holds it for
+    longer than ``wait`` seconds; None when ``create_folder`` is false and the folder is gone. The lock
+    file may be deleted by the holder as it finishes (or the folder pruned), so the lock counts only if
+    the file we locked is still the one at the path."""
     import fcntl
 
     deadline = time.monotonic() + wait
@@ -544,7 +549,9 @@ def _acquire(folder: Path, *, wait: float = 0.0, create_folder: bool = True) -> 
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                return _closed(fd, None)
+                holder = _lock_holder(fd)
+                os.close(fd)
+                raise _Busy(holder) from None
             os.close(fd)
             time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
             continue
@@ -559,11 +566,6 @@ def _acquire(folder: Path, *, wait: float = 0.0, create_folder: bool = True) -> 
             return None
 
 
-def _closed(fd: int, value):
-    os.close(fd)
-    return value
-
-
 def _release(fd: int, folder: Path) -> None:
     # Delete the file while still holding it, so that a waiting run re-checks and locks a fresh one.
     with contextlib.suppress(FileNotFoundError):
@@ -576,14 +578,10 @@ def run_lock(date_dir: Path, *, wait: float = 0.0, command: str = ""):
     """Hold ``date_dir/.run.lock`` for a run; :class:`RunLocked` names the holder if another run keeps
     it for more than ``wait`` seconds."""
     date_dir = Path(date_dir)
-    fd = _acquire(date_dir, wait=wait)
-    if fd is None:
-        probe = os.open(date_dir / LOCK_NAME, os.O_RDONLY | os.O_CREAT, 0o644)
-        try:
-            holder = _lock_holder(probe)
-        finally:
-            os.close(probe)
-        raise RunLocked(f"{date_dir} is being written by another run ({holder}); waited {wait:g} s. "
+    try:
+        fd = _acquire(date_dir, wait=wait)
+    except _Busy as busy:
+        raise RunLocked(f"{date_dir} is being written by another run ({busy.args[0]}); waited {wait:g} s. "
                         f"Two runs never write the same dated folder: wait for it to finish, pass --wait SECONDS, "
                         f"or choose another --date / --out")
     try:
@@ -621,10 +619,12 @@ def prune(reports_dir: Path, keep: int, *, current: str | None = None) -> dict[s
     candidates = others[: len(others) - n_others] if n_others else others
     removed, locked = [], []
     for folder in candidates:
-        fd = _acquire(folder, create_folder=False)
-        if fd is None:
-            if folder.exists():
-                locked.append(folder.name)
+        try:
+            fd = _acquire(folder, create_folder=False)
+        except _Busy:
+            locked.append(folder.name)
+            continue
+        if fd is None:  # gone meanwhile (another run pruned it)
             continue
         try:
             trash = folder.with_name(f".{folder.name}.pruned.{os.getpid()}")
