@@ -77,7 +77,8 @@ def resolve_as_of(fd, as_of=None) -> dt.date:
 
 def days_between(later, earlier):
     """Days (fractional) between two ibis timestamp expressions."""
-    return (later.epoch_seconds() - earlier.epoch_seconds()) / 86400.0
+    # float64 first: Spark reads 86400.0 as a DECIMAL and would round the quotient to 6 places.
+    return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / 86400.0
 
 
 def count_in_window(fd, table: str, column: str, w: Window) -> int:
