@@ -194,9 +194,9 @@ def test_unit_level_export_through_the_report(monkeypatch, tmp_path, small_demo_
 @pytest.mark.parametrize("sql,message", [
     (_EXPORT + " UNION ALL " + _EXPORT.replace("a.variant AS arm", "'control' AS arm") + " LIMIT 5000",
      "fans appear in more than one row"),
-    (_EXPORT.replace("a.variant AS arm", "'control' AS arm"), "has only one variant"),
+    (_EXPORT.replace("a.variant AS arm", "'control' AS arm"), "only one variant"),
     (_EXPORT.replace("a.variant AS arm", "upper(a.variant) AS arm"), "not in the planned split"),
-    (_EXPORT + " AND false", "the table is empty"),
+    (_EXPORT + " AND false", "is empty"),
 ])
 def test_bad_unit_level_export_is_explained_without_a_crash(monkeypatch, tmp_path, small_demo_path, sql, message):
     path = _export(small_demo_path, tmp_path, sql)
@@ -209,3 +209,36 @@ def test_bad_unit_level_export_is_explained_without_a_crash(monkeypatch, tmp_pat
     assert "The experiment cannot be read out" in text and message in text and "fanlib-danger" in text
     s = json.loads(summary_path.read_text(encoding="utf-8"))
     assert s["status"] == "failed" and message in s["error"]
+
+
+def test_bad_input_is_explained_in_chinese_too(tmp_path):
+    """The issue's bad-input cases carry message codes, so a Chinese report explains them in Chinese."""
+    import numpy as np
+    import pandas as pd
+
+    from fanlib.ab import ABInputError, experiment_readout
+    from fanlib.data import connect
+    from test_ab_readout import PLAN, _tables, _write
+
+    zh, en = i18n.messages("ab_campaign", "zh"), i18n.messages("ab_campaign", "en")
+    one = _tables(n=300, variants=("control",))
+    unknown = _tables(n=300)
+    unknown["assignments"].loc[:9, "variant"] = "Treatment_B"
+    dup = _tables(n=300)
+    extra = dup["assignments"].iloc[:3].copy()
+    extra["variant"] = np.where(extra["variant"] == "control", "treatment", "control")
+    dup["assignments"] = pd.concat([dup["assignments"], extra], ignore_index=True)
+    late = _tables(n=300)
+    late["assignments"]["assigned_time"] = pd.Timestamp("2026-01-01")
+    cases = {"one_variant": one, "unknown_variants": unknown, "duplicate_assignment": dup, "empty_window": late}
+    for code, tables in cases.items():
+        fd = connect(_write(tmp_path / f"{code}.duckdb", tables), validate=False)
+        with pytest.raises(ABInputError) as err:
+            experiment_readout(fd, "exp_t", planned_split=PLAN)
+        assert err.value.code == code
+        text_zh, text_en = narrative.error_text(err.value, zh), narrative.error_text(err.value, en)
+        assert CJK.search(text_zh) and "{" not in text_zh, text_zh
+        assert not CJK.search(text_en)
+    with pytest.raises(ABInputError) as err:
+        experiment_readout(connect(tmp_path / "one_variant.duckdb", validate=False), "exp_nope", planned_split=PLAN)
+    assert "exp_nope" in narrative.error_text(err.value, zh) and "没有分组记录" in narrative.error_text(err.value, zh)

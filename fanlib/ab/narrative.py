@@ -218,3 +218,23 @@ def format_columns(frame: pd.DataFrame, T, units, *, values=(), diffs=(), pvalue
     for c in pvalues:
         out[c] = [f"{float(v):.3g}" if isinstance(v, (int, float)) and math.isfinite(v) else "–" for v in out[c]]
     return out
+
+
+def error_text(err, T) -> str:
+    """Why the readout cannot be made, in the report's language when the error has a message code."""
+    code = getattr(err, "code", None)
+    if not code or f"err_{code}" not in T:
+        return str(err)
+    fields = dict(err.fields)
+    if "n" in fields:
+        fields["n"] = fmt_number(fields["n"], "count", T.lang)
+    if "end" in fields:
+        fields["end"] = fmt_date(fields["end"], T.lang)
+    text = T(f"err_{code}", **fields)
+    where = [T(k, name=v) for k, v in (("err_table", err.table), ("err_column", err.column)) if v]
+    if where:
+        text += T("err_where", where=_list(T).join(where))
+    examples = getattr(err, "examples", None)
+    if examples is not None and len(examples):
+        text += " " + T("err_examples", rows=examples.head(5).to_string(index=False))
+    return text

@@ -100,7 +100,9 @@ def check_assignments(fd, experiment_id: str, planned_split: dict | None = None)
         known = _execute(fd, a.select("experiment_id").distinct().limit(20), "ab:experiments")
         raise ABInputError(f"experiment {experiment_id!r} has no assignments; known experiments: "
                            f"{sorted(known['experiment_id'].astype(str))}", table="assignments",
-                           column="experiment_id", check="experiment present")
+                           column="experiment_id", check="experiment present", code="unknown_experiment",
+                           fields={"experiment": experiment_id,
+                                   "known": ", ".join(sorted(known["experiment_id"].astype(str)))})
     dup = exp.group_by("fan_id").aggregate(rows=exp.count(), variants=exp.variant.nunique())
     dup = dup.filter(dup.rows > 1)
     n_dup = int(_execute(fd, dup.count(), f"ab:{experiment_id}:dups"))
@@ -110,7 +112,7 @@ def check_assignments(fd, experiment_id: str, planned_split: dict | None = None)
         raise ABInputError(f"{n_dup:,} fans are assigned more than once in experiment {experiment_id!r} "
                            f"(a fan must see exactly one variant); fix the assignment log or exclude them",
                            table="assignments", column="fan_id", check="one assignment per fan",
-                           examples=examples)
+                           examples=examples, code="duplicate_assignment", fields={"n": n_dup, "experiment": experiment_id})
     return _check_variants(counts, planned_split, "assignments", "variant", f"experiment {experiment_id!r}")
 
 
@@ -125,11 +127,14 @@ def _check_variants(counts: pd.DataFrame, planned_split: dict | None, table: str
         if len(unknown):
             raise ABInputError(f"variant labels {list(unknown['variant'])} (n = {list(unknown['n'])}) are not in "
                                f"the planned split {sorted(planned_split)}; correct planned_split or the labels",
-                               table=table, column=column, check="variant in planned split", examples=unknown)
+                               table=table, column=column, check="variant in planned split", examples=unknown,
+                               code="unknown_variants", fields={"labels": ", ".join(unknown["variant"]),
+                                                                "planned": ", ".join(sorted(planned_split))})
     if len(counts) < 2:
         raise ABInputError(f"{what} has only one variant ({counts['variant'].iloc[0]!r}, "
                            f"n = {int(counts['n'].iloc[0]):,}); a comparison needs at least two",
-                           table=table, column=column, check="at least two variants")
+                           table=table, column=column, check="at least two variants", code="one_variant",
+                           fields={"variant": counts["variant"].iloc[0], "n": int(counts["n"].iloc[0])})
     return counts
 
 
@@ -254,7 +259,8 @@ def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = 
         t = t.rename(fan_id=fan_id)
     counts = _execute(fd, t.group_by("variant").aggregate(n=t.count()), f"ab:{name}:counts")
     if counts.empty:
-        raise ABInputError("the table is empty: no fans to compare", table=name, check="non-empty table")
+        raise ABInputError("the table is empty: no fans to compare", table=name, check="non-empty table",
+                           code="empty_table", fields={"table": name})
     if "fan_id" in t.columns:
         dup = t.group_by("fan_id").aggregate(rows=t.count())
         dup = dup.filter(dup.rows > 1)
@@ -263,7 +269,8 @@ def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = 
             ex = t.join(dup.select("fan_id"), "fan_id").select("fan_id", "variant").order_by(["fan_id", "variant"])
             raise ABInputError(f"{n_dup:,} fans appear in more than one row (a fan must be in exactly one variant); "
                                f"remove the duplicates from the export", table=name, column=fan_id or "fan_id",
-                               check="one row per fan", examples=_execute(fd, ex.limit(10), f"ab:{name}:dup-rows"))
+                               check="one row per fan", examples=_execute(fd, ex.limit(10), f"ab:{name}:dup-rows"),
+                               code="duplicate_rows", fields={"n": n_dup, "table": name})
     _check_variants(counts, planned_split, name, variant, f"table {name!r}")
     return t
 

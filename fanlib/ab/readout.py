@@ -94,10 +94,12 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
     counts = {v: int(m.n) for v, m in first.items()}
     if control not in counts:
         raise ABInputError(f"control variant {control!r} not found; variants are {sorted(counts)}",
-                           table="assignments", column="variant", check="control present")
+                           table="assignments", column="variant", check="control present", code="no_control",
+                           fields={"control": control, "variants": ", ".join(sorted(counts))})
     if len(counts) < 2:
         raise ABInputError(f"only one variant ({next(iter(counts))!r}); a comparison needs at least two",
-                           table="assignments", column="variant", check="at least two variants")
+                           table="assignments", column="variant", check="at least two variants", code="one_variant",
+                           fields={"variant": next(iter(counts)), "n": next(iter(counts.values()))})
     plan = planned_split or {v: 1.0 for v in counts}
     srm = srm_check(counts, plan, srm_alpha)
     treatments = [v for v in sorted(counts) if v != control]
@@ -219,7 +221,7 @@ def check_outcomes(moments: dict[str, dict[str, Moments]], metrics: dict[str, Me
     if total == 0:
         raise ABInputError(f"experiment {experiment_id!r}: no fan has any outcome in the window (every metric is 0); "
                            f"the window may lie outside the data or the outcome tables are empty",
-                           check="non-empty outcome window")
+                           check="non-empty outcome window", code="no_outcome", fields={"experiment": experiment_id})
 
 
 def experiment_readout(fd, experiment_id: str, *, control: str = "control", planned_split: dict | None = None,
@@ -237,7 +239,8 @@ def experiment_readout(fd, experiment_id: str, *, control: str = "control", plan
         raise ABInputError(f"empty window: no fan of {experiment_id!r} has a complete {window_days}-day outcome "
                            f"window before the data end {cover['data_end']} (assigned "
                            f"{cover['first_assigned']} .. {cover['last_assigned']})", table="assignments",
-                           column="assigned_time", check="complete outcome window")
+                           column="assigned_time", check="complete outcome window", code="empty_window",
+                           fields={"experiment": experiment_id, "days": window_days, "end": cover["data_end"]})
     names = metrics or ["conversion", "revenue_per_fan", "revenue_per_order"]
     bad = [m for m in names if m not in outcomes.METRICS]
     if bad:

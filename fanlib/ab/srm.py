@@ -51,7 +51,9 @@ def srm_check(counts: dict[str, int], planned: dict[str, float], alpha: float = 
     unknown = sorted(set(counts) - set(planned))
     if unknown:
         raise ABInputError(f"variants {unknown} are in the data but not in the planned split "
-                           f"{sorted(planned)}; fix planned_split or the assignments")
+                           f"{sorted(planned)}; fix planned_split or the assignments", check="variant in planned split",
+                           code="unknown_variants", fields={"labels": ", ".join(unknown),
+                                                            "planned": ", ".join(sorted(planned))})
     total_w = float(sum(planned.values()))
     if total_w <= 0 or any(w < 0 for w in planned.values()):
         raise ABInputError(f"planned split {planned} must have non-negative weights with a positive sum")
