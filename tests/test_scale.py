@@ -94,3 +94,21 @@ def test_streamed_batches_are_counted_once_read(tmp_path):
     assert read_log(log) == []  # nothing is logged before the rows are read
     assert counted.read_all().num_rows == 500
     assert read_log(log) == [{"method": "to_pyarrow_batches", "columns": ["fan_id"], "rows": 500}]
+
+
+def test_duckdb_memory_is_capped_and_spills_to_a_private_folder(small_demo_path, monkeypatch):
+    """Two reports side by side must not each claim DuckDB's default of 80% of the machine."""
+    from fanlib.data import connect
+
+    def setting(fd, name):
+        return fd.con.raw_sql(f"SELECT current_setting('{name}')").fetchall()[0][0]
+
+    monkeypatch.delenv("FANLIB_DUCKDB_MEMORY_LIMIT", raising=False)
+    with connect(small_demo_path, validate=False) as fd:
+        assert setting(fd, "memory_limit") == "2.3 GiB"  # DUCKDB_MEMORY_LIMIT, 2.5 GB
+        spill = Path(setting(fd, "temp_directory"))
+        assert spill.is_dir() and spill.name.startswith("fanlib-spill-")
+    assert not spill.exists()  # removed on close
+    monkeypatch.setenv("FANLIB_DUCKDB_MEMORY_LIMIT", "1GB")
+    with connect(small_demo_path, validate=False) as fd:
+        assert setting(fd, "memory_limit") == "953.6 MiB"
