@@ -103,7 +103,7 @@ def check_assignments(fd, experiment_id: str, planned_split: dict | None = None)
                            column="experiment_id", check="experiment present", code="unknown_experiment",
                            fields={"experiment": experiment_id,
                                    "known": ", ".join(sorted(known["experiment_id"].astype(str)))})
-    dup = exp.group_by("fan_id").aggregate(rows=exp.count(), variants=exp.variant.nunique())
+    dup = exp.group_by("fan_id").aggregate(rows=exp.count())
     dup = dup.filter(dup.rows > 1)
     n_dup = int(_execute(fd, dup.count(), f"ab:{experiment_id}:dups"))
     if n_dup:
@@ -141,13 +141,14 @@ def _check_variants(counts: pd.DataFrame, planned_split: dict | None, table: str
 # --- unit-level outcomes from the contract tables -------------------------------------------
 
 def experiment_units(fd, experiment_id: str, *, window_days: int = 28, pre_days: int = 28,
-                     tenure_days: int = 90, with_events: bool = True):
+                     tenure_days: int = 90, with_events: bool = True, with_segments: bool = True):
     """One row per assigned fan: outcomes in [assigned, assigned + window), covariates in the pre-period.
 
     Returned as an ibis expression (nothing runs until it is aggregated). Columns: fan_id, variant,
     assigned_time, orders, revenue, converted, pre_orders, pre_revenue, pre_converted and, with
     events, events, active, messages, clicks, views, pre_events, pre_active, pre_messages; and the
-    segments activity_tier, channel, tenure, city_tier.
+    segments activity_tier, channel, tenure, city_tier (without ``with_segments``, only activity_tier:
+    the join with ``fans`` is left out, which the lifts do not need).
     """
     if window_days < 1 or pre_days < 0:
         raise ABInputError(f"window_days must be >= 1 and pre_days >= 0 (got {window_days}, {pre_days})",
@@ -194,6 +195,8 @@ def experiment_units(fd, experiment_id: str, *, window_days: int = 28, pre_days:
                                                       (rate < 2, "medium"), else_="high"))
     units = units.mutate(converted=(units.orders > 0).ifelse(1.0, 0.0),
                          pre_converted=(units.pre_orders > 0).ifelse(1.0, 0.0))
+    if not with_segments:
+        return units
     fans = fd.fans
     keep = [c for c in ("channel", "city_tier", "join_time") if c in fans.columns]
     f = fans.select(ff="fan_id", **{c: fans[c] for c in keep})

@@ -246,8 +246,11 @@ def experiment_readout(fd, experiment_id: str, *, control: str = "control", plan
     if bad:
         raise ABInputError(f"unknown metrics {bad}; available: {sorted(outcomes.METRICS)}", check="metric names")
     chosen = {m: outcomes.METRICS[m] for m in names}
+    # the lifts need no segment columns: aggregate without the join to fans (the costliest step at scale)
+    lean = outcomes.experiment_units(fd, experiment_id, window_days=window_days, pre_days=pre_days,
+                                     with_segments=False)
+    mom = outcomes.by_variant(outcomes.variant_moments(fd, lean, chosen, label=f"ab:{experiment_id}:moments"))
     units = outcomes.experiment_units(fd, experiment_id, window_days=window_days, pre_days=pre_days)
-    mom = outcomes.by_variant(outcomes.variant_moments(fd, units, chosen, label=f"ab:{experiment_id}:moments"))
     check_outcomes(mom, chosen, experiment_id)
     ro = analyze(mom, chosen, control=control, planned_split=planned_split, experiment_id=experiment_id, **options)
     if cover["complete"] < cover["n"]:
