@@ -81,6 +81,59 @@ def ols(y, X, *, names=None, cov_type: str = "nonrobust", groups=None, weights=N
     return OLSResult(names, params, cov, n, df, cov_type, n_groups)
 
 
+def _absorb(M: np.ndarray, effects: list[np.ndarray], w: np.ndarray, tol: float = 1e-12,
+            max_iter: int = 1000) -> np.ndarray:
+    """M minus its weighted least-squares projection on the dummies of every fixed effect.
+
+    Alternating weighted demeaning (one pass for a balanced panel with unit-constant weights;
+    a few more when rows are missing) instead of one dummy column per level.
+    """
+    M = np.array(M, dtype=float, copy=True)
+    groups = [(codes, np.bincount(codes, weights=w)) for codes in effects]
+    scale = max(float(np.abs(M).max()), 1.0)
+    for _ in range(max_iter):
+        moved = 0.0
+        for codes, wsum in groups:
+            for j in range(M.shape[1]):
+                means = np.bincount(codes, weights=w * M[:, j], minlength=len(wsum)) / wsum
+                M[:, j] -= means[codes]
+                moved = max(moved, float(np.abs(means).max()))
+        if moved <= tol * scale:
+            break
+    return M
+
+
+def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
+    """``ols`` of y on X plus a constant and a dummy set per array in ``effects`` (e.g. unit and week),
+    with unit-clustered errors; returns X's coefficients only.
+
+    The fixed effects are absorbed (Frisch–Waugh–Lovell), so the cost grows with rows, not with
+    rows × units: the same estimates and cluster covariance as the dummy regression, whose
+    residual degrees of freedom it keeps (n − rank of X − levels + number of effects − 1 + 1).
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float).reshape(len(y), -1)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
+    codes = [pd.factorize(np.asarray(e))[0] for e in effects]
+    absorbed = _absorb(np.column_stack([y, X]), codes, w)
+    root = np.sqrt(w)
+    ys, Xs = absorbed[:, 0] * root, absorbed[:, 1:] * root[:, None]
+    n = len(y)
+    xtx_inv = np.linalg.pinv(Xs.T @ Xs)
+    params = xtx_inv @ (Xs.T @ ys)
+    resid = ys - Xs @ params
+    levels = sum(int(c.max()) + 1 for c in codes)
+    rank = np.linalg.matrix_rank(Xs) + levels - (len(codes) - 1)  # the constant and all but one set's base
+    df = n - rank
+    gcodes, uniq = pd.factorize(np.asarray(groups))
+    n_groups = len(uniq)
+    scores = np.zeros((n_groups, Xs.shape[1]))
+    np.add.at(scores, gcodes, Xs * resid[:, None])
+    cov = xtx_inv @ (scores.T @ scores) @ xtx_inv
+    cov *= n_groups / (n_groups - 1) * (n - 1) / df
+    return OLSResult(tuple(names), params, cov, n, df, "cluster", n_groups)
+
+
 def wald_test(result: OLSResult, names) -> tuple[float, float, int]:
     """Joint test that the named coefficients are zero: (F statistic, p-value, q).
 
@@ -165,12 +218,6 @@ class DiDResult:
         return self.pretrend_p >= 0.05
 
 
-def _dummies(values, prefix, drop):
-    cats = sorted(pd.unique(values))
-    cats = [c for c in cats if c != drop]
-    return np.column_stack([(values == c).astype(float) for c in cats]), [f"{prefix}[{c}]" for c in cats]
-
-
 def unit_weights(panel: pd.DataFrame) -> np.ndarray | None:
     """Each row's weight: its unit's mean active fans per week before the start (fixed before treatment).
 
@@ -219,13 +266,9 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     w = unit_weights(panel)
     d = np.isin(units, list(treated)).astype(float)
     post = (period >= 0).astype(float)
-    first_unit, first_period = sorted(set(units))[0], int(period.min())
-    U, unames = _dummies(units, "unit", first_unit)
-    P, pnames = _dummies(period, "week", first_period)
-    const = np.ones((len(y), 1))
-    X = np.column_stack([const, d * post, U, P])
-    names = ["const", "treated_post", *unames, *pnames]
-    res = ols(y, X, names=names, cov_type="cluster", groups=units, weights=w)
+    # Unit and week effects are absorbed rather than written as dummies: thousands of communities
+    # would make a dense design matrix of rows x units.
+    res = ols_fe(y, d * post, names=["treated_post"], effects=[units, period], groups=units, weights=w)
     b, se = res.coef("treated_post")
     G = res.n_groups
     crit = float(_st.t.ppf(1 - alpha / 2, G - 1))
@@ -234,8 +277,7 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     weeks = sorted(int(w) for w in pd.unique(period) if w != -1)
     E = np.column_stack([d * (period == w) for w in weeks])
     enames = [f"treated_week[{w}]" for w in weeks]
-    es = ols(y, np.column_stack([const, E, U, P]), names=["const", *enames, *unames, *pnames],
-             cov_type="cluster", groups=units, weights=w)
+    es = ols_fe(y, E, names=enames, effects=[units, period], groups=units, weights=w)
     rows = []
     for w, nm in zip(weeks, enames):
         c, s = es.coef(nm)
@@ -262,11 +304,8 @@ def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan")
     period = pre["period"].to_numpy()
     d = np.isin(units, [str(t) for t in treated]).astype(float)
     y = np.log(pre[outcome].to_numpy(float))
-    U, _ = _dummies(units, "unit", sorted(set(units))[0])
-    P, _ = _dummies(period, "week", int(period.min()))
-    X = np.column_stack([np.ones(len(y)), d * period, U, P])
-    res = ols(y, X, cov_type="cluster", groups=units, weights=unit_weights(pre))
-    t = float(res.params[1] / res.bse[1])
+    res = ols_fe(y, d * period, names=["slope"], effects=[units, period], groups=units, weights=unit_weights(pre))
+    t = float(res.params[0] / res.bse[0])
     return t, float(2 * _st.t.sf(abs(t), res.n_groups - 1)), 1
 
 
