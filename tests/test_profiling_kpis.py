@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
+from fanlib.i18n import messages
 from pytest import approx
 
 from fanlib.profiling import kpis as K
@@ -129,7 +131,9 @@ def test_scorecard_and_gaps(result):
     assert len(gaps) == 3
     # Relative shortfalls: DAU rate 27.0% vs 55% (-50.9%), repurchase 25% vs 50% (-50%), 7-day retention
     # 2/7 vs 50% (-42.9%), messages 53.6 vs 89 (-39.8%), UGC 2/7 vs 40% (-28.6%); speaking 5/9 meets 35%.
-    assert gaps[0].startswith("日活跃率") and gaps[1].startswith("复购率") and gaps[2].startswith("7日留存率")
+    assert gaps[0].startswith("日活跃率") and gaps[1].startswith("复购率") and gaps[2].startswith("7 日留存率")
+    en = K.biggest_gaps(result.scorecard(messages("fan_profiling", "en")), T=messages("fan_profiling", "en"))
+    assert en[0] == "Daily active rate is 27.0%, below the target of 55.0% (short by 51%)"
 
 
 def test_monthly_trend_by_hand(fd):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+
+from fanlib.i18n import messages
 from openpyxl import load_workbook
 from pytest import approx
 
@@ -24,7 +26,7 @@ from test_profiling_tinydata import AS_OF, connect_tiny
 TIER_RULES = TierRules(high_value_top_share=0.25, loyal_min_tenure_days=10, loyal_min_orders=2,
                        active_min_interactions_per_30d=10, active_min_shares=1)
 LAYER_RULES = L.LayerRules(window_days=7, core_min_interactions_per_30d=12, core_min_orders=1,
-                           active_min_interactions_per_30d=8, potential_min_interactions_per_30d=1)
+                           active_min_interactions_per_30d=8, potential_min_intent_per_30d=1, min_present_days=1)
 
 
 @pytest.fixture(scope="module")
@@ -106,42 +108,57 @@ def test_tier_precedence_makes_classes_exclusive(fd):
 
 
 def test_layers_by_hand(fd, profile, frame):
+    # Presence runs from joining (or 03-03) to the last event or order; rates use at least 7 days.
+    assert frame.loc["F01", "present_days"] == approx(5 + 22 / 24)  # 03-03 → order O2 03-08 22:00
+    assert frame.loc["F01", "interactions_per_present_30d"] == approx(3 / 7 * 30)
+    assert frame.loc["F09", "present_days"] == 0.0
     lay = frame.layer
     assert lay["F01"] == "core"  # 12.9 interactions / 30 d and 2 orders
-    assert set(lay[["F02", "F04", "F06", "F08"]]) == {"active"}
-    assert lay["F05"] == "potential" and lay["F07"] == "potential"  # no interactions but an order
-    assert lay["F03"] == "silent" and lay["F09"] == "silent"
+    assert set(lay[["F02", "F04", "F06", "F08"]]) == {"active"}  # 2 interactions in ≥ 7 days: 8.6 / 30 d
+    assert lay["F05"] == "potential"  # no interaction, but a click and an order: intent 8.6 / 30 d
+    assert lay["F03"] == "silent"  # one view in 6.9 days
+    assert lay["F07"] == "unrated"  # joined 03-08 20:00, last seen 03-09 10:00: 0.58 days < 1
+    assert lay["F09"] == "lapsed"  # no event, no order
     ls = L.layer_shares(fd, profile.table)
-    assert ls.shares == approx({"core": 1 / 9, "active": 4 / 9, "potential": 2 / 9, "silent": 2 / 9})
-    assert ls.table.set_index("layer").loc["core", "gap"] == approx(1 / 9 - 0.15)
+    assert ls.n == 7 and ls.outside == {"lapsed": 1, "unrated": 1}
+    assert ls.shares == approx({"core": 1 / 7, "active": 4 / 7, "potential": 1 / 7, "silent": 1 / 7})
+    assert ls.table.set_index("layer").loc["core", "gap"] == approx(1 / 7 - 0.15)
+
+
+def test_layer_rules_reject_an_impossible_presence():
+    with pytest.raises(ValueError, match="min_present_days"):
+        L.assign_layers(None, L.LayerRules(window_days=7, min_present_days=30))
 
 
 def test_transition_matrix_by_hand(fd):
     tr = L.layer_transitions(fd, AS_OF, LAYER_RULES, period_days=7)
     c = tr.counts
-    # Previous week (02-24 … 03-02): only F02 ordered (O3) → potential; F01, F03, F04, F05, F08, F09 silent.
-    assert c.loc["potential"].to_dict() == {"core": 0, "active": 1, "potential": 0, "silent": 0}
-    assert c.loc["silent"].to_dict() == {"core": 1, "active": 2, "potential": 1, "silent": 2}
-    assert c.loc["new"].to_dict() == {"core": 0, "active": 1, "potential": 1, "silent": 0}
-    assert c.loc[["core", "active"]].to_numpy().sum() == 0
-    assert tr.stayed_share == approx(2 / 7)
+    # Previous week (02-24 … 03-02): no events; F02 ordered (O3, 02-25) → potential; the rest lapsed.
+    assert c.loc["potential"].to_dict() == {"core": 0, "active": 1, "potential": 0, "silent": 0, "lapsed": 0,
+                                            "unrated": 0}
+    assert c.loc["lapsed"].to_dict() == {"core": 1, "active": 2, "potential": 1, "silent": 1, "lapsed": 1,
+                                         "unrated": 0}
+    assert c.loc["new"].to_dict() == {"core": 0, "active": 1, "potential": 0, "silent": 0, "lapsed": 0,
+                                      "unrated": 1}
+    assert c.loc[["core", "active", "silent", "unrated"]].to_numpy().sum() == 0
+    assert tr.stayed_share == 0.0  # the one fan layered in both weeks (F02) moved up
     s = tr.summary().set_index("previous")
-    assert s.loc["silent", "up"] == approx(4 / 6) and s.loc["potential", "up"] == 1.0
+    assert s.loc["potential", "up"] == 1.0 and s.loc["potential", "lapsed"] == 0.0
 
 
 def test_portraits_by_hand(fd):
     base = portraits.portrait_base(fd, AS_OF)
     g = portraits.distribution(fd, base, "gender").set_index("category")
-    assert g.loc["女 female", "fans"] == 6 and g.loc["女 female", "share"] == approx(6 / 9)
+    assert g.loc["female", "fans"] == 6 and g.loc["female", "share"] == approx(6 / 9)
     lo, hi = wilson_interval(6, 9)
-    assert (g.loc["女 female", "ci_low"], g.loc["女 female", "ci_high"]) == (approx(lo), approx(hi))
+    assert (g.loc["female", "ci_low"], g.loc["female", "ci_high"]) == (approx(lo), approx(hi))
     age = portraits.distribution(fd, base, "age_band").set_index("category").fans
     # Ages in 2025: 30, 24, 37, 33, 46, 22, 35, unknown, 40.
-    assert age.to_dict() == {"18–24": 2, "25–30": 1, "31–35": 2, "36–45": 2, "46+": 1, "未知 unknown": 1}
+    assert age.to_dict() == {"18–24": 2, "25–30": 1, "31–35": 2, "36–45": 2, "46+": 1, "unknown": 1}
     prov = portraits.distribution(fd, base, "province")
     assert prov.category.iloc[0] == "广东" and prov.fans.iloc[0] == 3
     b = portraits.breakdown(fd, base, "gender", "community_id")
-    assert b.counts.loc["C1"].to_dict() == {"女 female": 4, "未知 unknown": 0, "男 male": 1}
+    assert b.counts.loc["C1"].to_dict() == {"female": 4, "unknown": 0, "male": 1}
     assert b.test is not None and not b.significant  # nine fans cannot show a difference
     assert "no significant difference" in b.finding()
 
@@ -153,7 +170,8 @@ def test_chi_square_claims_only_significant_differences():
     b = portraits.Breakdown("gender", "community_id", strong, chi_square(strong))
     d = b.largest_difference()
     assert d["category"] in ("a", "b") and d["high_share"] == 0.75 and d["low_share"] == 0.25
-    assert "groups differ" in b.finding()
+    assert "Gender: communities differ" in b.finding()
+    assert "各社群之间差异显著" in b.finding(messages("fan_profiling", "zh"))
     assert chi_square(strong.iloc[:1]) is None
 
 

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 from fanlib.contract import CHANNELS
 from fanlib.profiling.features import INTERACTION_TYPES
-from fanlib.profiling.window import ProfilingDataError, to_date
+from fanlib.profiling.window import Note, ProfilingDataError, to_date
 
 EARLY_COLUMNS = ("events", "active_days", "interactions", "shares", "speaking", "checkins", "orders", "spend")
 
@@ -88,7 +88,7 @@ class EarlyValueModel:
         if len(df) < 50:
             raise ProfilingDataError(
                 f"only {len(df)} fans joined at least {self.horizon_days} days before the analysis date; "
-                "early identification needs at least 50")
+                "early identification needs at least 50", "too_few_early", n=len(df), horizon=str(self.horizon_days))
         n_train = int(len(df) * self.train_share)
         train, test = df.iloc[:n_train], df.iloc[n_train:]
         self.split_date_ = pd.Timestamp(test.join_time.iloc[0]).date()
@@ -96,13 +96,15 @@ class EarlyValueModel:
         if buyers.empty:
             raise ProfilingDataError(
                 f"no training fan spent anything in their first {self.horizon_days} days "
-                "(orders.amount_cny): nobody is high-value, so there is nothing to predict")
+                "(orders.amount_cny): nobody is high-value, so there is nothing to predict", "no_early_spend",
+                horizon=str(self.horizon_days))
         self.threshold_spend_ = float(np.quantile(train.horizon_spend, 1 - self.top_share))
         self.threshold_spend_ = max(self.threshold_spend_, float(buyers.min()))
         y_train = (train.horizon_spend >= self.threshold_spend_).to_numpy()
         y_test = (test.horizon_spend >= self.threshold_spend_).to_numpy()
         if y_train.all() or not y_train.any():
-            raise ProfilingDataError("the high-value label is constant among training fans; cannot fit a model")
+            raise ProfilingDataError("the high-value label is constant among training fans; cannot fit a model",
+                                     "constant_label")
         self.scaler_ = StandardScaler().fit(_design(train))
         self.model_ = LogisticRegression(max_iter=2000).fit(self.scaler_.transform(_design(train)), y_train)
         p_train = self.predict_proba(train)
@@ -122,7 +124,7 @@ class EarlyValueModel:
             "early_days": self.early_days, "horizon_days": self.horizon_days,
         }
         if not y_test.any():
-            self.notes.append("No test fan became high-value, so recall is not defined (shown as 0).")
+            self.notes.append(Note("no_test_high_value"))
         return self
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:

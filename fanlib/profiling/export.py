@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from fanlib.profiling.profile import EXPORT_COLUMNS, FanProfile
-from fanlib.profiling.tiers import TIER_NAMES, TIERS
+from fanlib.profiling.tiers import TIERS
 
 #: Excel's row limit per sheet, less the header.
 EXCEL_MAX_ROWS = 1_048_575
@@ -47,10 +47,13 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
-def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans") -> dict[str, Path]:
-    """Write ``<stem>.csv`` and ``<stem>.xlsx`` (a sheet per fan class) into ``output_dir``."""
+def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans", T=None) -> dict[str, Path]:
+    """Write ``<stem>.csv`` and ``<stem>.xlsx`` (a sheet per fan class, named in the language of ``T``,
+    Chinese when omitted) into ``output_dir``. Column names stay codes: CRM imports map them."""
+    from fanlib.i18n import messages
     from fanlib.paths import resolve
 
+    T = T or messages("fan_profiling")
     out = resolve(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     csv = _atomic(out / f"{stem}.csv", lambda p: df.to_csv(p, index=False, encoding="utf-8-sig"))
@@ -64,7 +67,7 @@ def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans
             if len(part) > EXCEL_MAX_ROWS:
                 raise ValueError(f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; "
                                  "use the CSV export")
-            ws = wb.create_sheet(TIER_NAMES[tier].replace(" ", "_")[:31])
+            ws = wb.create_sheet(T(f"tier_{tier}")[:31])
             ws.append(list(part.columns))
             for row in part.astype(object).itertuples(index=False):
                 ws.append([_cell(v) for v in row])

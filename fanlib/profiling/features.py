@@ -29,9 +29,11 @@ def fan_features(fd, as_of, window_days: int = 90) -> ibis.Table:
     """The per-fan feature table over the ``window_days`` ending on ``as_of`` (an ibis expression).
 
     Columns: fan_id, channel, community_id, join_time, tenure_days, observed_days (days of the
-    window the fan was a member), events, active_days, interactions, browsing, shares, clicks, ugc_posts,
+    window the fan was a member), present_days (from joining or the window start to the last event or order
+    in the window; 0 without either), active_span_days (first to last event in the window), events, active_days, interactions, browsing, shares, clicks, ugc_posts,
     messages, speaking, checkins, interaction_share (interactions ÷ (interactions + browsing)),
-    interactions_per_30d, active_day_share, days_since_event, orders, spend, days_since_order (NULL for fans without an order in the window), orders_total,
+    interactions_per_30d, interactions_per_present_30d and orders_per_present_30d (per 30 days of presence,
+    at least 7), active_day_share, days_since_event, orders, spend, days_since_order (NULL for fans without an order in the window), orders_total,
     spend_total (lifetime up to as_of). Fans with no events or orders get zeros, not NULLs.
     """
     w = window(as_of, window_days)
@@ -54,6 +56,7 @@ def features_for_window(fd, w: Window) -> ibis.Table:
         messages=_count_if(et == "message"),
         speaking=_count_if(et.isin(SPEAKING_TYPES)),
         checkins=_count_if(et == "checkin"),
+        first_event=ev.event_time.min(),
         last_event=ev.event_time.max(),
     )
     od = fd.orders.filter(fd.orders.order_time < end)
@@ -69,7 +72,7 @@ def features_for_window(fd, w: Window) -> ibis.Table:
     t = t.select(
         "fan_id", "channel", "community_id", "join_time",
         "events", "active_days", "interactions", "browsing", "shares", "clicks", "ugc_posts", "messages", "speaking", "checkins",
-        "last_event", "orders", "spend", "last_order", "orders_total", "spend_total",
+        "first_event", "last_event", "orders", "spend", "last_order", "orders_total", "spend_total",
     )
     zero_int = ["events", "active_days", "interactions", "browsing", "shares", "clicks", "ugc_posts", "messages", "speaking",
                 "checkins", "orders", "orders_total"]
@@ -78,9 +81,15 @@ def features_for_window(fd, w: Window) -> ibis.Table:
                  spend_total=t.spend_total.fill_null(0.0).cast("float64"))
     tenure = days_between(end, t.join_time)
     observed = ibis.least(tenure, float(w.days)).cast("float64")
+    # Presence: from joining (or the window start) to the fan's last event or order in the window. A fan who stopped
+    # coming mid-window is rated on the days they were there, not diluted by the days after they left.
+    last_seen = ibis.greatest(t.last_event.fill_null(t.last_order), t.last_order.fill_null(t.last_event))
+    present = days_between(last_seen, ibis.greatest(t.join_time, start)).fill_null(0.0)
     t = t.mutate(
         tenure_days=tenure,
         observed_days=observed,
+        present_days=present,
+        active_span_days=days_between(t.last_event, t.first_event).fill_null(0.0),
         days_since_event=days_between(end, t.last_event),
         days_since_order=days_between(end, t.last_order),
     )
@@ -89,6 +98,9 @@ def features_for_window(fd, w: Window) -> ibis.Table:
         interaction_share=((t.interactions + t.browsing) > 0).ifelse(
             t.interactions / (t.interactions + t.browsing).cast("float64"), 0.0),
         interactions_per_30d=t.interactions / safe_obs * 30.0,
+        # Floor of one week: a fan seen on a single day is not rated as if that day were their habit.
+        interactions_per_present_30d=t.interactions / ibis.greatest(t.present_days, 7.0) * 30.0,
+        orders_per_present_30d=t.orders / ibis.greatest(t.present_days, 7.0) * 30.0,
         active_day_share=ibis.least(t.active_days / safe_obs, 1.0),
     )
-    return t.drop("last_event", "last_order")
+    return t.drop("first_event", "last_event", "last_order")

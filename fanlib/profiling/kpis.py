@@ -34,23 +34,24 @@ import numpy as np
 import pandas as pd
 
 from fanlib.profiling.features import INTERACTION_TYPES, SPEAKING_TYPES
-from fanlib.profiling.window import ProfilingDataError, Window, days_between, require_events, window
+from fanlib.profiling.window import Note, ProfilingDataError, Window, days_between, require_events, window
 
-#: KPI → (label, unit, today's figure or None, target or None, higher is better).
-BENCHMARKS: dict[str, tuple[str, str, float | None, float | None, bool]] = {
-    "dau_rate": ("日活跃率 Daily active rate", "pct", 0.236, 0.55, True),
-    "stickiness": ("粘性 DAU/MAU stickiness", "pct", None, None, True),
-    "speaking_rate": ("主动发言率 Active speaking rate", "pct", 0.083, 0.35, True),
-    "ugc_share": ("UGC内容占比 UGC share of content", "pct", None, 0.40, True),
-    "messages_per_1k_day": ("千人日均消息 Messages per 1,000 members per day", "number", 15.0, 89.0, True),
-    "retention_7d": ("7日留存率 7-day retention", "pct", 0.312, 0.50, True),
-    "retention_30d": ("30日留存率 30-day retention", "pct", 0.187, None, True),
-    "retention_90d": ("90日留存率 90-day retention", "pct", None, None, True),
-    "repurchase_rate": ("复购率 Repurchase rate", "pct", 0.472, 0.50, True),
-    "repurchase_interval_days": ("复购间隔中位数 Median repurchase interval", "days", None, 30.0, False),
-    "aov": ("客单价 Average order value", "cny", None, None, True),
-    "conversion_rate": ("浏览到下单转化率 View-to-order conversion", "pct", None, 0.08, True),
-    "touch_steps": ("触达到购买步数 Steps from touch to purchase", "number", 7.2, 5.0, False),
+#: KPI → (unit, today's figure or None, target or None, higher is better). Names are ``kpi_<key>`` in the
+#: fan_profiling message catalogue.
+BENCHMARKS: dict[str, tuple[str, float | None, float | None, bool]] = {
+    "dau_rate": ("pct", 0.236, 0.55, True),
+    "stickiness": ("pct", None, None, True),
+    "speaking_rate": ("pct", 0.083, 0.35, True),
+    "ugc_share": ("pct", None, 0.40, True),
+    "messages_per_1k_day": ("number", 15.0, 89.0, True),
+    "retention_7d": ("pct", 0.312, 0.50, True),
+    "retention_30d": ("pct", 0.187, None, True),
+    "retention_90d": ("pct", None, None, True),
+    "repurchase_rate": ("pct", 0.472, 0.50, True),
+    "repurchase_interval_days": ("days", None, 30.0, False),
+    "aov": ("cny", None, None, True),
+    "conversion_rate": ("pct", None, 0.08, True),
+    "touch_steps": ("number", 7.2, 5.0, False),
 }
 RETENTION_DAYS = (7, 30, 90)
 
@@ -278,9 +279,9 @@ class CommunityKPIs:
     funnel: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
-    def scorecard(self) -> pd.DataFrame:
+    def scorecard(self, T=None) -> pd.DataFrame:
         """One row per KPI: value, today's figure, target, good/bad and the relative gap to target."""
-        return scorecard(self.overall)
+        return scorecard(self.overall, T)
 
 
 GROUP_COLUMNS = ["group", "members", "dau_rate", "wau", "mau", "stickiness", "speaking_rate", "ugc_share",
@@ -300,11 +301,11 @@ def community_kpis(fd, as_of, window_days: int = 30, *, retention_span_days: int
     """Every community KPI over the window, overall, by community and by channel."""
     w = window(as_of, window_days)
     require_events(fd, w)
-    notes: list[str] = []
+    notes: list[Note] = []
     act = activity_kpis(fd, w).iloc[0].to_dict()
     if act["members"] == 0:
         raise ProfilingDataError(f"table 'fans' has no member who joined by {w.as_of} (check: join_time): "
-                                 "community rates are not defined")
+                                 "community rates are not defined", "no_members", as_of=w.as_of)
     ret = retention_kpis(fd, w, span_days=retention_span_days)
     ret = ret.iloc[0].to_dict() if len(ret) else {}
     val = value_kpis(fd, w).iloc[0].to_dict() if True else {}
@@ -314,12 +315,12 @@ def community_kpis(fd, as_of, window_days: int = 30, *, retention_span_days: int
     overall.pop("group", None)
     for n in RETENTION_DAYS:
         if not overall.get(f"cohort_{n}d"):
-            notes.append(f"No fan joined at least {n + retention_span_days} days before {w.as_of}: "
-                         f"{n}-day retention is not defined.")
+            notes.append(Note("no_retention_cohort", {"n": str(n), "days": str(n + retention_span_days),
+                                                      "as_of": w.as_of}))
     if not overall.get("orders"):
-        notes.append(f"No orders in {w.label()} (table 'orders'): repurchase, AOV and conversion are not defined.")
+        notes.append(Note("no_orders_kpis", {"period": w.period}))
     elif overall.get("gmv", 0) == 0:
-        notes.append(f"All order amounts in {w.label()} are zero (orders.amount_cny): AOV is 0.")
+        notes.append(Note("zero_spend_kpis", {"period": w.period}))
     by_comm = _grouped(fd, w, "community_id", retention_span_days) if "community_id" in fd.fans.columns \
         else pd.DataFrame(columns=GROUP_COLUMNS)
     by_comm, comm_notes = _check_communities(fd, w, by_comm)
@@ -327,7 +328,7 @@ def community_kpis(fd, as_of, window_days: int = 30, *, retention_span_days: int
     by_chan = _grouped(fd, w, "channel", retention_span_days)
     by_chan = by_chan[by_chan.members > 0]
     funnel = pd.DataFrame({
-        "step": ["浏览 View", "点击 Click", "下单 Order"],
+        "step": ["view", "click", "order"],
         "fans": [overall["viewers"], overall["clickers"], overall["converted"]],
     })
     funnel["share_of_viewers"] = funnel.fans / funnel.fans.iloc[0] if funnel.fans.iloc[0] else np.nan
@@ -346,16 +347,21 @@ def _check_communities(fd, w: Window, by_comm: pd.DataFrame) -> tuple[pd.DataFra
     empty = sorted(set(seen) - known) + sorted(set(by_comm.loc[by_comm.members == 0, "group"]) - set(seen))
     if empty:
         shown = ", ".join(empty[:5]) + (" …" if len(empty) > 5 else "")
-        notes.append(f"{len(empty)} community(ies) have zero members in table 'fans' by {w.as_of} "
-                     f"(check: community_id members > 0), e.g. {shown}: their rates are not defined and "
-                     "they are left out of the community table.")
+        notes.append(Note("empty_communities", {"n": len(empty), "as_of": w.as_of, "examples": shown}))
     return by_comm[by_comm.members > 0].reset_index(drop=True), notes
 
 
-def scorecard(overall: dict) -> pd.DataFrame:
-    """KPI values against today's figure and the target, with a good/bad flag and the relative gap."""
+def scorecard(overall: dict, T=None) -> pd.DataFrame:
+    """KPI values against today's figure and the target, with a good/bad flag and the relative gap.
+
+    ``label`` is in the language of ``T`` (the fan_profiling :class:`fanlib.i18n.Messages`; Chinese if omitted).
+    """
+    from fanlib.i18n import messages
+
+    T = T or messages("fan_profiling")
     rows = []
-    for key, (label, unit, today, target, hib) in BENCHMARKS.items():
+    for key, (unit, today, target, hib) in BENCHMARKS.items():
+        label = T(f"kpi_{key}")
         v = overall.get(key)
         v = None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
         good = None
@@ -368,16 +374,18 @@ def scorecard(overall: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def biggest_gaps(card: pd.DataFrame, n: int = 3) -> list[str]:
-    """The ``n`` KPIs furthest short of their targets, in plain words (empty when all meet target)."""
-    from fanlib.report import format_value
+def biggest_gaps(card: pd.DataFrame, n: int = 3, T=None) -> list[str]:
+    """The ``n`` KPIs furthest short of their targets (largest relative shortfall first), in plain words in
+    the language of ``T`` (Chinese if omitted); empty when every KPI with a target meets it."""
+    from fanlib.i18n import fmt_number, messages
 
+    T = T or messages("fan_profiling")
     short = card[(card.good == False) & card.relative_gap.notna()].sort_values("relative_gap")  # noqa: E712
     out = []
     for _, r in short.head(n).iterrows():
-        direction = "低于" if r.higher_is_better else "高于"
-        out.append(f"{r.label}: {format_value(r.value, r.unit)}，{direction}目标 {format_value(r.target, r.unit)}"
-                   f"（差距 {abs(r.relative_gap):.0%}）")
+        out.append(T("gap_sentence_low" if r.higher_is_better else "gap_sentence_high", label=r.label,
+                     value=fmt_number(r.value, r.unit, T.lang), target=fmt_number(r.target, r.unit, T.lang),
+                     gap=fmt_number(abs(r.relative_gap), "pct", T.lang, 0)))
     return out
 
 

@@ -14,21 +14,20 @@ import pandas as pd
 from fanlib.profiling.stats import ChiSquare, chi_square, shares_with_ci
 from fanlib.profiling.window import to_date
 
-DIMENSIONS = {
-    "age_band": "年龄段 Age band",
-    "gender": "性别 Gender",
-    "province": "省份 Province",
-    "city_tier": "城市线级 City tier",
-    "occupation": "职业 Occupation",
-    "channel": "来源渠道 Acquisition channel",
-}
-UNKNOWN = "未知 unknown"
+#: Portrait dimensions; their names are ``dim_<dimension>`` in the fan_profiling catalogue.
+DIMENSIONS = ("age_band", "gender", "province", "city_tier", "occupation", "channel")
+#: Categories are codes (gender, channel, ``city_tier_<n>``, ``unknown``); ``category_label`` names them.
+UNKNOWN = "unknown"
 #: Age bands (lower bound inclusive, upper bound exclusive).
 AGE_BANDS = ((0, 18, "<18"), (18, 25, "18–24"), (25, 31, "25–30"), (31, 36, "31–35"), (36, 46, "36–45"),
              (46, 200, "46+"))
-CITY_TIER_NAMES = {1: "一线 tier 1", 2: "新一线 new tier 1", 3: "二线 tier 2", 4: "三线 tier 3", 5: "四线 tier 4",
-                   6: "五线及以下 tier 5+"}
-GENDER_NAMES = {"female": "女 female", "male": "男 male", "unknown": UNKNOWN}
+CITY_TIERS = range(1, 7)
+GENDERS = ("female", "male")
+
+
+def category_label(category, T) -> str:
+    """A category code in the report's language (provinces, age bands and occupations without a label stay)."""
+    return T.label(str(category))
 
 
 def portrait_base(fd, as_of) -> ibis.Table:
@@ -37,8 +36,8 @@ def portrait_base(fd, as_of) -> ibis.Table:
     f = fd.fans.filter(fd.fans.join_time < ibis.literal(pd.Timestamp(day) + pd.Timedelta(days=1)))
     age = f.age.cast("int64").fill_null(day.year - f.birth_year.cast("int64"))
     band = ibis.cases(*[((age >= lo) & (age < hi), label) for lo, hi, label in AGE_BANDS], else_=UNKNOWN)
-    tier = ibis.cases(*[(f.city_tier.cast("int64") == k, v) for k, v in CITY_TIER_NAMES.items()], else_=UNKNOWN)
-    gender = ibis.cases(*[(f.gender == k, v) for k, v in GENDER_NAMES.items()], else_=UNKNOWN)
+    tier = ibis.cases(*[(f.city_tier.cast("int64") == k, f"city_tier_{k}") for k in CITY_TIERS], else_=UNKNOWN)
+    gender = ibis.cases(*[(f.gender == g, g) for g in GENDERS], else_=UNKNOWN)
     return f.select(
         "fan_id", community_id=f.community_id.cast("string").fill_null(UNKNOWN),
         age_band=band, gender=gender, province=f.province.cast("string").fill_null(UNKNOWN),
@@ -94,18 +93,27 @@ class Breakdown:
                 "low_group": lo_g, "low_share": float(sh.loc[lo_g, cat]),
                 "low_ci": wilson_interval(int(self.counts.loc[lo_g, cat]), n_lo)}
 
-    def finding(self) -> str:
-        """One sentence: a significant difference with its largest gap, or no claim."""
-        name = DIMENSIONS.get(self.dimension, self.dimension)
+    def finding(self, T=None) -> str:
+        """One sentence in the language of ``T`` (English when omitted): a significant difference with
+        its largest gap and both intervals, or no claim."""
+        from fanlib.i18n import fmt_number, messages
+
+        T = T or messages("fan_profiling", "en")
+        name = T(f"dim_{self.dimension}")
+        group = T.label(f"group_{self.group}", self.group)
         if self.test is None:
-            return f"{name}: 组别或类别不足，无法比较 (fewer than two groups or categories to compare)."
-        p = f"χ²={self.test.statistic:.1f}, df={self.test.dof}, p={self.test.p_value:.3g}, V={self.test.cramers_v:.2f}"
+            return T("finding_not_comparable", name=name)
+        test = f"χ²={self.test.statistic:.1f}, df={self.test.dof}, p={self.test.p_value:.3g}, V={self.test.cramers_v:.2f}"
         if not self.significant:
-            return f"{name}: 各组之间无显著差异 no significant difference between groups ({p})."
+            return T("finding_no_difference", name=name, group=group, test=test)
         d = self.largest_difference()
-        return (f"{name}: 各组之间差异显著 groups differ ({p}). Largest gap: “{d['category']}” is "
-                f"{d['high_share']:.1%} [{d['high_ci'][0]:.1%}, {d['high_ci'][1]:.1%}] in {d['high_group']} vs "
-                f"{d['low_share']:.1%} [{d['low_ci'][0]:.1%}, {d['low_ci'][1]:.1%}] in {d['low_group']}.")
+        pct = lambda v: fmt_number(v, "pct", T.lang)  # noqa: E731
+        return T("finding_difference", name=name, group=group, test=test,
+                 category=category_label(d["category"], T),
+                 high_group=T.label(f"tier_{d['high_group']}", str(d["high_group"])), high=pct(d["high_share"]),
+                 high_lo=pct(d["high_ci"][0]), high_hi=pct(d["high_ci"][1]),
+                 low_group=T.label(f"tier_{d['low_group']}", str(d["low_group"])), low=pct(d["low_share"]),
+                 low_lo=pct(d["low_ci"][0]), low_hi=pct(d["low_ci"][1]))
 
 
 def breakdown(fd, base: ibis.Table, dimension: str, group: str, groups: list | None = None,

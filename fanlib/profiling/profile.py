@@ -15,7 +15,7 @@ from fanlib.profiling.features import fan_features
 from fanlib.profiling.layers import LayerRules, assign_layers, fan_layers
 from fanlib.profiling.rfm import rfm_scores
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
-from fanlib.profiling.window import ProfilingDataError, require_events, window
+from fanlib.profiling.window import Note, ProfilingDataError, require_events, window
 
 EXPORT_COLUMNS = ["fan_id", "channel", "community_id", "join_time", "tier", "layer", "r_score", "f_score",
                   "m_score", "rfm_code", "rfm_segment", "orders", "spend", "days_since_order", "interactions",
@@ -42,8 +42,7 @@ def fan_profile(fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = Ti
     feats = fan_features(fd, as_of, rfm_window_days)
     threshold = high_value_threshold(fd, feats, tier_rules)
     if threshold is None:
-        notes.append(f"No fan spent anything in {w.label()} (orders.amount_cny is 0 or there are no orders): "
-                     "nobody is high-value and RFM scores are 0.")
+        notes.append(Note("no_spend", {"period": w.period}))
     scored = assign_tiers(rfm_scores(feats), threshold, tier_rules)
     if layer_rules.window_days == rfm_window_days:
         t = assign_layers(scored, layer_rules)
@@ -52,17 +51,17 @@ def fan_profile(fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = Ti
     counts = fd.execute(t.aggregate(fans=t.count(), silent_no_events=(t.events == 0).ifelse(1, 0).sum()))
     n, idle = int(counts.fans.iloc[0]), int(counts.silent_no_events.iloc[0])
     if n == 0:
-        raise ProfilingDataError(f"table 'fans' has no fan who joined by {w.as_of} (check: join_time)")
+        raise ProfilingDataError(f"table 'fans' has no fan who joined by {w.as_of} (check: join_time)", "no_fans",
+                                 as_of=w.as_of)
     if idle:
-        notes.append(f"{idle:,} of {n:,} fans ({idle / n:.1%}) have no events in {w.label()}: "
-                     "they count as silent, ordinary fans with zero activity.")
+        notes.append(Note("fans_without_events", {"idle": idle, "n": n, "share": idle / n, "period": w.period}))
     return FanProfile(t, threshold, tier_rules, layer_rules, notes)
 
 
 def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
     """Fans, share (Wilson interval), GMV and GMV share per fan class."""
     from fanlib.profiling.stats import wilson_interval
-    from fanlib.profiling.tiers import TIER_NAMES, TIERS
+    from fanlib.profiling.tiers import TIERS
 
     t = profile.table
     df = fd.execute(t.group_by("tier").aggregate(fans=t.count(), gmv=t.spend.sum(), orders=t.orders.sum()))
@@ -71,16 +70,18 @@ def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
     rows = []
     for tier, r in df.iterrows():
         lo, hi = wilson_interval(int(r.fans), n)
-        rows.append({"tier": tier, "name": TIER_NAMES[tier], "fans": int(r.fans), "share": r.fans / n if n else None,
+        rows.append({"tier": tier, "fans": int(r.fans), "share": r.fans / n if n else None,
                      "ci_low": lo, "ci_high": hi, "orders": int(r.orders), "gmv": float(r.gmv),
                      "gmv_share": float(r.gmv / gmv) if gmv > 0 else None})
     return pd.DataFrame(rows)
 
 
 @contextlib.contextmanager
-def guarded(section: str):
-    """Run one report section; a data problem shows as a clear banner instead of a traceback."""
-    from fanlib.report import section_unavailable
+def guarded(section: str, T=None):
+    """Run one report section; a data problem shows as a clear banner (in the language of ``T``, the
+    fan_profiling messages; Chinese when omitted) instead of a traceback."""
+    from fanlib.i18n import messages
+    from fanlib.report import banner
 
     try:
         from fanlib.data import MissingTableError
@@ -89,4 +90,6 @@ def guarded(section: str):
     try:
         yield
     except (ProfilingDataError, MissingTableError) as exc:
-        section_unavailable(f"{section}: {exc}")
+        T = T or messages("fan_profiling")
+        reason = exc.text(T) if isinstance(exc, ProfilingDataError) else str(exc)
+        banner(T("section_unavailable", reason=T("section_failed", section=section, reason=reason)), "warning")

@@ -22,22 +22,24 @@ from dataclasses import dataclass, field
 import ibis
 import pandas as pd
 
-#: (segment, Chinese name, R scores, F scores): the standard R × F segment grid, checked in order.
+from fanlib.profiling.window import Note
+
+#: (segment, R scores, F scores): the standard R × F segment grid, checked in order. Names are ``rfm_<segment>``
+#: in the fan_profiling message catalogue.
 SEGMENT_RULES = (
-    ("champions", "重要价值客户 Champions", (5,), (4, 5)),
-    ("loyal", "忠诚客户 Loyal", (3, 4), (4, 5)),
-    ("potential_loyalist", "潜力客户 Potential loyalist", (4, 5), (2, 3)),
-    ("new_customers", "新客户 New customers", (5,), (1,)),
-    ("promising", "有潜力新客 Promising", (4,), (1,)),
-    ("need_attention", "需要关注 Need attention", (3,), (3,)),
-    ("about_to_sleep", "即将沉睡 About to sleep", (3,), (1, 2)),
-    ("cant_lose", "不能失去 Can't lose them", (1, 2), (5,)),
-    ("at_risk", "有流失风险 At risk", (1, 2), (3, 4)),
-    ("hibernating", "休眠客户 Hibernating", (1, 2), (1, 2)),
+    ("champions", (5,), (4, 5)),
+    ("loyal", (3, 4), (4, 5)),
+    ("potential_loyalist", (4, 5), (2, 3)),
+    ("new_customers", (5,), (1,)),
+    ("promising", (4,), (1,)),
+    ("need_attention", (3,), (3,)),
+    ("about_to_sleep", (3,), (1, 2)),
+    ("cant_lose", (1, 2), (5,)),
+    ("at_risk", (1, 2), (3, 4)),
+    ("hibernating", (1, 2), (1, 2)),
 )
-NO_PURCHASE = ("no_purchase", "窗口内未购买 No purchase in window")
-SEGMENT_NAMES = {k: name for k, name, _, _ in SEGMENT_RULES} | {NO_PURCHASE[0]: NO_PURCHASE[1]}
-SEGMENT_ORDER = [k for k, *_ in SEGMENT_RULES] + [NO_PURCHASE[0]]
+NO_PURCHASE = "no_purchase"
+SEGMENT_ORDER = [k for k, *_ in SEGMENT_RULES] + [NO_PURCHASE]
 
 
 def _score(col, descending: bool = False):
@@ -60,8 +62,8 @@ def rfm_scores(features: ibis.Table) -> ibis.Table:
     t = features.left_join(scored, "fan_id").drop("fan_id_right")
     t = t.mutate(r_score=t.r_score.fill_null(0), f_score=t.f_score.fill_null(0), m_score=t.m_score.fill_null(0))
     seg = ibis.cases(
-        *[((t.r_score.isin(list(r)) & t.f_score.isin(list(f))), key) for key, _, r, f in SEGMENT_RULES],
-        else_=NO_PURCHASE[0],
+        *[((t.r_score.isin(list(r)) & t.f_score.isin(list(f))), key) for key, r, f in SEGMENT_RULES],
+        else_=NO_PURCHASE,
     )
     return t.mutate(
         rfm_code=(t.r_score.cast("string") + t.f_score.cast("string") + t.m_score.cast("string")),
@@ -91,7 +93,6 @@ def segment_value(fd, scored: ibis.Table) -> SegmentValue:
     )
     df = fd.execute(agg).rename(columns={"rfm_segment": "segment"})
     df = df.set_index("segment").reindex(SEGMENT_ORDER).dropna(subset=["fans"]).reset_index()
-    df["name"] = df.segment.map(SEGMENT_NAMES)
     df["fan_share"] = df.fans / df.fans.sum()
     total = float(df.gmv.sum())
     notes = []
@@ -99,11 +100,10 @@ def segment_value(fd, scored: ibis.Table) -> SegmentValue:
         df["gmv_share"] = df.gmv / total
     else:
         df["gmv_share"] = 0.0
-        notes.append("All spend in the window is zero (orders.amount_cny sums to 0): "
-                     "GMV shares by segment are not defined and are shown as 0.")
-    if (df.segment == NO_PURCHASE[0]).all():
-        notes.append("No fan bought in the window (table 'orders' has no rows in it): RFM scores are all 0.")
+        notes.append(Note("zero_spend_rfm"))
+    if (df.segment == NO_PURCHASE).all():
+        notes.append(Note("no_buyers_rfm"))
     df["fans"] = df.fans.astype(int)
     df["orders"] = df.orders.astype(int)
-    return SegmentValue(df[["segment", "name", "fans", "fan_share", "orders", "gmv", "gmv_share", "mean_r"]],
+    return SegmentValue(df[["segment", "fans", "fan_share", "orders", "gmv", "gmv_share", "mean_r"]],
                         total, notes)

@@ -1,10 +1,15 @@
 """Data-driven behaviour segments: k-means on standardized, log-transformed RFM and engagement features.
 
-Recency is left out of the clustering: it is undefined for fans who never bought, and for
+The features are rates over each fan's span of activity in the window (first to last event), so a
+fan who left early or joined late is described by how they behaved while there: interactions per
+active day, the interaction share of their events, and orders and spend per 30 days (frequency and
+monetary value). Only fans whose activity spans at least ``min_span_days`` are clustered: shorter
+histories are mostly chance. Recency is left out: it is undefined for fans who never bought, and for
 buyers it mostly reflects when a single order happened; it stays in the RFM scores.
 
-The number of clusters is chosen by the mean silhouette on a fixed random sample
-(the k with the highest silhouette wins; ties go to the smaller k). Stability is the
+The number of clusters is chosen by the mean silhouette on a fixed random sample: the smallest k
+whose silhouette is within ``k_tolerance`` (0.01) of the best. Near-ties are common when one
+cluster can be split in two at almost no cost, and the simpler description is then preferred. Stability is the
 adjusted Rand index (ARI) between the full fit and fits on bootstrap resamples, each
 labelling every fan. Clusters are described in plain words from their centroids.
 """
@@ -23,37 +28,36 @@ from threadpoolctl import threadpool_limits
 from fanlib.profiling.window import ProfilingDataError
 
 #: Feature → (log-transform?, words for high, words for low). Rates are per 30 days of membership in the window.
+#: Feature → log-transform? The words for a high and a low value are ``seg_<feature>_high``/``_low``
+#: in the ``fan_profiling`` message catalogue.
 FEATURES = {
-    "interactions_per_30d": (True, "互动频繁 interacts a lot", "很少互动 rarely interacts"),
-    "interaction_share": (False, "以互动为主 mostly interacts", "以浏览为主 mostly browses"),
-    "active_day_share": (False, "经常在线 often present", "很少出现 seldom present"),
-    "speaking_per_30d": (True, "常发言 posts often", "少发言 rarely posts"),
-    "clicks_per_30d": (True, "常点击商品 clicks often", "很少点击 rarely clicks"),
-    "orders_per_30d": (True, "购买频次高 buys often", "很少购买 rarely buys"),
-    "spend_per_30d": (True, "消费金额高 spends a lot", "消费少 spends little"),
+    "interactions_per_active_day": True,
+    "interaction_share": False,
+    "orders_per_30d": True,
+    "spend_per_30d": True,
 }
 #: Default window of the segment features: half a year, long enough to average out chance.
 SEGMENT_WINDOW_DAYS = 180
 
 
-def segment_inputs(features: ibis.Table, min_observed_days: float = 30.0) -> ibis.Table:
+def segment_inputs(features: ibis.Table, min_span_days: float = 60.0) -> ibis.Table:
     """The clustering inputs per fan (computed in the engine), with fan_id.
 
-    Only fans with at least one event in the window and ``min_observed_days`` of membership in it
-    are clustered; the others have no behaviour to segment yet.
+    Only fans whose events in the window span at least ``min_span_days`` are clustered; the others
+    have too short a history to segment.
     """
-    t = features.filter((features.events > 0) & (features.observed_days >= min_observed_days))
-    obs = ibis.greatest(t.observed_days, 1.0)
+    t = features.filter(features.active_span_days >= min_span_days)
+    span = ibis.greatest(t.active_span_days, 1.0)
     return t.select(
-        "fan_id", "interactions_per_30d", "interaction_share", "active_day_share",
-        speaking_per_30d=t.speaking / obs * 30.0, clicks_per_30d=t.clicks / obs * 30.0,
-        orders_per_30d=t.orders / obs * 30.0, spend_per_30d=t.spend / obs * 30.0,
+        "fan_id", "interaction_share",
+        interactions_per_active_day=t.interactions / ibis.greatest(t.active_days, 1).cast("float64"),
+        orders_per_30d=t.orders / span * 30.0, spend_per_30d=t.spend / span * 30.0,
     )
 
 
 def _transform(X: pd.DataFrame) -> np.ndarray:
     cols = []
-    for name, (log, _, _) in FEATURES.items():
+    for name, log in FEATURES.items():
         v = X[name].to_numpy(dtype=float)
         cols.append(np.log1p(np.clip(v, 0, None)) if log else v)
     return np.column_stack(cols)
@@ -73,6 +77,7 @@ class BehaviourSegments:
     sample_size: int = 3000  # silhouette sample
     fit_size: int = 50_000  # fans the k-means fits use; every fan is then labelled by nearest centroid
     random_state: int = 0
+    k_tolerance: float = 0.01  # smallest k whose silhouette is within this of the best
 
     def fit(self, X: pd.DataFrame) -> "BehaviourSegments":
         """Choose k, fit the clusters, and measure their bootstrap stability (X: one row per fan)."""
@@ -85,8 +90,9 @@ class BehaviourSegments:
         if missing:
             raise ProfilingDataError(f"segment features are missing columns {missing}")
         if len(X) < max(10, 2 * max(self.k_values)):
-            raise ProfilingDataError(
-                f"only {len(X)} fans to cluster; behaviour segments need at least {max(10, 2 * max(self.k_values))}")
+            need = max(10, 2 * max(self.k_values))
+            raise ProfilingDataError(f"only {len(X)} fans to cluster; behaviour segments need at least {need}",
+                                     "too_few_to_cluster", n=len(X), need=need)
         rng = np.random.default_rng(self.random_state)
         raw = _transform(X)
         self.mean_ = raw.mean(axis=0)
@@ -102,11 +108,12 @@ class BehaviourSegments:
             s = silhouette_score(Z[sil_idx], lab) if len(set(lab)) > 1 else -1.0
             scores.append({"k": k, "silhouette": float(s), "inertia": float(km.inertia_)})
         self.scores_ = pd.DataFrame(scores)
-        self.k_ = int(self.scores_.sort_values(["silhouette", "k"], ascending=[False, True]).k.iloc[0])
+        best = self.scores_.silhouette.max()
+        self.k_ = int(self.scores_.loc[self.scores_.silhouette >= best - self.k_tolerance, "k"].min())
         self.model_ = KMeans(n_clusters=self.k_, n_init=10, random_state=self.random_state).fit(Z[fit_idx])
         labels = self.model_.predict(Z)
         # Number clusters by engagement (interactions per 30 days), highest first, so labels read the same each run.
-        eng = pd.Series(Z[:, list(FEATURES).index("interactions_per_30d")]).groupby(labels).mean()
+        eng = pd.Series(Z[:, list(FEATURES).index("interactions_per_active_day")]).groupby(labels).mean()
         order = {old: new for new, old in enumerate(eng.sort_values(ascending=False).index)}
         self._relabel = order
         self.labels_ = np.array([order[v] for v in labels])
@@ -136,13 +143,21 @@ class BehaviourSegments:
     def ari_mean_(self) -> float:
         return float(np.mean(self.ari_)) if len(self.ari_) else float("nan")
 
-    def describe(self, threshold: float = 0.5, top: int = 3) -> pd.Series:
-        """A plain-words description per cluster: its most distinctive features (|z| ≥ threshold)."""
+    def describe(self, T=None, threshold: float = 0.5, top: int = 3) -> pd.Series:
+        """A plain-words description per cluster: its most distinctive features (|z| ≥ threshold).
+
+        ``T`` is the ``fan_profiling`` :class:`fanlib.i18n.Messages` (Chinese when omitted).
+        """
+        if T is None:
+            from fanlib.i18n import messages
+
+            T = messages("fan_profiling")
+        sep = "，" if T.lang == "zh" else "; "
         out = {}
         for c, row in self._z_centroids.iterrows():
             picks = row[row.abs() >= threshold].abs().sort_values(ascending=False).index[:top]
-            words = [FEATURES[f][1] if row[f] > 0 else FEATURES[f][2] for f in picks]
-            out[c] = "，".join(words) if words else "各项接近平均 close to average on every feature"
+            words = [T(f"seg_{f}_{'high' if row[f] > 0 else 'low'}") for f in picks]
+            out[c] = sep.join(words) if words else T("seg_average")
         return pd.Series(out, name="description")
 
     @property

@@ -20,12 +20,7 @@ from dataclasses import asdict, dataclass
 import ibis
 
 TIERS = ("high_value", "loyal", "active", "ordinary")
-TIER_NAMES = {
-    "high_value": "高价值粉丝 High-value",
-    "loyal": "忠实粉丝 Loyal",
-    "active": "活跃粉丝 Active",
-    "ordinary": "普通粉丝 Ordinary",
-}
+#: Names are ``tier_<tier>`` in the fan_profiling message catalogue.
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ibis
 
@@ -11,8 +11,55 @@ import ibis
 class ProfilingDataError(ValueError):
     """The data cannot support a profiling section (empty window, no members, no spend …).
 
-    The message says which table, column and check failed, so a report can show it as is.
+    The message says which table, column and check failed. ``key`` and ``fields`` let a report say
+    the same in its own language (message ``err_<key>`` of the ``fan_profiling`` catalogue).
     """
+
+    def __init__(self, message: str, key: str | None = None, **fields):
+        super().__init__(message)
+        self.key, self.fields = key, fields
+
+    def text(self, T) -> str:
+        """The message in the language of ``T`` (a :class:`fanlib.i18n.Messages`)."""
+        if self.key and f"err_{self.key}" in T:
+            return T(f"err_{self.key}", **_formatted(self.fields, T.lang))
+        return str(self)
+
+
+def _formatted(fields: dict, lang: str) -> dict:
+    from fanlib.i18n import fmt_date, fmt_number, fmt_period
+
+    out = {}
+    for name, v in fields.items():
+        if isinstance(v, tuple) and len(v) == 2:
+            out[name] = fmt_period(*v, lang=lang)
+        elif isinstance(v, (dt.date, dt.datetime)):
+            out[name] = fmt_date(v, lang)
+        elif isinstance(v, bool) or isinstance(v, str):
+            out[name] = v
+        elif isinstance(v, int):
+            out[name] = fmt_number(v, "count", lang)
+        elif isinstance(v, float):
+            out[name] = fmt_number(v, "pct", lang)
+        else:
+            out[name] = str(v)
+    return out
+
+
+@dataclass(frozen=True)
+class Note:
+    """A caveat about the data behind a figure, said in the report's language (``note_<key>``)."""
+
+    key: str
+    fields: dict = field(default_factory=dict)
+
+    def text(self, T) -> str:
+        return T(f"note_{self.key}", **_formatted(self.fields, T.lang))
+
+    def __str__(self) -> str:
+        from fanlib.i18n import messages
+
+        return self.text(messages("fan_profiling", "en"))
 
 
 @dataclass(frozen=True)
@@ -32,6 +79,10 @@ class Window:
 
     def label(self) -> str:
         return f"{self.start.date()} … {self.as_of}"
+
+    @property
+    def period(self) -> tuple[dt.date, dt.date]:
+        return self.start.date(), self.as_of
 
     def lit_start(self):
         return ibis.literal(self.start, type="timestamp")
@@ -66,7 +117,8 @@ def last_data_day(fd) -> dt.date:
     times = [fd.execute(ev)["t"].iloc[0], fd.execute(od)["t"].iloc[0]]
     times = [t for t in times if t is not None and t == t]
     if not times:
-        raise ProfilingDataError("tables 'events' and 'orders' are both empty: there is no analysis date")
+        raise ProfilingDataError("tables 'events' and 'orders' are both empty: there is no analysis date",
+                                 "no_data")
     return to_date(max(times))
 
 
@@ -93,6 +145,6 @@ def require_events(fd, w: Window) -> int:
     if n == 0:
         raise ProfilingDataError(
             f"table 'events' has no rows with event_time in {w.label()} (check: window not empty); "
-            "choose an as_of date or window inside the data's date range"
+            "choose an as_of date or window inside the data's date range", "empty_window", period=w.period
         )
     return n
