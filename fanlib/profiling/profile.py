@@ -76,6 +76,16 @@ def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+class SectionResults(dict):
+    """What the report's sections computed, by name; a later section asks for what it needs."""
+
+    def need(self, key: str):
+        if key not in self:
+            raise ProfilingDataError(f"this section needs {key!r}, which an earlier section could not compute",
+                                     "needs_earlier", what=key)
+        return self[key]
+
+
 @contextlib.contextmanager
 def guarded(section: str, T=None):
     """Run one report section; a data problem shows as a clear banner (in the language of ``T``, the
