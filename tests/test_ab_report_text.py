@@ -99,6 +99,9 @@ def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path,
     s = json.loads(summary_path.read_text(encoding="utf-8"))
     assert s["lang"] == lang and s["verdict"] == ns["ro"].verdict.decision
     assert s["verdict_text"] == narrative.verdict_sentence(ns["ro"].verdict, T, ns["ro"].srm)
+    quoted = s["experiment"]["verdicts"][0]
+    assert quoted["text"] == narrative.verdict_sentence(ns["ro"].verdicts[0], T, ns["ro"].srm)
+    assert quoted["text_en"] == ns["ro"].verdicts[0].text and quoted["decision"] == ns["ro"].verdicts[0].decision
 
 
 def test_sentences_render_in_both_languages_for_every_verdict_and_caveat():
