@@ -396,9 +396,8 @@ def kpi_trend(fd, as_of, months: int = 12) -> pd.DataFrame:
     end_day = to_date(as_of)
     first = (pd.Timestamp(end_day).to_period("M") - (months - 1)).to_timestamp().date()
     w = Window(dt.datetime.combine(first, dt.time()), dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time()))
+    require_events(fd, w)
     members = _members_by_day(fd, w, None)
-    if members.empty:
-        return pd.DataFrame()
     mem = members.iloc[0]
     ev = _scoped_events(fd, w, None)
     month = ev.event_time.truncate("M").date()
