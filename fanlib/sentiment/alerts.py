@@ -1,5 +1,5 @@
 """Alert details for the report: affected communities, driver keywords, masked example
-comments, and what to do now."""
+comments (the recommended actions are in ``narrative.what_to_do``)."""
 
 from __future__ import annotations
 
@@ -12,19 +12,6 @@ from fanlib.sentiment.crisis import Alert, CrisisParams
 from fanlib.sentiment.drivers import log_odds, term_counts
 
 _BIN = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
-
-#: The response each level calls for, after the planning documents' crisis levels.
-ACTIONS = {
-    "I": ["启动危机应急预案：通知品牌负责人、公关与法务，一小时内成立应急小组",
-          "在受影响渠道发布统一回应口径，暂停相关商品的推广与直播讲解",
-          "对涉事批次排查质量问题，开通专门的退换货与售后通道",
-          "每小时复核舆情指数，直到告警关闭"],
-    "II": ["局部调整：在受影响渠道和社群发布说明，客服使用统一话术",
-           "核查驱动词所指的问题（商品批次、物流、客服流程），24小时内给出处理方案",
-           "每天复核舆情指数和负面占比，必要时升级为 I 级"],
-    "III": ["常规处理：由社群运营跟进相关评论并回复", "记录问题，纳入周度复盘"],
-}
-
 
 def _window(table, start, end_exclusive):
     return table.filter((table.comment_time >= start) & (table.comment_time < end_exclusive))
@@ -73,15 +60,3 @@ def enrich(fd, scored, alerts: list[Alert], params: CrisisParams, freq: str = "d
             examples = pd.concat([named, examples[~examples.index.isin(named.index)]])
         alert.examples = [mask_pii(x) for x in examples["text"].head(n_examples)]
     return alerts
-
-
-def what_to_do(alerts: list[Alert]) -> list[str]:
-    """Recommended actions for the most severe open alert (empty when none is open)."""
-    open_alerts = [a for a in alerts if a.open]
-    if not open_alerts:
-        return []
-    worst = min(open_alerts, key=lambda a: ("I", "II", "III").index(a.level))
-    where = "、".join(worst.channels) or "全部渠道"
-    head = (f"{worst.level} 级告警自 {worst.start:%Y-%m-%d %H:%M} 起未关闭，受影响渠道：{where}；"
-            f"驱动词：{'、'.join(worst.drivers[:5]) or '无'}。")
-    return [head] + ACTIONS[worst.level]

@@ -46,8 +46,11 @@ class SentimentReport:
     def open_alerts(self) -> list:
         return [a for a in self.alerts if a.open]
 
-    def actions(self) -> list[str]:
-        return alerts_mod.what_to_do(self.alerts)
+    def actions(self, messages) -> list[str]:
+        """What to do now, for the most severe open alert (empty when none is open)."""
+        from fanlib.sentiment.narrative import what_to_do
+
+        return what_to_do(self.alerts, messages)
 
 
 def analyse(fd, as_of=None, model=None, card: ModelCard | None = None, negative_threshold: float = 0.2,
@@ -140,16 +143,16 @@ def labelled_check(fd, scored, model, compare_snownlp: int = 0) -> pd.DataFrame 
     return pd.DataFrame(rows)
 
 
-def alerts_table(report: SentimentReport) -> pd.DataFrame:
-    """One row per alert with its details, masked: ready to show or export."""
+def alerts_table(report: SentimentReport, sep: str = "、") -> pd.DataFrame:
+    """One row per alert with its details, masked: ready to show or export (lists joined by ``sep``)."""
     rows = []
     for a in report.alerts:
         rows.append({"level": a.level, "start": a.start, "end": a.end, "open": a.open,
                      "negatives": a.negatives, "expected": round(a.expected_negatives, 1),
                      "share": a.share, "baseline_share": a.baseline_share, "evidence_z": a.evidence_z,
-                     "channels": "、".join(a.channels),
-                     "communities": "、".join(c["community_id"] for c in a.communities),
-                     "drivers": "、".join(a.drivers), "examples": " | ".join(a.examples)})
+                     "channels": sep.join(a.channels),
+                     "communities": sep.join(c["community_id"] for c in a.communities),
+                     "drivers": sep.join(a.drivers), "examples": " | ".join(a.examples)})
     cols = ["level", "start", "end", "open", "negatives", "expected", "share", "baseline_share", "evidence_z",
             "channels", "communities", "drivers", "examples"]
     return mask_frame(pd.DataFrame(rows, columns=cols), ["drivers", "examples"])

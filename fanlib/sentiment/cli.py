@@ -47,7 +47,10 @@ def _train(args) -> int:
         return 2
     data = pd.concat(parts, ignore_index=True)
     data = data[data["label"].notna()].drop_duplicates("text")
-    _, card, out = store.train(data, out=args.out, corpus_name=name, compare_snownlp=args.compare_snownlp)
+    out = args.out
+    if out is None and not args.data:
+        out = store.default_model_dir()  # rebuilds the model the reports use by default
+    _, card, out = store.train(data, out=out, corpus_name=name, compare_snownlp=args.compare_snownlp)
     print(card.markdown())
     print(f"model written to {out}")
     if args.data or args.out:

