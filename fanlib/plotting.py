@@ -215,10 +215,11 @@ def forest(data: pd.DataFrame, estimate: str, low: str, high: str, label: str, *
 
 
 def kpi_vs_target(data: pd.DataFrame, label: str, value: str, target: str, *, higher_is_better: str | None = None,
-                  title: str | None = None, percent: bool = True, ax=None):
+                  title: str | None = None, percent: bool = True, ax=None, target_label: str = "目标 target"):
     """Horizontal bars of KPI values, coloured good/bad against a target tick on each bar.
 
     ``higher_is_better`` names a boolean column; by default higher is better for every row.
+    ``target_label`` is the legend entry of the target ticks (e.g. from a message catalogue).
     """
     frame = data.reset_index(drop=True)
     hib = frame[higher_is_better] if higher_is_better else pd.Series(True, index=frame.index)
@@ -226,7 +227,7 @@ def kpi_vs_target(data: pd.DataFrame, label: str, value: str, target: str, *, hi
     ax = _axes(ax, figsize=(8, max(2.5, 0.5 * len(frame) + 1)))
     ys = np.arange(len(frame))[::-1]
     ax.barh(ys, frame[value], color=[GOOD if g else BAD for g in good], height=0.6)
-    ax.scatter(frame[target], ys, marker="|", s=600, color="black", zorder=3, label="目标 target")
+    ax.scatter(frame[target], ys, marker="|", s=600, color="black", zorder=3, label=target_label)
     ax.set_yticks(ys)
     ax.set_yticklabels(frame[label])
     ax.grid(axis="y", visible=False)

@@ -31,11 +31,14 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from fanlib.i18n import catalogue
+
 from .activity import RetentionInputError, activity_days, data_end, warn_orders_without_events
 from .durations import negative_comments
 
 __all__ = ["churn_features", "label_churn", "churn_dataset", "ChurnModel", "evaluate", "calibration_curve",
-           "expected_calibration_error", "gains_table", "at_risk_list", "FEATURE_LABELS", "oot_cutoffs"]
+           "expected_calibration_error", "gains_table", "at_risk_list", "FEATURE_LABELS", "feature_label",
+           "oot_cutoffs"]
 
 #: Fans scored by the model: active in the last week before the cut-off. Fans quiet for longer are
 #: reported separately (their risk is mostly that they have already gone).
@@ -43,23 +46,12 @@ ACTIVE_WITHIN_DAYS = 7
 
 INTERACTIVE = ("like", "comment", "share", "message", "ugc_post", "checkin")
 
-#: Chinese display names of the features, for reasons in the at-risk list.
-FEATURE_LABELS = {
-    "tenure_days": "入群天数",
-    "active_days_30": "近30天活跃天数",
-    "events_30": "近30天互动次数",
-    "events_90": "近90天互动次数",
-    "interactive_share_30": "近30天主动互动占比",
-    "checkin_days_30": "近30天签到天数",
-    "checkin_ever": "参与过签到",
-    "orders_90": "近90天订单数",
-    "spend_90": "近90天消费额",
-    "days_since_order": "距上次下单天数",
-    "comments_total": "累计评论数",
-    "negative_comments": "负面评论数",
-    "negative_share": "负面评论占比",
-}
-CHANNEL_LABEL = "渠道"
+#: The model's features (besides one indicator per channel), each named in the ``retention`` catalogue
+#: as ``feat_<feature>``; FEATURE_LABELS holds the Chinese names.
+FEATURES = ("tenure_days", "active_days_30", "events_30", "events_90", "interactive_share_30", "checkin_days_30",
+            "checkin_ever", "orders_90", "spend_90", "days_since_order", "comments_total", "negative_comments",
+            "negative_share")
+FEATURE_LABELS = {f: catalogue("retention")[f"feat_{f}"]["zh"] for f in FEATURES}
 
 
 def _cutoff(value) -> _dt.date:
@@ -309,22 +301,41 @@ def evaluate(y, p) -> dict:
             "top_decile_lift": float(g["lift"].iloc[0]), "n": int(y.size)}
 
 
-def _reason_text(col: str, value: float) -> str:
+def _messages(T):
+    from .narrative import catalogue
+
+    return T if T is not None else catalogue("zh")
+
+
+def feature_label(col: str, T=None) -> str:
+    """A churn feature's display name from the ``retention`` catalogue (``feat_<column>``)."""
+    T = _messages(T)
     if col.startswith("channel_"):
-        return f"{CHANNEL_LABEL}：{col.removeprefix('channel_')}"
-    label = FEATURE_LABELS.get(col, col)
+        return T("feat_channel", channel=T.label(col.removeprefix("channel_")))
+    return T.label(f"feat_{col}", col)
+
+
+def _reason_text(col: str, value: float, T=None) -> str:
+    from fanlib.i18n import fmt_number
+
+    T = _messages(T)
+    if col.startswith("channel_"):
+        return T("reason_channel", channel=T.label(col.removeprefix("channel_")))
+    label = feature_label(col, T)
     if col in ("checkin_ever",):
-        return f"{label}：{'是' if value >= 0.5 else '否'}"
+        return f"{label}{'：' if T.lang == 'zh' else ': '}{T('reason_yes') if value >= 0.5 else T('reason_no')}"
     if col.endswith("share"):
         return f"{label} {value:.0%}"
     if col == "spend_90":
         return f"{label} ¥{value:,.0f}"
-    return f"{label} {value:,.0f}"
+    return f"{label} {fmt_number(value, 'number', 'en', 0)}"
 
 
 def at_risk_list(model: ChurnModel, scored: pd.DataFrame, *, top: int | None = None, reasons: int = 3,
-                 min_probability: float = 0.0) -> pd.DataFrame:
-    """Fans ranked by churn probability, with each fan's top reasons (largest positive contributions)."""
+                 min_probability: float = 0.0, T=None) -> pd.DataFrame:
+    """Fans ranked by churn probability, with each fan's top reasons (largest positive contributions),
+    worded in the language of the ``retention`` catalogue ``T`` (Chinese when not given)."""
+    T = _messages(T)
     p = model.predict_proba(scored)
     df = scored.assign(churn_probability=p)
     df = df[df["churn_probability"] >= min_probability].sort_values("churn_probability", ascending=False)
@@ -336,7 +347,8 @@ def at_risk_list(model: ChurnModel, scored: pd.DataFrame, *, top: int | None = N
     for i in range(len(df)):
         row = contrib.iloc[i]
         pos = row[row > 0.001].sort_values(ascending=False).head(reasons)
-        texts.append("；".join(_reason_text(c, values.iloc[i][c]) for c in pos.index) or "整体风险（无单一突出因素）")
+        texts.append(T("reason_sep").join(_reason_text(c, values.iloc[i][c], T) for c in pos.index)
+                     or T("reason_overall"))
     out = pd.DataFrame({"rank": np.arange(1, len(df) + 1), "fan_id": df["fan_id"].to_numpy(),
                         "channel": df["channel"].to_numpy(), "churn_probability": df["churn_probability"].to_numpy(),
                         "top_reasons": texts,
@@ -345,18 +357,18 @@ def at_risk_list(model: ChurnModel, scored: pd.DataFrame, *, top: int | None = N
     return out.reset_index(drop=True)
 
 
-def write_at_risk(list_df: pd.DataFrame, folder, name: str = "03_retention_at_risk") -> dict:
-    """Write the at-risk list as CSV (UTF-8 with BOM, so Excel shows Chinese) and as .xlsx."""
+def write_at_risk(list_df: pd.DataFrame, folder, name: str = "03_retention_at_risk", T=None) -> dict:
+    """Write the at-risk list as CSV (UTF-8 with BOM, so Excel shows Chinese) and as .xlsx, with column
+    headers in the catalogue's language."""
     from pathlib import Path
 
+    T = _messages(T)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
-    header = {"rank": "排名", "fan_id": "粉丝ID", "channel": "渠道", "churn_probability": "流失概率",
-              "top_reasons": "主要原因", "days_since_active": "距上次活跃天数", "spend_90": "近90天消费额"}
-    shown = list_df.rename(columns=header)
+    shown = list_df.rename(columns={c: T(f"col_{c}") for c in list_df.columns if f"col_{c}" in T})
     shown.to_csv(csv_path, index=False, encoding="utf-8-sig")
-    shown.to_excel(xlsx_path, index=False, sheet_name="流失风险名单")
+    shown.to_excel(xlsx_path, index=False, sheet_name=T("at_risk_sheet"))
     return {"csv": str(csv_path), "xlsx": str(xlsx_path)}
 
 

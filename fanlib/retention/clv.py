@@ -499,6 +499,7 @@ class CLVResult:
     fans: pd.DataFrame  # fan_id, frequency, recency, T, monetary, p_alive, p_no_purchase, expected_purchases, clv
     horizon_days: int
     annual_discount_rate: float
+    no_purchase_days: int  # window of the "will not buy again" score p_no_purchase
 
     @property
     def total_clv(self) -> float:
@@ -523,10 +524,11 @@ def clv_analysis(fd, *, as_of=None, holdout_days: int = 90, horizon_days: int = 
     per_period = (1 + annual_discount_rate) ** (period_days / 365.0) - 1
     fans = rfm.assign(
         p_alive=bg.p_alive(*args),
-        p_no_purchase=bg.p_no_purchase(period_days * 3, *args),
+        p_no_purchase=bg.p_no_purchase(3 * period_days, *args),
         expected_purchases=bg.expected_purchases(horizon_days, *args),
         expected_order_value=gg.expected_order_value(rfm["frequency"], rfm["monetary"]),
         clv=customer_lifetime_value(bg, gg, *args, rfm["monetary"], horizon=horizon_days, period=period_days,
                                     discount_rate=per_period, margin=margin),
     )
-    return CLVResult(cal_end, holdout_days, m_cal, table, bg, gg, fans, horizon_days, annual_discount_rate)
+    return CLVResult(cal_end, holdout_days, m_cal, table, bg, gg, fans, horizon_days, annual_discount_rate,
+                     3 * period_days)

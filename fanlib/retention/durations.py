@@ -32,10 +32,11 @@ NEGATIVE_PATTERN = ("差评|失望|避雷|退货|退款|不会再买|再也不|�
                     r"\[怒\]|\[流泪\]|\[衰\]|\[抓狂\]|😡|😤|👎|💔")
 
 
-def CHURN_TEXT(churn_days: int, basis: str) -> str:  # noqa: N802 - reads like a constant in notebooks
+def CHURN_TEXT(churn_days: int, basis: str, lang: str = "zh") -> str:  # noqa: N802 - reads like a constant
     """The churn definition in words, for the report."""
-    what = "任何互动或下单" if basis == "activity" else "下单"
-    return f"连续 {churn_days} 天没有{what}即视为流失（流失日为最后一次活跃的日期）"
+    from .narrative import catalogue, churn_text
+
+    return churn_text(churn_days, basis, catalogue(lang))
 
 
 def negative_comments(fd, pattern: str = NEGATIVE_PATTERN) -> ir.Table | None:
@@ -119,16 +120,19 @@ def _in_window(day, start_day, window_days, end_lit):
     return (day >= start_day) & (day.delta(start_day, unit="day") < window_days)
 
 
-def churn_event_messages(durations: pd.DataFrame) -> list[str]:
-    """Plain-language warnings about the mix of churned and censored fans (none churned, all churned)."""
+def churn_event_messages(durations: pd.DataFrame, T=None) -> list[str]:
+    """Plain-language warnings about the mix of churned and censored fans (none churned, all churned);
+    ``T`` is the ``retention`` catalogue (English when not given)."""
+    from fanlib.i18n import fmt_number
+
+    from .narrative import catalogue
+
+    T = T if T is not None else catalogue("en")
     n, k = len(durations), int(durations["event"].sum())
     a = durations.attrs
+    fields = dict(n=fmt_number(n, "count", T.lang), days=a.get("churn_days"), follow_end=a.get("follow_end"))
     if k == 0:
-        return [f"no churn observed: none of the {n:,} fans went {a.get('churn_days')} days without activity "
-                f"before {a.get('follow_end')}; survival models need at least one churn — use a shorter churn "
-                "window or a later analysis date"]
+        return [T("no_churn_observed", **fields)]
     if k == n:
-        return [f"every one of the {n:,} fans churned (went {a.get('churn_days')} days without activity before "
-                f"{a.get('follow_end')}); this usually means the analysis date lies after the real end of the "
-                "data or the churn window is too short — check both"]
+        return [T("all_churned", **fields)]
     return []

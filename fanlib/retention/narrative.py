@@ -1,7 +1,9 @@
 """Plain-language conclusions generated from the retention figures, and a guard for report sections.
 
 Every sentence is built from the numbers passed in, so the report never states
-a claim its data do not support.
+a claim its data do not support. Words come from the ``retention`` message
+catalogue (``fanlib/locales/retention.yaml``) in the reader's language: each
+function takes the catalogue's :class:`fanlib.i18n.Messages` as ``T``.
 """
 
 from __future__ import annotations
@@ -12,108 +14,136 @@ import traceback
 import numpy as np
 import pandas as pd
 
+from fanlib.i18n import Messages, fmt_number, messages
+
 from .activity import RetentionInputError
 from .survival import SurvivalInputError
 
-__all__ = ["guarded", "retention_findings", "cox_findings", "churn_findings", "clv_findings", "pct"]
+__all__ = ["guarded", "retention_findings", "cox_findings", "churn_findings", "clv_findings", "pct",
+           "driver_label", "churn_text", "catalogue"]
 
-DRIVER_LABELS = {
-    "checkin": "参与签到 check-in participant",
-    "negative_commenter": "发过负面评论 negative commenter",
-}
+
+def catalogue(lang: str = "zh") -> Messages:
+    """The retention report's messages in ``lang`` (zh or en)."""
+    return messages("retention", lang)
+
+
+def _T(T: Messages | None) -> Messages:
+    return T if T is not None else catalogue()
 
 
 def pct(x: float, digits: int = 1) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}%}"
 
 
-def driver_label(name: str) -> str:
-    if name in DRIVER_LABELS:
-        return DRIVER_LABELS[name]
-    if name.startswith("channel["):
-        return f"渠道 channel {name[8:-1]}（对比 wechat）"
-    if name.startswith("city_tier["):
-        return f"城市线级 tier {name[10:-1]}（对比一线）"
+def churn_text(churn_days: int, basis: str, T: Messages | None = None) -> str:
+    """The churn definition in words, for the report."""
+    T = _T(T)
+    return T("churn_text", days=churn_days, what=T("churn_activity" if basis == "activity" else "churn_order"))
+
+
+def driver_label(name: str, T: Messages | None = None, references: dict | None = None) -> str:
+    """A Cox design column (``checkin``, ``channel[douyin]``, ``city_tier[3]`` …) in words."""
+    T = _T(T)
+    refs = {"channel": "wechat", "city_tier": "1", **(references or {})}
+    if f"drv_{name}" in T:
+        return T(f"drv_{name}")
+    for var in ("channel", "city_tier"):
+        if name.startswith(f"{var}[") and name.endswith("]"):
+            level = name[len(var) + 1:-1]
+            return T(f"drv_{var}", level=T.label(level), ref=T.label(refs[var]))
     return name
 
 
 @contextlib.contextmanager
-def guarded(section: str):
+def guarded(section: str, T: Messages | None = None):
     """Run a report section; on bad input show a clear banner instead of a traceback."""
     from fanlib.report import banner
 
+    T = _T(T)
     try:
         yield
     except (RetentionInputError, SurvivalInputError, ValueError) as err:
-        banner(f"{section}：本节未生成 Section not available — {err}", "warning")
+        banner(T("section_skipped", section=section, error=err), "warning")
     except Exception as err:  # noqa: BLE001 - a report must finish and say what went wrong
         last = traceback.extract_tb(err.__traceback__)[-1]
-        banner(f"{section}：计算出错 Section failed — {type(err).__name__}: {err} "
-               f"({last.filename.rsplit('/', 1)[-1]}:{last.lineno})", "danger")
+        banner(T("section_failed", section=section,
+                 error=f"{type(err).__name__}: {err} ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"), "danger")
 
 
-def retention_findings(day_n: pd.DataFrame) -> list[str]:
+def retention_findings(day_n: pd.DataFrame, T: Messages | None = None) -> list[str]:
     """Bullets comparing D-N retention with the planning documents' benchmarks."""
+    T = _T(T)
+    lang = T.lang
     out = []
     for row in day_n.itertuples():
-        text = (f"第 {row.day} 天留存 D{row.day} retention：{pct(row.rate_on)}（当天回访 returned on the day），"
-                f"{pct(row.rate_on_or_after)}（当天或之后回访 on or after）；基于 {row.eligible:,} 名已满 {row.day} 天的粉丝")
+        text = T("day_n_line", day=row.day, on=fmt_number(row.rate_on, "pct", lang),
+                 after=fmt_number(row.rate_on_or_after, "pct", lang), n=fmt_number(row.eligible, "count", lang))
         if row.healthy is not None and not pd.isna(row.healthy):
-            verdict = "达到" if row.rate_on >= row.healthy else "低于"
-            text += f"，{verdict}健康线 {pct(row.healthy, 0)} (healthy benchmark)"
+            key = "day_n_healthy_met" if row.rate_on >= row.healthy else "day_n_healthy_missed"
+            text += T(key, healthy=fmt_number(row.healthy, "pct", lang, 0))
         if row.current_industry is not None and not pd.isna(row.current_industry):
-            better = "高于" if row.rate_on > row.current_industry else "不高于"
-            text += f"，{better}规划文档中的现状 {pct(row.current_industry)}"
-        out.append(text + "。")
+            key = "day_n_current_above" if row.rate_on > row.current_industry else "day_n_current_not_above"
+            text += T(key, current=fmt_number(row.current_industry, "pct", lang))
+        out.append(text + ("。" if lang == "zh" else "."))
     return out
 
 
-def cox_findings(summary: pd.DataFrame, ph: pd.DataFrame | None = None, alpha: float = 0.05) -> list[str]:
+def cox_findings(summary: pd.DataFrame, ph: pd.DataFrame | None = None, alpha: float = 0.05,
+                 T: Messages | None = None, references: dict | None = None) -> list[str]:
     """Bullets on the drivers whose hazard ratio differs from 1, strongest first, and on the PH check."""
+    T = _T(T)
+    sep = "、" if T.lang == "zh" else ", "
     s = summary[summary["p"] < alpha].copy()
     s["strength"] = np.abs(np.log(s["hazard_ratio"]))
     out = []
     for name, r in s.sort_values("strength", ascending=False).iterrows():
-        direction = "提高" if r["hazard_ratio"] > 1 else "降低"
-        change = abs(r["hazard_ratio"] - 1)
-        out.append(f"{driver_label(name)}：流失风险{direction} {change:.0%}（HR {r['hazard_ratio']:.2f}，"
-                   f"95% CI {r['hr_low']:.2f}–{r['hr_high']:.2f}）。")
-    quiet = [driver_label(n) for n in summary.index if n not in s.index]
+        key = "cox_raises" if r["hazard_ratio"] > 1 else "cox_lowers"
+        out.append(T(key, driver=driver_label(name, T, references),
+                     change=fmt_number(abs(r["hazard_ratio"] - 1), "pct", T.lang, 0),
+                     hr=f"{r['hazard_ratio']:.2f}", low=f"{r['hr_low']:.2f}", high=f"{r['hr_high']:.2f}"))
+    quiet = [driver_label(n, T, references) for n in summary.index if n not in s.index]
     if quiet:
-        out.append("与流失无显著关系 No significant effect: " + "、".join(quiet) + "。")
+        out.append(T("cox_quiet", drivers=sep.join(quiet)))
     if ph is not None:
-        bad = [driver_label(n) for n in ph.index[~ph["proportional"]]]
-        if bad:
-            out.append("比例风险检验提示以下因素的作用随时间变化，其 HR 应理解为平均效应：" + "、".join(bad) + "。")
-        else:
-            out.append("比例风险检验未发现违背 (proportional-hazards check passed for every driver)。")
+        bad = [driver_label(n, T, references) for n in ph.index[~ph["proportional"]]]
+        out.append(T("ph_violated", drivers=sep.join(bad)) if bad else T("ph_ok"))
     return out
 
 
-def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame) -> list[str]:
+def model_label(kind: str, T: Messages | None = None) -> str:
+    return _T(T).label(f"model_{kind}", kind)
+
+
+def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Messages | None = None) -> list[str]:
     """Bullets on model quality in words an operator can act on."""
+    T = _T(T)
+    lang = T.lang
     m = metrics.loc[best]
-    names = {"logistic": "逻辑回归 logistic regression", "boosting": "梯度提升 gradient boosting"}
     top = gains.iloc[0]
-    out = [f"效果更好的模型是{names.get(best, best)}：ROC-AUC {m['roc_auc']:.3f}，PR-AUC {m['pr_auc']:.3f}，"
-           f"校准误差 ECE {m['ece']:.3f}（预测概率与实际流失率平均相差 {m['ece']:.1%}）。",
-           f"按模型风险排序联系前 10% 的粉丝，其流失率为 {pct(top['churn_rate'])}，是整体 {pct(m['base_rate'])} 的 "
-           f"{top['lift']:.1f} 倍 (top-decile lift)；联系前 30% 可覆盖 {pct(gains.iloc[2]['cumulative_churn_captured'])} 的流失粉丝。"]
+    out = [T("churn_best", model=model_label(best, T), auc=f"{m['roc_auc']:.3f}", pr=f"{m['pr_auc']:.3f}",
+             ece=f"{m['ece']:.3f}", ece_pct=fmt_number(m["ece"], "pct", lang)),
+           T("churn_lift", top_rate=fmt_number(top["churn_rate"], "pct", lang),
+             base=fmt_number(m["base_rate"], "pct", lang), lift=f"{top['lift']:.1f}",
+             captured=fmt_number(gains.iloc[min(2, len(gains) - 1)]["cumulative_churn_captured"], "pct", lang))]
     if m["roc_auc"] < 0.65:
-        out.append("AUC 不高说明在近期活跃的粉丝中，谁会离开主要取决于少数驱动因素（见上节生存分析），"
-                   "名单应与这些因素一起使用。")
+        out.append(T("churn_low_auc"))
     return out
 
 
 def clv_findings(params: pd.Series, total_clv: float, n: int, horizon_days: int, holdout: pd.DataFrame,
-                 unit_days: float = 1.0) -> list[str]:
+                 unit_days: float = 1.0, T: Messages | None = None) -> list[str]:
     """Bullets on the BG/NBD/Gamma-Gamma results and the holdout check."""
+    T = _T(T)
+    lang = T.lang
     r, alpha, a, b = params["r"], params["alpha"], params["a"], params["b"]
     rate = r / alpha / unit_days * 30
     drop = a / (a + b)
     pred, act = holdout["predicted"] * holdout["customers"], holdout["actual"] * holdout["customers"]
     err = (pred.sum() - act.sum()) / act.sum() if act.sum() else np.nan
-    return [f"活跃买家平均每 30 天购买 {rate:.2f} 次 (mean purchase rate)；每次购买后流失的平均概率为 {drop:.1%}。",
-            f"{n:,} 名买家未来 {horizon_days} 天的预测总价值 (折现后 CLV) 为 ¥{total_clv:,.0f}，"
-            f"人均 ¥{total_clv / max(n, 1):,.0f}。",
-            f"验证期检验：模型预测购买 {pred.sum():,.0f} 次，实际 {act.sum():,.0f} 次，偏差 {err:+.1%}。"]
+    return [T("clv_rate", rate=f"{rate:.2f}", drop=fmt_number(drop, "pct", lang)),
+            T("clv_total", n=fmt_number(n, "count", lang), horizon=horizon_days,
+              total=fmt_number(total_clv, "cny", lang), per=fmt_number(total_clv / max(n, 1), "cny", lang)),
+            T("clv_holdout", predicted=fmt_number(pred.sum(), "count", lang),
+              actual=fmt_number(act.sum(), "count", lang),
+              error=("–" if np.isnan(err) else f"{err:+.1%}"))]
