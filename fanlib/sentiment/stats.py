@@ -18,8 +18,10 @@ def wilson(k, n, z: float = Z95):
         denom = 1 + z * z / n
         centre = (p + z * z / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+        # At k = 0 or k = n rounding can put the bound a hair past the share itself.
+        lo, hi = np.minimum(centre - half, p), np.maximum(centre + half, p)
     nan = n <= 0
-    p, lo, hi = np.where(nan, np.nan, p), np.where(nan, np.nan, centre - half), np.where(nan, np.nan, centre + half)
+    p, lo, hi = np.where(nan, np.nan, p), np.where(nan, np.nan, lo), np.where(nan, np.nan, hi)
     return p, lo, hi
 
 
