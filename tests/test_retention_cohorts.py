@@ -167,3 +167,24 @@ def test_bad_parameters_and_dates(hand_data):
         warnings.simplefilter("ignore", RetentionDataWarning)
         ct = cohorts.cohort_table(fd, period="month", as_of=AS_OF, cohort_by="first_order")
     assert ct.cells["cohort_size"].sum() > 0
+
+
+@pytest.mark.parametrize("period, cohort_period, period_days", [("day", "week", 1), ("month", "month", 30)])
+def test_first_order_cohorts_on_orders_match_brute_force(hand_data, period, cohort_period, period_days):
+    """Cohorts by first order, retention counted on orders only: the clock starts at the first order."""
+    fd, fans, events, orders = hand_data
+    first = orders.groupby("fan_id")["order_time"].min()
+    starts = fans[fans["fan_id"].isin(first.index)].assign(join_time=lambda f: f["fan_id"].map(first))
+    no_events = events.iloc[0:0]
+    monday = lambda f: f.join_time.date() - dt.timedelta(days=f.join_time.weekday())  # noqa: E731
+    month = lambda f: dt.date(f.join_time.year, f.join_time.month, 1)  # noqa: E731
+    ref = brute_force(starts, no_events, orders, period_days=period_days, max_period=8, as_of=AS_OF,
+                      key=monday if cohort_period == "week" else month)
+    ct = cohorts.cohort_table(fd, period=period, cohort_period=cohort_period, cohort_by="first_order",
+                              basis="order", max_periods=8, as_of=AS_OF, min_cohort_size=1)
+    got = ct.cells.set_index(["cohort", "period"])
+    assert len(ref) and int(ct.sizes.sum()) == len(starts)
+    for (cohort, k), r in ref.iterrows():
+        row = got.loc[(cohort, k)]
+        assert (row["eligible"], row["retained_on"], row["retained_on_or_after"]) == (r["eligible"], r["on"], r["after"])
+    assert (got.xs(0, level="period")["rate_on"] == 1.0).all()  # everyone orders on their first-order day
