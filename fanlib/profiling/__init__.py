@@ -2,7 +2,7 @@
 early identification of high-value fans and the community KPIs.
 
 Every per-fan feature and KPI is computed in the engine (ibis); only small results reach pandas.
-See docs/reports/01_fan_profiling.md for the definitions.
+Each module's docstring gives its definitions and rules.
 """
 
 from fanlib.profiling.early_value import EarlyValueModel, early_features

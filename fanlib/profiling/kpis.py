@@ -4,7 +4,7 @@ All figures cover the KPI window ``[as_of - window_days + 1, as_of]`` (whole day
 otherwise. A *member* on a day is a fan who joined on or before that day. Groups (community,
 channel) are the fan's own attributes from table ``fans``.
 
-Definitions (see docs/reports/01_fan_profiling.md for the formulas):
+Definitions:
 
 * daily active rate: mean over the window's days of (fans with any event that day ÷ members that day);
 * DAU: mean daily active fans; WAU / MAU: distinct fans with an event in the last 7 / 30 days

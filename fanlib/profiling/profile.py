@@ -39,7 +39,7 @@ def fan_profile(fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = Ti
     w = window(as_of, rfm_window_days)
     require_events(fd, w)
     notes = []
-    feats = fan_features(fd, as_of, rfm_window_days)
+    feats = fan_features(fd, as_of, rfm_window_days).cache()  # read twice below: compute it once
     threshold = high_value_threshold(fd, feats, tier_rules)
     if threshold is None:
         notes.append(Note("no_spend", {"period": w.period}))
@@ -48,6 +48,9 @@ def fan_profile(fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = Ti
         t = assign_layers(scored, layer_rules)
     else:
         t = scored.left_join(fan_layers(fd, as_of, layer_rules), "fan_id").drop("fan_id_right")
+    # Kept as a temporary table in the engine: the sections aggregate it many times, and recomputing the
+    # per-fan features from the events table each time would cost seconds per figure on large data.
+    t = t.cache()
     counts = fd.execute(t.aggregate(fans=t.count(), silent_no_events=(t.events == 0).ifelse(1, 0).sum()))
     n, idle = int(counts.fans.iloc[0]), int(counts.silent_no_events.iloc[0])
     if n == 0:
