@@ -22,18 +22,19 @@ MASKS = {
 }
 
 # 18-digit resident ID: 6-digit area, birth date 18xx-20xx, 3-digit order, check digit.
+# ``(?<!\d\.)``: digits after a decimal point are a fraction (0.2014093809…), not an ID.
 _ID_CARD = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?<!\d\.)[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[0-9Xx](?![0-9A-Za-z])"
 )
 # Old 15-digit IDs: area, yymmdd, 3-digit order.
 _ID_CARD_15 = re.compile(
-    r"(?<![0-9A-Za-z])[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![0-9A-Za-z])"
+    r"(?<![0-9A-Za-z])(?<!\d\.)[1-9]\d{5}\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![0-9A-Za-z])"
 )
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+\s*(?:@|＠)\s*[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 # Mobile numbers: optional +86/0086, 11 digits starting 13-19, with optional spaces or dashes
 # in the usual 3-4-4 grouping; full-width digits are normalised before matching.
 _PHONE = re.compile(
-    r"(?<![0-9])(?:(?:\+|00)?86[\s\-]?)?1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}(?![0-9])"
+    r"(?<![0-9])(?<!\d\.)(?:(?:\+|00)?86[\s\-]?)?1[3-9]\d[\s\-]?\d{4}[\s\-]?\d{4}(?![0-9])"
 )
 # A WeChat id only counts as one next to a word that announces it ("微信", "wx", "加v", …):
 # ids are 6-20 characters, start with a letter, then letters, digits, "_" or "-".

@@ -65,3 +65,35 @@ def test_mask_frame_masks_text_columns_and_keeps_the_rest():
     assert df["text"].iloc[0] == "打13812345678"  # the input is not modified
     with pytest.raises(KeyError, match="nope"):
         mask_frame(df, ["nope"])
+
+
+def test_decimal_fractions_are_not_taken_for_ids_or_phones():
+    assert find_pii("0.201409380911441,0.13812345678,12.110101199003074518") == []
+    assert find_pii("身份证110101199003074518") != []
+
+
+def _shown_text(path):
+    import re
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    # Embedded chart images are base64, not text a reader sees.
+    return re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+", "", text)
+
+
+@pytest.mark.slow
+def test_no_personal_details_in_any_rendered_report_or_export(suite_run, small_demo_path):
+    import duckdb
+
+    day, proc = suite_run
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    # the demo's comments do carry personal details, so the scan has something to miss
+    con = duckdb.connect(str(small_demo_path), read_only=True)
+    texts = con.execute("select text from comments where text is not null").df()["text"]
+    con.close()
+    planted = [t for t in texts if find_pii(t)]
+    assert len(planted) >= 3
+    files = [p for p in day.rglob("*") if p.suffix in (".html", ".csv", ".json", ".md")]
+    assert any(p.name == "04_sentiment.html" for p in files)
+    assert any(p.name == "04_sentiment_alerts.csv" for p in files)
+    leaks = {str(p.relative_to(day)): found for p in files if (found := find_pii(_shown_text(p)))}
+    assert not leaks, leaks
