@@ -14,7 +14,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-__all__ = ["RetentionInputError", "RetentionDataWarning", "activity_days", "start_days", "data_end",
+__all__ = ["RetentionInputError", "RetentionDataWarning", "activity_days", "activity_rows", "start_days", "data_end",
            "resolve_as_of", "orders_without_events", "BASES", "COHORT_BY"]
 
 #: What counts as "active": any event or order, or orders only.
@@ -36,15 +36,20 @@ def _check_choice(name: str, value: str, allowed) -> None:
         raise RetentionInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
-def activity_days(fd, basis: str = "activity") -> ir.Table:
-    """Distinct (fan_id, day) pairs on which a fan was active: any event or order, or orders only."""
+def activity_rows(fd, basis: str = "activity") -> ir.Table:
+    """(fan_id, day) of every event and order (``basis="order"``: orders only), duplicates kept."""
     _check_choice("basis", basis, BASES)
     o = fd.orders
     days = o.select(fan_id=o.fan_id, day=o.order_time.date())
     if basis == "activity":
         e = fd.events
         days = e.select(fan_id=e.fan_id, day=e.event_time.date()).union(days, distinct=False)
-    return days.distinct()
+    return days
+
+
+def activity_days(fd, basis: str = "activity") -> ir.Table:
+    """Distinct (fan_id, day) pairs on which a fan was active: any event or order, or orders only."""
+    return activity_rows(fd, basis).distinct()
 
 
 def start_days(fd, cohort_by: str = "join") -> ir.Table:

@@ -25,7 +25,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from .activity import RetentionDataWarning, RetentionInputError, activity_days, resolve_as_of, start_days
+from .activity import (RetentionDataWarning, RetentionInputError, activity_days, activity_rows, resolve_as_of,
+                       start_days)
 
 __all__ = ["PERIOD_DAYS", "CohortTable", "cohort_table", "retention_curves", "day_n_retention",
            "lifecycle_counts", "BENCHMARKS"]
@@ -51,28 +52,36 @@ def _check_period(period: str) -> int:
 
 
 def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str, basis: str):
-    """Engine counts: fans per (group, last observable period) and active fans per (group, period)."""
+    """Engine counts: fans per (group, last observable period), active fans per (group, period) and fans
+    per (group, last period reached), in one query so the events are read and joined once."""
     s = start_days(fd, cohort_by)
     as_of_lit = ibis.date(as_of)
     s = s.filter(s.start_day <= as_of_lit)
     s = s.mutate(group=group(s).cast("string"),
                  max_obs=((as_of_lit.delta(s.start_day, unit="day") + 1) // period_days - 1).cast("int64"))
     s = s.select("fan_id", "start_day", "group", "max_obs")
-    sizes = s.group_by(["group", s.max_obs.clip(upper=max_period).name("max_obs")]).aggregate(n=s.count())
-    a = activity_days(fd, basis)
-    a = a.filter(a.day <= as_of_lit)
-    j = a.join(s, "fan_id")
+    sizes = s.group_by(["group", s.max_obs.clip(upper=max_period).name("key")]).aggregate(n=s.count())
+    # raw activity rows: made distinct per (fan, period), which is far fewer pairs than (fan, day)
+    days = activity_rows(fd, basis)
+    days = days.filter(days.day <= as_of_lit)
+    j = days.join(s, "fan_id")
     j = j.mutate(period=(j.day.delta(j.start_day, unit="day") // period_days).cast("int64"))
     j = j.filter(j.period >= 0)
-    on = (j.filter((j.period <= j.max_obs) & (j.period <= max_period))
-          .select("fan_id", "group", "period").distinct()
-          .group_by(["group", "period"]).aggregate(n=lambda t: t.count()))
-    last = j.group_by(["fan_id", "group", "max_obs"]).aggregate(last=j.period.max())
+    per = j.group_by(["fan_id", "group", "max_obs", "period"]).aggregate()
+    on = (per.filter((per.period <= per.max_obs) & (per.period <= max_period))
+          .group_by(["group", per.period.name("key")]).aggregate(n=lambda t: t.count()))
+    last = per.group_by(["fan_id", "group", "max_obs"]).aggregate(last=per.period.max())
     reach = ibis.least(last["last"], last.max_obs, ibis.literal(max_period))
-    after = last.group_by([last.group, reach.name("reach")]).aggregate(n=last.count())
-    return (fd.execute(sizes, label="retention:cohort_sizes"),
-            fd.execute(on, label="retention:cohort_active"),
-            fd.execute(after, label="retention:cohort_reach"))
+    after = last.group_by([last.group, reach.name("key")]).aggregate(n=last.count())
+
+    def tagged(t, kind):
+        return t.select("group", "key", "n", kind=ibis.literal(kind))
+
+    both = tagged(sizes, "size").union(tagged(on, "on"), distinct=False).union(tagged(after, "after"), distinct=False)
+    counts = fd.execute(both, label="retention:cohort_counts")
+    part = {k: counts[counts["kind"] == k].drop(columns="kind").reset_index(drop=True) for k in ("size", "on", "after")}
+    return (part["size"].rename(columns={"key": "max_obs"}), part["on"].rename(columns={"key": "period"}),
+            part["after"].rename(columns={"key": "reach"}))
 
 
 def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_period: int) -> pd.DataFrame:
