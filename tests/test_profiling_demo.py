@@ -51,3 +51,17 @@ def test_layer_shares_within_two_points_of_the_planted_shares(fd, truth, demo_tr
         assert abs(shares.shares[layer] - demo_truth["segments"]["probabilities"][layer]) <= 0.03, layer
     # each fan's layer, not just the shares, mostly matches the planted segment
     assert (layered.layer == layered.segment).mean() >= 0.9
+
+
+def test_early_identification_beats_the_base_rate_on_later_joiners(fd):
+    from fanlib.profiling import EarlyValueModel, early_features
+
+    data = fd.execute(early_features(fd, resolve_as_of(fd), 14, 60))
+    model = EarlyValueModel(14, 60).fit(data)
+    m = model.metrics_
+    train_last = data.sort_values(["join_time", "fan_id"]).join_time.iloc[m["train_fans"] - 1]
+    assert (model.test_.join_time >= train_last).all()  # a time-based split: tested on later joiners
+    assert m["train_fans"] + m["test_fans"] == len(data)
+    assert (model.test_.flagged == (model.test_.score >= model.flag_threshold_)).all()  # threshold from training
+    assert m["precision"] >= 2 * m["test_base_rate"] and m["recall"] >= 0.3
+    assert m["auc"] > 0.7
