@@ -65,8 +65,8 @@ def test_engine_aggregates_match_a_pandas_recount(small_fd, small_scored):
     assert hour["n"].sum() == day["n"].sum() == len(rows)
     chan = monitor.breakdown(small_fd, small_scored, "channel")
     assert dict(zip(chan["channel"], chan["n"])) == rows.groupby("channel").size().to_dict()
-    for by in ("community_id", "content_id", "city_tier"):
-        b = monitor.breakdown(small_fd, small_scored, by)
+    for by in ("community_id", "content_id", "city_tier", "fan_layer"):
+        b = monitor.breakdown(small_fd, small_scored, by, as_of=small_scored.last)
         assert b["n"].sum() == len(rows) and {"neg_low", "neg_high", "index"} <= set(b.columns)
 
 
@@ -261,7 +261,9 @@ def test_narrative_and_table_headers_render_in_both_languages(demo_report):
         else:
             # only the comments' own words (driver terms, community names) may be Chinese
             assert "As of" in texts[0] and han < 60
-        frames = [alerts_table(demo_report), demo_report.by_channel, narrative.churn_table(demo_report.churn_link, T),
+        assert {"core", "active", "potential", "silent"} <= set(demo_report.by_layer["fan_layer"])
+        assert all(T.label(v) != v for v in demo_report.by_layer["fan_layer"])
+        frames = [alerts_table(demo_report), demo_report.by_channel, demo_report.by_layer, narrative.churn_table(demo_report.churn_link, T),
                   narrative.card_table(card, T), demo_report.negative_drivers, demo_report.aspects,
                   demo_report.emerging]
         for df in frames:

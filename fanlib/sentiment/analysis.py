@@ -31,6 +31,7 @@ class SentimentReport:
     by_community: pd.DataFrame
     by_content: pd.DataFrame
     by_tier: pd.DataFrame | None
+    by_layer: pd.DataFrame | None
     alerts: list
     detector_bins: pd.DataFrame
     params: crisis.CrisisParams
@@ -81,6 +82,11 @@ def analyse(fd, as_of=None, model=None, card: ModelCard | None = None, negative_
         by_tier = monitor.breakdown(fd, scored, "city_tier")
     except Exception as exc:  # the fans table or its city_tier may be missing
         unavailable["by_tier"] = f"no fan city tier to split by ({exc.__class__.__name__}: {exc})"
+    by_layer = None
+    if fd.has("events"):
+        by_layer = monitor.breakdown(fd, scored, "fan_layer", as_of=as_of)
+    else:
+        unavailable["by_layer"] = "no events table: fan layers cannot be assigned"
 
     thresholds = dict(alert_thresholds or {})
     season = 24 if freq == "hour" else 1
@@ -118,7 +124,7 @@ def analyse(fd, as_of=None, model=None, card: ModelCard | None = None, negative_
         unavailable["labelled"] = "no comment carries a human label (comments.label)"
     return SentimentReport(
         as_of=as_of, scored=scored, card=card, daily=daily, hourly=hourly, by_channel=by_channel,
-        by_community=by_community, by_content=by_content, by_tier=by_tier, alerts=found,
+        by_community=by_community, by_content=by_content, by_tier=by_tier, by_layer=by_layer, alerts=found,
         detector_bins=detector_bins, params=params, current=monitor.current_figures(daily, current_days),
         negative_drivers=neg_drivers, emerging=emerging, aspects=aspects, churn_link=churn_link,
         labelled=labelled, unavailable=unavailable)

@@ -31,8 +31,9 @@ from fanlib.sentiment.stats import wilson
 
 #: Bin sizes understood by ``aggregate``: name -> ibis truncate unit.
 FREQS = {"hour": "h", "day": "D", "week": "W"}
-#: Dimensions ``aggregate`` can split by (comments columns, plus the fan's city tier).
-DIMENSIONS = ("channel", "community_id", "content_id", "city_tier")
+#: Dimensions ``aggregate`` can split by (comments columns, the fan's city tier, and the fan's layer
+#: in the four-layer model — core, active, potential, silent — as of the analysis day).
+DIMENSIONS = ("channel", "community_id", "content_id", "city_tier", "fan_layer")
 DEFAULT_NEGATIVE_THRESHOLD = 0.2
 
 
@@ -108,12 +109,19 @@ def _bin(col, freq: str):
     return col.truncate(FREQS[freq])
 
 
-def _with_dimension(fd, table, by: str | None):
-    if by is None or by in table.columns and by != "city_tier":
+def _with_dimension(fd, table, by: str | None, as_of=None):
+    if by is None or by in table.columns and by not in ("city_tier", "fan_layer"):
         return table
     if by == "city_tier":
         fans = fd.fans.select("fan_id", city_tier=fd.fans.city_tier)
         return table.left_join(fans, table.fan_id == fans.fan_id).drop("fan_id_right")
+    if by == "fan_layer":
+        from fanlib.profiling.layers import fan_layers
+
+        if as_of is None:
+            raise ValueError("splitting by fan_layer needs the analysis day (as_of): layers change over time")
+        layers = fan_layers(fd, as_of).select("fan_id", fan_layer="layer")
+        return table.left_join(layers, table.fan_id == layers.fan_id).drop("fan_id_right")
     raise ValueError(f"cannot split comments by {by!r}; use one of {', '.join(DIMENSIONS)}")
 
 
@@ -169,10 +177,12 @@ def _floor(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
     return ts.floor(_pandas_freq(freq))
 
 
-def breakdown(fd, scored: ScoredComments, by: str, start=None, end=None, top: int | None = None) -> pd.DataFrame:
+def breakdown(fd, scored: ScoredComments, by: str, start=None, end=None, top: int | None = None,
+              as_of=None) -> pd.DataFrame:
     """Volume, negative share (Wilson interval) and mean sentiment per value of ``by``
-    (channel, community_id, content_id or city_tier) over a window, largest volume first."""
-    t = _with_dimension(fd, scored.table, by)
+    (channel, community_id, content_id, city_tier, or fan_layer as of ``as_of``) over a window,
+    largest volume first."""
+    t = _with_dimension(fd, scored.table, by, as_of)
     t = t.filter(t.has_text == 1)
     if start is not None:
         t = t.filter(t.comment_time >= pd.Timestamp(start))
