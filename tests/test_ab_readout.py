@@ -234,3 +234,93 @@ def test_demo_did_recovers_the_live_room_campaign(demo_path, demo_truth):
     assert res.relative_low < truth["true_effect_rel"] < res.relative_high
     assert res.p_value < 0.05 and res.pretrend_ok
     assert res.n_treated == len(truth["communities"])
+
+
+# --- moments from the fans with any outcome, under a memory cap ---------------------------------
+
+def _moments_agree(got, want):
+    assert set(got) == set(want)
+    for name in want:
+        assert set(got[name]) == set(want[name])
+        for v, w in want[name].items():
+            g = got[name][v]
+            assert g.n == w.n and g.names == w.names
+            np.testing.assert_allclose(g.sums, w.sums, rtol=1e-12, atol=1e-9)
+            np.testing.assert_allclose(g.cross, w.cross, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("names", [["conversion", "revenue_per_fan", "revenue_per_order"],
+                                   ["active", "events_per_fan", "click_through", "orders_per_fan", "conversion"]])
+def test_moments_from_active_fans_equal_moments_over_every_assigned_fan(tiny, names):
+    fd = connect(tiny[0], validate=False)
+    chosen = {m: outcomes.METRICS[m] for m in names}
+    counts = outcomes.check_assignments(fd, "exp_t", PLAN)
+    got = outcomes.experiment_moments(fd, "exp_t", chosen, counts)
+    want = outcomes.by_variant(outcomes.variant_moments(fd, outcomes.experiment_units(fd, "exp_t"), chosen))
+    _moments_agree(got, want)
+    # the aggregation really ran on fewer fans than were assigned
+    active = outcomes.active_units(fd, "exp_t", with_events=False)
+    assert fd.execute(active.count()) < sum(counts["n"])
+
+
+def test_moments_keep_a_variant_whose_fans_have_no_outcome_at_all(tmp_path):
+    t = _tables(n=600)
+    treated = set(t["assignments"].query("variant == 'treatment'").fan_id)
+    t["orders"] = t["orders"][~t["orders"].fan_id.isin(treated)]
+    t["events"] = t["events"][~t["events"].fan_id.isin(treated)]
+    fd = _fd(tmp_path, t)
+    chosen = {m: outcomes.METRICS[m] for m in ("conversion", "revenue_per_fan", "active")}
+    counts = outcomes.check_assignments(fd, "exp_t", PLAN)
+    got = outcomes.experiment_moments(fd, "exp_t", chosen, counts)
+    want = outcomes.by_variant(outcomes.variant_moments(fd, outcomes.experiment_units(fd, "exp_t"), chosen))
+    _moments_agree(got, want)
+    assert got["conversion"]["treatment"].n == len(treated) and got["conversion"]["treatment"].sums[0] == 0
+
+
+def test_readout_on_the_demo_equals_the_readout_over_every_assigned_fan(small_demo_path):
+    fd = connect(small_demo_path)
+    chosen = {m: outcomes.METRICS[m] for m in ("conversion", "revenue_per_fan", "revenue_per_order", "active",
+                                               "events_per_fan", "messages_per_fan")}
+    counts = outcomes.check_assignments(fd, "exp_coupon")
+    got = outcomes.experiment_moments(fd, "exp_coupon", chosen, counts)
+    units = outcomes.experiment_units(fd, "exp_coupon")
+    _moments_agree(got, outcomes.by_variant(outcomes.variant_moments(fd, units, chosen)))
+
+
+def _memory_limit(fd):
+    return fd.con.raw_sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+def test_readout_queries_run_under_the_memory_cap_and_the_cap_is_restored(tiny):
+    fd = connect(tiny[0], validate=False)
+    before = _memory_limit(fd)
+    seen = []
+    execute = fd.execute
+
+    def spy(expr, *args, **kwargs):
+        seen.append(_memory_limit(fd))
+        return execute(expr, *args, **kwargs)
+
+    fd.execute = spy
+    experiment_readout(fd, "exp_t", planned_split=PLAN, memory_limit="300MB")
+    assert seen and set(seen) == {"286.1 MiB"}  # 300 MB as DuckDB shows it
+    assert _memory_limit(fd) == before
+    seen.clear()
+    experiment_readout(fd, "exp_t", planned_split=PLAN, memory_limit=None)
+    assert set(seen) == {before}
+
+
+def test_memory_cap_only_lowers_and_survives_repeated_use(tiny):
+    fd = connect(tiny[0], validate=False)
+    fd.con.raw_sql("SET memory_limit = '200MB'")
+    with outcomes.memory_cap(fd, "512MB"):
+        assert _memory_limit(fd) == "190.7 MiB"  # a smaller cap the user set stays
+    fd.con.raw_sql("SET memory_limit = '2.5GB'")
+    for _ in range(5):  # DuckDB shows the setting cut to one decimal; restoring must not creep down
+        with outcomes.memory_cap(fd, "512MB"):
+            assert _memory_limit(fd) == "488.2 MiB"
+        assert _memory_limit(fd) == "2.3 GiB"
+    with pytest.raises(ValueError, match="memory size"):
+        with outcomes.memory_cap(fd, "lots"):
+            pass
+    assert _memory_limit(fd) == "2.3 GiB"

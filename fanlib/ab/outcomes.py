@@ -13,6 +13,8 @@ covariate columns, segment columns):
 
 from __future__ import annotations
 
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import ibis
@@ -85,6 +87,48 @@ def _table(fd, name: str):
     return fd.table(name)
 
 
+#: DuckDB's memory cap while the readout's queries run. They only aggregate (a few numbers per
+#: variant come back), so DuckDB spills its hash tables to disk beyond the cap at little cost;
+#: with Python's own share the readout of 10 M assignments stays under 1 GB.
+READOUT_MEMORY_LIMIT = "512MB"
+_SIZE_UNITS = {"bytes": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def _size_bytes(text: str) -> int:
+    """``'2.3 GiB'``, ``'512MB'`` -> bytes. DuckDB shows its setting cut to one decimal, so half a
+    step is added back to the shown value, else re-setting it would lower the cap each time."""
+    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]+)?\s*", str(text))
+    unit = (m.group(2) or "b").lower() if m else ""
+    if not m or unit not in _SIZE_UNITS:
+        raise ValueError(f"cannot read the memory size {text!r}; write it like '512MB' or '2GB'")
+    number = m.group(1)
+    step = 10 ** -len(number.split(".")[1]) / 2 if "." in number else 0
+    return int((float(number) + step) * _SIZE_UNITS[unit])
+
+
+@contextmanager
+def memory_cap(fd, limit: str | None = READOUT_MEMORY_LIMIT):
+    """Lower a DuckDB connection's memory cap to ``limit`` while the block runs, then restore it.
+
+    Only ever lowers it (a smaller cap the user set stays), and only on DuckDB: warehouses
+    (PostgreSQL, Spark) run the queries on their own servers. ``None`` leaves the cap alone.
+    """
+    con = getattr(fd, "con", None)
+    if limit is None or con is None or getattr(con, "name", None) != "duckdb":
+        yield
+        return
+    current = con.raw_sql("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    if _size_bytes(current) <= _size_bytes(limit):
+        yield
+        return
+    con.raw_sql(f"SET memory_limit = '{_size_bytes(limit)}B'")
+    try:
+        yield
+    finally:
+        con.raw_sql(f"SET memory_limit = '{_size_bytes(current)}B'")
+
+
 # --- checks on the assignments -------------------------------------------------------------
 
 def check_assignments(fd, experiment_id: str, planned_split: dict | None = None) -> pd.DataFrame:
@@ -140,6 +184,60 @@ def _check_variants(counts: pd.DataFrame, planned_split: dict | None, table: str
 
 # --- unit-level outcomes from the contract tables -------------------------------------------
 
+#: unit-level columns built from ``events``; metrics that use none of them skip the events table
+EVENT_COLUMNS = frozenset({"events", "messages", "clicks", "views", "active", "pre_events", "pre_messages",
+                           "pre_active"})
+_ORDER_COUNTS = ("orders", "revenue", "pre_orders", "pre_revenue")
+_EVENT_COUNTS = ("events", "messages", "clicks", "views", "pre_events", "pre_messages")
+
+
+def _assigned(fd, experiment_id: str):
+    a = _table(fd, "assignments")
+    return a.filter(a.experiment_id == experiment_id).select("fan_id", "variant", "assigned_time")
+
+
+def _per_fan_orders(fd, a, w, p):
+    """Per fan with an order in its pre-period or outcome window: order counts and revenue in each."""
+    o = fd.orders.select(o_fan="fan_id", t="order_time", amount="amount_cny")
+    jo = a.join(o, [a.fan_id == o.o_fan, o.t >= a.assigned_time - p, o.t < a.assigned_time + w])
+    post = jo.t >= jo.assigned_time
+    return jo.group_by([jo.fan_id.name("of"), jo.variant.name("ov")]).aggregate(
+        orders=post.ifelse(1, 0).sum(),
+        revenue=post.ifelse(jo.amount, 0.0).sum(),
+        pre_orders=post.ifelse(0, 1).sum(),
+        pre_revenue=post.ifelse(0.0, jo.amount).sum(),
+    )
+
+
+def _per_fan_events(fd, a, w, p):
+    """Per fan with an event in its pre-period or outcome window: event counts by kind in each."""
+    e = fd.events.select(e_fan="fan_id", t="event_time", et="event_type")
+    je = a.join(e, [a.fan_id == e.e_fan, e.t >= a.assigned_time - p, e.t < a.assigned_time + w])
+    post = je.t >= je.assigned_time
+    return je.group_by([je.fan_id.name("ef"), je.variant.name("ev")]).aggregate(
+        events=post.ifelse(1, 0).sum(),
+        messages=(post & (je.et == "message")).ifelse(1, 0).sum(),
+        clicks=(post & (je.et == "click")).ifelse(1, 0).sum(),
+        views=(post & (je.et == "view")).ifelse(1, 0).sum(),
+        pre_events=post.ifelse(0, 1).sum(),
+        pre_messages=((~post) & (je.et == "message")).ifelse(1, 0).sum(),
+    )
+
+
+def _as_outcomes(units, counts: tuple[str, ...]):
+    """Counts as float64 with 0 for fans without rows, and the 0/1 columns derived from them."""
+    units = units.mutate(**{c: units[c].fill_null(0).cast("float64") for c in counts})
+    if "events" in counts:
+        units = units.mutate(active=(units.events > 0).ifelse(1.0, 0.0),
+                             pre_active=(units.pre_events > 0).ifelse(1.0, 0.0))
+    return units.mutate(converted=(units.orders > 0).ifelse(1.0, 0.0),
+                        pre_converted=(units.pre_orders > 0).ifelse(1.0, 0.0))
+
+
+def _uses_events(fd, with_events: bool) -> bool:
+    return with_events and (not hasattr(fd, "has") or fd.has("events"))
+
+
 def experiment_units(fd, experiment_id: str, *, window_days: int = 28, pre_days: int = 28,
                      tenure_days: int = 90, with_events: bool = True, with_segments: bool = True):
     """One row per assigned fan: outcomes in [assigned, assigned + window), covariates in the pre-period.
@@ -148,53 +246,23 @@ def experiment_units(fd, experiment_id: str, *, window_days: int = 28, pre_days:
     assigned_time, orders, revenue, converted, pre_orders, pre_revenue, pre_converted and, with
     events, events, active, messages, clicks, views, pre_events, pre_active, pre_messages; and the
     segments activity_tier, channel, tenure, city_tier (without ``with_segments``, only activity_tier:
-    the join with ``fans`` is left out, which the lifts do not need).
+    the join with ``fans`` is left out).
     """
-    if window_days < 1 or pre_days < 0:
-        raise ABInputError(f"window_days must be >= 1 and pre_days >= 0 (got {window_days}, {pre_days})",
-                           check="window lengths")
-    a = _table(fd, "assignments")
-    a = a.filter(a.experiment_id == experiment_id).select("fan_id", "variant", "assigned_time")
+    _check_windows(window_days, pre_days)
+    a = _assigned(fd, experiment_id)
     w, p = ibis.interval(days=window_days), ibis.interval(days=pre_days)
-    o = fd.orders.select(o_fan="fan_id", t="order_time", amount="amount_cny")
-    jo = a.join(o, [a.fan_id == o.o_fan, o.t >= a.assigned_time - p, o.t < a.assigned_time + w])
-    post = jo.t >= jo.assigned_time
-    per_fan_orders = jo.group_by(jo.fan_id.name("of")).aggregate(
-        orders=post.ifelse(1, 0).sum(),
-        revenue=post.ifelse(jo.amount, 0.0).sum(),
-        pre_orders=post.ifelse(0, 1).sum(),
-        pre_revenue=post.ifelse(0.0, jo.amount).sum(),
-    )
-    units = a.left_join(per_fan_orders, a.fan_id == per_fan_orders["of"]).drop("of")
-    units = units.mutate(
-        orders=units.orders.fill_null(0).cast("float64"),
-        revenue=units.revenue.fill_null(0.0).cast("float64"),
-        pre_orders=units.pre_orders.fill_null(0).cast("float64"),
-        pre_revenue=units.pre_revenue.fill_null(0.0).cast("float64"),
-    )
-    if with_events and (not hasattr(fd, "has") or fd.has("events")):
-        e = fd.events.select(e_fan="fan_id", t="event_time", et="event_type")
-        je = a.join(e, [a.fan_id == e.e_fan, e.t >= a.assigned_time - p, e.t < a.assigned_time + w])
-        post = je.t >= je.assigned_time
-        one = post.ifelse(1, 0)
-        per_fan_events = je.group_by(je.fan_id.name("ef")).aggregate(
-            events=one.sum(),
-            messages=(post & (je.et == "message")).ifelse(1, 0).sum(),
-            clicks=(post & (je.et == "click")).ifelse(1, 0).sum(),
-            views=(post & (je.et == "view")).ifelse(1, 0).sum(),
-            pre_events=post.ifelse(0, 1).sum(),
-            pre_messages=((~post) & (je.et == "message")).ifelse(1, 0).sum(),
-        )
-        units = units.left_join(per_fan_events, units.fan_id == per_fan_events["ef"]).drop("ef")
-        units = units.mutate(**{c: units[c].fill_null(0).cast("float64")
-                                for c in ("events", "messages", "clicks", "views", "pre_events", "pre_messages")})
-        units = units.mutate(active=(units.events > 0).ifelse(1.0, 0.0),
-                             pre_active=(units.pre_events > 0).ifelse(1.0, 0.0))
+    per_fan_orders = _per_fan_orders(fd, a, w, p)
+    units = a.left_join(per_fan_orders, a.fan_id == per_fan_orders["of"]).drop("of", "ov")
+    counts = _ORDER_COUNTS
+    if _uses_events(fd, with_events):
+        per_fan_events = _per_fan_events(fd, a, w, p)
+        units = units.left_join(per_fan_events, units.fan_id == per_fan_events["ef"]).drop("ef", "ev")
+        counts += _EVENT_COUNTS
+    units = _as_outcomes(units, counts)
+    if "events" in counts:
         rate = units.pre_events / max(pre_days, 1)
         units = units.mutate(activity_tier=ibis.cases((units.pre_events == 0, "silent"), (rate < 0.5, "low"),
                                                       (rate < 2, "medium"), else_="high"))
-    units = units.mutate(converted=(units.orders > 0).ifelse(1.0, 0.0),
-                         pre_converted=(units.pre_orders > 0).ifelse(1.0, 0.0))
     if not with_segments:
         return units
     fans = fd.fans
@@ -209,6 +277,60 @@ def experiment_units(fd, experiment_id: str, *, window_days: int = 28, pre_days:
     if "channel" in keep:
         units = units.mutate(channel=units.channel.fill_null("unknown"))
     return units
+
+
+def _check_windows(window_days: int, pre_days: int) -> None:
+    if window_days < 1 or pre_days < 0:
+        raise ABInputError(f"window_days must be >= 1 and pre_days >= 0 (got {window_days}, {pre_days})",
+                           check="window lengths")
+
+
+def active_units(fd, experiment_id: str, *, window_days: int = 28, pre_days: int = 28, with_events: bool = True):
+    """Like ``experiment_units`` but only the fans with an order (or event) in their pre-period or window.
+
+    Every outcome and covariate column of the other fans is 0, so they add nothing to the sums and
+    cross products: per-variant moments need only these fans plus the assignment counts (see
+    ``experiment_moments``). At scale most assigned fans buy nothing, and the engine then never
+    joins outcomes back onto every assignment.
+    """
+    _check_windows(window_days, pre_days)
+    a = _assigned(fd, experiment_id)
+    w, p = ibis.interval(days=window_days), ibis.interval(days=pre_days)
+    units = _per_fan_orders(fd, a, w, p).rename(fan_id="of", variant="ov")
+    counts = _ORDER_COUNTS
+    if _uses_events(fd, with_events):
+        ev = _per_fan_events(fd, a, w, p)
+        units = units.outer_join(ev, units.fan_id == ev["ef"])
+        units = units.mutate(fan_id=units.fan_id.fill_null(units.ef), variant=units.variant.fill_null(units.ev))
+        units = units.drop("ef", "ev")
+        counts += _EVENT_COUNTS
+    return _as_outcomes(units, counts)
+
+
+def experiment_moments(fd, experiment_id: str, metrics: dict[str, Metric], counts: pd.DataFrame, *,
+                       window_days: int = 28, pre_days: int = 28, label: str = "ab:moments") -> dict:
+    """Per-variant moments of the metrics from the contract tables, as ``{metric: {variant: Moments}}``.
+
+    The same numbers as ``variant_moments`` over ``experiment_units`` (n, sums and cross products per
+    variant), computed from the fans with any outcome (``active_units``) and the assignment counts
+    per variant (``counts``: columns variant, n, as ``check_assignments`` returns them).
+    """
+    needs_events = any(c in EVENT_COLUMNS for m in metrics.values() for c in m.columns)
+    units = active_units(fd, experiment_id, window_days=window_days, pre_days=pre_days, with_events=needs_events)
+    missing = sorted({c for m in metrics.values() for c in m.columns} - set(units.columns))
+    if missing:
+        raise ABInputError(f"columns {missing} are missing: the data source has no events table for them",
+                           table="events", column=missing[0], check="column present")
+    active = by_variant(variant_moments(fd, units, metrics, label=label))
+    n_of = {str(v): int(n) for v, n in zip(counts["variant"], counts["n"])}
+    out: dict = {}
+    for name, metric in metrics.items():
+        k = len(metric.columns)
+        got = active.get(name, {})
+        out[name] = {v: Moments(n, metric.columns, got[v].sums if v in got else np.zeros(k),
+                                got[v].cross if v in got else np.zeros((k, k)))
+                     for v, n in sorted(n_of.items())}
+    return out
 
 
 def window_coverage(fd, experiment_id: str, window_days: int) -> dict:

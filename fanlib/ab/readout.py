@@ -15,7 +15,7 @@ from fanlib.ab.guardrails import GuardrailResult, check_guardrail
 from fanlib.ab.lifts import MIN_N_RELATIVE, absolute_lift, relative_lift
 from fanlib.ab.multiple import adjust
 from fanlib.ab.notes import describe, note
-from fanlib.ab.outcomes import Metric
+from fanlib.ab.outcomes import READOUT_MEMORY_LIMIT, Metric
 from fanlib.ab.power import achieved_power, mde_for, sample_size_per_arm
 from fanlib.ab.srm import SRM_ALPHA, SRMResult, srm_check
 from fanlib.ab.stats import Moments, variant_stats
@@ -226,14 +226,24 @@ def check_outcomes(moments: dict[str, dict[str, Moments]], metrics: dict[str, Me
 
 def experiment_readout(fd, experiment_id: str, *, control: str = "control", planned_split: dict | None = None,
                        metrics: list[str] | None = None, window_days: int = 28, pre_days: int = 28,
-                       **options) -> tuple[Readout, object]:
+                       memory_limit: str | None = READOUT_MEMORY_LIMIT, **options) -> tuple[Readout, object]:
     """The readout of one experiment from the contract tables; returns (readout, unit expression).
 
     The unit expression (one row per fan, in the engine) is returned for the segment analysis.
+    ``memory_limit``: DuckDB's memory cap while the readout's queries run (see ``outcomes.memory_cap``).
     """
     from fanlib.ab import outcomes
 
-    outcomes.check_assignments(fd, experiment_id, planned_split)
+    with outcomes.memory_cap(fd, memory_limit):
+        ro = _contract_readout(fd, experiment_id, control, planned_split, metrics, window_days, pre_days, options)
+    units = outcomes.experiment_units(fd, experiment_id, window_days=window_days, pre_days=pre_days)
+    return ro, units
+
+
+def _contract_readout(fd, experiment_id, control, planned_split, metrics, window_days, pre_days, options):
+    from fanlib.ab import outcomes
+
+    counts = outcomes.check_assignments(fd, experiment_id, planned_split)
     cover = outcomes.window_coverage(fd, experiment_id, window_days)
     if cover["complete"] == 0:
         raise ABInputError(f"empty window: no fan of {experiment_id!r} has a complete {window_days}-day outcome "
@@ -246,17 +256,15 @@ def experiment_readout(fd, experiment_id: str, *, control: str = "control", plan
     if bad:
         raise ABInputError(f"unknown metrics {bad}; available: {sorted(outcomes.METRICS)}", check="metric names")
     chosen = {m: outcomes.METRICS[m] for m in names}
-    # the lifts need no segment columns: aggregate without the join to fans (the costliest step at scale)
-    lean = outcomes.experiment_units(fd, experiment_id, window_days=window_days, pre_days=pre_days,
-                                     with_segments=False)
-    mom = outcomes.by_variant(outcomes.variant_moments(fd, lean, chosen, label=f"ab:{experiment_id}:moments"))
-    units = outcomes.experiment_units(fd, experiment_id, window_days=window_days, pre_days=pre_days)
+    # moments from the fans with any outcome plus the counts: no join back onto every assignment
+    mom = outcomes.experiment_moments(fd, experiment_id, chosen, counts, window_days=window_days, pre_days=pre_days,
+                                      label=f"ab:{experiment_id}:moments")
     check_outcomes(mom, chosen, experiment_id)
     ro = analyze(mom, chosen, control=control, planned_split=planned_split, experiment_id=experiment_id, **options)
     if cover["complete"] < cover["n"]:
         ro.add_note("cut_windows", cut=cover["n"] - cover["complete"], n=cover["n"], days=window_days)
     ro.settings.update(window_days=window_days, pre_days=pre_days)
-    return ro, units
+    return ro
 
 
 def all_experiments_srm(fd, planned: dict[str, dict[str, float]] | None = None,
