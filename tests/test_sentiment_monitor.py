@@ -269,3 +269,12 @@ def test_narrative_and_table_headers_render_in_both_languages(demo_report):
         for df in frames:
             missing = [c for c in df.columns if f"col_{c}" not in T and c not in ("aspect_zh", "mean_p")]
             assert not missing, missing
+
+
+def test_hourly_detection_compares_each_hour_with_the_same_hour_of_earlier_days(small_fd, model):
+    report = analyse(small_fd, model=model, freq="hour", as_of="2025-09-30", start="2025-07-01")
+    assert report.params.season == 24 and report.params.baseline_bins == 28
+    assert len(report.detector_bins) == len(report.hourly) == 92 * 24
+    assert report.detector_bins["bin"].diff().dropna().eq(pd.Timedelta(hours=1)).all()
+    with pytest.raises(ValueError, match="freq must be 'day' or 'hour'"):
+        analyse(small_fd, model=model, freq="week")
