@@ -67,10 +67,12 @@ def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, co
     j = days.join(s, "fan_id")
     j = j.mutate(period=(j.day.delta(j.start_day, unit="day") // period_days).cast("int64"))
     j = j.filter(j.period >= 0)
-    per = j.group_by(["fan_id", "group", "max_obs", "period"]).aggregate()
+    # group and max_obs are per-fan attributes: carried along, not hashed as keys (half the time at 10M rows)
+    per = j.group_by(["fan_id", "period"]).aggregate(group=j.group.arbitrary(), max_obs=j.max_obs.arbitrary())
     on = (per.filter((per.period <= per.max_obs) & (per.period <= max_period))
           .group_by(["group", per.period.name("key")]).aggregate(n=lambda t: t.count()))
-    last = per.group_by(["fan_id", "group", "max_obs"]).aggregate(last=per.period.max())
+    last = per.group_by("fan_id").aggregate(group=per.group.arbitrary(), max_obs=per.max_obs.arbitrary(),
+                                            last=per.period.max())
     reach = ibis.least(last["last"], last.max_obs, ibis.literal(max_period))
     after = last.group_by([last.group, reach.name("key")]).aggregate(n=last.count())
 
