@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BASELINE_VENV = ROOT / "benchmarks" / ".venv-baselines"
@@ -197,9 +199,10 @@ def worker(scenario: str, args) -> dict:
 
 LIFETIMES_WORKER = r"""
 import json, statistics, sys, time
+import numpy as np
 import pandas as pd
 from lifetimes import BetaGeoFitter, GammaGammaFitter
-rfm = pd.read_parquet(sys.argv[1]); repeat = int(sys.argv[2])
+rfm = pd.DataFrame(dict(np.load(sys.argv[1]))); repeat = int(sys.argv[2])
 def run():
     bg = BetaGeoFitter(penalizer_coef=0.0).fit(rfm["frequency"], rfm["recency"], rfm["T"])
     b = rfm[rfm["frequency"] > 0]
@@ -218,17 +221,18 @@ print(json.dumps({"scenario": "clv_lifetimes", "times": times, "median_s": stati
 def _baseline_python() -> tuple[str | None, str]:
     """The throwaway environment with lifetimes (pandas < 3), created on first use."""
     py = BASELINE_VENV / "bin" / "python"
-    probe = [str(py), "-c", "import lifetimes, pyarrow"]
+    probe = [str(py), "-c", "import lifetimes"]
     if py.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return str(py), "reused"
     steps = [[sys.executable, "-m", "venv", str(BASELINE_VENV)],
-             [str(py), "-m", "pip", "install", "-q", *BASELINE_PACKAGES, "pyarrow"]]
+             [str(py), "-m", "pip", "install", "-q", *BASELINE_PACKAGES]]
     for cmd in steps:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         if out.returncode:
             return None, f"could not set up lifetimes ({' '.join(cmd[-3:])}): " + out.stderr.strip()[-400:]
-    if subprocess.run(probe, capture_output=True).returncode:
-        return None, "lifetimes installed but does not import"
+    check = subprocess.run(probe, capture_output=True, text=True)
+    if check.returncode:
+        return None, "lifetimes installed but does not import: " + check.stderr.strip()[-300:]
     return str(py), "created"
 
 
@@ -249,6 +253,9 @@ def main(argv=None) -> int:
         return 0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     load_start = os.getloadavg()[0]
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from common import machine
+    started = machine()
     rows, notes = [], []
     with tempfile.TemporaryDirectory(prefix="bench_retention_") as tmp:
         t0 = time.perf_counter()
@@ -271,9 +278,9 @@ def main(argv=None) -> int:
             if py is None:
                 notes.append(f"lifetimes baseline not run: {how}")
             else:
-                parquet = Path(tmp) / "customers.parquet"
-                _simulated_customers(args.customers).to_parquet(parquet)
-                out = subprocess.run([py, "-c", LIFETIMES_WORKER, str(parquet), str(args.repeat)],
+                arrays = Path(tmp) / "customers.npz"  # plain arrays: the old environment has no pyarrow
+                np.savez(arrays, **{c: v.to_numpy() for c, v in _simulated_customers(args.customers).items()})
+                out = subprocess.run([py, "-c", LIFETIMES_WORKER, str(arrays), str(args.repeat)],
                                      capture_output=True, text=True, cwd=ROOT)
                 if out.returncode:
                     notes.append("lifetimes baseline failed: " + out.stderr.strip()[-400:])
@@ -289,6 +296,11 @@ def main(argv=None) -> int:
             by[sc]["speedup_vs_baseline"] = by[ref]["median_s"] / by[sc]["median_s"]
             by[sc]["baseline"] = ref
     same_counts = by["cohort_engine"]["check"] == by["cohort_pandas"]["check"]
+    clv_agreement = None
+    if "clv_lifetimes" in by:  # lifetimes calls Gamma-Gamma's gamma "v"
+        ours, theirs = by["clv_fanlib"]["check"], {**by["clv_lifetimes"]["check"]}
+        theirs["gamma"] = theirs.pop("v", None)
+        clv_agreement = max(abs(ours[k] - theirs[k]) / abs(theirs[k]) for k in ours)
     per_10m = by["cohort_engine"]["median_s"] * 10_000_000 / args.events
     clv_per_1m = by["clv_fanlib"]["median_s"] * 1_000_000 / args.customers
     targets = {"cohort_s_per_10m_events": 1.0, "clv_fit_s_per_1m_customers": 10.0}
@@ -296,7 +308,8 @@ def main(argv=None) -> int:
            "clv": clv_per_1m <= targets["clv_fit_s_per_1m_customers"]}
     result = {"events": args.events, "customers": args.customers, "km_rows": args.km_rows, "repeat": args.repeat,
               "cpus": os.cpu_count(), "python": platform.python_version(), "load_1min_at_start": load_start,
-              "scenarios": rows, "cohort_counts_equal_pandas": same_counts,
+              "machine": started, "scenarios": rows, "cohort_counts_equal_pandas": same_counts,
+              "clv_params_max_relative_difference_vs_lifetimes": clv_agreement,
               "cohort_s_per_10m_events": per_10m, "clv_fit_s_per_1m_customers": clv_per_1m,
               "targets": targets, "targets_met": met, "notes": notes}
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str))
@@ -306,13 +319,18 @@ def main(argv=None) -> int:
              f"load {load_start:.1f} at the start.", "",
              "| scenario | median (s) | vs baseline | peak RSS (MB) |", "|---|---|---|---|"]
     for r in rows:
-        ratio = f"{r['speedup_vs_baseline']:.1f}× faster than {r['baseline']}" if "speedup_vs_baseline" in r else "–"
+        x = r.get("speedup_vs_baseline")
+        ratio = "–" if x is None else (f"{x:.1f}× faster than {r['baseline']}" if x >= 1
+                                       else f"{1 / x:.1f}× slower than {r['baseline']}")
         lines.append(f"| {r['scenario']} | {r['median_s']:.3f} | {ratio} | {r['peak_rss_mb']:.0f} |")
     lines += ["", f"Cohort matrix: {per_10m:.2f} s per 10M events (target ≤ {targets['cohort_s_per_10m_events']} s): "
               f"{'met' if met['cohort'] else 'NOT met'}; engine and pandas counts "
               f"{'agree' if same_counts else 'DIFFER'}.",
               f"BG/NBD + Gamma-Gamma fit: {clv_per_1m:.2f} s per 1M customers (target ≤ "
-              f"{targets['clv_fit_s_per_1m_customers']} s): {'met' if met['clv'] else 'NOT met'}.",
+              f"{targets['clv_fit_s_per_1m_customers']} s): {'met' if met['clv'] else 'NOT met'}"
+              + (f"; parameters agree with lifetimes to {clv_agreement:.1e} (largest relative difference)."
+                 if clv_agreement is not None else "."),
+              "The machine is shared: compare the ratios measured in the same run, not absolute times.",
               *[f"Note: {n}" for n in notes]]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
