@@ -73,6 +73,48 @@ def paired_bootstrap_diff(labels, proba_a, proba_b, n_boot: int = 2000, seed: in
     return float(d.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
 
 
+def mcnemar(labels, proba_a, proba_b) -> dict:
+    """Exact McNemar test on the texts where exactly one of A and B is right: ``a_only`` and
+    ``b_only`` count them, ``p_value`` is the two-sided binomial p-value of a_only against b_only."""
+    from scipy.stats import binomtest
+
+    y = np.asarray(labels, dtype=int)
+    ca = (np.asarray(proba_a) >= 0.5).astype(int) == y
+    cb = (np.asarray(proba_b) >= 0.5).astype(int) == y
+    a_only, b_only = int((ca & ~cb).sum()), int((cb & ~ca).sum())
+    p = float(binomtest(a_only, a_only + b_only, 0.5).pvalue) if a_only + b_only else 1.0
+    return {"a_only": a_only, "b_only": b_only, "p_value": p}
+
+
+def fan_comment_evaluation(model, seed: int = 0) -> dict:
+    """Both models on the fan-comment evaluation set (``corpus.fan_comments_eval``), which neither
+    trained on: metrics on the positive and negative comments, the paired bootstrap interval and
+    McNemar test of the accuracy difference, per-aspect accuracy, and how the neutral comments score."""
+    from fanlib.sentiment import corpus as corpus_mod
+
+    ev = corpus_mod.fan_comments_eval()
+    polar = ev[ev["y"].notna()]
+    y = polar["y"].astype(int).to_numpy()
+    ours, sn = model.predict_proba(polar["text"].tolist()), snownlp_proba(polar["text"].tolist())
+    est, low, high = paired_bootstrap_diff(y, ours, sn, seed=seed)
+    right_ours = ((ours >= 0.5).astype(int) == y)
+    right_sn = ((sn >= 0.5).astype(int) == y)
+    by_aspect = (pd.DataFrame({"aspect": polar["aspect"].to_numpy(), "fanlib": right_ours, "snownlp": right_sn})
+                 .groupby("aspect").agg(n=("fanlib", "size"), fanlib=("fanlib", "mean"), snownlp=("snownlp", "mean")))
+    neutral = ev.loc[ev["label"] == "neutral", "text"].tolist()
+    out = {"n": int(len(polar)), "n_positive": int(y.sum()), "n_negative": int(len(y) - y.sum()),
+           "set_hash": corpus_mod.eval_set_hash(),
+           "fanlib": asdict(Metrics.of(y, ours)), "snownlp": asdict(Metrics.of(y, sn)),
+           "accuracy_diff": {"estimate": est, "low": low, "high": high},
+           "mcnemar": mcnemar(y, ours, sn),
+           "by_aspect": by_aspect.reset_index().to_dict(orient="records")}
+    if neutral:
+        pn, sn_n = model.predict_proba(neutral), snownlp_proba(neutral)
+        out["neutral"] = {"n": len(neutral), "fanlib_mean": float(pn.mean()), "snownlp_mean": float(sn_n.mean()),
+                          "fanlib_below_0_2": float((pn < 0.2).mean()), "snownlp_below_0_2": float((sn_n < 0.2).mean())}
+    return out
+
+
 def snownlp_proba(texts) -> np.ndarray:
     """SnowNLP's P(positive) for each text (empty texts get 0.5)."""
     import snownlp.sentiment as sn

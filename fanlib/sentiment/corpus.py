@@ -5,6 +5,8 @@
   de-duplicated, with texts that appear under both labels dropped.
 * ``read_labelled_csv(path)``: the user's own labelled comments (columns ``text`` and
   ``label``), in UTF-8, UTF-8 with BOM or GBK/GB18030.
+* ``fan_comments_eval()``: fan comments written for evaluation only (shipped in
+  ``fanlib/sentiment/data``), labelled positive / negative / neutral; no model trains on them.
 
 Every text is given a split (train / calibration / test) from a hash of its
 normalised content, so the held-out set is the same on every machine and every run,
@@ -156,6 +158,33 @@ def read_labelled_csv(path: str | Path) -> pd.DataFrame:
     neutral = out[out["label"].isna()].assign(source=path.name)
     neutral["split"] = neutral["text"].map(split_of)
     return pd.concat([binary, neutral], ignore_index=True)
+
+
+FAN_COMMENTS_EVAL = Path(__file__).parent / "data" / "fan_comments_eval.csv"
+
+
+def fan_comments_eval(path: str | Path = FAN_COMMENTS_EVAL) -> pd.DataFrame:
+    """The fan-comment evaluation set: text, label ('positive' / 'negative' / 'neutral'), platform,
+    aspect, and ``y`` (1 positive, 0 negative, missing for neutral). Lines starting with '#' are its
+    provenance header."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"{path}: the fan-comment evaluation set is missing from the installed package")
+    body = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#"))
+    df = pd.read_csv(io.StringIO(body), dtype=str, keep_default_na=False)
+    missing = {"text", "label", "platform", "aspect"} - set(df.columns)
+    if missing:
+        raise CorpusError(f"{path}: missing column(s) {sorted(missing)}")
+    bad = sorted(set(df["label"]) - {"positive", "negative", "neutral"})
+    if bad or (df["text"].str.strip() == "").any():
+        raise CorpusError(f"{path}: labels must be positive/negative/neutral and texts non-empty (found {bad})")
+    df["y"] = df["label"].map({"positive": 1.0, "negative": 0.0})
+    return df
+
+
+def eval_set_hash(path: str | Path = FAN_COMMENTS_EVAL) -> str:
+    """Fingerprint of the evaluation file's bytes: a changed set re-evaluates the model card."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def corpus_hash(df: pd.DataFrame) -> str:
