@@ -245,3 +245,65 @@ def test_bad_input_is_explained_in_chinese_too(tmp_path):
     with pytest.raises(ABInputError) as err:
         experiment_readout(connect(tmp_path / "one_variant.duckdb", validate=False), "exp_nope", planned_split=PLAN)
     assert "exp_nope" in narrative.error_text(err.value, zh) and "没有分组记录" in narrative.error_text(err.value, zh)
+
+
+def _input_error_calls():
+    """Every ``ABInputError(...)`` in fanlib/ab as (where, code node, fields node)."""
+    import ast
+
+    for path in sorted((ROOT / "fanlib" / "ab").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "ABInputError":
+                kw = {k.arg: k.value for k in node.keywords}
+                yield f"{path.name}:{node.lineno}", kw.get("code"), kw.get("fields")
+
+
+def test_every_input_error_has_a_message_code_whose_fields_fill_both_languages():
+    """Wrong column names, DiD panel problems, unknown metrics: none stays English in a Chinese report."""
+    import ast
+    import string
+
+    cat = i18n.catalogue("ab_campaign")
+    calls = list(_input_error_calls())
+    assert len(calls) >= 30
+    for where, code, fields in calls:
+        assert isinstance(code, ast.Constant) and isinstance(code.value, str), f"{where}: no message code"
+        assert f"err_{code.value}" in cat, f"{where}: err_{code.value} is not in the catalogue"
+        given = {k.value for k in fields.keys} if isinstance(fields, ast.Dict) else set()
+        assert fields is None or isinstance(fields, ast.Dict), f"{where}: fields must be written out"
+        for lang in ("zh", "en"):
+            wanted = {f for _, f, _, _ in string.Formatter().parse(cat[f"err_{code.value}"][lang]) if f}
+            assert wanted <= given, f"{where}: err_{code.value} ({lang}) needs {wanted - given}"
+
+
+def test_errors_outside_the_bad_input_list_are_explained_in_chinese(tmp_path):
+    import pandas as pd
+
+    from fanlib.ab import ABInputError, did, experiment_readout, outcomes
+    from fanlib.data import connect
+    from test_ab_readout import PLAN, _tables, _write
+
+    zh, en = i18n.messages("ab_campaign", "zh"), i18n.messages("ab_campaign", "en")
+    tables = _tables(n=300)
+    fd = connect(_write(tmp_path / "t.duckdb", {**tables, "ab_export": tables["assignments"]}), validate=False)
+    panel = pd.DataFrame({"unit": ["C1", "C1", "C2", "C2"], "period": [-1, 0, -1, 0],
+                          "events": [10, 12, 9, 9], "fans": [5, 5, 4, 4], "events_per_fan": [2.0, 2.4, 2.25, 2.25]})
+    cases = {
+        "unknown_metrics": lambda: experiment_readout(fd, "exp_t", planned_split=PLAN, metrics=["conversoin"]),
+        "bad_windows": lambda: experiment_readout(fd, "exp_t", planned_split=PLAN, window_days=0),
+        "no_column": lambda: outcomes.unit_table(fd, "ab_export", variant="组别"),
+        "no_unit_table": lambda: outcomes.unit_table(fd, "no_such_export"),
+        "did_treated_missing": lambda: did.fit_did(panel, ["C9"]),
+        "did_no_groups": lambda: did.fit_did(panel, ["C1", "C2"]),
+        "did_no_periods": lambda: did.fit_did(panel[panel["period"] < 0], ["C1"]),
+    }
+    for code, run in cases.items():
+        with pytest.raises(ABInputError) as err:
+            run()
+        assert err.value.code == code, (code, str(err.value))
+        text_zh, text_en = narrative.error_text(err.value, zh), narrative.error_text(err.value, en)
+        assert CJK.search(text_zh) and "{" not in text_zh, text_zh
+        assert not CJK.search(text_en.replace("组别", "")) and "{" not in text_en, text_en
+    with pytest.raises(ABInputError) as err:
+        cases["unknown_metrics"]()
+    assert "conversoin" in narrative.error_text(err.value, zh) and "未定义" in narrative.error_text(err.value, zh)

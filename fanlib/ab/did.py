@@ -165,7 +165,8 @@ def build_panel(fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: s
         fans = fd.fans
         if unit not in fans.columns:
             raise ABInputError(f"neither events nor fans have the column {unit!r} needed for the panel",
-                               table="events", column=unit, check="column present")
+                               table="events", column=unit, check="column present", code="did_no_unit_column",
+                               fields={"column": unit})
         ev = ev.join(fans.select("fan_id", fans[unit].name(f"{unit}_fan")), "fan_id")
         ev = ev.mutate(**{unit: ev[f"{unit}_fan"]})
     lo = start - pd.Timedelta(weeks=pre_weeks)
@@ -180,7 +181,8 @@ def build_panel(fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: s
     panel = fd.execute(agg)
     if panel.empty:
         raise ABInputError(f"no events between {lo.date()} and {hi.date()} with a {unit}", table="events",
-                           column="event_time", check="non-empty window")
+                           column="event_time", check="non-empty window", code="did_no_events",
+                           fields={"first": lo.date().isoformat(), "last": hi.date().isoformat(), "column": unit})
     units = sorted(panel["unit"].astype(str).unique())
     periods = range(-pre_weeks, post_weeks)
     full = pd.MultiIndex.from_product([units, periods], names=["unit", "period"]).to_frame(index=False)
@@ -234,7 +236,8 @@ def unit_weights(panel: pd.DataFrame) -> np.ndarray | None:
 
 def _positive(panel: pd.DataFrame, outcome: str) -> pd.DataFrame:
     if outcome not in panel.columns:
-        raise ABInputError(f"the panel has no column {outcome!r}", column=outcome, check="column present")
+        raise ABInputError(f"the panel has no column {outcome!r}", column=outcome, check="column present",
+                           code="did_no_outcome", fields={"column": outcome})
     values = panel[outcome].astype(float)
     return panel[np.isfinite(values) & (values > 0)]
 
@@ -253,15 +256,17 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     missing = treated - set(units)
     if missing:
         raise ABInputError(f"treated units {sorted(missing)} have no events in the panel window",
-                           table="events", column="community_id", check="treated units present")
+                           table="events", column="community_id", check="treated units present",
+                           code="did_treated_missing", fields={"units": ", ".join(sorted(missing))})
     n_treated = len(treated)
     n_units = len(set(units))
     if n_treated == 0 or n_treated == n_units:
         raise ABInputError("difference-in-differences needs both treated and untreated units",
-                           check="treated and control groups")
+                           check="treated and control groups", code="did_no_groups")
     period = panel["period"].to_numpy()
     if not ((period < 0).any() and (period >= 0).any()):
-        raise ABInputError("the panel needs weeks before and after the campaign start", check="pre and post periods")
+        raise ABInputError("the panel needs weeks before and after the campaign start", check="pre and post periods",
+                           code="did_no_periods")
     y = np.log(panel[outcome].to_numpy(float))
     w = unit_weights(panel)
     d = np.isin(units, list(treated)).astype(float)

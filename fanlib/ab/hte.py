@@ -89,7 +89,10 @@ def segment_readout(fd, units, metric, dimensions, *, control: str, treatment: s
     missing = [d for d in dimensions if d not in units.columns]
     if missing:
         raise ABInputError(f"segment columns {missing} are not available; available: "
-                           f"{[c for c in units.columns if units[c].type().is_string()]}", check="segment columns")
+                           f"{[c for c in units.columns if units[c].type().is_string()]}", check="segment columns",
+                           code="segment_columns", fields={
+                               "columns": ", ".join(missing),
+                               "available": ", ".join(c for c in units.columns if units[c].type().is_string())})
     by_dim = {}
     for dim in dimensions:
         mom = variant_moments(fd, units, {metric.name: metric}, by=[dim], label=f"ab:segments:{dim}")

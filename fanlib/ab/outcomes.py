@@ -83,7 +83,7 @@ def _execute(fd, expr, label: str) -> pd.DataFrame:
 def _table(fd, name: str):
     if hasattr(fd, "has") and not fd.has(name):
         raise ABInputError(f"the data source has no {name!r} table; the experiment readout needs it",
-                           table=name, check="table present")
+                           table=name, check="table present", code="missing_table", fields={"table": name})
     return fd.table(name)
 
 
@@ -282,7 +282,7 @@ def experiment_units(fd, experiment_id: str, *, window_days: int = 28, pre_days:
 def _check_windows(window_days: int, pre_days: int) -> None:
     if window_days < 1 or pre_days < 0:
         raise ABInputError(f"window_days must be >= 1 and pre_days >= 0 (got {window_days}, {pre_days})",
-                           check="window lengths")
+                           check="window lengths", code="bad_windows", fields={"window": window_days, "pre": pre_days})
 
 
 def active_units(fd, experiment_id: str, *, window_days: int = 28, pre_days: int = 28, with_events: bool = True):
@@ -320,7 +320,8 @@ def experiment_moments(fd, experiment_id: str, metrics: dict[str, Metric], count
     missing = sorted({c for m in metrics.values() for c in m.columns} - set(units.columns))
     if missing:
         raise ABInputError(f"columns {missing} are missing: the data source has no events table for them",
-                           table="events", column=missing[0], check="column present")
+                           table="events", column=missing[0], check="column present", code="no_events_for",
+                           fields={"columns": ", ".join(missing)})
     active = by_variant(variant_moments(fd, units, metrics, label=label))
     n_of = {str(v): int(n) for v, n in zip(counts["variant"], counts["n"])}
     out: dict = {}
@@ -371,15 +372,17 @@ def unit_table(fd, name: str, *, variant: str = "variant", fan_id: str | None = 
             t = fd.con.table(name)
         except Exception as err:
             raise ABInputError(f"the data source has no table {name!r} ({err})", table=name,
-                               check="table present") from None
+                               check="table present", code="no_unit_table", fields={"table": name}) from None
     if variant not in t.columns:
         raise ABInputError(f"no variant column {variant!r}; columns are {list(t.columns)}", table=name,
-                           column=variant, check="column present")
+                           column=variant, check="column present", code="no_column",
+                           fields={"column": variant, "columns": ", ".join(t.columns)})
     if variant != "variant":
         t = t.rename(variant=variant)
     if fan_id and fan_id not in t.columns:
         raise ABInputError(f"no fan id column {fan_id!r}; columns are {list(t.columns)}", table=name,
-                           column=fan_id, check="column present")
+                           column=fan_id, check="column present", code="no_column",
+                           fields={"column": fan_id, "columns": ", ".join(t.columns)})
     if fan_id and fan_id != "fan_id":
         t = t.rename(fan_id=fan_id)
     counts = _execute(fd, t.group_by("variant").aggregate(n=t.count()), f"ab:{name}:counts")
@@ -404,7 +407,8 @@ def unit_metrics(table, outcomes: list[str], covariates: dict | None = None) -> 
     """Metrics for a user's unit table: ``a/b`` is a ratio, a 0/1 column a proportion, else a mean."""
     covariates = covariates or {}
     if not outcomes:
-        raise ABInputError("no outcome columns named (parameter unit_outcomes)", check="outcome columns")
+        raise ABInputError("no outcome columns named (parameter unit_outcomes)", check="outcome columns",
+                           code="no_outcome_columns")
     cols = set(table.columns)
     out = {}
     for spec in outcomes:
@@ -412,7 +416,8 @@ def unit_metrics(table, outcomes: list[str], covariates: dict | None = None) -> 
         for c in parts + [covariates.get(spec)] * bool(covariates.get(spec)):
             if c not in cols:
                 raise ABInputError(f"no column {c!r}; columns are {sorted(cols)}", table=table.get_name()
-                                   if hasattr(table, "get_name") else None, column=c, check="column present")
+                                   if hasattr(table, "get_name") else None, column=c, check="column present",
+                                   code="no_column", fields={"column": c, "columns": ", ".join(sorted(cols))})
         if len(parts) == 2:
             out[spec] = Metric(spec, "ratio", parts[0], denominator=parts[1])
         else:
@@ -459,7 +464,7 @@ def variant_moments(fd, units, metrics: dict[str, Metric], *, by=(), label: str 
     missing = [c for c in cols if c not in units.columns]
     if missing:
         raise ABInputError(f"columns {missing} are missing from the unit table", column=missing[0],
-                           check="column present")
+                           check="column present", code="missing_columns", fields={"columns": ", ".join(missing)})
     x = {c: units[c].cast("float64").fill_null(0.0) for c in cols}
     aggs = {"n": units.count()}
     for i, c in enumerate(cols):
@@ -514,7 +519,8 @@ def cumulative_looks(fd, experiment_id: str, metric: Metric, looks, *, window_da
     """
     if metric.column not in ("converted", "revenue", "orders"):
         raise ABInputError(f"the peeking-safe mode supports conversion, revenue and orders metrics, not "
-                           f"{metric.name!r}", check="sequential metric")
+                           f"{metric.name!r}", check="sequential metric", code="sequential_metric",
+                           fields={"metric": metric.name})
     a = _table(fd, "assignments")
     a = a.filter(a.experiment_id == experiment_id).select("fan_id", "variant", "assigned_time")
     lk = ibis.memtable(pd.DataFrame({"look": pd.to_datetime(list(looks))}))

@@ -88,7 +88,9 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
     guardrails = dict(guardrails or {})
     unknown = [m for m in [primary, *guardrails] if m and m not in metrics]
     if unknown:
-        raise ABInputError(f"metrics {unknown} are not defined; available: {sorted(metrics)}", check="metric names")
+        raise ABInputError(f"metrics {unknown} are not defined; available: {sorted(metrics)}", check="metric names",
+                           code="unknown_metrics", fields={"metrics": ", ".join(unknown),
+                                                           "available": ", ".join(sorted(metrics))})
     primary = primary or next(iter(metrics))
     first = moments[next(iter(moments))]
     counts = {v: int(m.n) for v, m in first.items()}
@@ -254,7 +256,9 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
     names = metrics or ["conversion", "revenue_per_fan", "revenue_per_order"]
     bad = [m for m in names if m not in outcomes.METRICS]
     if bad:
-        raise ABInputError(f"unknown metrics {bad}; available: {sorted(outcomes.METRICS)}", check="metric names")
+        raise ABInputError(f"unknown metrics {bad}; available: {sorted(outcomes.METRICS)}", check="metric names",
+                           code="unknown_metrics", fields={"metrics": ", ".join(bad),
+                                                           "available": ", ".join(sorted(outcomes.METRICS))})
     chosen = {m: outcomes.METRICS[m] for m in names}
     # moments from the fans with any outcome plus the counts: no join back onto every assignment
     mom = outcomes.experiment_moments(fd, experiment_id, chosen, counts, window_days=window_days, pre_days=pre_days,

@@ -56,7 +56,9 @@ def srm_check(counts: dict[str, int], planned: dict[str, float], alpha: float = 
                                                             "planned": ", ".join(sorted(planned))})
     total_w = float(sum(planned.values()))
     if total_w <= 0 or any(w < 0 for w in planned.values()):
-        raise ABInputError(f"planned split {planned} must have non-negative weights with a positive sum")
+        raise ABInputError(f"planned split {planned} must have non-negative weights with a positive sum",
+                           check="planned split", code="bad_split",
+                           fields={"planned": ", ".join(f"{k}: {w}" for k, w in planned.items())})
     shares = {k: w / total_w for k, w in planned.items()}
     obs = [int(counts.get(k, 0)) for k in shares]
     n = sum(obs)
