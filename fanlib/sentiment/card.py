@@ -132,6 +132,7 @@ class ModelCard:
     comparison: dict = field(default_factory=dict)  # both models on a shared subsample
     reliability: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    fan_comments: dict = field(default_factory=dict)  # both models on the fan-comment evaluation set
 
     @property
     def metrics(self) -> Metrics:
@@ -160,6 +161,9 @@ class ModelCard:
         for name in ("fanlib", "snownlp"):
             if name in self.comparison:
                 rows.append({"model": name, "texts": "shared subsample", **self.comparison[name]})
+        for name in ("fanlib", "snownlp"):
+            if name in self.fan_comments:
+                rows.append({"model": name, "texts": "fan comments", **self.fan_comments[name]})
         return pd.DataFrame(rows)
 
     def markdown(self) -> str:
@@ -179,6 +183,12 @@ class ModelCard:
             d = self.comparison["accuracy_diff"]
             lines += ["", f"Accuracy difference fanlib − SnowNLP on the shared subsample: {d['estimate']:+.3f} "
                           f"(95% paired bootstrap interval {d['low']:+.3f} to {d['high']:+.3f})."]
+        if "accuracy_diff" in self.fan_comments:
+            f, d, mc = self.fan_comments, self.fan_comments["accuracy_diff"], self.fan_comments["mcnemar"]
+            lines += ["", f"Accuracy difference fanlib − SnowNLP on {f['n']} fan comments written for evaluation "
+                          f"(neither model trained on them): {d['estimate']:+.3f} (95% paired bootstrap interval "
+                          f"{d['low']:+.3f} to {d['high']:+.3f}; McNemar p = {mc['p_value']:.4f}, "
+                          f"{mc['a_only']} right only by fanlib, {mc['b_only']} only by SnowNLP)."]
         lines += ["", *[f"- {n}" for n in self.notes], ""]
         return "\n".join(lines)
 
@@ -212,6 +222,7 @@ def build_card(model, corpus: pd.DataFrame, compare_snownlp: int = 600, seed: in
                       "snownlp_texts_per_second": sn_rate}
         notes.append("SnowNLP's shipped model was built by its author from these same review files, so the "
                      "held-out texts may be in its training data: the comparison favours SnowNLP.")
+    fan_comments = fan_comment_evaluation(model, seed=seed) if compare_snownlp and _has_snownlp() else {}
     meta = model.meta
     return ModelCard(
         model={"kind": "tfidf-char-ngram-logreg", "format_version": meta.get("format_version"),
@@ -219,4 +230,11 @@ def build_card(model, corpus: pd.DataFrame, compare_snownlp: int = 600, seed: in
         training={k: meta.get(k) for k in ("corpus", "corpus_hash", "n_train", "n_calibration", "train_seconds",
                                            "trained_at")},
         held_out=asdict(held), comparison=comparison,
-        reliability=reliability_table(labels, proba).to_dict(orient="records"), notes=notes)
+        reliability=reliability_table(labels, proba).to_dict(orient="records"), notes=notes,
+        fan_comments=fan_comments)
+
+
+def _has_snownlp() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("snownlp") is not None

@@ -150,7 +150,8 @@ def metrics_display(df: pd.DataFrame) -> pd.DataFrame:
 
 def card_table(card, T: Messages) -> pd.DataFrame:
     df = card.table()
-    df["texts"] = df["texts"].map({"held-out split": T("texts_held_out"), "shared subsample": T("texts_shared")})
+    df["texts"] = df["texts"].map({"held-out split": T("texts_held_out"), "shared subsample": T("texts_shared"),
+                                   "fan comments": T("texts_fan_comments")})
     return metrics_display(df)
 
 
@@ -175,5 +176,14 @@ def card_text(card, T: Messages) -> str:
         text += T("card_compare", n=_num(T, card.comparison["n"], "count"), diff=_num(T, diff["estimate"], "pp"),
                   low=_num(T, diff["low"], "pp"), high=_num(T, diff["high"], "pp"),
                   ece=f"{card.comparison['snownlp']['ece']:.3f}")
+    fan = card.fan_comments
+    if fan.get("accuracy_diff"):
+        d = fan["accuracy_diff"]
+        text += T("card_fan_compare", n=_num(T, fan["n"], "count"), ours=_num(T, fan["fanlib"]["accuracy"], "pct"),
+                  theirs=_num(T, fan["snownlp"]["accuracy"], "pct"), diff=_num(T, d["estimate"], "pp"),
+                  low=_num(T, d["low"], "pp"), high=_num(T, d["high"], "pp"), ece=f"{fan['fanlib']['ece']:.3f}")
+        if fan["fanlib"]["ece"] > 2 * m["ece"]:
+            text += T("card_fan_miscalibrated", ece_fan=f"{fan['fanlib']['ece']:.3f}", ece_held=f"{m['ece']:.3f}")
     notes = ["card_note_split", "card_note_calibration"] + (["card_note_snownlp"] if diff else [])
+    notes += ["card_note_fan"] if fan.get("accuracy_diff") else []
     return text + "\n\n" + "\n".join(f"- {T(k)}" for k in notes)

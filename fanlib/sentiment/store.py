@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from fanlib.sentiment import corpus as corpus_mod
-from fanlib.sentiment.card import ModelCard, build_card
+from fanlib.sentiment.card import ModelCard, _has_snownlp, build_card, fan_comment_evaluation
 from fanlib.sentiment.model import DEFAULTS, FORMAT_VERSION, SentimentModel
 
 _LOADED: dict[str, SentimentModel] = {}
@@ -117,4 +117,22 @@ def load_card(folder: str | os.PathLike | None = None) -> ModelCard:
     if folder is None:
         load_model()
         folder = default_model_dir()
-    return ModelCard.load(folder)
+    card = ModelCard.load(folder)
+    # A card built before the current fan-comment evaluation set gets that evaluation added (and saved).
+    if _has_snownlp() and card.fan_comments.get("set_hash") != corpus_mod.eval_set_hash():
+        card.fan_comments = fan_comment_evaluation(load_model(folder))
+        try:
+            _save_card_atomically(card, Path(folder))
+        except OSError:
+            pass  # a read-only model folder: the evaluation is still returned, only not kept
+    return card
+
+
+def _save_card_atomically(card: ModelCard, folder: Path) -> None:
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.card."))
+    try:
+        card.save(tmp)
+        for name in ("card.json", "card.md"):
+            os.replace(tmp / name, folder / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
