@@ -69,10 +69,10 @@ test: setup system-deps ## set up, then run the whole test suite as CI does
 	if bash .ci/postgres.sh start "$$pg_env"; then source "$$pg_env"; export FANLIB_TEST_PG_URL; \
 	  trap 'bash .ci/postgres.sh stop "$$pg_env" >/dev/null 2>&1 || true; rm -f "$$pg_env"' EXIT; \
 	else echo "PostgreSQL could not be started: its tests will be skipped"; fi; \
-	$(VENV)/bin/pytest -n $(JOBS) -p no:cacheprovider --durations=15
+	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -p no:cacheprovider --durations=15
 
 test-fast: $(VENV)/.installed ## the tests without the slow simulations and end-to-end runs
-	$(VENV)/bin/pytest -n $(JOBS) -m "not slow"
+	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -m "not slow"
 
 # Spark is a separate target: PySpark is a large download and each kernel starts a JVM.
 test-spark: setup ## the suite on Spark in local mode (installs PySpark; needs Java 17)

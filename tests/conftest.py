@@ -62,3 +62,11 @@ def suite_run(tmp_path_factory, small_demo_path):
     out = tmp_path_factory.mktemp("suite") / "reports"
     proc = run_suite(out, small_demo_path)
     return out / SUITE_DATE, proc
+
+
+def pytest_collection_modifyitems(config, items):
+    # Under `pytest -n --dist loadgroup`, every test that reads the shared suite run goes to one
+    # worker, so the whole report suite is rendered once rather than once per worker.
+    for item in items:
+        if "suite_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("suite"))
