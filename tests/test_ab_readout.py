@@ -320,7 +320,13 @@ def test_memory_cap_only_lowers_and_survives_repeated_use(tiny):
         with outcomes.memory_cap(fd, "512MB"):
             assert _memory_limit(fd) == "488.2 MiB"
         assert _memory_limit(fd) == "2.3 GiB"
-    with pytest.raises(ValueError, match="memory size"):
-        with outcomes.memory_cap(fd, "lots"):
-            pass
+    for bad in ("lots", "1.2.3GB"):
+        with pytest.raises(ValueError, match="memory size"):
+            with outcomes.memory_cap(fd, bad):
+                pass
     assert _memory_limit(fd) == "2.3 GiB"
+    fd.con.raw_sql("SET memory_limit = '-1'")  # no limit at all
+    unlimited = _memory_limit(fd)
+    with outcomes.memory_cap(fd, "512MB"):
+        assert _memory_limit(fd) == "488.2 MiB"
+    assert _memory_limit(fd) == unlimited

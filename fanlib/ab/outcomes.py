@@ -91,14 +91,14 @@ def _table(fd, name: str):
 #: variant come back), so DuckDB spills its hash tables to disk beyond the cap at little cost;
 #: with Python's own share the readout of 10 M assignments stays under 1 GB.
 READOUT_MEMORY_LIMIT = "512MB"
-_SIZE_UNITS = {"bytes": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SIZE_UNITS = {"bytes": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12, "pb": 10**15,
+               "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "pib": 2**50}  # no limit shows in PiB
 
 
 def _size_bytes(text: str) -> int:
     """``'2.3 GiB'``, ``'512MB'`` -> bytes. DuckDB shows its setting cut to one decimal, so half a
     step is added back to the shown value, else re-setting it would lower the cap each time."""
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([a-zA-Z]+)?\s*", str(text))
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]+)?\s*", str(text))
     unit = (m.group(2) or "b").lower() if m else ""
     if not m or unit not in _SIZE_UNITS:
         raise ValueError(f"cannot read the memory size {text!r}; write it like '512MB' or '2GB'")
