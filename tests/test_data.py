@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from pathlib import Path
 
 import duckdb
@@ -433,10 +432,3 @@ def test_fandata_is_a_context_manager_that_cleans_up(tmp_path, tables):
         assert scratch.exists()
     assert not scratch.exists()
     assert isinstance(fd, FanData)
-
-
-def test_loading_is_quick(tmp_path, tables):
-    folder = write_csvs(tmp_path / "csv", tables, encoding="gbk")
-    start = time.perf_counter()
-    connect(folder, now=NOW).close()
-    assert time.perf_counter() - start < 5

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -283,7 +282,7 @@ def test_pandera_schema_covers_the_contract():
 # --------------------------------------------------------------------------- speed
 
 
-def test_validation_of_a_million_events_is_quick(tmp_path):
+def test_validating_a_million_events_pulls_only_counts(tmp_path):
     base = sample_tables(n_fans=1000, seed=2)
     path = write_duckdb(tmp_path / "m.duckdb", {k: v for k, v in base.items() if k != "events"})
     con = duckdb.connect(str(path))
@@ -294,30 +293,18 @@ def test_validation_of_a_million_events_is_quick(tmp_path):
                (['view', 'like', 'share', 'comment'])[1 + i % 4] AS event_type
         FROM range(1000000) t(i)""")
     con.close()
-    start = time.perf_counter()
     fd = connect(path, now=NOW)
-    elapsed = time.perf_counter() - start
     assert fd.row_counts()["events"] == 1_000_000
-    assert elapsed < 5, elapsed
     assert max(rows for _, rows in fd.materialized) <= 1
     fd.close()
 
 
-def test_demo_validates_in_under_two_seconds(demo_path):
-    connect(demo_path).close()  # warm imports and caches
-    walls, cpus = [], []
-    for _ in range(2):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fd = connect(demo_path)
-        walls.append(time.perf_counter() - wall)
-        cpus.append(time.process_time() - cpu)  # all threads, DuckDB's included
-        assert max(rows for _, rows in fd.materialized) <= 1  # only counts left the engine
-        assert fd.row_counts()["fans"] == 20_000
-        fd.close()
-    # The CPU bound holds on any machine; wall time stretches when other jobs share the cores.
-    assert min(cpus) < 2, cpus
-    busy = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
-    assert min(walls) < 2 * busy, (walls, busy)
+def test_demo_validation_pulls_only_counts(demo_path):
+    # Validation speed is measured in benchmarks/; here: every check runs in the engine.
+    fd = connect(demo_path)
+    assert max(rows for _, rows in fd.materialized) <= 1  # only counts left the engine
+    assert fd.row_counts()["fans"] == 20_000
+    fd.close()
 
 
 # --------------------------------------------------------------------------- CLI
