@@ -122,6 +122,8 @@ def fmt_number(value, unit: str = "number", lang: str = DEFAULT_LANG, digits: in
         return f"{value:.2f}×"
     if lang == "zh" and abs(value) >= 1e4:
         return _zh_big(value, digits)
+    if 0 < abs(value) < 1:
+        return f"{value:.3g}"  # an AUC of 0.573 or an ECE of 0.0127 must not read as 0.6 or 0.0
     return f"{value:,.{digits}f}" if not value.is_integer() else f"{value:,.0f}"
 
 
