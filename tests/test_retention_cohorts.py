@@ -116,6 +116,24 @@ def test_curves_by_channel_and_day_n(hand_data):
     assert dn.set_index("day").loc[7, "healthy"] == 0.5  # planning documents' benchmark
 
 
+def test_silent_fans_and_long_daily_curves_match_brute_force(tmp_path):
+    """Fans with no activity at all count in the denominator only; more than 62 daily periods (the engine
+    keeps active periods as bits of 64-bit masks, so these span two masks) are counted like the first ones."""
+    fans, events, orders = random_fans(n=200, seed=9)
+    silent = set(fans["fan_id"].iloc[::7])
+    events = events[~events["fan_id"].isin(silent)].reset_index(drop=True)
+    orders = orders[~orders["fan_id"].isin(silent)].reset_index(drop=True)
+    fd = connect(write_duckdb(tmp_path / "d.duckdb", fans, events, orders))
+    curves = cohorts.retention_curves(fd, "all", period="day", max_periods=80, as_of=AS_OF)
+    ref = brute_force(fans, events, orders, period_days=1, max_period=80, as_of=AS_OF, key=lambda f: "all")
+    got = curves.set_index(["all", "period"])
+    assert len(ref) > 62
+    for (g, k), r in ref.iterrows():
+        assert got.loc[(g, k), "eligible"] == r["eligible"]
+        assert got.loc[(g, k), "retained_on"] == r["on"]
+        assert got.loc[(g, k), "retained_on_or_after"] == r["after"]
+
+
 def test_lifecycle_counts_match_brute_force(hand_data):
     fd, fans, events, orders = hand_data
     lc = cohorts.lifecycle_counts(fd, period="month", as_of=AS_OF)

@@ -51,39 +51,60 @@ def _check_period(period: str) -> int:
     return PERIOD_DAYS[period]
 
 
+#: bits used per 64-bit mask of active periods (the sign bit left alone)
+_MASK_BITS = 62
+
+
 def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str, basis: str):
     """Engine counts: fans per (group, last observable period), active fans per (group, period) and fans
-    per (group, last period reached), in one query so the events are read and joined once."""
+    per (group, last period reached).
+
+    One query, one pass over the activity rows: they are joined once to the small table of fans (start
+    day, group, last observable period and an integer row key), then reduced per fan to the last period
+    reached and a bit mask of the periods 0 … max_period the fan was active in. Counting per group is
+    then bit tests over one row per fan, so no (fan, period) pairs are ever made distinct and the fan id
+    string is hashed only once, in the join.
+    """
     s = start_days(fd, cohort_by)
     as_of_lit = ibis.date(as_of)
     s = s.filter(s.start_day <= as_of_lit)
     s = s.mutate(group=group(s).cast("string"),
                  max_obs=((as_of_lit.delta(s.start_day, unit="day") + 1) // period_days - 1).cast("int64"))
-    s = s.select("fan_id", "start_day", "group", "max_obs")
-    sizes = s.group_by(["group", s.max_obs.clip(upper=max_period).name("key")]).aggregate(n=s.count())
-    # raw activity rows: made distinct per (fan, period), which is far fewer pairs than (fan, day)
+    s = s.select("fan_id", "start_day", "group", "max_obs", fan_key=ibis.row_number())
     days = activity_rows(fd, basis)
-    days = days.filter(days.day <= as_of_lit)
     j = days.join(s, "fan_id")
-    j = j.mutate(period=(j.day.delta(j.start_day, unit="day") // period_days).cast("int64"))
-    j = j.filter(j.period >= 0)
-    # group and max_obs are per-fan attributes: carried along, not hashed as keys (half the time at 10M rows)
-    per = j.group_by(["fan_id", "period"]).aggregate(group=j.group.arbitrary(), max_obs=j.max_obs.arbitrary())
-    on = (per.filter((per.period <= per.max_obs) & (per.period <= max_period))
-          .group_by(["group", per.period.name("key")]).aggregate(n=lambda t: t.count()))
-    last = per.group_by("fan_id").aggregate(group=per.group.arbitrary(), max_obs=per.max_obs.arbitrary(),
-                                            last=per.period.max())
-    reach = ibis.least(last["last"], last.max_obs, ibis.literal(max_period))
-    after = last.group_by([last.group, reach.name("key")]).aggregate(n=last.count())
+    j = j.filter(j.day <= as_of_lit, j.day >= j.start_day)
+    period = (j.day.delta(j.start_day, unit="day") // period_days).cast("int64")
+    counted = period <= ibis.least(j.max_obs, ibis.literal(max_period))  # fully observed and shown
+    one = ibis.literal(1).cast("int64")
+    chunks = range(max_period // _MASK_BITS + 1)
+    masks = {f"mask{c}": ibis.ifelse(counted & (period // _MASK_BITS == c), one << (period - c * _MASK_BITS),
+                                     ibis.literal(0).cast("int64")).bit_or()
+             for c in chunks}
+    per = j.group_by("fan_key").aggregate(last=period.max(), **masks)
+    fans = s.left_join(per, s.fan_key == per.fan_key)
+    # SQL's LEAST skips NULLs: a fan with no activity (no "last") must not reach any period
+    reach = ibis.ifelse(fans["last"].notnull(), ibis.least(fans["last"], fans.max_obs, ibis.literal(max_period)),
+                        ibis.null("int64"))
+    observable = fans.max_obs.clip(upper=max_period)
+    keys = range(-1, max_period + 1)
+    agg = {}
+    for k in keys:
+        agg[f"size_{k + 1}"] = (observable == k).cast("int64").sum()
+        agg[f"after_{k + 1}"] = (reach == k).cast("int64").sum()
+        if k >= 0:
+            bit = (fans[f"mask{k // _MASK_BITS}"] >> (k % _MASK_BITS)) & 1
+            agg[f"on_{k + 1}"] = bit.fill_null(0).sum()
+    wide = fd.execute(fans.group_by("group").aggregate(**agg), label="retention:cohort_counts")
 
-    def tagged(t, kind):
-        return t.select("group", "key", "n", kind=ibis.literal(kind))
+    def long(kind, name, first):
+        cols = [f"{kind}_{k + 1}" for k in keys if k >= first]
+        out = wide.melt(id_vars="group", value_vars=cols, var_name=name, value_name="n")
+        out[name] = out[name].str.removeprefix(f"{kind}_").astype("int64") - 1
+        out["n"] = out["n"].fillna(0).astype("int64")
+        return out[out["n"] > 0].reset_index(drop=True)
 
-    both = tagged(sizes, "size").union(tagged(on, "on"), distinct=False).union(tagged(after, "after"), distinct=False)
-    counts = fd.execute(both, label="retention:cohort_counts")
-    part = {k: counts[counts["kind"] == k].drop(columns="kind").reset_index(drop=True) for k in ("size", "on", "after")}
-    return (part["size"].rename(columns={"key": "max_obs"}), part["on"].rename(columns={"key": "period"}),
-            part["after"].rename(columns={"key": "reach"}))
+    return long("size", "max_obs", -1), long("on", "period", 0), long("after", "reach", -1)
 
 
 def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_period: int) -> pd.DataFrame:
