@@ -78,7 +78,7 @@ def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, co
     counted = period <= ibis.least(j.max_obs, ibis.literal(max_period))  # fully observed and shown
     one = ibis.literal(1).cast("int64")
     chunks = range(max_period // _MASK_BITS + 1)
-    masks = {f"mask{c}": ibis.ifelse(counted & (period // _MASK_BITS == c), one << (period - c * _MASK_BITS),
+    masks = {f"mask{c}": ibis.ifelse(counted & (period // _MASK_BITS == c), one << (period - c * _MASK_BITS).cast("int32"),
                                      ibis.literal(0).cast("int64")).bit_or()
              for c in chunks}
     per = j.group_by("fan_key").aggregate(last=period.max(), **masks)
@@ -90,8 +90,9 @@ def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, co
     keys = range(-1, max_period + 1)
     agg = {}
     for k in keys:
-        agg[f"size_{k + 1}"] = (observable == k).cast("int64").sum()
-        agg[f"after_{k + 1}"] = (reach == k).cast("int64").sum()
+        # ifelse, not a cast: PostgreSQL cannot cast boolean to bigint (nor shift by a bigint, above)
+        agg[f"size_{k + 1}"] = (observable == k).ifelse(1, 0).sum()
+        agg[f"after_{k + 1}"] = (reach == k).ifelse(1, 0).sum()
         if k >= 0:
             bit = (fans[f"mask{k // _MASK_BITS}"] >> (k % _MASK_BITS)) & 1
             agg[f"on_{k + 1}"] = bit.fill_null(0).sum()
