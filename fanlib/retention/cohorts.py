@@ -109,29 +109,36 @@ def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, co
 
 
 def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_period: int) -> pd.DataFrame:
-    """Rates per (group, period) from the engine's counts (all small)."""
-    periods = np.arange(max_period + 1)
-    rows = []
+    """Rates per (group, period) from the engine's counts (all small), as whole-array operations."""
     groups = sorted(set(sizes["group"].astype(str)))
-    for g in groups:
-        sz = sizes[sizes["group"] == g]
-        size = int(sz["n"].sum())
-        obs = np.zeros(max_period + 2, dtype=np.int64)  # fans by last observable period (−1 … max)
-        np.add.at(obs, sz["max_obs"].clip(lower=-1).to_numpy() + 1, sz["n"].to_numpy())
-        eligible = obs[::-1].cumsum()[::-1][1:]  # fans whose period k is fully observed, k = 0 … max
-        o = on[on["group"] == g].set_index("period")["n"].reindex(periods, fill_value=0).to_numpy()
-        af = after[after["group"] == g]
-        reach = np.zeros(max_period + 2, dtype=np.int64)
-        np.add.at(reach, af["reach"].clip(lower=-1).to_numpy() + 1, af["n"].to_numpy())
-        at_or_after = reach[::-1].cumsum()[::-1][1:]
-        for k in periods:
-            e = int(eligible[k])
-            rows.append({"group": g, "period": int(k), "cohort_size": size, "eligible": e,
-                         "retained_on": int(o[k]), "retained_on_or_after": int(at_or_after[k]),
-                         "rate_on": o[k] / e if e else np.nan,
-                         "rate_on_or_after": at_or_after[k] / e if e else np.nan,
-                         "complete": e == size and size > 0})
-    return pd.DataFrame(rows)
+    periods = np.arange(max_period + 1)
+
+    def grid(frame, column, lowest):
+        """Counts as a groups × (lowest … max_period) array."""
+        keys = frame[column].clip(lower=lowest).to_numpy()
+        wide = (frame.assign(key=keys, group=frame["group"].astype(str))
+                .pivot_table(index="group", columns="key", values="n", aggfunc="sum", fill_value=0))
+        return wide.reindex(index=groups, columns=range(lowest, max_period + 1), fill_value=0).to_numpy(np.int64)
+
+    def at_least(hist):
+        """Fans whose value is ≥ k, for k = 0 … max_period (hist starts at −1)."""
+        return hist[:, ::-1].cumsum(axis=1)[:, ::-1][:, 1:]
+
+    obs = grid(sizes, "max_obs", -1)
+    size = obs.sum(axis=1)
+    eligible = at_least(obs)  # fans whose period k is fully observed
+    retained_on = grid(on, "period", 0)
+    retained_after = at_least(grid(after, "reach", -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_on = np.where(eligible > 0, retained_on / eligible, np.nan)
+        rate_after = np.where(eligible > 0, retained_after / eligible, np.nan)
+    n = len(periods)
+    sizes_per_cell = np.repeat(size, n)
+    return pd.DataFrame({"group": np.repeat(groups, n), "period": np.tile(periods, len(groups)),
+                         "cohort_size": sizes_per_cell, "eligible": eligible.ravel(),
+                         "retained_on": retained_on.ravel(), "retained_on_or_after": retained_after.ravel(),
+                         "rate_on": rate_on.ravel(), "rate_on_or_after": rate_after.ravel(),
+                         "complete": (eligible.ravel() == sizes_per_cell) & (sizes_per_cell > 0)})
 
 
 @dataclass
