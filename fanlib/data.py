@@ -421,6 +421,13 @@ def _load_url(url: str) -> _Loaded:
     return _Loaded(con, _contract_tables(con), f"{con.name} database {_mask_url(url)}")
 
 
+def _teach_spark_bit_or() -> None:
+    """ibis 12's Spark compiler lacks the BIT_OR aggregate (the cohort counts use it); Spark SQL has it."""
+    from ibis.backends.sql.compilers.pyspark import PySparkCompiler
+
+    PySparkCompiler.visit_BitOr = lambda self, op, *, arg, where: self.agg.bit_or(arg, where=where)
+
+
 def _load_spark(url: str) -> _Loaded:
     """``spark://local/<folder>`` (a local Spark, all cores) or ``spark://HOST:PORT/<folder>`` (a cluster):
     the folder holds ``<table>.parquet`` files or folders, as ``fanlib load --to parquet://`` writes them.
@@ -441,6 +448,7 @@ def _load_spark(url: str) -> _Loaded:
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .getOrCreate())
     session.sparkContext.setLogLevel("ERROR")
+    _teach_spark_bit_or()
     con = ibis.pyspark.connect(session)
     if folder is None:
         return _Loaded(con, _contract_tables(con), f"Spark {master}, current database")
