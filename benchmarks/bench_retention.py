@@ -316,7 +316,8 @@ def main(argv=None) -> int:
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"{sc:16s} median {rows[-1]['median_s']:.3f} s  peak RSS {rows[-1]['peak_rss_mb']:.0f} MB", flush=True)
 
-        for sc in ("cohort_engine", "cohort_duckdb_sql", "cohort_pandas", "clv_fanlib", "km_fanlib", "km_statsmodels"):
+        for sc in ("cohort_engine", "cohort_duckdb_sql", "cohort_pandas", "clv_fanlib", "km_fanlib",
+                   "km_statsmodels"):
             run(sc)
         if args.lifetimes:
             py, how = _baseline_python()
