@@ -360,6 +360,12 @@ def _replace_dir(staging: Path, final: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _fingerprint(job, source) -> dict:
+    """The source's fingerprint, computed once per run and shared by its reports."""
+    cached = job.context.get("fingerprints", {})
+    return cached[source] if source in cached else data_fingerprint(source)
+
+
 def run_job(job: Job) -> dict:
     """Execute one notebook and write its files; returns its manifest."""
     _fast_imports()
@@ -382,9 +388,9 @@ def run_job(job: Job) -> dict:
         "status": None,
         "date": d.name,
         "notebook": _display_path(job.notebook, job.root),
-        "parameters": to_jsonable({k: v for k, v in params.items() if k not in ("summary_path", "output_dir")}),
-        "source": {"value": mask_secrets(source),
-                   **job.context.get("fingerprints", {}).get(source, data_fingerprint(source))},
+        "parameters": to_jsonable({k: mask_secrets(v) if k == "source" else v for k, v in params.items()
+                                   if k not in ("summary_path", "output_dir")}),
+        "source": {"value": mask_secrets(source), **_fingerprint(job, source)},
         "versions": job.context.get("versions") or package_versions(),
         "git": job.context.get("git") or git_state(job.root),
         "kernel": {"name": KERNEL_NAME, "python": sys.executable},
