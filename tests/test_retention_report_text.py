@@ -7,10 +7,8 @@ collected and checked for the language they should be in.
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import warnings
 from pathlib import Path
 
 import nbformat
@@ -21,6 +19,8 @@ import yaml
 
 from fanlib import i18n
 from fanlib.retention import churn, narrative
+from inprocess import render_notebook, table_headers
+
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "03_retention.ipynb"
@@ -28,45 +28,10 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def _render(monkeypatch, **params):
-    """Run the notebook's code in-process; returns (markdown and HTML texts, chart texts, namespace)."""
-    import IPython.display
-    import matplotlib.pyplot as plt
-
-    from fanlib import plotting
-
-    shown, charts = [], []
-
-    def display(*objs, **_):
-        for o in objs:
-            shown.append(getattr(o, "data", None) or str(o))
-
-    def show(fig=None):
-        fig = fig or plt.gcf()
-        for ax in fig.axes:
-            charts.extend([ax.get_title(), ax.get_xlabel(), ax.get_ylabel()])
-            charts.extend(t.get_text() for t in ax.get_yticklabels())
-            legend = ax.get_legend()
-            charts.extend(t.get_text() for t in legend.get_texts()) if legend else None
-        with warnings.catch_warnings():
-            warnings.filterwarnings("error", message=".*Glyph.*missing")  # a missing glyph is an error
-            fig.savefig(io.BytesIO(), format="png")
-        plt.close(fig)
-
-    monkeypatch.setattr(IPython.display, "display", display)
-    monkeypatch.setattr(plotting, "show", show)
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
-    ns: dict = {}
-    exec(compile(code[0], "parameters", "exec"), ns)
-    ns.update(params)
-    for i, src in enumerate(code[1:], 1):
-        exec(compile(src, f"cell {i}", "exec"), ns)
-    return shown, [c for c in charts if c], ns
+    return render_notebook(monkeypatch, NOTEBOOK, **params)
 
 
-def _headers(html_parts):
-    return [re.sub(r"<[^>]+>", "", h).strip() for part in html_parts
-            for h in re.findall(r"<th[^>]*>(.*?)</th>", part, flags=re.S)]
+_headers = table_headers
 
 
 def test_catalogue_is_complete():
