@@ -378,12 +378,17 @@ def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
     assert not (out / DATE / runner.LOCK_NAME).exists(), "the lock file is removed when the run ends"
 
 
+def _hold_lock(folder, seconds: float, command: str = "") -> subprocess.Popen:
+    """Another process that holds ``folder``'s run lock for ``seconds``; it prints "held" once it has it."""
+    return subprocess.Popen([sys.executable, "-c", (
+        "import time; from pathlib import Path; from fanlib import runner\n"
+        f"with runner.run_lock(Path({str(folder)!r}), command={command!r}):\n"
+        f"    print('held', flush=True); time.sleep({seconds})\n")], stdout=subprocess.PIPE, text=True)
+
+
 def test_run_lock_is_exclusive_across_processes_and_released(tmp_path):
     day = tmp_path / DATE
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from fanlib import runner\n"
-        f"with runner.run_lock(Path({str(day)!r}), command='holder'):\n"
-        "    print('held', flush=True); time.sleep(3)\n")], stdout=subprocess.PIPE, text=True)
+    holder = _hold_lock(day, seconds=3, command="holder")
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(runner.RunLocked, match=r"another run \(pid \d+, started .* \(holder\)\)"):
@@ -412,10 +417,7 @@ def test_keep_prunes_only_old_dated_folders_and_never_the_current_or_a_locked_on
     (out / "notes").mkdir()
     (out / "2024-01-01.bak").mkdir()
     (out / "README.md").write_text("kept", encoding="utf-8")
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import time; from pathlib import Path; from fanlib import runner\n"
-        f"with runner.run_lock(Path({str(out / '2025-02-01')!r})):\n"
-        "    print('held', flush=True); time.sleep(20)\n")], stdout=subprocess.PIPE, text=True)
+    holder = _hold_lock(out / "2025-02-01", seconds=20)
     try:
         assert holder.stdout.readline().strip() == "held"
         result = runner.prune(out, 2, current="2025-03-01")  # an older date re-run today is still kept
