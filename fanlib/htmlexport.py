@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -35,6 +36,8 @@ _H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 
 _exporter_cache: list = []  # one exporter: its compiled templates serve both variants
 _warm: list = []
+# The runner may compile the templates in a background thread while a report runs.
+_lock = threading.RLock()
 
 def external_references(html: str) -> list[str]:
     """Every URL in ``html`` that a browser would fetch from the network."""
@@ -113,17 +116,22 @@ def to_html(nb, *, title: str, include_code: bool, failure: str | None = None) -
     """
     nb = clean_for_export(nb)
     resources = {"metadata": {"name": title}, "fanlib_failure": failure}
-    exporter = _exporter(include_code)
-    exporter.language_code = page_language(nb)
-    html, _ = exporter.from_notebook_node(nb, resources=resources)
+    with _lock:  # one shared exporter: its switches are set per call
+        exporter = _exporter(include_code)
+        exporter.language_code = page_language(nb)
+        html, _ = exporter.from_notebook_node(nb, resources=resources)
     # Belt and braces: a stray CDN tag (e.g. from a future template change) is dropped.
     return _EXTERNAL_TAG.sub("", html)
 
 
 def warm_up() -> None:
     """Compile the templates now (e.g. before forking workers), so each report's export is quick."""
-    if _warm:
-        return
+    with _lock:
+        if not _warm:
+            _warm_up()
+
+
+def _warm_up() -> None:
     import nbformat
 
     nb = nbformat.v4.new_notebook(cells=[

@@ -362,8 +362,58 @@ def _replace_dir(staging: Path, final: Path) -> None:
 
 def _fingerprint(job, source) -> dict:
     """The source's fingerprint, computed once per run and shared by its reports."""
+    if job.context.get("fingerprints_by_parent"):
+        return {"fingerprint": None, "error": None}  # the parent adds it as the report finishes
     cached = job.context.get("fingerprints", {})
     return cached[source] if source in cached else data_fingerprint(source)
+
+
+class BackgroundFingerprints:
+    """Data fingerprints computed in a thread of the parent while the first reports run.
+
+    Counting rows and time ranges takes about a second, which would otherwise sit
+    in front of every run. The thread starts only once the worker processes are
+    forked (a fork while a thread runs could copy a held lock). ``record`` adds
+    the fingerprint to a finished report's manifest and rewrites the file.
+    """
+
+    def __init__(self, sources, *, warm_up_export: bool = False):
+        self.sources = [s for s in dict.fromkeys(sources)]
+        self.warm_up_export = warm_up_export
+        self.results: dict = {}
+        self._thread = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            import threading
+
+            self._thread = threading.Thread(target=self._compute, name="fanlib-fingerprints", daemon=True)
+            self._thread.start()
+
+    def _compute(self) -> None:
+        if self.warm_up_export:  # reports in this process export after the thread is done with this
+            from fanlib import htmlexport
+
+            with contextlib.suppress(Exception):
+                htmlexport.warm_up()
+        for src in self.sources:
+            self.results[src] = data_fingerprint(src)
+
+    def get(self, source) -> dict:
+        self.start()
+        self._thread.join()
+        return self.results.get(source) or data_fingerprint(source)
+
+    def record(self, manifest: dict, job: "Job") -> dict:
+        src = manifest.get("source")
+        if not isinstance(src, dict) or src.get("fingerprint") is not None or src.get("error") is not None:
+            return manifest
+        src.update(self.get(job.parameters.get("source")))
+        name = (manifest.get("files") or {}).get("manifest")
+        if name:
+            with contextlib.suppress(OSError):
+                write_json_atomic(job.date_dir / name, manifest)
+        return manifest
 
 
 def run_job(job: Job) -> dict:
@@ -664,14 +714,20 @@ def _outcome(m: dict) -> str:
     return f"{m['report']}: FAILED  {took}  {cell}{e.get('ename')}: {e.get('evalue')}"
 
 
-def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path) -> list[dict]:
+def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
+              fingerprints: BackgroundFingerprints | None = None) -> list[dict]:
     """Run ``jobs`` (in parallel processes when ``workers`` > 1); index pages are
-    rebuilt after each report. Returns the manifests in suite order."""
+    rebuilt after each report. Returns the manifests in suite order.
+
+    ``fingerprints``: computed in the background once the reports have started,
+    and added to each manifest as its report finishes."""
     from fanlib import indexpages
 
     results: dict[str, dict] = {}
 
     def finished(m: dict, job: Job) -> None:
+        if fingerprints is not None:
+            m = fingerprints.record(m, job)
         results[job.name] = m
         _progress(f"[{len(results)}/{len(jobs)}] {_outcome(m)}")
         try:
@@ -683,6 +739,8 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path) -> list[dict]
     first = [j for j in jobs if not j.runs_after_others]
     last = [j for j in jobs if j.runs_after_others]
     if workers <= 1 or len(jobs) <= 1:
+        if fingerprints is not None:
+            fingerprints.start()
         for job in first + last:
             _progress(f"{job.name}: started")
             finished(_run_job_safely(job), job)
@@ -704,6 +762,8 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path) -> list[dict]
                     _progress(f"{job.name}: started")
                     try:
                         running[pool.submit(_run_job_safely, job)] = (job, time.perf_counter())
+                        if fingerprints is not None:  # every worker is forked at the first submit
+                            fingerprints.start()
                     except Exception as exc:  # the pool broke (a worker was killed)
                         finished(_crash_manifest(job, exc), job)
                 if not running:
@@ -847,24 +907,24 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(f"fanlib run: cannot set up the Jupyter kernel: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    # Import and compile the heavy parts once, before forking workers.
+    # Import the heavy parts once, before forking workers; with workers, compile the page
+    # templates now too, otherwise while the first report runs.
     import papermill.engines  # noqa: F401
 
     from fanlib import htmlexport
 
-    htmlexport.warm_up()
-
-    context = {"versions": package_versions(), "git": git_state(jobs[0].root),
-               "fingerprints": {}}
-    for src in {j.parameters.get("source") for j in jobs}:
-        context["fingerprints"][src] = data_fingerprint(src)
+    inline = args.jobs <= 1 or len(jobs) <= 1
+    if not inline:
+        htmlexport.warm_up()
+    fingerprints = BackgroundFingerprints([j.parameters.get("source") for j in jobs], warm_up_export=inline)
+    context = {"versions": package_versions(), "git": git_state(jobs[0].root), "fingerprints_by_parent": True}
     for job in jobs:
         job.context = context
     command = "fanlib run " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
         with run_lock(date_dir, wait=args.wait, command=command):
             _progress(f"{len(jobs)} report(s) into {date_dir}")
-            manifests = run_suite(jobs, workers=args.jobs, out_dir=out_dir)
+            manifests = run_suite(jobs, workers=args.jobs, out_dir=out_dir, fingerprints=fingerprints)
     except RunLocked as exc:
         print(f"fanlib run: {exc}", file=sys.stderr)
         return EXIT_LOCKED

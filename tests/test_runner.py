@@ -498,3 +498,20 @@ def test_the_page_language_follows_the_lang_parameter():
     assert '<html lang="en">' in htmlexport.to_html(nb, title="t", include_code=False)
     nb.metadata["papermill"] = {"parameters": {"lang": "zh"}}
     assert '<html lang="zh">' in htmlexport.to_html(nb, title="t", include_code=False)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_manifests_record_the_data_fingerprint_computed_while_the_reports_run(tmp_path, small_demo_path, jobs):
+    # The fingerprint is counted in the background; every manifest, good or failed, still gets it.
+    folder = _notebook_folder(tmp_path, {"01_ok": "x = 1\n", "02_bad": "raise KeyError('gone')\n"})
+    out = tmp_path / "reports"
+    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", jobs,
+                      "--source", str(small_demo_path), notebooks=folder)
+    assert proc.returncode == 1, proc.stderr
+    from fanlib.data import connect
+
+    with connect(small_demo_path, validate=False) as fd:
+        expected = fd.fingerprint()
+    for name in ("01_ok", "02_bad.failed"):
+        source = manifest(out / DATE, name)["source"]
+        assert source == {"value": str(small_demo_path), "fingerprint": expected, "error": None}, name
