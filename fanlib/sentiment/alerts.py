@@ -38,7 +38,8 @@ def enrich(fd, scored, alerts: list[Alert], params: CrisisParams, freq: str = "d
             expected = comm["base"].fillna(0).astype(float) * span_bins / base_bins
             comm["expected"] = expected
             comm["z"] = (comm["now"] - expected) / np.sqrt(np.maximum(expected, 1.0))
-            comm = comm[comm["z"] >= params.channel_z].sort_values("z", ascending=False).head(n_communities)
+            comm = comm[comm["z"] >= params.channel_z].sort_values(["z", "community_id"], ascending=[False, True])
+            comm = comm.head(n_communities)
             alert.communities = [{"community_id": r.community_id, "negatives": int(r.now),
                                   "expected": round(float(r.expected), 1), "z": round(float(r.z), 1)}
                                  for r in comm.itertuples() if r.community_id is not None]
@@ -47,14 +48,14 @@ def enrich(fd, scored, alerts: list[Alert], params: CrisisParams, freq: str = "d
         neg_now = fd.execute(now.filter(now.is_negative == 1).group_by("text").aggregate(k=_.count()),
                              label="sentiment:alert:negative_texts")
         base_texts = before.group_by("text").aggregate(k=_.count())
-        base_texts = fd.execute(base_texts.order_by(base_texts.k.desc()).limit(50_000),
+        base_texts = fd.execute(base_texts.order_by([base_texts.k.desc(), base_texts.text]).limit(50_000),
                                 label="sentiment:alert:baseline_texts")
         drivers = log_odds(term_counts(neg_now["text"], neg_now["k"]), term_counts(base_texts["text"], base_texts["k"]))
         drivers = drivers[drivers["z"] >= 1.96].head(n_drivers)
         alert.drivers = drivers["term"].tolist()
 
         # Examples: the most repeated negative comments that name the top driver, masked.
-        examples = neg_now.sort_values("k", ascending=False)
+        examples = neg_now.sort_values(["k", "text"], ascending=[False, True])  # ties by text: stable across runs
         if alert.drivers:
             named = examples[examples["text"].str.contains(alert.drivers[0], regex=False)]
             examples = pd.concat([named, examples[~examples.index.isin(named.index)]])

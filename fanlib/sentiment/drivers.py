@@ -114,7 +114,8 @@ def log_odds(counts_a: Counter, counts_b: Counter, prior_strength: float = 500.0
 
 def _texts_with_counts(fd, table, label: str, limit: int = 50_000) -> pd.DataFrame:
     grouped = table.filter(table.has_text == 1).group_by("text").aggregate(k=_.count())
-    return fd.execute(grouped.order_by(grouped.k.desc()).limit(limit), label=label)
+    # Ties at the limit are broken by text, so the same texts are kept on every run.
+    return fd.execute(grouped.order_by([grouped.k.desc(), grouped.text]).limit(limit), label=label)
 
 
 def negative_drivers(fd, scored, start=None, end=None, top: int = 15, limit: int = 50_000) -> pd.DataFrame:

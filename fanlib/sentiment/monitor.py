@@ -190,7 +190,7 @@ def breakdown(fd, scored: ScoredComments, by: str, start=None, end=None, top: in
         t = t.filter(t.comment_time < pd.Timestamp(end) + pd.Timedelta(days=1))
     agg = t.group_by(t[by].name(by)).aggregate(n=t.count(), sum_p=t.p_pos.sum(), sum_p2=(t.p_pos * t.p_pos).sum(),
                                                n_neg=t.is_negative.sum())
-    agg = agg.order_by(ibis.desc("n"))
+    agg = agg.order_by([ibis.desc("n"), by])  # ties broken by value: the same top rows on every run
     if top:
         agg = agg.limit(top)
     df = finish_stats(fd.execute(agg, label=f"sentiment:breakdown:{by}"))
