@@ -396,3 +396,33 @@ def test_beats_snownlp_by_a_clear_margin_on_fan_comments_neither_trained_on(mode
     assert mc["p_value"] < 0.05 and mc["a_only"] > mc["b_only"]
     assert fan["fanlib"]["macro_f1"] > fan["snownlp"]["macro_f1"] and fan["fanlib"]["auc"] > fan["snownlp"]["auc"]
     assert "fan comments" in card.markdown() and "McNemar" in card.markdown()
+
+
+# ---- scoring equals the definition ----------------------------------------------------------
+
+def test_sorted_unique_is_numpys_unique():
+    from fanlib.sentiment.model import _sorted_unique
+
+    rng = np.random.default_rng(3)
+    for keys in (np.array([], dtype=np.int64), np.array([5], dtype=np.int64), np.array([2, 2, 2], dtype=np.int64),
+                 rng.integers(0, 50, 1_000), np.sort(rng.integers(0, 10**12, 20_000))):
+        np.testing.assert_array_equal(_sorted_unique(keys), np.unique(keys))
+
+
+def test_batch_scores_equal_a_per_text_recount_of_the_definition(model, demo_path):
+    """Each text's raw score is intercept + Σ w·idf / sqrt(Σ idf²) over its distinct known features,
+    whatever the chunking; the batch path must give exactly that."""
+    con = duckdb.connect(str(demo_path), read_only=True)
+    texts = con.execute("select distinct text from comments where text is not null order by text limit 3000").df()
+    con.close()
+    texts = texts["text"].tolist() + ["", "   ", "😡😡😡", "[怒][怒]", "質量太差了", "I love it", "🙂🧩",
+                                      "质量很差 totally disappointed", "这款面霜质量很差。" * 300]
+    expected = []
+    for text in texts:
+        ids = sorted({model._lookup[t] for t in features.tokens(features.normalize(text, model.trad_to_simp_))
+                      if t in model._lookup})
+        num = sum((model._w[i] for i in ids), 0.0)  # summed in feature order, as the batch path does
+        den = sum((model._idf2[i] for i in ids), 0.0)
+        expected.append(model.intercept_ + num / np.sqrt(den) if den > 0 else np.nan)
+    np.testing.assert_array_equal(model.decision_function(texts), np.array(expected))
+    np.testing.assert_array_equal(model.decision_function(texts, chunk=7), np.array(expected))

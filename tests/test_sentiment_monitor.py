@@ -278,3 +278,66 @@ def test_hourly_detection_compares_each_hour_with_the_same_hour_of_earlier_days(
     assert report.detector_bins["bin"].diff().dropna().eq(pd.Timedelta(hours=1)).all()
     with pytest.raises(ValueError, match="freq must be 'day' or 'hour'"):
         analyse(small_fd, model=model, freq="week")
+
+
+# ---- the fast paths give what the straightforward ones give -------------------------------------
+
+def test_scored_comments_are_one_engine_table_holding_each_texts_score(small_fd, small_scored, model):
+    import ibis.expr.operations as ops
+
+    # Computed once: later sections read a table, not the join of comments with the scores again.
+    assert isinstance(small_scored.table.op(), ops.DatabaseTable)
+    rows = small_fd.execute(small_scored.table.select("comment_id", "text", "p_pos", "is_negative", "has_text"),
+                            max_rows=1_000_000, label="test:scored")
+    c = small_fd.comments
+    assert len(rows) == small_scored.n_comments == int(small_fd.execute(c.count()))
+    assert rows["comment_id"].is_unique
+    expected = model.predict_proba(rows["text"].tolist())
+    expected[rows["text"].isna().to_numpy()] = 0.5
+    np.testing.assert_array_equal(rows["p_pos"].to_numpy(), expected)
+    assert (rows["is_negative"] == (rows["p_pos"] < small_scored.negative_threshold).astype(int)).all()
+    assert (rows["has_text"] == rows["text"].fillna("").str.strip().str.len().gt(0).astype(int)).all()
+
+
+def test_words_of_a_comment_are_jiebas_words_of_the_whole_text(small_fd):
+    """Segmenting each run of Chinese/Latin characters on its own (cached) gives jieba's words of the
+    whole text, stop words and short words dropped the same way."""
+    import jieba
+
+    def reference(text):
+        text = drivers.mask_pii(text)
+        emoticons = drivers._EMOTICON.findall(text)
+        stop = drivers._stopwords()
+        kept = [w.lower() for w in jieba.lcut(drivers._EMOTICON.sub(" ", text), HMM=False)
+                if drivers._KEEP.match(w.lower()) and w not in stop]
+        return kept + emoticons
+
+    texts = small_fd.execute(small_fd.comments.select("text").distinct(), label="test:texts")["text"].dropna()
+    texts = texts.tolist() + [
+        "iPhone15真的很好用，C++也行", "物流太慢了!!!客服 abc_12345 加微信", "质量 很好\n包装  破损了", "GOOD质量good",
+        "过敏😡过敏😡", "[怒]退款[衰]退款", "打 138-1234-5678 问售后", "１２３全角ＡＢＣ质量", "超级无敌好用yyds", "", "   "]
+    assert [drivers.words(t) for t in texts] == [reference(t) for t in texts]
+
+
+def test_aspects_counted_per_distinct_text_equal_a_per_comment_recount(small_fd, small_scored):
+    import re
+
+    rows = small_fd.execute(small_scored.table.select("text", "is_negative", "has_text"), max_rows=1_000_000,
+                            label="test:scored")
+    rows = rows[rows["has_text"] == 1]
+    got = drivers.aspects(small_fd, small_scored).set_index("aspect")
+    for aspect, keys in drivers.ASPECT_KEYWORDS.items():
+        hit = rows["text"].str.contains("|".join(re.escape(k) for k in keys), regex=True)
+        assert got.loc[aspect, "mentions"] == int(hit.sum())
+        assert got.loc[aspect, "negative_mentions"] == int((hit & (rows["is_negative"] == 1)).sum())
+        assert got.loc[aspect, "share_of_negative"] == pytest.approx(hit[rows["is_negative"] == 1].mean())
+
+
+def test_top_rows_with_equal_volume_are_taken_in_order_of_their_value(small_fd, small_scored):
+    rows = small_fd.execute(small_scored.table.select("content_id", "has_text"), max_rows=1_000_000,
+                            label="test:scored")
+    counts = rows[rows["has_text"] == 1].groupby("content_id").size().rename("n").reset_index()
+    expected = counts.sort_values(["n", "content_id"], ascending=[False, True]).head(40)
+    assert expected["n"].duplicated().any()  # ties at the top: the order must not depend on the engine
+    got = monitor.breakdown(small_fd, small_scored, "content_id", top=40)
+    assert got["content_id"].tolist() == expected["content_id"].tolist()

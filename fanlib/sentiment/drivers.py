@@ -78,9 +78,18 @@ def _words(text: str) -> tuple[str, ...]:
     text = mask_pii(text)
     emoticons = _EMOTICON.findall(text)
     text = _EMOTICON.sub(" ", text)
-    stop = _stopwords()
-    out = [w.lower() for w in _jieba().lcut(text, HMM=False) if _KEEP.match(w.lower()) and w not in stop]
+    # jieba segments each run of Chinese/Latin characters on its own and cuts everything else into
+    # single characters, which no kept word can be; so segmenting the runs alone, each cached (far
+    # fewer distinct runs than texts: comments are built from common phrases), gives the same words.
+    han = _jieba().re_han_default
+    out = [w for block in han.split(text) if block and han.match(block) for w in _block_words(block)]
     return tuple(out + emoticons)
+
+
+@lru_cache(maxsize=200_000)
+def _block_words(block: str) -> tuple[str, ...]:
+    stop = _stopwords()
+    return tuple(w.lower() for w in _jieba().lcut(block, HMM=False) if _KEEP.match(w.lower()) and w not in stop)
 
 
 def term_counts(texts: pd.Series, weights: pd.Series | None = None) -> Counter:
@@ -155,12 +164,14 @@ def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
 
     t = _window(scored.table, start, end)
     t = t.filter(t.has_text == 1)
-    metrics = {"n_negative": t.is_negative.sum(), "n_all": t.count()}
+    # Keywords are searched once per distinct text (comments repeat a lot), weighted by its counts.
+    per_text = t.group_by("text").aggregate(n=t.count(), n_neg=t.is_negative.sum())
+    metrics = {"n_negative": per_text.n_neg.sum(), "n_all": per_text.n.sum()}
     for aspect, keys in ASPECT_KEYWORDS.items():
-        hit = t.text.re_search("|".join(re.escape(k) for k in keys)).ifelse(1, 0)
-        metrics[f"{aspect}__neg"] = (hit * t.is_negative).sum()
-        metrics[f"{aspect}__all"] = hit.sum()
-    row = fd.execute(t.aggregate(**metrics), label="sentiment:aspects").iloc[0]
+        hit = per_text.text.re_search("|".join(re.escape(k) for k in keys))
+        metrics[f"{aspect}__neg"] = hit.ifelse(per_text.n_neg, 0).sum()
+        metrics[f"{aspect}__all"] = hit.ifelse(per_text.n, 0).sum()
+    row = fd.execute(per_text.aggregate(**metrics), label="sentiment:aspects").iloc[0]
     rows = []
     for aspect in ASPECT_KEYWORDS:
         k, n = (0 if pd.isna(row[f"{aspect}__{part}"]) else int(row[f"{aspect}__{part}"]) for part in ("neg", "all"))
