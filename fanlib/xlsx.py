@@ -12,8 +12,9 @@ What each value becomes:
 
 * integers (numpy or nullable ``Int64``): numbers, written exactly (Excel itself keeps 15 significant
   digits, so integers beyond 2**53 lose precision there, as with any writer);
-* floats: numbers in Python's shortest round-trip form, so they read back bit for bit; infinity has no
-  Excel form and raises ``ValueError``;
+* floats: numbers in Python's shortest round-trip form, so they read back bit for bit (openpyxl writes 16
+  significant digits, which can lose the last bit); infinity has no Excel form and raises ``ValueError``
+  (openpyxl would write an empty cell);
 * booleans: Excel booleans;
 * datetimes (timezone-naive): Excel serial numbers with a date style (``yyyy-mm-dd`` when no value in
   the column has a time of day, else ``yyyy-mm-dd hh:mm:ss``), as openpyxl computes them (Excel keeps
@@ -248,7 +249,7 @@ def _render_uniques(sheet, j, column, uniques: pd.Index, codes: np.ndarray, stri
 def _datetime_cells(where: str, stamps: np.ndarray) -> list[str]:
     us = stamps.astype(np.int64) - _EPOCH_US
     days, time_us = np.divmod(us, _DAY_US)
-    if len(days) and days.min() < 1:
+    if len(days) and days.min() < 2:  # day 1 is 1899-12-31
         raise ValueError(f"{where}: dates before 1900-01-01 cannot be shown in Excel")
     days = days - ((days > 0) & (days <= 60))  # Excel's 1900 leap-year bug, as openpyxl writes it
     serials = (days + time_us / _DAY_US).tolist()
