@@ -13,9 +13,11 @@ Scoring needs only numpy: ``SentimentModel.load(folder).predict_proba(texts)``.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -38,6 +40,19 @@ class ModelFormatError(ValueError):
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+@contextmanager
+def _cycle_collector_paused():
+    """Scoring builds millions of token lists that hold no reference cycles; Python's cycle collector
+    would rescan them again and again (a quarter of the scoring time). Reference counting still frees them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _sorted_unique(keys: np.ndarray) -> np.ndarray:
@@ -131,8 +146,9 @@ class SentimentModel:
         self._check_fitted()
         texts = list(texts)
         out = np.empty(len(texts), dtype=np.float64)
-        for lo in range(0, len(texts), chunk):
-            out[lo:lo + chunk] = self._decision_chunk(texts[lo:lo + chunk])
+        with _cycle_collector_paused():
+            for lo in range(0, len(texts), chunk):
+                out[lo:lo + chunk] = self._decision_chunk(texts[lo:lo + chunk])
         return out
 
     def _decision_chunk(self, texts: list) -> np.ndarray:
