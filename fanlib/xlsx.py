@@ -53,6 +53,7 @@ _CHUNK_ROWS = 50_000  # rows rendered per write: bounds memory, whatever the she
 
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _EXCEL_ESCAPE = re.compile("_(x[0-9A-Fa-f]{4}_)")
+_NEEDS_CARE = re.compile("[&<>\r\n\t]|_x[0-9A-Fa-f]{4}_|\\s\x00|\x00\\s")  # escapes or xml:space
 _BAD_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
 
 # cell styles (indexes into cellXfs in styles.xml)
@@ -139,7 +140,13 @@ class _SharedStrings:
         return out
 
     def xml(self) -> bytes:
-        items = "".join(f"<si>{_text(s)}</si>" for s in self.index)
+        strings = list(self.index)
+        # one scan of all strings (NUL cannot occur in them: checked) decides whether any needs escaping
+        joined = "\x00".join(strings)
+        if _NEEDS_CARE.search(joined) or joined[:1].isspace() or joined[-1:].isspace():
+            items = "".join(f"<si>{_text(s)}</si>" for s in strings)
+        else:
+            items = "<si><t>" + "</t></si><si><t>".join(strings) + "</t></si>" if strings else ""
         return (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="{_NS}" '
                 f'count="{self.count}" uniqueCount="{len(self.index)}">{items}</sst>').encode("utf-8")
 

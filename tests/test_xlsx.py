@@ -253,3 +253,9 @@ def test_fan_export_refuses_a_class_beyond_the_excel_limit(tmp_path, monkeypatch
         export_fans(export_frame(["loyal", "ordinary", "ordinary", "ordinary"]), tmp_path)
     assert not (tmp_path / "01_fan_profiling_fans.xlsx").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize("texts", [[" first", "b"], ["a", "last "], ["a", "b"], ["a", "b\u3000"], ["x_x00A0_y", "z"]])
+def test_whitespace_and_escapes_kept_wherever_they_stand(tmp_path, texts):
+    path = write_xlsx(tmp_path / "w.xlsx", [("s", pd.DataFrame({"t": texts}))])
+    assert read_values(path) == [("t",)] + [(t,) for t in texts]
