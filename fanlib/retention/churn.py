@@ -21,6 +21,7 @@ import datetime as _dt
 from dataclasses import dataclass, field
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
@@ -33,12 +34,12 @@ from threadpoolctl import threadpool_limits
 
 from fanlib.i18n import catalogue
 
-from .activity import RetentionInputError, activity_days, data_end, warn_orders_without_events
-from .durations import negative_comments
+from .activity import RetentionInputError, activity_days, activity_rows, data_end, warn_orders_without_events
+from .durations import is_negative_comment
 
-__all__ = ["churn_features", "label_churn", "churn_dataset", "ChurnModel", "evaluate", "calibration_curve",
-           "expected_calibration_error", "gains_table", "at_risk_list", "FEATURE_LABELS", "feature_label",
-           "oot_cutoffs"]
+__all__ = ["churn_features", "label_churn", "churn_dataset", "churn_datasets", "ChurnModel", "evaluate",
+           "calibration_curve", "expected_calibration_error", "gains_table", "at_risk_list", "FEATURE_LABELS",
+           "feature_label", "oot_cutoffs"]
 
 #: Fans scored by the model: active in the last week before the cut-off. Fans quiet for longer are
 #: reported separately (their risk is mostly that they have already gone).
@@ -58,68 +59,174 @@ def _cutoff(value) -> _dt.date:
     return pd.Timestamp(value).date()
 
 
-def churn_features(fd, cutoff, *, churn_days: int = 30, active_within_days: int | None = ACTIVE_WITHIN_DAYS,
-                   channels=None) -> pd.DataFrame:
-    """Per-fan features as of ``cutoff``, computed in the engine from data strictly before the cut-off.
-
-    One row per eligible fan: joined before the cut-off and active in the
-    ``active_within_days`` days before it (default ``churn_days``: every fan
-    not yet churned). Channel becomes 0/1 columns ``channel_<code>``.
-    """
+def _check_active_within(active_within_days: int | None, churn_days: int) -> int:
     active_within_days = churn_days if active_within_days is None else active_within_days
     if not 1 <= active_within_days <= churn_days:
         raise RetentionInputError("active_within_days must lie between 1 and churn_days")
-    c = _cutoff(cutoff)
-    end = data_end(fd)
-    if c > end + _dt.timedelta(days=1):
-        raise RetentionInputError(f"the cut-off {c} is after the data ends ({end}); features would be computed "
-                                  "from data that does not exist — choose a cut-off on or before the last day")
-    c_ts = ibis.timestamp(pd.Timestamp(c).to_pydatetime())
-    c_day = ibis.date(c)
-    f = fd.fans.filter(lambda t: t.join_time < c_ts)
-    e = fd.events.filter(lambda t: t.event_time < c_ts)
-    o = fd.orders.filter(lambda t: t.order_time < c_ts)
-    since = lambda day: c_day.delta(day, unit="day")  # noqa: E731 - days before the cut-off
-    ev = e.mutate(day=e.event_time.date(), inter=e.event_type.isin(INTERACTIVE).ifelse(1, 0),
-                  ck=(e.event_type == "checkin").ifelse(1, 0))  # PostgreSQL cannot cast boolean to bigint
-    ev = ev.mutate(ago=since(ev.day))
-    ev_agg = ev.group_by("fan_id").aggregate(
-        last_event=ev.day.max(),
-        active_days_30=ev.day.nunique(where=ev.ago <= 30),
-        events_30=(ev.ago <= 30).ifelse(1, 0).sum(),
-        events_90=(ev.ago <= 90).ifelse(1, 0).sum(),
-        inter_30=(ev.inter * (ev.ago <= 30).ifelse(1, 0)).sum(),
-        checkin_days_30=ev.day.nunique(where=(ev.ck == 1) & (ev.ago <= 30)),
-        checkin_ever=ev.ck.max(),
+    return active_within_days
+
+
+def _cutoff_table(cutoffs: list[_dt.date], *, active_within_days: int) -> ir.Table:
+    """One row per cut-off with the first day of each window it needs, computed here so the engine
+    compares plain columns."""
+    day = _dt.timedelta(days=1)
+    windows = {"cutoff": 0, "start_90": -90, "start_active": -active_within_days}
+    frame = pd.DataFrame({"position": np.arange(len(cutoffs), dtype="int64")}
+                         | {name: pd.to_datetime([c + shift * day for c in cutoffs])
+                            for name, shift in windows.items()})
+    frame["cutoff_ts"] = frame["cutoff"]  # 00:00 of the day, to compare with join and comment times
+    return ibis.memtable(frame).cast({name: "date" for name in windows} | {"cutoff_ts": "timestamp"})
+
+
+def _window_days(cutoffs: list[_dt.date]) -> ir.Table:
+    """(day, position, in30, bit): each day of each cut-off's 90-day window. ``in30`` marks the last 30
+    days; ``bit`` is 1 << (k − 1) for the day k days before the cut-off within them (0 before), so a fan's
+    distinct active days are the popcount of one OR of these bits per (fan, cut-off)."""
+    rows = [(c - _dt.timedelta(days=k), position, int(k <= 30), (1 << (k - 1)) if k <= 30 else 0)
+            for position, c in enumerate(cutoffs) for k in range(1, 91)]
+    frame = pd.DataFrame(rows, columns=["day", "position", "in30", "bit"]).astype(
+        {"day": "datetime64[s]", "position": "int64", "in30": "int64", "bit": "int64"})
+    return ibis.memtable(frame).cast({"day": "date"})
+
+
+def _features_expr(fd, cuts: ir.Table, cutoffs: list[_dt.date]) -> ir.Table:
+    """Per (fan, cut-off) features, from data strictly before each cut-off, for every cut-off in ``cuts``.
+
+    Each cut-off reads only the 90 days of events before it; ``checkin_ever`` comes from each fan's first
+    check-in, and ``last_event`` is only needed within ``active_within_days`` (≤ 90) of the cut-off, where
+    the eligibility test uses it, so every value equals a scan of all earlier events. Each event meets
+    only the few cut-offs whose 90-day window holds its day (a join on the day to a small table of
+    window days, see ``_window_days``).
+    """
+    since = lambda cut, day: cut.delta(day, unit="day")  # noqa: E731 - days before the cut-off
+    window_days = _window_days(cutoffs)
+    e = fd.events
+    first_day, last_cutoff = min(cutoffs) - _dt.timedelta(days=90), max(cutoffs)
+    e = e.filter(e.event_time >= ibis.timestamp(pd.Timestamp(first_day).to_pydatetime()),
+                 e.event_time < ibis.timestamp(pd.Timestamp(last_cutoff).to_pydatetime()))
+    e = e.mutate(day=e.event_time.date())
+    w = e.join(window_days, "day")
+    zero = ibis.literal(0).cast("int64")
+    ev_agg = w.group_by("fan_id", "position").aggregate(
+        last_event=w.day.max(),
+        active_mask_30=w.bit.bit_or(),
+        events_30=w.in30.sum(),
+        events_90=w.count(),
+        # ifelse, not a cast: PostgreSQL cannot cast boolean to bigint
+        inter_30=w.event_type.isin(INTERACTIVE).ifelse(w.in30, 0).sum(),
+        checkin_mask_30=(w.event_type == "checkin").ifelse(w.bit, zero).bit_or(),
     )
-    od = o.mutate(day=o.order_time.date())
-    od = od.mutate(ago=since(od.day))
-    o_agg = od.group_by("fan_id").aggregate(
+    ev = fd.events
+    first_ck = ev.filter(ev.event_type == "checkin").group_by("fan_id").aggregate(
+        first_checkin=ev.event_time.min().date())
+    o = fd.orders
+    od = o.select("fan_id", "amount_cny", day=o.order_time.date())
+    od = od.join(cuts, od.day < cuts.cutoff)
+    o90 = od.day >= od.start_90
+    o_agg = od.group_by("fan_id", "position").aggregate(
         last_order=od.day.max(),
-        orders_90=(od.ago <= 90).ifelse(1, 0).sum(),
-        spend_90=(od.amount_cny * (od.ago <= 90).ifelse(1.0, 0.0)).sum(),
+        orders_90=o90.ifelse(1, 0).sum(),
+        spend_90=o90.ifelse(od.amount_cny, 0.0).sum(),
     )
-    t = f.select("fan_id", "channel", "join_time")
-    t = t.left_join(ev_agg, "fan_id").select(t, *[ev_agg[k] for k in ev_agg.columns if k != "fan_id"])
-    t = t.left_join(o_agg, "fan_id").select(t, *[o_agg[k] for k in o_agg.columns if k != "fan_id"])
-    if fd.has("comments"):
-        cm = fd.comments.filter(lambda x: x.comment_time < c_ts)
-        c_all = cm.group_by("fan_id").aggregate(comments_total=cm.count())
-        neg = negative_comments(fd)
-        neg = neg.filter(neg.comment_time < c_ts)
-        c_neg = neg.group_by("fan_id").aggregate(negative_comments=neg.count())
-        t = t.left_join(c_all, "fan_id").select(t, c_all.comments_total)
-        t = t.left_join(c_neg, "fan_id").select(t, c_neg.negative_comments)
-    last_active = ibis.greatest(t.last_event.fill_null(ibis.date("1900-01-01")),
-                                t.last_order.fill_null(ibis.date("1900-01-01")))
-    t = t.mutate(days_since_active=since(last_active), tenure_days=since(t.join_time.date()),
-                 days_since_order=since(t.last_order))
+    f = fd.fans
+    t = f.select("fan_id", "channel", "join_time").cross_join(cuts.select("position", "cutoff", "cutoff_ts",
+                                                                          "start_active"))
+    t = t.filter(t.join_time < t.cutoff_ts)
+    keys = ["fan_id", "position"]
+    t = t.left_join(ev_agg, keys).select(t, *[ev_agg[k] for k in ev_agg.columns if k not in keys])
+    t = t.left_join(o_agg, keys).select(t, *[o_agg[k] for k in o_agg.columns if k not in keys])
+    old = ibis.date("1900-01-01")
+    t = t.mutate(last_active=ibis.greatest(t.last_event.fill_null(old), t.last_order.fill_null(old)))
     # eligible: still a fan by the churn definition at the cut-off
-    t = t.filter(t.days_since_active <= active_within_days)
-    df = fd.execute(t, label="retention:churn_features")
-    if df.empty:
-        raise RetentionInputError(f"no fan was active in the {active_within_days} days before the cut-off {c}; "
-                                  "there is nobody to score")
+    t = t.filter(t.last_active >= t.start_active)
+    t = t.left_join(first_ck, "fan_id").select(t, first_ck.first_checkin)
+    t = t.mutate(checkin_ever=(t.first_checkin < t.cutoff).ifelse(1, 0))
+    if fd.has("comments"):
+        c = fd.comments
+        cm = c.select("fan_id", "comment_time", negative=is_negative_comment(c).ifelse(1, 0))
+        cm = cm.join(cuts, cm.comment_time < cuts.cutoff_ts)
+        c_agg = cm.group_by("fan_id", "position").aggregate(comments_total=cm.count(),
+                                                            negative_comments=cm.negative.sum())
+        t = t.left_join(c_agg, keys).select(t, c_agg.comments_total, c_agg.negative_comments)
+    return t.mutate(days_since_active=since(t.cutoff, t.last_active), tenure_days=since(t.cutoff, t.join_time.date()),
+                    days_since_order=since(t.cutoff, t.last_order)).drop(
+        "join_time", "cutoff", "cutoff_ts", "start_active", "last_event", "last_order", "last_active", "first_checkin")
+
+
+def _label_expr(fd, cutoffs: dict[int, _dt.date], *, horizon_days: int, churn_days: int,
+                basis: str = "activity") -> ir.Table:
+    """(fan_id, position) of the fans active in the label window of each cut-off ``{position: cut-off}``
+    (see module notes): activity rows joined on their day to a small table of label-window days."""
+    shifts = range(horizon_days, horizon_days + churn_days)
+    frame = pd.DataFrame([(c + _dt.timedelta(days=k), position) for position, c in cutoffs.items() for k in shifts],
+                         columns=["day", "position"]).astype({"day": "datetime64[s]", "position": "int64"})
+    label_days = ibis.memtable(frame).cast({"day": "date"})
+    a = activity_rows(fd, basis)
+    a = a.filter(a.day >= ibis.date(frame["day"].min().date()), a.day <= ibis.date(frame["day"].max().date()))
+    j = a.join(label_days, "day")
+    return j.select("fan_id", "position").distinct()
+
+
+def _check_label_window(c: _dt.date, end: _dt.date, horizon_days: int, churn_days: int) -> None:
+    stop = c + _dt.timedelta(days=horizon_days + churn_days - 1)
+    if stop > end:
+        raise RetentionInputError(
+            f"the label for cut-off {c} needs data up to {stop} ({horizon_days}-day horizon plus the "
+            f"{churn_days}-day churn window), but the data ends {end}; use a cut-off on or before "
+            f"{end - _dt.timedelta(days=horizon_days + churn_days - 1)}")
+
+
+def churn_datasets(fd, cutoffs, *, labelled: bool | list[bool] = True, horizon_days: int = 30,
+                   churn_days: int = 30, active_within_days: int | None = ACTIVE_WITHIN_DAYS,
+                   channels=None) -> pd.DataFrame:
+    """Features (and, where ``labelled``, the churn label) for several cut-offs from ONE engine query.
+
+    One row per (cut-off, eligible fan), ordered by cut-off (as given) then fan id, with a ``cutoff``
+    column; every row equals ``churn_features`` / ``churn_dataset`` at that cut-off. ``labelled`` is one
+    flag for all cut-offs or one per cut-off; unlabelled cut-offs (e.g. today) get ``churned`` = NaN.
+    The label is an anti-join in the engine: a fan churned when they have no activity in the label window.
+    """
+    active_within_days = _check_active_within(active_within_days, churn_days)
+    cuts_list = [_cutoff(c) for c in cutoffs]
+    if not cuts_list:
+        raise RetentionInputError("no cut-offs given")
+    flags = [labelled] * len(cuts_list) if isinstance(labelled, bool) else list(labelled)
+    if len(flags) != len(cuts_list):
+        raise ValueError("labelled needs one flag per cut-off")
+    end = data_end(fd)
+    for c, flag in zip(cuts_list, flags):
+        if c > end + _dt.timedelta(days=1):
+            raise RetentionInputError(f"the cut-off {c} is after the data ends ({end}); features would be "
+                                      "computed from data that does not exist — choose a cut-off on or before "
+                                      "the last day")
+        if flag:
+            _check_label_window(c, end, horizon_days, churn_days)
+    cuts = _cutoff_table(cuts_list, active_within_days=active_within_days)
+    t = _features_expr(fd, cuts, cuts_list)
+    if any(flags):
+        labelled_positions = [i for i, flag in enumerate(flags) if flag]
+        seen = _label_expr(fd, {i: cuts_list[i] for i in labelled_positions}, horizon_days=horizon_days,
+                           churn_days=churn_days).mutate(seen=ibis.literal(1))
+        t = t.left_join(seen, ["fan_id", "position"]).select(t, seen.seen)
+        t = t.mutate(churned=ibis.cases((~t.position.isin(labelled_positions), ibis.null("int64")),
+                                        (t.seen.isnull(), 1), else_=0)).drop("seen")
+    df = fd.execute(t, label="retention:churn_datasets")
+    counts = df["position"].value_counts()
+    empty = [str(c) for i, c in enumerate(cuts_list) if counts.get(i, 0) == 0]
+    if empty:
+        raise RetentionInputError(f"no fan was active in the {active_within_days} days before the cut-off "
+                                  f"{', '.join(empty)}; there is nobody to score")
+    out, channels = _finish_features(df, cuts_list, channels, extra=["churned"] if any(flags) else [])
+    if all(flags):
+        out["churned"] = out["churned"].astype(int)
+    out.attrs.update(churn_days=churn_days, channels=channels, horizon_days=horizon_days, cutoffs=cuts_list)
+    return out
+
+
+def _finish_features(df: pd.DataFrame, cutoffs: list, channels, extra=()) -> tuple[pd.DataFrame, list]:
+    """Engine aggregates to model features (missing counts are 0), ordered by (position, fan_id)."""
+    for mask, col in (("active_mask_30", "active_days_30"), ("checkin_mask_30", "checkin_days_30")):
+        df[col] = np.bitwise_count(df.pop(mask).fillna(0).to_numpy(dtype=np.int64))
     for col in ("active_days_30", "events_30", "events_90", "inter_30", "checkin_days_30", "checkin_ever",
                 "orders_90", "comments_total", "negative_comments"):
         if col not in df:
@@ -136,9 +243,25 @@ def churn_features(fd, cutoff, *, churn_days: int = 30, active_within_days: int 
     channels = list(channels) if channels is not None else sorted(df["channel"].dropna().unique())
     for ch in channels:
         df[f"channel_{ch}"] = (df["channel"] == ch).astype(float)
-    keep = ["fan_id", "channel", "days_since_active", *FEATURE_LABELS, *[f"channel_{ch}" for ch in channels]]
-    out = df[keep].sort_values("fan_id").reset_index(drop=True)
-    out.attrs.update(cutoff=c, churn_days=churn_days, channels=channels)
+    keep = ["fan_id", "channel", "days_since_active", *FEATURE_LABELS, *[f"channel_{ch}" for ch in channels],
+            *extra]
+    df = df.sort_values(["position", "fan_id"], kind="stable")
+    out = df[keep].reset_index(drop=True)
+    out.insert(0, "cutoff", np.asarray(cutoffs, dtype=object)[df["position"].to_numpy()])
+    return out, channels
+
+
+def churn_features(fd, cutoff, *, churn_days: int = 30, active_within_days: int | None = ACTIVE_WITHIN_DAYS,
+                   channels=None) -> pd.DataFrame:
+    """Per-fan features as of ``cutoff``, computed in the engine from data strictly before the cut-off.
+
+    One row per eligible fan: joined before the cut-off and active in the
+    ``active_within_days`` days before it (default ``churn_days``: every fan
+    not yet churned). Channel becomes 0/1 columns ``channel_<code>``.
+    """
+    out = churn_datasets(fd, [cutoff], labelled=False, churn_days=churn_days,
+                         active_within_days=active_within_days, channels=channels).drop(columns="cutoff")
+    out.attrs.update(cutoff=_cutoff(cutoff), churn_days=churn_days)
     return out
 
 
@@ -146,31 +269,24 @@ def label_churn(fd, fan_ids: pd.Series | None, cutoff, *, horizon_days: int = 30
                 basis: str = "activity") -> pd.DataFrame:
     """1 if the fan churned within ``horizon_days`` after the cut-off (see module notes), else 0."""
     c = _cutoff(cutoff)
-    end = data_end(fd)
+    _check_label_window(c, data_end(fd), horizon_days, churn_days)
     start = c + _dt.timedelta(days=horizon_days)
     stop = start + _dt.timedelta(days=churn_days - 1)
-    if stop > end:
-        raise RetentionInputError(
-            f"the label for cut-off {c} needs data up to {stop} ({horizon_days}-day horizon plus the "
-            f"{churn_days}-day churn window), but the data ends {end}; use a cut-off on or before "
-            f"{end - _dt.timedelta(days=horizon_days + churn_days - 1)}")
     a = activity_days(fd, basis)
     a = a.filter((a.day >= ibis.date(start)) & (a.day <= ibis.date(stop)))
     seen = fd.execute(a.select("fan_id").distinct(), label="retention:churn_label")
-    active = set(seen["fan_id"].astype(str))
     ids = pd.Series(fan_ids, dtype="string")
-    return pd.DataFrame({"fan_id": ids.to_numpy(), "churned": (~ids.isin(active)).astype(int).to_numpy()})
+    active = ids.isin(seen["fan_id"].astype("string"))
+    return pd.DataFrame({"fan_id": ids.to_numpy(), "churned": (~active).astype(int).to_numpy()})
 
 
 def churn_dataset(fd, cutoff, *, horizon_days: int = 30, churn_days: int = 30,
                   active_within_days: int | None = ACTIVE_WITHIN_DAYS,
                   channels=None) -> pd.DataFrame:
     """Features as of ``cutoff`` with the churn label attached."""
-    X = churn_features(fd, cutoff, churn_days=churn_days, active_within_days=active_within_days,
-                       channels=channels)
-    y = label_churn(fd, X["fan_id"], cutoff, horizon_days=horizon_days, churn_days=churn_days)
-    out = X.merge(y, on="fan_id", how="left")
-    out.attrs.update(X.attrs, horizon_days=horizon_days)
+    out = churn_datasets(fd, [cutoff], horizon_days=horizon_days, churn_days=churn_days,
+                         active_within_days=active_within_days, channels=channels).drop(columns="cutoff")
+    out.attrs.update(cutoff=_cutoff(cutoff))
     return out
 
 
@@ -407,12 +523,23 @@ def run_churn_models(fd, *, horizon_days: int = 30, churn_days: int = 30,
     warn_orders_without_events(fd, "activity")
     trains, test_c = oot_cutoffs(fd, horizon_days=horizon_days, churn_days=churn_days, n_train=n_train,
                                  test_cutoff=test_cutoff)
-    kw = dict(horizon_days=horizon_days, churn_days=churn_days, active_within_days=active_within_days)
-    parts = [churn_dataset(fd, c, **kw) for c in trains]
-    channels = sorted(set().union(*[set(p["channel"].dropna()) for p in parts]))
-    train = pd.concat([churn_dataset(fd, c, channels=channels, **kw) if set(p.columns) != set(parts[0].columns)
-                       else p for c, p in zip(trains, parts)], ignore_index=True).fillna(0)
-    test = churn_dataset(fd, test_c, channels=channels, **kw)
+    score_date = data_end(fd) + _dt.timedelta(days=1)
+    # one engine query: every training cut-off, the test cut-off (both labelled) and today (unlabelled)
+    everything = churn_datasets(fd, [*trains, test_c, score_date], labelled=[True] * (len(trains) + 1) + [False],
+                                horizon_days=horizon_days, churn_days=churn_days,
+                                active_within_days=active_within_days)
+    in_train = everything["cutoff"].isin(trains).to_numpy()
+    channels = sorted(everything.loc[in_train, "channel"].dropna().unique())
+    # channel indicators: the training cut-offs' channels only (a channel first seen later scores as none)
+    unseen = [c for c in everything.columns if c.startswith("channel_") and c.removeprefix("channel_") not in channels]
+    everything = everything.drop(columns=unseen)
+    train = everything[in_train].drop(columns="cutoff").reset_index(drop=True)
+    train["churned"] = train["churned"].astype(int)
+    test = everything[(everything["cutoff"] == test_c).to_numpy()].drop(columns="cutoff").reset_index(drop=True)
+    test["churned"] = test["churned"].astype(int)
+    current = everything[(everything["cutoff"] == score_date).to_numpy()].drop(columns=["cutoff", "churned"])
+    current = current.reset_index(drop=True)
+    current.attrs.update(cutoff=score_date, churn_days=churn_days, channels=channels)
     rows, calib, gains, models = [], {}, {}, {}
     for kind in kinds:
         m = ChurnModel(kind).fit(train)
@@ -425,9 +552,6 @@ def run_churn_models(fd, *, horizon_days: int = 30, churn_days: int = 30,
         models[kind] = m
     metrics = pd.DataFrame(rows).set_index("model")
     best = str(metrics["roc_auc"].idxmax())
-    score_date = data_end(fd) + _dt.timedelta(days=1)
-    current = churn_features(fd, score_date, churn_days=churn_days, active_within_days=active_within_days,
-                             channels=channels)
     sample = test.sample(min(len(test), 2000), random_state=0)
     importance = models[best].contributions(sample).abs().mean().sort_values(ascending=False)
     return ChurnResult(trains, test_c, score_date, horizon_days, churn_days, active_within_days, metrics, calib,

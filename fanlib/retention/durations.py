@@ -24,7 +24,7 @@ import pandas as pd
 from .activity import (RetentionInputError, activity_days, resolve_as_of, start_days,
                        warn_orders_without_events)
 
-__all__ = ["NEGATIVE_PATTERN", "negative_comments", "fan_durations", "CHURN_TEXT"]
+__all__ = ["NEGATIVE_PATTERN", "negative_comments", "is_negative_comment", "fan_durations", "CHURN_TEXT"]
 
 #: Words and emoticons of Chinese e-commerce complaints; used where a comment has no human label.
 NEGATIVE_PATTERN = ("差评|失望|避雷|退货|退款|不会再买|再也不|太差|很差|差劲|假货|假的|被坑|很坑|骗人|气死|生气|"
@@ -47,9 +47,12 @@ def negative_comments(fd, pattern: str = NEGATIVE_PATTERN) -> ir.Table | None:
     if not fd.has("comments"):
         return None
     c = fd.comments
-    is_negative = ibis.cases((c.label.notnull(), c.label == "negative"),
-                             else_=c.text.fill_null("").re_search(pattern))
-    return c.filter(is_negative).select("fan_id", "comment_time")
+    return c.filter(is_negative_comment(c, pattern)).select("fan_id", "comment_time")
+
+
+def is_negative_comment(c: ir.Table, pattern: str = NEGATIVE_PATTERN) -> ir.BooleanValue:
+    """Whether each comment of ``c`` is negative: its human label where there is one, else the pattern."""
+    return ibis.cases((c.label.notnull(), c.label == "negative"), else_=c.text.fill_null("").re_search(pattern))
 
 
 def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_by: str = "join",
