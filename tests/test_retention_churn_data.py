@@ -129,3 +129,41 @@ def test_combined_query_checks_every_cutoff(small):
         churn.churn_datasets(small, [end + dt.timedelta(days=5)], labelled=False)
     with pytest.raises(ValueError, match="one flag per cut-off"):
         churn.churn_datasets(small, [end], labelled=[True, False])
+
+
+def test_stratified_sample_keeps_each_class_share():
+    y = np.r_[np.ones(3_000, dtype=int), np.zeros(17_000, dtype=int)]
+    np.random.default_rng(5).shuffle(y)
+    rows = churn.stratified_sample(y, 2_000, random_state=3)
+    assert rows.size == 2_000 and np.unique(rows).size == 2_000 and (np.diff(rows) > 0).all()
+    assert y[rows].sum() == 300  # 15% churners, as in all rows
+    assert (rows == churn.stratified_sample(y, 2_000, random_state=3)).all()  # seeded
+    assert not (rows == churn.stratified_sample(y, 2_000, random_state=4)).all()
+    assert churn.stratified_sample(y, 20_000) is None and churn.stratified_sample(y, None) is None
+
+
+@pytest.fixture(scope="module")
+def demo_sets(demo_path):
+    fd = connect(demo_path)
+    trains, test_c = churn.oot_cutoffs(fd)
+    d = churn.churn_datasets(fd, [*trains, test_c])
+    train = d[d["cutoff"].isin(trains)].drop(columns="cutoff").reset_index(drop=True)
+    test = d[d["cutoff"] == test_c].drop(columns="cutoff").reset_index(drop=True)
+    return train, test
+
+
+@pytest.mark.parametrize("kind", ["logistic", "boosting"])
+def test_capped_training_rows_keep_the_models_quality(demo_sets, kind):
+    """Fitting on a stratified half of the demo's training rows (the cap at work) scores the test fans
+    about as well as fitting on all of them: the cap is an approximation, not a different model."""
+    train, test = demo_sets
+    cap = len(train) // 2
+    full = churn.ChurnModel(kind).fit(train)
+    capped = churn.ChurnModel(kind, max_train_rows=cap).fit(train)
+    assert (full.n_train_, full.n_fit_) == (len(train), len(train))
+    assert (capped.n_train_, capped.n_fit_) == (len(train), cap)
+    assert capped.base_rate_ == full.base_rate_  # the training churn rate is of every row
+    p_full, p_capped = full.predict_proba(test), capped.predict_proba(test)
+    m_full, m_capped = churn.evaluate(test["churned"], p_full), churn.evaluate(test["churned"], p_capped)
+    assert abs(m_capped["roc_auc"] - m_full["roc_auc"]) < 0.02, (m_capped, m_full)
+    assert abs(m_capped["ece"] - m_full["ece"]) < 0.015, (m_capped, m_full)

@@ -53,7 +53,8 @@ def test_notebook_is_committed_clean_with_the_language_parameter():
 def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path, lang):
     summary_path = tmp_path / "03_retention.summary.json"
     shown, charts, ns = _render(monkeypatch, source=str(small_demo_path), summary_path=str(summary_path),
-                                output_dir=str(tmp_path), lang=lang, train_cutoffs=3, at_risk_top=100)
+                                output_dir=str(tmp_path), lang=lang, train_cutoffs=3, at_risk_top=100,
+                                churn_max_train_rows=400)
     T = i18n.messages("retention", lang)
     text = "\n".join(shown)
     # every section ran: no "section not available" or "section failed" banner
@@ -65,6 +66,10 @@ def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path,
     for key in ("title", "h_day_n", "h_cohorts", "h_curves", "h_lifecycle", "h_survival", "h_churn", "h_clv",
                 "h_conclusions"):
         assert T(key) in text, key
+    # the small cap on training rows applies, and the report says so
+    metrics = ns["results"]["churn"].metrics
+    assert (metrics["n_fit"] == 400).all() and (metrics["n_train"] > 400).all()
+    assert narrative.churn_sample_note(metrics, 400, T) in text
     # every table header is a catalogue column name of this language
     col_texts = {T(k) for k in i18n.catalogue("retention") if k.startswith("col_")}
     headers = [h for h in _headers([s for s in shown if "<table" in s]) if h]
@@ -121,7 +126,11 @@ def test_sentences_render_in_both_languages(lang):
              + narrative.churn_findings(metrics, "boosting", gains, T)
              + narrative.clv_findings(params, 123456.0, 150, 365, holdout, T=T)
              + [narrative.churn_text(30, "activity", T), narrative.churn_text(30, "order", T)])
+    sampled = metrics.assign(n_train=[1_060_000], n_fit=[200_000])
+    assert narrative.churn_sample_note(metrics.assign(n_train=[900], n_fit=[900]), 200_000, T) is None
+    lines.append(narrative.churn_sample_note(sampled, 200_000, T))
     text = "\n".join(lines)
+    assert ("106.0万" if lang == "zh" else "1,060,000") in text and ("20.0万" if lang == "zh" else "200,000") in text
     assert "31.2%" in text and "50%" in text and "45%" in text  # check-in: 45% lower churn risk
     assert "HR 0.55" in text and "HR 1.80" in text
     assert narrative.driver_label("channel[douyin]", T) in text and narrative.driver_label("city_tier[3]", T) in text

@@ -41,6 +41,11 @@ __all__ = ["churn_features", "label_churn", "churn_dataset", "churn_datasets", "
            "calibration_curve", "expected_calibration_error", "gains_table", "at_risk_list", "FEATURE_LABELS",
            "feature_label", "oot_cutoffs"]
 
+#: Training rows the churn models are fitted on at most (a stratified, seeded sample above it): the fit
+#: time stops growing with the fan base, and the test-set metrics at this size match the full fit's
+#: (see ``ChurnModel``).
+MAX_TRAIN_ROWS = 200_000
+
 #: Fans scored by the model: active in the last week before the cut-off. Fans quiet for longer are
 #: reported separately (their risk is mostly that they have already gone).
 ACTIVE_WITHIN_DAYS = 7
@@ -327,10 +332,19 @@ class ChurnModel:
     ``fit(train)`` returns self; ``predict_proba(df)`` gives P(churn within the
     horizon). Calibration: isotonic regression over 3-fold cross-fitting
     (scikit-learn's ``CalibratedClassifierCV``).
+
+    ``max_train_rows`` caps the rows the model is fitted on: above the cap it
+    fits on a random sample of that size, stratified by the label (each class
+    keeps its share, rounded) and seeded by ``random_state``, so the fit time
+    stops growing with the fan base. This is an approximation: the fitted
+    model is the one a smaller training set gives (``n_fit_`` rows of
+    ``n_train_``). Evaluation and scoring always use every test and current
+    fan.
     """
 
     kind: str = "boosting"
     random_state: int = 0
+    max_train_rows: int | None = None
     features_: list[str] = field(default_factory=list)
 
     def _estimator(self):
@@ -346,13 +360,17 @@ class ChurnModel:
         self.features_ = feature_columns(train)
         y = train["churned"].to_numpy()
         _check_labels(y, "churn model training data")
+        self.n_train_ = int(y.size)
+        self.base_rate_ = float(y.mean())
+        self.reference_ = train[self.features_].median()
+        rows = stratified_sample(y, self.max_train_rows, self.random_state)
+        if rows is not None:
+            train, y = train.iloc[rows], y[rows]
+        self.n_fit_ = int(y.size)
         X = train[self.features_].to_numpy(dtype=float)
         # One thread: OpenMP gradient boosting slows down badly on a shared, busy machine.
         with threadpool_limits(1):
             self.model_ = CalibratedClassifierCV(self._estimator(), method="isotonic", cv=3).fit(X, y)
-        self.reference_ = train[self.features_].median()
-        self.base_rate_ = float(y.mean())
-        self.n_train_ = int(y.size)
         return self
 
     def predict_proba(self, df: pd.DataFrame) -> np.ndarray:
@@ -374,6 +392,22 @@ class ChurnModel:
             with threadpool_limits(1):
                 out[:, j] = base - self.model_.predict_proba(Xj)[:, 1]
         return pd.DataFrame(out, columns=self.features_, index=df.index)
+
+
+def stratified_sample(y, size: int | None, random_state: int = 0) -> np.ndarray | None:
+    """Row positions of a random sample of ``size`` rows that keeps each label's share (rounded), in their
+    original order; None when there are no more than ``size`` rows (use them all)."""
+    y = np.asarray(y)
+    if size is None or y.size <= size:
+        return None
+    if size < 2:
+        raise ValueError("max_train_rows must be at least 2")
+    rng = np.random.default_rng(random_state)
+    labels, counts = np.unique(y, return_counts=True)
+    take = np.maximum(np.round(counts / y.size * size).astype(int), 1)
+    take[np.argmax(counts)] -= take.sum() - size  # rounding: the largest class absorbs the difference
+    picked = [rng.choice(np.flatnonzero(y == label), n, replace=False) for label, n in zip(labels, take)]
+    return np.sort(np.concatenate(picked))
 
 
 def expected_calibration_error(y, p, bins: int = 10) -> float:
@@ -506,7 +540,7 @@ class ChurnResult:
     horizon_days: int
     churn_days: int
     active_within_days: int
-    metrics: pd.DataFrame  # one row per model: roc_auc, pr_auc, ece, base_rate, top_decile_lift, n
+    metrics: pd.DataFrame  # one row per model: roc_auc, pr_auc, ece, base_rate, top_decile_lift, n, n_train, n_fit
     calibration: dict  # model -> calibration table
     gains: dict  # model -> gains table
     best: str
@@ -518,8 +552,13 @@ class ChurnResult:
 
 def run_churn_models(fd, *, horizon_days: int = 30, churn_days: int = 30,
                      active_within_days: int = ACTIVE_WITHIN_DAYS, n_train: int = 6, test_cutoff=None,
-                     kinds=("logistic", "boosting")) -> ChurnResult:
-    """Build out-of-time train/test sets, fit the calibrated models, evaluate, and score today's fans."""
+                     kinds=("logistic", "boosting"), max_train_rows: int | None = MAX_TRAIN_ROWS) -> ChurnResult:
+    """Build out-of-time train/test sets, fit the calibrated models, evaluate, and score today's fans.
+
+    The models are fitted on at most ``max_train_rows`` training rows (a stratified sample above it, see
+    ``ChurnModel``; None fits on all); the metrics' ``n_train`` counts every training row and ``n_fit``
+    the rows fitted on.
+    """
     warn_orders_without_events(fd, "activity")
     trains, test_c = oot_cutoffs(fd, horizon_days=horizon_days, churn_days=churn_days, n_train=n_train,
                                  test_cutoff=test_cutoff)
@@ -542,11 +581,11 @@ def run_churn_models(fd, *, horizon_days: int = 30, churn_days: int = 30,
     current.attrs.update(cutoff=score_date, churn_days=churn_days, channels=channels)
     rows, calib, gains, models = [], {}, {}, {}
     for kind in kinds:
-        m = ChurnModel(kind).fit(train)
+        m = ChurnModel(kind, max_train_rows=max_train_rows).fit(train)
         p = m.predict_proba(test)
         test[f"p_{kind}"] = p
         ev = evaluate(test["churned"], p)
-        rows.append({"model": kind, **ev, "n_train": m.n_train_})
+        rows.append({"model": kind, **ev, "n_train": m.n_train_, "n_fit": m.n_fit_})
         calib[kind] = calibration_curve(test["churned"], p)
         gains[kind] = gains_table(test["churned"], p)
         models[kind] = m

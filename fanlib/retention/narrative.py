@@ -19,8 +19,8 @@ from fanlib.i18n import Messages, fmt_number, messages
 from .activity import RetentionInputError
 from .survival import SurvivalInputError
 
-__all__ = ["guarded", "retention_findings", "cox_findings", "churn_findings", "clv_findings", "pct",
-           "driver_label", "churn_text", "catalogue"]
+__all__ = ["guarded", "retention_findings", "cox_findings", "churn_findings", "churn_sample_note", "clv_findings",
+           "pct", "driver_label", "churn_text", "catalogue"]
 
 
 def catalogue(lang: str = "zh") -> Messages:
@@ -113,6 +113,17 @@ def cox_findings(summary: pd.DataFrame, ph: pd.DataFrame | None = None, alpha: f
 
 def model_label(kind: str, T: Messages | None = None) -> str:
     return _T(T).label(f"model_{kind}", kind)
+
+
+def churn_sample_note(metrics: pd.DataFrame, cap: int | None, T: Messages | None = None) -> str | None:
+    """The sentence saying the churn models were fitted on a sample of the training rows, or None when
+    every row was used."""
+    T = _T(T)
+    if cap is None or not (metrics["n_fit"] < metrics["n_train"]).any():
+        return None
+    count = lambda n: fmt_number(n, "count", T.lang)  # noqa: E731
+    return T("churn_sample_note", n_train=count(metrics["n_train"].max()), cap=count(cap),
+             n_fit=count(metrics["n_fit"].max()))
 
 
 def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Messages | None = None) -> list[str]:
