@@ -415,8 +415,10 @@ def test_batch_scores_equal_a_per_text_recount_of_the_definition(model, demo_pat
     con = duckdb.connect(str(demo_path), read_only=True)
     texts = con.execute("select distinct text from comments where text is not null order by text limit 3000").df()
     con.close()
-    texts = texts["text"].tolist() + ["", "   ", "😡😡😡", "[怒][怒]", "質量太差了", "I love it", "🙂🧩",
-                                      "质量很差 totally disappointed", "这款面霜质量很差。" * 300]
+    texts = texts["text"].tolist() + [
+        "", "   ", "好", "很好", "😡😡😡", "[怒][怒]", "[[怒]]", "質量太差了", "I love it", "don't buy", "🙂🧩", "好👍好",
+        "质量good好", "12345", "𠀀𠀁很好𠀀", "质量\t很差\u3000真的", "\ud800好评", "质量很差 totally disappointed",
+        "这款面霜质量很差。" * 300]
     expected = []
     for text in texts:
         ids = sorted({model._lookup[t] for t in features.tokens(features.normalize(text, model.trad_to_simp_))
@@ -435,7 +437,7 @@ def test_scoring_leaves_the_cycle_collector_as_it_found_it(model, monkeypatch):
     model.predict_proba(["质量很好"])
     assert gc.isenabled()
     with monkeypatch.context() as m:
-        m.setattr(features, "tokens", lambda text: 1 / 0)  # scoring fails midway
+        m.setattr(features, "whole_tokens", lambda text: 1 / 0)  # scoring fails midway
         with pytest.raises(ZeroDivisionError):
             model.decision_function(["质量很好"])
     assert gc.isenabled()

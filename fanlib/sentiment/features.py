@@ -74,10 +74,10 @@ def normalize(text, trad_to_simp: dict[int, str] | None = None) -> str:
     return _SPACES.sub(" ", text).strip()[:MAX_CHARS]
 
 
-def tokens(text: str) -> list[str]:
-    """The feature tokens of an already normalised text: emoticons, emoji, Latin-script words,
-    then character n-grams within each run of the remaining text (runs are split at spaces,
-    emoticons, emoji and Latin words)."""
+def whole_tokens(text: str) -> tuple[list[str], str]:
+    """The tokens of an already normalised text that are read whole (emoticons, emoji, Latin-script
+    words), and the rest of the text with each of them replaced by a space: character n-grams are
+    taken within the runs of that rest."""
     out: list[str] = []
     if "[" in text:
         found = EMOTICON.findall(text)
@@ -91,6 +91,14 @@ def tokens(text: str) -> list[str]:
     if _HAS_LATIN(text):
         out += LATIN_WORD.findall(text)
         text = LATIN_WORD.sub(" ", text)
+    return out, text
+
+
+def tokens(text: str) -> list[str]:
+    """The feature tokens of an already normalised text: emoticons, emoji, Latin-script words,
+    then character n-grams within each run of the remaining text (runs are split at spaces,
+    emoticons, emoji and Latin words)."""
+    out, text = whole_tokens(text)
     for run in text.split(" "):
         n_chars = len(run)
         if not n_chars:

@@ -42,6 +42,25 @@ def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def _code_points(text: str) -> np.ndarray:
+    """The Unicode code points of ``text`` as int64 (lone surrogates kept as their own code)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.int64)
+
+
+def _ngram_codes(points: np.ndarray, n: int) -> np.ndarray:
+    """One integer per run of ``n`` consecutive code points (21 bits each, so up to three fit in an
+    int64): element i codes points[i:i + n]."""
+    if n > 3:
+        raise ValueError(f"character n-grams are coded up to n = 3 (got {n})")
+    size = len(points) - n + 1
+    if size <= 0:
+        return np.empty(0, dtype=np.int64)
+    codes = points[:size].copy()
+    for j in range(1, n):
+        codes = (codes << 21) | points[j:j + size]
+    return codes
+
+
 @contextmanager
 def _cycle_collector_paused():
     """Scoring builds millions of token lists that hold no reference cycles; Python's cycle collector
@@ -131,10 +150,19 @@ class SentimentModel:
         return self
 
     def _index(self) -> None:
-        self._lookup = {t: i for i, t in enumerate(self.terms_.tolist())}
+        terms = self.terms_.tolist()
+        self._lookup = {t: i for i, t in enumerate(terms)}
         self._n_terms = len(self.terms_)
         self._w = self.weights_.astype(np.float64) * self.idf_
         self._idf2 = self.idf_.astype(np.float64) ** 2
+        # Terms of one to three characters by their integer code (see _ngram_codes): the character
+        # n-grams of a whole batch are then looked up at once, by binary search.
+        self._ngram_index = {}
+        for n in features.NGRAMS:
+            ids = np.array([i for i, t in enumerate(terms) if len(t) == n], dtype=np.int64)
+            codes = _ngram_codes(_code_points("".join(terms[i] for i in ids)), n)[::n]
+            order = np.argsort(codes)
+            self._ngram_index[n] = (codes[order], ids[order])
 
     # ---- scoring --------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -152,17 +180,38 @@ class SentimentModel:
         return out
 
     def _decision_chunk(self, texts: list) -> np.ndarray:
-        # Tokens are looked up in one flat pass; per-text sums are then bincounts over
-        # the unique (text, feature) pairs, since the features are binary.
-        normalize, tokens, trad = features.normalize, features.tokens, self.trad_to_simp_
+        # The same features as features.tokens, found in bulk: emoticons, emoji and Latin words per
+        # text in Python, character n-grams for the whole chunk as integer codes over one array of
+        # code points. Per-text sums are then bincounts over the unique (text, feature) pairs, since
+        # the features are binary.
+        normalize, whole_tokens, trad = features.normalize, features.whole_tokens, self.trad_to_simp_
         flat: list[str] = []
         lengths = np.empty(len(texts), dtype=np.int64)
+        rests: list[str] = []
         for k, text in enumerate(texts):
-            toks = tokens(normalize(text, trad))
-            lengths[k] = len(toks)
-            flat += toks
-        ids = np.fromiter(map(self._lookup.get, flat, repeat(-1, len(flat))), dtype=np.int64, count=len(flat))
-        doc = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+            whole, rest = whole_tokens(normalize(text, trad))
+            lengths[k] = len(whole)
+            flat += whole
+            rests.append(rest)
+        ids = [np.fromiter(map(self._lookup.get, flat, repeat(-1, len(flat))), dtype=np.int64, count=len(flat))]
+        docs = [np.repeat(np.arange(len(texts), dtype=np.int64), lengths)]
+        # The rests joined by spaces: no n-gram spans a space, so none spans two texts.
+        points = _code_points(" ".join(rests))
+        doc_of_point = np.repeat(np.arange(len(texts), dtype=np.int64), [len(r) + 1 for r in rests])[:len(points)]
+        is_char = points != ord(" ")
+        for n, (codes, term_ids) in self._ngram_index.items():
+            if len(points) < n:
+                continue
+            whole_run = is_char[:len(points) - n + 1].copy()
+            for j in range(1, n):
+                whole_run &= is_char[j:len(points) - n + 1 + j]
+            start = np.flatnonzero(whole_run)
+            wanted = _ngram_codes(points, n)[start]
+            at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
+            found = codes[at] == wanted if len(codes) else np.zeros(len(wanted), dtype=bool)
+            ids.append(term_ids[at[found]])
+            docs.append(doc_of_point[start[found]])
+        ids, doc = np.concatenate(ids), np.concatenate(docs)
         known = ids >= 0
         pairs = _sorted_unique(doc[known] * self._n_terms + ids[known])
         doc, ids = pairs // self._n_terms, pairs % self._n_terms
