@@ -25,8 +25,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from .activity import (RetentionDataWarning, RetentionInputError, activity_days, activity_rows, resolve_as_of,
-                       start_days)
+from .activity import RetentionDataWarning, RetentionInputError, activity_rows, resolve_as_of, start_days
 
 __all__ = ["PERIOD_DAYS", "CohortTable", "cohort_table", "retention_curves", "day_n_retention",
            "lifecycle_counts", "BENCHMARKS"]
@@ -268,7 +267,7 @@ def lifecycle_counts(fd, *, period: str = "week", basis: str = "activity", as_of
     """
     length = _check_period(period)
     as_of, _ = resolve_as_of(fd, as_of)
-    a = activity_days(fd, basis)
+    a = activity_rows(fd, basis)  # made distinct per (fan, period) below
     a = a.filter(a.day <= ibis.date(as_of))
 
     def index(day):

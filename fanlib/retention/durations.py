@@ -21,8 +21,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .activity import (RetentionInputError, activity_days, resolve_as_of, start_days,
-                       warn_orders_without_events)
+from .activity import RetentionInputError, activity_rows, resolve_as_of, start_days, warn_orders_without_events
 
 __all__ = ["NEGATIVE_PATTERN", "negative_comments", "is_negative_comment", "fan_durations", "CHURN_TEXT"]
 
@@ -75,7 +74,7 @@ def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_b
     end_lit = ibis.date(follow_end)
     s = s.filter(s.start_day.delta(end_lit, unit="day") <= -landmark_days) if landmark_days else \
         s.filter(s.start_day <= end_lit)
-    a = activity_days(fd, basis)
+    a = activity_rows(fd, basis)  # duplicates kept: only each fan's last day is needed
     a = a.filter(a.day <= ibis.date(as_of))
     j = a.join(s.select("fan_id", "start_day"), "fan_id")
     j = j.filter(j.day >= j.start_day)
@@ -92,8 +91,8 @@ def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_b
     ck = e.filter(e.event_type == "checkin").select(fan_id=e.fan_id, day=e.event_time.date())
     ck = ck.join(s.select("fan_id", "start_day"), "fan_id")
     ck = ck.filter(_in_window(ck.day, ck.start_day, window_days, end_lit))
-    ck = ck.group_by("fan_id").aggregate(checkin_days=ck.day.nunique())
-    t = t.left_join(ck, "fan_id").select(t, ck.checkin_days)
+    ck = ck.group_by("fan_id").aggregate(checkins=ck.count())  # only whether there was one matters
+    t = t.left_join(ck, "fan_id").select(t, ck.checkins)
     neg = negative_comments(fd)
     if neg is not None:
         n2 = neg.mutate(day=neg.comment_time.date()).join(s.select("fan_id", "start_day"), "fan_id")
@@ -107,7 +106,7 @@ def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_b
             f"(the analysis date {as_of} minus the {churn_days}-day churn window) and was still active then")
     out["event"] = out["event"].astype(bool)
     out["duration"] = out["duration"].astype(float)
-    out["checkin"] = (out.pop("checkin_days").fillna(0) > 0).astype(int)
+    out["checkin"] = (out.pop("checkins").fillna(0) > 0).astype(int)
     if "negative_comments" in out:
         out["negative_comments"] = out["negative_comments"].fillna(0).astype(int)
         out["negative_commenter"] = (out["negative_comments"] >= negative_min).astype(int)
