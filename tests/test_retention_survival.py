@@ -210,3 +210,15 @@ def test_efron_coefficient_and_standard_error_by_hand():
     assert m.loglik_ == pytest.approx(_efron_loglik_by_hand(m.params_.iloc[0], T, E, x), abs=1e-10)
     # Breslow differs here: the same data with ties handled the other way
     assert abs(CoxPH(ties="breslow").fit(x, T, E).params_.iloc[0] - best.x) > 1e-3
+
+
+def test_block_cross_products_equal_summed_outer_products():
+    """The Hessian's per-block Σ w x xᵀ equal np.add.reduceat over the n×p×p outer products it replaces."""
+    from fanlib.retention.cox import _block_cross
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(500, 4))
+    w = rng.exponential(size=500)
+    starts = np.array([3, 40, 41, 200, 499])
+    expected = np.add.reduceat(w[:, None, None] * X[:, :, None] * X[:, None, :], starts, axis=0)
+    np.testing.assert_allclose(_block_cross(w[:, None] * X, X, starts), expected, rtol=1e-12)

@@ -42,6 +42,17 @@ def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[s
     return X
 
 
+def _block_cross(wx: np.ndarray, X: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Σ_i w_i x_i x_iᵀ over each block of rows [starts[b], starts[b + 1]) (the last block to the end), as
+    ``np.add.reduceat`` of the n×p×p outer products would give for strictly increasing ``starts``, but one
+    matrix product per block instead of an n×p×p array (which at a million fans is gigabytes)."""
+    ends = np.append(starts[1:], X.shape[0])
+    out = np.empty((starts.size, X.shape[1], X.shape[1]))
+    for b, (lo, hi) in enumerate(zip(starts, ends)):
+        out[b] = wx[lo:hi].T @ X[lo:hi]
+    return out
+
+
 @dataclass
 class _RiskSets:
     """Per-event Efron quantities for one β (all vectorised over events)."""
@@ -110,9 +121,8 @@ class CoxPH:
         grad = X[ev].sum(axis=0) - np.sum(s1 / phi[:, None], axis=0)
         hess = None
         if need_hess:
-            wxx = w[:, None, None] * self._xx
-            S2 = np.add.reduceat(wxx, first, axis=0)[::-1].cumsum(axis=0)[::-1]
-            S2_D = np.add.reduceat(wxx[ev], ev_starts, axis=0)
+            S2 = _block_cross(wx, X, first)[::-1].cumsum(axis=0)[::-1]
+            S2_D = _block_cross(wx[ev], X[ev], ev_starts)
             s2 = S2[grp] - frac[:, None, None] * S2_D[grp]
             hess = -(np.sum(s2 / phi[:, None, None], axis=0)
                      - np.einsum("ei,ej->ij", s1 / phi[:, None], s1 / phi[:, None]))
@@ -131,7 +141,6 @@ class CoxPH:
         # position of each event inside its tie group (0 … d−1)
         self._ev_k = np.arange(ev.size) - np.searchsorted(ev_t, ev_t, side="left")
         self._ev_starts = np.searchsorted(ev_t, grp_times, side="left")
-        self._xx = self._X[:, :, None] * self._X[:, None, :]
         self.event_times_ = grp_times
         beta = np.zeros(X.shape[1])
         rs = self._risk_sets(beta)
