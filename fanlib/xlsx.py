@@ -36,6 +36,7 @@ temporary file that replaces ``path`` only when complete, so an error leaves no 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 import zipfile
@@ -198,7 +199,7 @@ def _render_sheet(name: str, frame: pd.DataFrame, strings: _SharedStrings) -> _S
         _check_text(name, f"{column_letter(j)}1", h)
     header = strings.cells(header_names, f' s="{_STYLE_HEADER}"')
     columns = [_render_column(name, j, header_names[j], frame.iloc[:, j], strings) for j in range(n_cols)]
-    strings.count += n_rows * n_cols + n_cols
+    strings.count += n_cols
     return _Sheet(header, columns, n_rows)
 
 
@@ -220,27 +221,25 @@ def _render_column(sheet: str, j: int, column: str, values: pd.Series, strings: 
 def _render_uniques(sheet, j, column, uniques: pd.Index, codes: np.ndarray, strings: _SharedStrings) -> list[str]:
     where = f"sheet {sheet!r}, column {column!r}"
     kind = uniques.dtype.kind
-    if kind == "b":
-        return [f' t="b"><v>{int(v)}</v></c>' for v in uniques.tolist()]
-    if kind in "iu":
-        return [f"><v>{v}</v></c>" for v in uniques.tolist()]
-    if kind == "f":
-        floats = uniques.to_numpy(dtype=float)
-        if not np.isfinite(floats).all():
-            raise ValueError(f"{where}: infinite values have no Excel form")
-        return [f"><v>{v!r}</v></c>" for v in floats.tolist()]
+    if kind in "biuf":
+        return _number_cells(where, uniques.tolist())
     if kind == "M":
         return _datetime_cells(where, uniques.to_numpy(dtype="datetime64[us]"))
     if kind == "m":
         raise TypeError(f"{where}: durations ({uniques.dtype}) are not written; convert them to numbers "
                         "(e.g. days) first")
-    # strings and object columns: every distinct value must be a string, or dates only
+    # strings and object columns: the distinct values must be all strings, all numbers or booleans, or all dates
     values = uniques.tolist()
     if all(isinstance(v, str) for v in values):
         if _ILLEGAL_XML.search("".join(values)):  # one scan; find the cell only on failure
             for code, v in enumerate(values):
                 _check_text(sheet, f"{column_letter(j)}{_first_row(codes, code)}", v)
+        strings.count += int(np.count_nonzero(codes >= 0))
         return strings.cells(values)
+    if all(isinstance(v, (bool, np.bool_)) for v in values) or all(
+            isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+            for v in values):
+        return _number_cells(where, [v.item() if isinstance(v, np.generic) else v for v in values])
     if all(isinstance(v, dt.date) and not isinstance(v, dt.datetime) for v in values):
         return _datetime_cells(where, np.array(values, dtype="datetime64[us]"))
     if all(isinstance(v, dt.datetime) for v in values):
@@ -253,12 +252,21 @@ def _render_uniques(sheet, j, column, uniques: pd.Index, codes: np.ndarray, stri
                     "datetimes or strings only")
 
 
+def _number_cells(where: str, values: list) -> list[str]:
+    """Booleans, integers (exact) or floats (shortest round-trip repr); infinity raises."""
+    if values and isinstance(values[0], bool):
+        return [f' t="b"><v>{int(v)}</v></c>' for v in values]
+    if math.inf in values or -math.inf in values:  # NaN never reaches here: factorize took it as missing
+        raise ValueError(f"{where}: infinite values have no Excel form")
+    return [f"><v>{v!r}</v></c>" for v in values]
+
+
 def _datetime_cells(where: str, stamps: np.ndarray) -> list[str]:
     us = stamps.astype(np.int64) - _EPOCH_US
     days, time_us = np.divmod(us, _DAY_US)
     if len(days) and days.min() < 2:  # day 1 is 1899-12-31
         raise ValueError(f"{where}: dates before 1900-01-01 cannot be shown in Excel")
-    days = days - ((days > 0) & (days <= 60))  # Excel's 1900 leap-year bug, as openpyxl writes it
+    days = days - (days <= 60)  # Excel counts a 1900-02-29 that never was (serial 60), as openpyxl writes it
     serials = (days + time_us / _DAY_US).tolist()
     style = _STYLE_DATETIME if time_us.any() else _STYLE_DATE
     return [f' s="{style}"><v>{v!r}</v></c>' for v in serials]

@@ -191,6 +191,15 @@ def test_values_excel_cannot_hold_raise_naming_the_column(tmp_path, column, erro
     assert list(tmp_path.iterdir()) == []
 
 
+def test_object_columns_of_numbers_or_booleans_with_gaps(tmp_path):
+    frame = pd.DataFrame({"n": pd.Series([1, None, 2.5, np.int64(7)], dtype=object),
+                          "b": pd.Series([True, None, np.False_, False], dtype=object)})
+    assert read_values(write_xlsx(tmp_path / "o.xlsx", [("s", frame)])) == [
+        ("n", "b"), (1, True), (None, None), (2.5, False), (7, False)]
+    with pytest.raises(ValueError, match="column 'n': infinite"):
+        write_xlsx(tmp_path / "i.xlsx", [("s", pd.DataFrame({"n": pd.Series([1, -math.inf], dtype=object)}))])
+
+
 def test_plain_dates_in_object_columns_are_dates(tmp_path):
     frame = pd.DataFrame({"d": [dt.date(2025, 3, 1), None], "t": [dt.datetime(2025, 3, 1, 8, 30), None]})
     ws = load_workbook(write_xlsx(tmp_path / "d.xlsx", [("s", frame)])).worksheets[0]
