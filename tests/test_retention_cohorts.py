@@ -116,6 +116,29 @@ def test_curves_by_channel_and_day_n(hand_data):
     assert dn.set_index("day").loc[7, "healthy"] == 0.5  # planning documents' benchmark
 
 
+def test_curves_for_several_attributes_in_one_pass_match_brute_force(hand_data):
+    """One shared per-fan pass for channel, community and city tier gives each attribute's brute-force counts,
+    and the same curves as one call per attribute."""
+    fd, fans, events, orders = hand_data
+    got = cohorts.retention_curves_by(fd, ["channel", "community_id", "city_tier"], period="week", max_periods=8,
+                                      as_of=AS_OF, top={"community_id": 2})
+    for by in ("channel", "community_id", "city_tier"):
+        ref = brute_force(fans, events, orders, period_days=7, max_period=8, as_of=AS_OF,
+                          key=lambda f: str(getattr(f, by)))
+        curve = got[by].set_index([by, "period"])
+        groups = set(curve.index.get_level_values(0))
+        assert groups <= set(ref.index.get_level_values(0)) and len(groups) == (2 if by == "community_id" else
+                                                                               fans[by].nunique())
+        for (group, k), r in ref.iterrows():
+            if group in groups:
+                assert curve.loc[(group, k), "eligible"] == r["eligible"]
+                assert curve.loc[(group, k), "retained_on"] == r["on"]
+                assert curve.loc[(group, k), "retained_on_or_after"] == r["after"]
+        alone = cohorts.retention_curves(fd, by, period="week", max_periods=8, as_of=AS_OF,
+                                         top=2 if by == "community_id" else None)
+        pd.testing.assert_frame_equal(got[by], alone)
+
+
 def test_silent_fans_and_long_daily_curves_match_brute_force(tmp_path):
     """Fans with no activity at all count in the denominator only; more than 62 daily periods (the engine
     keeps active periods as bits of 64-bit masks, so these span two masks) are counted like the first ones."""

@@ -27,7 +27,7 @@ import pandas as pd
 
 from .activity import RetentionDataWarning, RetentionInputError, activity_rows, resolve_as_of, start_days
 
-__all__ = ["PERIOD_DAYS", "CohortTable", "cohort_table", "retention_curves", "day_n_retention",
+__all__ = ["PERIOD_DAYS", "CohortTable", "cohort_table", "retention_curves", "retention_curves_by", "day_n_retention",
            "lifecycle_counts", "BENCHMARKS"]
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
@@ -55,6 +55,13 @@ _MASK_BITS = 62
 
 
 def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str, basis: str):
+    """``_counts_by`` for one grouping: (sizes, on, after)."""
+    return _counts_by(fd, groups={"group": group}, period_days=period_days, max_period=max_period, as_of=as_of,
+                      cohort_by=cohort_by, basis=basis)["group"]
+
+
+def _counts_by(fd, *, groups: dict, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str,
+               basis: str) -> dict:
     """Engine counts: fans per (group, last observable period), active fans per (group, period) and fans
     per (group, last period reached).
 
@@ -62,14 +69,18 @@ def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, co
     day, group, last observable period and an integer row key), then reduced per fan to the last period
     reached and a bit mask of the periods 0 … max_period the fan was active in. Counting per group is
     then bit tests over one row per fan, so no (fan, period) pairs are ever made distinct and the fan id
-    string is hashed only once, in the join.
+    string is hashed only once, in the join. Several groupings (``{name: fans → group}``) share that
+    per-fan reduction: it is kept in an engine-side temporary table while each grouping's counts are read
+    from it, and comes back as ``{name: (sizes, on, after)}``.
     """
     s = start_days(fd, cohort_by)
     as_of_lit = ibis.date(as_of)
     s = s.filter(s.start_day <= as_of_lit)
-    s = s.mutate(group=group(s).cast("string"),
-                 max_obs=((as_of_lit.delta(s.start_day, unit="day") + 1) // period_days - 1).cast("int64"))
-    s = s.select("fan_id", "start_day", "group", "max_obs", fan_key=ibis.row_number())
+    names = list(groups)
+    group_cols = [f"group_{i}" for i in range(len(names))]
+    s = s.mutate(max_obs=((as_of_lit.delta(s.start_day, unit="day") + 1) // period_days - 1).cast("int64"),
+                 **{col: groups[name](s).cast("string") for col, name in zip(group_cols, names)})
+    s = s.select("fan_id", "start_day", "max_obs", *group_cols, fan_key=ibis.row_number())
     days = activity_rows(fd, basis)
     j = days.join(s, "fan_id")
     j = j.filter(j.day <= as_of_lit, j.day >= j.start_day)
@@ -82,6 +93,9 @@ def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, co
              for c in chunks}
     per = j.group_by("fan_key").aggregate(last=period.max(), **masks)
     fans = s.left_join(per, s.fan_key == per.fan_key)
+    fans = fans.select(*group_cols, "max_obs", "last", *masks)
+    if len(names) > 1:
+        fans = fans.cache()
     # SQL's LEAST skips NULLs: a fan with no activity (no "last") must not reach any period
     reach = ibis.ifelse(fans["last"].notnull(), ibis.least(fans["last"], fans.max_obs, ibis.literal(max_period)),
                         ibis.null("int64"))
@@ -95,16 +109,22 @@ def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, co
         if k >= 0:
             bit = (fans[f"mask{k // _MASK_BITS}"] >> (k % _MASK_BITS)) & 1
             agg[f"on_{k + 1}"] = bit.fill_null(0).sum()
-    wide = fd.execute(fans.group_by("group").aggregate(**agg), label="retention:cohort_counts")
+    try:
+        wides = {name: fd.execute(fans.group_by(group=fans[col]).aggregate(**agg), label="retention:cohort_counts")
+                 for col, name in zip(group_cols, names)}
+    finally:
+        if len(names) > 1:
+            fans.release()
 
-    def long(kind, name, first):
+    def long(wide, kind, name, first):
         cols = [f"{kind}_{k + 1}" for k in keys if k >= first]
         out = wide.melt(id_vars="group", value_vars=cols, var_name=name, value_name="n")
         out[name] = out[name].str.removeprefix(f"{kind}_").astype("int64") - 1
         out["n"] = out["n"].fillna(0).astype("int64")
         return out[out["n"] > 0].reset_index(drop=True)
 
-    return long("size", "max_obs", -1), long("on", "period", 0), long("after", "reach", -1)
+    return {name: (long(wide, "size", "max_obs", -1), long(wide, "on", "period", 0), long(wide, "after", "reach", -1))
+            for name, wide in wides.items()}
 
 
 def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_period: int) -> pd.DataFrame:
@@ -221,22 +241,36 @@ def retention_curves(fd, by: str = "all", *, period: str = "day", max_periods: i
     Each point uses only the fans whose period k is fully observed. ``top``
     keeps the largest groups (useful for the many communities).
     """
-    if by not in _GROUPS:
-        raise RetentionInputError(f"by must be one of {', '.join(_GROUPS)}; got {by!r}")
+    return retention_curves_by(fd, [by], period=period, max_periods=max_periods, cohort_by=cohort_by, basis=basis,
+                               as_of=as_of, top=None if top is None else {by: top})[by]
+
+
+def retention_curves_by(fd, bys, *, period: str = "day", max_periods: int = 90, cohort_by: str = "join",
+                        basis: str = "activity", as_of=None, top: dict[str, int] | None = None) -> dict:
+    """``retention_curves`` for several fan attributes with one pass over the activity rows: ``{by: curves}``;
+    ``top`` keeps the largest groups of the attributes it names (``{"community_id": 8}``)."""
+    bys = list(bys)
+    unknown = [by for by in bys if by not in _GROUPS]
+    if unknown:
+        raise RetentionInputError(f"by must be one of {', '.join(_GROUPS)}; got {unknown[0]!r}")
     length = _check_period(period)
     as_of, _ = resolve_as_of(fd, as_of)
-    sizes, on, after = _counts(fd, group=_GROUPS[by], period_days=length, max_period=max_periods,
-                               as_of=as_of, cohort_by=cohort_by, basis=basis)
-    if sizes.empty:
-        raise RetentionInputError(f"no fans start on or before {as_of}")
-    sizes["group"] = sizes["group"].fillna("unknown")
-    on["group"] = on["group"].fillna("unknown")
-    after["group"] = after["group"].fillna("unknown")
-    out = _rates(sizes, on, after, max_periods).rename(columns={"group": by})
-    if top is not None:
-        keep = out.groupby(by)["cohort_size"].first().nlargest(top).index
-        out = out[out[by].isin(keep)]
-    return out.drop(columns=["complete"]).reset_index(drop=True)
+    counts = _counts_by(fd, groups={by: _GROUPS[by] for by in bys}, period_days=length, max_period=max_periods,
+                        as_of=as_of, cohort_by=cohort_by, basis=basis)
+    result = {}
+    for by in bys:
+        sizes, on, after = counts[by]
+        if sizes.empty:
+            raise RetentionInputError(f"no fans start on or before {as_of}")
+        sizes["group"] = sizes["group"].fillna("unknown")
+        on["group"] = on["group"].fillna("unknown")
+        after["group"] = after["group"].fillna("unknown")
+        out = _rates(sizes, on, after, max_periods).rename(columns={"group": by})
+        if top and by in top:
+            keep = out.groupby(by)["cohort_size"].first().nlargest(top[by]).index
+            out = out[out[by].isin(keep)]
+        result[by] = out.drop(columns=["complete"]).reset_index(drop=True)
+    return result
 
 
 def day_n_retention(fd, days=(1, 7, 30, 90), *, cohort_by: str = "join", basis: str = "activity",
