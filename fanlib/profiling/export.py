@@ -2,8 +2,8 @@
 
 The CSV is UTF-8 with a byte-order mark so Excel on Chinese Windows opens it correctly.
 The workbook has one sheet per fan class, written by ``fanlib.xlsx`` (column-wise, a few seconds for a
-million fans, where a cell-by-cell writer such as openpyxl takes about two minutes); it reads back in
-Excel, WPS, openpyxl and ``pandas.read_excel`` with the same values as the CSV.
+million fans, where a cell-by-cell writer such as openpyxl takes about two minutes); read back with
+openpyxl or ``pandas.read_excel`` it holds the same values as the CSV.
 """
 
 from __future__ import annotations
