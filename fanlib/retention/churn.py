@@ -153,9 +153,16 @@ def _features_expr(fd, cuts: ir.Table, cutoffs: list[_dt.date]) -> ir.Table:
         c_agg = cm.group_by("fan_id", "position").aggregate(comments_total=cm.count(),
                                                             negative_comments=cm.negative.sum())
         t = t.left_join(c_agg, keys).select(t, c_agg.comments_total, c_agg.negative_comments)
-    return t.mutate(days_since_active=since(t.cutoff, t.last_active), tenure_days=since(t.cutoff, t.join_time.date()),
-                    days_since_order=since(t.cutoff, t.last_order)).drop(
-        "join_time", "cutoff", "cutoff_ts", "start_active", "last_event", "last_order", "last_active", "first_checkin")
+    t = t.mutate(days_since_active=since(t.cutoff, t.last_active), tenure_days=since(t.cutoff, t.join_time.date()))
+    # No NULL leaves the engine: a column with any NULL comes back through Python lists, slowly. Counts
+    # without rows are 0; never ordered counts as one day longer ago than the fan's tenure (a neutral,
+    # finite value for the models).
+    zero_counts = ["active_mask_30", "events_30", "events_90", "inter_30", "checkin_mask_30", "orders_90",
+                   *(["comments_total", "negative_comments"] if fd.has("comments") else [])]
+    t = t.mutate(days_since_order=since(t.cutoff, t.last_order).fill_null(t.tenure_days + 1),
+                 spend_90=t.spend_90.fill_null(0.0), **{c: t[c].fill_null(0) for c in zero_counts})
+    return t.drop("join_time", "cutoff", "cutoff_ts", "start_active", "last_event", "last_order", "last_active",
+                  "first_checkin")
 
 
 def _label_expr(fd, cutoffs: dict[int, _dt.date], *, horizon_days: int, churn_days: int,
@@ -213,9 +220,12 @@ def churn_datasets(fd, cutoffs, *, labelled: bool | list[bool] = True, horizon_d
         seen = _label_expr(fd, {i: cuts_list[i] for i in labelled_positions}, horizon_days=horizon_days,
                            churn_days=churn_days).mutate(seen=ibis.literal(1))
         t = t.left_join(seen, ["fan_id", "position"]).select(t, seen.seen)
-        t = t.mutate(churned=ibis.cases((~t.position.isin(labelled_positions), ibis.null("int64")),
+        # −1: no label (today); NaN in pandas below
+        t = t.mutate(churned=ibis.cases((~t.position.isin(labelled_positions), -1),
                                         (t.seen.isnull(), 1), else_=0)).drop("seen")
-    df = fd.execute(t, label="retention:churn_datasets")
+    df = fd.execute(t.order_by("position", "fan_id"), label="retention:churn_datasets")
+    if any(flags):
+        df["churned"] = df["churned"].where(df["churned"] >= 0)
     counts = df["position"].value_counts()
     empty = [str(c) for i, c in enumerate(cuts_list) if counts.get(i, 0) == 0]
     if empty:
@@ -226,6 +236,15 @@ def churn_datasets(fd, cutoffs, *, labelled: bool | list[bool] = True, horizon_d
         out["churned"] = out["churned"].astype(int)
     out.attrs.update(churn_days=churn_days, channels=channels, horizon_days=horizon_days, cutoffs=cuts_list)
     return out
+
+
+def _ordered(position: np.ndarray, fan_id: np.ndarray) -> bool:
+    """Whether rows are sorted by position, then fan id as Python orders strings."""
+    if position.size < 2:
+        return True
+    step = np.diff(position)
+    same = step == 0
+    return bool((step >= 0).all() and (fan_id[1:][same] > fan_id[:-1][same]).all())
 
 
 def _finish_features(df: pd.DataFrame, cutoffs: list, channels, extra=()) -> tuple[pd.DataFrame, list]:
@@ -250,7 +269,8 @@ def _finish_features(df: pd.DataFrame, cutoffs: list, channels, extra=()) -> tup
         df[f"channel_{ch}"] = (df["channel"] == ch).astype(float)
     keep = ["fan_id", "channel", "days_since_active", *FEATURE_LABELS, *[f"channel_{ch}" for ch in channels],
             *extra]
-    df = df.sort_values(["position", "fan_id"], kind="stable")
+    if not _ordered(df["position"].to_numpy(), df["fan_id"].to_numpy()):  # the engine's collation may differ
+        df = df.sort_values(["position", "fan_id"], kind="stable")
     out = df[keep].reset_index(drop=True)
     out.insert(0, "cutoff", np.asarray(cutoffs, dtype=object)[df["position"].to_numpy()])
     return out, channels
