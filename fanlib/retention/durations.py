@@ -99,7 +99,10 @@ def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_b
         n2 = n2.filter(_in_window(n2.day, n2.start_day, window_days, end_lit))
         n2 = n2.group_by("fan_id").aggregate(negative_comments=n2.count())
         t = t.left_join(n2, "fan_id").select(t, n2.negative_comments)
-    out = fd.execute(t, label="retention:fan_durations")
+    # no NULL leaves the engine (a column with one comes back through Python lists, slowly)
+    t = t.mutate(checkins=t.checkins.fill_null(0),
+                 **({"negative_comments": t.negative_comments.fill_null(0)} if neg is not None else {}))
+    out = fd.execute(t.drop("last_day"), label="retention:fan_durations")
     if out.empty:
         raise RetentionInputError(
             f"no fans can be followed: none started at least {landmark_days} days before {follow_end} "
