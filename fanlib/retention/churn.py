@@ -109,17 +109,17 @@ def _features_expr(fd, cuts: ir.Table, cutoffs: list[_dt.date]) -> ir.Table:
     first_day, last_cutoff = min(cutoffs) - _dt.timedelta(days=90), max(cutoffs)
     e = e.filter(e.event_time >= ibis.timestamp(pd.Timestamp(first_day).to_pydatetime()),
                  e.event_time < ibis.timestamp(pd.Timestamp(last_cutoff).to_pydatetime()))
-    e = e.mutate(day=e.event_time.date())
+    # event-type flags per event, before the join multiplies the rows by the windows holding them
+    e = e.select("fan_id", day=e.event_time.date(), inter=e.event_type.isin(INTERACTIVE).ifelse(1, 0),
+                 ck=(e.event_type == "checkin").ifelse(1, 0))  # PostgreSQL cannot cast boolean to bigint
     w = e.join(window_days, "day")
-    zero = ibis.literal(0).cast("int64")
     ev_agg = w.group_by("fan_id", "position").aggregate(
         last_event=w.day.max(),
         active_mask_30=w.bit.bit_or(),
         events_30=w.in30.sum(),
         events_90=w.count(),
-        # ifelse, not a cast: PostgreSQL cannot cast boolean to bigint
-        inter_30=w.event_type.isin(INTERACTIVE).ifelse(w.in30, 0).sum(),
-        checkin_mask_30=(w.event_type == "checkin").ifelse(w.bit, zero).bit_or(),
+        inter_30=(w.inter * w.in30).sum(),
+        checkin_mask_30=(w.ck * w.bit).bit_or(),
     )
     ev = fd.events
     first_ck = ev.filter(ev.event_type == "checkin").group_by("fan_id").aggregate(
