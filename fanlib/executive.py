@@ -84,6 +84,41 @@ def load_targets(path) -> Targets:
     return Targets(start, kpis, sorted(milestones, key=lambda m: m.month))
 
 
+def wait_for_reports(folder, names, since: float | None, *, timeout_s: float | None = None,
+                     poll_s: float = 0.25) -> dict[str, str]:
+    """Block until each report in ``names`` has written its manifest (``ok`` or ``failed``) into
+    ``folder`` at or after ``since`` (seconds since the epoch); returns {name: "ok" | "failed"}.
+
+    The runner starts the overview while the last reports are still running, so its own data
+    work overlaps theirs; the summaries are read only after this returns. Manifests from an
+    earlier run of the same day are older than ``since`` and do not count. Raises
+    ``TimeoutError`` naming the reports still missing after ``timeout_s``.
+    """
+    import time
+
+    folder = Path(folder)
+    pending = list(dict.fromkeys(names))
+    done: dict[str, str] = {}
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    while True:
+        for name in list(pending):
+            for state, path in (("ok", folder / f"{name}.manifest.json"),
+                                ("failed", folder / f"{name}.failed.manifest.json")):
+                try:
+                    fresh = since is None or path.stat().st_mtime >= since
+                except FileNotFoundError:
+                    continue
+                if fresh:
+                    done[name] = state
+                    pending.remove(name)
+                    break
+        if not pending:
+            return done
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"reports still running after {timeout_s:.0f} s: {', '.join(pending)}")
+        time.sleep(poll_s)
+
+
 def read_summaries(folder) -> dict[str, dict]:
     """The summary JSON of every report in one dated folder: {report name: summary}."""
     out = {}

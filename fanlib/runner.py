@@ -251,6 +251,9 @@ class Job:
     timeout: int
     context: dict = field(default_factory=dict)  # versions, git, source fingerprints
     runs_after_others: bool = False  # reads the other reports' summaries, so it starts once they are done
+    # ... unless it waits for them itself (fanlib.executive.wait_for_reports in a cell tagged
+    # WAIT_TAG): then it starts once every other report has started
+    waits_for_others: bool = False
 
 
 def _error_from_outputs(nb) -> dict | None:
@@ -289,6 +292,10 @@ def _mark_error(nb, error: dict) -> None:
     nb.cells.insert(0, top)
 
 
+#: Tag of the cell in which a report waits for the others of its run (no per-cell timeout).
+WAIT_TAG = "waits-for-reports"
+
+
 def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME):
     """Run ``notebook`` with ``parameters`` injected; returns ``(executed nb, error or None)``.
 
@@ -316,6 +323,8 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
             papermill_engines.execute_notebook_with_engine(
                 None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
                 progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
+                # a cell that waits for the other reports is bounded by them, not by the per-cell timeout
+                timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", []) else timeout,
             )
     except Exception as exc:  # timeouts and dead kernels end up here
         crash = exc
@@ -735,9 +744,17 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
         except Exception as exc:  # an index glitch must not stop the suite
             _progress(f"index pages not updated: {type(exc).__name__}: {exc}")
 
-    # The overview reads the other reports' summaries, so it starts once they are done.
+    # The overview reads the other reports' summaries, so it starts once they are done, or, if
+    # it waits for them itself, once they have all started (its own data work overlaps theirs).
     first = [j for j in jobs if not j.runs_after_others]
     last = [j for j in jobs if j.runs_after_others]
+    started = time.time()
+    for job in last:
+        if job.waits_for_others:
+            # Bound the wait by the longest the awaited reports may run: per-cell timeout × cells.
+            bound = sum(j.timeout * _code_cells(j.notebook) for j in first) + 60
+            job.parameters = dict(job.parameters, wait_for=[j.name for j in first], run_started=started,
+                                  wait_timeout_s=float(bound))
     if workers <= 1 or len(jobs) <= 1:
         if fingerprints is not None:
             fingerprints.start()
@@ -757,6 +774,9 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
             while queue or running or later:
                 if not queue and not running:
                     queue, later = later, []
+                if not queue and any(j.waits_for_others for j in later):
+                    queue = [j for j in later if j.waits_for_others]
+                    later = [j for j in later if not j.waits_for_others]
                 while queue and len(running) < n:
                     job = queue.pop(0)
                     _progress(f"{job.name}: started")
@@ -854,18 +874,38 @@ def plan(args) -> tuple[list[Job], Path, Path]:
                                   params_file=_display_path(Path(params_file), root), source=args.source)
     out_dir = Path(resolve(args.out)) if args.out else root / "reports"
     date_dir = out_dir / (args.date or today())
-    jobs = [Job(p.stem, p, values[p.stem], date_dir, root, args.timeout, runs_after_others=runs_after_others(p))
+    jobs = [Job(p.stem, p, values[p.stem], date_dir, root, args.timeout, runs_after_others=runs_after_others(p),
+                waits_for_others=waits_for_others(p))
             for p in selected]
     return jobs, out_dir, date_dir
 
 
-def runs_after_others(notebook: Path) -> bool:
-    """Whether the notebook's metadata asks to run after every other report of the run."""
+def _fanlib_metadata(notebook: Path) -> dict:
     try:
         meta = json.loads(Path(notebook).read_text(encoding="utf-8")).get("metadata", {})
     except (OSError, ValueError):
-        return False  # read_parameters has already reported an unreadable notebook
-    return bool((meta.get("fanlib") or {}).get("runs_after_others", False))
+        return {}  # read_parameters has already reported an unreadable notebook
+    return meta.get("fanlib") or {}
+
+
+def runs_after_others(notebook: Path) -> bool:
+    """Whether the notebook's metadata asks to run after every other report of the run."""
+    return bool(_fanlib_metadata(notebook).get("runs_after_others", False))
+
+
+def waits_for_others(notebook: Path) -> bool:
+    """Whether a runs-after-others notebook waits for the others itself (metadata ``waits_for_others``),
+    so it may start as soon as every other report has started."""
+    meta = _fanlib_metadata(notebook)
+    return bool(meta.get("runs_after_others", False) and meta.get("waits_for_others", False))
+
+
+def _code_cells(notebook: Path) -> int:
+    try:
+        cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
+    except (OSError, ValueError):
+        return 1
+    return max(1, sum(1 for c in cells if c.get("cell_type") == "code"))
 
 
 def _valid_date(text: str) -> bool:

@@ -265,3 +265,25 @@ def test_trends_and_changes_come_from_earlier_runs_summaries(suite_run, tmp_path
                if h["key"] == "dau_rate")["value"]
     assert board["dau_rate"]["change"] == pytest.approx(now - 0.0123)
     assert "polyline" in (out / day.name / "05_overview.html").read_text(encoding="utf-8")  # the sparkline
+
+
+def test_wait_for_reports_counts_only_this_runs_manifests_and_names_the_missing_ones(tmp_path):
+    import threading
+    import time
+
+    from fanlib.executive import wait_for_reports
+
+    (tmp_path / "01_a.manifest.json").write_text("{}")  # written before this run started
+    since = time.time() + 0.05
+    time.sleep(0.1)
+    (tmp_path / "02_b.failed.manifest.json").write_text("{}")
+    with pytest.raises(TimeoutError, match="01_a"):
+        wait_for_reports(tmp_path, ["01_a", "02_b"], since, timeout_s=0.3, poll_s=0.05)
+    writer = threading.Timer(0.4, lambda: (tmp_path / "01_a.manifest.json").write_text("{}"))
+    writer.start()
+    t0 = time.time()
+    assert wait_for_reports(tmp_path, ["01_a", "02_b"], since, timeout_s=10, poll_s=0.05) == {
+        "01_a": "ok", "02_b": "failed"}
+    assert time.time() - t0 >= 0.3
+    writer.join()
+    assert wait_for_reports(tmp_path, [], since) == {}

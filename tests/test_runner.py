@@ -515,3 +515,41 @@ def test_manifests_record_the_data_fingerprint_computed_while_the_reports_run(tm
     for name in ("01_ok", "02_bad.failed"):
         source = manifest(out / DATE, name)["source"]
         assert source == {"value": str(small_demo_path), "fingerprint": expected, "error": None}, name
+
+
+def test_an_overview_that_waits_for_the_others_starts_early_and_still_sees_every_summary(tmp_path):
+    # 01_slow runs for a few seconds; the waiting overview starts once every report has started, does
+    # its own work meanwhile, and reads the summaries only after 01_slow's manifest is written.
+    folder = _notebook_folder(tmp_path, {"01_slow": "import time\ntime.sleep(6)\n", "02_quick": "x = 1\n"})
+    lead = json.loads((NOTEBOOKS / "05_overview.ipynb").read_text(encoding="utf-8"))
+    lead["metadata"]["fanlib"] = {"runs_after_others": True, "waits_for_others": True}
+    for cell in lead["cells"]:
+        if "seen = sorted" in "".join(cell["source"]):
+            cell["metadata"]["tags"] = [runner.WAIT_TAG]
+            cell["source"] = ("import json, time\nfrom pathlib import Path\nfrom fanlib import executive as ex\n"
+                              "waited_from = time.time()\n"
+                              "states = ex.wait_for_reports(Path(summary_path).parent, wait_for, run_started, "
+                              "timeout_s=wait_timeout_s)\n"
+                              "waited = time.time() - waited_from\n"
+                              "seen = sorted(p.name[: -len('.summary.json')] "
+                              "for p in Path(summary_path).parent.glob('*.summary.json'))\n")
+        if '"seen": seen' in "".join(cell["source"]):
+            cell["source"] = "".join(cell["source"]).replace('"seen": seen', '"seen": seen, "waited": waited, '
+                                                             '"states": states')
+    (folder / "05_lead.ipynb").write_text(json.dumps(lead), encoding="utf-8")
+    out = tmp_path / "reports"
+    # An earlier run's manifests in the same folder must not count as this run's.
+    first = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2",
+                       notebooks=folder)
+    assert first.returncode == 0, first.stderr
+    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2",
+                      notebooks=folder)
+    assert proc.returncode == 0, proc.stderr
+    day = out / DATE
+    lead_m, slow_m = manifest(day, "05_lead"), manifest(day, "01_slow")
+    summary = json.loads((day / "05_lead.summary.json").read_text(encoding="utf-8"))
+    assert [n for n in summary["seen"] if n != "05_lead"] == ["01_slow", "02_quick"]  # its own is last run's
+    assert summary["states"] == {"01_slow": "ok", "02_quick": "ok"}
+    assert lead_m["started_at"] < slow_m["finished_at"]  # started while 01_slow was still running
+    assert summary["waited"] > 1.0  # and waited for it: the earlier run's manifest did not count
+    assert lead_m["parameters"]["wait_for"] == ["01_slow", "02_quick"]
