@@ -18,8 +18,12 @@ Scheduling: a run holds ``reports/<date>/.run.lock`` (``fcntl.flock``) while it
 writes, so two overlapping runs never write the same dated folder; the second
 one stops at once with exit code 3 and names the run that holds the folder
 (``--wait SECONDS`` makes it wait for the folder instead). Notebooks whose
-metadata says ``{"fanlib": {"runs_after_others": true}}`` (the executive
-overview) start only once every other report of the run has finished.
+metadata says ``{"fanlib": {"runs_after_others": true}}`` start only once every
+other report of the run has finished; with ``"waits_for_others": true`` as well
+(the executive overview) they start once every other report has started, and
+wait for the others' manifests themselves in a cell tagged ``waits-for-reports``
+(:func:`fanlib.executive.wait_for_reports`; no per-cell timeout there), so their
+own data work overlaps the last reports.
 ``--keep N`` then prunes the oldest dated folders (see :func:`prune`).
 """
 
