@@ -58,6 +58,9 @@ class ScoredComments:
     negative_threshold: float
     first: pd.Timestamp
     last: pd.Timestamp
+    # The scores' in-memory table: on engines where ``table`` stays a view over it (Spark), ibis
+    # drops it once nothing refers to it, so it lives as long as the scored comments.
+    scores_input: object = None
 
     @property
     def texts_per_second(self) -> float:
@@ -102,10 +105,14 @@ def score_comments(fd, model=None, negative_threshold: float = DEFAULT_NEGATIVE_
     table = joined.mutate(p_pos=p, is_negative=(p < negative_threshold).ifelse(1, 0), has_text=has_text)
     # Kept as a temporary table in the engine: every later section reads it, and redoing the join
     # on the text for each of some twenty queries would cost about a second each at two million comments.
+    # ibis 12's Spark backend caches without first registering the in-memory scores; do it here.
+    register = getattr(fd.con, "_run_pre_execute_hooks", None)
+    if register is not None:
+        register(table)
     table = table.cache()
     return ScoredComments(table=table, n_comments=n, n_texts=len(texts), seconds=seconds,
                           negative_threshold=negative_threshold, first=pd.Timestamp(stats["first"].iloc[0]),
-                          last=pd.Timestamp(stats["last"].iloc[0]))
+                          last=pd.Timestamp(stats["last"].iloc[0]), scores_input=scores)
 
 
 def _bin(col, freq: str):
