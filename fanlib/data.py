@@ -617,6 +617,8 @@ class FanData:
         self.con = loaded.con
         self.now: _dt.datetime = _as_naive(now)
         self.mapping: dict = dict(mapping or {})
+        #: How the contract check went: None (not checked), "checked", or "earlier in this run".
+        self.validated: str | None = None
         #: (label, rows) for every result pulled into pandas through ``execute``.
         self.materialized: list[tuple[str, int]] = []
         self._description = loaded.description

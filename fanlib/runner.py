@@ -965,6 +965,12 @@ def main(argv: list[str] | None = None) -> int:
     for job in jobs:
         job.context = context
     command = "fanlib run " + " ".join(argv if argv is not None else sys.argv[1:])
+    # The first report to pass the contract check records it here; the others of this run reuse it.
+    from fanlib.validate import PASSED_DIR_ENV
+
+    passed_dir = tempfile.mkdtemp(prefix="fanlib-run-checks-")
+    previous = os.environ.get(PASSED_DIR_ENV)
+    os.environ[PASSED_DIR_ENV] = passed_dir  # kernels inherit it
     try:
         with run_lock(date_dir, wait=args.wait, command=command):
             _progress(f"{len(jobs)} report(s) into {date_dir}")
@@ -972,6 +978,12 @@ def main(argv: list[str] | None = None) -> int:
     except RunLocked as exc:
         print(f"fanlib run: {exc}", file=sys.stderr)
         return EXIT_LOCKED
+    finally:
+        shutil.rmtree(passed_dir, ignore_errors=True)
+        if previous is None:
+            os.environ.pop(PASSED_DIR_ENV, None)
+        else:
+            os.environ[PASSED_DIR_ENV] = previous
     if args.keep is not None:
         _prune_and_reindex(out_dir, args.keep, date_dir.name)
     failed = [m["report"] for m in manifests if m.get("status") != "ok"]

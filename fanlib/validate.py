@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fanlib import contract
@@ -417,11 +420,47 @@ def check_summary(fd: FanData):
     return pd.DataFrame(rows, columns=["table", "column", "check", "failing_rows", "passed"])
 
 
+#: Set by ``fanlib run`` for its kernels: a private folder of the run where a passed contract check is
+#: recorded, so the other reports of the same run do not scan the same data again.
+PASSED_DIR_ENV = "FANLIB_VALIDATED_DIR"
+
+
+def _passed_record(fd: FanData) -> Path | None:
+    """Where a passed check of this data would be recorded in this run (None outside a run).
+
+    The key is the source, the column mapping, the contract and the data's fingerprint (row counts,
+    time ranges and column types of every table), so changed data is checked again. Only passes are
+    recorded: data that fails is checked, and its problems shown, every time.
+    """
+    import hashlib
+
+    folder = os.environ.get(PASSED_DIR_ENV)
+    if not folder or not Path(folder).is_dir():
+        return None
+    key = {"source": fd.describe_source(), "mapping": fd.mapping, "fingerprint": fd.fingerprint(),
+           "contract": hashlib.sha256(Path(contract.__file__).read_bytes()).hexdigest()}
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:32]
+    return Path(folder) / f"{digest}.passed"
+
+
 def validate(fd: FanData) -> None:
-    """Raise ``ContractError`` listing every problem if ``fd`` does not meet the contract."""
+    """Raise ``ContractError`` listing every problem if ``fd`` does not meet the contract.
+
+    Inside ``fanlib run``, a pass is recorded for the run (see ``PASSED_DIR_ENV``) and the later
+    reports reading the same data accept it instead of checking again; ``fd.validated`` says which.
+    """
+    record = _passed_record(fd)
+    if record is not None and record.exists():
+        fd.validated = "earlier in this run"
+        return
     found = problems(fd)
     if found:
         raise ContractError(found, fd.describe_source())
+    fd.validated = "checked"
+    if record is not None:
+        tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
+        tmp.write_text(fd.describe_source(), encoding="utf-8")
+        os.replace(tmp, record)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -354,3 +354,32 @@ def test_cli_unreadable_source_exits_2_with_a_message(tmp_path, capsys):
     bad.write_text("- just\n- a list\n")
     assert main([str(tmp_path), "--mapping", str(bad)]) == 2
     assert "a mapping must look like" in capsys.readouterr().err
+
+
+def test_a_pass_is_reused_within_a_run_but_changed_or_failing_data_is_checked_again(tmp_path, tables, monkeypatch):
+    from fanlib.validate import PASSED_DIR_ENV
+
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.setenv(PASSED_DIR_ENV, str(run))
+    good = write_duckdb(tmp_path / "good.duckdb", tables)
+    with connect(good) as fd:
+        assert fd.validated == "checked"
+    assert len(list(run.glob("*.passed"))) == 1
+    with connect(good) as fd:
+        assert fd.validated == "earlier in this run"
+    # one more order: another fingerprint, so the data is checked again
+    more = dict(tables, orders=pd.concat([tables["orders"], tables["orders"].tail(1).assign(order_id="O-extra")]))
+    with connect(write_duckdb(tmp_path / "more.duckdb", more)) as fd:
+        assert fd.validated == "checked"
+    # failing data is never recorded: every connect reports its problems
+    bad = dict(tables, orders=tables["orders"].assign(amount_cny=-1.0))
+    bad_path = write_duckdb(tmp_path / "bad.duckdb", bad)
+    for _ in range(2):
+        with pytest.raises(ContractError, match="amount_cny"):
+            connect(bad_path)
+    assert len(list(run.glob("*.passed"))) == 2
+    # outside a run nothing is recorded
+    monkeypatch.delenv(PASSED_DIR_ENV)
+    with connect(good) as fd:
+        assert fd.validated == "checked"
