@@ -97,25 +97,39 @@ def suite(source: Path, repeat: int, jobs: int, scratch: Path, events: int) -> d
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(sitecustomize_source(), encoding="utf-8")
     runs, biggest, raw, audited_pids = [], None, [], set()
-    for i in range(repeat):
+    # The audit loads ibis' backends into every process (about half a second each), so with several
+    # runs the timed ones run plain and one more run is audited; a single run is timed and audited.
+    audit_separately = repeat > 1
+    for i in range(repeat + (1 if audit_separately else 0)):
+        audited = not audit_separately or i == repeat
         out, audit = scratch / f"suite-{i}", scratch / f"audit-{i}.jsonl"
-        env = dict(os.environ, PYTHONPATH=str(site), FANLIB_AUDIT_LOG=str(audit))
+        env = dict(os.environ, PYTHONPATH=str(site), FANLIB_AUDIT_LOG=str(audit)) if audited else None
         r = measure(FANLIB + ["run", "all", "--source", str(source), "--out", str(out), "--date", DATE,
                               "--jobs", str(jobs)], env=env)
         r["reports"] = {name: _manifest_seconds(out / DATE, name) for name in REPORTS}
         r["failed"] = sorted(p.name.split(".")[0] for p in (out / DATE).glob("*.failed.manifest.json"))
-        runs.append(r)
+        r["errors"] = {p.name.split(".")[0]: (json.loads(p.read_text()).get("error") or {})
+                       for p in (out / DATE).glob("*.failed.manifest.json")}
+        for name, err in r["errors"].items():
+            log(f"  {name} failed: {err.get('ename')}: {err.get('evalue')} (cell {err.get('cell_index')})")
+            shutil.copytree(out / DATE, scratch.parent / f"bench_suite_failed_{name}_{int(time.time())}",
+                            dirs_exist_ok=True)
+        r["audited"] = audited
+        if not (audit_separately and audited):
+            runs.append(r)
         for e in read_log(audit):
             audited_pids.add((i, e["pid"]))
             if biggest is None or (e["rows"] or 0) > (biggest["rows"] or 0):
                 biggest = e
             if RAW_EVENT_COLUMNS <= set(e["columns"]) and (e["rows"] or 0) > 100:  # beyond a few examples
                 raw.append(e)
-        log(f"  suite --jobs {jobs}: {r['wall_s']:.1f} s, peak {fmt_mb(r['peak_rss_mb'])}"
+        log(f"  suite --jobs {jobs}{' (audited)' if audited else ''}: {r['wall_s']:.1f} s, "
+            f"peak {fmt_mb(r['peak_rss_mb'])}"
             + (f"  FAILED: {', '.join(r['failed'])}" if r["failed"] else ""))
         shutil.rmtree(out, ignore_errors=True)
     s = summarise(runs)
     s["jobs"] = jobs
+    s["timed_runs_audited"] = not audit_separately
     s["failed_reports"] = sorted({n for r in runs for n in r["failed"]})
     s["reports_in_suite_s"] = {name: statistics.median([r["reports"][name] for r in runs
                                                         if r["reports"][name] is not None] or [float("nan")])
@@ -437,13 +451,19 @@ def markdown(result: dict) -> str:
                       f"({m['largest_share_of_events']:.2%} of the {m['events_rows']:,} events; columns "
                       f"{', '.join(m['largest_columns'][:6])}{'…' if len(m['largest_columns']) > 6 else ''}); "
                       f"results shaped like raw events: {m['raw_event_results']} "
-                      f"({m['processes_audited']} processes audited)."]
+                      f"({m['processes_audited']} processes audited"
+                      + ("; the timed run was the audited one)." if s.get("timed_runs_audited")
+                         else "; in one more run, audited and not timed: the audit loads ibis' backends into "
+                              "every process).")]
         ag = r.get("aggregations")
         if ag:
             L += ["", "| heavy aggregation | fanlib (ibis) | bare DuckDB SQL, same file, same run | ratio |",
                   "|---|---|---|---|"]
             for name, a in ag.items():
                 L.append(f"| {name} | {fmt_s(a['fanlib_s'])} s | {fmt_s(a['bare_sql_s'])} s | {a['ratio']:.2f}× |")
+            if int(size) < 1_000_000:
+                L += ["", "Not judged against the 3× target at this size: the queries take milliseconds, and the "
+                      "fixed cost of building each one through ibis (about 0.1 s) decides the ratio."]
         L.append("")
     L += ["## Targets", ""]
     L += [f"- {t['what']}: {t['value']} against {t['target']}: **{'met' if t['met'] else 'NOT met'}**"
@@ -462,7 +482,7 @@ def check_targets(result: dict) -> list[dict]:
     if "20000" in sizes and sizes["20000"].get("suite"):
         v = sizes["20000"]["suite"]["median_s"]
         out.append({"what": "default demo suite, --jobs 2", "value": f"{v:.1f} s", "target": "30 s",
-                    "met": v <= TARGETS["suite_default_s"]})
+                    "met": v <= TARGETS["suite_default_s"] and not sizes["20000"]["suite"]["failed_reports"]})
     for size, r in sizes.items():
         if int(size) >= 1_000_000 and r.get("suite"):
             s = r["suite"]
@@ -475,7 +495,9 @@ def check_targets(result: dict) -> list[dict]:
                 out.append({"what": f"{int(size):,} fans, largest result pulled into Python",
                             "value": f"{m['largest_rows']:,} rows", "target": f"well under {m['events_rows']:,} events",
                             "met": m["largest_rows"] < m["events_rows"] / 20 and m["raw_event_results"] == 0})
-        for name, a in r.get("aggregations", {}).items():
+        # Judged where the aggregations are heavy: below a million fans they take milliseconds, and
+        # the fixed cost of building the query through ibis (about 0.1 s) decides the ratio.
+        for name, a in (r.get("aggregations", {}) if int(size) >= 1_000_000 else {}).items():
             out.append({"what": f"{int(size):,} fans, {name} vs bare SQL", "value": f"{a['ratio']:.2f}×",
                         "target": "3×", "met": a["ratio"] <= TARGETS["aggregation_ratio"]})
     return out

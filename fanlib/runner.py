@@ -298,6 +298,8 @@ def _mark_error(nb, error: dict) -> None:
 
 #: Tag of the cell in which a report waits for the others of its run (no per-cell timeout).
 WAIT_TAG = "waits-for-reports"
+#: Kernels that fail before their first cell are started again this many times.
+KERNEL_START_RETRIES = 1
 
 
 def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME):
@@ -316,22 +318,32 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
     from fanlib.params import to_jsonable
 
     register_translator()
-    nb = load_notebook_node(str(notebook))
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (fanlib)", "language": "python"}
-    nb = parameterize_notebook(nb, parameters, kernel_name=kernel, language="python")
-    nb.metadata.papermill["parameters"] = to_jsonable(parameters)  # JSON-safe: no date objects
-    nb.metadata.papermill["input_path"] = str(notebook)
-    crash = None
-    try:
-        with chdir(str(cwd)):
-            papermill_engines.execute_notebook_with_engine(
-                None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
-                progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
-                # a cell that waits for the other reports is bounded by them, not by the per-cell timeout
-                timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", []) else timeout,
-            )
-    except Exception as exc:  # timeouts and dead kernels end up here
-        crash = exc
+    for attempt in range(1 + KERNEL_START_RETRIES):
+        nb = load_notebook_node(str(notebook))
+        nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (fanlib)", "language": "python"}
+        nb = parameterize_notebook(nb, parameters, kernel_name=kernel, language="python")
+        nb.metadata.papermill["parameters"] = to_jsonable(parameters)  # JSON-safe: no date objects
+        nb.metadata.papermill["input_path"] = str(notebook)
+        crash = None
+        try:
+            with chdir(str(cwd)):
+                papermill_engines.execute_notebook_with_engine(
+                    None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
+                    progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
+                    # a cell that waits for the other reports is bounded by them, not by the per-cell timeout
+                    timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", [])
+                    else timeout,
+                )
+        except Exception as exc:  # timeouts and dead kernels end up here
+            crash = exc
+        # A kernel that fails before running any cell (e.g. two kernels starting at once picked the
+        # same port) is started once more; a failure inside the notebook is never retried.
+        if crash is None or _last_started_cell(nb) is not None or attempt == KERNEL_START_RETRIES:
+            break
+        _progress(f"{Path(notebook).stem}: the kernel failed before the first cell "
+                  f"({type(crash).__name__}: {str(crash).strip()[:200]}); starting it again")
+    if attempt:
+        nb.metadata.setdefault("fanlib", {})["kernel_start_retries"] = attempt
     error = _error_from_outputs(nb)
     timed_out = crash is not None and isinstance(crash, TimeoutError)
     if crash is not None and (error is None or timed_out):

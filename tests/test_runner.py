@@ -553,3 +553,34 @@ def test_an_overview_that_waits_for_the_others_starts_early_and_still_sees_every
     assert lead_m["started_at"] < slow_m["finished_at"]  # started while 01_slow was still running
     assert summary["waited"] > 1.0  # and waited for it: the earlier run's manifest did not count
     assert lead_m["parameters"]["wait_for"] == ["01_slow", "02_quick"]
+
+
+def test_a_kernel_that_fails_before_the_first_cell_is_started_once_more(tmp_path, monkeypatch):
+    from papermill.engines import papermill_engines
+
+    folder = _notebook_folder(tmp_path, {"01_ok": "x = 1\n"})
+    real = papermill_engines.execute_notebook_with_engine
+    calls = []
+
+    def flaky(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill_engines, "execute_notebook_with_engine", flaky)
+    params = {"source": "none", "summary_path": str(tmp_path / "s.json"), "output_dir": str(tmp_path), "fail": False}
+    nb, error = runner.execute(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
+    assert error is None and len(calls) == 2 and nb.metadata["fanlib"]["kernel_start_retries"] == 1
+
+    # a failure after a cell has started is the notebook's own: reported, not retried
+    calls.clear()
+
+    def dies_in_a_cell(engine_name, nb, *args, **kwargs):
+        calls.append(1)
+        nb.cells[1].metadata.setdefault("papermill", {})["start_time"] = "2026-01-01T00:00:00"
+        raise RuntimeError("Kernel died")
+
+    monkeypatch.setattr(papermill_engines, "execute_notebook_with_engine", dies_in_a_cell)
+    nb, error = runner.execute(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
+    assert len(calls) == 1 and error["ename"] == "RuntimeError" and error["cell_index"] is not None
