@@ -403,7 +403,7 @@ class BackgroundFingerprints:
     """
 
     def __init__(self, sources, *, warm_up_export: bool = False):
-        self.sources = [s for s in dict.fromkeys(sources)]
+        self.sources = list(dict.fromkeys(sources))
         self.warm_up_export = warm_up_export
         self.results: dict = {}
         self._thread = None
