@@ -121,8 +121,15 @@ def wait_for_reports(folder, names, since: float | None, *, timeout_s: float | N
 
 def read_summaries(folder) -> dict[str, dict]:
     """The summary JSON of every report in one dated folder: {report name: summary}."""
+    return read_summaries_of(folder)
+
+
+def read_summaries_of(folder, names=None) -> dict[str, dict]:
+    """Like :func:`read_summaries`, limited to ``names`` when given."""
     out = {}
-    for path in sorted(Path(folder).glob(f"*{SUMMARY_SUFFIX}")):
+    paths = sorted(Path(folder).glob(f"*{SUMMARY_SUFFIX}")) if names is None else \
+        [Path(folder) / f"{n}{SUMMARY_SUFFIX}" for n in names if (Path(folder) / f"{n}{SUMMARY_SUFFIX}").exists()]
+    for path in paths:
         name = path.name[: -len(SUMMARY_SUFFIX)]
         if name.endswith(".failed"):
             continue
@@ -148,6 +155,69 @@ def report_states(folder, names) -> dict[str, str]:
     return states
 
 
+def run_time(folder, name: str) -> str:
+    """When report ``name``'s last good run in ``folder`` finished, as "2025-12-31 16:05" (China time),
+    from its manifest, else its summary; the folder's date if neither says."""
+    from fanlib.indexpages import format_time
+
+    folder = Path(folder)
+    for path, key in ((folder / f"{name}.manifest.json", "finished_at"),
+                      (folder / f"{name}{SUMMARY_SUFFIX}", "generated_at")):
+        try:
+            when = json.loads(path.read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError, AttributeError):
+            continue
+        if when:
+            return format_time(when)
+    return folder.name
+
+
+def run_reports(folder, names, states: dict[str, str] | None = None) -> dict[str, dict]:
+    """Each report's place in this run, so no earlier run's figure is shown as this run's.
+
+    ``states``: what :func:`wait_for_reports` returned for the reports of this run. Per report:
+    ``state`` "ok", "failed" (this run, or its latest run when it was not part of this one: its older
+    summary is never used) or "missing"; ``in_run``; ``summary`` (only when ok); ``run``: for an ok
+    report that was not part of this run, when its figures were made (None for this run's).
+    """
+    folder = Path(folder)
+    states = states or {}
+    out = {}
+    for name in names:
+        in_run = name in states
+        state = states[name] if in_run else report_states(folder, [name])[name]
+        summary = read_summaries_of(folder, [name]).get(name) if state == "ok" else None
+        if state == "ok" and summary is None:
+            state = "missing"
+        last_good = (folder / f"{name}.html").exists()
+        out[name] = {"state": state, "in_run": in_run, "summary": summary,
+                     "run": None if in_run or state != "ok" else run_time(folder, name),
+                     "last_good_run": run_time(folder, name) if state == "failed" and last_good else None}
+    return out
+
+
+def current_summaries(reports: dict[str, dict]) -> dict[str, dict]:
+    """The summaries the overview may show: this run's, and those of reports not in this run (labelled
+    with their run by the caller); never a failed report's older summary."""
+    return {n: r["summary"] for n, r in reports.items() if r["state"] == "ok"}
+
+
+def earlier_runs(reports: dict[str, dict]) -> dict[str, str]:
+    """{report: run time} of the ok reports whose figures come from an earlier run than this one."""
+    return {n: r["run"] for n, r in reports.items() if r["state"] == "ok" and r["run"]}
+
+
+def failed_reports(reports: dict[str, dict]) -> list[str]:
+    return [n for n, r in reports.items() if r["state"] == "failed"]
+
+
+def report_list(names, common, lang: str = "zh") -> str:
+    """Report titles for a sentence; ``names`` as a dict adds each report's run time in brackets."""
+    sep, (op, cl) = ("、", "（）") if lang == "zh" else (", ", (" (", ")"))
+    runs = names if isinstance(names, dict) else {}
+    return sep.join(common.label(f"report_{n}", n) + (f"{op}{runs[n]}{cl}" if runs.get(n) else "") for n in names)
+
+
 def headline_value(summaries: dict, report: str, key: str):
     """A report's figure ``key``: from its summary's headline list, else from its KPI scorecard
     (``kpis``: records with ``kpi`` and ``value``, as 01_fan_profiling writes them); None if absent."""
@@ -166,13 +236,17 @@ def missing_kpis(targets: "Targets", summaries: dict) -> list[str]:
     return [f"{k.report}:{k.key}" for k in targets.kpis.values() if headline_value(summaries, k.report, k.key) is None]
 
 
-def history(reports_root, until: str | None = None) -> pd.DataFrame:
-    """Every headline figure of every dated run: run_date, report, key, label, value, unit, target, good."""
+def history(reports_root, until: str | None = None, current: dict | None = None) -> pd.DataFrame:
+    """Every headline figure of every dated run: run_date, report, key, label, value, unit, target, good.
+
+    ``current``: the summaries to use for the ``until`` folder (this run's), so a failed report's older
+    summary in that folder never becomes the trend's latest point."""
     rows = []
     for folder in sorted(Path(reports_root).glob("[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]")):
         if until is not None and folder.name > until:
             continue
-        for report, summary in read_summaries(folder).items():
+        found = current if current is not None and folder.name == until else read_summaries(folder)
+        for report, summary in found.items():
             for h in summary.get("headline", []):
                 rows.append({"run_date": pd.Timestamp(folder.name), "report": report, "as_of": summary.get("as_of"),
                              **{k: h.get(k) for k in ("key", "label", "value", "unit", "target", "good")}})
@@ -180,9 +254,15 @@ def history(reports_root, until: str | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def kpi_board(targets: Targets, summaries: dict, hist: pd.DataFrame, as_of, lang: str = "zh") -> pd.DataFrame:
+def kpi_board(targets: Targets, summaries: dict, hist: pd.DataFrame, as_of, lang: str = "zh",
+              reports: dict | None = None) -> pd.DataFrame:
     """One row per KPI: current value, the target that applies now, on/off track, change since the last run,
-    and the trend across runs (for a sparkline)."""
+    and the trend across runs (for a sparkline).
+
+    ``reports`` (from :func:`run_reports`): ``from_run`` names the earlier run a value comes from, and
+    ``report_failed`` marks the KPIs of a report that failed (no value: its older one is left out)."""
+    earlier = earlier_runs(reports or {})
+    failed = set(failed_reports(reports or {}))
     month = targets.programme_month(as_of)
     rows = []
     for kpi in targets.kpis.values():
@@ -202,12 +282,18 @@ def kpi_board(targets: Targets, summaries: dict, hist: pd.DataFrame, as_of, lang
             "next_target": None if next_target is None else next_target.targets[kpi.name],
             "next_month": None if next_target is None else next_target.month,
             "trend": trend,
+            "from_run": earlier.get(kpi.report) if value is not None else None,
+            "report_failed": kpi.report in failed,
         })
     return pd.DataFrame(rows)
 
 
-def milestone_table(targets: Targets, summaries: dict, as_of, lang: str = "zh") -> pd.DataFrame:
-    """Each milestone target with its status: met / missed (due) or upcoming, judged on today's value."""
+def milestone_table(targets: Targets, summaries: dict, as_of, lang: str = "zh",
+                    reports: dict | None = None) -> pd.DataFrame:
+    """Each milestone target with its status: met / missed (due) or upcoming, judged on today's value;
+    ``report_failed`` when the KPI's report failed, ``from_run`` when the value is an earlier run's."""
+    earlier = earlier_runs(reports or {})
+    failed = set(failed_reports(reports or {}))
     month = targets.programme_month(as_of)
     rows = []
     for m in targets.milestones:
@@ -215,10 +301,12 @@ def milestone_table(targets: Targets, summaries: dict, as_of, lang: str = "zh") 
             kpi = targets.kpis[name]
             value = headline_value(summaries, kpi.report, kpi.key)
             met = None if value is None else bool(value >= target)
-            state = "upcoming" if m.month > month else ("no_data" if met is None else ("met" if met else "missed"))
+            state = "upcoming" if m.month > month else (
+                ("report_failed" if kpi.report in failed else "no_data") if met is None else ("met" if met else "missed"))
             rows.append({"month": m.month, "milestone": m.name(lang), "kpi": kpi.label(lang), "unit": kpi.unit,
-                         "target": target, "value": value, "status": state})
-    return pd.DataFrame(rows, columns=["month", "milestone", "kpi", "unit", "target", "value", "status"])
+                         "target": target, "value": value, "status": state,
+                         "from_run": earlier.get(kpi.report) if value is not None else None})
+    return pd.DataFrame(rows, columns=["month", "milestone", "kpi", "unit", "target", "value", "status", "from_run"])
 
 
 def sparkline_svg(values, width: int = 120, height: int = 28, colour: str = "#0072B2") -> str:
@@ -247,8 +335,11 @@ def board_html(board: pd.DataFrame, messages, lang: str = "zh") -> str:
                    ("col_kpi", "col_value", "col_target", "col_status", "col_change", "col_trend", "col_next"))
     rows = []
     for r in board.itertuples():
+        failed = bool(getattr(r, "report_failed", False))
+        from_run = getattr(r, "from_run", None)
         if r.on_track is None:
-            mark = f'<span style="color:#999">{_html.escape(messages("no_data" if r.value is None else "no_target"))}</span>'
+            why = "report_failed" if failed else ("no_data" if r.value is None else "no_target")
+            mark = f'<span style="color:#999">{_html.escape(messages(why))}</span>'
         elif r.on_track:
             mark = f'<span style="color:#1e6b34;font-weight:700">✓ {_html.escape(messages("on_track"))}</span>'
         else:
@@ -258,7 +349,10 @@ def board_html(board: pd.DataFrame, messages, lang: str = "zh") -> str:
             ("+" if r.change >= 0 else "") + fmt_number(r.change, r.unit, lang))
         nxt = "–" if r.next_target is None else messages("next_target", value=fmt_number(r.next_target, r.unit, lang),
                                                              month=r.next_month)
-        rows.append(f"<tr><td>{_html.escape(r.label)}</td><td><b>{fmt_number(r.value, r.unit, lang)}</b></td>"
+        # A value from an earlier run says which run, so it is never read as this run's.
+        when = (f'<br><small style="color:#8a5300">{_html.escape(messages("from_run", run=from_run))}</small>'
+                if from_run else "")
+        rows.append(f"<tr><td>{_html.escape(r.label)}</td><td><b>{fmt_number(r.value, r.unit, lang)}</b>{when}</td>"
                     f"<td>{fmt_number(r.target, r.unit, lang) if r.target is not None else '–'}</td><td>{mark}</td>"
                     f"<td>{change}</td><td>{sparkline_svg(r.trend)}</td><td>{_html.escape(nxt)}</td></tr>")
     return (f'<table class="fanlib-table fanlib-board" style="max-width:100%"><thead><tr>{head}</tr></thead>'
@@ -338,7 +432,7 @@ def _gaps(summary: dict, top: int) -> list[dict]:
              "good": False} for r in scored[:top]]
 
 
-def key_findings(summaries: dict, top_gaps: int = 3) -> list[dict]:
+def key_findings(summaries: dict, top_gaps: int = 3, reports: dict | None = None) -> list[dict]:
     """What changed and what to do, from the keys the four reports write into their summaries:
 
     * ``02_ab_campaign``: one ``verdict`` per variant (``experiment.verdicts``; else the ``verdict`` headline);
@@ -350,9 +444,17 @@ def key_findings(summaries: dict, top_gaps: int = 3) -> list[dict]:
 
     Every item names its ``report`` and the page to link (``href``); a report absent from the run, or
     whose summary lacks those keys, gives one ``missing`` item instead of silently nothing.
+    ``reports`` (from :func:`run_reports`): a failed report gives one ``failed`` item and none of its
+    older figures; an item from a report not in this run carries ``from_run``, that run's time.
     """
+    reports = reports or {}
     items = []
     for report in FINDING_REPORTS:
+        place = reports.get(report, {})
+        if place.get("state") == "failed":
+            items.append({"report": report, "href": f"{report}.failed.html", "kind": "failed", "good": None,
+                          "in_run": place.get("in_run", True), "last_good_run": place.get("last_good_run")})
+            continue
         summary = summaries.get(report)
         found = []
         if isinstance(summary, dict):
@@ -368,13 +470,21 @@ def key_findings(summaries: dict, top_gaps: int = 3) -> list[dict]:
                     found = [{"kind": "no_gap", "good": True}]
         if not found:
             found = [{"kind": "missing", "good": None, "in_run": isinstance(summary, dict)}]
-        items += [{"report": report, "href": f"{report}.html", **f} for f in found]
+        from_run = place.get("run") if isinstance(summary, dict) else None
+        items += [{"report": report, "href": f"{report}.html", **f, **({"from_run": from_run} if from_run else {})}
+                  for f in found]
     return items
 
 
 def finding_text(item: dict, messages, lang: str = "zh") -> str:
     """One finding of :func:`key_findings` as a Markdown sentence from the ``executive`` catalogue
-    (``messages``), numbers and dates in the locale's format, linking into the report it comes from."""
+    (``messages``), numbers and dates in the locale's format, linking into the report it comes from;
+    a finding from an earlier run says which run."""
+    text = _finding_sentence(item, messages, lang)
+    return text + messages("from_run_note", run=item["from_run"]) if item.get("from_run") else text
+
+
+def _finding_sentence(item: dict, messages, lang: str) -> str:
     from fanlib.i18n import fmt_date, fmt_number
 
     T = messages
@@ -405,16 +515,21 @@ def finding_text(item: dict, messages, lang: str = "zh") -> str:
         return T("finding_no_gap", **where)
     if kind == "missing":
         return T("finding_missing_keys", **where) if item.get("in_run") else T("finding_missing", report=report)
+    if kind == "failed":
+        return T("finding_failed" if item.get("in_run", True) else "finding_failed_last", **where)
     raise ValueError(f"unknown finding kind {kind!r} from {item['report']}")
 
 
 def finding_todos(findings: list[dict], messages, lang: str = "zh") -> list[str]:
     """The actions the findings call for: answer open crisis alerts, reach the at-risk fans, roll out a
-    winning variant (KPI gaps and early warnings are listed by the overview from its own board)."""
+    winning variant (KPI gaps and early warnings are listed by the overview from its own board).
+    A failed report calls for no action here (its older figures are not used); an action drawn from an
+    earlier run's figures says which run."""
     T = messages
     sep = "、" if lang == "zh" else ", "
     todos = []
     for item in findings:
+        before = len(todos)
         where = {"report": T.label(f"report_{item['report']}", item["report"]), "href": item["href"]}
         if item["kind"] == "alerts" and item["open"]:
             todos.append(T("todo_alert", **where, level=item.get("level") or "–",
@@ -426,4 +541,6 @@ def finding_todos(findings: list[dict], messages, lang: str = "zh") -> list[str]
         elif item["kind"] == "verdict" and item["decision"] == "ship":
             todos.append(T("todo_ship", **where, experiment=item.get("experiment") or "–",
                            variant=item.get("variant") or "–"))
+        if len(todos) > before and item.get("from_run"):
+            todos[-1] += T("from_run_note", run=item["from_run"])
     return todos

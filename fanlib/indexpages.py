@@ -56,6 +56,8 @@ h1{font-size:1.5em;margin:.2em 0 .6em}
 .figure .target{font-size:.8em;color:#52606d}
 .figure.good .value{color:#1b5e20}
 .figure.bad .value{color:#b71c1c}
+.stale{color:#8a5300;font-size:.85em;margin:8px 0 0}
+.figures.earlier{opacity:.6}
 .runs{list-style:none;padding:0;margin:0}
 .empty{color:#52606d}
 @media (max-width:480px){body{padding:10px}.figure{flex-basis:120px}}
@@ -130,6 +132,23 @@ def _figure_html(item: dict) -> str:
     label = item.get("label") or item.get("key") or ""
     return (f'<li class="{cls}"><div class="label">{_e(label)}</div>'
             f'<div class="value">{_e(format_figure(item.get("value"), unit))}</div>{target}</li>')
+
+
+def _figures(summary: dict | None, last_good: dict | None = None) -> str:
+    """A card's headline figures. ``last_good``: the report failed in its latest run and these are its
+    last good run's figures, so they carry that run's time and data date and are never read as current."""
+    headline = (summary or {}).get("headline")
+    if not isinstance(headline, list) or not headline:
+        return ""
+    items = "".join(_figure_html(h) for h in headline if isinstance(h, dict))
+    if last_good is None:
+        return f'<ul class="figures">{items}</ul>'
+    when = format_time(last_good.get("finished_at")) or format_time(summary.get("generated_at")) or "?"
+    as_of = format_time(summary.get("as_of"))
+    note = (f"上次成功运行（{when}）的数字，不是本次运行的"
+            + (f"，数据截至 {as_of}" if as_of else "")
+            + f" · figures from the last good run of {when}, not from this run")
+    return f'<p class="stale">{_e(note)}</p><ul class="figures earlier">{items}</ul>'
 
 
 # --------------------------------------------------------------------------- reading a date folder
@@ -234,12 +253,8 @@ def date_index_html(date_dir: Path) -> str:
             links = [("报告 report", f"{name}.html"), ("含代码 with code", f"{name}.analyst.html"),
                      ("notebook", f"{name}.ipynb"), ("summary", f"{name}.summary.json"),
                      ("manifest", f"{name}.manifest.json"), ("导出 exports", f"{name}_files/")]
-        figures = ""
-        headline = (summary or {}).get("headline")
-        if isinstance(headline, list) and headline:
-            items = "".join(_figure_html(h) for h in headline if isinstance(h, dict))
-            figures = f'<ul class="figures">{items}</ul>'
-        as_of = format_time((summary or {}).get("as_of"))
+        figures = _figures(summary, good if failed else None)
+        as_of = format_time((summary or {}).get("as_of")) if not failed else ""
         secs = ((failed or good or {}).get("durations") or {}).get("total_s")
         meta = " · ".join(x for x in (f"数据截至 {as_of}" if as_of else "",
                                       f"生成于 {format_time(when)}" if when else "",
@@ -281,12 +296,10 @@ def root_index_html(reports_dir: Path) -> str:
         finished = [str(m["finished_at"]) for e in entries for m in (e["good"], e["failed"]) if m and m.get("finished_at")]
         when = format_time(max(finished)) if finished else ""
         lead = entries[0]
-        figures = ""
-        headline = (lead["summary"] or {}).get("headline")
-        if isinstance(headline, list) and headline:
+        figures = _figures(lead["summary"], lead["good"] if lead["failed"] else None)
+        if figures:
             title = (lead["good"] or {}).get("title") or lead["name"]
-            items = "".join(_figure_html(h) for h in headline if isinstance(h, dict))
-            figures = f'<div class="meta">{_e(title)}</div><ul class="figures">{items}</ul>'
+            figures = f'<div class="meta">{_e(title)}</div>{figures}'
         rows.append(
             f'<li class="card {status}" id="run-{_e(day.name)}"><h2><a href="{_e(day.name)}/index.html">'
             f'{_e(day.name)}</a>'

@@ -287,3 +287,167 @@ def test_wait_for_reports_counts_only_this_runs_manifests_and_names_the_missing_
     assert time.time() - t0 >= 0.3
     writer.join()
     assert wait_for_reports(tmp_path, [], since) == {}
+
+
+# --------------------------------------------------------------------------- a failed report's older figures
+
+
+def _stale_folder(tmp_path):
+    """A dated folder where 03_retention failed in this run after an earlier good run of the same day
+    (its summary still on disk, at-risk list of 500 fans), and 01_fan_profiling ran fine."""
+    day = tmp_path / "2025-12-31"
+    day.mkdir()
+    old = {"report": "03_retention", "headline": [{"key": "churn_risk", "value": 0.4321, "unit": "pct"}],
+           "churn_model": {"horizon_days": 30}, "at_risk": {"fans": 500}}
+    (day / "03_retention.summary.json").write_text(json.dumps(old), encoding="utf-8")
+    (day / "03_retention.manifest.json").write_text(json.dumps({"finished_at": "2025-12-31T09:05:00+08:00"}))
+    (day / "03_retention.html").write_text("<html></html>")
+    (day / "03_retention.failed.manifest.json").write_text("{}")
+    profile = {"report": "01_fan_profiling", "headline": [{"key": "members", "value": 1500, "unit": "count"},
+                                                         {"key": "dau_rate", "value": 0.2, "unit": "pct"}]}
+    (day / "01_fan_profiling.summary.json").write_text(json.dumps(profile), encoding="utf-8")
+    (day / "01_fan_profiling.manifest.json").write_text(json.dumps({"finished_at": "2025-12-31T10:00:00+08:00"}))
+    return day
+
+
+def test_a_failed_reports_earlier_summary_is_never_read_as_this_runs(tmp_path, targets):
+    from fanlib.i18n import messages
+
+    day = _stale_folder(tmp_path)
+    reports = ex.run_reports(day, ["01_fan_profiling", "03_retention"],
+                             {"01_fan_profiling": "ok", "03_retention": "failed"})
+    assert reports["03_retention"]["state"] == "failed" and reports["03_retention"]["summary"] is None
+    assert reports["03_retention"]["last_good_run"] == "2025-12-31 09:05"
+    summaries = ex.current_summaries(reports)
+    assert set(summaries) == {"01_fan_profiling"} and ex.failed_reports(reports) == ["03_retention"]
+    findings = ex.key_findings(summaries, reports=reports)
+    churn = [f for f in findings if f["report"] == "03_retention"]
+    assert [f["kind"] for f in churn] == ["failed"] and churn[0]["href"] == "03_retention.failed.html"
+    for lang in ("zh", "en"):
+        T = messages("executive", lang)
+        text = "\n".join(ex.finding_text(f, T, lang) for f in findings) + "\n".join(ex.finding_todos(findings, T, lang))
+        assert "500" not in text and "43.2" not in text, text
+        assert "03_retention.failed.html" in text
+    assert not any("500" in t for t in ex.finding_todos(findings, messages("executive", "zh"), "zh"))
+    # the trend's latest point of this folder is this run's figures only
+    hist = ex.history(tmp_path, until=day.name, current=summaries)
+    assert set(hist.report) == {"01_fan_profiling"}
+
+
+def test_figures_of_a_report_not_in_this_run_carry_their_run(tmp_path, targets):
+    from fanlib.i18n import messages
+
+    day = _stale_folder(tmp_path)
+    # 01_fan_profiling was not part of this run (only 03 and the overview were): labelled, not current
+    reports = ex.run_reports(day, ["01_fan_profiling", "03_retention"], {"03_retention": "failed"})
+    assert reports["01_fan_profiling"]["run"] == "2025-12-31 10:00"
+    summaries = ex.current_summaries(reports)
+    board = ex.kpi_board(targets, summaries, ex.history(tmp_path, until=day.name, current=summaries), day.name,
+                         "zh", reports=reports).set_index("kpi")
+    assert board.loc["members", "value"] == 1500 and board.loc["members", "from_run"] == "2025-12-31 10:00"
+    html = ex.board_html(board.reset_index(), messages("executive", "zh"), "zh")
+    assert "2025-12-31 10:00 运行的数字" in html
+    findings = ex.key_findings(summaries, reports=reports)
+    profile = [f for f in findings if f["report"] == "01_fan_profiling"]
+    assert profile and all(f["from_run"] == "2025-12-31 10:00" for f in profile)
+    text = ex.finding_text(profile[0], messages("executive", "en"), "en")
+    assert "figures from the run of 2025-12-31 10:00, not this run" in text
+    # outside a run (no states), a report whose latest run failed still shows none of its older figures
+    assert ex.run_reports(day, ["03_retention"])["03_retention"]["state"] == "failed"
+
+
+def test_a_kpi_of_a_failed_report_says_so_instead_of_showing_an_older_value(tmp_path, targets):
+    from fanlib.i18n import messages
+
+    day = tmp_path / "2025-12-31"
+    day.mkdir()
+    (day / "01_fan_profiling.summary.json").write_text(json.dumps(
+        {"headline": [{"key": "members", "value": 4321, "unit": "count"}]}), encoding="utf-8")
+    (day / "01_fan_profiling.failed.manifest.json").write_text("{}")
+    reports = ex.run_reports(day, ["01_fan_profiling"], {"01_fan_profiling": "failed"})
+    summaries = ex.current_summaries(reports)
+    board = ex.kpi_board(targets, summaries, ex.history(tmp_path, until=day.name, current=summaries), day.name,
+                         "zh", reports=reports)
+    assert board.value.isna().all() and board.report_failed.all() and not any(board.trend.map(len))
+    html = ex.board_html(board, messages("executive", "zh"), "zh")
+    assert "4,321" not in html and "报告运行失败" in html
+    milestones = ex.milestone_table(targets, summaries, "2025-12-31", "zh", reports=reports)
+    assert set(milestones.status) == {"report_failed"}
+
+
+def _index_card(page: str, name: str) -> str:
+    start = page.index(f'id="{name}"')
+    end = page.find('<section class="card', start + 1)
+    return page[start:end if end > 0 else None]
+
+
+@pytest.mark.slow
+def test_a_report_failing_after_a_good_run_leaves_none_of_its_figures_on_the_overview(suite_run, tmp_path):
+    # The good suite run, then a run of the same date in which 03_retention fails: the overview, its summary
+    # and the index show none of the retention report's earlier figures as this run's.
+    from fanlib.i18n import fmt_number, messages
+
+    day, _ = suite_run
+    out = tmp_path / "reports"
+    shutil.copytree(day, out / day.name)
+    d = out / day.name
+    before = _overview_summary(day)
+    churn = next(f for f in before["findings"] if f["kind"] == "churn")
+    T = messages("executive", "zh")
+    at_risk = f"联系高风险名单上的 {fmt_number(churn['at_risk'], 'count', 'zh')} 位粉丝"
+    churn_line = f"流失率 **{fmt_number(churn['churn_rate'], 'pct', 'zh')}**"
+    retention_kpis = {k.name for k in ex.load_targets("params/targets.yaml").kpis.values() if k.report == "03_retention"}
+    assert retention_kpis and at_risk in (day / "05_overview.html").read_text(encoding="utf-8")  # shown when good
+    notebooks = tmp_path / "notebooks"
+    shutil.copytree("notebooks", notebooks)
+    nb = json.loads((notebooks / "03_retention.ipynb").read_text(encoding="utf-8"))
+    first_code = next(c for c in nb["cells"][1:] if c["cell_type"] == "code")
+    first_code["source"] = ["raise RuntimeError('planted failure')\n"] + first_code["source"]
+    (notebooks / "03_retention.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    source = json.loads((day / "05_overview.manifest.json").read_text(encoding="utf-8"))["parameters"]["source"]
+    proc = subprocess.run([sys.executable, "-m", "fanlib", "run", "03", "05", "--source", source, "--out", str(out),
+                           "--date", day.name, "--jobs", "2", "--notebooks", str(notebooks)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr  # a report failed
+    html = (d / "05_overview.html").read_text(encoding="utf-8")
+    assert at_risk not in html and churn_line not in html
+    assert T("reports_failed_banner", reports="留存与流失") in html and "03_retention.failed.html" in html
+    summary = _overview_summary(d)
+    assert summary["generated_at"] > before["generated_at"]  # this run's
+    assert not [f for f in summary["findings"] if f["kind"] == "churn"]
+    assert [f["kind"] for f in summary["findings"] if f["report"] == "03_retention"] == ["failed"]
+    board = {b["kpi"]: b for b in summary["board"]}
+    assert all(board[k]["value"] is None and board[k]["report_failed"] for k in retention_kpis)
+    assert summary["reports"]["03_retention"]["state"] == "failed" and summary["left_out"] == ["03_retention"]
+    # reports not part of this run keep their figures, marked with their run
+    assert summary["reports"]["01_fan_profiling"]["from_run"] and "运行的数字" in html
+    # the summary, the manifests, the index and the exit code agree
+    assert summary["status"] == "ok" and json.loads((d / "05_overview.manifest.json").read_text())["status"] == "ok"
+    failed = json.loads((d / "03_retention.failed.manifest.json").read_text(encoding="utf-8"))
+    assert failed["status"] == "failed" and failed["error"]["evalue"] == "planted failure"
+    page = (d / "index.html").read_text(encoding="utf-8")
+    assert "成功 ok" in _index_card(page, "05_overview") and "失败 failed" in _index_card(page, "03_retention")
+    card = _index_card(page, "03_retention")
+    assert "上次成功运行（" in card and card.index("上次成功运行（") < card.index('class="figures')
+    assert "失败 1 failed" in page and "失败 1 failed" in (out / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_the_overview_on_data_failing_the_contract_is_not_ok(tmp_path):
+    from fanlib.data import sample_tables
+
+    tables = sample_tables(n_fans=40, seed=3)
+    tables["orders"].loc[0, "amount_cny"] = -5.0  # the contract says >= 0
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, frame in tables.items():
+        frame.to_parquet(src / f"{name}.parquet")
+    out = tmp_path / "reports"
+    proc = subprocess.run([sys.executable, "-m", "fanlib", "run", "05", "--source", str(src), "--out", str(out),
+                           "--date", "2025-12-31"], capture_output=True, text=True, timeout=300)
+    d = out / "2025-12-31"
+    assert proc.returncode == 1, proc.stderr
+    assert not (d / "05_overview.manifest.json").exists() and not (d / "05_overview.summary.json").exists()
+    failed = json.loads((d / "05_overview.failed.manifest.json").read_text(encoding="utf-8"))
+    assert failed["status"] == "failed" and "amount_cny" in failed["error"]["evalue"]
+    assert "失败 failed" in _index_card((d / "index.html").read_text(encoding="utf-8"), "05_overview")

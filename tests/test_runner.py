@@ -584,3 +584,24 @@ def test_a_kernel_that_fails_before_the_first_cell_is_started_once_more(tmp_path
     monkeypatch.setattr(papermill_engines, "execute_notebook_with_engine", dies_in_a_cell)
     nb, error = runner.execute(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
     assert len(calls) == 1 and error["ename"] == "RuntimeError" and error["cell_index"] is not None
+
+
+def test_a_failed_cards_figures_are_labelled_with_their_own_run(tmp_path):
+    # The dated index and the runs index never show a failed report's last good figures as current.
+    day = tmp_path / "reports" / DATE
+    day.mkdir(parents=True)
+    runner.write_json_atomic(day / "05_overview.manifest.json", {
+        "report": "05_overview", "status": "ok", "runs_after_others": True, "finished_at": "2025-12-31T09:00:00+08:00"})
+    runner.write_json_atomic(day / "05_overview.summary.json", {"as_of": "2025-12-30", "headline": [
+        {"key": "attention_items", "label": "需关注事项", "value": 7, "unit": "count"}]})
+    runner.write_json_atomic(day / "05_overview.failed.manifest.json", {
+        "report": "05_overview", "status": "failed", "runs_after_others": True,
+        "finished_at": "2025-12-31T11:00:00+08:00", "error": {"ename": "ContractError", "evalue": "bad"}})
+    page = indexpages.date_index_html(day)
+    card = page[page.index('id="05_overview"'):]
+    assert "上次成功运行（2025-12-31 09:00）的数字，不是本次运行的" in card
+    assert "figures from the last good run of 2025-12-31 09:00, not from this run" in card
+    assert card.index("上次成功运行") < card.index("需关注事项")  # the label comes before the figures
+    assert "数据截至 2025-12-30 ·" not in card  # the stale data date is not shown as the card's own
+    root = indexpages.root_index_html(tmp_path / "reports")
+    assert "上次成功运行（2025-12-31 09:00）" in root and root.index("上次成功运行") < root.index("需关注事项")
