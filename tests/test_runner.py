@@ -602,6 +602,6 @@ def test_a_failed_cards_figures_are_labelled_with_their_own_run(tmp_path):
     assert "上次成功运行（2025-12-31 09:00）的数字，不是本次运行的" in card
     assert "figures from the last good run of 2025-12-31 09:00, not from this run" in card
     assert card.index("上次成功运行") < card.index("需关注事项")  # the label comes before the figures
-    assert "数据截至 2025-12-30 ·" not in card  # the stale data date is not shown as the card's own
+    assert "05_overview · 数据截至" not in card  # the stale data date is only in the label, not the card's own
     root = indexpages.root_index_html(tmp_path / "reports")
     assert "上次成功运行（2025-12-31 09:00）" in root and root.index("上次成功运行") < root.index("需关注事项")
