@@ -59,6 +59,8 @@ def test_one_fan_per_variant_gives_no_interval_no_test_and_no_win():
         text = narrative.notes_text(ro.note_codes, T) + narrative.verdict_reason(ro.verdict, T, ro.srm)
         assert words in text and "{" not in text
         assert bool(CJK.search(text)) == (T.lang == "zh")
+    assert "conversion +100.0 pp (no interval)" in narrative.verdict_sentence(ro.verdict, EN)
+    assert all("nan" not in narrative.lift_sentence(r, EN) for _, r in ro.lifts.iterrows())
     summary = ro.summary()
     json.dumps(summary, default=str)  # the summary section is writable
     assert summary["verdict"]["decision"] == "inconclusive"
@@ -124,7 +126,7 @@ def test_variants_without_spread_are_not_a_win():
 
 
 def test_segment_without_spread_gets_no_p_value():
-    from fanlib.ab.hte import segment_effects
+    from fanlib.ab.hte import heterogeneity, segment_effects
     from fanlib.ab.stats import SampleStats
 
     seg = {"new": {"control": SampleStats(2, 0.0, 0.0, "proportion"), "treatment": SampleStats(2, 2.0, 2.0, "proportion")},
@@ -132,6 +134,8 @@ def test_segment_without_spread_gets_no_p_value():
     eff = segment_effects(seg, "control", "treatment").set_index("segment")
     assert math.isnan(eff.loc["new", "p_value"]) and not eff.loc["new", "tested"]
     assert math.isnan(eff.loc["solo", "estimate"]) and not eff.loc["solo", "tested"]
+    _, tests = heterogeneity({"tenure": seg}, "control", "treatment")
+    assert narrative.segments_sentence(tests, EN) == EN("segments_none")  # not "no detectable difference, p = nan"
 
 
 def test_cuped_with_fewer_fans_than_covariates_keeps_the_plain_lift_and_says_so():

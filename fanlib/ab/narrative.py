@@ -151,11 +151,11 @@ def lift_sentence(row, T) -> str:
     flag = "" if bool(row.get("relative_trusted", True)) else T("relative_untrusted")
     return T("lift_line", metric=metric_label(row["metric"], T, row.get("label")), variant=row["variant"],
              absolute=lift_text(row["absolute"], row["absolute_low"], row["absolute_high"], row["unit"], T),
-             relative=rel + flag, p=f"{row['p_adjusted']:.3g}")
+             relative=rel + flag, p=f"{row['p_adjusted']:.3g}" if math.isfinite(row["p_adjusted"]) else "–")
 
 
 def segments_sentence(tests: pd.DataFrame, T, alpha: float = 0.05) -> str:
-    if tests.empty:
+    if tests.empty or not tests["p_adjusted"].astype(float).notna().any():  # no segment big enough to test
         return T("segments_none")
     het = tests[tests["heterogeneous"]]
     if het.empty:

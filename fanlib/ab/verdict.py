@@ -12,8 +12,11 @@ SHIP, DONT_SHIP, INCONCLUSIVE, WITHHELD = "ship", "don't ship", "inconclusive", 
 
 def format_lift(value: float, low: float, high: float, unit: str, lang: str = "en") -> str:
     """'+1.2 pp [0.8, 1.6]' ('+1.2 个百分点 [0.8, 1.6]' in Chinese), '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
-    if not all(math.isfinite(v) for v in (value, low, high)):
+    if not math.isfinite(value):
         return "不可估计" if lang == "zh" else "not estimable"
+    if not (math.isfinite(low) and math.isfinite(high)):  # e.g. one fan per variant: the difference, no interval
+        point = format_lift(value, value, value, unit, lang).split(" [")[0]
+        return point + ("（无区间）" if lang == "zh" else " (no interval)")
     if unit == "pct":
         pp = "个百分点" if lang == "zh" else "pp"
         return f"{value * 100:+.1f} {pp} [{low * 100:.1f}, {high * 100:.1f}]"
