@@ -484,6 +484,17 @@ def load_mapping(path) -> dict:
     return data
 
 
+def _print_warnings(fd: FanData) -> None:
+    """Data timing warnings (stale data, one-day activity): shown, never a failure of the contract."""
+    from fanlib.freshness import data_warnings
+
+    found = data_warnings(fd)
+    if found:
+        print(f"Warnings ({len(found)}; they do not fail the contract):")
+        for w in found:
+            print(f"  - {w.describe()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """``fanlib validate [SOURCE] [--mapping FILE.yaml] [--now TIME]``."""
     from fanlib.data import DEFAULT_SOURCE, SourceError, connect
@@ -506,11 +517,13 @@ def main(argv: list[str] | None = None) -> int:
         found = problems(fd)
         if found:
             print(ContractError(found, fd.describe_source()).report())
+            _print_warnings(fd)
             return 2
         counts = fd.row_counts()
         print(f"OK: {fd.describe_source()} meets the fan data contract.")
         for name in contract.TABLE_NAMES:
             print(f"  {name:<12} {counts[name]:>12,} rows" if name in counts else f"  {name:<12} {'absent':>12}")
+        _print_warnings(fd)
         return 0
     except (SourceError, ContractError, OSError, ValueError, TypeError) as e:
         print(f"fanlib validate: {e}", file=sys.stderr)

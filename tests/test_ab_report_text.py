@@ -112,7 +112,8 @@ def test_sentences_render_in_both_languages_for_every_verdict_and_caveat():
     assert "Sample ratio mismatch" in narrative.verdict_sentence(cases[-1], en, srm)
     # every caveat code the package can attach has a text in both languages
     codes = {k[len("note_"):] for k in i18n.catalogue("ab_campaign") if k.startswith("note_")}
-    fields = {"n": 200, "min_n": 1000, "metric": "conversion", "variant": "treatment", "cut": 10, "days": 28}
+    fields = {"n": 200, "min_n": 1000, "metric": "conversion", "variant": "treatment", "cut": 10, "days": 28,
+              "min_expected": 5, "k": 2}
     for code in codes:
         for T in (en, zh):
             assert narrative.notes_text([(code, {k: v for k, v in fields.items()

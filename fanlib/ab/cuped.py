@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fanlib.ab.lifts import AbsoluteLift, RelativeLift, _critical, _two_sided_p, relative_lift, welch_df
+from fanlib.ab.lifts import (AbsoluteLift, RelativeLift, _critical, _two_sided_p, absolute_lift, relative_lift,
+                             welch_df)
 from fanlib.ab.notes import describe, note
 from fanlib.ab.stats import Moments
 
@@ -90,6 +91,8 @@ def cuped(treat: Moments, control: Moments, outcome: str, covariates, *, alpha: 
     cols = [outcome, *covariates]
     idx = [treat.index(c) for c in cols]
     n1, n0 = treat.n, control.n
+    if min(n1, n0) < len(covariates) + 3:  # too few fans to estimate the slopes and still have a variance left
+        return _unadjusted(treat, control, outcome, covariates, alpha, relative_method, min_n_relative)
     within = treat.centred_cross()[np.ix_(idx, idx)] + control.centred_cross()[np.ix_(idx, idx)]
     sxx, sxy = within[1:, 1:], within[1:, 0]
     try:
@@ -135,3 +138,17 @@ def cuped(treat: Moments, control: Moments, outcome: str, covariates, *, alpha: 
                              min_n=min_n_relative)
     return CupedResult(absolute, relative, theta, reduction, {"treatment": adj1, "control": adj0},
                        {"treatment": s1, "control": s0}, applied, text, codes)
+
+
+def _unadjusted(treat: Moments, control: Moments, outcome: str, covariates: list, alpha: float,
+                relative_method: str, min_n_relative: int) -> CupedResult:
+    """The plain lift, marked not adjusted: the variants are too small for regression adjustment."""
+    from fanlib.ab.stats import SampleStats
+
+    t, c = SampleStats.from_moments(treat, outcome), SampleStats.from_moments(control, outcome)
+    absolute = absolute_lift(t, c, alpha)
+    relative = relative_lift(t.mean, t.se, c.mean, c.se, n_min=min(t.n, c.n), alpha=alpha, method=relative_method,
+                             df=absolute.df, min_n=min_n_relative)
+    codes = (note("cuped_too_few", n=int(min(t.n, c.n)), k=len(covariates)),)
+    return CupedResult(absolute, relative, np.zeros(len(covariates)), 0.0, {"treatment": t.mean, "control": c.mean},
+                       {"treatment": t.se, "control": c.se}, False, describe(codes), codes)

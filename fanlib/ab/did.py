@@ -127,6 +127,11 @@ def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
     df = n - rank
     gcodes, uniq = pd.factorize(np.asarray(groups))
     n_groups = len(uniq)
+    if df <= 0 or n_groups < 2:  # nothing left to estimate the noise from
+        n_periods = len(set(np.asarray(effects[-1]).tolist())) if len(effects) > 1 else 0
+        raise ABInputError(f"the panel is too small: {n_groups} units over {n_periods} periods leave no residual "
+                           f"degrees of freedom after the fixed effects", check="panel size", code="did_too_small",
+                           fields={"units": n_groups, "periods": n_periods})
     scores = np.zeros((n_groups, Xs.shape[1]))
     np.add.at(scores, gcodes, Xs * resid[:, None])
     cov = xtx_inv @ (scores.T @ scores) @ xtx_inv
@@ -219,6 +224,11 @@ class DiDResult:
     def pretrend_ok(self) -> bool:
         return self.pretrend_p >= 0.05
 
+    @property
+    def pretrend_tested(self) -> bool:
+        """False when the panel has too few weeks or communities before the start for the test."""
+        return math.isfinite(self.pretrend_p)
+
 
 def unit_weights(panel: pd.DataFrame) -> np.ndarray | None:
     """Each row's weight: its unit's mean active fans per week before the start (fixed before treatment).
@@ -276,6 +286,9 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     res = ols_fe(y, d * post, names=["treated_post"], effects=[units, period], groups=units, weights=w)
     b, se = res.coef("treated_post")
     G = res.n_groups
+    if not (math.isfinite(se) and se > 0):  # a perfect fit is no evidence of an effect
+        raise ABInputError("the panel is too small to estimate the uncertainty of the effect", check="panel size",
+                           code="did_too_small", fields={"units": n_units, "periods": len(set(period.tolist()))})
     crit = float(_st.t.ppf(1 - alpha / 2, G - 1))
     p = float(2 * _st.t.sf(abs(b / se), G - 1))
     # event study: treated × each week except the reference week -1
@@ -309,7 +322,13 @@ def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan")
     period = pre["period"].to_numpy()
     d = np.isin(units, [str(t) for t in treated]).astype(float)
     y = np.log(pre[outcome].to_numpy(float))
-    res = ols_fe(y, d * period, names=["slope"], effects=[units, period], groups=units, weights=unit_weights(pre))
+    try:
+        res = ols_fe(y, d * period, names=["slope"], effects=[units, period], groups=units,
+                     weights=unit_weights(pre))
+    except ABInputError:  # too few weeks or units before the start: no test, said as such
+        return math.nan, math.nan, 0
+    if not (math.isfinite(res.bse[0]) and res.bse[0] > 0):
+        return math.nan, math.nan, 0
     t = float(res.params[0] / res.bse[0])
     return t, float(2 * _st.t.sf(abs(t), res.n_groups - 1)), 1
 

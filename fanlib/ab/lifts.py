@@ -19,6 +19,8 @@ from fanlib.ab.notes import describe, note
 
 #: Below this many units per arm a relative interval is flagged as not to be trusted.
 MIN_N_RELATIVE = 1_000
+#: A variance within a variant needs two units; with fewer there is no interval and no test.
+MIN_N_INTERVAL = 2
 #: Fieller's g = (crit · se_control / mean_control)²; above this the ratio is poorly determined.
 MAX_FIELLER_G = 0.05
 
@@ -49,10 +51,20 @@ class RelativeLift:
 
 
 def welch_df(v1: float, n1: int, v0: float, n0: int) -> float:
-    """Welch–Satterthwaite degrees of freedom from unit variances and counts."""
+    """Welch–Satterthwaite degrees of freedom from unit variances and counts (nan below two units a variant)."""
+    if min(n1, n0) < MIN_N_INTERVAL:
+        return math.nan
     a, b = v1 / n1, v0 / n0
     denom = a * a / (n1 - 1) + b * b / (n0 - 1)
     return (a + b) ** 2 / denom if denom > 0 else math.inf
+
+
+def too_few_units(n1: int, n0: int) -> tuple | None:
+    """The caveat when a variant is too small for an interval (no units, or one), else None."""
+    n = int(min(n1, n0))
+    if n >= MIN_N_INTERVAL:
+        return None
+    return note("undefined_no_units") if n == 0 else note("too_few_units", n=n, min_n=MIN_N_INTERVAL)
 
 
 def _critical(alpha: float, df: float) -> float:
@@ -71,6 +83,13 @@ def absolute_lift(treat, control, alpha: float = 0.05) -> AbsoluteLift:
     kind = control.kind
     d = treat.mean - control.mean
     n1, n0 = treat.n, control.n
+    small = too_few_units(n1, n0)
+    if small is not None:
+        codes = (small,)
+        method = {"proportion": "two-proportion z-test", "ratio": "z-test, delta-method variance"}.get(kind,
+                                                                                                        "Welch t-test")
+        return AbsoluteLift(d, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, method, describe(codes),
+                            codes)
     if kind == "proportion":
         se = math.sqrt(treat.variance / n1 + control.variance / n0)
         pooled = (treat.sum + control.sum) / (n1 + n0)
@@ -79,6 +98,9 @@ def absolute_lift(treat, control, alpha: float = 0.05) -> AbsoluteLift:
         if se0 == 0:
             codes = (note("no_variation"),)
             return AbsoluteLift(d, 0.0, d, d, 1.0, 0.0, df, method, describe(codes), codes)
+        if se == 0:  # every fan alike within each variant, yet the variants differ: as for means, no test
+            codes = (note("no_within_variation"),)
+            return AbsoluteLift(d, 0.0, d, d, math.nan, math.nan, df, method, describe(codes), codes)
         stat = d / se0
         crit = _critical(alpha, df)
         return AbsoluteLift(d, se, d - crit * se, d + crit * se, _two_sided_p(stat, df), stat, df, method)
@@ -139,6 +161,13 @@ def relative_lift(treat_mean: float, treat_se: float, control_mean: float, contr
     if control_mean == 0 or not math.isfinite(control_mean):
         codes = (note("rel_control_zero"),)
         return RelativeLift(math.nan, math.nan, math.nan, method, False, describe(codes), codes)
+    if not math.isfinite(treat_mean):
+        codes = (note("undefined_no_units"),)
+        return RelativeLift(math.nan, math.nan, math.nan, method, False, describe(codes), codes)
+    small = too_few_units(n_min, n_min)
+    if small is not None or not (math.isfinite(treat_se) and math.isfinite(control_se)):
+        codes = (small or note("undefined_no_units"),)
+        return RelativeLift(treat_mean / control_mean - 1, math.nan, math.nan, method, False, describe(codes), codes)
     est = treat_mean / control_mean - 1
     crit = _critical(alpha, df)
     if method == "fieller":

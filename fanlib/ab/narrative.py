@@ -10,6 +10,7 @@ import math
 
 import pandas as pd
 
+from fanlib.ab.lifts import MIN_N_INTERVAL
 from fanlib.ab.verdict import DONT_SHIP, INCONCLUSIVE, SHIP, WITHHELD, format_lift
 from fanlib.i18n import fmt_date, fmt_number
 
@@ -122,7 +123,8 @@ def verdict_reason(verdict, T, srm=None) -> str:
         return _guard_summary(d.get("guardrails", []), T)
     if code == "better_at_risk":
         return T("reason_better_at_risk", metric=name, guards=_guard_summary(d.get("guardrails", []), T))
-    return T(f"reason_{code}", metric=name, p=f"{p:.2g}" if isinstance(p, float) and math.isfinite(p) else "–")
+    return T(f"reason_{code}", metric=name, p=f"{p:.2g}" if isinstance(p, float) and math.isfinite(p) else "–",
+             n=primary.get("n_min", ""), min_n=MIN_N_INTERVAL)
 
 
 def verdict_sentence(verdict, T, srm=None) -> str:
@@ -149,11 +151,11 @@ def lift_sentence(row, T) -> str:
     flag = "" if bool(row.get("relative_trusted", True)) else T("relative_untrusted")
     return T("lift_line", metric=metric_label(row["metric"], T, row.get("label")), variant=row["variant"],
              absolute=lift_text(row["absolute"], row["absolute_low"], row["absolute_high"], row["unit"], T),
-             relative=rel + flag, p=f"{row['p_adjusted']:.3g}")
+             relative=rel + flag, p=f"{row['p_adjusted']:.3g}" if math.isfinite(row["p_adjusted"]) else "–")
 
 
 def segments_sentence(tests: pd.DataFrame, T, alpha: float = 0.05) -> str:
-    if tests.empty:
+    if tests.empty or not tests["p_adjusted"].astype(float).notna().any():  # no segment big enough to test
         return T("segments_none")
     het = tests[tests["heterogeneous"]]
     if het.empty:
@@ -165,12 +167,21 @@ def segments_sentence(tests: pd.DataFrame, T, alpha: float = 0.05) -> str:
 
 def did_sentence(res, T, alpha: float = 0.05) -> str:
     pct = lambda v: ("+" if v >= 0 else "") + fmt_number(v, "pct", T.lang)  # noqa: E731
-    trend = (T("did_parallel", p=f"{res.pretrend_p:.2f}") if res.pretrend_ok
-             else T("did_not_parallel", p=f"{res.pretrend_p:.3f}"))
+    trend = (T("did_no_pretrend") if not res.pretrend_tested else T("did_parallel", p=f"{res.pretrend_p:.2f}")
+             if res.pretrend_ok else T("did_not_parallel", p=f"{res.pretrend_p:.3f}"))
     effect = T("did_effect", effect=pct(res.relative), low=pct(res.relative_low), high=pct(res.relative_high),
                treated=res.n_treated, others=res.n_units - res.n_treated, p=f"{res.p_value:.3g}",
                significance=T("significant" if res.p_value < alpha else "not_significant"))
     return f"{trend} {effect}"
+
+
+def did_caveat(res, T) -> tuple[str, str] | None:
+    """The banner (text, level) a DiD estimate needs: not parallel before the start, or not testable."""
+    if not res.pretrend_tested:
+        return T("did_no_pretrend"), "warning"
+    if not res.pretrend_ok:
+        return T("did_biased"), "danger"
+    return None
 
 
 def sequential_sentence(table: pd.DataFrame, T, alpha: float = 0.05, unit: str = "pct") -> str:

@@ -18,22 +18,34 @@ def _messages(T):
     return T or messages(narrative.DOMAIN, "zh")
 
 
+def _finite(frame: pd.DataFrame, *columns: str) -> np.ndarray:
+    """Rows where every named column holds a finite number (an estimate with its whole interval)."""
+    ok = np.ones(len(frame), dtype=bool)
+    for c in columns:
+        ok &= np.isfinite(pd.to_numeric(frame[c], errors="coerce").astype(float).to_numpy())
+    return ok
+
+
 def forest_lifts(lifts: pd.DataFrame, *, T=None, title: str | None = None, ax=None):
-    """Forest plot of every metric × variant's relative lift and its interval."""
+    """Forest plot of every metric × variant's relative lift and its interval (None when none has one)."""
     T = _messages(T)
     frame = narrative.relabel(lifts, T)
     many = frame["variant"].nunique() > 1
     frame["row"] = frame["label"] + (" · " + frame["variant"].astype(str) if many else "")
-    frame = frame[np.isfinite(frame["relative"].astype(float))]
+    frame = frame[_finite(frame, "relative", "relative_low", "relative_high")]
+    if frame.empty:  # e.g. one fan per variant: nothing to draw, and the notebook says so
+        return None
     return plotting.forest(frame, "relative", "relative_low", "relative_high", "row", ref=0.0,
                            title=title or T("chart_forest"), xlabel=T("chart_forest_x"), percent=True,
                            significant="significant", ax=ax)
 
 
 def forest_segments(segments: pd.DataFrame, *, T=None, unit: str = "pct", title: str | None = None, ax=None):
-    """Forest plot of the absolute lift in every segment of every dimension (none left out)."""
+    """Forest plot of the absolute lift in every segment of every dimension with an interval (None if none)."""
     T = _messages(T)
-    frame = segments[np.isfinite(segments["estimate"].astype(float))].copy()
+    frame = segments[_finite(segments, "estimate", "low", "high")].copy()
+    if frame.empty:
+        return None
     frame["row"] = [f"{narrative.dimension_label(d, T)} = {narrative.segment_label(s, T, d)}"
                     for d, s in zip(frame["dimension"], frame["segment"])]
     frame["sig"] = frame["p_adjusted"] < 0.05

@@ -56,8 +56,12 @@ def planner(sd: float, baseline: float, mde_relatives=(0.01, 0.02, 0.05, 0.10), 
     import pandas as pd
 
     if not (math.isfinite(sd) and sd > 0 and math.isfinite(baseline) and baseline != 0):
-        raise ValueError(f"planning needs a positive standard deviation and a non-zero baseline "
-                         f"(got sd = {sd}, baseline = {baseline})")
+        from fanlib.ab.errors import ABInputError
+
+        sd_text, base_text = (f"{v:.4g}" if math.isfinite(v) else "–" for v in (sd, baseline))
+        raise ABInputError(f"planning needs a positive standard deviation and a non-zero baseline "
+                           f"(got sd = {sd_text}, baseline = {base_text})", check="planning inputs",
+                           code="planner_no_sd", fields={"sd": sd_text, "baseline": base_text})
     rows = []
     for rel in mde_relatives:
         n = sample_size_per_arm(sd, abs(rel * baseline), alpha=alpha, power=power, ratio=ratio)

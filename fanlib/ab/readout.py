@@ -12,12 +12,12 @@ import pandas as pd
 from fanlib.ab.cuped import cuped
 from fanlib.ab.errors import ABInputError
 from fanlib.ab.guardrails import GuardrailResult, check_guardrail
-from fanlib.ab.lifts import MIN_N_RELATIVE, absolute_lift, relative_lift
+from fanlib.ab.lifts import MIN_N_INTERVAL, MIN_N_RELATIVE, absolute_lift, relative_lift
 from fanlib.ab.multiple import adjust
 from fanlib.ab.notes import describe, note
 from fanlib.ab.outcomes import READOUT_MEMORY_LIMIT, Metric
 from fanlib.ab.power import achieved_power, mde_for, sample_size_per_arm
-from fanlib.ab.srm import SRM_ALPHA, SRMResult, srm_check
+from fanlib.ab.srm import SRM_ALPHA, SRM_MIN_EXPECTED, SRMResult, srm_check
 from fanlib.ab.stats import Moments, variant_stats
 from fanlib.ab.verdict import DONT_SHIP, INCONCLUSIVE, SHIP, WITHHELD, Verdict, decide
 
@@ -106,6 +106,11 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
     srm = srm_check(counts, plan, srm_alpha)
     treatments = [v for v in sorted(counts) if v != control]
     note_codes: list = []
+    for v in sorted(counts):
+        if counts[v] < MIN_N_INTERVAL:
+            note_codes.append(note("arm_too_small", variant=v, n=counts[v], min_n=MIN_N_INTERVAL))
+    if min((e for e in srm.expected.values() if e > 0), default=0) < SRM_MIN_EXPECTED:
+        note_codes.append(note("srm_small_sample", n=sum(counts.values()), min_expected=SRM_MIN_EXPECTED))
     vrows, lrows = [], []
     for name, metric in metrics.items():
         by_v = moments[name]
@@ -130,8 +135,8 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
                    "raw_absolute": ab.estimate, "raw_low": ab.low, "raw_high": ab.high, "raw_se": ab.se,
                    "raw_p_value": ab.p_value, "raw_relative": rel.estimate, "raw_relative_low": rel.low,
                    "raw_relative_high": rel.high, "test": ab.method, "variance_reduction": math.nan,
-                   "cuped_applied": False, "note": "; ".join(filter(None, [ab.note, rel.note])),
-                   "note_codes": list(ab.codes) + list(rel.codes)}
+                   "cuped_applied": False, "note": "; ".join(dict.fromkeys(filter(None, [ab.note, rel.note]))),
+                   "note_codes": _unique([*ab.codes, *rel.codes])}
             chosen_abs, chosen_rel, source = ab, rel, "unadjusted"
             if use_cuped and metric.covariates and metric.kind != "ratio" and min(t.n, c.n) > len(metric.covariates) + 2:
                 cu = cuped(by_v[v], by_v[control], metric.column, metric.covariates, alpha=alpha,
@@ -181,7 +186,8 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
             return {"metric": metric_name, "name": metrics[metric_name].display.split(" ", 1)[-1],
                     "estimate": r["absolute"],
                     "low": r["absolute_low"], "high": r["absolute_high"], "p_adjusted": r["p_adjusted"],
-                    "unit": r["unit"], "higher_is_better": bool(r["higher_is_better"])}
+                    "unit": r["unit"], "higher_is_better": bool(r["higher_is_better"]), "se": r["se"],
+                    "n_min": int(min(r["n_control"], r["n_variant"]))}
 
         secondaries = [entry(m) for m in metrics if m != primary and m not in guardrails]
         mde_abs = mde_relative * abs(sub[sub["metric"] == primary]["control_mean"].iloc[0])
@@ -193,6 +199,15 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
                 "power": power, "planned_split": srm.planned}
     return Readout(experiment_id, control, srm, variants, lifts, guard_results, power_table, verdicts, verdict,
                    note_codes, settings)
+
+
+def _unique(codes) -> list:
+    """Caveats in order, each once (the absolute and the relative lift may give the same one)."""
+    out: list = []
+    for c in codes:
+        if c not in out:
+            out.append(c)
+    return out
 
 
 def _overall(verdicts: list[Verdict], lifts: pd.DataFrame, primary: str) -> Verdict:

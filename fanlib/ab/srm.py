@@ -8,6 +8,8 @@ from scipy import stats as _st
 
 #: The conventional SRM threshold: a mismatch this unlikely means the assignment is broken.
 SRM_ALPHA = 0.001
+#: Below this expected count in a variant the χ² check can hardly detect a mismatch (the usual rule of 5).
+SRM_MIN_EXPECTED = 5
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,8 @@ class SampleStats:
 
     @property
     def se(self) -> float:
-        """Standard error of the mean."""
-        return math.sqrt(self.variance / self.n) if self.n else math.nan
+        """Standard error of the mean (nan below two units: no variance)."""
+        return math.sqrt(self.variance / self.n) if self.n >= 2 else math.nan
 
     @property
     def estimate(self) -> float:
@@ -126,24 +126,31 @@ class RatioStats:
     sum_cross: float
     kind: str = field(default="ratio")
 
+    # no units: no means; fewer than two: no (co)variances (nan rather than a division by zero)
     @property
     def mean_num(self) -> float:
-        return self.sum_num / self.n
+        return self.sum_num / self.n if self.n else math.nan
 
     @property
     def mean_den(self) -> float:
-        return self.sum_den / self.n
+        return self.sum_den / self.n if self.n else math.nan
 
     @property
     def var_num(self) -> float:
+        if self.n < 2:
+            return math.nan
         return max((self.sum_sq_num - self.sum_num ** 2 / self.n) / (self.n - 1), 0.0)
 
     @property
     def var_den(self) -> float:
+        if self.n < 2:
+            return math.nan
         return max((self.sum_sq_den - self.sum_den ** 2 / self.n) / (self.n - 1), 0.0)
 
     @property
     def cov_num_den(self) -> float:
+        if self.n < 2:
+            return math.nan
         return (self.sum_cross - self.sum_num * self.sum_den / self.n) / (self.n - 1)
 
     @property
@@ -165,7 +172,7 @@ class RatioStats:
     @property
     def se(self) -> float:
         v = self.variance
-        return math.sqrt(v / self.n) if math.isfinite(v) else math.nan
+        return math.sqrt(v / self.n) if math.isfinite(v) and self.n else math.nan
 
     @classmethod
     def from_moments(cls, m: Moments, numerator: str, denominator: str) -> "RatioStats":

@@ -5,13 +5,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from fanlib.ab.lifts import MIN_N_INTERVAL
+
 SHIP, DONT_SHIP, INCONCLUSIVE, WITHHELD = "ship", "don't ship", "inconclusive", "withheld"
 
 
 def format_lift(value: float, low: float, high: float, unit: str, lang: str = "en") -> str:
     """'+1.2 pp [0.8, 1.6]' ('+1.2 个百分点 [0.8, 1.6]' in Chinese), '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
-    if not all(math.isfinite(v) for v in (value, low, high)):
+    if not math.isfinite(value):
         return "不可估计" if lang == "zh" else "not estimable"
+    if not (math.isfinite(low) and math.isfinite(high)):  # e.g. one fan per variant: the difference, no interval
+        point = format_lift(value, value, value, unit, lang).split(" [")[0]
+        return point + ("（无区间）" if lang == "zh" else " (no interval)")
     if unit == "pct":
         pp = "个百分点" if lang == "zh" else "pp"
         return f"{value * 100:+.1f} {pp} [{low * 100:.1f}, {high * 100:.1f}]"
@@ -35,8 +40,9 @@ def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: lis
     """Decide for one variant from its primary metric, secondary metrics and guardrails.
 
     ``primary`` and each secondary are dicts with keys name, estimate, low, high, p_adjusted, unit,
-    higher_is_better. Rules: SRM -> withheld; a violated guardrail -> don't ship; the primary
-    significantly better (adjusted p < alpha) with every guardrail fine -> ship; significantly worse
+    higher_is_better, and optionally se and n_min (the smaller variant's fans). Rules: SRM -> withheld;
+    fewer than two fans in a variant -> inconclusive (no interval, no test); a violated guardrail ->
+    don't ship; the primary significantly better (adjusted p < alpha) with every guardrail fine -> ship; significantly worse
     -> don't ship; a guardrail at risk -> inconclusive; not significant -> inconclusive, or don't ship
     when the interval rules out the minimum effect worth having (``mde``, absolute).
     """
@@ -54,12 +60,23 @@ def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: lis
         guard_text = "guardrails fine"
     sign = 1 if primary.get("higher_is_better", True) else -1
     p = primary["p_adjusted"]
-    better = math.isfinite(p) and p < alpha and sign * primary["estimate"] > 0
-    worse = math.isfinite(p) and p < alpha and sign * primary["estimate"] < 0
+    n_min = primary.get("n_min")
+    too_few = n_min is not None and n_min < MIN_N_INTERVAL
+    # a win or a loss needs a real interval: finite bounds with some width (a zero standard error is no evidence)
+    se = primary.get("se", math.nan)
+    spread = math.isfinite(primary["low"]) and math.isfinite(primary["high"]) and not (
+        isinstance(se, (int, float)) and se == 0)
+    tested = math.isfinite(p) and spread and not too_few
+    better = tested and p < alpha and sign * primary["estimate"] > 0
+    worse = tested and p < alpha and sign * primary["estimate"] < 0
     # the reason as a message code (rendered in the report's language by fanlib.ab.narrative)
     if srm_failed:
         decision, code = WITHHELD, "srm"
         reason = "sample ratio mismatch: the assignment is broken, so the lifts are not trustworthy"
+    elif too_few:
+        decision, code = INCONCLUSIVE, "too_few"
+        reason = (f"{primary['name']} cannot be tested: the smaller variant has only {n_min} fan(s), and a test "
+                  f"needs at least {MIN_N_INTERVAL} per variant")
     elif bad:
         decision, code, reason = DONT_SHIP, "guard_violated", guard_text
     elif worse:
@@ -69,7 +86,7 @@ def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: lis
         reason = f"{primary['name']} is significantly better (adjusted p = {p:.2g}) and guardrails are fine"
     elif better:
         decision, code, reason = INCONCLUSIVE, "better_at_risk", f"{primary['name']} is better, but {guard_text}"
-    elif not math.isfinite(p):
+    elif not tested:
         decision, code, reason = INCONCLUSIVE, "untestable", f"{primary['name']} could not be tested"
     elif mde is not None and math.isfinite(primary["high"]) and sign * (primary["high"] if sign > 0 else primary["low"]) < abs(mde):
         decision, code = DONT_SHIP, "no_effect"
