@@ -227,10 +227,10 @@ def check_timezone(name) -> str:
 def markdown() -> str:
     """The contract as Markdown tables, for the README and the overview report."""
     lines = [
-        f"Timestamps are naive, in one time zone: {TIMEZONE} unless the `timezone` parameter names another. "
-        "Values with a zone or offset (`…Z`, `+08:00`, TIMESTAMPTZ columns) are converted to it. "
-        "Money is in CNY. Identifiers are strings. Integer columns hold whole numbers and amounts are finite. "
-        "Numbers given as text use `.` as the decimal mark and `,` for thousands (`1,234.50`), unless the "
+        f"Timestamps are naive, in one time zone: {TIMEZONE} unless the `timezone` parameter names another.",
+        "Values with a zone or offset (`…Z`, `+08:00`, TIMESTAMPTZ columns) are converted to it.",
+        "Money is in CNY. Identifiers are strings. Integer columns hold whole numbers; amounts are finite.",
+        "Numbers given as text use `.` as the decimal mark and `,` for thousands (`1,234.50`), unless the",
         'mapping declares `decimal: ","` (`1.234,56`).',
         "",
     ]
