@@ -159,7 +159,8 @@ def _number_text(col: ir.StringValue, decimal: str) -> tuple[ir.StringValue, ir.
 
 def _whole(x: ir.NumericValue) -> ir.BooleanValue:
     """Whether a number is an integer that fits 64 bits (infinity and NaN are not)."""
-    return (x == x.floor()) & (x.abs() < 9.2e18)
+    # ibis compiles floor() with a cast to BIGINT, which fails on infinity: test the range first.
+    return ibis.ifelse(x.abs() < 9.2e18, x == x.floor(), False)
 
 
 def _to_int(x: ir.NumericValue) -> ir.IntegerColumn:
@@ -183,7 +184,7 @@ def cast_column(col: ir.Column, dtype: str, engine: str, *, timezone: str = cont
             return col.cast(to)
         if src.is_floating() or src.is_decimal():
             # Ids stored as floats (Excel, pandas with NaN) read 1001.0; keep them as "1001".
-            text = ibis.ifelse(col == col.floor(), col.cast(dt.int64).cast(to), col.cast(to))
+            text = ibis.ifelse(_whole(col), col.cast(dt.int64).cast(to), col.cast(to))
             return ibis.ifelse(col.isnan(), ibis.null(to), text) if src.is_floating() else text
         return None
     if dtype in ("int", "float"):

@@ -42,8 +42,7 @@ import ibis.expr.types as ir
 
 from fanlib import contract
 from fanlib.casting import DECIMAL_KEY, TablePlan, decimal_marks, plan
-from fanlib.casting import IBIS_TYPES, cast_column  # noqa: F401 - re-exported for callers
-from fanlib.casting import present as _present  # noqa: F401 - kept for callers of the old name
+from fanlib.casting import IBIS_TYPES  # noqa: F401 - re-exported: the contract's ibis types
 from fanlib.sources import (  # noqa: F401 - the loaders' public names, re-exported
     CSV_MAX_LINE_BYTES,
     DUCKDB_MEMORY_LIMIT,

@@ -137,12 +137,12 @@ def test_cli_names_table_column_check_and_rows_for_decimal_commas(tmp_path, tabl
 
 def test_a_fraction_in_an_integer_column_is_refused_not_rounded(tmp_path, tables):
     fans = tables["fans"].astype({"birth_year": "string"})
-    fans.loc[fans.index[:3], "birth_year"] = ["2001.7", "1990.0", "1,985"]
+    fans.loc[fans.index[:4], "birth_year"] = ["2001.7", "1990.0", "1,985", "inf"]
     csv = write_csvs(tmp_path / "csv", dict(tables, fans=fans))
     p = only(problems_of(csv), "integer")
-    assert (p.table, p.column, p.failing_rows) == ("fans", "birth_year", 1)
-    assert p.examples == [{"fan_id": fans["fan_id"].iloc[0], "join_time": p.examples[0]["join_time"],
-                           "birth_year": "2001.7"}]
+    assert (p.table, p.column, p.failing_rows) == ("fans", "birth_year", 2)
+    assert sorted(e["birth_year"] for e in p.examples) == ["2001.7", "inf"]
+    assert {e["fan_id"] for e in p.examples} == {fans["fan_id"].iloc[0], fans["fan_id"].iloc[3]}
     with connect(csv, validate=False, now=NOW) as fd:
         years = fd.execute(fd.fans.select("fan_id", "birth_year")).set_index("fan_id")["birth_year"]
     assert pd.isna(years[fans["fan_id"].iloc[0]])  # never 2002
