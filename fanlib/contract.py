@@ -7,8 +7,12 @@ derived from it.
 
 Conventions
 -----------
-* Timestamps are naive and in China Standard Time (Asia/Shanghai, UTC+8).
-* Money is in CNY (yuan), as a float.
+* Timestamps are naive, in one declared time zone: ``timezone`` (an IANA name),
+  China Standard Time (Asia/Shanghai, UTC+8) unless said otherwise. Values
+  with a zone or offset are converted to it.
+* Money is in CNY (yuan), as a finite float. Integer columns hold whole numbers.
+* Numbers given as text use ``.`` as the decimal mark and ``,`` for thousands
+  (``1,234.50``) unless the mapping declares ``decimal: ","`` (``1.234,56``).
 * Identifiers are strings, even when a source stores them as integers.
 * Categorical codes are lower-case English; Chinese display names live in the
   report layer.
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: The time zone in which every naive timestamp of the contract is expressed.
+#: The time zone in which every naive timestamp of the contract is expressed, unless ``timezone`` says otherwise.
 TIMEZONE = "Asia/Shanghai"
 
 CHANNELS = ("wechat", "weibo", "douyin", "xiaohongshu", "qq", "live", "other")
@@ -203,10 +207,31 @@ def table(name: str) -> Table:
         raise KeyError(f"{name!r} is not a contract table; the tables are {', '.join(TABLES)}") from None
 
 
+def check_timezone(name) -> str:
+    """``name`` if it is an IANA time zone name (``Asia/Shanghai``, ``UTC``); ValueError saying so if not."""
+    import difflib
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+    if isinstance(name, str) and name.strip():
+        try:
+            ZoneInfo(name.strip())
+            return name.strip()
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1, cutoff=0.6)
+    hint = f" — did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"timezone {name!r} is not an IANA time zone name such as {TIMEZONE!r}, 'UTC' or "
+                     f"'Europe/Berlin'{hint}")
+
+
 def markdown() -> str:
     """The contract as Markdown tables, for the README and the overview report."""
     lines = [
-        f"Timestamps are naive, in {TIMEZONE} time. Money is in CNY. Identifiers are strings.",
+        f"Timestamps are naive, in one time zone: {TIMEZONE} unless the `timezone` parameter names another.",
+        "Values with a zone or offset (`…Z`, `+08:00`, TIMESTAMPTZ columns) are converted to it.",
+        "Money is in CNY. Identifiers are strings. Integer columns hold whole numbers; amounts are finite.",
+        "Numbers given as text use `.` as the decimal mark and `,` for thousands (`1,234.50`), unless the",
+        'mapping declares `decimal: ","` (`1.234,56`).',
         "",
     ]
     for t in TABLES.values():

@@ -2,13 +2,16 @@
 
     fanlib load data/demo.duckdb --to postgresql://user:pass@host:5432/db [--schema fans_2025]
     fanlib load data/demo.duckdb --to parquet:///path/to/folder
+    fanlib load exports/ --to parquet:///path/to/folder --timezone UTC
 
 The contract tables (``fans``, ``events``, ``orders``, ``comments``,
 ``assignments``) are read through ``fanlib.data.connect`` with their contract
 names and types, and streamed in Arrow batches, so a table never has to fit in
 memory. PostgreSQL receives them through ``COPY … FROM STDIN`` (CSV); a
 Parquet folder gets one file per table, the layout ``connect(folder)`` and the
-Spark source read. Existing tables of the same name are replaced.
+Spark source read. Existing tables of the same name are replaced. Timestamps are
+written naive, in the ``--timezone`` zone (Asia/Shanghai by default), as
+``connect`` reads them; read the copy back in the same zone.
 
 Afterwards ``connect(url)`` (with ``?schema=…`` when a schema was given) and
 ``fanlib run all --source URL`` read the copy.
@@ -68,7 +71,8 @@ def _tables(fd) -> list[str]:
     return [name for name in contract.TABLE_NAMES if fd.has(name)]
 
 
-def to_postgres(source, url: str, schema: str | None = None, progress=None) -> dict[str, int]:
+def to_postgres(source, url: str, schema: str | None = None, progress=None,
+                timezone: str = contract.TIMEZONE) -> dict[str, int]:
     """Copy the contract tables of ``source`` into PostgreSQL at ``url``; returns rows per table.
 
     ``schema`` (created if missing) holds the tables; read them back with
@@ -79,7 +83,7 @@ def to_postgres(source, url: str, schema: str | None = None, progress=None) -> d
     from fanlib.data import connect
 
     say = progress or (lambda _msg: None)
-    fd = connect(source, validate=False)
+    fd = connect(source, validate=False, timezone=timezone)
     counts: dict[str, int] = {}
     try:
         with psycopg.connect(_libpq_url(url)) as pg:
@@ -106,7 +110,7 @@ def to_postgres(source, url: str, schema: str | None = None, progress=None) -> d
     return counts
 
 
-def to_parquet(source, folder: str | Path, progress=None) -> dict[str, int]:
+def to_parquet(source, folder: str | Path, progress=None, timezone: str = contract.TIMEZONE) -> dict[str, int]:
     """Write the contract tables of ``source`` as ``folder/<table>.parquet``; returns rows per table."""
     import pyarrow.parquet as pq
 
@@ -115,7 +119,7 @@ def to_parquet(source, folder: str | Path, progress=None) -> dict[str, int]:
     say = progress or (lambda _msg: None)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = connect(source, validate=False)
+    fd = connect(source, validate=False, timezone=timezone)
     counts: dict[str, int] = {}
     try:
         for name in _tables(fd):
@@ -140,15 +144,16 @@ def _libpq_url(url: str) -> str:
     return "postgresql://" + rest if scheme.startswith("postgres") else url
 
 
-def load(source, to: str, schema: str | None = None, progress=None) -> dict[str, int]:
+def load(source, to: str, schema: str | None = None, progress=None,
+         timezone: str = contract.TIMEZONE) -> dict[str, int]:
     """Copy ``source`` to ``to``: a ``postgresql://`` URL or a ``parquet://`` folder."""
     scheme = urlsplit(to).scheme.lower()
     if scheme in ("postgresql", "postgres"):
-        return to_postgres(source, to, schema=schema, progress=progress)
+        return to_postgres(source, to, schema=schema, progress=progress, timezone=timezone)
     if scheme == "parquet":
         if schema:
             raise ValueError("--schema applies to PostgreSQL only")
-        return to_parquet(source, to.split("://", 1)[1], progress=progress)
+        return to_parquet(source, to.split("://", 1)[1], progress=progress, timezone=timezone)
     raise ValueError(f"--to {to.split('://', 1)[0]}://…: give a postgresql:// URL or a parquet:///folder")
 
 
@@ -157,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("source", help="data source to copy (DuckDB file, data folder, workbook or URL)")
     ap.add_argument("--to", required=True, help="postgresql://user:pass@host:port/db or parquet:///folder")
     ap.add_argument("--schema", help="PostgreSQL schema to hold the tables (created if missing)")
+    ap.add_argument("--timezone", default=contract.TIMEZONE,
+                    help=f"IANA time zone the timestamps are written in (default {contract.TIMEZONE})")
     args = ap.parse_args(argv)
     from fanlib.data import SourceError, _mask_url
 
@@ -164,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[fanlib load] {msg}", file=sys.stderr, flush=True)
 
     try:
-        counts = load(args.source, args.to, schema=args.schema, progress=say)
+        counts = load(args.source, args.to, schema=args.schema, progress=say, timezone=args.timezone)
     except (SourceError, ValueError, TypeError) as e:
         print(f"fanlib load: {e}", file=sys.stderr)
         return 2

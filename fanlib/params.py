@@ -525,6 +525,13 @@ def resolve_parameters(
                 put("source", source, "--source")
             else:
                 problems.append(f"{stem}: --source given but the notebook declares no 'source' parameter")
+        if isinstance(values.get("timezone"), str):  # the zone every source's timestamps are read in
+            from fanlib.contract import check_timezone
+
+            try:
+                check_timezone(values["timezone"])
+            except ValueError as exc:
+                problems.append(f"parameter 'timezone': {exc}")
         result[stem] = values
     if problems:
         raise ParamError(list(dict.fromkeys(problems)))

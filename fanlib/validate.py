@@ -23,7 +23,7 @@ A violation raises one error type, ``ContractError``, whose ``problems`` list
 says for each problem the table, column, check, number of failing rows and
 example rows, and whose text is a readable report.
 
-Command line: ``fanlib validate [SOURCE] [--mapping FILE.yaml] [--now TIME]``
+Command line: ``fanlib validate [SOURCE] [--mapping FILE.yaml] [--now TIME] [--timezone ZONE]``
 prints "OK" and the row counts, or the report and exits with code 2.
 """
 
@@ -58,6 +58,9 @@ CHECKS = {
     "mapping": "the column mapping does not fit the source",
     "dtype": "the column's type cannot be converted to the contract's",
     "parse": "values that cannot be read as the contract's type",
+    "number_format": "numbers whose comma or dot is neither the declared decimal mark nor a thousands separator",
+    "integer": "values with a fraction in a column of whole numbers",
+    "finite": "numbers that are infinite or not a number (inf, NaN)",
     "not_null": "missing values in a column that needs them",
     "allowed_values": "values outside the allowed codes",
     "min_value": "values below the minimum",
@@ -251,7 +254,7 @@ class _Rule:
 
 def _column_rules(fd: FanData, name: str) -> list[_Rule]:
     """Every per-row check of a table, as ibis conditions over the renamed raw table."""
-    from fanlib.data import _present
+    from fanlib.casting import present as _present
 
     plan = fd.plans[name]
     table = contract.table(name)
@@ -262,9 +265,17 @@ def _column_rules(fd: FanData, name: str) -> list[_Rule]:
             continue
         raw, x = plan.raw[c.name], plan.exprs[c.name]
         given = _present(raw)
+        refused = plan.refusals.get(c.name, [])
+        for refusal in refused:
+            rules.append(_Rule(c.name, refusal.check, refusal.cond, refusal.detail))
         if c.name in plan.cast_from_text:
-            rules.append(_Rule(c.name, "parse", given & x.isnull(),
-                               f"values of {c.name!r} that cannot be read as {c.dtype}"))
+            unreadable = given & x.isnull()
+            for refusal in refused:  # counted under their own check
+                unreadable = unreadable & ~refusal.cond.fill_null(False)
+            rules.append(_Rule(c.name, "parse", unreadable, f"values of {c.name!r} that cannot be read as {c.dtype}"))
+        if c.dtype == "float":
+            rules.append(_Rule(c.name, "finite", given & (x.isinf() | x.isnan()),
+                               f"{c.name!r} must be a finite number, not infinity or NaN"))
         if not c.nullable:
             rules.append(_Rule(c.name, "not_null", ~given, f"{c.name!r} must not be missing"))
         if c.allowed:
@@ -438,6 +449,7 @@ def _passed_record(fd: FanData) -> Path | None:
     if not folder or not Path(folder).is_dir():
         return None
     key = {"source": fd.describe_source(), "mapping": fd.mapping, "fingerprint": fd.fingerprint(),
+           "timezone": fd.timezone,
            "contract": hashlib.sha256(Path(contract.__file__).read_bytes()).hexdigest()}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode("utf-8")).hexdigest()[:32]
     return Path(folder) / f"{digest}.passed"
@@ -479,7 +491,7 @@ def load_mapping(path) -> dict:
         data = data["mapping"] or {}
     elif isinstance(data, dict) and isinstance(data.get("common"), dict) and "mapping" in data["common"]:
         data = data["common"]["mapping"] or {}  # a params file: common: {mapping: …}
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+    if not isinstance(data, dict) or not all(isinstance(v, dict) or k == "decimal" for k, v in data.items()):
         raise ValueError(f"{path}: a mapping must look like {{fans: {{用户ID: fan_id}}}}")
     return data
 
@@ -496,7 +508,7 @@ def _print_warnings(fd: FanData) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``fanlib validate [SOURCE] [--mapping FILE.yaml] [--now TIME]``."""
+    """``fanlib validate [SOURCE] [--mapping FILE.yaml] [--now TIME] [--timezone ZONE]``."""
     from fanlib.data import DEFAULT_SOURCE, SourceError, connect
 
     parser = argparse.ArgumentParser(
@@ -508,12 +520,16 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"DuckDB file, data folder, Excel workbook or database URL (default {DEFAULT_SOURCE})")
     parser.add_argument("--mapping", help="YAML file with per-table column renames, or a params file with "
                         "a 'mapping' key")
-    parser.add_argument("--now", help="validation time for 'not in the future' (default: now, China time)")
+    parser.add_argument("--now", help="validation time for 'not in the future', as YYYY-MM-DD[ HH:MM:SS] "
+                        "(default: now in the --timezone zone)")
+    parser.add_argument("--timezone", default=contract.TIMEZONE,
+                        help=f"IANA time zone of the data's timestamps (default {contract.TIMEZONE}); "
+                        "time-zone-aware values are converted to it")
     args = parser.parse_args(argv)
     fd = None
     try:
         mapping = load_mapping(args.mapping) if args.mapping else None
-        fd = connect(args.source, mapping=mapping, validate=False, now=args.now)
+        fd = connect(args.source, mapping=mapping, validate=False, now=args.now, timezone=args.timezone)
         found = problems(fd)
         if found:
             print(ContractError(found, fd.describe_source()).report())
@@ -522,7 +538,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = fd.row_counts()
         print(f"OK: {fd.describe_source()} meets the fan data contract.")
         for name in contract.TABLE_NAMES:
-            print(f"  {name:<12} {counts[name]:>12,} rows" if name in counts else f"  {name:<12} {'absent':>12}")
+            if name in counts:
+                print(f"  {name:<12} {counts[name]:>12,} rows")
+            else:
+                print(f"  {name:<12} {'absent':>12}" + ("  (no rows, a header only)" if name in fd.empty_tables else ""))
         _print_warnings(fd)
         return 0
     except (SourceError, ContractError, OSError, ValueError, TypeError) as e:

@@ -11,6 +11,7 @@ import pytest
 
 from fanlib import contract
 from fanlib import data as data_mod
+from fanlib import sources
 from fanlib.data import (
     FanData,
     MissingTableError,
@@ -164,7 +165,7 @@ def test_detect_encoding(tmp_path):
 
 def test_gbk_detected_even_when_chinese_appears_late_and_chunks_split_characters(tmp_path, monkeypatch):
     # A tiny chunk size makes every multi-byte character straddle a chunk boundary somewhere.
-    monkeypatch.setattr(data_mod, "_CHUNK", 7)
+    monkeypatch.setattr(sources, "_CHUNK", 7)
     text = "fan_id,city\n" + "".join(f"{i},x\n" for i in range(200)) + "201,广州\n202,乌鲁木齐\n"
     path = tmp_path / "fans.csv"
     path.write_bytes(text.encode("gbk"))
@@ -221,7 +222,7 @@ def test_malformed_csv_is_a_clear_error(tmp_path, tables):
 def test_a_failed_load_leaves_no_scratch_copy(tmp_path, tables, monkeypatch):
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    monkeypatch.setattr(data_mod.tempfile, "tempdir", str(scratch))
+    monkeypatch.setattr(sources.tempfile, "tempdir", str(scratch))
     folder = write_csvs(tmp_path / "csv", tables, encoding="gbk")
     (folder / "orders.csv").write_text("order_id,fan_id\nO1,F00001,extra\n", encoding="utf-8")
     with pytest.raises(SourceError):
