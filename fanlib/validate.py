@@ -499,6 +499,13 @@ def main(argv: list[str] | None = None) -> int:
                         "a 'mapping' key")
     parser.add_argument("--now", help="validation time for 'not in the future' (default: now, China time)")
     args = parser.parse_args(argv)
+    if args.now is not None:
+        from fanlib.paramcheck import date_problem
+
+        bad = date_problem(args.now, "--now", time=True)
+        if bad:
+            print(f"fanlib validate: {bad}", file=sys.stderr)
+            return 2
     fd = None
     try:
         mapping = load_mapping(args.mapping) if args.mapping else None
