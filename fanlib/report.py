@@ -143,9 +143,18 @@ class NeedsEarlierSection(LookupError):
 
 
 def _is_data_problem(exc: BaseException) -> bool:
-    # fanlib's own input errors carry sentences written for people; anything else is an internal fault.
-    return isinstance(exc, (ValueError, LookupError)) and type(exc).__module__.startswith("fanlib") \
-        and not isinstance(exc, KeyError)
+    """Whether fanlib itself raised ``exc`` to say what is wrong with the input: its input errors carry
+    sentences written for people. Anything else (a KeyError, numpy's "cannot convert float NaN to
+    integer") is an internal fault, and its text means nothing to a stakeholder."""
+    import traceback
+
+    if not isinstance(exc, (ValueError, LookupError)) or isinstance(exc, (KeyError, IndexError)):
+        return False
+    if type(exc).__module__.startswith("fanlib"):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    package = str(Path(__file__).resolve().parent)
+    return bool(frames) and str(Path(frames[-1].filename).resolve()).startswith(package)
 
 
 class Sections(dict):
