@@ -210,7 +210,8 @@ def source_problem(source: str) -> str | None:
     path = resolve(text)
     if not path.exists():
         shown = f" (looked for {path})" if str(path) != text else ""
-        return f"data source not found: {text}{shown}"
+        hint = "; `make demo` builds the demo data there" if text == data.DEFAULT_SOURCE else ""
+        return f"data source not found: {text}{shown}{hint}"
     if path.is_dir():
         try:
             tables = data._table_files(path)

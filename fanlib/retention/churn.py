@@ -319,8 +319,7 @@ def churn_dataset(fd, cutoff, *, horizon_days: int = 30, churn_days: int = 30,
 def oot_cutoffs(fd, *, horizon_days: int = 30, churn_days: int = 30, n_train: int = 6, step_days: int = 30,
                 test_cutoff=None, as_of=None) -> tuple[list[_dt.date], _dt.date]:
     """(train cut-offs, test cut-off): the test cut-off is the latest whose label is complete by ``as_of``
-    (default: the data's last day); training cut-offs end early enough that their labels are known by
-    the test cut-off."""
+    (default: the data's last day); training labels are known by the test cut-off."""
     end, _ = resolve_as_of(fd, as_of)
     latest = end - _dt.timedelta(days=horizon_days + churn_days - 1)
     test = latest if test_cutoff is None else _cutoff(test_cutoff)
@@ -330,10 +329,9 @@ def oot_cutoffs(fd, *, horizon_days: int = 30, churn_days: int = 30, n_train: in
                                   f"date is {end}")
     first = fd.date_range()[0]
     if first is not None and test <= first.date():
-        raise RetentionInputError(
-            f"the analysis date {end} is too early for the churn model: its test cut-off {test} (the analysis "
-            f"date minus horizon_days {horizon_days} and churn_days {churn_days}) is not after the data's first "
-            f"day, {first.date()}; choose a later as_of or shorter windows")
+        raise RetentionInputError(f"the analysis date {end} is too early for the churn model: its test cut-off "
+                                  f"{test} (as_of minus horizon_days and churn_days) is not after the data's first "
+                                  f"day, {first.date()}; choose a later as_of or shorter windows")
     first_train = test - _dt.timedelta(days=horizon_days + churn_days)
     return [first_train - _dt.timedelta(days=step_days * k) for k in range(n_train)], test
 
@@ -584,7 +582,7 @@ def run_churn_models(fd, *, horizon_days: int = 30, churn_days: int = 30,
                      kinds=("logistic", "boosting"), max_train_rows: int | None = MAX_TRAIN_ROWS,
                      as_of=None) -> ChurnResult:
     """Build out-of-time train/test sets, fit the calibrated models, evaluate, and score the fans as of
-    ``as_of`` (default: the data's last day; later data is not used, neither to train nor to score).
+    ``as_of`` (default: the data's last day; later data is used neither to train nor to score).
 
     The models are fitted on at most ``max_train_rows`` training rows (a stratified sample above it, see
     ``ChurnModel``; None fits on all); the metrics' ``n_train`` counts every training row and ``n_fit``
