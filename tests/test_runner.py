@@ -35,6 +35,15 @@ common:
 """
 
 
+def write_params(folder: Path) -> Path:
+    """The test params file, whose source exists but cannot be opened (``broken.duckdb`` beside it)."""
+    broken = folder / "broken.duckdb"
+    broken.write_text("not a database", encoding="utf-8")
+    params = folder / "params.yaml"
+    params.write_text(PARAMS_YAML.replace("{broken}", str(broken)), encoding="utf-8")
+    return params
+
+
 def fanlib_run(*args: str, notebooks: Path = NOTEBOOKS, timeout: int = 300) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "fanlib", "run", *args, "--notebooks", str(notebooks)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -44,10 +53,7 @@ def fanlib_run(*args: str, notebooks: Path = NOTEBOOKS, timeout: int = 300) -> s
 def runs(tmp_path_factory):
     """Two runs into one date folder: all good with --jobs 2, then with 03_fail failing."""
     base = tmp_path_factory.mktemp("runner")
-    params = base / "params.yaml"
-    broken = base / "broken.duckdb"  # a source that exists but cannot be opened
-    broken.write_text("not a database", encoding="utf-8")
-    params.write_text(PARAMS_YAML.replace("{broken}", str(broken)), encoding="utf-8")
+    params = write_params(base)
     out = base / "reports"
     common = ["--params", str(params), "--out", str(out), "--date", DATE, "-p", "01_chart.scale=2"]
     first = fanlib_run("all", *common, "--jobs", "2", "-p", "03_fail.fail=false")
@@ -216,8 +222,7 @@ def test_rerun_after_failure_clears_the_failure(runs, tmp_path):
     day = tmp_path / "reports" / DATE
     shutil.copytree(runs["day"], day)
     assert (day / "03_fail.failed.html").exists()
-    params = tmp_path / "params.yaml"
-    params.write_text(PARAMS_YAML, encoding="utf-8")
+    params = write_params(tmp_path)
     proc = fanlib_run("03", "--params", str(params), "--out", str(tmp_path / "reports"), "--date", DATE,
                       "-p", "fail=false")
     assert proc.returncode == 0, proc.stderr
