@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from fanlib.params import Param, ParamError
+from fanlib.params import ParamError
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Rule:
 
     ``choices_from`` names a ``module:ATTRIBUTE`` whose keys or items are the choices, so that the
     list stays where the code that understands the values keeps it. For lists and dicts the rule
-    applies to each item (dicts: each value, or each key when ``keys`` is set).
+    applies to each item (dicts: each value).
     """
 
     low: float | None = None
@@ -38,7 +38,6 @@ class Rule:
     high_open: bool = False
     choices: tuple = ()
     choices_from: str | None = None
-    keys: bool = False
 
     def allowed(self) -> tuple:
         if self.choices_from:
@@ -49,8 +48,7 @@ class Rule:
     def describe(self, name: str = "x") -> str:
         """The rule as people read it: ``0 < alpha < 1``, ``churn_days > 0``, ``one of zh, en``."""
         if self.choices or self.choices_from:
-            what = "keys" if self.keys else "items"
-            return ("one of " if not self.keys else f"{what} among ") + ", ".join(map(str, self.allowed()))
+            return "one of " + ", ".join(map(str, self.allowed()))
         low = "" if self.low is None else f"{self.low:g} {'<' if self.low_open else '<='} "
         high = "" if self.high is None else f" {'<' if self.high_open else '<='} {self.high:g}"
         if self.low is not None and self.high is None:
@@ -144,25 +142,25 @@ def rule_text(name: str) -> str:
     return rule.describe(name) if rule else ""
 
 
-def _values_of(value: Any, rule: Rule) -> list:
+def _values_of(value: Any) -> list:
     if isinstance(value, dict):
-        return list(value) if rule.keys else list(value.values())
+        return list(value.values())
     if isinstance(value, (list, tuple)):
         return list(value)
     return [value]
 
 
-def value_problems(stem: str, values: dict[str, Any], declared: dict[str, Param]) -> list[str]:
+def value_problems(stem: str, values: dict[str, Any]) -> list[str]:
     """Each value that breaks its rule, and the rules between one report's parameters."""
     problems = []
     for name, value in values.items():
         rule = RULES.get(name)
         if rule is None or value is None or isinstance(value, bool):
             continue
-        bad = [v for v in _values_of(value, rule) if not rule.fits(v)]
+        items = _values_of(value)
+        bad = [v for v in items if not rule.fits(v)]
         if bad:
-            got = value if not isinstance(value, (list, dict)) or len(bad) == len(_values_of(value, rule)) \
-                else bad
+            got = value if not isinstance(value, (list, dict)) or len(bad) == len(items) else bad
             problems.append(f"{stem}: parameter {name!r} must be {rule.words(name)}; got {_show(got)}")
     problems += _between(stem, values)
     return problems
@@ -261,11 +259,11 @@ def _group(problems: list[str]) -> list[str]:
     return [f"{', '.join(s for s in stems if s)}: {text}" if any(stems) else text for text, stems in by_text.items()]
 
 
-def check(values_by_stem: dict[str, dict[str, Any]], declared: dict[str, dict[str, Param]]) -> None:
+def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
     """Check what every selected report's parameters mean; ParamError listing every problem."""
     problems: list[str] = []
     for stem, values in values_by_stem.items():
-        problems += value_problems(stem, values, declared.get(stem, {}))
+        problems += value_problems(stem, values)
     bad_sources: set[str] = set()
     for stem, values in values_by_stem.items():
         if "source" in values and values["source"] is not None:

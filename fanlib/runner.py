@@ -889,7 +889,7 @@ def plan(args) -> tuple[list[Job], Path, Path]:
                 or k not in {p.stem for p in notebooks}}
     values = P.resolve_parameters(selected, declared, sections, P.parse_overrides(args.overrides),
                                   params_file=_display_path(Path(params_file), root), source=args.source)
-    check_meaning(values, declared)  # bounds, choices, the source and dates within the data
+    check_meaning(values)  # bounds, choices, the source and dates within the data
     out_dir = Path(resolve(args.out)) if args.out else root / "reports"
     date_dir = out_dir / (args.date or today())
     jobs = [Job(p.stem, p, values[p.stem], date_dir, root, args.timeout, runs_after_others=runs_after_others(p),

@@ -54,7 +54,7 @@ def test_every_number_and_fixed_choice_in_the_reports_has_a_rule():
 def test_every_report_default_keeps_its_own_rules():
     decl = P.declarations(P.discover(NOTEBOOKS))
     for stem, params in decl.items():
-        assert paramcheck.value_problems(stem, {n: p.default for n, p in params.items()}, params) == [], stem
+        assert paramcheck.value_problems(stem, {n: p.default for n, p in params.items()}) == [], stem
 
 
 @pytest.mark.parametrize("name, value, bound", [
@@ -67,18 +67,18 @@ def test_every_report_default_keeps_its_own_rules():
                                                               "planned_split > 0"),
 ])
 def test_a_value_out_of_its_rule_names_the_parameter_and_the_bound(name, value, bound):
-    problems = paramcheck.value_problems("nb", {name: value}, {})
+    problems = paramcheck.value_problems("nb", {name: value})
     assert len(problems) == 1 and f"parameter {name!r} must be" in problems[0] and bound in problems[0], problems
 
 
 def test_rules_between_parameters_of_one_report():
     problems = paramcheck.value_problems("02", {"metrics": ["conversion"], "primary_metric": "active",
-                                                "control": "ctl", "planned_split": {"a": 0.5, "b": 0.5}}, {})
+                                                "control": "ctl", "planned_split": {"a": 0.5, "b": 0.5}})
     assert any("'primary_metric' must be one of the report's 'metrics'" in p for p in problems)
     assert any("must name the control variant 'ctl'" in p for p in problems)
-    problems = paramcheck.value_problems("04", {"start": date(2025, 6, 1), "as_of": date(2025, 5, 1)}, {})
+    problems = paramcheck.value_problems("04", {"start": date(2025, 6, 1), "as_of": date(2025, 5, 1)})
     assert problems == ["04: parameter 'start' (2025-06-01) must not be after 'as_of' (2025-05-01)"]
-    problems = paramcheck.value_problems("01", {"early_days": 60, "horizon_days": 30}, {})
+    problems = paramcheck.value_problems("01", {"early_days": 60, "horizon_days": 30})
     assert "'horizon_days' (30) must be greater than 'early_days' (60)" in problems[0]
 
 
@@ -200,6 +200,6 @@ def test_validate_now_says_which_format_it_wants(capsys):
 def test_check_collects_every_problem_at_once(small_demo_path):
     with pytest.raises(ParamError) as info:
         paramcheck.check({"a": {"source": str(small_demo_path), "alpha": 2.0, "lang": "de"},
-                          "b": {"source": "missing.duckdb"}}, {})
+                          "b": {"source": "missing.duckdb"}})
     text = str(info.value)
     assert "a: parameter 'alpha'" in text and "a: parameter 'lang'" in text and "b: parameter 'source'" in text
