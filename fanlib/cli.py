@@ -15,7 +15,7 @@ COMMANDS = {
     "validate": ("fanlib.validate", "check a data source against the fan data contract"),
     "load": ("fanlib.load", "copy a data source into PostgreSQL or a Parquet folder"),
     "run": ("fanlib.runner", "execute report notebooks into a dated HTML report folder"),
-    "params": ("fanlib.params", "list each report's parameters, types, defaults and help"),
+    "params": ("fanlib.params", "list each report's parameters: types, defaults, allowed values and help"),
     "sentiment": ("fanlib.sentiment.cli", "train or evaluate the Chinese sentiment model"),
 }
 

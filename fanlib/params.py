@@ -573,22 +573,24 @@ def _width(text: str) -> int:
 
 
 def format_table(stem: str, params: dict[str, Param], path: Path | None = None) -> str:
-    """A notebook's parameters as an aligned text table."""
-    rows = [("name", "type", "default", "help")]
+    """A notebook's parameters as an aligned text table, with the values each one allows."""
+    from fanlib.paramcheck import rule_text
+
+    rows = [("name", "type", "default", "allowed", "help")]
     for p in params.values():
         default = p.default.isoformat() if isinstance(p.default, (date, datetime)) else repr(p.default)
-        rows.append((p.name, str(p.type), default, p.help))
-    widths = [max(_width(r[i]) for r in rows) for i in range(3)]
+        rows.append((p.name, str(p.type), default, rule_text(p.name), p.help))
+    widths = [max(_width(r[i]) for r in rows) for i in range(4)]
     lines = [f"{stem}" + (f"  ({path})" if path else "")]
     for r in rows:
-        lines.append("  " + "  ".join(c + " " * (w - _width(c)) for c, w in zip(r[:3], widths)) + "  " + r[3])
+        lines.append("  " + "  ".join(c + " " * (w - _width(c)) for c, w in zip(r[:4], widths)) + "  " + r[4])
     return "\n".join(line.rstrip() for line in lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """``fanlib params [name …]``: print each notebook's parameters."""
     ap = argparse.ArgumentParser(prog="fanlib params", description="List each report's parameters: "
-                                 "name, type, default and help.")
+                                 "name, type, default, allowed values and help.")
     ap.add_argument("names", nargs="*", help="notebook names or unique prefixes (default: all)")
     ap.add_argument("--notebooks", help="folder of report notebooks (default: notebooks/)")
     args = ap.parse_args(argv)

@@ -6,6 +6,7 @@ figures for dashboards, alerting and the index pages. ``Summary`` builds it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import html
 import json
@@ -116,10 +117,111 @@ class Summary(dict):
         self["headline"] = [h for h in self["headline"] if h["key"] != key] + [entry]
         return self
 
+    def sections_failed(self, titles: list[str]) -> "Summary":
+        """Record the sections that could not be produced: the report is then ``partial``, naming them."""
+        if titles:
+            if self["status"] == "ok":
+                self["status"] = "partial"
+            self["sections_failed"] = list(dict.fromkeys([*self.get("sections_failed", []), *titles]))
+        return self
+
     def write(self, path: str | os.PathLike) -> Path:
         from fanlib.paths import resolve
 
         return write_json_atomic(resolve(path), self)
+
+
+# --- the section guard (for notebooks) -------------------------------------------------------
+
+
+class NeedsEarlierSection(LookupError):
+    """A section asked for a result that an earlier section did not produce."""
+
+    def __init__(self, keys: tuple[str, ...]):
+        super().__init__(", ".join(keys))
+        self.keys = keys
+
+
+def _is_data_problem(exc: BaseException) -> bool:
+    """Whether fanlib itself raised ``exc`` to say what is wrong with the input: its input errors carry
+    sentences written for people. Anything else (a KeyError, numpy's "cannot convert float NaN to
+    integer") is an internal fault, and its text means nothing to a stakeholder."""
+    import traceback
+
+    if not isinstance(exc, (ValueError, LookupError)) or isinstance(exc, (KeyError, IndexError)):
+        return False
+    if type(exc).__module__.startswith("fanlib"):
+        return True
+    frames = traceback.extract_tb(exc.__traceback__)
+    package = str(Path(__file__).resolve().parent)
+    return bool(frames) and str(Path(frames[-1].filename).resolve()).startswith(package)
+
+
+class Sections(dict):
+    """What a report's sections computed, by key, and which sections could not be produced.
+
+    Each section runs inside ``guard``. A data problem shows as a plain banner, an unexpected error as
+    a plain banner too (its details go to the executed notebook's error stream, never to the page), and
+    a section that needs the result of one that failed says so instead of failing on its own::
+
+        sections = Sections(T)
+        with sections.guard(T("sec_survival"), makes=("surv",)):
+            sections["surv"] = fan_durations(fd, ...)
+        with sections.guard("Kaplan–Meier"):
+            surv = sections.need("surv")
+        sections.mark(summary)  # status "partial", naming the failed sections
+    """
+
+    def __init__(self, T=None, lang: str | None = None):
+        super().__init__()
+        from fanlib.i18n import messages
+
+        self.T = T  # the report's own catalogue: fanlib errors with ``text(T)`` speak its language
+        self.common = messages("common", lang or getattr(T, "lang", None) or "zh")
+        self.failed: dict[str, str] = {}  # section title -> what went wrong, in plain words
+        self._makers: dict[str, str] = {}  # result key -> the title of the section that makes it
+
+    def need(self, *keys: str):
+        """The results ``keys`` (one value for one key, else a tuple); a missing one ends the section with a
+        note naming the section that should have made it."""
+        missing = tuple(k for k in keys if k not in self)
+        if missing:
+            raise NeedsEarlierSection(missing)
+        return self[keys[0]] if len(keys) == 1 else tuple(self[k] for k in keys)
+
+    @contextlib.contextmanager
+    def guard(self, title: str, makes: tuple[str, ...] | list[str] = ()):
+        """Run one section; whatever goes wrong is said plainly and recorded, and the report goes on."""
+        import sys
+        import traceback
+
+        for key in makes:
+            self._makers[key] = title
+        C = self.common
+        try:
+            yield self
+        except NeedsEarlierSection as exc:
+            needed = [self._makers.get(k, k) for k in exc.keys]
+            text = C("section_needs", section=title, needed=C("list_sep").join(dict.fromkeys(needed)))
+            level = "warning"
+        except Exception as exc:  # noqa: BLE001 - one section's fault must not hide the rest of the report
+            if _is_data_problem(exc):
+                reason = exc.text(self.T) if hasattr(exc, "text") and self.T is not None else str(exc)
+                text = C("section_data", section=title, reason=reason)
+                level = "warning"
+            else:
+                print(f"section {title!r} failed:", file=sys.stderr)
+                traceback.print_exception(exc, file=sys.stderr)
+                text = C("section_error", section=title)
+                level = "danger"
+        else:
+            return
+        self.failed[title] = text
+        banner(text, level)
+
+    def mark(self, summary: "Summary") -> "Summary":
+        """Make ``summary`` partial, naming the sections that could not be produced (if any)."""
+        return summary.sections_failed(list(self.failed))
 
 
 # --- display helpers (for notebooks) -------------------------------------------------------

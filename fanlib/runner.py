@@ -846,12 +846,13 @@ def build_parser() -> argparse.ArgumentParser:
 def plan(args) -> tuple[list[Job], Path, Path]:
     """Validate everything and build the jobs; raises ParamError before any kernel starts."""
     from fanlib import params as P
+    from fanlib.paramcheck import check as check_meaning, date_problem
     from fanlib.paths import project_root, resolve
 
     root = project_root()
     problems = []
     if args.date and not (_DATE.match(args.date) and _valid_date(args.date)):
-        problems.append(f"--date {args.date!r}: expected YYYY-MM-DD")
+        problems.append(date_problem(args.date, "--date"))
     if args.jobs < 1:
         problems.append(f"--jobs {args.jobs}: must be at least 1")
     if args.timeout < 1:
@@ -888,6 +889,7 @@ def plan(args) -> tuple[list[Job], Path, Path]:
                 or k not in {p.stem for p in notebooks}}
     values = P.resolve_parameters(selected, declared, sections, P.parse_overrides(args.overrides),
                                   params_file=_display_path(Path(params_file), root), source=args.source)
+    check_meaning(values)  # bounds, choices, the source and dates within the data
     out_dir = Path(resolve(args.out)) if args.out else root / "reports"
     date_dir = out_dir / (args.date or today())
     jobs = [Job(p.stem, p, values[p.stem], date_dir, root, args.timeout, runs_after_others=runs_after_others(p),

@@ -526,6 +526,13 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"IANA time zone of the data's timestamps (default {contract.TIMEZONE}); "
                         "time-zone-aware values are converted to it")
     args = parser.parse_args(argv)
+    if args.now is not None:
+        from fanlib.paramcheck import date_problem
+
+        bad = date_problem(args.now, "--now", time=True)
+        if bad:
+            print(f"fanlib validate: {bad}", file=sys.stderr)
+            return 2
     fd = None
     try:
         mapping = load_mapping(args.mapping) if args.mapping else None

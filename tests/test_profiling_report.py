@@ -206,7 +206,11 @@ def test_notebook_shows_bad_input_as_messages(case, tmp_path):
             "1 communities have zero members in table 'fans'" in text
     if case == "empty_window":
         assert text.count("Table &#x27;events&#x27; has no rows in 24 Jun 2024 to 30 Jun 2024") == 2  # classes, KPIs
-        assert text.count(T("err_needs_earlier", what="profile")) == 4
+        C = messages("common", "en")
+        needs_profile = [C("section_needs", section=T(k), needed=T("sec_compare"))
+                         for k in ("sec_tiers", "sec_rfm", "sec_layers", "sec_export")]
+        assert all(text.count(n) == 1 for n in needs_profile), needs_profile
+        assert summary["sections_failed"][:2] == [T("sec_compare"), T("sec_tiers")]
         assert summary["status"] == "partial" and not summary["headline"]
 
 

@@ -27,12 +27,21 @@ GOOD_FILES = ("03_fail.html", "03_fail.analyst.html", "03_fail.ipynb", "03_fail.
 
 PARAMS_YAML = """\
 common:
-  source: data/no-such-source.duckdb
+  source: {broken}
 02_types:
   as_of: 2025-06-30
   channels: [wechat, douyin]
   weights: {wechat: 1, douyin: 2.5}
 """
+
+
+def write_params(folder: Path) -> Path:
+    """The test params file, whose source exists but cannot be opened (``broken.duckdb`` beside it)."""
+    broken = folder / "broken.duckdb"
+    broken.write_text("not a database", encoding="utf-8")
+    params = folder / "params.yaml"
+    params.write_text(PARAMS_YAML.replace("{broken}", str(broken)), encoding="utf-8")
+    return params
 
 
 def fanlib_run(*args: str, notebooks: Path = NOTEBOOKS, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -44,8 +53,7 @@ def fanlib_run(*args: str, notebooks: Path = NOTEBOOKS, timeout: int = 300) -> s
 def runs(tmp_path_factory):
     """Two runs into one date folder: all good with --jobs 2, then with 03_fail failing."""
     base = tmp_path_factory.mktemp("runner")
-    params = base / "params.yaml"
-    params.write_text(PARAMS_YAML, encoding="utf-8")
+    params = write_params(base)
     out = base / "reports"
     common = ["--params", str(params), "--out", str(out), "--date", DATE, "-p", "01_chart.scale=2"]
     first = fanlib_run("all", *common, "--jobs", "2", "-p", "03_fail.fail=false")
@@ -126,11 +134,12 @@ def test_manifest_is_complete(runs):
     m = manifest(runs["day"], "01_chart")
     assert MANIFEST_KEYS <= set(m)
     assert m["status"] == "ok" and m["error"] is None and m["date"] == DATE
-    assert m["parameters"]["scale"] == 2.0 and m["parameters"]["source"] == "data/no-such-source.duckdb"
+    broken = str(runs["out"].parent / "broken.duckdb")
+    assert m["parameters"]["scale"] == 2.0 and m["parameters"]["source"] == broken
     assert "summary_path" not in m["parameters"]
     assert set(m["versions"]) >= VERSION_KEYS and all(m["versions"][k] for k in VERSION_KEYS)
-    assert m["source"]["value"] == "data/no-such-source.duckdb"
-    # the source does not exist: the fingerprint is missing, with the reason recorded
+    assert m["source"]["value"] == broken
+    # the source cannot be opened: the fingerprint is missing, with the reason recorded
     assert m["source"]["fingerprint"] is None and m["source"]["error"]
     assert re.fullmatch(r"[0-9a-f]{40}", m["git"]["commit"]) and isinstance(m["git"]["dirty"], bool)
     assert m["kernel"]["name"] == "fanlib" and m["timeout_s"] == runner.DEFAULT_TIMEOUT
@@ -213,8 +222,7 @@ def test_rerun_after_failure_clears_the_failure(runs, tmp_path):
     day = tmp_path / "reports" / DATE
     shutil.copytree(runs["day"], day)
     assert (day / "03_fail.failed.html").exists()
-    params = tmp_path / "params.yaml"
-    params.write_text(PARAMS_YAML, encoding="utf-8")
+    params = write_params(tmp_path)
     proc = fanlib_run("03", "--params", str(params), "--out", str(tmp_path / "reports"), "--date", DATE,
                       "-p", "fail=false")
     assert proc.returncode == 0, proc.stderr

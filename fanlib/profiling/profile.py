@@ -1,11 +1,7 @@
-"""The per-fan profile: RFM scores, fan class and layer of every fan, in one engine expression.
-
-Also ``guarded``, which turns a data problem in one report section into a clear banner.
-"""
+"""The per-fan profile: RFM scores, fan class and layer of every fan, in one engine expression."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 
 import ibis
@@ -77,32 +73,3 @@ def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
                      "ci_low": lo, "ci_high": hi, "orders": int(r.orders), "gmv": float(r.gmv),
                      "gmv_share": float(r.gmv / gmv) if gmv > 0 else None})
     return pd.DataFrame(rows)
-
-
-class SectionResults(dict):
-    """What the report's sections computed, by name; a later section asks for what it needs."""
-
-    def need(self, key: str):
-        if key not in self:
-            raise ProfilingDataError(f"this section needs {key!r}, which an earlier section could not compute",
-                                     "needs_earlier", what=key)
-        return self[key]
-
-
-@contextlib.contextmanager
-def guarded(section: str, T=None):
-    """Run one report section; a data problem shows as a clear banner (in the language of ``T``, the
-    fan_profiling messages; Chinese when omitted) instead of a traceback."""
-    from fanlib.i18n import messages
-    from fanlib.report import banner
-
-    try:
-        from fanlib.data import MissingTableError
-    except ImportError:  # pragma: no cover - the data layer is part of fanlib
-        MissingTableError = LookupError  # noqa: N806
-    try:
-        yield
-    except (ProfilingDataError, MissingTableError) as exc:
-        T = T or messages("fan_profiling")
-        reason = exc.text(T) if isinstance(exc, ProfilingDataError) else str(exc)
-        banner(T("section_unavailable", reason=T("section_failed", section=section, reason=reason)), "warning")

@@ -34,7 +34,8 @@ from threadpoolctl import threadpool_limits
 
 from fanlib.i18n import catalogue
 
-from .activity import RetentionInputError, activity_days, activity_rows, data_end, warn_orders_without_events
+from .activity import (RetentionInputError, activity_days, activity_rows, data_end, resolve_as_of,
+                       warn_orders_without_events)
 from .durations import is_negative_comment
 
 __all__ = ["churn_features", "label_churn", "churn_dataset", "churn_datasets", "ChurnModel", "evaluate",
@@ -316,15 +317,21 @@ def churn_dataset(fd, cutoff, *, horizon_days: int = 30, churn_days: int = 30,
 
 
 def oot_cutoffs(fd, *, horizon_days: int = 30, churn_days: int = 30, n_train: int = 6, step_days: int = 30,
-                test_cutoff=None) -> tuple[list[_dt.date], _dt.date]:
-    """(train cut-offs, test cut-off): the test cut-off is the latest with a complete label; training
-    cut-offs end early enough that their labels are known by the test cut-off."""
-    end = data_end(fd)
+                test_cutoff=None, as_of=None) -> tuple[list[_dt.date], _dt.date]:
+    """(train cut-offs, test cut-off): the test cut-off is the latest whose label is complete by ``as_of``
+    (default: the data's last day); training labels are known by the test cut-off."""
+    end, _ = resolve_as_of(fd, as_of)
     latest = end - _dt.timedelta(days=horizon_days + churn_days - 1)
     test = latest if test_cutoff is None else _cutoff(test_cutoff)
     if test > latest:
         raise RetentionInputError(f"the test cut-off {test} is too late: its label needs data up to "
-                                  f"{test + _dt.timedelta(days=horizon_days + churn_days - 1)} and the data ends {end}")
+                                  f"{test + _dt.timedelta(days=horizon_days + churn_days - 1)} and the analysis "
+                                  f"date is {end}")
+    first = fd.date_range()[0]
+    if first is not None and test <= first.date():
+        raise RetentionInputError(f"the analysis date {end} is too early for the churn model: its test cut-off "
+                                  f"{test} (as_of minus horizon_days and churn_days) is not after the data's first "
+                                  f"day, {first.date()}; choose a later as_of or shorter windows")
     first_train = test - _dt.timedelta(days=horizon_days + churn_days)
     return [first_train - _dt.timedelta(days=step_days * k) for k in range(n_train)], test
 
@@ -572,17 +579,20 @@ class ChurnResult:
 
 def run_churn_models(fd, *, horizon_days: int = 30, churn_days: int = 30,
                      active_within_days: int = ACTIVE_WITHIN_DAYS, n_train: int = 6, test_cutoff=None,
-                     kinds=("logistic", "boosting"), max_train_rows: int | None = MAX_TRAIN_ROWS) -> ChurnResult:
-    """Build out-of-time train/test sets, fit the calibrated models, evaluate, and score today's fans.
+                     kinds=("logistic", "boosting"), max_train_rows: int | None = MAX_TRAIN_ROWS,
+                     as_of=None) -> ChurnResult:
+    """Build out-of-time train/test sets, fit the calibrated models, evaluate, and score the fans as of
+    ``as_of`` (default: the data's last day; later data is used neither to train nor to score).
 
     The models are fitted on at most ``max_train_rows`` training rows (a stratified sample above it, see
     ``ChurnModel``; None fits on all); the metrics' ``n_train`` counts every training row and ``n_fit``
     the rows fitted on.
     """
     warn_orders_without_events(fd, "activity")
+    end, _ = resolve_as_of(fd, as_of)
     trains, test_c = oot_cutoffs(fd, horizon_days=horizon_days, churn_days=churn_days, n_train=n_train,
-                                 test_cutoff=test_cutoff)
-    score_date = data_end(fd) + _dt.timedelta(days=1)
+                                 test_cutoff=test_cutoff, as_of=end)
+    score_date = end + _dt.timedelta(days=1)
     # one engine query: every training cut-off, the test cut-off (both labelled) and today (unlabelled)
     everything = churn_datasets(fd, [*trains, test_c, score_date], labelled=[True] * (len(trains) + 1) + [False],
                                 horizon_days=horizon_days, churn_days=churn_days,

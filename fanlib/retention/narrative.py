@@ -1,4 +1,4 @@
-"""Plain-language conclusions generated from the retention figures, and a guard for report sections.
+"""Plain-language conclusions generated from the retention figures.
 
 Every sentence is built from the numbers passed in, so the report never states
 a claim its data do not support. Words come from the ``retention`` message
@@ -8,18 +8,12 @@ function takes the catalogue's :class:`fanlib.i18n.Messages` as ``T``.
 
 from __future__ import annotations
 
-import contextlib
-import traceback
-
 import numpy as np
 import pandas as pd
 
 from fanlib.i18n import Messages, fmt_number, messages
 
-from .activity import RetentionInputError
-from .survival import SurvivalInputError
-
-__all__ = ["guarded", "retention_findings", "cox_findings", "churn_findings", "churn_sample_note", "clv_findings",
+__all__ = ["retention_findings", "cox_findings", "churn_findings", "churn_sample_note", "clv_findings",
            "pct", "driver_label", "churn_text", "catalogue"]
 
 
@@ -53,22 +47,6 @@ def driver_label(name: str, T: Messages | None = None, references: dict | None =
             level = name[len(var) + 1:-1]
             return T(f"drv_{var}", level=T.label(level), ref=T.label(refs[var]))
     return name
-
-
-@contextlib.contextmanager
-def guarded(section: str, T: Messages | None = None):
-    """Run a report section; on bad input show a clear banner instead of a traceback."""
-    from fanlib.report import banner
-
-    T = _T(T)
-    try:
-        yield
-    except (RetentionInputError, SurvivalInputError, ValueError) as err:
-        banner(T("section_skipped", section=section, error=err), "warning")
-    except Exception as err:  # noqa: BLE001 - a report must finish and say what went wrong
-        last = traceback.extract_tb(err.__traceback__)[-1]
-        banner(T("section_failed", section=section,
-                 error=f"{type(err).__name__}: {err} ({last.filename.rsplit('/', 1)[-1]}:{last.lineno})"), "danger")
 
 
 def retention_findings(day_n: pd.DataFrame, T: Messages | None = None) -> list[str]:
