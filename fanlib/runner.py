@@ -44,6 +44,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from fanlib import cleanup
 from fanlib.params import ParamError
 
 KERNEL_NAME = "fanlib"
@@ -86,20 +87,9 @@ def now_iso() -> str:
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temp file in the same folder, fsync, rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cleanup.commit_set(cleanup.stage_set(path.parent, {path.name: raw}, what=path.name))  # full disk: DiskFull
     return path
 
 
@@ -302,6 +292,38 @@ WAIT_TAG = "waits-for-reports"
 KERNEL_START_RETRIES = 1
 
 
+def _quiet_kernel_manager(stderr_file):
+    """A kernel manager class whose kernels write their own stderr (e.g. the traceback of a kernel that
+    could not bind its port) to ``stderr_file``, not into the run's log."""
+    from jupyter_client import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            kw.setdefault("stderr", stderr_file)
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return QuietKernelManager
+
+
+def _kernel_said(stderr_file) -> str:
+    """The last line a kernel wrote to its stderr, without the exception's class name."""
+    with contextlib.suppress(OSError, ValueError):
+        stderr_file.seek(0, os.SEEK_END)
+        stderr_file.seek(max(0, stderr_file.tell() - 8192))
+        lines = [ln.strip() for ln in stderr_file.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+        if lines:
+            return re.sub(r"^[\w.]*(Error|Exception|Exit): ", "", lines[-1])[:300]
+    return ""
+
+
+class _DropStartError:
+    """Drops nbclient's own log line about a kernel that failed to start: the runner logs one line."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        return not str(record.msg).startswith("Error occurred while starting new kernel client")
+
+
 def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME):
     """Run ``notebook`` with ``parameters`` injected; returns ``(executed nb, error or None)``.
 
@@ -309,6 +331,8 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
     before the banner), the exception and its message.
     """
     _fast_imports()
+    import logging
+
     import nbformat
     from papermill.engines import papermill_engines
     from papermill.iorw import load_notebook_node
@@ -318,30 +342,39 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
     from fanlib.params import to_jsonable
 
     register_translator()
-    for attempt in range(1 + KERNEL_START_RETRIES):
-        nb = load_notebook_node(str(notebook))
-        nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (fanlib)", "language": "python"}
-        nb = parameterize_notebook(nb, parameters, kernel_name=kernel, language="python")
-        nb.metadata.papermill["parameters"] = to_jsonable(parameters)  # JSON-safe: no date objects
-        nb.metadata.papermill["input_path"] = str(notebook)
-        crash = None
-        try:
-            with chdir(str(cwd)):
-                papermill_engines.execute_notebook_with_engine(
-                    None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
-                    progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
-                    # a cell that waits for the other reports is bounded by them, not by the per-cell timeout
-                    timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", [])
-                    else timeout,
-                )
-        except Exception as exc:  # timeouts and dead kernels end up here
-            crash = exc
-        # A kernel that fails before running any cell (e.g. two kernels starting at once picked the
-        # same port) is started once more; a failure inside the notebook is never retried.
-        if crash is None or _last_started_cell(nb) is not None or attempt == KERNEL_START_RETRIES:
-            break
-        _progress(f"{Path(notebook).stem}: the kernel failed before the first cell "
-                  f"({type(crash).__name__}: {str(crash).strip()[:200]}); starting it again")
+    papermill_log = logging.getLogger("papermill")
+    papermill_log.addFilter(_DropStartError)
+    try:
+        for attempt in range(1 + KERNEL_START_RETRIES):
+            nb = load_notebook_node(str(notebook))
+            nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (fanlib)", "language": "python"}
+            nb = parameterize_notebook(nb, parameters, kernel_name=kernel, language="python")
+            nb.metadata.papermill["parameters"] = to_jsonable(parameters)  # JSON-safe: no date objects
+            nb.metadata.papermill["input_path"] = str(notebook)
+            crash, said = None, ""
+            with tempfile.TemporaryFile() as kernel_stderr:
+                try:
+                    with chdir(str(cwd)):
+                        papermill_engines.execute_notebook_with_engine(
+                            None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
+                            progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
+                            kernel_manager_class=_quiet_kernel_manager(kernel_stderr),
+                            # a cell that waits for the other reports is bounded by them, not by the per-cell
+                            # timeout
+                            timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", [])
+                            else timeout,
+                        )
+                except Exception as exc:  # timeouts and dead kernels end up here
+                    crash = exc
+                    said = _kernel_said(kernel_stderr)
+            # A kernel that fails before running any cell (e.g. two kernels starting at once picked the
+            # same port) is started once more; a failure inside the notebook is never retried.
+            if crash is None or _last_started_cell(nb) is not None or attempt == KERNEL_START_RETRIES:
+                break
+            _progress(f"{Path(notebook).stem}: the kernel did not start ({said or str(crash).strip()[:200]}); "
+                      "starting it again")
+    finally:
+        papermill_log.removeFilter(_DropStartError)
     if attempt:
         nb.metadata.setdefault("fanlib", {})["kernel_start_retries"] = attempt
     error = _error_from_outputs(nb)
@@ -353,6 +386,8 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
         evalue = str(crash).strip().splitlines()[-1] if str(crash).strip() else ""
         if timed_out:
             evalue = f"a cell ran longer than the per-cell timeout of {timeout} s (--timeout)"
+        elif said:
+            evalue = f"{evalue} (the kernel's last message: {said})"
         error = {"cell_index": index, "execution_count": nb.cells[index].get("execution_count") if index is not None
                  else None, "ename": ename, "evalue": evalue, "traceback": []}
         if index is not None and nb.cells[index].cell_type == "code":
@@ -442,7 +477,23 @@ class BackgroundFingerprints:
 
 
 def run_job(job: Job) -> dict:
-    """Execute one notebook and write its files; returns its manifest."""
+    """Execute one notebook and write its files; returns its manifest. However it ends, its temp
+    summary and staging folder are gone afterwards."""
+    d, name = job.date_dir, job.name
+    d.mkdir(parents=True, exist_ok=True)
+    token = f"{os.getpid()}-{int(time.time() * 1000) % 10**8}"
+    summary_tmp = d / f".{name}.summary.json.{token}.tmp"
+    staging = d / f".{name}_files.{token}.tmp"
+    try:
+        staging.mkdir()
+        return _run_and_write(job, summary_tmp, staging)
+    finally:
+        with contextlib.suppress(OSError):
+            summary_tmp.unlink()
+        shutil.rmtree(staging, ignore_errors=True)  # moved into place unless the report stopped early
+
+
+def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
     _fast_imports()
     import nbformat
 
@@ -451,11 +502,6 @@ def run_job(job: Job) -> dict:
 
     started, t0 = now_iso(), time.perf_counter()
     d, name = job.date_dir, job.name
-    d.mkdir(parents=True, exist_ok=True)
-    token = f"{os.getpid()}-{int(time.time() * 1000) % 10**8}"
-    summary_tmp = d / f".{name}.summary.json.{token}.tmp"
-    staging = d / f".{name}_files.{token}.tmp"
-    staging.mkdir()
     params = dict(job.parameters, summary_path=str(summary_tmp), output_dir=str(staging))
     source = params.get("source")
     manifest: dict[str, Any] = {
@@ -486,6 +532,8 @@ def run_job(job: Job) -> dict:
         nb = nbformat.v4.new_notebook()
         error = {"cell_index": None, "execution_count": None, "ename": type(exc).__name__,
                  "evalue": str(exc), "traceback": traceback.format_exception(exc)}
+    if error is not None:  # a full disk inside the kernel: say where, and how much is free
+        error = cleanup.explain_disk_full(error, [d, Path(tempfile.gettempdir())])
     t1 = time.perf_counter()
     summary = None
     if error is None:
@@ -517,29 +565,22 @@ def run_job(job: Job) -> dict:
     t2 = time.perf_counter()
 
     stem = name if ok else f"{name}.failed"
+    exports = d / (f"{name}_files" if ok else f"{name}.failed_files")
     files = {"notebook": f"{stem}.ipynb", "manifest": f"{stem}.manifest.json"}
-    write_atomic(d / files["notebook"], nbformat.writes(nb))
+    contents = {files["notebook"]: nbformat.writes(nb).encode("utf-8")}
     if "html" in pages:
         files["html"] = f"{stem}.html"
-        write_atomic(d / files["html"], pages["html"])
+        contents[files["html"]] = pages["html"].encode("utf-8")
     if ok:
         files["analyst_html"] = f"{name}.analyst.html"
         files["summary"] = f"{name}.summary.json"
-        write_atomic(d / files["analyst_html"], pages["analyst_html"])
-        write_atomic(d / files["summary"], summary)
-        _replace_dir(staging, d / f"{name}_files")
-        if (d / f"{name}_files").is_dir():
-            files["exports"] = f"{name}_files/"
-    else:
-        if any(staging.iterdir()):
-            _replace_dir(staging, d / f"{name}.failed_files")
-            files["exports"] = f"{name}.failed_files/"
-        else:
-            staging.rmdir()
-        if (d / f"{name}.manifest.json").exists():
-            manifest["last_good"] = {"html": f"{name}.html", "manifest": f"{name}.manifest.json"}
-    with contextlib.suppress(OSError):
-        summary_tmp.unlink()
+        contents[files["analyst_html"]] = pages["analyst_html"].encode("utf-8")
+        contents[files["summary"]] = summary
+    staged_exports = staging.is_dir() and any(staging.iterdir())
+    if staged_exports or (ok and exports.is_dir()):
+        files["exports"] = f"{exports.name}/"
+    if not ok and (d / f"{name}.manifest.json").exists():
+        manifest["last_good"] = {"html": f"{name}.html", "manifest": f"{name}.manifest.json"}
     manifest.update(
         title=title,
         status="ok" if ok else "failed",
@@ -549,13 +590,41 @@ def run_job(job: Job) -> dict:
         error=error,
         files=files,
     )
-    write_json_atomic(d / files["manifest"], manifest)
-    if ok:  # a good run supersedes an earlier failure of the same day
-        for suffix in (".failed.html", ".failed.ipynb", ".failed.manifest.json"):
-            with contextlib.suppress(FileNotFoundError):
-                (d / f"{name}{suffix}").unlink()
-        shutil.rmtree(d / f"{name}.failed_files", ignore_errors=True)
+    contents[files["manifest"]] = _manifest_bytes(manifest)  # last: it makes the report what the index shows
+    try:
+        # A report's files are replaced as a set: a full disk replaces none, a stop signal waits.
+        with cleanup.deferred_stop():
+            staged = cleanup.stage_set(d, contents, what=f"the files of {name}")
+            if staged_exports:
+                _replace_dir(staging, exports)
+            cleanup.commit_set(staged)
+            if ok:  # a good run supersedes an earlier failure of the same day
+                for suffix in (".failed.html", ".failed.ipynb", ".failed.manifest.json"):
+                    with contextlib.suppress(FileNotFoundError):
+                        (d / f"{name}{suffix}").unlink()
+                shutil.rmtree(d / f"{name}.failed_files", ignore_errors=True)
+    except cleanup.DiskFull as full:
+        _record_disk_full(manifest, job, full)
     return manifest
+
+
+def _manifest_bytes(manifest: dict) -> bytes:
+    return (json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
+
+
+def _record_disk_full(manifest: dict, job: Job, full: cleanup.DiskFull) -> None:
+    """Nothing of the report was replaced: record the failure in a small manifest, if even that fits."""
+    error = manifest.get("error")
+    if error is None:
+        error = {"cell_index": None, "execution_count": None, "ename": "disk full", "evalue": str(full),
+                 "traceback": []}
+    else:
+        error = dict(error, evalue=f"{error.get('evalue')}; its error page could not be written: {full}")
+    manifest.update(status="failed", error=error, files={"manifest": f"{job.name}.failed.manifest.json"})
+    if (job.date_dir / f"{job.name}.manifest.json").exists():
+        manifest["last_good"] = {"html": f"{job.name}.html", "manifest": f"{job.name}.manifest.json"}
+    with contextlib.suppress(OSError):
+        write_json_atomic(job.date_dir / manifest["files"]["manifest"], manifest)
 
 
 def _display_path(path: Path, root: Path) -> str:
@@ -565,14 +634,19 @@ def _display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _crash_manifest(job: Job, exc: BaseException) -> dict:
+def _crash_manifest(job: Job, exc: BaseException | None, *, ename: str | None = None, evalue: str = "") -> dict:
     """A failed manifest written by the parent when a worker could not report (e.g. it was killed)."""
+    if ename is None and exc is not None and cleanup.is_disk_full(exc):
+        ename = "disk full"
+        evalue = str(exc) if isinstance(exc, cleanup.DiskFull) else str(cleanup.DiskFull(job.date_dir, 0))
     m = {"report": job.name, "status": "failed", "date": job.date_dir.name,
          "notebook": _display_path(job.notebook, job.root), "runs_after_others": job.runs_after_others,
          "finished_at": now_iso(), "durations": {},
-         "error": {"cell_index": None, "execution_count": None, "ename": type(exc).__name__,
-                   "evalue": str(exc) or "the worker process stopped", "traceback": []},
+         "error": {"cell_index": None, "execution_count": None, "ename": ename or type(exc).__name__,
+                   "evalue": evalue or str(exc) or "the worker process stopped", "traceback": []},
          "files": {"manifest": f"{job.name}.failed.manifest.json"}}
+    if (job.date_dir / f"{job.name}.manifest.json").exists():
+        m["last_good"] = {"html": f"{job.name}.html", "manifest": f"{job.name}.manifest.json"}
     with contextlib.suppress(OSError):
         write_json_atomic(job.date_dir / f"{job.name}.failed.manifest.json", m)
     return m
@@ -745,12 +819,19 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
     rebuilt after each report. Returns the manifests in suite order.
 
     ``fingerprints``: computed in the background once the reports have started,
-    and added to each manifest as its report finishes."""
+    and added to each manifest as its report finishes.
+
+    A stop signal (:class:`fanlib.cleanup.RunStopped`) stops the workers and their kernels, records
+    each report it interrupted as stopped (nothing of it replaced), rebuilds the index pages and is
+    raised again."""
     from fanlib import indexpages
 
     results: dict[str, dict] = {}
+    handed_out: dict[str, str] = {}  # report -> when it started, until it finished
+    others = cleanup.child_pids()  # processes this run did not start
 
     def finished(m: dict, job: Job) -> None:
+        handed_out.pop(job.name, None)
         if fingerprints is not None:
             m = fingerprints.record(m, job)
         results[job.name] = m
@@ -758,7 +839,11 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
         try:
             indexpages.write_indexes(job.date_dir, out_dir)
         except Exception as exc:  # an index glitch must not stop the suite
-            _progress(f"index pages not updated: {type(exc).__name__}: {exc}")
+            _progress(f"index pages not updated: {_describe(exc)}")
+
+    def start(job: Job) -> None:
+        _progress(f"{job.name}: started")
+        handed_out[job.name] = now_iso()
 
     # The overview reads the other reports' summaries, so it starts once they are done, or, if
     # it waits for them itself, once they have all started (its own data work overlaps theirs).
@@ -771,22 +856,39 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
             bound = sum(j.timeout * _code_cells(j.notebook) for j in first) + 60
             job.parameters = dict(job.parameters, wait_for=[j.name for j in first], run_started=started,
                                   wait_timeout_s=float(bound))
-    if workers <= 1 or len(jobs) <= 1:
-        if fingerprints is not None:
-            fingerprints.start()
-        for job in first + last:
-            _progress(f"{job.name}: started")
-            finished(_run_job_safely(job), job)
-    else:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            if fingerprints is not None:
+                fingerprints.start()
+            for job in first + last:
+                start(job)
+                finished(_run_job_safely(job), job)
+        else:
+            _run_pool(first, last, workers, start, finished, fingerprints, others)
+    except cleanup.RunStopped as stop:
+        cleanup.stop_descendants(keep=others)  # the kernel of a report run in this process
+        by_name = {j.name: j for j in jobs}
+        for name, since in list(handed_out.items()):
+            finished(_finished_since(by_name[name], since) or _stopped_manifest(by_name[name], stop), by_name[name])
+        stop.stopped = [n for n in results if (results[n].get("error") or {}).get("ename") == "stopped"]
+        stop.not_started = [j.name for j in jobs if j.name not in results]
+        raise
+    return [results[j.name] for j in jobs]
 
-        ctx = multiprocessing.get_context("fork")
-        n = min(workers, len(jobs))
-        queue, later = list(first), list(last)
-        running: dict = {}  # future -> (job, start); at most n, so start times are true
-        _progress(f"{len(jobs)} notebooks on {n} workers: " + ", ".join(j.name for j in jobs))
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+
+def _run_pool(first, last, workers, start, finished, fingerprints, others) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = multiprocessing.get_context("fork")
+    jobs = first + last
+    n = min(workers, len(jobs))
+    queue, later = list(first), list(last)
+    running: dict = {}  # future -> (job, start); at most n, so start times are true
+    _progress(f"{len(jobs)} notebooks on {n} workers: " + ", ".join(j.name for j in jobs))
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=cleanup.worker_started,
+                             initargs=(os.getpid(),)) as pool:
+        try:
             while queue or running or later:
                 if not queue and not running:
                     queue, later = later, []
@@ -795,7 +897,7 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
                     later = [j for j in later if not j.waits_for_others]
                 while queue and len(running) < n:
                     job = queue.pop(0)
-                    _progress(f"{job.name}: started")
+                    start(job)
                     try:
                         running[pool.submit(_run_job_safely, job)] = (job, time.perf_counter())
                         if fingerprints is not None:  # every worker is forked at the first submit
@@ -815,7 +917,35 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
                 if not done:
                     _progress("still running: " + ", ".join(
                         f"{job.name} ({time.perf_counter() - t:.0f} s)" for job, t in running.values()))
-    return [results[j.name] for j in jobs]
+        except cleanup.RunStopped:
+            # Stop the workers and their kernels before leaving the pool, which would wait for them.
+            pool.shutdown(wait=False, cancel_futures=True)
+            cleanup.stop_descendants(keep=others)
+            for fut, (job, _) in running.items():
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    finished(fut.result(), job)  # it was done just before the stop
+            raise
+
+
+def _finished_since(job: Job, since: str) -> dict | None:
+    """The report's own manifest if it was written after ``since`` (it finished as the run stopped)."""
+    for name in (f"{job.name}.manifest.json", f"{job.name}.failed.manifest.json"):
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            m = json.loads((job.date_dir / name).read_text(encoding="utf-8"))
+            if datetime.fromisoformat(m["started_at"]) >= datetime.fromisoformat(since):
+                return m
+    return None
+
+
+def _stopped_manifest(job: Job, stop: cleanup.RunStopped) -> dict:
+    return _crash_manifest(job, None, ename="stopped",
+                           evalue=f"the run was stopped ({stop.signame}) before this report finished; "
+                                  "nothing of it was replaced")
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception for the log: a full disk speaks for itself, anything else with its type."""
+    return str(exc) if isinstance(exc, cleanup.DiskFull) else f"{type(exc).__name__}: {exc}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -949,7 +1079,17 @@ def _prune_and_reindex(out_dir: Path, keep: int, current: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``fanlib run <name>|all …``; exit 0 when every report is ok, 1 when one failed,
     2 for wrong parameters or options (printed without a traceback), 3 when another
-    run is writing the same dated folder."""
+    run is writing the same dated folder, 128 + the signal's number when stopped by a
+    signal (143 SIGTERM, 130 Ctrl-C), after cleaning up."""
+    with cleanup.stop_on_signals():
+        try:
+            return _main(argv)
+        except cleanup.RunStopped as stop:  # before or after the reports ran
+            print(f"fanlib run: stopped by {stop.signame}", file=sys.stderr)
+            return stop.exit_code
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         jobs, out_dir, date_dir = plan(args)
@@ -980,18 +1120,28 @@ def main(argv: list[str] | None = None) -> int:
     # The first report to pass the contract check records it here; the others of this run reuse it.
     from fanlib.validate import PASSED_DIR_ENV
 
-    passed_dir = tempfile.mkdtemp(prefix="fanlib-run-checks-")
     previous = os.environ.get(PASSED_DIR_ENV)
-    os.environ[PASSED_DIR_ENV] = passed_dir  # kernels inherit it
+    left = cleanup.sweep_scratch() + cleanup.sweep_pruned(out_dir, LOCK_NAME)
     try:
         with run_lock(date_dir, wait=args.wait, command=command):
+            left += cleanup.sweep_date_folder(date_dir, LOCK_NAME)
+            if left:
+                _progress(f"removed what interrupted runs left behind: {', '.join(left)}")
             _progress(f"{len(jobs)} report(s) into {date_dir}")
-            manifests = run_suite(jobs, workers=args.jobs, out_dir=out_dir, fingerprints=fingerprints)
+            # Kernels inherit the run's scratch folder as TMPDIR; it goes at the end, however the run ends.
+            with cleanup.run_scratch(command) as scratch:
+                os.environ[PASSED_DIR_ENV] = str(scratch / "checks")
+                (scratch / "checks").mkdir()
+                try:
+                    manifests = run_suite(jobs, workers=args.jobs, out_dir=out_dir, fingerprints=fingerprints)
+                except cleanup.RunStopped as stop:
+                    return _stopped(stop, date_dir)
+                finally:
+                    cleanup.sweep_date_folder(date_dir, LOCK_NAME)  # a killed worker's staging
     except RunLocked as exc:
         print(f"fanlib run: {exc}", file=sys.stderr)
         return EXIT_LOCKED
     finally:
-        shutil.rmtree(passed_dir, ignore_errors=True)
         if previous is None:
             os.environ.pop(PASSED_DIR_ENV, None)
         else:
@@ -1006,6 +1156,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     _progress(f"all {len(manifests)} ok in {took:.1f} s; open {index}")
     return 0
+
+
+def _stopped(stop: cleanup.RunStopped, date_dir: Path) -> int:
+    cleanup.sweep_date_folder(date_dir, LOCK_NAME)  # before the lock is released
+    parts = [f"stopped {', '.join(stop.stopped)} (nothing of them replaced)" if stop.stopped else "",
+             f"not started: {', '.join(stop.not_started)}" if stop.not_started else ""]
+    print(f"fanlib run: stopped by {stop.signame}; " + "; ".join(p for p in parts if p)
+          + f"{'; ' if any(parts) else ''}staged files removed, lock released; see {date_dir / 'index.html'}",
+          file=sys.stderr)
+    return stop.exit_code
 
 
 if __name__ == "__main__":
