@@ -25,6 +25,10 @@ wait for the others' manifests themselves in a cell tagged ``waits-for-reports``
 (:func:`fanlib.executive.wait_for_reports`; no per-cell timeout there), so their
 own data work overlaps the last reports.
 ``--keep N`` then prunes the oldest dated folders (see :func:`prune`).
+
+Stopping: SIGTERM or Ctrl-C stop the workers and kernels, remove what the run staged, record the
+interrupted reports as stopped, release the lock and exit 143 / 130 (see :mod:`fanlib.cleanup`).
+The kernel set-up and notebook execution live in :mod:`fanlib.kernels`, the lock in :mod:`fanlib.runlock`.
 """
 
 from __future__ import annotations
@@ -40,34 +44,45 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fanlib import cleanup
+from fanlib.kernels import (  # noqa: F401  (re-exported: fanlib.runner is the runner's public face)
+    KERNEL_ENV,
+    KERNEL_MPLBACKEND,
+    KERNEL_NAME,
+    KERNEL_START_RETRIES,
+    WAIT_TAG,
+    _error_from_outputs,
+    _fast_imports,
+    _mark_error,
+    _progress,
+    ensure_kernel,
+    execute,
+    register_translator,
+)
 from fanlib.params import ParamError
+from fanlib.runlock import (  # noqa: F401
+    _DATE,
+    EXIT_LOCKED,
+    LOCK_NAME,
+    RunLocked,
+    _acquire,
+    _Busy,
+    _release,
+    _valid_date,
+    dated_folders,
+    prune,
+    run_lock,
+)
 
-KERNEL_NAME = "fanlib"
-#: Headless, and still renders figures into the notebook (plain ``Agg`` would not).
-KERNEL_MPLBACKEND = "module://matplotlib_inline.backend_inline"
-#: The kernel's environment; FANLIB_KERNELSPEC marks specs this version wrote.
-KERNEL_ENV = {"MPLBACKEND": KERNEL_MPLBACKEND, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "FANLIB_KERNELSPEC": "1"}
 DEFAULT_TIMEOUT = 600
 TIMEZONE = "Asia/Shanghai"
 #: Packages whose versions every manifest records.
 VERSIONED_PACKAGES = ("pandas", "numpy", "statsmodels", "scikit-learn", "duckdb", "ibis-framework",
                       "papermill", "nbconvert")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: The lock file a run holds in its dated folder.
-LOCK_NAME = ".run.lock"
-#: Exit code of a run that found its dated folder locked by another run.
-EXIT_LOCKED = 3
-
-
-def _fast_imports() -> None:
-    # jsonschema imports rfc3987_syntax when present, which builds a parser
-    # grammar at import (~3 s here) for an "iri" format notebooks never use.
-    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -102,82 +117,6 @@ def mask_secrets(source: str | None) -> str | None:
     if source is None:
         return None
     return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", str(source))
-
-
-# --------------------------------------------------------------------------- kernel and parameters
-
-
-def _kernel_ok(ksm, name: str) -> bool:
-    from jupyter_client.kernelspec import NoSuchKernel
-
-    try:
-        spec = ksm.get_kernel_spec(name)
-    except NoSuchKernel:
-        return False
-    return bool(spec.argv) and spec.argv[0] == sys.executable and (spec.env or {}) == KERNEL_ENV
-
-
-def ensure_kernel(name: str = KERNEL_NAME) -> str:
-    """Register the ``fanlib`` kernelspec for this Python under ``sys.prefix`` if it
-    is absent or points elsewhere, so execution never meets "No such kernel"."""
-    os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    ksm = KernelSpecManager()
-    if _kernel_ok(ksm, name):
-        return name
-    kernels = Path(sys.prefix) / "share" / "jupyter" / "kernels"
-    kernels.mkdir(parents=True, exist_ok=True)
-    import fcntl
-
-    from ipykernel.kernelspec import install
-
-    with open(kernels / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # several runs may start at once
-        ksm = KernelSpecManager()
-        if not _kernel_ok(ksm, name):
-            where = install(kernel_spec_manager=ksm, kernel_name=name, display_name="Python (fanlib)",
-                            prefix=sys.prefix, env=KERNEL_ENV)
-            # Keep the kernel's own start-up chatter (e.g. its TCP notice) out of the run log.
-            spec_file = Path(where) / "kernel.json"
-            spec = json.loads(spec_file.read_text(encoding="utf-8"))
-            spec["argv"].append("--IPKernelApp.log_level=CRITICAL")
-            write_json_atomic(spec_file, spec)
-    if not _kernel_ok(KernelSpecManager(), name):
-        spec_dir = KernelSpecManager().find_kernel_specs().get(name)
-        raise RuntimeError(f"the Jupyter kernel {name!r} resolves to {spec_dir}, not to this Python "
-                           f"({sys.executable}); remove that kernelspec or set JUPYTER_PREFER_ENV_PATH=1")
-    return name
-
-
-def register_translator() -> None:
-    """Make papermill inject dates, datetimes, lists and dicts as real Python values."""
-    from papermill.translators import PythonTranslator, papermill_translators
-
-    class FanlibTranslator(PythonTranslator):
-        """Renders date/datetime as constructor calls and keeps Chinese text readable."""
-
-        @classmethod
-        def translate(cls, val):
-            if isinstance(val, (datetime, date)):
-                return f"_dt.{val!r}".replace("_dt.datetime.", "_dt.")  # _dt.date(2025, 6, 30)
-            if isinstance(val, tuple):
-                return cls.translate_list(list(val))
-            return super().translate(val)
-
-        @classmethod
-        def translate_str(cls, val):
-            return repr(val)
-
-        @classmethod
-        def codify(cls, parameters, comment="Parameters"):
-            lines = [cls.comment(comment), "import datetime as _dt"]
-            lines += [cls.assign(name, cls.translate(val)) for name, val in parameters.items()]
-            lines.append("del _dt")
-            return "\n".join(lines) + "\n"
-
-    papermill_translators.register("python", FanlibTranslator)
-    papermill_translators.register(KERNEL_NAME, FanlibTranslator)
 
 
 # --------------------------------------------------------------------------- run context
@@ -248,152 +187,6 @@ class Job:
     # ... unless it waits for them itself (fanlib.executive.wait_for_reports in a cell tagged
     # WAIT_TAG): then it starts once every other report has started
     waits_for_others: bool = False
-
-
-def _error_from_outputs(nb) -> dict | None:
-    for index, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0"):
-                    continue
-                return {"cell_index": index, "execution_count": cell.get("execution_count"),
-                        "ename": out.get("ename"), "evalue": out.get("evalue"),
-                        "traceback": [_strip_ansi(t) for t in out.get("traceback", [])]}
-    return None
-
-
-def _strip_ansi(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
-
-
-def _last_started_cell(nb) -> int | None:
-    started = [i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
-    return started[-1] if started else None
-
-
-def _mark_error(nb, error: dict) -> None:
-    """Insert papermill's error banner and anchor, as ``papermill`` itself would."""
-    import nbformat
-    from papermill.execute import ERROR_ANCHOR_MSG, ERROR_MARKER_TAG, ERROR_MESSAGE_TEMPLATE
-
-    index = error.get("cell_index")
-    top = nbformat.v4.new_markdown_cell(ERROR_MESSAGE_TEMPLATE % str(error.get("execution_count")))
-    top.metadata["tags"] = [ERROR_MARKER_TAG]
-    if index is not None:
-        anchor = nbformat.v4.new_markdown_cell(ERROR_ANCHOR_MSG)
-        anchor.metadata["tags"] = [ERROR_MARKER_TAG]
-        nb.cells.insert(index, anchor)
-    nb.cells.insert(0, top)
-
-
-#: Tag of the cell in which a report waits for the others of its run (no per-cell timeout).
-WAIT_TAG = "waits-for-reports"
-#: Kernels that fail before their first cell are started again this many times.
-KERNEL_START_RETRIES = 1
-
-
-def _quiet_kernel_manager(stderr_file):
-    """A kernel manager class whose kernels write their own stderr (e.g. the traceback of a kernel that
-    could not bind its port) to ``stderr_file``, not into the run's log."""
-    from jupyter_client import AsyncKernelManager
-
-    class QuietKernelManager(AsyncKernelManager):
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            kw.setdefault("stderr", stderr_file)
-            await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    return QuietKernelManager
-
-
-def _kernel_said(stderr_file) -> str:
-    """The last line a kernel wrote to its stderr, without the exception's class name."""
-    with contextlib.suppress(OSError, ValueError):
-        stderr_file.seek(0, os.SEEK_END)
-        stderr_file.seek(max(0, stderr_file.tell() - 8192))
-        lines = [ln.strip() for ln in stderr_file.read().decode("utf-8", "replace").splitlines() if ln.strip()]
-        if lines:
-            return re.sub(r"^[\w.]*(Error|Exception|Exit): ", "", lines[-1])[:300]
-    return ""
-
-
-class _DropStartError:
-    """Drops nbclient's own log line about a kernel that failed to start: the runner logs one line."""
-
-    @staticmethod
-    def filter(record) -> bool:
-        return not str(record.msg).startswith("Error occurred while starting new kernel client")
-
-
-def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME):
-    """Run ``notebook`` with ``parameters`` injected; returns ``(executed nb, error or None)``.
-
-    The error, if any, names the failing cell (index in the executed notebook,
-    before the banner), the exception and its message.
-    """
-    _fast_imports()
-    import logging
-
-    import nbformat
-    from papermill.engines import papermill_engines
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-    from papermill.utils import chdir
-
-    from fanlib.params import to_jsonable
-
-    register_translator()
-    papermill_log = logging.getLogger("papermill")
-    papermill_log.addFilter(_DropStartError)
-    try:
-        for attempt in range(1 + KERNEL_START_RETRIES):
-            nb = load_notebook_node(str(notebook))
-            nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (fanlib)", "language": "python"}
-            nb = parameterize_notebook(nb, parameters, kernel_name=kernel, language="python")
-            nb.metadata.papermill["parameters"] = to_jsonable(parameters)  # JSON-safe: no date objects
-            nb.metadata.papermill["input_path"] = str(notebook)
-            crash, said = None, ""
-            with tempfile.TemporaryFile() as kernel_stderr:
-                try:
-                    with chdir(str(cwd)):
-                        papermill_engines.execute_notebook_with_engine(
-                            None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
-                            progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
-                            kernel_manager_class=_quiet_kernel_manager(kernel_stderr),
-                            # a cell that waits for the other reports is bounded by them, not by the per-cell
-                            # timeout
-                            timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", [])
-                            else timeout,
-                        )
-                except Exception as exc:  # timeouts and dead kernels end up here
-                    crash = exc
-                    said = _kernel_said(kernel_stderr)
-            # A kernel that fails before running any cell (e.g. two kernels starting at once picked the
-            # same port) is started once more; a failure inside the notebook is never retried.
-            if crash is None or _last_started_cell(nb) is not None or attempt == KERNEL_START_RETRIES:
-                break
-            _progress(f"{Path(notebook).stem}: the kernel did not start ({said or str(crash).strip()[:200]}); "
-                      "starting it again")
-    finally:
-        papermill_log.removeFilter(_DropStartError)
-    if attempt:
-        nb.metadata.setdefault("fanlib", {})["kernel_start_retries"] = attempt
-    error = _error_from_outputs(nb)
-    timed_out = crash is not None and isinstance(crash, TimeoutError)
-    if crash is not None and (error is None or timed_out):
-        # The kernel was stopped (timeout, death): the error is the crash, in the cell that was running.
-        index = _last_started_cell(nb)
-        ename = type(crash).__name__
-        evalue = str(crash).strip().splitlines()[-1] if str(crash).strip() else ""
-        if timed_out:
-            evalue = f"a cell ran longer than the per-cell timeout of {timeout} s (--timeout)"
-        elif said:
-            evalue = f"{evalue} (the kernel's last message: {said})"
-        error = {"cell_index": index, "execution_count": nb.cells[index].get("execution_count") if index is not None
-                 else None, "ename": ename, "evalue": evalue, "traceback": []}
-        if index is not None and nb.cells[index].cell_type == "code":
-            nb.cells[index].outputs.append(nbformat.v4.new_output(
-                "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
-    return nb, error
 
 
 def _read_summary(path: Path) -> tuple[bytes | None, str | None]:
@@ -659,146 +452,7 @@ def _run_job_safely(job: Job) -> dict:
         return _crash_manifest(job, exc)
 
 
-# --------------------------------------------------------------------------- run lock and pruning
-
-
-class RunLocked(RuntimeError):
-    """Another run holds the dated folder."""
-
-
-def _lock_holder(fd: int) -> str:
-    """Who holds a lock file, from what it wrote into it: "pid 123, started 2025-12-31T09:00:00+08:00"."""
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
-    except (OSError, ValueError):
-        holder = {}
-    if not holder:
-        return "another run"
-    command = f" ({holder['command']})" if holder.get("command") else ""
-    return f"pid {holder.get('pid')}, started {holder.get('started_at')}{command}"
-
-
-class _Busy(Exception):
-    """Another process holds the lock; ``args[0]`` describes it."""
-
-
-def _acquire(folder: Path, *, wait: float = 0.0, create_folder: bool = True) -> int | None:
-    """An fd holding ``folder/.run.lock`` exclusively; :class:`_Busy` when another process holds it for
-    longer than ``wait`` seconds; None when ``create_folder`` is false and the folder is gone. The lock
-    file may be deleted by the holder as it finishes (or the folder pruned), so the lock counts only if
-    the file we locked is still the one at the path."""
-    import fcntl
-
-    deadline = time.monotonic() + wait
-    path = folder / LOCK_NAME
-    while True:
-        if create_folder:
-            folder.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:  # the folder was pruned meanwhile
-            if not create_folder:
-                return None
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = _lock_holder(fd)
-                os.close(fd)
-                raise _Busy(holder) from None
-            os.close(fd)
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-            continue
-        try:
-            current = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            current = False
-        if current:
-            return fd
-        os.close(fd)  # we locked a file that is gone: start over on the current one
-        if not create_folder and not folder.exists():
-            return None
-
-
-def _release(fd: int, folder: Path) -> None:
-    # Delete the file while still holding it, so that a waiting run re-checks and locks a fresh one.
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(folder / LOCK_NAME)
-    os.close(fd)
-
-
-@contextlib.contextmanager
-def run_lock(date_dir: Path, *, wait: float = 0.0, command: str = ""):
-    """Hold ``date_dir/.run.lock`` for a run; :class:`RunLocked` names the holder if another run keeps
-    it for more than ``wait`` seconds."""
-    date_dir = Path(date_dir)
-    try:
-        fd = _acquire(date_dir, wait=wait)
-    except _Busy as busy:
-        raise RunLocked(f"{date_dir} is being written by another run ({busy.args[0]}); waited {wait:g} s. "
-                        f"Two runs never write the same dated folder: wait for it to finish, pass --wait SECONDS, "
-                        f"or choose another --date / --out")
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started_at": now_iso(), "command": command}).encode(), 0)
-        yield date_dir
-    finally:
-        _release(fd, date_dir)
-
-
-def dated_folders(reports_dir: Path) -> list[Path]:
-    """The run folders (named YYYY-MM-DD, a real date) under ``reports_dir``, oldest first."""
-    reports_dir = Path(reports_dir)
-    if not reports_dir.is_dir():
-        return []
-    return sorted((p for p in reports_dir.iterdir()
-                   if p.is_dir() and not p.is_symlink() and _DATE.match(p.name) and _valid_date(p.name)),
-                  key=lambda p: p.name)
-
-
-def prune(reports_dir: Path, keep: int, *, current: str | None = None) -> dict[str, list[str]]:
-    """Delete all but the ``keep`` newest dated folders of ``reports_dir``.
-
-    Only folders named YYYY-MM-DD are candidates; ``current`` (this run's date) is always kept and
-    counts towards ``keep``; a folder whose run lock is held by a running run is skipped. Each folder
-    is deleted under its own lock, renamed to a hidden name first so no reader sees half a folder.
-    Returns ``{"removed": [...], "locked": [...]}`` (folder names).
-    """
-    if keep < 1:
-        raise ValueError(f"--keep {keep}: must be at least 1 (the current run's folder is always kept)")
-    folders = dated_folders(reports_dir)
-    kept = [p for p in folders if p.name == current]
-    others = [p for p in folders if p.name != current]
-    n_others = max(keep - len(kept), 0)
-    candidates = others[: len(others) - n_others] if n_others else others
-    removed, locked = [], []
-    for folder in candidates:
-        try:
-            fd = _acquire(folder, create_folder=False)
-        except _Busy:
-            locked.append(folder.name)
-            continue
-        if fd is None:  # gone meanwhile (another run pruned it)
-            continue
-        try:
-            trash = folder.with_name(f".{folder.name}.pruned.{os.getpid()}")
-            try:
-                os.rename(folder, trash)
-            except FileNotFoundError:
-                continue
-            shutil.rmtree(trash, ignore_errors=True)
-            removed.append(folder.name)
-        finally:
-            os.close(fd)
-    return {"removed": removed, "locked": locked}
-
-
 # --------------------------------------------------------------------------- the suite
-
-
-def _progress(message: str) -> None:
-    print(f"[fanlib run {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def _outcome(m: dict) -> str:
@@ -1052,14 +706,6 @@ def _code_cells(notebook: Path) -> int:
     except (OSError, ValueError):
         return 1
     return max(1, sum(1 for c in cells if c.get("cell_type") == "code"))
-
-
-def _valid_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-        return True
-    except ValueError:
-        return False
 
 
 def _prune_and_reindex(out_dir: Path, keep: int, current: str) -> None:
