@@ -274,7 +274,6 @@ def test_a_killed_parent_takes_its_workers_along_and_the_next_run_cleans_up(good
     _assert_true_index(run.day)
 
 
-@pytest.mark.slow
 def test_the_next_run_never_touches_a_live_runs_files(tmp_path, nbs, csv_demo):
     run = Run(tmp_path, nbs, csv_demo)
     # A live run elsewhere: its scratch folder is locked by a running process.
