@@ -25,6 +25,10 @@ wait for the others' manifests themselves in a cell tagged ``waits-for-reports``
 (:func:`fanlib.executive.wait_for_reports`; no per-cell timeout there), so their
 own data work overlaps the last reports.
 ``--keep N`` then prunes the oldest dated folders (see :func:`prune`).
+
+Stopping: SIGTERM or Ctrl-C stop the workers and kernels, remove what the run staged, record the
+interrupted reports as stopped, release the lock and exit 143 / 130 (see :mod:`fanlib.cleanup`).
+The kernel set-up and notebook execution live in :mod:`fanlib.kernels`, the lock in :mod:`fanlib.runlock`.
 """
 
 from __future__ import annotations
@@ -40,33 +44,45 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fanlib import cleanup
+from fanlib.kernels import (  # noqa: F401  (re-exported: fanlib.runner is the runner's public face)
+    KERNEL_ENV,
+    KERNEL_MPLBACKEND,
+    KERNEL_NAME,
+    KERNEL_START_RETRIES,
+    WAIT_TAG,
+    _error_from_outputs,
+    _fast_imports,
+    _mark_error,
+    _progress,
+    ensure_kernel,
+    execute,
+    register_translator,
+)
 from fanlib.params import ParamError
+from fanlib.runlock import (  # noqa: F401
+    _DATE,
+    EXIT_LOCKED,
+    LOCK_NAME,
+    RunLocked,
+    _acquire,
+    _Busy,
+    _release,
+    _valid_date,
+    dated_folders,
+    prune,
+    run_lock,
+)
 
-KERNEL_NAME = "fanlib"
-#: Headless, and still renders figures into the notebook (plain ``Agg`` would not).
-KERNEL_MPLBACKEND = "module://matplotlib_inline.backend_inline"
-#: The kernel's environment; FANLIB_KERNELSPEC marks specs this version wrote.
-KERNEL_ENV = {"MPLBACKEND": KERNEL_MPLBACKEND, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "FANLIB_KERNELSPEC": "1"}
 DEFAULT_TIMEOUT = 600
 TIMEZONE = "Asia/Shanghai"
 #: Packages whose versions every manifest records.
 VERSIONED_PACKAGES = ("pandas", "numpy", "statsmodels", "scikit-learn", "duckdb", "ibis-framework",
                       "papermill", "nbconvert")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: The lock file a run holds in its dated folder.
-LOCK_NAME = ".run.lock"
-#: Exit code of a run that found its dated folder locked by another run.
-EXIT_LOCKED = 3
-
-
-def _fast_imports() -> None:
-    # jsonschema imports rfc3987_syntax when present, which builds a parser
-    # grammar at import (~3 s here) for an "iri" format notebooks never use.
-    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -86,20 +102,9 @@ def now_iso() -> str:
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temp file in the same folder, fsync, rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cleanup.commit_set(cleanup.stage_set(path.parent, {path.name: raw}, what=path.name))  # full disk: DiskFull
     return path
 
 
@@ -112,82 +117,6 @@ def mask_secrets(source: str | None) -> str | None:
     if source is None:
         return None
     return re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", str(source))
-
-
-# --------------------------------------------------------------------------- kernel and parameters
-
-
-def _kernel_ok(ksm, name: str) -> bool:
-    from jupyter_client.kernelspec import NoSuchKernel
-
-    try:
-        spec = ksm.get_kernel_spec(name)
-    except NoSuchKernel:
-        return False
-    return bool(spec.argv) and spec.argv[0] == sys.executable and (spec.env or {}) == KERNEL_ENV
-
-
-def ensure_kernel(name: str = KERNEL_NAME) -> str:
-    """Register the ``fanlib`` kernelspec for this Python under ``sys.prefix`` if it
-    is absent or points elsewhere, so execution never meets "No such kernel"."""
-    os.environ.setdefault("JUPYTER_PREFER_ENV_PATH", "1")
-    from jupyter_client.kernelspec import KernelSpecManager
-
-    ksm = KernelSpecManager()
-    if _kernel_ok(ksm, name):
-        return name
-    kernels = Path(sys.prefix) / "share" / "jupyter" / "kernels"
-    kernels.mkdir(parents=True, exist_ok=True)
-    import fcntl
-
-    from ipykernel.kernelspec import install
-
-    with open(kernels / f".{name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # several runs may start at once
-        ksm = KernelSpecManager()
-        if not _kernel_ok(ksm, name):
-            where = install(kernel_spec_manager=ksm, kernel_name=name, display_name="Python (fanlib)",
-                            prefix=sys.prefix, env=KERNEL_ENV)
-            # Keep the kernel's own start-up chatter (e.g. its TCP notice) out of the run log.
-            spec_file = Path(where) / "kernel.json"
-            spec = json.loads(spec_file.read_text(encoding="utf-8"))
-            spec["argv"].append("--IPKernelApp.log_level=CRITICAL")
-            write_json_atomic(spec_file, spec)
-    if not _kernel_ok(KernelSpecManager(), name):
-        spec_dir = KernelSpecManager().find_kernel_specs().get(name)
-        raise RuntimeError(f"the Jupyter kernel {name!r} resolves to {spec_dir}, not to this Python "
-                           f"({sys.executable}); remove that kernelspec or set JUPYTER_PREFER_ENV_PATH=1")
-    return name
-
-
-def register_translator() -> None:
-    """Make papermill inject dates, datetimes, lists and dicts as real Python values."""
-    from papermill.translators import PythonTranslator, papermill_translators
-
-    class FanlibTranslator(PythonTranslator):
-        """Renders date/datetime as constructor calls and keeps Chinese text readable."""
-
-        @classmethod
-        def translate(cls, val):
-            if isinstance(val, (datetime, date)):
-                return f"_dt.{val!r}".replace("_dt.datetime.", "_dt.")  # _dt.date(2025, 6, 30)
-            if isinstance(val, tuple):
-                return cls.translate_list(list(val))
-            return super().translate(val)
-
-        @classmethod
-        def translate_str(cls, val):
-            return repr(val)
-
-        @classmethod
-        def codify(cls, parameters, comment="Parameters"):
-            lines = [cls.comment(comment), "import datetime as _dt"]
-            lines += [cls.assign(name, cls.translate(val)) for name, val in parameters.items()]
-            lines.append("del _dt")
-            return "\n".join(lines) + "\n"
-
-    papermill_translators.register("python", FanlibTranslator)
-    papermill_translators.register(KERNEL_NAME, FanlibTranslator)
 
 
 # --------------------------------------------------------------------------- run context
@@ -258,107 +187,6 @@ class Job:
     # ... unless it waits for them itself (fanlib.executive.wait_for_reports in a cell tagged
     # WAIT_TAG): then it starts once every other report has started
     waits_for_others: bool = False
-
-
-def _error_from_outputs(nb) -> dict | None:
-    for index, cell in enumerate(nb.cells):
-        for out in cell.get("outputs", []):
-            if out.get("output_type") == "error":
-                if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0"):
-                    continue
-                return {"cell_index": index, "execution_count": cell.get("execution_count"),
-                        "ename": out.get("ename"), "evalue": out.get("evalue"),
-                        "traceback": [_strip_ansi(t) for t in out.get("traceback", [])]}
-    return None
-
-
-def _strip_ansi(text: str) -> str:
-    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
-
-
-def _last_started_cell(nb) -> int | None:
-    started = [i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("papermill", {}).get("start_time")]
-    return started[-1] if started else None
-
-
-def _mark_error(nb, error: dict) -> None:
-    """Insert papermill's error banner and anchor, as ``papermill`` itself would."""
-    import nbformat
-    from papermill.execute import ERROR_ANCHOR_MSG, ERROR_MARKER_TAG, ERROR_MESSAGE_TEMPLATE
-
-    index = error.get("cell_index")
-    top = nbformat.v4.new_markdown_cell(ERROR_MESSAGE_TEMPLATE % str(error.get("execution_count")))
-    top.metadata["tags"] = [ERROR_MARKER_TAG]
-    if index is not None:
-        anchor = nbformat.v4.new_markdown_cell(ERROR_ANCHOR_MSG)
-        anchor.metadata["tags"] = [ERROR_MARKER_TAG]
-        nb.cells.insert(index, anchor)
-    nb.cells.insert(0, top)
-
-
-#: Tag of the cell in which a report waits for the others of its run (no per-cell timeout).
-WAIT_TAG = "waits-for-reports"
-#: Kernels that fail before their first cell are started again this many times.
-KERNEL_START_RETRIES = 1
-
-
-def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME):
-    """Run ``notebook`` with ``parameters`` injected; returns ``(executed nb, error or None)``.
-
-    The error, if any, names the failing cell (index in the executed notebook,
-    before the banner), the exception and its message.
-    """
-    _fast_imports()
-    import nbformat
-    from papermill.engines import papermill_engines
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-    from papermill.utils import chdir
-
-    from fanlib.params import to_jsonable
-
-    register_translator()
-    for attempt in range(1 + KERNEL_START_RETRIES):
-        nb = load_notebook_node(str(notebook))
-        nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python (fanlib)", "language": "python"}
-        nb = parameterize_notebook(nb, parameters, kernel_name=kernel, language="python")
-        nb.metadata.papermill["parameters"] = to_jsonable(parameters)  # JSON-safe: no date objects
-        nb.metadata.papermill["input_path"] = str(notebook)
-        crash = None
-        try:
-            with chdir(str(cwd)):
-                papermill_engines.execute_notebook_with_engine(
-                    None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
-                    progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
-                    # a cell that waits for the other reports is bounded by them, not by the per-cell timeout
-                    timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", [])
-                    else timeout,
-                )
-        except Exception as exc:  # timeouts and dead kernels end up here
-            crash = exc
-        # A kernel that fails before running any cell (e.g. two kernels starting at once picked the
-        # same port) is started once more; a failure inside the notebook is never retried.
-        if crash is None or _last_started_cell(nb) is not None or attempt == KERNEL_START_RETRIES:
-            break
-        _progress(f"{Path(notebook).stem}: the kernel failed before the first cell "
-                  f"({type(crash).__name__}: {str(crash).strip()[:200]}); starting it again")
-    if attempt:
-        nb.metadata.setdefault("fanlib", {})["kernel_start_retries"] = attempt
-    error = _error_from_outputs(nb)
-    timed_out = crash is not None and isinstance(crash, TimeoutError)
-    if crash is not None and (error is None or timed_out):
-        # The kernel was stopped (timeout, death): the error is the crash, in the cell that was running.
-        index = _last_started_cell(nb)
-        ename = type(crash).__name__
-        evalue = str(crash).strip().splitlines()[-1] if str(crash).strip() else ""
-        if timed_out:
-            evalue = f"a cell ran longer than the per-cell timeout of {timeout} s (--timeout)"
-        error = {"cell_index": index, "execution_count": nb.cells[index].get("execution_count") if index is not None
-                 else None, "ename": ename, "evalue": evalue, "traceback": []}
-        if index is not None and nb.cells[index].cell_type == "code":
-            nb.cells[index].outputs.append(nbformat.v4.new_output(
-                "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
-    return nb, error
 
 
 def _read_summary(path: Path) -> tuple[bytes | None, str | None]:
@@ -442,7 +270,23 @@ class BackgroundFingerprints:
 
 
 def run_job(job: Job) -> dict:
-    """Execute one notebook and write its files; returns its manifest."""
+    """Execute one notebook and write its files; returns its manifest. However it ends, its temp
+    summary and staging folder are gone afterwards."""
+    d, name = job.date_dir, job.name
+    d.mkdir(parents=True, exist_ok=True)
+    token = f"{os.getpid()}-{int(time.time() * 1000) % 10**8}"
+    summary_tmp = d / f".{name}.summary.json.{token}.tmp"
+    staging = d / f".{name}_files.{token}.tmp"
+    try:
+        staging.mkdir()
+        return _run_and_write(job, summary_tmp, staging)
+    finally:
+        with contextlib.suppress(OSError):
+            summary_tmp.unlink()
+        shutil.rmtree(staging, ignore_errors=True)  # moved into place unless the report stopped early
+
+
+def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
     _fast_imports()
     import nbformat
 
@@ -451,11 +295,6 @@ def run_job(job: Job) -> dict:
 
     started, t0 = now_iso(), time.perf_counter()
     d, name = job.date_dir, job.name
-    d.mkdir(parents=True, exist_ok=True)
-    token = f"{os.getpid()}-{int(time.time() * 1000) % 10**8}"
-    summary_tmp = d / f".{name}.summary.json.{token}.tmp"
-    staging = d / f".{name}_files.{token}.tmp"
-    staging.mkdir()
     params = dict(job.parameters, summary_path=str(summary_tmp), output_dir=str(staging))
     source = params.get("source")
     manifest: dict[str, Any] = {
@@ -486,6 +325,8 @@ def run_job(job: Job) -> dict:
         nb = nbformat.v4.new_notebook()
         error = {"cell_index": None, "execution_count": None, "ename": type(exc).__name__,
                  "evalue": str(exc), "traceback": traceback.format_exception(exc)}
+    if error is not None:  # a full disk inside the kernel: say where, and how much is free
+        error = cleanup.explain_disk_full(error, [d, Path(tempfile.gettempdir())])
     t1 = time.perf_counter()
     summary = None
     if error is None:
@@ -517,29 +358,22 @@ def run_job(job: Job) -> dict:
     t2 = time.perf_counter()
 
     stem = name if ok else f"{name}.failed"
+    exports = d / (f"{name}_files" if ok else f"{name}.failed_files")
     files = {"notebook": f"{stem}.ipynb", "manifest": f"{stem}.manifest.json"}
-    write_atomic(d / files["notebook"], nbformat.writes(nb))
+    contents = {files["notebook"]: nbformat.writes(nb).encode("utf-8")}
     if "html" in pages:
         files["html"] = f"{stem}.html"
-        write_atomic(d / files["html"], pages["html"])
+        contents[files["html"]] = pages["html"].encode("utf-8")
     if ok:
         files["analyst_html"] = f"{name}.analyst.html"
         files["summary"] = f"{name}.summary.json"
-        write_atomic(d / files["analyst_html"], pages["analyst_html"])
-        write_atomic(d / files["summary"], summary)
-        _replace_dir(staging, d / f"{name}_files")
-        if (d / f"{name}_files").is_dir():
-            files["exports"] = f"{name}_files/"
-    else:
-        if any(staging.iterdir()):
-            _replace_dir(staging, d / f"{name}.failed_files")
-            files["exports"] = f"{name}.failed_files/"
-        else:
-            staging.rmdir()
-        if (d / f"{name}.manifest.json").exists():
-            manifest["last_good"] = {"html": f"{name}.html", "manifest": f"{name}.manifest.json"}
-    with contextlib.suppress(OSError):
-        summary_tmp.unlink()
+        contents[files["analyst_html"]] = pages["analyst_html"].encode("utf-8")
+        contents[files["summary"]] = summary
+    staged_exports = staging.is_dir() and any(staging.iterdir())
+    if staged_exports or (ok and exports.is_dir()):
+        files["exports"] = f"{exports.name}/"
+    if not ok and (d / f"{name}.manifest.json").exists():
+        manifest["last_good"] = {"html": f"{name}.html", "manifest": f"{name}.manifest.json"}
     manifest.update(
         title=title,
         status="ok" if ok else "failed",
@@ -549,13 +383,41 @@ def run_job(job: Job) -> dict:
         error=error,
         files=files,
     )
-    write_json_atomic(d / files["manifest"], manifest)
-    if ok:  # a good run supersedes an earlier failure of the same day
-        for suffix in (".failed.html", ".failed.ipynb", ".failed.manifest.json"):
-            with contextlib.suppress(FileNotFoundError):
-                (d / f"{name}{suffix}").unlink()
-        shutil.rmtree(d / f"{name}.failed_files", ignore_errors=True)
+    contents[files["manifest"]] = _manifest_bytes(manifest)  # last: it makes the report what the index shows
+    try:
+        # A report's files are replaced as a set: a full disk replaces none, a stop signal waits.
+        with cleanup.deferred_stop():
+            staged = cleanup.stage_set(d, contents, what=f"the files of {name}")
+            if staged_exports:
+                _replace_dir(staging, exports)
+            cleanup.commit_set(staged)
+            if ok:  # a good run supersedes an earlier failure of the same day
+                for suffix in (".failed.html", ".failed.ipynb", ".failed.manifest.json"):
+                    with contextlib.suppress(FileNotFoundError):
+                        (d / f"{name}{suffix}").unlink()
+                shutil.rmtree(d / f"{name}.failed_files", ignore_errors=True)
+    except cleanup.DiskFull as full:
+        _record_disk_full(manifest, job, full)
     return manifest
+
+
+def _manifest_bytes(manifest: dict) -> bytes:
+    return (json.dumps(manifest, ensure_ascii=False, indent=2, default=str) + "\n").encode("utf-8")
+
+
+def _record_disk_full(manifest: dict, job: Job, full: cleanup.DiskFull) -> None:
+    """Nothing of the report was replaced: record the failure in a small manifest, if even that fits."""
+    error = manifest.get("error")
+    if error is None:
+        error = {"cell_index": None, "execution_count": None, "ename": "disk full", "evalue": str(full),
+                 "traceback": []}
+    else:
+        error = dict(error, evalue=f"{error.get('evalue')}; its error page could not be written: {full}")
+    manifest.update(status="failed", error=error, files={"manifest": f"{job.name}.failed.manifest.json"})
+    if (job.date_dir / f"{job.name}.manifest.json").exists():
+        manifest["last_good"] = {"html": f"{job.name}.html", "manifest": f"{job.name}.manifest.json"}
+    with contextlib.suppress(OSError):
+        write_json_atomic(job.date_dir / manifest["files"]["manifest"], manifest)
 
 
 def _display_path(path: Path, root: Path) -> str:
@@ -565,14 +427,19 @@ def _display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _crash_manifest(job: Job, exc: BaseException) -> dict:
+def _crash_manifest(job: Job, exc: BaseException | None, *, ename: str | None = None, evalue: str = "") -> dict:
     """A failed manifest written by the parent when a worker could not report (e.g. it was killed)."""
+    if ename is None and exc is not None and cleanup.is_disk_full(exc):
+        ename = "disk full"
+        evalue = str(exc) if isinstance(exc, cleanup.DiskFull) else str(cleanup.DiskFull(job.date_dir, 0))
     m = {"report": job.name, "status": "failed", "date": job.date_dir.name,
          "notebook": _display_path(job.notebook, job.root), "runs_after_others": job.runs_after_others,
          "finished_at": now_iso(), "durations": {},
-         "error": {"cell_index": None, "execution_count": None, "ename": type(exc).__name__,
-                   "evalue": str(exc) or "the worker process stopped", "traceback": []},
+         "error": {"cell_index": None, "execution_count": None, "ename": ename or type(exc).__name__,
+                   "evalue": evalue or str(exc) or "the worker process stopped", "traceback": []},
          "files": {"manifest": f"{job.name}.failed.manifest.json"}}
+    if (job.date_dir / f"{job.name}.manifest.json").exists():
+        m["last_good"] = {"html": f"{job.name}.html", "manifest": f"{job.name}.manifest.json"}
     with contextlib.suppress(OSError):
         write_json_atomic(job.date_dir / f"{job.name}.failed.manifest.json", m)
     return m
@@ -585,146 +452,7 @@ def _run_job_safely(job: Job) -> dict:
         return _crash_manifest(job, exc)
 
 
-# --------------------------------------------------------------------------- run lock and pruning
-
-
-class RunLocked(RuntimeError):
-    """Another run holds the dated folder."""
-
-
-def _lock_holder(fd: int) -> str:
-    """Who holds a lock file, from what it wrote into it: "pid 123, started 2025-12-31T09:00:00+08:00"."""
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8") or "{}")
-    except (OSError, ValueError):
-        holder = {}
-    if not holder:
-        return "another run"
-    command = f" ({holder['command']})" if holder.get("command") else ""
-    return f"pid {holder.get('pid')}, started {holder.get('started_at')}{command}"
-
-
-class _Busy(Exception):
-    """Another process holds the lock; ``args[0]`` describes it."""
-
-
-def _acquire(folder: Path, *, wait: float = 0.0, create_folder: bool = True) -> int | None:
-    """An fd holding ``folder/.run.lock`` exclusively; :class:`_Busy` when another process holds it for
-    longer than ``wait`` seconds; None when ``create_folder`` is false and the folder is gone. The lock
-    file may be deleted by the holder as it finishes (or the folder pruned), so the lock counts only if
-    the file we locked is still the one at the path."""
-    import fcntl
-
-    deadline = time.monotonic() + wait
-    path = folder / LOCK_NAME
-    while True:
-        if create_folder:
-            folder.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:  # the folder was pruned meanwhile
-            if not create_folder:
-                return None
-            continue
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                holder = _lock_holder(fd)
-                os.close(fd)
-                raise _Busy(holder) from None
-            os.close(fd)
-            time.sleep(min(0.5, max(0.0, deadline - time.monotonic())))
-            continue
-        try:
-            current = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            current = False
-        if current:
-            return fd
-        os.close(fd)  # we locked a file that is gone: start over on the current one
-        if not create_folder and not folder.exists():
-            return None
-
-
-def _release(fd: int, folder: Path) -> None:
-    # Delete the file while still holding it, so that a waiting run re-checks and locks a fresh one.
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(folder / LOCK_NAME)
-    os.close(fd)
-
-
-@contextlib.contextmanager
-def run_lock(date_dir: Path, *, wait: float = 0.0, command: str = ""):
-    """Hold ``date_dir/.run.lock`` for a run; :class:`RunLocked` names the holder if another run keeps
-    it for more than ``wait`` seconds."""
-    date_dir = Path(date_dir)
-    try:
-        fd = _acquire(date_dir, wait=wait)
-    except _Busy as busy:
-        raise RunLocked(f"{date_dir} is being written by another run ({busy.args[0]}); waited {wait:g} s. "
-                        f"Two runs never write the same dated folder: wait for it to finish, pass --wait SECONDS, "
-                        f"or choose another --date / --out")
-    try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started_at": now_iso(), "command": command}).encode(), 0)
-        yield date_dir
-    finally:
-        _release(fd, date_dir)
-
-
-def dated_folders(reports_dir: Path) -> list[Path]:
-    """The run folders (named YYYY-MM-DD, a real date) under ``reports_dir``, oldest first."""
-    reports_dir = Path(reports_dir)
-    if not reports_dir.is_dir():
-        return []
-    return sorted((p for p in reports_dir.iterdir()
-                   if p.is_dir() and not p.is_symlink() and _DATE.match(p.name) and _valid_date(p.name)),
-                  key=lambda p: p.name)
-
-
-def prune(reports_dir: Path, keep: int, *, current: str | None = None) -> dict[str, list[str]]:
-    """Delete all but the ``keep`` newest dated folders of ``reports_dir``.
-
-    Only folders named YYYY-MM-DD are candidates; ``current`` (this run's date) is always kept and
-    counts towards ``keep``; a folder whose run lock is held by a running run is skipped. Each folder
-    is deleted under its own lock, renamed to a hidden name first so no reader sees half a folder.
-    Returns ``{"removed": [...], "locked": [...]}`` (folder names).
-    """
-    if keep < 1:
-        raise ValueError(f"--keep {keep}: must be at least 1 (the current run's folder is always kept)")
-    folders = dated_folders(reports_dir)
-    kept = [p for p in folders if p.name == current]
-    others = [p for p in folders if p.name != current]
-    n_others = max(keep - len(kept), 0)
-    candidates = others[: len(others) - n_others] if n_others else others
-    removed, locked = [], []
-    for folder in candidates:
-        try:
-            fd = _acquire(folder, create_folder=False)
-        except _Busy:
-            locked.append(folder.name)
-            continue
-        if fd is None:  # gone meanwhile (another run pruned it)
-            continue
-        try:
-            trash = folder.with_name(f".{folder.name}.pruned.{os.getpid()}")
-            try:
-                os.rename(folder, trash)
-            except FileNotFoundError:
-                continue
-            shutil.rmtree(trash, ignore_errors=True)
-            removed.append(folder.name)
-        finally:
-            os.close(fd)
-    return {"removed": removed, "locked": locked}
-
-
 # --------------------------------------------------------------------------- the suite
-
-
-def _progress(message: str) -> None:
-    print(f"[fanlib run {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def _outcome(m: dict) -> str:
@@ -745,12 +473,19 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
     rebuilt after each report. Returns the manifests in suite order.
 
     ``fingerprints``: computed in the background once the reports have started,
-    and added to each manifest as its report finishes."""
+    and added to each manifest as its report finishes.
+
+    A stop signal (:class:`fanlib.cleanup.RunStopped`) stops the workers and their kernels, records
+    each report it interrupted as stopped (nothing of it replaced), rebuilds the index pages and is
+    raised again."""
     from fanlib import indexpages
 
     results: dict[str, dict] = {}
+    handed_out: dict[str, str] = {}  # report -> when it started, until it finished
+    others = cleanup.child_pids()  # processes this run did not start
 
     def finished(m: dict, job: Job) -> None:
+        handed_out.pop(job.name, None)
         if fingerprints is not None:
             m = fingerprints.record(m, job)
         results[job.name] = m
@@ -758,7 +493,11 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
         try:
             indexpages.write_indexes(job.date_dir, out_dir)
         except Exception as exc:  # an index glitch must not stop the suite
-            _progress(f"index pages not updated: {type(exc).__name__}: {exc}")
+            _progress(f"index pages not updated: {_describe(exc)}")
+
+    def start(job: Job) -> None:
+        _progress(f"{job.name}: started")
+        handed_out[job.name] = now_iso()
 
     # The overview reads the other reports' summaries, so it starts once they are done, or, if
     # it waits for them itself, once they have all started (its own data work overlaps theirs).
@@ -771,22 +510,39 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
             bound = sum(j.timeout * _code_cells(j.notebook) for j in first) + 60
             job.parameters = dict(job.parameters, wait_for=[j.name for j in first], run_started=started,
                                   wait_timeout_s=float(bound))
-    if workers <= 1 or len(jobs) <= 1:
-        if fingerprints is not None:
-            fingerprints.start()
-        for job in first + last:
-            _progress(f"{job.name}: started")
-            finished(_run_job_safely(job), job)
-    else:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            if fingerprints is not None:
+                fingerprints.start()
+            for job in first + last:
+                start(job)
+                finished(_run_job_safely(job), job)
+        else:
+            _run_pool(first, last, workers, start, finished, fingerprints, others)
+    except cleanup.RunStopped as stop:
+        cleanup.stop_descendants(keep=others)  # the kernel of a report run in this process
+        by_name = {j.name: j for j in jobs}
+        for name, since in list(handed_out.items()):
+            finished(_finished_since(by_name[name], since) or _stopped_manifest(by_name[name], stop), by_name[name])
+        stop.stopped = [n for n in results if (results[n].get("error") or {}).get("ename") == "stopped"]
+        stop.not_started = [j.name for j in jobs if j.name not in results]
+        raise
+    return [results[j.name] for j in jobs]
 
-        ctx = multiprocessing.get_context("fork")
-        n = min(workers, len(jobs))
-        queue, later = list(first), list(last)
-        running: dict = {}  # future -> (job, start); at most n, so start times are true
-        _progress(f"{len(jobs)} notebooks on {n} workers: " + ", ".join(j.name for j in jobs))
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+
+def _run_pool(first, last, workers, start, finished, fingerprints, others) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    ctx = multiprocessing.get_context("fork")
+    jobs = first + last
+    n = min(workers, len(jobs))
+    queue, later = list(first), list(last)
+    running: dict = {}  # future -> (job, start); at most n, so start times are true
+    _progress(f"{len(jobs)} notebooks on {n} workers: " + ", ".join(j.name for j in jobs))
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=cleanup.worker_started,
+                             initargs=(os.getpid(),)) as pool:
+        try:
             while queue or running or later:
                 if not queue and not running:
                     queue, later = later, []
@@ -795,7 +551,7 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
                     later = [j for j in later if not j.waits_for_others]
                 while queue and len(running) < n:
                     job = queue.pop(0)
-                    _progress(f"{job.name}: started")
+                    start(job)
                     try:
                         running[pool.submit(_run_job_safely, job)] = (job, time.perf_counter())
                         if fingerprints is not None:  # every worker is forked at the first submit
@@ -815,7 +571,35 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
                 if not done:
                     _progress("still running: " + ", ".join(
                         f"{job.name} ({time.perf_counter() - t:.0f} s)" for job, t in running.values()))
-    return [results[j.name] for j in jobs]
+        except cleanup.RunStopped:
+            # Stop the workers and their kernels before leaving the pool, which would wait for them.
+            pool.shutdown(wait=False, cancel_futures=True)
+            cleanup.stop_descendants(keep=others)
+            for fut, (job, _) in running.items():
+                if fut.done() and not fut.cancelled() and fut.exception() is None:
+                    finished(fut.result(), job)  # it was done just before the stop
+            raise
+
+
+def _finished_since(job: Job, since: str) -> dict | None:
+    """The report's own manifest if it was written after ``since`` (it finished as the run stopped)."""
+    for name in (f"{job.name}.manifest.json", f"{job.name}.failed.manifest.json"):
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            m = json.loads((job.date_dir / name).read_text(encoding="utf-8"))
+            if datetime.fromisoformat(m["started_at"]) >= datetime.fromisoformat(since):
+                return m
+    return None
+
+
+def _stopped_manifest(job: Job, stop: cleanup.RunStopped) -> dict:
+    return _crash_manifest(job, None, ename="stopped",
+                           evalue=f"the run was stopped ({stop.signame}) before this report finished; "
+                                  "nothing of it was replaced")
+
+
+def _describe(exc: BaseException) -> str:
+    """An exception for the log: a full disk speaks for itself, anything else with its type."""
+    return str(exc) if isinstance(exc, cleanup.DiskFull) else f"{type(exc).__name__}: {exc}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -926,14 +710,6 @@ def _code_cells(notebook: Path) -> int:
     return max(1, sum(1 for c in cells if c.get("cell_type") == "code"))
 
 
-def _valid_date(text: str) -> bool:
-    try:
-        date.fromisoformat(text)
-        return True
-    except ValueError:
-        return False
-
-
 def _prune_and_reindex(out_dir: Path, keep: int, current: str) -> None:
     from fanlib import indexpages
 
@@ -951,7 +727,17 @@ def _prune_and_reindex(out_dir: Path, keep: int, current: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """``fanlib run <name>|all …``; exit 0 when every report is ok, 1 when one failed,
     2 for wrong parameters or options (printed without a traceback), 3 when another
-    run is writing the same dated folder."""
+    run is writing the same dated folder, 128 + the signal's number when stopped by a
+    signal (143 SIGTERM, 130 Ctrl-C), after cleaning up."""
+    with cleanup.stop_on_signals():
+        try:
+            return _main(argv)
+        except cleanup.RunStopped as stop:  # before or after the reports ran
+            print(f"fanlib run: stopped by {stop.signame}", file=sys.stderr)
+            return stop.exit_code
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         jobs, out_dir, date_dir = plan(args)
@@ -982,18 +768,28 @@ def main(argv: list[str] | None = None) -> int:
     # The first report to pass the contract check records it here; the others of this run reuse it.
     from fanlib.validate import PASSED_DIR_ENV
 
-    passed_dir = tempfile.mkdtemp(prefix="fanlib-run-checks-")
     previous = os.environ.get(PASSED_DIR_ENV)
-    os.environ[PASSED_DIR_ENV] = passed_dir  # kernels inherit it
+    left = cleanup.sweep_scratch() + cleanup.sweep_pruned(out_dir, LOCK_NAME)
     try:
         with run_lock(date_dir, wait=args.wait, command=command):
+            left += cleanup.sweep_date_folder(date_dir, LOCK_NAME)
+            if left:
+                _progress(f"removed what interrupted runs left behind: {', '.join(left)}")
             _progress(f"{len(jobs)} report(s) into {date_dir}")
-            manifests = run_suite(jobs, workers=args.jobs, out_dir=out_dir, fingerprints=fingerprints)
+            # Kernels inherit the run's scratch folder as TMPDIR; it goes at the end, however the run ends.
+            with cleanup.run_scratch(command) as scratch:
+                os.environ[PASSED_DIR_ENV] = str(scratch / "checks")
+                (scratch / "checks").mkdir()
+                try:
+                    manifests = run_suite(jobs, workers=args.jobs, out_dir=out_dir, fingerprints=fingerprints)
+                except cleanup.RunStopped as stop:
+                    return _stopped(stop, date_dir)
+                finally:
+                    cleanup.sweep_date_folder(date_dir, LOCK_NAME)  # a killed worker's staging
     except RunLocked as exc:
         print(f"fanlib run: {exc}", file=sys.stderr)
         return EXIT_LOCKED
     finally:
-        shutil.rmtree(passed_dir, ignore_errors=True)
         if previous is None:
             os.environ.pop(PASSED_DIR_ENV, None)
         else:
@@ -1008,6 +804,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     _progress(f"all {len(manifests)} ok in {took:.1f} s; open {index}")
     return 0
+
+
+def _stopped(stop: cleanup.RunStopped, date_dir: Path) -> int:
+    cleanup.sweep_date_folder(date_dir, LOCK_NAME)  # before the lock is released
+    parts = [f"stopped {', '.join(stop.stopped)} (nothing of them replaced)" if stop.stopped else "",
+             f"not started: {', '.join(stop.not_started)}" if stop.not_started else ""]
+    print(f"fanlib run: stopped by {stop.signame}; " + "; ".join(p for p in parts if p)
+          + f"{'; ' if any(parts) else ''}staged files removed, lock released; see {date_dir / 'index.html'}",
+          file=sys.stderr)
+    return stop.exit_code
 
 
 if __name__ == "__main__":
