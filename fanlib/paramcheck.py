@@ -87,6 +87,8 @@ SHARE = Rule(0, 1, low_open=True)  # (0, 1]
 RULES: dict[str, Rule] = {
     # every report
     "lang": Rule(choices=("zh", "en")),
+    # 00 data overview
+    "stale_after_days": POSITIVE,
     # 01 fan profiling
     **dict.fromkeys(("rfm_window_days", "kpi_window_days", "segment_window_days", "layer_period_days",
                      "early_days", "horizon_days"), POSITIVE),
@@ -197,7 +199,7 @@ def source_problem(source: str) -> str | None:
     """Why ``source`` cannot be a data source (None when it can): a missing file or folder, a file of a
     kind fanlib does not read, a folder with none of the contract's tables. Database URLs pass: whether
     the database answers is the report's to say."""
-    from fanlib import sources as data
+    from fanlib import data, sources
     from fanlib.paths import is_url, resolve
 
     text = str(source)
@@ -212,7 +214,7 @@ def source_problem(source: str) -> str | None:
         return f"data source not found: {text}{shown}{hint}"
     if path.is_dir():
         try:
-            tables = data._table_files(path)
+            tables = sources._table_files(path)
         except (data.SourceError, OSError) as exc:
             return str(exc)
         if not tables:
@@ -222,10 +224,10 @@ def source_problem(source: str) -> str | None:
                     f"({', '.join(contract.TABLE_NAMES)}), e.g. fans.csv or events.parquet")
         return None
     suffix = path.suffix.lower()
-    if suffix in data._DUCKDB_SUFFIXES | data._EXCEL_SUFFIXES:
+    if suffix in sources._DUCKDB_SUFFIXES | sources._EXCEL_SUFFIXES:
         return None
     hint = " (put CSV or Parquet files in a folder, one per table, and give the folder)" \
-        if suffix in data._CSV_SUFFIXES | data._PARQUET_SUFFIXES else ""
+        if suffix in sources._CSV_SUFFIXES | sources._PARQUET_SUFFIXES else ""
     return (f"{path}: not a kind of data source fanlib reads; give a DuckDB file (.duckdb), an Excel workbook "
             f"(.xlsx), a folder of CSV/Parquet/Excel files named after the tables, or a database URL{hint}")
 
