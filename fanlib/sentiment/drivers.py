@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from fanlib.privacy import mask_pii
+from fanlib.privacy import PLACEHOLDER, mask_pii
 
 #: Aspects and the words that mark them (matched as substrings, in the engine).
 ASPECT_KEYWORDS = {
@@ -66,7 +66,7 @@ def _jieba():
 
 def words(text: str) -> list[str]:
     """Content words of a comment: jieba words of two or more Chinese characters, English words,
-    and platform emoticons; stop words and personal details (masked first) dropped."""
+    and platform emoticons; stop words, personal details and mask placeholders dropped."""
     if not isinstance(text, str) or not text.strip():
         return []
     return list(_words(text))
@@ -75,7 +75,8 @@ def words(text: str) -> list[str]:
 @lru_cache(maxsize=200_000)
 def _words(text: str) -> tuple[str, ...]:
     # Comments repeat a lot, and several tables segment the same texts: cache per text.
-    text = mask_pii(text)
+    # Masked details are left out whole: a placeholder such as [手机号已隐藏] is no driver keyword.
+    text = PLACEHOLDER.sub(" ", mask_pii(text))
     emoticons = _EMOTICON.findall(text)
     text = _EMOTICON.sub(" ", text)
     # jieba segments each run of Chinese/Latin characters on its own and cuts everything else into
