@@ -320,7 +320,7 @@ def test_words_of_a_comment_are_jiebas_words_of_the_whole_text(small_fd):
 
 
 def test_mask_placeholders_are_never_driver_terms():
-    from fanlib.privacy import MASKS
+    from fanlib.privacy import MASKS, PLACEHOLDER
 
     # Negative comments that carry details (raw, or already masked by the platform's export) in every form.
     neg = ["过敏了，加我微信 lily_1234 拉群维权[怒]", "过敏了，打我电话139－4567－8901", "过敏，扣扣：3847561920",
@@ -331,7 +331,7 @@ def test_mask_placeholders_are_never_driver_terms():
     terms = table["term"].tolist()
     assert "过敏" in terms
     placeholders = set(MASKS.values()) | {"【已屏蔽】"}
-    assert not [t for t in terms if t in placeholders or drivers.PLACEHOLDER.search(t) or "隐藏" in t or "屏蔽" in t]
+    assert not [t for t in terms if t in placeholders or PLACEHOLDER.search(t) or "隐藏" in t or "屏蔽" in t]
     assert not [t for t in terms if find_pii(t) or t in {"lily", "guomin", "dot", "com"} or any(c.isdigit() for c in t)]
 
 
