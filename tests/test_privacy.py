@@ -156,3 +156,32 @@ def test_no_personal_details_in_any_rendered_report_or_export(suite_run, small_d
     assert any(p.name == "04_sentiment_alerts.csv" for p in files)
     leaks = {str(p.relative_to(day)): found for p in files if (found := find_pii(_shown_text(p)))}
     assert not leaks, leaks
+
+
+@pytest.mark.slow
+def test_sentiment_page_shows_planted_details_masked_and_never_raw(suite_run, small_demo_path):
+    import json
+
+    import duckdb
+
+    day, proc = suite_run
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    con = duckdb.connect(str(small_demo_path), read_only=True)
+    planted = con.execute("select text from comments join truth_comments using (comment_id) "
+                          "where pii_kind is not null").df()["text"]
+    con.close()
+    raw = {found for t in planted for _, found in find_pii(t)}
+    assert len(raw) >= 5
+    page = _shown_text(day / "04_sentiment.html")
+    assert any(m in page for m in MASKS.values()), "no masked example is shown"
+    for path in [p for p in day.rglob("*") if p.suffix in (".html", ".csv", ".json", ".md", ".ipynb")]:
+        text = _shown_text(path)
+        shown = [r for r in raw if r in text or r.replace(" ", "&nbsp;") in text]
+        assert not shown, (path.name, shown)
+    summary = json.loads((day / "04_sentiment.summary.json").read_text(encoding="utf-8"))
+    terms = summary["top_negative_drivers"] + summary["emerging_terms"]
+    assert not [t for t in terms if any(m in t for m in MASKS.values()) or find_pii(t)]
+    # the scoring time is a fact about this run: in the manifest, not among the figures
+    assert "seconds" not in summary["scoring"] and "timings" not in summary
+    manifest = json.loads((day / "04_sentiment.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["durations"]["notebook"]["scoring_s"] >= 0

@@ -150,6 +150,20 @@ def emerging_terms(fd, scored, as_of, days: int = 7, baseline_days: int = 56, to
     return table.rename(columns={"count_a": "this_period", "count_b": "baseline"}).head(top)
 
 
+def example_comments(fd, scored, start=None, end=None, top: int = 5, limit: int = 50_000) -> pd.DataFrame:
+    """The most repeated negative comments over a window, the most clearly negative first among equally
+    repeated ones; masked before counting, so comments that differ only in a contact detail count as the
+    one comment a reader sees. Columns ``example`` and ``comments``."""
+    t = _window(scored.table, start, end)
+    t = t.filter((t.is_negative == 1) & (t.has_text == 1))
+    grouped = t.group_by("text").aggregate(k=_.count(), p=t.p_pos.max())
+    neg = fd.execute(grouped.order_by([grouped.k.desc(), grouped.text]).limit(limit), label="sentiment:examples")
+    neg["example"] = neg["text"].map(mask_pii)
+    masked = neg.groupby("example", as_index=False).agg(k=("k", "sum"), p=("p", "max"))
+    masked = masked.sort_values(["k", "p", "example"], ascending=[False, True, True])  # ties by text: stable
+    return masked[["example", "k"]].rename(columns={"k": "comments"}).head(top).reset_index(drop=True)
+
+
 def _window(table, start=None, end=None):
     if start is not None:
         table = table.filter(table.comment_time >= pd.Timestamp(start))
