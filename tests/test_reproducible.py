@@ -32,3 +32,72 @@ def test_segments_do_not_depend_on_the_order_the_engine_returns_fans_in():
     lb = pd.Series(b.labels_, index=shuffled["fan_id"])
     assert (la.sort_index() == lb.sort_index()).all()
     pd.testing.assert_frame_equal(a.centroids_, b.centroids_)
+
+
+# ---- whole reports, run twice -------------------------------------------------------------------
+
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from fanlib.report import lift_timings  # noqa: E402
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+REPORTS = ["00_data_overview", "01_fan_profiling", "02_ab_campaign", "03_retention", "04_sentiment", "05_overview"]
+
+
+def _summary_bytes(path: Path) -> tuple[bytes, dict]:
+    """The summary as the runner writes it (timings lifted out), without its generated_at line."""
+    raw, timings = lift_timings(path.read_bytes())
+    return re.sub(rb'\n\s*"generated_at": "[^"]*",', b"", raw), timings
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory, small_demo_path):
+    """Every report notebook run twice, in this process, on the small demo: {report: (run 1 dir, run 2 dir)}."""
+    from inprocess import render_notebook
+
+    mp = pytest.MonkeyPatch()
+    runs = {}
+    try:
+        for name in REPORTS:
+            dirs = []
+            for run in ("a", "b"):
+                out = tmp_path_factory.mktemp(f"run_{run}", numbered=False) if name == REPORTS[0] \
+                    else tmp_path_factory.getbasetemp() / f"run_{run}"
+                render_notebook(mp, NOTEBOOKS / f"{name}.ipynb", source=str(small_demo_path),
+                                summary_path=str(out / f"{name}.summary.json"), output_dir=str(out / f"{name}_files"))
+                dirs.append(out)
+            runs[name] = tuple(dirs)
+    finally:
+        mp.undo()
+    return runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", REPORTS)
+def test_two_runs_write_the_same_summary(two_runs, name):
+    a, b = two_runs[name]
+    (first, timings), (second, _) = (_summary_bytes(d / f"{name}.summary.json") for d in (a, b))
+    assert first == second, _first_difference(first, second)
+    assert b'"seconds"' not in first and b'"timings"' not in first
+    if name == "04_sentiment":
+        assert set(timings) == {"scoring_s"}
+
+
+@pytest.mark.slow
+def test_two_runs_write_the_same_exports(two_runs):
+    for name, (a, b) in two_runs.items():
+        files = sorted(p.relative_to(a) for p in a.glob(f"{name}_files/*") if p.is_file())
+        for rel in files:
+            assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+    assert any(p.suffix == ".xlsx" for p in (two_runs["01_fan_profiling"][0] / "01_fan_profiling_files").iterdir())
+
+
+def _first_difference(a: bytes, b: bytes) -> str:
+    la, lb = a.decode().splitlines(), b.decode().splitlines()
+    for i, (x, y) in enumerate(zip(la, lb)):
+        if x != y:
+            return f"line {i + 1}: {x.strip()!r} != {y.strip()!r}"
+    return f"lengths {len(la)} and {len(lb)}"
