@@ -101,3 +101,23 @@ def _first_difference(a: bytes, b: bytes) -> str:
         if x != y:
             return f"line {i + 1}: {x.strip()!r} != {y.strip()!r}"
     return f"lengths {len(la)} and {len(lb)}"
+
+
+def test_timings_are_lifted_out_of_the_summary_and_floats_are_stable(tmp_path):
+    import json
+
+    from fanlib.report import Summary
+
+    s = Summary("04_sentiment", as_of="2025-12-31")
+    s["figures"] = {"share": 0.1498184283209831, "tags": {"b", "a", "c"}}
+    s.timing("scoring_s", 1.23456)
+    path = s.write(tmp_path / "s.json")
+    raw, timings = lift_timings(path.read_bytes())
+    assert timings == {"scoring_s": 1.235}
+    data = json.loads(raw)
+    assert "timings" not in data and data["figures"] == {"share": 0.1498184283, "tags": ["a", "b", "c"]}
+    # a summary without timings is passed through unchanged
+    assert lift_timings(raw) == (raw, {})
+    # the last bits a parallel sum varies in do not reach the file
+    s["figures"]["share"] = 0.1498184283209832
+    assert json.loads(s.write(tmp_path / "t.json").read_bytes())["figures"]["share"] == 0.1498184283
