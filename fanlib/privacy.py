@@ -83,13 +83,18 @@ def _digit_details(norm: str) -> list[tuple[int, int, str]]:
     while i < len(groups):
         hit = None
         for kind in ("id_card", "phone"):
-            digits = ""
+            digits, seps = "", []
             for j in range(i, min(i + _MAX_GROUPS[kind], len(groups))):
-                if j > i and not _SEP.fullmatch(norm[groups[j - 1].end():groups[j].start()]):
-                    break
+                if j > i:
+                    seps.append(norm[groups[j - 1].end():groups[j].start()])
+                    if not _SEP.fullmatch(seps[-1]):
+                        break
                 digits += groups[j].group(0)
                 pattern = _ID_CARD if kind == "id_card" else _PHONE
-                if pattern.fullmatch(digits) and not (kind == "phone" and digits[-1] in "Xx"):
+                # One dot between two runs of digits is a decimal number (99.3837331210744), and digits
+                # followed by ".<digit>" are its integer part: neither is a detail.
+                decimal = seps == ["."] or re.match(r"\.\d", norm[groups[j].end():groups[j].end() + 2])
+                if pattern.fullmatch(digits) and not (kind == "phone" and digits[-1] in "Xx") and not decimal:
                     hit = (j, kind)
                     break
             if hit:
