@@ -121,3 +121,20 @@ def test_timings_are_lifted_out_of_the_summary_and_floats_are_stable(tmp_path):
     # the last bits a parallel sum varies in do not reach the file
     s["figures"]["share"] = 0.1498184283209832
     assert json.loads(s.write(tmp_path / "t.json").read_bytes())["figures"]["share"] == 0.1498184283
+
+
+def test_the_at_risk_workbook_is_the_same_whenever_it_is_written(tmp_path, monkeypatch):
+    import datetime as dt
+    import zipfile
+
+    from fanlib.retention import churn
+
+    lst = pd.DataFrame({"fan_id": ["F1", "F2"], "p_churn": [0.91, 0.82], "tier": ["core", "ordinary"],
+                        "last_active": pd.to_datetime(["2025-12-01", "2025-11-20"]), "spend_90": [120.5, 0.0]})
+    real_time = zipfile.time.time
+    monkeypatch.setattr(zipfile.time, "time", lambda: real_time() - 86_400)  # as if written a day earlier
+    first = churn.write_at_risk(lst, tmp_path / "a", created=dt.date(2025, 12, 31))
+    monkeypatch.undo()
+    second = churn.write_at_risk(lst, tmp_path / "b", created=dt.date(2025, 12, 31))
+    assert Path(first["xlsx"]).read_bytes() == Path(second["xlsx"]).read_bytes()
+    assert pd.read_excel(first["xlsx"]).shape == lst.shape
