@@ -915,6 +915,7 @@ def _crisis_comments(rng, con, f, bank, fan_ids, comm_ids, content_ids, crisis_c
     comments, truth_c = _comment_tables(rng, gfan, t, sentiment, channel, np.zeros(total, np.int64),
                                         np.full(total, crisis_content), True, bank, fan_ids, comm_ids,
                                         content_ids, f["community"], stats, counters)
+    comments, truth_c = _organiser_calls(rng, comments, truth_c, stats)
     _insert(con, "comments", comments)
     _insert(con, "truth_comments", truth_c)
     crisis_neg = stats.comments[d0:d1 + 1, :, 2].mean(axis=0)
@@ -925,6 +926,22 @@ def _crisis_comments(rng, con, f, bank, fan_ids, comm_ids, content_ids, crisis_c
         realised_negative_multiplier={c: (round(float(crisis_neg[i] / baseline[i]), 3) if baseline[i] else None)
                                       for i, c in enumerate(CHANNELS)},
     )
+
+
+def _organiser_calls(rng, comments: pa.Table, truth: pa.Table, stats: _Stats) -> tuple[pa.Table, pa.Table]:
+    """Turn a few crisis comments into calls to complain together, with a phone number (still 过敏
+    complaints, so the crisis counts are unchanged); drawn after the crisis itself, so nothing else moves."""
+    n = comments.num_rows
+    hit = np.sort(rng.choice(n, min(n, max(txt.CRISIS_PII_MIN, round(txt.CRISIS_PII_SHARE * n))), replace=False))
+    texts, kinds = comments["text"].to_pylist(), truth["pii_kind"].to_pylist()
+    ids = comments["comment_id"].to_pylist()
+    for i in hit:
+        phone = txt.loose_phone(_pii_value(rng, "phone"), int(rng.integers(5)))
+        texts[i], kinds[i] = txt.CRISIS_PII_TEMPLATE.format(v=phone), "phone"
+        stats.pii["phone"].append(ids[i])
+    comments = comments.set_column(comments.schema.get_field_index("text"), "text", pa.array(texts, pa.string()))
+    truth = truth.set_column(truth.schema.get_field_index("pii_kind"), "pii_kind", pa.array(kinds, pa.string()))
+    return comments, truth
 
 
 def _assignments_table(fan_ids, coupon, push) -> pa.Table:

@@ -101,3 +101,16 @@ EMAIL_DOMAINS = ["qq.com", "163.com", "126.com", "sina.com", "foxmail.com"]
 def bank(sentiment: str) -> dict[str, list[str]]:
     """The core phrases of one sentiment, by aspect."""
     return {"positive": POSITIVE, "neutral": NEUTRAL, "negative": NEGATIVE}[sentiment]
+
+#: During the crisis a few fans call on others to join a complaint and leave a phone number, written
+#: loosely as fans do to get past platform filters. Masked, the calls read alike, so the call is among
+#: the most repeated negative comments a report shows: the masking is seen at work.
+CRISIS_PII_SHARE, CRISIS_PII_MIN = 0.06, 5
+CRISIS_PII_TEMPLATE = "过敏了太坑了，过敏的姐妹打我电话{v}，一起找品牌维权"
+_FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+
+
+def loose_phone(digits: str, style: int) -> str:
+    """An 11-digit mobile number as fans write it: whole, with full-width dashes, dots, spaces, or full-width."""
+    a, b, c = digits[:3], digits[3:7], digits[7:]
+    return [digits, f"{a}－{b}－{c}", f"{a}.{b}.{c}", f"{a} {b} {c}", digits.translate(_FULL_WIDTH)][style % 5]

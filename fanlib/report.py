@@ -37,7 +37,9 @@ def to_jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
+    if isinstance(value, (set, frozenset)):  # a set's order changes from one process to the next
+        return sorted((to_jsonable(v) for v in value), key=lambda v: (str(type(v)), str(v)))
+    if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if np is not None:
         if isinstance(value, np.bool_):
@@ -125,10 +127,46 @@ class Summary(dict):
             self["sections_failed"] = list(dict.fromkeys([*self.get("sections_failed", []), *titles]))
         return self
 
+    def timing(self, key: str, seconds: float) -> "Summary":
+        """Record how long a step took. Timings are not figures: the runner moves them into the
+        report's manifest, so two runs on the same data write the same summary."""
+        self.setdefault(TIMINGS, {})[key] = round(float(seconds), 3)
+        return self
+
     def write(self, path: str | os.PathLike) -> Path:
         from fanlib.paths import resolve
 
-        return write_json_atomic(resolve(path), self)
+        return write_json_atomic(resolve(path), stable_floats(to_jsonable(self)))
+
+
+#: Significant digits of the floats in a summary: engines that sum in parallel add in a varying order,
+#: which changes the last bits of a double from one run to the next, never a digit anyone reads.
+SUMMARY_DIGITS = 10
+
+
+def stable_floats(value: Any, digits: int = SUMMARY_DIGITS) -> Any:
+    """``value`` (plain JSON types) with every float rounded to ``digits`` significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    if isinstance(value, dict):
+        return {k: stable_floats(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [stable_floats(v, digits) for v in value]
+    return value
+
+
+#: The summary field that holds timings until the runner lifts them into the manifest.
+TIMINGS = "timings"
+
+
+def lift_timings(raw: bytes) -> tuple[bytes, dict]:
+    """A summary file's bytes without its timings, and the timings (empty when there are none)."""
+    data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict) or TIMINGS not in data:
+        return raw, {}
+    timings = data.pop(TIMINGS)
+    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)  # as write_json_atomic writes it
+    return text.encode("utf-8"), timings if isinstance(timings, dict) else {TIMINGS: timings}
 
 
 # --- the section guard (for notebooks) -------------------------------------------------------

@@ -292,6 +292,7 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
 
     from fanlib import htmlexport
     from fanlib.params import to_jsonable
+    from fanlib.report import lift_timings
 
     started, t0 = now_iso(), time.perf_counter()
     d, name = job.date_dir, job.name
@@ -329,8 +330,11 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
         error = cleanup.explain_disk_full(error, [d, Path(tempfile.gettempdir())])
     t1 = time.perf_counter()
     summary = None
+    timings: dict = {}
     if error is None:
         summary, problem = _read_summary(summary_tmp)
+        if summary is not None:  # timings belong to this run, not to the figures: the manifest holds them
+            summary, timings = lift_timings(summary)
         if problem:
             error = {"cell_index": None, "execution_count": None, "ename": "SummaryError", "evalue": problem,
                      "traceback": []}
@@ -379,7 +383,7 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
         status="ok" if ok else "failed",
         finished_at=now_iso(),
         durations={"execution_s": round(t1 - t0, 3), "export_s": round(t2 - t1, 3),
-                   "total_s": round(time.perf_counter() - t0, 3)},
+                   "total_s": round(time.perf_counter() - t0, 3), **({"notebook": timings} if timings else {})},
         error=error,
         files=files,
     )

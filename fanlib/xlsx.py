@@ -34,6 +34,9 @@ What each value becomes:
 Other types (timedeltas, times, bytes, mixed objects) raise ``TypeError`` naming the column. The header
 row is bold and frozen. Every check runs before the file is opened, and the workbook is written to a
 temporary file that replaces ``path`` only when complete, so an error leaves no partial file behind.
+
+The same frames give the same bytes: every part carries one fixed date (``created``, e.g. the report's
+as-of date, also written as the workbook's creation date; 1980-01-01 when omitted), never the clock's.
 """
 
 from __future__ import annotations
@@ -67,11 +70,13 @@ _EPOCH_US = np.datetime64("1899-12-30", "us").astype(np.int64)  # Excel's day 0 
 _DAY_US = 86_400_000_000
 
 
-def write_xlsx(path, sheets: Iterable[tuple[str, pd.DataFrame]]) -> Path:
+def write_xlsx(path, sheets: Iterable[tuple[str, pd.DataFrame]], created: dt.date | None = None) -> Path:
     """Write the ``(sheet name, frame)`` pairs, in order, as one workbook at ``path``; returns the path.
 
     Each sheet has the frame's column names as its header row and one row per frame row (the index is
-    not written). See the module docstring for how values are written and what raises.
+    not written). ``created`` (a date or naive datetime) is the workbook's creation date and the date of
+    every part in the package, so two runs on the same data write the same bytes. See the module
+    docstring for how values are written and what raises.
     """
     sheets = [(str(name), frame) for name, frame in sheets]
     if not sheets:
@@ -80,26 +85,55 @@ def write_xlsx(path, sheets: Iterable[tuple[str, pd.DataFrame]]) -> Path:
     strings = _SharedStrings()
     # render every column before opening the file: all errors come before any write
     rendered = [(name, _render_sheet(name, frame, strings)) for name, frame in sheets]
+    when = _package_date(created)
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf:
-            zf.writestr("[Content_Types].xml", _content_types(len(rendered)))
-            zf.writestr("_rels/.rels", _ROOT_RELS)
-            zf.writestr("xl/workbook.xml", _workbook([name for name, _ in rendered]))
-            zf.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(rendered)))
-            zf.writestr("xl/styles.xml", _STYLES)
+            zf.writestr(_part("[Content_Types].xml", when), _content_types(len(rendered), created is not None))
+            zf.writestr(_part("_rels/.rels", when), _root_rels(created is not None))
+            if created is not None:
+                zf.writestr(_part("docProps/core.xml", when), _core_props(when))
+            zf.writestr(_part("xl/workbook.xml", when), _workbook([name for name, _ in rendered]))
+            zf.writestr(_part("xl/_rels/workbook.xml.rels", when), _workbook_rels(len(rendered)))
+            zf.writestr(_part("xl/styles.xml", when), _STYLES)
             for i, (_, sheet) in enumerate(rendered, start=1):
-                with zf.open(f"xl/worksheets/sheet{i}.xml", "w", force_zip64=True) as out:
+                with zf.open(_part(f"xl/worksheets/sheet{i}.xml", when), "w", force_zip64=True) as out:
                     for part in sheet.xml():
                         out.write(part.encode("utf-8"))
-            zf.writestr("xl/sharedStrings.xml", strings.xml())
+            zf.writestr(_part("xl/sharedStrings.xml", when), strings.xml())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _package_date(created) -> tuple[int, int, int, int, int, int]:
+    if created is None:
+        return (1980, 1, 1, 0, 0, 0)  # the earliest date a zip entry can hold
+    if isinstance(created, pd.Timestamp):
+        created = created.to_pydatetime()
+    if isinstance(created, dt.datetime):
+        if created.tzinfo is not None:
+            raise ValueError(f"created={created!r}: give the workbook's date in local time, without a time zone")
+    elif isinstance(created, dt.date):
+        created = dt.datetime(created.year, created.month, created.day)
+    else:
+        raise TypeError(f"created must be a date or datetime, not {type(created).__name__}")
+    if not 1980 <= created.year <= 2107:
+        raise ValueError(f"created={created:%Y-%m-%d}: a zip package can only hold dates from 1980 to 2107")
+    return created.timetuple()[:6]
+
+
+def _part(name: str, when: tuple[int, int, int, int, int, int]) -> zipfile.ZipInfo:
+    """A package part dated ``when`` (zipfile would otherwise stamp the clock's time on it)."""
+    info = zipfile.ZipInfo(name, date_time=when)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info._compresslevel = COMPRESS_LEVEL  # what ZipFile.open reads for the deflate level
+    info.external_attr = 0o600 << 16
+    return info
 
 
 def column_letter(index: int) -> str:
@@ -291,8 +325,24 @@ _NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _NS_PKG_R = "http://schemas.openxmlformats.org/package/2006/relationships"
 _XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
-_ROOT_RELS = (f'{_XML}<Relationships xmlns="{_NS_PKG_R}"><Relationship Id="rId1" '
-              f'Type="{_NS_R}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
+_NS_CORE_R = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
+
+
+def _root_rels(with_core: bool) -> str:
+    core = f'<Relationship Id="rId2" Type="{_NS_CORE_R}" Target="docProps/core.xml"/>' if with_core else ""
+    return (f'{_XML}<Relationships xmlns="{_NS_PKG_R}"><Relationship Id="rId1" '
+            f'Type="{_NS_R}/officeDocument" Target="xl/workbook.xml"/>{core}</Relationships>')
+
+
+def _core_props(when: tuple[int, int, int, int, int, int]) -> str:
+    stamp = dt.datetime(*when).strftime("%Y-%m-%dT%H:%M:%SZ")
+    dates = "".join(f'<dcterms:{tag} xsi:type="dcterms:W3CDTF">{stamp}</dcterms:{tag}>'
+                    for tag in ("created", "modified"))
+    return (f'{_XML}<cp:coreProperties '
+            'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            f"<dc:creator>fanlib</dc:creator>{dates}</cp:coreProperties>")
 
 _STYLES = (f'{_XML}<styleSheet xmlns="{_NS}">'
            '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd"/>'
@@ -311,7 +361,7 @@ _STYLES = (f'{_XML}<styleSheet xmlns="{_NS}">'
            '</styleSheet>')
 
 
-def _content_types(n_sheets: int) -> str:
+def _content_types(n_sheets: int, with_core: bool = False) -> str:
     sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
     sheets = "".join(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{sheet_type}"/>'
                      for i in range(1, n_sheets + 1))
@@ -322,7 +372,9 @@ def _content_types(n_sheets: int) -> str:
             f'<Override PartName="/xl/workbook.xml" ContentType="{main}.sheet.main+xml"/>'
             f'<Override PartName="/xl/styles.xml" ContentType="{main}.styles+xml"/>'
             f'<Override PartName="/xl/sharedStrings.xml" ContentType="{main}.sharedStrings+xml"/>'
-            f"{sheets}</Types>")
+            + ('<Override PartName="/docProps/core.xml" '
+               'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>' if with_core else "")
+            + f"{sheets}</Types>")
 
 
 def _workbook(names: list[str]) -> str:

@@ -414,7 +414,7 @@ def test_double11_comment_spike_is_positive(con, demo_truth):
 
 
 PII_PATTERNS = {
-    "phone": r"(?<!\d)1[3-9]\d{9}(?!\d)",
+    "phone": r"(?<![\d０-９])[1１][3-9３-９][\d０-９](?:[ \-－.]?[\d０-９]{4}){2}(?![\d０-９])",
     "wechat": r"微信|vx:|wxid_",
     "email": r"[\w.]+@[\w-]+\.[a-z]{2,}",
     "id_number": r"(?<!\d)\d{17}[\dX](?!\d)",

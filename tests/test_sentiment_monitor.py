@@ -305,7 +305,7 @@ def test_words_of_a_comment_are_jiebas_words_of_the_whole_text(small_fd):
     import jieba
 
     def reference(text):
-        text = drivers.mask_pii(text)
+        text = drivers.PLACEHOLDER.sub(" ", drivers.mask_pii(text))
         emoticons = drivers._EMOTICON.findall(text)
         stop = drivers._stopwords()
         kept = [w.lower() for w in jieba.lcut(drivers._EMOTICON.sub(" ", text), HMM=False)
@@ -317,6 +317,22 @@ def test_words_of_a_comment_are_jiebas_words_of_the_whole_text(small_fd):
         "iPhone15真的很好用，C++也行", "物流太慢了!!!客服 abc_12345 加微信", "质量 很好\n包装  破损了", "GOOD质量good",
         "过敏😡过敏😡", "[怒]退款[衰]退款", "打 138-1234-5678 问售后", "１２３全角ＡＢＣ质量", "超级无敌好用yyds", "", "   "]
     assert [drivers.words(t) for t in texts] == [reference(t) for t in texts]
+
+
+def test_mask_placeholders_are_never_driver_terms():
+    from fanlib.privacy import MASKS, PLACEHOLDER
+
+    # Negative comments that carry details (raw, or already masked by the platform's export) in every form.
+    neg = ["过敏了，加我微信 lily_1234 拉群维权[怒]", "过敏了，打我电话139－4567－8901", "过敏，扣扣：3847561920",
+           "过敏了 [手机号已隐藏] 快联系", "过敏 [微信号已隐藏][怒]", "过敏 guomin at 163 dot com", "过敏【已屏蔽】"] * 10
+    rest = ["质量很好[赞]", "物流很快", "客服很耐心"] * 30
+    assert "[手机号已隐藏]" in drivers._EMOTICON.findall("[手机号已隐藏]")  # it looks like an emoticon
+    table = drivers.log_odds(drivers.term_counts(pd.Series(neg)), drivers.term_counts(pd.Series(rest)), min_count=1)
+    terms = table["term"].tolist()
+    assert "过敏" in terms
+    placeholders = set(MASKS.values()) | {"【已屏蔽】"}
+    assert not [t for t in terms if t in placeholders or PLACEHOLDER.search(t) or "隐藏" in t or "屏蔽" in t]
+    assert not [t for t in terms if find_pii(t) or t in {"lily", "guomin", "dot", "com"} or any(c.isdigit() for c in t)]
 
 
 def test_aspects_counted_per_distinct_text_equal_a_per_comment_recount(small_fd, small_scored):

@@ -268,3 +268,53 @@ def test_fan_export_refuses_a_class_beyond_the_excel_limit(tmp_path, monkeypatch
 def test_whitespace_and_escapes_kept_wherever_they_stand(tmp_path, texts):
     path = write_xlsx(tmp_path / "w.xlsx", [("s", pd.DataFrame({"t": texts}))])
     assert read_values(path) == [("t",)] + [(t,) for t in texts]
+
+
+class _Clock:
+    """The time module as zipfile sees it, with the wall clock set by the test."""
+
+    def __init__(self, now: float):
+        import time
+
+        self.now, self._time = now, time
+
+    def time(self):
+        return self.now
+
+    def __getattr__(self, name):
+        return getattr(self._time, name)
+
+
+def test_the_same_frames_give_the_same_bytes_whenever_they_are_written(tmp_path, monkeypatch):
+    clock = _Clock(1_764_000_000.0)
+    monkeypatch.setattr(zipfile, "time", clock)
+    df = export_frame(["high_value", "loyal", "loyal", "ordinary", "ordinary"])
+    first = export_fans(df, tmp_path / "a", created=dt.date(2025, 12, 31))
+    clock.now += 3 * 86_400 + 7  # three days and a few seconds later
+    second = export_fans(df, tmp_path / "b", created=dt.date(2025, 12, 31))
+    assert first["xlsx"].read_bytes() == second["xlsx"].read_bytes()
+    assert first["csv"].read_bytes() == second["csv"].read_bytes()
+    # the creation date is the one given, in the package and in the workbook's properties
+    with zipfile.ZipFile(first["xlsx"]) as zf:
+        assert {i.date_time for i in zf.infolist()} == {(2025, 12, 31, 0, 0, 0)}
+    assert load_workbook(first["xlsx"]).properties.created == dt.datetime(2025, 12, 31)
+    # without a date the parts carry a fixed one, never the clock's
+    write_xlsx(tmp_path / "c.xlsx", [("s", df)])
+    clock.now += 60
+    write_xlsx(tmp_path / "d.xlsx", [("s", df)])
+    assert (tmp_path / "c.xlsx").read_bytes() == (tmp_path / "d.xlsx").read_bytes()
+    with zipfile.ZipFile(tmp_path / "c.xlsx") as zf:
+        assert {i.date_time for i in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+        assert "docProps/core.xml" not in zf.namelist()
+    assert read_values(tmp_path / "c.xlsx", "s") == rows_of(df)
+
+
+@pytest.mark.parametrize("created,error", [
+    (dt.datetime(2025, 12, 31, tzinfo=dt.timezone.utc), "without a time zone"),
+    (dt.date(1975, 1, 1), "from 1980 to 2107"),
+    ("2025-12-31", "must be a date"),
+])
+def test_a_bad_creation_date_raises_before_writing(tmp_path, created, error):
+    with pytest.raises((ValueError, TypeError), match=error):
+        write_xlsx(tmp_path / "x.xlsx", [("s", pd.DataFrame({"a": [1]}))], created=created)
+    assert not list(tmp_path.iterdir())

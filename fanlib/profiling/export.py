@@ -46,9 +46,11 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
-def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans", T=None) -> dict[str, Path]:
+def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans", T=None,
+                created=None) -> dict[str, Path]:
     """Write ``<stem>.csv`` and ``<stem>.xlsx`` (a sheet per fan class, named in the language of ``T``,
-    Chinese when omitted) into ``output_dir``. Column names stay codes: CRM imports map them."""
+    Chinese when omitted) into ``output_dir``. Column names stay codes: CRM imports map them.
+    ``created`` (the report's as-of date) dates the workbook, so reruns write identical files."""
     from fanlib.i18n import messages
     from fanlib.paths import resolve
 
@@ -64,5 +66,5 @@ def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans
             raise ValueError(f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; "
                              "use the CSV export")
         parts.append((T(f"tier_{tier}")[:31], part))
-    xlsx = write_xlsx(out / f"{stem}.xlsx", parts)  # atomic itself
+    xlsx = write_xlsx(out / f"{stem}.xlsx", parts, created=created)  # atomic itself
     return {"csv": csv, "xlsx": xlsx}

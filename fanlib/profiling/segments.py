@@ -82,8 +82,19 @@ class BehaviourSegments:
     def fit(self, X: pd.DataFrame) -> "BehaviourSegments":
         """Choose k, fit the clusters, and measure their bootstrap stability (X: one row per fan)."""
         # One BLAS/OpenMP thread: k-means on a few thousand rows is far slower with threads on a busy machine.
+        # The samples and resamples are drawn by row position: fit in fan_id order, so the same fans
+        # give the same segments and stability whatever order the engine returned them in.
+        order = None
+        if "fan_id" in X.columns:
+            order = np.argsort(X["fan_id"].astype(str).to_numpy(), kind="stable")
+            X = X.iloc[order]
         with threadpool_limits(limits=1):
-            return self._fit(X)
+            self._fit(X)
+        if order is not None:
+            labels = np.empty_like(self.labels_)
+            labels[order] = self.labels_
+            self.labels_ = labels
+        return self
 
     def _fit(self, X: pd.DataFrame) -> "BehaviourSegments":
         missing = [c for c in FEATURES if c not in X.columns]

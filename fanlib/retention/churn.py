@@ -534,10 +534,13 @@ def at_risk_list(model: ChurnModel, scored: pd.DataFrame, *, top: int | None = N
     return out.reset_index(drop=True)
 
 
-def write_at_risk(list_df: pd.DataFrame, folder, name: str = "03_retention_at_risk", T=None) -> dict:
+def write_at_risk(list_df: pd.DataFrame, folder, name: str = "03_retention_at_risk", T=None,
+                  created=None) -> dict:
     """Write the at-risk list as CSV (UTF-8 with BOM, so Excel shows Chinese) and as .xlsx, with column
-    headers in the catalogue's language."""
+    headers in the catalogue's language; ``created`` (the as-of date) dates the workbook, so reruns match."""
     from pathlib import Path
+
+    from fanlib.xlsx import write_xlsx
 
     T = _messages(T)
     folder = Path(folder)
@@ -545,7 +548,7 @@ def write_at_risk(list_df: pd.DataFrame, folder, name: str = "03_retention_at_ri
     csv_path, xlsx_path = folder / f"{name}.csv", folder / f"{name}.xlsx"
     shown = list_df.rename(columns={c: T(f"col_{c}") for c in list_df.columns if f"col_{c}" in T})
     shown.to_csv(csv_path, index=False, encoding="utf-8-sig")
-    shown.to_excel(xlsx_path, index=False, sheet_name=T("at_risk_sheet"))
+    write_xlsx(xlsx_path, [(T("at_risk_sheet"), shown)], created=created)
     return {"csv": str(csv_path), "xlsx": str(xlsx_path)}
 
 

@@ -54,10 +54,12 @@ def enrich(fd, scored, alerts: list[Alert], params: CrisisParams, freq: str = "d
         drivers = drivers[drivers["z"] >= 1.96].head(n_drivers)
         alert.drivers = drivers["term"].tolist()
 
-        # Examples: the most repeated negative comments that name the top driver, masked.
-        examples = neg_now.sort_values(["k", "text"], ascending=[False, True])  # ties by text: stable across runs
+        # Examples: the most repeated negative comments that name the top driver, masked first, so
+        # comments that differ only in a contact detail count as the one comment a reader sees.
+        examples = neg_now.assign(text=neg_now["text"].map(mask_pii)).groupby("text", as_index=False)["k"].sum()
+        examples = examples.sort_values(["k", "text"], ascending=[False, True])  # ties by text: stable across runs
         if alert.drivers:
             named = examples[examples["text"].str.contains(alert.drivers[0], regex=False)]
             examples = pd.concat([named, examples[~examples.index.isin(named.index)]])
-        alert.examples = [mask_pii(x) for x in examples["text"].head(n_examples)]
+        alert.examples = examples["text"].head(n_examples).tolist()
     return alerts

@@ -6,7 +6,6 @@ no events for the churn link, too little history) carries the reason instead of 
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -41,6 +40,7 @@ class SentimentReport:
     aspects: pd.DataFrame | None
     churn_link: TwoRates | None
     labelled: pd.DataFrame | None = None
+    examples: pd.DataFrame | None = None  # the most repeated negative comments, masked
     unavailable: dict = field(default_factory=dict)
 
     @property
@@ -102,9 +102,10 @@ def analyse(fd, as_of=None, model=None, card: ModelCard | None = None, negative_
         unavailable["alerts"] = f"only {len(daily)} days of comments: the detector needs at least " \
                                 f"{params.min_baseline_bins} days of baseline"
 
-    neg_drivers = emerging = aspects = None
+    neg_drivers = emerging = aspects = examples = None
     try:
         neg_drivers = drivers.negative_drivers(fd, scored, top=top_terms)
+        examples = drivers.example_comments(fd, scored)
         emerging = drivers.emerging_terms(fd, scored, as_of, days=7, top=top_terms)
         aspects = drivers.aspects(fd, scored)
     except Exception as exc:  # jieba missing or no texts
@@ -127,7 +128,7 @@ def analyse(fd, as_of=None, model=None, card: ModelCard | None = None, negative_
         by_community=by_community, by_content=by_content, by_tier=by_tier, by_layer=by_layer, alerts=found,
         detector_bins=detector_bins, params=params, current=monitor.current_figures(daily, current_days),
         negative_drivers=neg_drivers, emerging=emerging, aspects=aspects, churn_link=churn_link,
-        labelled=labelled, unavailable=unavailable)
+        labelled=labelled, examples=examples, unavailable=unavailable)
 
 
 def labelled_check(fd, scored, model, compare_snownlp: int = 0) -> pd.DataFrame | None:
@@ -165,7 +166,8 @@ def alerts_table(report: SentimentReport, sep: str = "、") -> pd.DataFrame:
 
 
 def summary_sections(report: SentimentReport) -> dict:
-    """The report-specific sections of ``04_sentiment.summary.json``."""
+    """The report-specific sections of ``04_sentiment.summary.json``: figures only, the same on every run
+    on the same data (the scoring time goes to the manifest through ``Summary.timing``)."""
     card = report.card
     return {
         "current": report.current,
@@ -180,8 +182,6 @@ def summary_sections(report: SentimentReport) -> dict:
         "churn_link": report.churn_link.as_dict() if report.churn_link is not None else None,
         "detector": report.params.as_dict(),
         "negative_threshold": report.scored.negative_threshold,
-        "scoring": {"comments": report.scored.n_comments, "distinct_texts": report.scored.n_texts,
-                    "seconds": round(report.scored.seconds, 3)},
+        "scoring": {"comments": report.scored.n_comments, "distinct_texts": report.scored.n_texts},
         "unavailable": report.unavailable,
-        "generated_for": _dt.date.today().isoformat(),
     }

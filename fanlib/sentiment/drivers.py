@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from fanlib.privacy import mask_pii
+from fanlib.privacy import PLACEHOLDER, mask_pii
 
 #: Aspects and the words that mark them (matched as substrings, in the engine).
 ASPECT_KEYWORDS = {
@@ -66,7 +66,7 @@ def _jieba():
 
 def words(text: str) -> list[str]:
     """Content words of a comment: jieba words of two or more Chinese characters, English words,
-    and platform emoticons; stop words and personal details (masked first) dropped."""
+    and platform emoticons; stop words, personal details and mask placeholders dropped."""
     if not isinstance(text, str) or not text.strip():
         return []
     return list(_words(text))
@@ -75,7 +75,8 @@ def words(text: str) -> list[str]:
 @lru_cache(maxsize=200_000)
 def _words(text: str) -> tuple[str, ...]:
     # Comments repeat a lot, and several tables segment the same texts: cache per text.
-    text = mask_pii(text)
+    # Masked details are left out whole: a placeholder such as [手机号已隐藏] is no driver keyword.
+    text = PLACEHOLDER.sub(" ", mask_pii(text))
     emoticons = _EMOTICON.findall(text)
     text = _EMOTICON.sub(" ", text)
     # jieba segments each run of Chinese/Latin characters on its own and cuts everything else into
@@ -147,6 +148,20 @@ def emerging_terms(fd, scored, as_of, days: int = 7, baseline_days: int = 56, to
                               "sentiment:emerging:baseline", limit)
     table = log_odds(term_counts(recent["text"], recent["k"]), term_counts(base["text"], base["k"]))
     return table.rename(columns={"count_a": "this_period", "count_b": "baseline"}).head(top)
+
+
+def example_comments(fd, scored, start=None, end=None, top: int = 5, limit: int = 50_000) -> pd.DataFrame:
+    """The most repeated negative comments over a window, the most clearly negative first among equally
+    repeated ones; masked before counting, so comments that differ only in a contact detail count as the
+    one comment a reader sees. Columns ``example`` and ``comments``."""
+    t = _window(scored.table, start, end)
+    t = t.filter((t.is_negative == 1) & (t.has_text == 1))
+    grouped = t.group_by("text").aggregate(k=_.count(), p=t.p_pos.max())
+    neg = fd.execute(grouped.order_by([grouped.k.desc(), grouped.text]).limit(limit), label="sentiment:examples")
+    neg["example"] = neg["text"].map(mask_pii)
+    masked = neg.groupby("example", as_index=False).agg(k=("k", "sum"), p=("p", "max"))
+    masked = masked.sort_values(["k", "p", "example"], ascending=[False, True, True])  # ties by text: stable
+    return masked[["example", "k"]].rename(columns={"k": "comments"}).head(top).reset_index(drop=True)
 
 
 def _window(table, start=None, end=None):
