@@ -17,7 +17,6 @@ from fanlib.report import to_jsonable
 from fanlib.sentiment import benchmark, corpus, crisis, drivers, monitor, narrative
 from fanlib.sentiment.analysis import alerts_table, analyse, summary_sections
 from fanlib.sentiment.store import load_card, load_model
-from fanlib.validate import ContractError
 
 
 @pytest.fixture(scope="module")
@@ -232,11 +231,11 @@ def test_no_comments_and_an_empty_day_give_clear_messages(small_demo_path, tmp_p
     assert empty["n"] == 0 and np.isnan(empty["index"]) and np.isnan(empty["neg_share"])
     with pytest.raises(monitor.NoCommentsError, match="no comment in the analysis window"):
         monitor.score_comments(fd, model, start="2030-01-01")
-    # an empty comments table breaks the data contract, and says so; unchecked, the report says why it stops
-    with pytest.raises(ContractError, match="comments.*no rows"):
-        connect(empty_path)
-    with pytest.raises(monitor.NoCommentsError, match="nothing to score"):
-        analyse(connect(empty_path, validate=False), model=model)
+    # an empty comments table counts as a missing one: the contract holds and the report says why it stops
+    empty_fd = connect(empty_path)
+    assert not empty_fd.has("comments") and "comments" in empty_fd.empty_tables
+    with pytest.raises(LookupError, match="comments"):
+        analyse(empty_fd, model=model)
 
 
 # ---- both languages ---------------------------------------------------------------------------
