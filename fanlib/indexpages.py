@@ -11,7 +11,6 @@ offline files (inline CSS, no scripts), Chinese-capable and phone-friendly.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re

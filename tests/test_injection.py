@@ -174,6 +174,21 @@ def test_report_page_carries_a_policy_allowing_only_the_template_scripts():
     assert "<title>t &lt;script&gt;" in page and "<img src=x" not in page  # title and failure banner escaped
 
 
+def test_error_page_shows_the_error_and_outputs_as_text():
+    import nbformat
+
+    from fanlib import htmlexport
+
+    outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue=IMG,
+                                      traceback=["\x1b[31mValueError\x1b[0m: " + SCRIPT]),
+               nbformat.v4.new_output("stream", name="stdout", text="<b data-xss=out>hi</b>"),
+               nbformat.v4.new_output("display_data", data={"text/plain": "<i data-xss=plain>x</i>"})]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=outputs)])
+    page = htmlexport.to_html(nb, title="t", include_code=True, failure="In [1]: ValueError: " + SCRIPT)
+    assert re.findall(r"<(?:script|img|b|i)\b[^>]*>", page) == []
+    assert "Content-Security-Policy" in page
+
+
 def test_index_pages_carry_a_policy_without_scripts(tmp_path):
     from fanlib import indexpages
 
@@ -182,6 +197,25 @@ def test_index_pages_carry_a_policy_without_scripts(tmp_path):
     page = indexpages.date_index_html(day)
     assert "Content-Security-Policy" in page and "script-src &#x27;none&#x27;" in page
     assert "Content-Security-Policy" in indexpages.root_index_html(tmp_path)
+
+
+def test_index_pages_show_titles_labels_and_errors_as_text(tmp_path):
+    import json
+
+    from fanlib import indexpages
+
+    day = tmp_path / "2025-12-31"
+    day.mkdir()
+    (day / "01_x.manifest.json").write_text(json.dumps({"title": "报告 " + SCRIPT, "status": "ok",
+                                                        "finished_at": "2025-12-31T08:00:00+00:00"}))
+    (day / "01_x.summary.json").write_text(json.dumps({"as_of": "2025-12-31", "headline": [
+        {"key": "k", "label": IMG, "value": BREAK, "unit": "text", "target": None, "good": None}]}))
+    (day / "02_y.failed.manifest.json").write_text(json.dumps({"title": BREAK, "error": {
+        "ename": "ValueError", "evalue": IMG, "execution_count": 3}}))
+    for page in (indexpages.date_index_html(day), indexpages.root_index_html(tmp_path)):
+        assert re.findall(r"<(?:script|img|h1 data)\b[^>]*>", page) == [], page
+        assert "data-xss=\"" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in indexpages.date_index_html(day)
 
 
 # --------------------------------------------------------------------------- the whole suite, in a browser
@@ -225,9 +259,18 @@ def build_hostile_source(small_demo: Path, out: Path) -> Path:
         occ = con.execute("select occupation from fans where occupation is not null "
                           "group by 1 order by count(*) desc limit 1").fetchone()[0]
         con.execute("update fans set occupation = ? where occupation = ?", [occ + OCCUPATION, occ])
-        # Every fifth comment carries one of the payloads; the words stay, so sentiment still reads them.
+        # Most comments carry one of the payloads; the words stay, so sentiment still reads them.
         for i, payload in enumerate(COMMENT_PAYLOADS):
             con.execute("update comments set text = text || ' ' || ? where hash(comment_id) % 5 = ?", [payload, i])
+        # A burst of negative comments three days before the end raises a crisis alert, whose
+        # examples the sentiment report shows.
+        con.execute("""
+            insert into comments (comment_id, fan_id, comment_time, channel, text, community_id, content_id, label)
+            select 'burst-' || n || '-' || k, fan_id, date_trunc('day', (select max(comment_time) from comments))
+                   - interval 3 day + to_minutes(n * 7 + k * 300), channel, text, community_id, content_id, label
+            from (select *, row_number() over (order by comment_id) as n from comments
+                  where label = 'negative' and text like '%<%')
+            cross join (select range as k from range(3))""")
     finally:
         con.close()
     return path
@@ -268,14 +311,20 @@ def test_payloads_in_the_data_show_as_text_and_never_run(hostile_run):
         try:
             for path in [day.parent / "index.html", day / "index.html", *reports]:
                 dialogs: list[str] = []
+                errors: list[str] = []
                 context = browser.new_context(offline=True)
                 page = context.new_page()
                 page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+                # A blocked script or a Content-Security-Policy violation shows up here.
+                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e: errors.append(str(e)))
                 page.goto(path.resolve().as_uri(), wait_until="load")
                 page.wait_for_timeout(200)
                 where = path.relative_to(day.parent)
                 if dialogs:
                     problems.append(f"{where}: dialogs fired: {dialogs}")
+                if errors:
+                    problems.append(f"{where}: console errors: {errors[:3]}")
                 injected = page.evaluate(f"Array.from(document.querySelectorAll({INJECTED!r}))"
                                          ".map(e => e.outerHTML.slice(0, 80))")
                 if injected:
