@@ -479,12 +479,14 @@ def key_findings(summaries: dict, top_gaps: int = 3, reports: dict | None = None
 def finding_text(item: dict, messages, lang: str = "zh") -> str:
     """One finding of :func:`key_findings` as a Markdown sentence from the ``executive`` catalogue
     (``messages``), numbers and dates in the locale's format, linking into the report it comes from;
-    a finding from an earlier run says which run."""
+    a finding from an earlier run says which run. Values from data (experiment, variant, channels,
+    words) are escaped for Markdown."""
     text = _finding_sentence(item, messages, lang)
     return text + messages("from_run_note", run=item["from_run"]) if item.get("from_run") else text
 
 
 def _finding_sentence(item: dict, messages, lang: str) -> str:
+    from fanlib.escape import md_text
     from fanlib.i18n import fmt_date, fmt_number
 
     T = messages
@@ -493,9 +495,10 @@ def _finding_sentence(item: dict, messages, lang: str) -> str:
     sep = "、" if lang == "zh" else ", "
     kind = item["kind"]
     if kind == "verdict":
-        return T("finding_verdict", **where, experiment=item.get("experiment") or "–",
-                 variant=item.get("variant") or "–",
-                 decision=T.label(f"decision_{item['decision']}", item["decision"]), detail=item.get("detail") or "")
+        return T("finding_verdict", **where, experiment=md_text(item.get("experiment") or "–"),
+                 variant=md_text(item.get("variant") or "–"),
+                 decision=md_text(T.label(f"decision_{item['decision']}", item["decision"])),
+                 detail=md_text(item.get("detail") or ""))
     if kind == "churn":
         listed = T("finding_churn_list", href=item["list_href"]) if item.get("list_href") else ""
         return T("finding_churn", **where, days=item.get("horizon_days") or "–",
@@ -504,8 +507,8 @@ def _finding_sentence(item: dict, messages, lang: str) -> str:
     if kind == "alerts" and item["open"]:
         return T("finding_alerts_open", **where, n=item["open"], level=item.get("level") or "–",
                  since=fmt_date(item.get("since"), lang),
-                 channels=sep.join(T.label(c) for c in item["channels"]) or T("none_listed"),
-                 drivers=sep.join(item["drivers"]) or T("none_listed"))
+                 channels=sep.join(md_text(T.label(c)) for c in item["channels"]) or T("none_listed"),
+                 drivers=sep.join(md_text(d) for d in item["drivers"]) or T("none_listed"))
     if kind == "alerts":
         return T("finding_alerts_none", **where, in_period=item["in_period"] if item.get("in_period") is not None else "–")
     if kind == "kpi_gap":

@@ -6,6 +6,10 @@ drops every CDN script of the stock templates; figures are embedded as data
 URIs, stderr noise (warnings, progress bars) is stripped, and the page fits
 a phone screen. :func:`external_references` finds anything that would still
 need the network, so tests and the runner can check a page is offline.
+
+Every page carries a Content-Security-Policy (:mod:`fanlib.escape`): only the
+template's own inline scripts run, allowed by their hashes; a script that
+reached a page from data would not.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import copy
 import re
 import threading
 from pathlib import Path
+
+from fanlib.escape import add_csp, inline_scripts, script_hash
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "fanlib_html"
@@ -35,6 +41,7 @@ _HEADING = re.compile(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", re.MULTILINE)
 _H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 
 _exporter_cache: list = []  # one exporter: its compiled templates serve both variants
+_template_hashes: dict = {}  # (include_code, lang) -> hashes of the template's own inline scripts
 _warm: list = []
 # The runner may compile the templates in a background thread while a report runs.
 _lock = threading.RLock()
@@ -120,8 +127,21 @@ def to_html(nb, *, title: str, include_code: bool, failure: str | None = None) -
         exporter = _exporter(include_code)
         exporter.language_code = page_language(nb)
         html, _ = exporter.from_notebook_node(nb, resources=resources)
+        allowed = _own_script_hashes(exporter, include_code)
     # Belt and braces: a stray CDN tag (e.g. from a future template change) is dropped.
-    return _EXTERNAL_TAG.sub("", html)
+    return add_csp(_EXTERNAL_TAG.sub("", html), allowed)
+
+
+def _own_script_hashes(exporter, include_code: bool) -> list[str]:
+    """Hashes of the inline scripts the template itself writes, found by exporting an empty
+    notebook with the same settings: the only scripts a page may run."""
+    import nbformat
+
+    key = (include_code, exporter.language_code)
+    if key not in _template_hashes:
+        empty, _ = exporter.from_notebook_node(nbformat.v4.new_notebook(), resources={"metadata": {"name": ""}})
+        _template_hashes[key] = sorted({script_hash(s) for s in inline_scripts(empty)})
+    return _template_hashes[key]
 
 
 def warm_up() -> None:

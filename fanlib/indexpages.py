@@ -11,12 +11,13 @@ offline files (inline CSS, no scripts), Chinese-capable and phone-friendly.
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
 from pathlib import Path
 from typing import Any
+
+from fanlib.escape import csp_meta, html_text
 
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: The overview report leads the page (also for manifests written before they recorded
@@ -67,15 +68,16 @@ h1{font-size:1.5em;margin:.2em 0 .6em}
 def _page(title: str, body: str) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+        f"{csp_meta()}\n"  # the index pages run no script at all
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         "<meta name=\"generator\" content=\"fanlib\">\n"
-        f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
 
 
 def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    return html_text(value)
 
 
 # --------------------------------------------------------------------------- figures

@@ -83,6 +83,9 @@ def use_theme(context: str = "notebook") -> str:
             "font.family": "sans-serif",
             "font.sans-serif": [family, "DejaVu Sans"],
             "axes.unicode_minus": False,  # the CJK font lacks U+2212; use ASCII minus
+            # Labels and titles carry data (channels, ids, keywords): a "$" in them is a
+            # character, never the start of mathtext.
+            "text.parse_math": False,
             "figure.figsize": (8, 4.5),
             "figure.dpi": 100,
             "savefig.dpi": 100,

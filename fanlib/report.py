@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import html
 import json
 import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from fanlib.escape import html_text, md_guard
 
 #: Units a headline value may have; the index pages format values by unit.
 UNITS = ("pct", "cny", "count", "number", "days", "ratio", "text")
@@ -273,10 +274,13 @@ _BANNER_COLOURS = {
 
 
 def banner_html(text: str, level: str = "info") -> str:
-    bg, fg = _BANNER_COLOURS.get(level, _BANNER_COLOURS["info"])
+    """A banner's HTML; ``text`` is plain text (data in it is shown as written)."""
+    if level not in _BANNER_COLOURS:
+        level = "info"
+    bg, fg = _BANNER_COLOURS[level]
     return (f'<div class="fanlib-banner fanlib-{level}" style="background:{bg};color:{fg};'
             f'border-left:6px solid {fg};padding:10px 14px;margin:8px 0;border-radius:4px;font-weight:600">'
-            f"{html.escape(text)}</div>")
+            f"{html_text(text)}</div>")
 
 
 def banner(text: str, level: str = "info") -> None:
@@ -284,6 +288,24 @@ def banner(text: str, level: str = "info") -> None:
     from IPython.display import HTML, display
 
     display(HTML(banner_html(text, level)))
+
+
+def _ipython_markdown():
+    from IPython.display import Markdown as _Markdown
+
+    return _Markdown
+
+
+class Markdown:
+    """IPython's ``Markdown`` with raw HTML disabled, for every Markdown a report displays.
+
+    Sentences are built from data (ids, channels, keywords, file names); whatever reaches
+    them unescaped is still shown as text, never run as markup. Escape each data value with
+    :func:`fanlib.escape.md_text` too, so Markdown syntax in data shows as written.
+    """
+
+    def __new__(cls, data: str | None = None, *args: Any, **kwargs: Any):
+        return _ipython_markdown()(md_guard(data) if isinstance(data, str) else data, *args, **kwargs)
 
 
 def section_unavailable(reason: str) -> None:
@@ -305,20 +327,32 @@ def table(df, caption: str | None = None, formats: dict[str, str] | None = None,
     """Display a DataFrame as a clean HTML table; ``formats`` maps columns to units (pct, cny, count …)."""
     from IPython.display import HTML, display
 
+    display(HTML(table_html(df, caption, formats, max_rows, index, lang)))
+    if len(df) > max_rows:
+        more = f"另有 {len(df) - max_rows:,} 行未显示。" if lang == "zh" else f"{len(df) - max_rows:,} more rows not shown."
+        display(HTML(f"<p><em>{more}</em></p>"))
+
+
+def table_html(df, caption: str | None = None, formats: dict[str, str] | None = None, max_rows: int = 60,
+               index: bool = False, lang: str = "en") -> str:
+    """The HTML of :func:`table`: every cell, index and column label and the caption escaped."""
     shown = df.head(max_rows).copy()
     for col, unit in (formats or {}).items():
         if col in shown.columns:
             shown[col] = [format_value(v, unit, lang=lang) for v in shown[col]]
-    styler = shown.style
+    # Labels are data too (pivots put ids and channels into the header); escape names of
+    # the index and columns as well, which format_index does not reach.
+    shown.index = shown.index.set_names([None if n is None else html_text(n) for n in shown.index.names])
+    shown.columns = shown.columns.set_names([None if n is None else html_text(n) for n in shown.columns.names])
+    styler = (shown.style.format(escape="html")
+              .format_index(escape="html", axis=0)
+              .format_index(escape="html", axis=1))
     if not index:
         styler = styler.hide(axis="index")
     if caption:
-        styler = styler.set_caption(caption)
+        styler = styler.set_caption(html_text(caption))
     styler = styler.set_table_attributes('class="fanlib-table"')
-    display(HTML(styler.to_html()))
-    if len(df) > max_rows:
-        more = f"另有 {len(df) - max_rows:,} 行未显示。" if lang == "zh" else f"{len(df) - max_rows:,} more rows not shown."
-        display(HTML(f"<p><em>{more}</em></p>"))
+    return styler.to_html()
 
 
 def localized_table(df, messages, caption: str | None = None, formats: dict[str, str] | None = None,

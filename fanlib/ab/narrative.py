@@ -12,6 +12,7 @@ import pandas as pd
 
 from fanlib.ab.lifts import MIN_N_INTERVAL
 from fanlib.ab.verdict import DONT_SHIP, INCONCLUSIVE, SHIP, WITHHELD, format_lift
+from fanlib.escape import md_text
 from fanlib.i18n import fmt_date, fmt_number
 
 DOMAIN = "ab_campaign"
@@ -149,7 +150,9 @@ def lift_sentence(row, T) -> str:
     rel = (T("relative_interval", estimate=("+" if row["relative"] >= 0 else "") + pct(row["relative"]),
              low=pct(row["relative_low"]), high=pct(row["relative_high"])) if finite else T("not_estimable"))
     flag = "" if bool(row.get("relative_trusted", True)) else T("relative_untrusted")
-    return T("lift_line", metric=metric_label(row["metric"], T, row.get("label")), variant=row["variant"],
+    # A Markdown sentence: the variant and a user table's metric names are values from data.
+    return T("lift_line", metric=md_text(metric_label(row["metric"], T, row.get("label"))),
+             variant=md_text(row["variant"]),
              absolute=lift_text(row["absolute"], row["absolute_low"], row["absolute_high"], row["unit"], T),
              relative=rel + flag, p=f"{row['p_adjusted']:.3g}" if math.isfinite(row["p_adjusted"]) else "–")
 

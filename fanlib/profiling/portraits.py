@@ -96,11 +96,12 @@ class Breakdown:
     def finding(self, T=None) -> str:
         """One sentence in the language of ``T`` (English when omitted): a significant difference with
         its largest gap and both intervals, or no claim."""
+        from fanlib.escape import md_text
         from fanlib.i18n import fmt_number, messages
 
         T = T or messages("fan_profiling", "en")
         name = T(f"dim_{self.dimension}")
-        group = T.label(f"group_{self.group}", self.group)
+        group = md_text(T.label(f"group_{self.group}", self.group))  # a Markdown sentence: values from data
         if self.test is None:
             return T("finding_not_comparable", name=name)
         test = f"χ²={self.test.statistic:.1f}, df={self.test.dof}, p={self.test.p_value:.3g}, V={self.test.cramers_v:.2f}"
@@ -109,10 +110,10 @@ class Breakdown:
         d = self.largest_difference()
         pct = lambda v: fmt_number(v, "pct", T.lang)  # noqa: E731
         return T("finding_difference", name=name, group=group, test=test,
-                 category=category_label(d["category"], T),
-                 high_group=T.label(f"tier_{d['high_group']}", str(d["high_group"])), high=pct(d["high_share"]),
-                 high_lo=pct(d["high_ci"][0]), high_hi=pct(d["high_ci"][1]),
-                 low_group=T.label(f"tier_{d['low_group']}", str(d["low_group"])), low=pct(d["low_share"]),
+                 category=md_text(category_label(d["category"], T)),
+                 high_group=md_text(T.label(f"tier_{d['high_group']}", str(d["high_group"]))),
+                 high=pct(d["high_share"]), high_lo=pct(d["high_ci"][0]), high_hi=pct(d["high_ci"][1]),
+                 low_group=md_text(T.label(f"tier_{d['low_group']}", str(d["low_group"]))), low=pct(d["low_share"]),
                  low_lo=pct(d["low_ci"][0]), low_hi=pct(d["low_ci"][1]))
 
 

@@ -2,13 +2,15 @@
 
 Every function takes the report's ``Messages`` (``fanlib.i18n.messages("sentiment", lang)``)
 and returns text; the notebook only displays it. Numbers and dates go through
-``fmt_number``/``fmt_date``, so Chinese reports read 万 and 年月日.
+``fmt_number``/``fmt_date``, so Chinese reports read 万 and 年月日. The Markdown
+sentences escape every value from data (channels, communities, words) with ``md_text``.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from fanlib.escape import md_text
 from fanlib.i18n import Messages, fmt_date, fmt_number, fmt_period
 from fanlib.sentiment.crisis import LEVELS, Alert
 
@@ -30,6 +32,10 @@ def _when(T: Messages, ts) -> str:
 
 def _join(T: Messages, items) -> str:
     return T("list_sep").join(str(i) for i in items)
+
+
+def _md_join(T: Messages, items) -> str:
+    return T("list_sep").join(md_text(i) for i in items)
 
 
 def channel_name(T: Messages, channel) -> str:
@@ -71,9 +77,9 @@ def what_to_do(alerts, T: Messages) -> list[str]:
     worst = worst_open(alerts)
     if worst is None:
         return []
-    channels = _join(T, [channel_name(T, c) for c in worst.channels]) or T("all_channels")
+    channels = _md_join(T, [channel_name(T, c) for c in worst.channels]) or T("all_channels")
     head = T("actions_head", level=worst.level, start=_when(T, worst.start), channels=channels,
-             drivers=_join(T, worst.drivers[:5]) or T("none"))
+             drivers=_md_join(T, worst.drivers[:5]) or T("none"))
     return [head] + [T(k) for k in ACTION_KEYS[worst.level]]
 
 
@@ -96,17 +102,17 @@ def alert_heading(alert: Alert, T: Messages) -> str:
 
 
 def alert_body(alert: Alert, T: Messages) -> str:
-    channels = _join(T, [channel_name(T, c) for c in alert.channels]) or T("no_channel")
-    communities = _join(T, [c["community_id"] for c in alert.communities]) or T("no_community")
+    channels = _md_join(T, [channel_name(T, c) for c in alert.channels]) or T("no_channel")
+    communities = _md_join(T, [c["community_id"] for c in alert.communities]) or T("no_community")
     return T("alert_body", negatives=_num(T, alert.negatives, "count"), expected=f"{alert.expected_negatives:.0f}",
              share=_num(T, alert.share, "pct"), baseline=_num(T, alert.baseline_share, "pct"),
              z=f"{alert.evidence_z:.1f}", channels=channels, communities=communities,
-             drivers=_join(T, alert.drivers) or T("none"))
+             drivers=_md_join(T, alert.drivers) or T("none"))
 
 
 def channel_note(by_channel: pd.DataFrame, T: Messages) -> str:
     top = by_channel.sort_values("neg_share", ascending=False).iloc[0]
-    return T("channel_note", channel=channel_name(T, top["channel"]), share=_num(T, top["neg_share"], "pct"),
+    return T("channel_note", channel=md_text(channel_name(T, top["channel"])), share=_num(T, top["neg_share"], "pct"),
              low=_num(T, top["neg_low"], "pct"), high=_num(T, top["neg_high"], "pct"))
 
 
@@ -116,13 +122,13 @@ def aspect_label(T: Messages, aspect: str) -> str:
 
 def aspect_note(aspects: pd.DataFrame, T: Messages) -> str:
     a0 = aspects.iloc[0]
-    return T("aspect_note", aspect=aspect_label(T, a0["aspect"]), share=_num(T, a0["share_of_negative"], "pct"),
+    return T("aspect_note", aspect=md_text(aspect_label(T, a0["aspect"])), share=_num(T, a0["share_of_negative"], "pct"),
              rate=_num(T, a0["negative_rate"], "pct"))
 
 
 def emerging_note(emerging: pd.DataFrame, T: Messages) -> str:
     rising = emerging[emerging["z"] >= 1.96]["term"].tolist()
-    return T("emerging_note", terms=_join(T, rising[:10])) if rising else T("emerging_none")
+    return T("emerging_note", terms=_md_join(T, rising[:10])) if rising else T("emerging_none")
 
 
 def churn_table(link, T: Messages) -> pd.DataFrame:
