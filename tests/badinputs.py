@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -281,7 +282,7 @@ class GoodRun:
     def assert_untouched(self) -> None:
         """The good dated folder is byte-identical to what the clean run wrote."""
         now = hash_tree(self.day)
-        changed = sorted(k for k in set(now) | set(self.hashes) if now.get(k) != self.hashes.get(k))
+        changed = sorted(k for k in set_values(now) | set_values(self.hashes) if now.get(k) != self.hashes.get(k))
         assert not changed, f"the earlier good report changed: {changed}"
 
     def run(self, date: str, *args, timeout: int = 600) -> Result:
@@ -299,3 +300,109 @@ def report_files(day: Path, report: str) -> dict[str, str]:
             if f.suffix in (".html", ".ipynb", ".json", ".csv", ".md", ".txt"):
                 out[str(f.relative_to(day))] = f.read_text(encoding="utf-8-sig", errors="replace")
     return out
+
+
+# --------------------------------------------------------------------------- perturbations
+
+
+def first_rows(df: pd.DataFrame, key: str, n: int) -> pd.Index:
+    """The index of the n rows with the smallest ``key`` (the rows a problem's examples show first)."""
+    return df.sort_values(key).index[:n]
+
+
+def set_values(src: Sources, table: str, column: str, value, n: int, key: str | None = None) -> pd.DataFrame:
+    df = as_text(src.frame(table), column) if isinstance(value, str) else src.frame(table)
+    key = key or {"fans": "fan_id", "orders": "order_id", "events": "fan_id", "comments": "comment_id"}[table]
+    if isinstance(value, float) and df[column].dtype.kind in "iu":
+        df[column] = df[column].astype("float64")  # a fraction in an integer column needs a float column
+    df.loc[first_rows(df, key, n), column] = value
+    return df
+
+
+def decimal_comma(src: Sources) -> pd.DataFrame:
+    orders = src.frame("orders")
+    first = first_rows(orders, "order_id", 1)
+    orders.loc[first, "amount_cny"] = 195.74
+    out = as_text(orders, "amount_cny")
+    out["amount_cny"] = [f"{v:.2f}".replace(".", ",") for v in orders["amount_cny"]]
+    return out
+
+
+def with_duplicates(src: Sources, table: str, key: str, n: int) -> pd.DataFrame:
+    df = src.frame(table)
+    return pd.concat([df, df.loc[first_rows(df, key, n)]], ignore_index=True)
+
+
+def without_column(src: Sources, table: str, column: str) -> pd.DataFrame:
+    return src.frame(table).drop(columns=[column])
+
+
+def mapping_file(src: Sources, case: str, text: str) -> Path:
+    path = src.root / "cases" / f"{case}.mapping.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def all_times(src: Sources, style: str) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name in TABLES:
+        df = src.frame(name)
+        for col in TIME_COLUMNS[name]:
+            df[col] = with_offset(df[col], style)
+        out[name] = df
+    return out
+
+
+def timestamptz_parquet(src: Sources) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name in TABLES:
+        df = src.frame(name)
+        for col in TIME_COLUMNS[name]:
+            df[col] = df[col].dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")
+        out[name] = df
+    return out
+
+
+def gbk_csv(src: Sources) -> bytes:
+    return src.frame("comments").to_csv(index=False).encode("gb18030")
+
+
+def big_field(src: Sources) -> pd.DataFrame:
+    comments = src.frame("comments")
+    big = ("粉丝留言很长。" * 130_000)[:850_000]  # about 2.5 MB of UTF-8 in one field
+    comments.loc[first_rows(comments, "comment_id", 1), "text"] = big
+    return comments
+
+
+def thousands(src: Sources) -> pd.DataFrame:
+    orders = src.frame("orders")
+    top = first_rows(orders, "order_id", 3)
+    orders.loc[top, "amount_cny"] = [1234.5, 12345.67, 1000000.0]
+    out = as_text(orders, "amount_cny")
+    out["amount_cny"] = [f"{v:,.2f}" for v in orders["amount_cny"]]
+    return out
+
+
+def broken_line(src: Sources) -> str:
+    lines = src.frame("events").to_csv(index=False).splitlines(keepends=True)
+    lines[10] = lines[10].rstrip("\n") + ",extra\n"  # line 11 of the file, the header being line 1
+    return "".join(lines)
+
+
+def page_and_notebook(folder: Path, report: str) -> str:
+    page = visible_text((folder / f"{report}.html").read_text(encoding="utf-8"))
+    nb = json.loads((folder / f"{report}.ipynb").read_text(encoding="utf-8"))
+    outputs = [json.dumps(o, ensure_ascii=False) for c in nb["cells"] for o in c.get("outputs", [])]
+    return page + "\n" + "\n".join(outputs)
+
+
+def warning_banners(page_html: str) -> list[str]:
+    """The text of every warning (or danger) banner on a page."""
+    return [visible_text(m) for m in re.findall(r'<div class="fanlib-banner fanlib-(?:warning|danger)".*?</div>',
+                                                page_html, re.S)]
+
+
+def names_day(texts: list[str], day: date) -> bool:
+    forms = (day.isoformat(), f"{day.year}年{day.month}月{day.day}日", f"{day.day} {day:%b %Y}")
+    return any(f in t for t in texts for f in forms)

@@ -120,9 +120,10 @@ import pandas as pd
 import pytest
 
 from badinputs import (
-    GoodRun, Sources, TABLES, TIME_COLUMNS, as_text, assert_no_traceback, assert_says, contract_problems,
-    door_digest, fanlib, figures, hash_tree, header_only, read_json, read_tables, report_files, visible_text,
-    with_offset,
+    GoodRun, Sources, TIME_COLUMNS, all_times, assert_no_traceback, assert_says, big_field, broken_line,
+    contract_problems, decimal_comma, door_digest, fanlib, figures, first_rows, gbk_csv, hash_tree, header_only,
+    mapping_file, names_day, page_and_notebook, read_json, read_tables, report_files, set_values, thousands,
+    timestamptz_parquet, visible_text, warning_banners, with_duplicates, without_column,
 )
 
 GOOD_DATE = "2026-01-02"
@@ -174,144 +175,62 @@ def case_date(case: str) -> str:
     return CASE_DATES[case]
 
 
-# --------------------------------------------------------------------------- perturbations
-
-
-def _first_rows(df: pd.DataFrame, key: str, n: int) -> pd.Index:
-    """The index of the n rows with the smallest ``key`` (the rows a problem's examples show first)."""
-    return df.sort_values(key).index[:n]
-
-
-def _set(src: Sources, table: str, column: str, value, n: int, key: str | None = None) -> pd.DataFrame:
-    df = as_text(src.frame(table), column) if isinstance(value, str) else src.frame(table)
-    key = key or {"fans": "fan_id", "orders": "order_id", "events": "fan_id", "comments": "comment_id"}[table]
-    if not isinstance(value, str) and df[column].dtype.kind in "iu":
-        df[column] = df[column].astype("float64")
-    df.loc[_first_rows(df, key, n), column] = value
-    return df
-
-
-def _decimal_comma(src: Sources) -> pd.DataFrame:
-    orders = src.frame("orders")
-    first = _first_rows(orders, "order_id", 1)
-    orders.loc[first, "amount_cny"] = 195.74
-    out = as_text(orders, "amount_cny")
-    out["amount_cny"] = [f"{v:.2f}".replace(".", ",") for v in orders["amount_cny"]]
-    return out
-
-
-def _duplicated(src: Sources, table: str, key: str, n: int) -> pd.DataFrame:
-    df = src.frame(table)
-    return pd.concat([df, df.loc[_first_rows(df, key, n)]], ignore_index=True)
-
-
-def _without(src: Sources, table: str, column: str) -> pd.DataFrame:
-    return src.frame(table).drop(columns=[column])
-
-
-def _mapping_file(src: Sources, case: str, text: str) -> Path:
-    path = src.root / "cases" / f"{case}.mapping.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def _all_times(src: Sources, style: str) -> dict[str, pd.DataFrame]:
-    out = {}
-    for name in TABLES:
-        df = src.frame(name)
-        for col in TIME_COLUMNS[name]:
-            df[col] = with_offset(df[col], style)
-        out[name] = df
-    return out
-
-
-def _timestamptz_parquet(src: Sources) -> dict[str, pd.DataFrame]:
-    out = {}
-    for name in TABLES:
-        df = src.frame(name)
-        for col in TIME_COLUMNS[name]:
-            df[col] = df[col].dt.tz_localize("Asia/Shanghai").dt.tz_convert("UTC")
-        out[name] = df
-    return out
-
-
-def _gbk(src: Sources) -> bytes:
-    return src.frame("comments").to_csv(index=False).encode("gb18030")
-
-
-def _big_field(src: Sources) -> pd.DataFrame:
-    comments = src.frame("comments")
-    big = ("粉丝留言很长。" * 130_000)[:850_000]  # about 2.5 MB of UTF-8 in one field
-    comments.loc[_first_rows(comments, "comment_id", 1), "text"] = big
-    return comments
-
-
-def _thousands(src: Sources) -> pd.DataFrame:
-    orders = src.frame("orders")
-    top = _first_rows(orders, "order_id", 3)
-    orders.loc[top, "amount_cny"] = [1234.5, 12345.67, 1000000.0]
-    out = as_text(orders, "amount_cny")
-    out["amount_cny"] = [f"{v:,.2f}" for v in orders["amount_cny"]]
-    return out
-
-
 # --------------------------------------------------------------------------- validate: refused data
 
 #: id -> (build(src) -> (source, extra validate args), where, check, failing rows, more text to find)
 REFUSED = {
-    "decimal-comma": (lambda s: (s.folder("decimal-comma", orders=_decimal_comma(s)), []),
+    "decimal-comma": (lambda s: (s.folder("decimal-comma", orders=decimal_comma(s)), []),
                       "orders.amount_cny", "number_format", "all", ["195,74"]),
     "integer-fraction-csv": (lambda s: (s.folder("integer-fraction-csv",
-                                                 fans=_set(s, "fans", "birth_year", "2001.7", 3)), []),
+                                                 fans=set_values(s, "fans", "birth_year", "2001.7", 3)), []),
                              "fans.birth_year", "integer", 3, ["2001.7"]),
     "integer-fraction-parquet": (lambda s: (s.folder("integer-fraction-parquet", kind="parquet",
-                                                     fans=_set(s, "fans", "birth_year", 2001.7, 3)), []),
+                                                     fans=set_values(s, "fans", "birth_year", 2001.7, 3)), []),
                                  "fans.birth_year", "integer", 3, ["2001.7"]),
     "amount-infinite-csv": (lambda s: (s.folder("amount-infinite-csv",
-                                                orders=_set(s, "orders", "amount_cny", "inf", 2)), []),
+                                                orders=set_values(s, "orders", "amount_cny", "inf", 2)), []),
                             "orders.amount_cny", "finite", 2, ["inf"]),
     "amount-infinite-parquet": (lambda s: (s.folder("amount-infinite-parquet", kind="parquet",
-                                                    orders=_set(s, "orders", "amount_cny", float("inf"), 2)), []),
+                                                    orders=set_values(s, "orders", "amount_cny", float("inf"), 2)), []),
                                 "orders.amount_cny", "finite", 2, []),
-    "amount-nan-text": (lambda s: (s.folder("amount-nan-text", orders=_set(s, "orders", "amount_cny", "NaN", 2)), []),
+    "amount-nan-text": (lambda s: (s.folder("amount-nan-text", orders=set_values(s, "orders", "amount_cny", "NaN", 2)), []),
                         "orders.amount_cny", "finite", 2, []),
-    "amount-negative": (lambda s: (s.folder("amount-negative", orders=_set(s, "orders", "amount_cny", -50.0, 3)), []),
+    "amount-negative": (lambda s: (s.folder("amount-negative", orders=set_values(s, "orders", "amount_cny", -50.0, 3)), []),
                         "orders.amount_cny", "min_value", 3, [">= 0", "-50"]),
-    "amount-text": (lambda s: (s.folder("amount-text", orders=_set(s, "orders", "amount_cny", "about 12", 2)), []),
+    "amount-text": (lambda s: (s.folder("amount-text", orders=set_values(s, "orders", "amount_cny", "about 12", 2)), []),
                     "orders.amount_cny", "parse", 2, ["about 12"]),
-    "duplicate-order-id": (lambda s: (s.folder("duplicate-order-id", orders=_duplicated(s, "orders", "order_id", 2)), []),
+    "duplicate-order-id": (lambda s: (s.folder("duplicate-order-id", orders=with_duplicates(s, "orders", "order_id", 2)), []),
                            "orders.order_id", "primary_key", 4, []),
-    "duplicate-fan-id": (lambda s: (s.folder("duplicate-fan-id", fans=_duplicated(s, "fans", "fan_id", 2)), []),
+    "duplicate-fan-id": (lambda s: (s.folder("duplicate-fan-id", fans=with_duplicates(s, "fans", "fan_id", 2)), []),
                          "fans.fan_id", "primary_key", 4, []),
-    "orphan-fan-id": (lambda s: (s.folder("orphan-fan-id", orders=_set(s, "orders", "fan_id", "F9999999", 3)), []),
+    "orphan-fan-id": (lambda s: (s.folder("orphan-fan-id", orders=set_values(s, "orders", "fan_id", "F9999999", 3)), []),
                       "orders.fan_id", "foreign_key", 3, ["F9999999"]),
-    "future-timestamp": (lambda s: (s.folder("future-timestamp", events=_set(
+    "future-timestamp": (lambda s: (s.folder("future-timestamp", events=set_values(
         s, "events", "event_time", pd.Timestamp("2099-01-01 09:00:00"), 2)), []),
         "events.event_time", "not_in_future", 2, ["2099-01-01"]),
-    "unknown-channel": (lambda s: (s.folder("unknown-channel", fans=_set(s, "fans", "channel", "tiktok", 4)), []),
+    "unknown-channel": (lambda s: (s.folder("unknown-channel", fans=set_values(s, "fans", "channel", "tiktok", 4)), []),
                         "fans.channel", "allowed_values", 4, ["tiktok"]),
-    "bad-gender": (lambda s: (s.folder("bad-gender", fans=_set(s, "fans", "gender", "F", 3)), []),
+    "bad-gender": (lambda s: (s.folder("bad-gender", fans=set_values(s, "fans", "gender", "F", 3)), []),
                    "fans.gender", "allowed_values", 3, ["female, male, unknown"]),
-    "bad-city-tier": (lambda s: (s.folder("bad-city-tier", fans=_set(s, "fans", "city_tier", 9, 2)), []),
+    "bad-city-tier": (lambda s: (s.folder("bad-city-tier", fans=set_values(s, "fans", "city_tier", 9, 2)), []),
                       "fans.city_tier", "allowed_values", 2, []),
-    "birth-year-too-early": (lambda s: (s.folder("birth-year-too-early", fans=_set(s, "fans", "birth_year", 1850, 2)), []),
+    "birth-year-too-early": (lambda s: (s.folder("birth-year-too-early", fans=set_values(s, "fans", "birth_year", 1850, 2)), []),
                              "fans.birth_year", "min_value", 2, [">= 1900"]),
-    "unreadable-time": (lambda s: (s.folder("unreadable-time", fans=_set(s, "fans", "join_time", "yesterday", 2)), []),
+    "unreadable-time": (lambda s: (s.folder("unreadable-time", fans=set_values(s, "fans", "join_time", "yesterday", 2)), []),
                         "fans.join_time", "parse", 2, ["yesterday"]),
-    "missing-required-value": (lambda s: (s.folder("missing-required-value", fans=_set(s, "fans", "channel", "", 2)), []),
+    "missing-required-value": (lambda s: (s.folder("missing-required-value", fans=set_values(s, "fans", "channel", "", 2)), []),
                                "fans.channel", "not_null", 2, []),
-    "missing-column": (lambda s: (s.folder("missing-column", orders=_without(s, "orders", "amount_cny")), []),
+    "missing-column": (lambda s: (s.folder("missing-column", orders=without_column(s, "orders", "amount_cny")), []),
                        "orders.amount_cny", "missing_column", None, []),
     "missing-table": (lambda s: (s.folder("missing-table", orders=None), []), "orders", "missing_table", None, []),
     "empty-fans": (lambda s: (s.folder("empty-fans", fans=header_only(s.frame("fans"))), []),
                    "fans", "not_empty", None, []),
     "mapping-unknown-target": (lambda s: (s.folder("mapping-unknown-target",
                                                    orders=s.frame("orders").rename(columns={"amount_cny": "amount"})),
-                                          ["--mapping", _mapping_file(s, "mapping-unknown-target",
+                                          ["--mapping", mapping_file(s, "mapping-unknown-target",
                                                                       "orders: {amount: amount_yuan}\n")]),
                                "orders.amount_yuan", "mapping", None, ["amount_cny"]),
-    "mapping-missing-source-column": (lambda s: (s.clean_csv, ["--mapping", _mapping_file(
+    "mapping-missing-source-column": (lambda s: (s.clean_csv, ["--mapping", mapping_file(
         s, "mapping-missing-source-column", "fans: {用户ID: fan_id}\n")]), "fans.fan_id", "mapping", None, ["用户ID"]),
 }
 
@@ -334,21 +253,15 @@ def test_validate_refuses(case, sources):
         assert hash_tree(source) == before, "the user's data was modified"
 
 
-def _broken_line(src: Sources) -> str:
-    lines = src.frame("events").to_csv(index=False).splitlines(keepends=True)
-    lines[10] = lines[10].rstrip("\n") + ",extra\n"  # line 11 of the file, the header being line 1
-    return "".join(lines)
-
-
 #: id -> (build(src) -> validate args, text or patterns the message must hold)
 REFUSED_OTHER = {
-    "csv-broken-line": (lambda s: [s.folder("csv-broken-line", events=_broken_line(s))],
+    "csv-broken-line": (lambda s: [s.folder("csv-broken-line", events=broken_line(s))],
                         ["events.csv", re.compile(r"line\D{0,3}11\b", re.I),
                          re.compile(r"expected\D{0,25}\b6\b\D{0,25}(found|got)\D{0,3}7\b", re.I)]),
     "validate-now-yesterday": (lambda s: [s.clean_csv, "--now", "yesterday"],
                                ["--now", "yesterday", "YYYY-MM-DD"]),
     "validate-source-missing": (lambda s: [s.root / "no-such-shop.duckdb"], ["no-such-shop.duckdb", "not found"]),
-    "mapping-file-not-a-mapping": (lambda s: [s.clean_csv, "--mapping", _mapping_file(s, "not-a-mapping", "- fans\n- orders\n")],
+    "mapping-file-not-a-mapping": (lambda s: [s.clean_csv, "--mapping", mapping_file(s, "not-a-mapping", "- fans\n- orders\n")],
                                    ["not-a-mapping.mapping.yaml"]),
     "timezone-unknown-validate": (lambda s: [s.clean_csv, "--timezone", "Mars/Olympus"],
                                   ["Mars/Olympus", re.compile(r"not an? (IANA )?time ?zone|unknown time ?zone", re.I)]),
@@ -371,18 +284,18 @@ def test_validate_refuses_unreadable_input(case, sources):
 HANDLED = {
     "csv-clean": (lambda s: (s.clean_csv, None), False),
     "parquet-naive": (lambda s: (s.clean_parquet, None), False),
-    "csv-tz-z": (lambda s: (s.folder("csv-tz-z", **_all_times(s, "Z")), None), True),
-    "csv-tz-utc": (lambda s: (s.folder("csv-tz-utc", **_all_times(s, "+00:00")), None), True),
-    "csv-tz-cst": (lambda s: (s.folder("csv-tz-cst", **_all_times(s, "+08:00")), None), True),
-    "csv-tz-mixed": (lambda s: (s.folder("csv-tz-mixed", **_all_times(s, "mixed")), None), True),
-    "parquet-timestamptz": (lambda s: (s.folder("parquet-timestamptz", kind="parquet", **_timestamptz_parquet(s)),
+    "csv-tz-z": (lambda s: (s.folder("csv-tz-z", **all_times(s, "Z")), None), True),
+    "csv-tz-utc": (lambda s: (s.folder("csv-tz-utc", **all_times(s, "+00:00")), None), True),
+    "csv-tz-cst": (lambda s: (s.folder("csv-tz-cst", **all_times(s, "+08:00")), None), True),
+    "csv-tz-mixed": (lambda s: (s.folder("csv-tz-mixed", **all_times(s, "mixed")), None), True),
+    "parquet-timestamptz": (lambda s: (s.folder("parquet-timestamptz", kind="parquet", **timestamptz_parquet(s)),
                                        None), True),
     "duckdb-timestamptz": (lambda s: (s.duckdb_file("duckdb-timestamptz", s.tables, timestamptz=True), None), False),
-    "thousands-separator": (lambda s: (s.folder("thousands-separator", orders=_thousands(s)), None), False),
-    "decimal-comma-declared": (lambda s: (s.folder("decimal-comma-declared", orders=_decimal_comma(s)),
+    "thousands-separator": (lambda s: (s.folder("thousands-separator", orders=thousands(s)), None), False),
+    "decimal-comma-declared": (lambda s: (s.folder("decimal-comma-declared", orders=decimal_comma(s)),
                                           DECIMAL_COMMA), True),
-    "csv-big-field": (lambda s: (s.folder("csv-big-field", comments=_big_field(s)), None), False),
-    "csv-gbk": (lambda s: (s.folder("csv-gbk", comments=_gbk(s)), None), False),
+    "csv-big-field": (lambda s: (s.folder("csv-big-field", comments=big_field(s)), None), False),
+    "csv-gbk": (lambda s: (s.folder("csv-gbk", comments=gbk_csv(s)), None), False),
 }
 
 
@@ -392,7 +305,7 @@ def _expected_digest(case: str, sources: Sources, clean: dict) -> dict:
     orders = sources.frame("orders")
     changed = {"decimal-comma-declared": {0: 195.74}, "thousands-separator": {0: 1234.5, 1: 12345.67, 2: 1000000.0}}
     if case in changed:
-        idx = _first_rows(orders, "order_id", len(changed[case]))
+        idx = first_rows(orders, "order_id", len(changed[case]))
         for i, value in changed[case].items():
             orders.loc[idx[i], "amount_cny"] = value
         expected["orders"]["amount_cents"] = int((orders["amount_cny"] * 100).round().sum())
@@ -403,7 +316,7 @@ def _expected_digest(case: str, sources: Sources, clean: dict) -> dict:
 def test_handled_input_reads_the_clean_figures(case, sources, clean_digest):
     build, _ = HANDLED[case]
     source, mapping = build(sources)
-    extra = ["--mapping", _mapping_file(sources, case, json.dumps(mapping))] if mapping else []
+    extra = ["--mapping", mapping_file(sources, case, json.dumps(mapping))] if mapping else []
     result = fanlib("validate", source, *extra)
     assert result.code == 0, str(result)
     assert_no_traceback(result.out, "fanlib validate")
@@ -416,7 +329,7 @@ def test_handled_input_reads_the_clean_figures(case, sources, clean_digest):
 def test_handled_input_gives_the_clean_report(case, sources, clean_digest, good):
     build, _ = HANDLED[case]
     source, mapping = build(sources)
-    extra = ["--mapping", _mapping_file(sources, case, json.dumps(mapping))] if mapping else []
+    extra = ["--mapping", mapping_file(sources, case, json.dumps(mapping))] if mapping else []
     checked = fanlib("validate", source, *extra)
     assert checked.code == 0, str(checked)
     assert door_digest(source, mapping) == _expected_digest(case, sources, clean_digest)
@@ -548,7 +461,7 @@ def test_overview_shows_structural_problems(case, table, column, check, good, so
     if case == "overview-missing-table":
         source = sources.folder(case, orders=None)
     elif case == "overview-missing-column":
-        source = sources.folder(case, orders=_without(sources, "orders", "order_time"))
+        source = sources.folder(case, orders=without_column(sources, "orders", "order_time"))
     else:
         source, params = sources.clean_csv, ["-p", 'mapping={"fans": {"用户ID": "fan_id"}}']
     summary, page = _overview_problems(good, case, source, *params)
@@ -579,13 +492,6 @@ def test_overview_reads_empty_optional_tables_as_absent(good, sources):
 # --------------------------------------------------------------------------- reports on inputs that crashed or misled
 
 
-def _page_and_notebook(folder: Path, report: str) -> str:
-    page = visible_text((folder / f"{report}.html").read_text(encoding="utf-8"))
-    nb = json.loads((folder / f"{report}.ipynb").read_text(encoding="utf-8"))
-    outputs = [json.dumps(o, ensure_ascii=False) for c in nb["cells"] for o in c.get("outputs", [])]
-    return page + "\n" + "\n".join(outputs)
-
-
 @SHARED
 @pytest.mark.slow
 @pytest.mark.parametrize("case", ["one-fan-per-arm", "empty-assignments-ab"])
@@ -602,22 +508,13 @@ def test_ab_report_speaks_on_tiny_or_empty_experiment(case, good, sources):
     assert result.code == 0, str(result)
     assert_no_traceback(result.out, "fanlib run")
     folder = good.out / day
-    shown = _page_and_notebook(folder, "02_ab_campaign")
+    shown = page_and_notebook(folder, "02_ab_campaign")
     assert_no_traceback(shown, "02_ab_campaign page and notebook")
     assert "fanlib-warning" in (folder / "02_ab_campaign.html").read_text(encoding="utf-8"), \
         "the page does not say why the readout is limited"
-    summary = read_json(folder / "02_ab_campaign.summary.json")
-    assert summary["report"] == "02_ab_campaign"
-
-
-def _warnings(page_html: str) -> list[str]:
-    """The text of every warning banner on a page."""
-    return [visible_text(m) for m in re.findall(r'<div class="fanlib-banner fanlib-warning".*?</div>', page_html, re.S)]
-
-
-def _names_day(texts: list[str], day: date) -> bool:
-    forms = (day.isoformat(), f"{day.year}年{day.month}月{day.day}日", f"{day:%B} {day.day}, {day.year}")
-    return any(f in t for t in texts for f in forms)
+    raw = (folder / "02_ab_campaign.summary.json").read_text(encoding="utf-8")
+    assert not re.search(r"\bNaN\b|\bInfinity\b", raw), "the summary holds NaN or Infinity, not figures or null"
+    assert json.loads(raw)["report"] == "02_ab_campaign"
 
 
 @SHARED
@@ -640,9 +537,9 @@ def test_overview_warns_on_suspicious_time_span(case, good, sources, small_demo_
     assert result.code == 0, str(result)
     assert_no_traceback(result.out, "fanlib run")
     page = (good.out / day / f"{OVERVIEW}.html").read_text(encoding="utf-8")
-    warned = _warnings(page)
-    assert _names_day(warned, last_day), f"no warning naming {last_day}: {warned}"
-    assert not _names_day(_warnings(good.page()), last_day), "the clean run warns too"
+    warned = warning_banners(page)
+    assert names_day(warned, last_day), f"no warning naming {last_day}: {warned}"
+    assert not names_day(warning_banners(good.page()), last_day), "the clean run warns too"
 
 
 #: Personal details the masking missed (issue 12), each with what must never be shown of it.
@@ -674,7 +571,7 @@ def test_sentiment_report_masks_every_personal_detail(good, sources):
     result = good.run(day, "04_sentiment", "--source", source)
     assert result.code == 0, str(result)
     files = report_files(good.out / day, "04_sentiment")
-    assert {"04_sentiment.html", "04_sentiment.ipynb", "04_sentiment.summary.json"} <= set(files), list(files)
+    assert {"04_sentiment.html", "04_sentiment.ipynb", "04_sentiment.summary.json"} <= set_values(files), list(files)
     for name, text in files.items():
         if name.endswith((".json", ".ipynb")):
             text = json.dumps(json.loads(text), ensure_ascii=False)
@@ -691,7 +588,7 @@ def test_sentiment_report_masks_every_personal_detail(good, sources):
 @pytest.mark.slow
 def test_overview_does_not_pass_data_that_fails_the_contract(good, sources):
     case = "overview-on-broken-contract"
-    source = sources.folder(case, orders=_set(sources, "orders", "amount_cny", -50.0, 3))
+    source = sources.folder(case, orders=set_values(sources, "orders", "amount_cny", -50.0, 3))
     day = case_date(case)
     result = good.run(day, "05_overview", "--source", source)
     assert_no_traceback(result.out, "fanlib run")
