@@ -282,7 +282,7 @@ class GoodRun:
     def assert_untouched(self) -> None:
         """The good dated folder is byte-identical to what the clean run wrote."""
         now = hash_tree(self.day)
-        changed = sorted(k for k in set_values(now) | set_values(self.hashes) if now.get(k) != self.hashes.get(k))
+        changed = sorted(k for k in set(now) | set(self.hashes) if now.get(k) != self.hashes.get(k))
         assert not changed, f"the earlier good report changed: {changed}"
 
     def run(self, date: str, *args, timeout: int = 600) -> Result:

@@ -574,7 +574,7 @@ def test_sentiment_report_masks_every_personal_detail(good, sources):
     result = good.run(day, "04_sentiment", "--source", source)
     assert result.code == 0, str(result)
     files = report_files(good.out / day, "04_sentiment")
-    assert {"04_sentiment.html", "04_sentiment.ipynb", "04_sentiment.summary.json"} <= set_values(files), list(files)
+    assert {"04_sentiment.html", "04_sentiment.ipynb", "04_sentiment.summary.json"} <= set(files), list(files)
     for name, text in files.items():
         if name.endswith((".json", ".ipynb")):
             text = json.dumps(json.loads(text), ensure_ascii=False)
