@@ -311,6 +311,7 @@ def first_rows(df: pd.DataFrame, key: str, n: int) -> pd.Index:
 
 
 def set_values(src: Sources, table: str, column: str, value, n: int, key: str | None = None) -> pd.DataFrame:
+    """A clean table with ``value`` in ``column`` of its first ``n`` rows by key (text makes the column text)."""
     df = as_text(src.frame(table), column) if isinstance(value, str) else src.frame(table)
     key = key or {"fans": "fan_id", "orders": "order_id", "events": "fan_id", "comments": "comment_id"}[table]
     if isinstance(value, float) and df[column].dtype.kind in "iu":
@@ -391,10 +392,16 @@ def broken_line(src: Sources) -> str:
 
 
 def page_and_notebook(folder: Path, report: str) -> str:
+    """What a report shows: its page's visible text and the text of every output in its notebook
+    (streams, error names and tracebacks, text and HTML; not the images)."""
     page = visible_text((folder / f"{report}.html").read_text(encoding="utf-8"))
     nb = json.loads((folder / f"{report}.ipynb").read_text(encoding="utf-8"))
-    outputs = [json.dumps(o, ensure_ascii=False) for c in nb["cells"] for o in c.get("outputs", [])]
-    return page + "\n" + "\n".join(outputs)
+    texts = [page]
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            texts += [str(o.get(k, "")) for k in ("text", "ename", "evalue", "traceback")]
+            texts += [visible_text(str(v)) for k, v in o.get("data", {}).items() if k.startswith("text/")]
+    return "\n".join(texts)
 
 
 def warning_banners(page_html: str) -> list[str]:
