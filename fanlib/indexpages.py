@@ -191,6 +191,26 @@ def failure_place(error: dict) -> str:
     return ""
 
 
+#: fanlib's own errors about the input (and the runner's own outcomes): their text is written for
+#: people, and a Python class name would mean nothing to them.
+INPUT_ERRORS = frozenset({
+    "ContractError", "SourceError", "MissingTableError", "ParamError", "ProfilingDataError",
+    "RetentionInputError", "SurvivalInputError", "ModelFormatError", "NoCommentsError", "CorpusError",
+    "ABInputError", "SummaryError", "disk full", "stopped",
+})
+
+
+def error_text(error: dict, for_stakeholders: bool = False) -> str:
+    """What went wrong, for the run log (``for_stakeholders=False``) or an index page: an input error
+    speaks for itself; an unexpected one is named only in the log, never on a stakeholder's page."""
+    ename, evalue = error.get("ename") or "", error.get("evalue") or ""
+    if not ename or ename in INPUT_ERRORS:
+        return evalue
+    if for_stakeholders:
+        return f"报告内部出错 · an unexpected error inside the report (the error report shows where): {evalue}"
+    return f"{ename}: {evalue}"
+
+
 def report_order(name: str, leads: bool = False) -> tuple:
     """Sort key: the overview (``leads``: its manifest says it runs after the others) first,
     the data overview last, the rest by name."""
@@ -242,7 +262,7 @@ def date_index_html(date_dir: Path) -> str:
             badge = '<span class="badge failed">失败 failed</span>'
             err = failed.get("error") or {}
             cell = f"{failure_place(err)}: " if failure_place(err) else ""
-            detail = f'<p class="error">{_e(cell)}{_e(err.get("ename", ""))}: {_e(err.get("evalue", ""))}</p>'
+            detail = f'<p class="error">{_e(cell)}{_e(error_text(err, for_stakeholders=True))}</p>'
             when = failed.get("finished_at", "")
             links = [("错误报告 error report", f"{name}.failed.html"), ("notebook", f"{name}.failed.ipynb"),
                      ("manifest", f"{name}.failed.manifest.json")]

@@ -348,10 +348,10 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
             }
         else:
             _mark_error(nb, error)
-            from fanlib.indexpages import failure_place
+            from fanlib.indexpages import error_text, failure_place
 
             where = failure_place(error) or "before any cell ran"
-            failure = f"{where}: {error['ename']}: {error['evalue']}"
+            failure = f"{where}: {error_text(error)}"
             pages = {"html": htmlexport.to_html(nb, title=f"{title} — FAILED", include_code=True, failure=failure)}
     except Exception as exc:  # export trouble must not hide the run's outcome
         pages = {}
@@ -464,11 +464,11 @@ def _outcome(m: dict) -> str:
     took = f"{secs:.1f} s" if secs is not None else ""
     if m.get("status") == "ok":
         return f"{m['report']}: ok  {took}"
-    from fanlib.indexpages import failure_place
+    from fanlib.indexpages import error_text, failure_place
 
     e = m.get("error") or {}
     cell = f"{failure_place(e)}: " if failure_place(e) else ""
-    return f"{m['report']}: FAILED  {took}  {cell}{e.get('ename')}: {e.get('evalue')}"
+    return f"{m['report']}: FAILED  {took}  {cell}{error_text(e)}"
 
 
 def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
