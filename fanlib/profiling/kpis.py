@@ -33,26 +33,15 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from fanlib.metrics import METRICS, name as metric_name
 from fanlib.profiling.features import INTERACTION_TYPES, SPEAKING_TYPES
 from fanlib.profiling.window import Note, ProfilingDataError, Window, days_between, require_events, window
 
-#: KPI → (unit, today's figure or None, target or None, higher is better). Names are ``kpi_<key>`` in the
-#: fan_profiling message catalogue.
+#: KPI → (unit, today's figure or None, target or None, higher is better), in scorecard order: the
+#: scorecard KPIs of the catalogue (fanlib.metrics), which holds the planning documents' figures.
 BENCHMARKS: dict[str, tuple[str, float | None, float | None, bool]] = {
-    "dau_rate": ("pct", 0.236, 0.55, True),
-    "stickiness": ("pct", None, None, True),
-    "speaking_rate": ("pct", 0.083, 0.35, True),
-    "ugc_share": ("pct", None, 0.40, True),
-    "messages_per_1k_day": ("number", 15.0, 89.0, True),
-    "retention_7d": ("pct", 0.312, 0.50, True),
-    "retention_30d": ("pct", 0.187, None, True),
-    "retention_90d": ("pct", None, None, True),
-    "repurchase_rate": ("pct", 0.472, 0.50, True),
-    "repurchase_interval_days": ("days", None, 30.0, False),
-    "aov": ("cny", None, None, True),
-    "conversion_rate": ("pct", None, 0.08, True),
-    "touch_steps": ("number", 7.2, 5.0, False),
-}
+    m.key: (m.unit, m.benchmark, m.target, bool(m.higher_is_better))
+    for m in METRICS if f"01_fan_profiling:kpis.{m.key}" in m.sources}
 RETENTION_DAYS = (7, 30, 90)
 
 
@@ -361,7 +350,7 @@ def scorecard(overall: dict, T=None) -> pd.DataFrame:
     T = T or messages("fan_profiling")
     rows = []
     for key, (unit, today, target, hib) in BENCHMARKS.items():
-        label = T(f"kpi_{key}")
+        label = metric_name(key, T.lang)
         v = overall.get(key)
         v = None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
         good = None

@@ -8,10 +8,11 @@ from __future__ import annotations
 import pandas as pd
 
 from fanlib.i18n import fmt_date, fmt_number, fmt_period
+from fanlib.metrics import CATALOGUE
 from fanlib.profiling.layers import LAYERS, LayerShares, LayerTransitions
 
-#: The planning documents' figure: high-value users give this share of community GMV.
-PLANNED_HIGH_VALUE_GMV_SHARE = 0.684
+#: The planning documents' figure: high-value users give this share of community GMV (kept in the KPI catalogue).
+PLANNED_HIGH_VALUE_GMV_SHARE = CATALOGUE["high_value_gmv_share"].target
 
 
 def _pct(v, T, digits: int = 1) -> str:

@@ -7,6 +7,7 @@ every KPI with its benchmarks, the segment count and the GMV share of the top ti
 
 from __future__ import annotations
 
+from fanlib.metrics import name as metric_name
 from fanlib.profiling.kpis import BENCHMARKS, biggest_gaps
 from fanlib.profiling.layers import LAYER_TARGETS
 from fanlib.profiling.narrative import PLANNED_HIGH_VALUE_GMV_SHARE
@@ -24,7 +25,7 @@ def profiling_summary(results: dict, T, as_of=None, parameters: dict | None = No
     if "kpis" in results:
         kpis = results["kpis"]
         card = kpis.scorecard(T)
-        s.headline("members", int(kpis.overall["members"]), label=T("kpi_members"), unit="count")
+        s.headline("members", int(kpis.overall["members"]), label=metric_name("members", T.lang), unit="count")
         by_key = card.set_index("kpi")
         for key in HEADLINE_KPIS:
             r = by_key.loc[key]

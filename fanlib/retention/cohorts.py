@@ -25,6 +25,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from fanlib.metrics import CATALOGUE
+
 from .activity import RetentionDataWarning, RetentionInputError, activity_rows, resolve_as_of, start_days
 
 __all__ = ["PERIOD_DAYS", "CohortTable", "cohort_table", "retention_curves", "retention_curves_by", "day_n_retention",
@@ -34,13 +36,12 @@ PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 _TRUNCATE = {"day": "D", "week": "W", "month": "M"}
 DEFINITIONS = ("on", "on_or_after")
 
-#: Reference retention figures from the planning documents (new members of a community).
+#: Reference retention figures from the planning documents (new members of a community), as the KPI
+#: catalogue (fanlib.metrics) holds them for the day-N retention headlines.
 BENCHMARKS = pd.DataFrame([
-    {"day": 1, "current_industry": None, "healthy": None, "source": ""},
-    {"day": 7, "current_industry": 0.312, "healthy": 0.50,
-     "source": "planning documents: 7-day retention 31.2%, healthy ≥ 50%"},
-    {"day": 30, "current_industry": 0.187, "healthy": None, "source": "planning documents: 30-day retention 18.7%"},
-    {"day": 90, "current_industry": None, "healthy": None, "source": ""},
+    {"day": day, "current_industry": m.benchmark if m else None, "healthy": m.target if m else None,
+     "source": m.benchmark_source if m and m.benchmark is not None else ""}
+    for day, m in ((d, CATALOGUE.get(f"retention_d{d}")) for d in (1, 7, 30, 90))
 ])
 
 
