@@ -60,6 +60,8 @@ METRICS: tuple[Metric, ...] = (
            ("00_data_overview:headline.orders",)),
     Metric("contract_problems", "data_overview:hl_problems", "fanlib.validate:problems", "count", False,
            ("00_data_overview:headline.contract_problems",)),
+    Metric("data_warnings", "data_overview:hl_warnings", "fanlib.freshness:data_warnings", "count", False,
+           ("00_data_overview:headline.data_warnings",)),
     # 01_fan_profiling: community KPIs over the KPI window, in the scorecard's order
     Metric("members", "fan_profiling:kpi_members", f"{PROFILING}:activity_kpis", "count", True,
            (f"{_P}:headline.members",)),
