@@ -267,6 +267,44 @@ def test_the_data_overview_on_data_missing_a_required_column_fails_and_keeps_the
         assert (day / name).read_bytes() == content, name
 
 
+@pytest.mark.slow
+def test_reports_on_data_without_their_optional_tables_are_partial_and_a_refused_readout_fails(tmp_path,
+                                                                                               small_demo_path):
+    import duckdb
+
+    bare = tmp_path / "bare.duckdb"
+    shutil.copy(small_demo_path, bare)
+    with duckdb.connect(str(bare)) as con:
+        con.execute("drop table comments")
+        con.execute("drop table assignments")
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    out, day = tmp_path / "reports", tmp_path / "reports" / DATE
+    common = ["--notebooks", str(notebooks), "--out", str(out), "--date", DATE, "--params", os.devnull]
+    first = fanlib_run("02_ab_campaign", "04_sentiment", *common, "--source", str(bare), "--jobs", "2")
+    assert first.returncode == 0, first.stderr
+    for name, section in (("02_ab_campaign", "实验结果"), ("04_sentiment", "舆情指数")):
+        manifest = assert_agree(out, name, "partial")
+        assert any(section in s for s in manifest["sections_failed"]), manifest["sections_failed"]
+        assert section in _card((day / "index.html").read_text(encoding="utf-8"), name)
+    good = {p.name: p.read_bytes() for p in day.glob("02_ab_campaign*") if p.is_file()}
+
+    # the A/B readout refused (the named unit table is not in the data): failed, the partial report kept
+    refused = fanlib_run("02_ab_campaign", *common, "--source", str(bare), "-p", "unit_table=units_missing")
+    assert refused.returncode == 1, refused.stderr
+    failed = assert_agree(out, "02_ab_campaign", "failed")
+    assert "units_missing" in failed["error"]["evalue"] and "units_missing" in refused.stderr
+    for name, content in good.items():
+        assert (day / name).read_bytes() == content, name
+
+    # an unreadable source: failed, saying why
+    broken = tmp_path / "broken.duckdb"
+    broken.write_text("not a database", encoding="utf-8")
+    unreadable = fanlib_run("02_ab_campaign", *common, "--source", str(broken), "--date", "2025-12-30")
+    assert unreadable.returncode == 1, unreadable.stderr
+    m = _json(out / "2025-12-30" / "02_ab_campaign.failed.manifest.json")
+    assert m["status"] == "failed" and str(broken) in m["error"]["evalue"] and "Traceback" not in unreadable.stderr
+
+
 # --------------------------------------------------------------------------- parts
 
 
