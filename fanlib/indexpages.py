@@ -39,6 +39,7 @@ h1{font-size:1.5em;margin:.2em 0 .6em}
 .card{background:#fff;border:1px solid #d9e2ec;border-left:6px solid #2f80ed;border-radius:8px;
  padding:12px 14px;margin:0 0 14px}
 .card.failed{border-left-color:#c62828;background:#fffafa}
+.card.partial{border-left-color:#d98e04}
 .card h2{font-size:1.15em;margin:0 0 4px}
 .card h2 a{color:#102a43;text-decoration:none}
 .card h2 a:hover{text-decoration:underline}
@@ -46,7 +47,9 @@ h1{font-size:1.5em;margin:.2em 0 .6em}
  vertical-align:middle;font-weight:normal}
 .badge.ok{background:#e3f9e5;color:#1b5e20}
 .badge.failed{background:#fdecea;color:#b71c1c}
+.badge.partial{background:#fff4e5;color:#8a5300}
 .error{color:#b71c1c;font-size:.9em;margin:4px 0}
+.missing{color:#8a5300;font-size:.9em;margin:4px 0}
 .links{font-size:.9em;margin:6px 0 0}
 .links{display:flex;flex-wrap:wrap;gap:4px 14px}
 .links a{color:#2f80ed;white-space:nowrap}
@@ -196,7 +199,7 @@ def failure_place(error: dict) -> str:
 INPUT_ERRORS = frozenset({
     "ContractError", "SourceError", "MissingTableError", "ParamError", "ProfilingDataError",
     "RetentionInputError", "SurvivalInputError", "ModelFormatError", "NoCommentsError", "CorpusError",
-    "ABInputError", "SummaryError", "disk full", "stopped",
+    "ABInputError", "SummaryError", "no summary", "could not answer", "disk full", "stopped",
 })
 
 
@@ -222,7 +225,9 @@ def report_order(name: str, leads: bool = False) -> tuple:
 
 
 def collect(date_dir: Path) -> list[dict]:
-    """One entry per report in ``date_dir``: its latest status, manifests and summary."""
+    """One entry per report in ``date_dir``: its latest status (ok, partial or failed, as its manifest
+    records it), manifests and summaries (``failed_summary``: the summary of a report that ran but
+    could not give its answer)."""
     names = set()
     for p in date_dir.glob("*.manifest.json"):
         names.add(p.name[: -len(".failed.manifest.json")] if p.name.endswith(".failed.manifest.json")
@@ -233,8 +238,10 @@ def collect(date_dir: Path) -> list[dict]:
         failed = _load(date_dir / f"{name}.failed.manifest.json")
         latest = failed or good or {}
         summary = _load(date_dir / f"{name}.summary.json") if good else None
-        entries.append({"name": name, "status": "failed" if failed else (latest.get("status") or "unknown"),
+        status = "failed" if failed else latest.get("status")
+        entries.append({"name": name, "status": status if status in ("ok", "partial") else "failed",
                         "good": good, "failed": failed, "summary": summary,
+                        "failed_summary": _load(date_dir / f"{name}.failed.summary.json") if failed else None,
                         "leads": bool(latest.get("runs_after_others"))})
     return sorted(entries, key=lambda e: report_order(e["name"], e["leads"]))
 
@@ -251,8 +258,6 @@ def date_index_html(date_dir: Path) -> str:
     """The HTML of ``reports/<date>/index.html``."""
     date_dir = Path(date_dir)
     entries = collect(date_dir)
-    n_ok = sum(e["status"] == "ok" for e in entries)
-    n_failed = sum(e["status"] == "failed" for e in entries)
     cards = []
     for e in entries:
         name, good, failed, summary = e["name"], e["good"], e["failed"], e["summary"]
@@ -261,39 +266,63 @@ def date_index_html(date_dir: Path) -> str:
             main_href = f"{name}.failed.html"
             badge = '<span class="badge failed">失败 failed</span>'
             err = failed.get("error") or {}
-            cell = f"{failure_place(err)}: " if failure_place(err) else ""
-            detail = f'<p class="error">{_e(cell)}{_e(error_text(err, for_stakeholders=True))}</p>'
+            if err.get("from_summary"):  # every cell ran; the report says it could not give its answer
+                detail = f'<p class="error">未能给出结论 could not answer: {_e(err.get("evalue", ""))}</p>'
+            else:
+                cell = f"{failure_place(err)}: " if failure_place(err) else ""
+                detail = f'<p class="error">{_e(cell)}{_e(error_text(err, for_stakeholders=True))}</p>'
             when = failed.get("finished_at", "")
-            links = [("错误报告 error report", f"{name}.failed.html"), ("notebook", f"{name}.failed.ipynb"),
-                     ("manifest", f"{name}.failed.manifest.json")]
+            links = [("错误报告 error report", f"{name}.failed.html"),
+                     ("含代码 with code", f"{name}.failed.analyst.html"), ("notebook", f"{name}.failed.ipynb"),
+                     ("summary", f"{name}.failed.summary.json"), ("manifest", f"{name}.failed.manifest.json"),
+                     ("导出 exports", f"{name}.failed_files/")]
             if good:
                 links.append(("上次成功的报告 last good report", f"{name}.html"))
         else:
             main_href = f"{name}.html"
-            badge = '<span class="badge ok">成功 ok</span>'
             detail, when = "", (good or {}).get("finished_at", "")
+            if e["status"] == "partial":
+                badge = '<span class="badge partial">部分 partial</span>'
+                missing = "、".join((good or {}).get("sections_failed") or []) or "报告未列出 not named by the report"
+                detail = f'<p class="missing">未生成的章节 sections not produced: {_e(missing)}</p>'
+            else:
+                badge = '<span class="badge ok">成功 ok</span>'
             links = [("报告 report", f"{name}.html"), ("含代码 with code", f"{name}.analyst.html"),
                      ("notebook", f"{name}.ipynb"), ("summary", f"{name}.summary.json"),
                      ("manifest", f"{name}.manifest.json"), ("导出 exports", f"{name}_files/")]
-        figures = _figures(summary, good if failed else None)
-        as_of = format_time((summary or {}).get("as_of")) if not failed else ""
+        # A report that could not answer shows its own figures of this run; else a failed card's are its last
+        # good run's, labelled so.
+        own = e["failed_summary"] if failed and (e["failed_summary"] or {}).get("headline") else None
+        figures = _figures(own) if own else _figures(summary, good if failed else None)
+        as_of = format_time((own or (summary if not failed else None) or {}).get("as_of"))
         secs = ((failed or good or {}).get("durations") or {}).get("total_s")
         meta = " · ".join(x for x in (f"数据截至 {as_of}" if as_of else "",
                                       f"生成于 {format_time(when)}" if when else "",
                                       f"用时 {secs:.0f} 秒" if isinstance(secs, (int, float)) else "") if x)
         cards.append(
-            f'<section class="card {"failed" if failed else "ok"}" id="{_e(name)}">'
+            f'<section class="card {_e(e["status"])}" id="{_e(name)}">'
             f'<h2><a href="{_e(main_href)}">{_e(title)}</a>{badge}</h2>'
             f'<div class="meta">{_e(name)}{" · " + _e(meta) if meta else ""}</div>'
             f"{detail}{figures}{_links(links, date_dir)}</section>"
         )
     body = (
         f'<h1>粉丝社群报告 · {_e(date_dir.name)}</h1>'
-        f'<p class="meta">{len(entries)} 份报告 reports · 成功 {n_ok} ok · 失败 {n_failed} failed · '
+        f'<p class="meta">{len(entries)} 份报告 reports · {_counts(entries)} · '
         f'<a href="../index.html">全部运行 all runs</a></p>'
         + ("".join(cards) if cards else '<p class="empty">还没有报告 (no reports yet).</p>')
     )
     return _page(f"粉丝社群报告 {date_dir.name}", body)
+
+
+#: A dated run's badge on the runs page, by its worst report status.
+RUN_BADGES = {"ok": "全部成功 all ok", "partial": "有部分报告 partial", "failed": "有失败 failures"}
+
+
+def _counts(entries: list[dict]) -> str:
+    """"成功 5 ok · 失败 1 failed", with the partial reports between when there are any."""
+    n = {s: sum(e["status"] == s for e in entries) for s in ("ok", "partial", "failed")}
+    partial = f" · 部分 {n['partial']} partial" if n["partial"] else ""
+    return f"成功 {n['ok']} ok{partial} · 失败 {n['failed']} failed"
 
 
 def root_index_html(reports_dir: Path) -> str:
@@ -306,13 +335,12 @@ def root_index_html(reports_dir: Path) -> str:
         entries = collect(day)
         if not entries:
             continue
-        n_ok = sum(e["status"] == "ok" for e in entries)
-        n_failed = sum(e["status"] == "failed" for e in entries)
-        status = "failed" if n_failed else "ok"
+        statuses = {e["status"] for e in entries}
+        status = "failed" if "failed" in statuses else "partial" if "partial" in statuses else "ok"
         reports = []
         for e in entries:
             href = f"{day.name}/{e['name']}{'.failed' if e['status'] == 'failed' else ''}.html"
-            mark = "（失败 failed）" if e["status"] == "failed" else ""
+            mark = {"failed": "（失败 failed）", "partial": "（部分 partial）"}.get(e["status"], "")
             reports.append(f'<a href="{_e(href)}">{_e(e["name"])}</a>{mark}' if (reports_dir / href).exists()
                            else f"{_e(e['name'])}{mark}")
         finished = [str(m["finished_at"]) for e in entries for m in (e["good"], e["failed"]) if m and m.get("finished_at")]
@@ -325,8 +353,8 @@ def root_index_html(reports_dir: Path) -> str:
         rows.append(
             f'<li class="card {status}" id="run-{_e(day.name)}"><h2><a href="{_e(day.name)}/index.html">'
             f'{_e(day.name)}</a>'
-            f'<span class="badge {status}">{"有失败 failures" if n_failed else "全部成功 all ok"}</span></h2>'
-            f'<div class="meta">{len(entries)} 份报告 · 成功 {n_ok} ok · 失败 {n_failed} failed'
+            f'<span class="badge {status}">{RUN_BADGES[status]}</span></h2>'
+            f'<div class="meta">{len(entries)} 份报告 · {_counts(entries)}'
             f'{" · 生成于 " + _e(when) if when else ""}</div>'
             f'{figures}<div class="links">{" ".join(reports)}</div></li>'
         )

@@ -10,8 +10,10 @@ first use for this Python), and writes into ``reports/<date>/``:
 * ``<name>.manifest.json``: parameters, data source and fingerprint, package
   versions, git commit, timings and status.
 
-A failing notebook writes ``<name>.failed.html`` / ``.failed.ipynb`` /
-``.failed.manifest.json`` instead and never touches the last good report.
+Each report's status (ok, partial, failed) is its summary's (:mod:`fanlib.status`). A failed report (a cell
+raised, no summary was written, or its summary says it could not answer) writes ``<name>.failed.html`` /
+``.failed.ipynb`` / ``.failed.manifest.json`` (and, when every cell ran, its own page's ``.failed.analyst.html``
+and ``.failed.summary.json``) instead, and never touches the last good report.
 Every file is written atomically. The index pages are rebuilt as reports finish.
 
 Scheduling: a run holds ``reports/<date>/.run.lock`` (``fcntl.flock``) while it
@@ -49,6 +51,13 @@ from pathlib import Path
 from typing import Any
 
 from fanlib import cleanup
+from fanlib import status as report_status
+from fanlib.fingerprints import (  # noqa: F401  (re-exported)
+    BackgroundFingerprints,
+    _fingerprint_of,
+    data_fingerprint,
+    source_key,
+)
 from fanlib.kernels import (  # noqa: F401  (re-exported: fanlib.runner is the runner's public face)
     KERNEL_ENV,
     KERNEL_MPLBACKEND,
@@ -79,6 +88,10 @@ from fanlib.runlock import (  # noqa: F401
 )
 
 DEFAULT_TIMEOUT = 600
+#: The files of a failed report, after ``<name>.failed``; they never replace the last good report's.
+FAILED_SET = (".html", ".analyst.html", ".ipynb", ".summary.json", ".manifest.json")
+#: The error of a notebook that ran every cell but wrote no summary.
+NO_SUMMARY = "no summary"
 TIMEZONE = "Asia/Shanghai"
 #: Packages whose versions every manifest records.
 VERSIONED_PACKAGES = ("pandas", "numpy", "statsmodels", "scikit-learn", "duckdb", "ibis-framework",
@@ -153,22 +166,6 @@ def package_versions() -> dict:
     return out
 
 
-def data_fingerprint(source: str | None) -> dict:
-    """``{"fingerprint": …, "error": …}`` for a data source; errors are recorded, never raised."""
-    if not source:
-        return {"fingerprint": None, "error": "the notebook has no source parameter"}
-    try:
-        from fanlib.data import connect
-
-        fd = connect(source, validate=False)
-        fingerprint = str(fd.fingerprint())
-        with contextlib.suppress(Exception):  # release the database before workers fork
-            fd.con.disconnect()
-        return {"fingerprint": fingerprint, "error": None}
-    except Exception as exc:  # a broken source must still leave a manifest behind
-        return {"fingerprint": None, "error": f"{type(exc).__name__}: {exc}"}
-
-
 # --------------------------------------------------------------------------- execution
 
 
@@ -214,59 +211,11 @@ def _replace_dir(staging: Path, final: Path) -> None:
 
 
 def _fingerprint(job, source) -> dict:
-    """The source's fingerprint, computed once per run and shared by its reports."""
+    """The source's fingerprint, computed once per run and shared by the reports that read it alike."""
     if job.context.get("fingerprints_by_parent"):
         return {"fingerprint": None, "error": None}  # the parent adds it as the report finishes
-    cached = job.context.get("fingerprints", {})
-    return cached[source] if source in cached else data_fingerprint(source)
-
-
-class BackgroundFingerprints:
-    """Data fingerprints computed in a thread of the parent while the first reports run.
-
-    Counting rows and time ranges takes about a second, which would otherwise sit
-    in front of every run. The thread starts only once the worker processes are
-    forked (a fork while a thread runs could copy a held lock). ``record`` adds
-    the fingerprint to a finished report's manifest and rewrites the file.
-    """
-
-    def __init__(self, sources, *, warm_up_export: bool = False):
-        self.sources = list(dict.fromkeys(sources))
-        self.warm_up_export = warm_up_export
-        self.results: dict = {}
-        self._thread = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            import threading
-
-            self._thread = threading.Thread(target=self._compute, name="fanlib-fingerprints", daemon=True)
-            self._thread.start()
-
-    def _compute(self) -> None:
-        if self.warm_up_export:  # reports in this process export after the thread is done with this
-            from fanlib import htmlexport
-
-            with contextlib.suppress(Exception):
-                htmlexport.warm_up()
-        for src in self.sources:
-            self.results[src] = data_fingerprint(src)
-
-    def get(self, source) -> dict:
-        self.start()
-        self._thread.join()
-        return self.results.get(source) or data_fingerprint(source)
-
-    def record(self, manifest: dict, job: "Job") -> dict:
-        src = manifest.get("source")
-        if not isinstance(src, dict) or src.get("fingerprint") is not None or src.get("error") is not None:
-            return manifest
-        src.update(self.get(job.parameters.get("source")))
-        name = (manifest.get("files") or {}).get("manifest")
-        if name:
-            with contextlib.suppress(OSError):
-                write_json_atomic(job.date_dir / name, manifest)
-        return manifest
+    cached, key = job.context.get("fingerprints", {}), source_key(job.parameters)
+    return cached[key] if key in cached else _fingerprint_of(key)
 
 
 def run_job(job: Job) -> dict:
@@ -329,48 +278,56 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
     if error is not None:  # a full disk inside the kernel: say where, and how much is free
         error = cleanup.explain_disk_full(error, [d, Path(tempfile.gettempdir())])
     t1 = time.perf_counter()
-    summary = None
+    summary, verdict = None, None
     timings: dict = {}
     if error is None:
         summary, problem = _read_summary(summary_tmp)
         if summary is not None:  # timings belong to this run, not to the figures: the manifest holds them
             summary, timings = lift_timings(summary)
         if problem:
-            error = {"cell_index": None, "execution_count": None, "ename": "SummaryError", "evalue": problem,
+            error = {"cell_index": None, "execution_count": None, "ename": NO_SUMMARY, "evalue": problem,
                      "traceback": []}
+        else:  # the report's own word on whether it gave its answer
+            verdict = report_status.from_summary(json.loads(summary))
     title = htmlexport.notebook_title(nb, name)
-    ok = error is None
+    ran = error is None  # every cell ran and a summary was written: the report's own page explains it
     try:
-        if ok:
+        if ran:
+            failed_title = " — FAILED" if verdict.status == "failed" else ""
             pages = {
-                "html": htmlexport.to_html(nb, title=title, include_code=False),
-                "analyst_html": htmlexport.to_html(nb, title=f"{title} (analyst)", include_code=True),
+                "html": htmlexport.to_html(nb, title=title + failed_title, include_code=False),
+                "analyst_html": htmlexport.to_html(nb, title=f"{title} (analyst){failed_title}", include_code=True),
             }
+            if verdict.status == "failed":
+                error = report_status.summary_error(verdict)
         else:
             _mark_error(nb, error)
             from fanlib.indexpages import error_text, failure_place
 
-            where = failure_place(error) or "before any cell ran"
+            where = failure_place(error) or ("after the last cell" if error["ename"] == NO_SUMMARY
+                                             else "before any cell ran")
             failure = f"{where}: {error_text(error)}"
             pages = {"html": htmlexport.to_html(nb, title=f"{title} — FAILED", include_code=True, failure=failure)}
     except Exception as exc:  # export trouble must not hide the run's outcome
         pages = {}
-        if ok:
-            ok = False
+        if ran:
+            ran = False
             error = {"cell_index": None, "execution_count": None, "ename": f"HTMLExport{type(exc).__name__}",
                      "evalue": str(exc), "traceback": []}
     t2 = time.perf_counter()
 
+    # A report that failed, by a raised cell or by its own summary, never replaces the last good one.
+    ok = error is None
     stem = name if ok else f"{name}.failed"
-    exports = d / (f"{name}_files" if ok else f"{name}.failed_files")
+    exports = d / f"{stem}_files"
     files = {"notebook": f"{stem}.ipynb", "manifest": f"{stem}.manifest.json"}
     contents = {files["notebook"]: nbformat.writes(nb).encode("utf-8")}
     if "html" in pages:
         files["html"] = f"{stem}.html"
         contents[files["html"]] = pages["html"].encode("utf-8")
-    if ok:
-        files["analyst_html"] = f"{name}.analyst.html"
-        files["summary"] = f"{name}.summary.json"
+    if ran:
+        files["analyst_html"] = f"{stem}.analyst.html"
+        files["summary"] = f"{stem}.summary.json"
         contents[files["analyst_html"]] = pages["analyst_html"].encode("utf-8")
         contents[files["summary"]] = summary
     staged_exports = staging.is_dir() and any(staging.iterdir())
@@ -378,9 +335,11 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
         files["exports"] = f"{exports.name}/"
     if not ok and (d / f"{name}.manifest.json").exists():
         manifest["last_good"] = {"html": f"{name}.html", "manifest": f"{name}.manifest.json"}
+    if verdict is not None and verdict.sections:
+        manifest["sections_failed"] = verdict.sections
     manifest.update(
         title=title,
-        status="ok" if ok else "failed",
+        status=verdict.status if ok else "failed",
         finished_at=now_iso(),
         durations={"execution_s": round(t1 - t0, 3), "export_s": round(t2 - t1, 3),
                    "total_s": round(time.perf_counter() - t0, 3), **({"notebook": timings} if timings else {})},
@@ -395,10 +354,13 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
             if staged_exports:
                 _replace_dir(staging, exports)
             cleanup.commit_set(staged)
-            if ok:  # a good run supersedes an earlier failure of the same day
-                for suffix in (".failed.html", ".failed.ipynb", ".failed.manifest.json"):
+            # A good run supersedes an earlier failure of the same day; a failure, what is left of an
+            # earlier failure's set (e.g. the summary of a report that could not answer, when a cell now raised).
+            for suffix in FAILED_SET:
+                if f"{name}.failed{suffix}" not in contents:
                     with contextlib.suppress(FileNotFoundError):
-                        (d / f"{name}{suffix}").unlink()
+                        (d / f"{name}.failed{suffix}").unlink()
+            if ok or "exports" not in files:
                 shutil.rmtree(d / f"{name}.failed_files", ignore_errors=True)
     except cleanup.DiskFull as full:
         _record_disk_full(manifest, job, full)
@@ -464,6 +426,9 @@ def _outcome(m: dict) -> str:
     took = f"{secs:.1f} s" if secs is not None else ""
     if m.get("status") == "ok":
         return f"{m['report']}: ok  {took}"
+    if m.get("status") == "partial":
+        sections = ", ".join(m.get("sections_failed") or []) or "not named by the report"
+        return f"{m['report']}: partial  {took}  sections not produced: {sections}"
     from fanlib.indexpages import error_text, failure_place
 
     e = m.get("error") or {}
@@ -610,6 +575,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="fanlib run",
         description="Execute report notebooks into reports/<date>/ as offline HTML, with summaries and manifests.",
+        epilog="Each report's status (ok, partial, failed) comes from its summary. Exit codes: 0 every report ok "
+               "or partial; 1 a report failed (or, with --strict, is partial); 2 wrong parameters or options; "
+               "3 the dated folder is locked by another run; 130 / 143 stopped by Ctrl-C / SIGTERM.",
     )
     ap.add_argument("names", nargs="+", metavar="name|all",
                     help="notebook name (e.g. 00_data_overview), unique prefix (00), or all")
@@ -628,6 +596,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--wait", type=float, default=0, metavar="SECONDS",
                     help="if another run is writing the same dated folder, wait up to this long for it "
                          "(default 0: stop at once with exit code 3)")
+    ap.add_argument("--strict", action="store_true",
+                    help="exit 1 also when a report is partial (sections it could not produce); "
+                         "by default only a failed report exits 1")
     return ap
 
 
@@ -729,7 +700,8 @@ def _prune_and_reindex(out_dir: Path, keep: int, current: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``fanlib run <name>|all …``; exit 0 when every report is ok, 1 when one failed,
+    """``fanlib run <name>|all …``; exit 0 when every report is ok or partial, 1 when one failed (a cell
+    raised, or its summary says it could not answer; with ``--strict`` also when one is partial),
     2 for wrong parameters or options (printed without a traceback), 3 when another
     run is writing the same dated folder, 128 + the signal's number when stopped by a
     signal (143 SIGTERM, 130 Ctrl-C), after cleaning up."""
@@ -764,7 +736,7 @@ def _main(argv: list[str] | None) -> int:
     inline = args.jobs <= 1 or len(jobs) <= 1
     if not inline:
         htmlexport.warm_up()
-    fingerprints = BackgroundFingerprints([j.parameters.get("source") for j in jobs], warm_up_export=inline)
+    fingerprints = BackgroundFingerprints([source_key(j.parameters) for j in jobs], warm_up_export=inline)
     context = {"versions": package_versions(), "git": git_state(jobs[0].root), "fingerprints_by_parent": True}
     for job in jobs:
         job.context = context
@@ -800,14 +772,22 @@ def _main(argv: list[str] | None) -> int:
             os.environ[PASSED_DIR_ENV] = previous
     if args.keep is not None:
         _prune_and_reindex(out_dir, args.keep, date_dir.name)
-    failed = [m["report"] for m in manifests if m.get("status") != "ok"]
-    took = time.perf_counter() - t0
-    index = date_dir / "index.html"
-    if failed:
-        _progress(f"{len(failed)} of {len(manifests)} failed ({', '.join(failed)}) in {took:.1f} s; see {index}")
-        return 1
-    _progress(f"all {len(manifests)} ok in {took:.1f} s; open {index}")
-    return 0
+    return _finish(manifests, time.perf_counter() - t0, date_dir / "index.html", strict=args.strict)
+
+
+def _finish(manifests: list[dict], took: float, index: Path, *, strict: bool) -> int:
+    """The run's last log line and its exit code, from each report's one status."""
+    by = {s: [m["report"] for m in manifests if report_status.manifest_status(m) == s]
+          for s in report_status.STATUSES}
+    code = report_status.exit_code(manifests, strict=strict)
+    if not by["failed"] and not by["partial"]:
+        _progress(f"all {len(manifests)} ok in {took:.1f} s; open {index}")
+        return code
+    parts = [f"{len(by[s])} {s} ({', '.join(by[s])})" for s in ("failed", "partial") if by[s]]
+    strict_note = "; --strict: a partial report fails the run" if strict and by["partial"] else ""
+    _progress(f"{len(by['ok'])} of {len(manifests)} ok, " + ", ".join(parts) + f" in {took:.1f} s{strict_note}; "
+              f"see {index}")
+    return code
 
 
 def _stopped(stop: cleanup.RunStopped, date_dir: Path) -> int:
