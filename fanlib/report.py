@@ -308,11 +308,6 @@ class Markdown:
         return _ipython_markdown()(md_guard(data) if isinstance(data, str) else data, *args, **kwargs)
 
 
-def section_unavailable(reason: str) -> None:
-    """Say plainly that a section is skipped, and why (e.g. the source has no comments table)."""
-    banner(f"本节未生成 Section not available: {reason}", "warning")
-
-
 def format_value(value: Any, unit: str = "number", digits: int = 1, lang: str = "en") -> str:
     """Format a figure for people: 31.2%, ¥1,234.50, 12,345 (``lang="zh"``: 万 and 亿 for large numbers)."""
     from fanlib.i18n import fmt_number

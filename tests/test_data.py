@@ -18,10 +18,10 @@ from fanlib.data import (
     SourceError,
     connect,
     detect_encoding,
-    sample_tables,
     transcode_to_utf8,
 )
 from fanlib.validate import ContractError
+from helpers import sample_tables
 
 NOW = "2026-01-01 00:00:00"
 

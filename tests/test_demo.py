@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from fanlib import contract, demo
-from fanlib import demo_text
+from fanlib.demo import text as demo_text
 
 DUCK_TYPES = {"string": "VARCHAR", "int": "INTEGER", "float": "DOUBLE", "timestamp": "TIMESTAMP"}
 

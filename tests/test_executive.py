@@ -434,7 +434,7 @@ def test_a_report_failing_after_a_good_run_leaves_none_of_its_figures_on_the_ove
 
 @pytest.mark.slow
 def test_the_overview_on_data_failing_the_contract_is_not_ok(tmp_path):
-    from fanlib.data import sample_tables
+    from helpers import sample_tables
 
     tables = sample_tables(n_fans=40, seed=3)
     tables["orders"].loc[0, "amount_cny"] = -5.0  # the contract says >= 0

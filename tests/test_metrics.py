@@ -218,7 +218,7 @@ def test_the_two_7_day_retentions_are_two_computations_with_two_names(tmp_path):
     from fanlib.profiling import kpis as K
     from fanlib.profiling.window import window
     from fanlib.retention.cohorts import day_n_retention
-    from test_profiling_tinydata import AS_OF, connect_tiny
+    from profiling_tinydata import AS_OF, connect_tiny
 
     fd = connect_tiny(tmp_path / "tiny.duckdb")
     in_days_7_to_13 = K.retention_kpis(fd, window(AS_OF, 7), days=(7,)).iloc[0]["retention_7d"]

@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from fanlib import overview
-from fanlib.data import connect, sample_tables
+from fanlib.data import connect
+from helpers import sample_tables
 
 
 @pytest.fixture()

@@ -18,8 +18,9 @@ import duckdb
 import pandas as pd
 import pytest
 
-from fanlib.data import connect, sample_tables
+from fanlib.data import connect
 from fanlib.validate import ContractError
+from helpers import sample_tables
 
 pytestmark = pytest.mark.postgres
 

@@ -1,6 +1,6 @@
 """Every community KPI computed by hand on the tiny 10-fan, one-week table and compared exactly.
 
-The rows are in test_profiling_tinydata.py (e1 … e23 are the events in order). Window: 2025-03-03 …
+The rows are in profiling_tinydata.py (e1 … e23 are the events in order). Window: 2025-03-03 …
 2025-03-09 (7 days). Members per day: F01–F05, F08, F09 all week; F06 from Wed 03-05; F07 from
 Sat 03-08; F10 joins after the window → members 7, 7, 8, 8, 8, 9, 9 (member-days 56, 9 at the end).
 """
@@ -16,7 +16,7 @@ from pytest import approx
 
 from fanlib.profiling import kpis as K
 from fanlib.profiling.window import window
-from test_profiling_tinydata import AS_OF, connect_tiny
+from profiling_tinydata import AS_OF, connect_tiny
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from fanlib.i18n import messages, missing_translations
 from fanlib.profiling import community_kpis, fan_profile, narrative, segment_value, tier_shares
 from fanlib.profiling.window import ProfilingDataError
-from test_profiling_tinydata import AS_OF, EVENTS, FANS, connect_tiny, frames, write
+from profiling_tinydata import AS_OF, EVENTS, FANS, connect_tiny, frames, write
 
 matplotlib.use("Agg")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_fan_profiling.ipynb"

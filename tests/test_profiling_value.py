@@ -21,7 +21,7 @@ from fanlib.profiling.profile import fan_profile, tier_shares
 from fanlib.profiling.rfm import rfm_scores, segment_value
 from fanlib.profiling.stats import chi_square, wilson_interval
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
-from test_profiling_tinydata import AS_OF, connect_tiny
+from profiling_tinydata import AS_OF, connect_tiny
 
 TIER_RULES = TierRules(high_value_top_share=0.25, loyal_min_tenure_days=10, loyal_min_orders=2,
                        active_min_interactions_per_30d=10, active_min_shares=1)

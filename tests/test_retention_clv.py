@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import os
-import subprocess
-import sys
-import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -16,26 +12,16 @@ from scipy import optimize
 
 from fanlib.retention import clv
 
-CACHE = Path(os.environ.get("FANLIB_TEST_CACHE", Path.home() / ".cache" / "fanlib-tests"))
+CDNOW_CSV = "lifetimes/datasets/cdnow_customers_summary_with_transactions.csv"
 
 
 @pytest.fixture(scope="session")
 def cdnow() -> pd.DataFrame:
-    """The CDNOW sample (2,357 customers, 39-week calibration) read from the lifetimes wheel."""
-    folder = CACHE / "lifetimes-wheel"
-    wheels = sorted(folder.glob("[Ll]ifetimes-0.11.3-*.whl"))
-    if not wheels:
-        folder.mkdir(parents=True, exist_ok=True)
-        proc = subprocess.run([sys.executable, "-m", "pip", "download", "lifetimes==0.11.3", "--no-deps",
-                               "--only-binary=:all:", "-d", str(folder), "-q"], capture_output=True, text=True,
-                              timeout=120)
-        wheels = sorted(folder.glob("[Ll]ifetimes-0.11.3-*.whl"))
-        if proc.returncode or not wheels:
-            pytest.skip("could not download the lifetimes 0.11.3 wheel from PyPI (it holds the CDNOW sample): "
-                        + (proc.stderr.strip().splitlines() or ["no wheel"])[-1])
-    with zipfile.ZipFile(wheels[0]) as z:
-        raw = z.read("lifetimes/datasets/cdnow_customers_summary_with_transactions.csv")
-    return pd.read_csv(io.BytesIO(raw))
+    """The CDNOW sample (2,357 customers, 39-week calibration) shipped by the lifetimes package (dev extra).
+
+    Read as a file of the installed distribution, without importing lifetimes itself."""
+    path = Path(str(metadata.distribution("lifetimes").locate_file(CDNOW_CSV)))
+    return pd.read_csv(path)
 
 
 def test_bgnbd_reproduces_cdnow(cdnow):

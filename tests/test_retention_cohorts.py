@@ -13,7 +13,7 @@ from fanlib.data import connect
 from fanlib.retention import cohorts
 from fanlib.retention.activity import RetentionDataWarning, RetentionInputError
 
-from test_retention_helpers import random_fans, write_duckdb
+from retention_data import random_fans, write_duckdb
 
 AS_OF = dt.date(2025, 6, 30)
 

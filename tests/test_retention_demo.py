@@ -20,7 +20,7 @@ from fanlib.retention.cox import CoxPH, design_matrix
 from fanlib.retention.durations import churn_event_messages, fan_durations
 from fanlib.retention.survival import KaplanMeier, SurvivalInputError, logrank_test
 
-from test_retention_helpers import random_fans, write_duckdb
+from retention_data import random_fans, write_duckdb
 
 pytestmark = pytest.mark.filterwarnings("ignore::fanlib.retention.activity.RetentionDataWarning")
 

@@ -299,7 +299,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def _demo_template_phrases() -> set[str]:
     """Every phrase the demo generator builds comments from, as dedup keys."""
-    from fanlib import demo_text
+    from fanlib.demo import text as demo_text
 
     found: set[str] = set()
 

@@ -201,7 +201,7 @@ def test_did_without_enough_weeks_before_the_start_says_the_trend_is_untested():
 
 
 def _folder(tmp_path: Path, edit=None, n_fans: int = 40) -> Path:
-    from fanlib.data import sample_tables
+    from helpers import sample_tables
 
     tables = sample_tables(n_fans=n_fans, seed=3)
     if edit:

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanlib.data import MissingTableError, SourceError, connect, sample_tables
+from fanlib.data import MissingTableError, SourceError, connect
 from fanlib.validate import ContractError, Problem
 from fanlib.validate import main as validate_main
+from helpers import sample_tables
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parent.parent

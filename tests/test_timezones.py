@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 from fanlib import params as P
-from fanlib.data import connect, sample_tables
+from fanlib.data import connect
 from fanlib.validate import main as validate_main
+from helpers import sample_tables
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parent.parent

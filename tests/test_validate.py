@@ -13,8 +13,9 @@ import pandas as pd
 import pytest
 
 from fanlib import contract
-from fanlib.data import connect, sample_tables
+from fanlib.data import connect
 from fanlib.validate import ContractError, Problem, check_summary, main, pandera_schema, problems
+from helpers import sample_tables
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parent.parent

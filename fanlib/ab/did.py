@@ -139,20 +139,6 @@ def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
     return OLSResult(tuple(names), params, cov, n, df, "cluster", n_groups)
 
 
-def wald_test(result: OLSResult, names) -> tuple[float, float, int]:
-    """Joint test that the named coefficients are zero: (F statistic, p-value, q).
-
-    With clustered errors the denominator degrees of freedom are G - 1.
-    """
-    idx = [result.names.index(n) for n in names]
-    b = result.params[idx]
-    V = result.cov[np.ix_(idx, idx)]
-    q = len(idx)
-    stat = float(b @ np.linalg.pinv(V) @ b) / q
-    df2 = (result.n_groups - 1) if result.n_groups else result.df_resid
-    return stat, float(_st.f.sf(stat, q, df2)), q
-
-
 # --- the panel, built in the engine --------------------------------------------------------
 
 def build_panel(fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: str = "community_id",

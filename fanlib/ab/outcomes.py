@@ -501,14 +501,6 @@ def by_variant(moments: dict) -> dict[str, dict[str, Moments]]:
     return out
 
 
-def by_segment(moments: dict, metric: str) -> dict[str, dict[str, Moments]]:
-    """Re-key moments grouped by one segment as {segment: {variant: Moments}} for one metric."""
-    out: dict = {}
-    for key, per_metric in moments.items():
-        out.setdefault(key[0], {})[key[-1]] = per_metric[metric]
-    return out
-
-
 # --- daily looks for the peeking-safe mode ----------------------------------------------------
 
 def cumulative_looks(fd, experiment_id: str, metric: Metric, looks, *, window_days: int = 28):

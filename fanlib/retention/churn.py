@@ -552,11 +552,6 @@ def write_at_risk(list_df: pd.DataFrame, folder, name: str = "03_retention_at_ri
     return {"csv": str(csv_path), "xlsx": str(xlsx_path)}
 
 
-def warn_data(fd) -> str | None:
-    """Warn when fans have orders but no events (their activity features rest on orders only)."""
-    return warn_orders_without_events(fd, "activity")
-
-
 # --------------------------------------------------------------------------- the whole workflow
 
 

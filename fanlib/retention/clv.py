@@ -29,7 +29,6 @@ from scipy import optimize, special
 __all__ = [
     "BetaGeoModel",
     "GammaGammaModel",
-    "rfm_summary",
     "calibration_holdout",
     "customer_lifetime_value",
     "simulate_bgnbd",
@@ -65,24 +64,6 @@ def _check_rft(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 # --------------------------------------------------------------------------- BG/NBD
-
-
-def _bgnbd_terms(params, x, tx, T):
-    r, alpha, a, b = params
-    A1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    A2 = special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b) - special.gammaln(a + b + x)
-    A3 = -(r + x) * np.log(alpha + T)
-    has = x > 0
-    A4 = np.full_like(x, -np.inf)
-    A4[has] = np.log(a) - np.log(b + x[has] - 1) - (r + x[has]) * np.log(alpha + tx[has])
-    return A1, A2, A3, A4, has
-
-
-def bgnbd_loglik(params, x, tx, T, weights=None) -> float:
-    """Total BG/NBD log-likelihood at ``params = (r, alpha, a, b)``."""
-    A1, A2, A3, A4, _ = _bgnbd_terms(params, x, tx, T)
-    ll = A1 + A2 + np.logaddexp(A3, A4)
-    return float(np.sum(ll if weights is None else weights * ll))
 
 
 def _bgnbd_prepare(x, tx, T, w):
@@ -350,46 +331,6 @@ def customer_lifetime_value(bgnbd: BetaGeoModel, gamma_gamma: GammaGammaModel, f
         total += (cumulative - previous) * value / (1 + discount_rate) ** k
         previous = cumulative
     return total
-
-
-def rfm_summary(orders: pd.DataFrame, *, calibration_end, unit_days: float = 1.0, observation_end=None,
-                fan_col: str = "fan_id", time_col: str = "order_time", amount_col: str = "amount_cny"):
-    """Per-fan BG/NBD inputs from an order list (small: one row per fan and day).
-
-    Purchases on the same day count once (their amounts are added), as in the
-    CDNOW convention. Returns frequency, recency, T, monetary (mean repeat
-    order value) and, when ``observation_end`` is given, the holdout purchase
-    count and value in (calibration_end, observation_end].
-    """
-    cal_end = pd.Timestamp(calibration_end)
-    df = orders[[fan_col, time_col, amount_col]].copy()
-    df["day"] = pd.to_datetime(df[time_col]).dt.floor("D")
-    daily = df.groupby([fan_col, "day"], as_index=False)[amount_col].sum()
-    cal = daily[daily["day"] <= cal_end]
-    if cal.empty:
-        raise ValueError(f"no orders on or before the calibration end {cal_end.date()}")
-    g = cal.sort_values("day").groupby(fan_col)
-    first = g["day"].min()
-    last = g["day"].max()
-    n = g.size()
-    total = g[amount_col].sum()
-    first_amount = g[amount_col].first()
-    out = pd.DataFrame({
-        "frequency": (n - 1).astype(float),
-        "recency": (last - first).dt.days / unit_days,
-        "T": (cal_end.floor("D") - first).dt.days / unit_days,
-        "monetary": np.where(n > 1, (total - first_amount) / (n - 1).clip(lower=1), 0.0),
-        "first_purchase": first,
-    })
-    # A customer whose first purchase is on the last calibration day has T = 0: drop, not observable.
-    out = out[out["T"] > 0]
-    if observation_end is not None:
-        obs_end = pd.Timestamp(observation_end)
-        hold = daily[(daily["day"] > cal_end) & (daily["day"] <= obs_end)].groupby(fan_col)
-        out["holdout_frequency"] = hold.size().reindex(out.index).fillna(0).astype(float)
-        out["holdout_value"] = hold[amount_col].sum().reindex(out.index).fillna(0.0)
-        out["holdout_length"] = (obs_end.floor("D") - cal_end.floor("D")).days / unit_days
-    return out
 
 
 def calibration_holdout(model: BetaGeoModel, rfm: pd.DataFrame, max_frequency: int = 7) -> pd.DataFrame:

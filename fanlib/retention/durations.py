@@ -23,19 +23,12 @@ import pandas as pd
 
 from .activity import RetentionInputError, activity_rows, resolve_as_of, start_days, warn_orders_without_events
 
-__all__ = ["NEGATIVE_PATTERN", "negative_comments", "is_negative_comment", "fan_durations", "CHURN_TEXT"]
+__all__ = ["NEGATIVE_PATTERN", "negative_comments", "is_negative_comment", "fan_durations"]
 
 #: Words and emoticons of Chinese e-commerce complaints; used where a comment has no human label.
 NEGATIVE_PATTERN = ("差评|失望|避雷|退货|退款|不会再买|再也不|太差|很差|差劲|假货|假的|被坑|很坑|骗人|气死|生气|"
                     "难受|糟糕|恶劣|垃圾|过敏|坏了|烂了|难闻|太贵|不值|亏了|好烦|很烦|无语|"
                     r"\[怒\]|\[流泪\]|\[衰\]|\[抓狂\]|😡|😤|👎|💔")
-
-
-def CHURN_TEXT(churn_days: int, basis: str, lang: str = "zh") -> str:  # noqa: N802 - reads like a constant
-    """The churn definition in words, for the report."""
-    from .narrative import catalogue, churn_text
-
-    return churn_text(churn_days, basis, catalogue(lang))
 
 
 def negative_comments(fd, pattern: str = NEGATIVE_PATTERN) -> ir.Table | None:

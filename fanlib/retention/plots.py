@@ -15,18 +15,8 @@ from fanlib.plotting import BAD, GOOD, NEUTRAL, PALETTE
 
 from .narrative import _T
 
-__all__ = ["cohort_heatmap", "retention_curves", "lifecycle_chart", "km_curves", "calibration_chart",
+__all__ = ["retention_curves", "lifecycle_chart", "km_curves", "calibration_chart",
            "gains_chart", "holdout_chart", "roc_pr_chart"]
-
-
-def cohort_heatmap(table, definition: str = "on", title: str | None = None, ax=None, T=None):
-    """Cohorts × periods heatmap; incomplete cells and small cohorts stay blank."""
-    T = _T(T)
-    m = table.matrix(definition)
-    m.index = [str(i) for i in m.index]
-    return plotting.heatmap(m, title=title or T("chart_cohort_on" if definition == "on" else "chart_cohort_after"),
-                            ax=ax, xlabel=T("axis_period_n", unit=T(f"unit_{table.period}")),
-                            ylabel=T("axis_cohort"))
 
 
 def retention_curves(curves: pd.DataFrame, by: str, definition: str = "on", title: str | None = None,

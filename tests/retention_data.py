@@ -1,4 +1,4 @@
-"""Small hand-made fan data sets for the retention tests, written to DuckDB and opened with connect() (no tests here)."""
+"""Small hand-made fan data sets for the retention tests, written to DuckDB and opened with connect()."""
 
 from __future__ import annotations
 

@@ -9,6 +9,12 @@ negative so that a reasonable sentiment model scores them right.
 
 from __future__ import annotations
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fanlib.demo.config import ASPECT_P, SECOND_ASPECT_P, SENTIMENTS
+
 #: Aspect code -> the Chinese topic words an analyst would search for.
 ASPECTS = {
     "quality": "质量",
@@ -114,3 +120,74 @@ def loose_phone(digits: str, style: int) -> str:
     """An 11-digit mobile number as fans write it: whole, with full-width dashes, dots, spaces, or full-width."""
     a, b, c = digits[:3], digits[3:7], digits[7:]
     return [digits, f"{a}－{b}－{c}", f"{a}.{b}.{c}", f"{a} {b} {c}", digits.translate(_FULL_WIDTH)][style % 5]
+
+
+# ---------------------------------------------------------------------------
+# Text
+# ---------------------------------------------------------------------------
+
+
+class _TextBank:
+    """Flat phrase arrays with per-(sentiment, aspect) offsets, for vectorized text assembly."""
+
+    def __init__(self):
+        self.aspects = tuple(ASPECT_P)
+        self.aspect_p = np.array(list(ASPECT_P.values()))
+        cores, offs, lens = [], np.zeros((3, len(self.aspects)), int), np.zeros((3, len(self.aspects)), int)
+        for s, sent in enumerate(SENTIMENTS):
+            for a, asp in enumerate(self.aspects):
+                phrases = bank(sent)[asp]
+                offs[s, a], lens[s, a] = len(cores), len(phrases)
+                cores += phrases
+        self.crisis_off, self.crisis_len = len(cores), len(CRISIS)
+        cores += CRISIS
+        self.cores, self.core_off, self.core_len = pa.array(cores), offs, lens
+        self.parts = {}
+        for name, src in (("open", OPENERS), ("close", CLOSERS), ("emo", EMOTICONS)):
+            flat, o, ln = [], [], []
+            for sent in SENTIMENTS:
+                o.append(len(flat))
+                ln.append(len(src[sent]))
+                flat += src[sent]
+            self.parts[name] = (pa.array(flat), np.array(o), np.array(ln))
+
+    def texts(self, rng, sentiment: np.ndarray, aspect: np.ndarray, crisis: bool = False) -> pa.Array:
+        n = sentiment.size
+
+        def pick(off, ln):
+            return off + np.floor(rng.random(n) * ln).astype(np.int64)
+
+        if crisis:
+            core = pc.take(self.cores, pick(self.crisis_off, self.crisis_len))
+        else:
+            core = pc.take(self.cores, pick(self.core_off[sentiment, aspect], self.core_len[sentiment, aspect]))
+            # a third of the comments add a remark on a second aspect, in the same mood
+            other = (aspect + rng.integers(1, len(self.aspects), n)) % len(self.aspects)
+            second = pc.take(self.cores, pick(self.core_off[sentiment, other], self.core_len[sentiment, other]))
+            both = pa.array(rng.random(n) < SECOND_ASPECT_P)
+            core = pc.if_else(both, pc.binary_join_element_wise(core, second, "，"), core)
+        pieces = []
+        for name in ("open", "close", "emo"):
+            arr, off, ln = self.parts[name]
+            pieces.append(pc.take(arr, pick(off[sentiment], ln[sentiment])))
+        return pc.binary_join_element_wise(pieces[0], core, pieces[1], pieces[2], "")
+
+
+def _pii_value(rng, kind: str) -> str:
+    if kind == "phone":
+        return "1" + str(rng.integers(3, 10)) + "".join(map(str, rng.integers(0, 10, 9)))
+    if kind == "wechat":
+        name = WECHAT_NAMES[rng.integers(len(WECHAT_NAMES))]
+        if rng.random() < 0.3:
+            return "wxid_" + "".join(rng.choice(list("abcdefghijkmnpqrstuvwxyz0123456789"), 12))
+        return f"{name}_{rng.integers(100, 10000)}"
+    if kind == "email":
+        name = WECHAT_NAMES[rng.integers(len(WECHAT_NAMES))]
+        return f"{name}{rng.integers(1980, 2010)}@{EMAIL_DOMAINS[rng.integers(len(EMAIL_DOMAINS))]}"
+    # 18-digit resident ID: region, birth date, sequence, ISO 7064 MOD 11-2 check digit
+    region = str(rng.choice([110101, 310104, 440305, 330106, 320102, 510107, 420106]))
+    birth = f"{rng.integers(1970, 2005)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
+    body = region + birth + f"{rng.integers(0, 1000):03d}"
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, weights)) % 11]
+    return body + check
