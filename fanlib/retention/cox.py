@@ -42,6 +42,16 @@ def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[s
     return X
 
 
+def reference_levels(surv: pd.DataFrame) -> dict[str, str]:
+    """The reference level of each categorical Cox driver: WeChat (else the first channel) and, when fans
+    come from more than one known city tier, the first tier."""
+    channels = set(surv["channel"])
+    references = {"channel": "wechat" if "wechat" in channels else sorted(channels)[0]}
+    if surv["city_tier"].notna().any() and surv["city_tier"].nunique() > 1:
+        references["city_tier"] = sorted(surv["city_tier"].dropna().unique())[0]
+    return references
+
+
 def _block_cross(wx: np.ndarray, X: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Σ_i w_i x_i x_iᵀ over each block of rows [starts[b], starts[b + 1]) (the last block to the end), as
     ``np.add.reduceat`` of the n×p×p outer products would give for strictly increasing ``starts``, but one
