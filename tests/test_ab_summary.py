@@ -59,3 +59,30 @@ def test_without_a_readout_only_the_campaign_is_summarised():
     s = fill_summary(Summary("02_ab_campaign", lang="en"), T, None, seg_tests=pd.DataFrame(), did_res=DID)
     assert "headline" not in s or not s["headline"]
     assert "verdict" not in s and s["did"]["treated"] == 10
+
+
+def test_unit_table_readout_equals_analysing_its_moments(tmp_path):
+    from fanlib.ab import outcomes
+    from fanlib.ab.readout import analyze, unit_readout
+
+    tables = _tables(n=2_000)
+    frame = pd.DataFrame({"fan_id": tables["assignments"]["fan_id"], "arm": tables["assignments"]["variant"],
+                          "converted": (pd.Series(range(2_000)) % 7 == 0).astype(int)})
+    fd = connect(_write(tmp_path / "u.duckdb", {**tables, "ab_export": frame}), validate=False)
+    ro, units = unit_readout(fd, "ab_export", variant="arm", planned_split=PLAN, outcomes=["converted"],
+                             control="control", use_cuped=False)
+    t = outcomes.unit_table(fd, "ab_export", variant="arm", planned_split=PLAN)
+    chosen = outcomes.infer_proportions(fd, t, outcomes.unit_metrics(t, ["converted"], {}))
+    want = analyze(outcomes.by_variant(outcomes.variant_moments(fd, t, chosen)), chosen, control="control",
+                   planned_split=PLAN, primary="converted", use_cuped=False, experiment_id="ab_export")
+    pd.testing.assert_frame_equal(ro.lifts, want.lifts)
+    assert ro.experiment_id == "ab_export" and ro.settings["primary"] == "converted"
+
+
+def test_input_errors_speak_the_reports_language():
+    from fanlib.ab import ABInputError
+
+    err = ABInputError("treated units ['C9'] have no events in the panel window", table="events",
+                       column="community_id", code="did_treated_missing", fields={"units": "C9"})
+    zh, en = messages("ab_campaign", "zh"), messages("ab_campaign", "en")
+    assert err.text(zh) == narrative.error_text(err, zh) and "C9" in err.text(zh) and err.text(zh) != err.text(en)

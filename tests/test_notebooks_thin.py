@@ -22,7 +22,8 @@ def _body(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_function_or_class_is_defined_in_a_notebook(path):
-    found = [line for c in _body(path) for line in c.source.splitlines() if re.match(r"\s*(async\s+)?(def|class)\s", line)]
+    found = [line for c in _body(path) for line in c.source.splitlines()
+             if re.match(r"\s*(async\s+)?(def|class)\s", line)]
     assert not found, found
 
 

@@ -96,3 +96,36 @@ def test_headings_and_bullets_are_markdown():
     T = catalogue("en")
     assert heading_text("h_day_n", T) == f"## {T('h_day_n')}\n\n{T('intro_day_n')}"
     assert bullet_text(["a", "b"]) == "* a\n* b"
+
+
+def test_reference_levels_prefer_wechat_and_skip_a_single_city_tier():
+    from fanlib.retention.cox import reference_levels
+
+    surv = pd.DataFrame({"channel": ["douyin", "wechat", "weibo"], "city_tier": ["2", "1", None]})
+    assert reference_levels(surv) == {"channel": "wechat", "city_tier": "1"}
+    one_tier = pd.DataFrame({"channel": ["weibo", "douyin"], "city_tier": ["3", "3"]})
+    assert reference_levels(one_tier) == {"channel": "douyin"}
+
+
+def test_no_purchase_bands_and_top_buyers():
+    from fanlib.retention import clv
+
+    fans = pd.DataFrame({"fan_id": ["a", "b", "c", "d"], "p_no_purchase": [0.1, 0.6, 0.9, 0.99],
+                         "clv": [40.0, 10.0, 5.0, 1.0], "frequency": 1, "monetary": 1.0, "p_alive": 0.5,
+                         "expected_purchases": 1.0})
+    bands = clv.no_purchase_bands(fans)
+    assert bands["no_purchase_band"].astype(str).tolist() == ["<50%", "50–80%", "80–95%", ">95%"]
+    assert bands["buyers"].tolist() == [1, 1, 1, 1] and bands["clv"].tolist() == [40.0, 10.0, 5.0, 1.0]
+    assert clv.top_buyers(fans, 2)["fan_id"].tolist() == ["a", "b"]
+
+
+def test_km_groups_add_negative_commenters_only_when_known():
+    from fanlib.retention.narrative import km_groups
+
+    T = catalogue("en")
+    surv = pd.DataFrame({"checkin": [1, 0], "channel": ["wechat", "douyin"]})
+    out, groups = km_groups(surv, T)
+    assert [g for g, _ in groups] == ["checkin_group", "channel_group"]
+    assert out["checkin_group"].tolist() == [T("grp_checkin_yes"), T("grp_checkin_no")]
+    _, groups = km_groups(surv.assign(negative_commenter=[0, 1]), T)
+    assert [g for g, _ in groups][-1] == "negative_group"

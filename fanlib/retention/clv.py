@@ -27,6 +27,8 @@ import pandas as pd
 from scipy import optimize, special
 
 __all__ = [
+    "no_purchase_bands",
+    "top_buyers",
     "BetaGeoModel",
     "GammaGammaModel",
     "rfm_summary",

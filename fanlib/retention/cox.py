@@ -18,7 +18,7 @@ from scipy import stats
 
 from .survival import SurvivalInputError, check_survival_input
 
-__all__ = ["CoxPH", "design_matrix", "concordance_index"]
+__all__ = ["CoxPH", "design_matrix", "concordance_index", "reference_levels"]
 
 
 def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[str, str] | None = None

@@ -14,7 +14,8 @@ import pandas as pd
 from fanlib.i18n import Messages, fmt_number, messages
 
 __all__ = ["retention_findings", "cox_findings", "churn_findings", "churn_sample_note", "clv_findings",
-           "pct", "driver_label", "churn_text", "catalogue"]
+           "pct", "driver_label", "churn_text", "catalogue", "model_label", "curves_line", "km_groups",
+           "km_medians_text"]
 
 
 def catalogue(lang: str = "zh") -> Messages:
@@ -163,5 +164,5 @@ def km_groups(surv: pd.DataFrame, T: Messages) -> tuple[pd.DataFrame, list[tuple
 
 def km_medians_text(curves: dict, T: Messages) -> str:
     """Each group's median days to churn (or "not reached"), for the log-rank table."""
-    return T("reason_sep").join(f"{k}: {v.median_:.0f}" if v.median_ < float("inf") else f"{k}: {T('median_not_reached')}"
-                                for k, v in curves.items())
+    return T("reason_sep").join(f"{k}: {v.median_:.0f}" if v.median_ < float("inf")
+                                else f"{k}: {T('median_not_reached')}" for k, v in curves.items())

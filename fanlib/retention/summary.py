@@ -39,7 +39,8 @@ def conclusions(results: dict, T: Messages, clv_horizon_days: int) -> list[str]:
         d7 = results["day_n"].set_index("day")
         if 7 in d7.index and pd.notna(d7.loc[7, "healthy"]):
             met = d7.loc[7, "rate_on"] >= d7.loc[7, "healthy"]
-            lines.append(T("concl_d7_met" if met else "concl_d7_missed", rate=fmt_number(d7.loc[7, "rate_on"], "pct", lang, 1),
+            lines.append(T("concl_d7_met" if met else "concl_d7_missed",
+                           rate=fmt_number(d7.loc[7, "rate_on"], "pct", lang, 1),
                            healthy=fmt_number(d7.loc[7, "healthy"], "pct", lang, 0)))
     if "cox" in results:
         s = results["cox"].summary
