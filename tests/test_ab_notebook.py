@@ -80,3 +80,13 @@ def test_notebook_explains_bad_input_without_crashing(tmp_path, small_demo_path)
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     s = json.loads(summary_path.read_text(encoding="utf-8"))
     assert s["status"] == "failed" and "planned split" in s["error"]
+
+
+def test_the_demo_params_name_the_campaign_planted_in_the_default_demo(demo_path):
+    from conftest import DEMO_FANS, DEMO_SEED
+    from fanlib.params import load_params_file
+
+    sections = load_params_file(ROOT / "params" / "demo.yaml")
+    assert (DEMO_FANS, DEMO_SEED) == (20_000, 7)  # the size and seed `make demo` uses, as demo.yaml says
+    assert sections["02_ab_campaign"] == demo_campaign(demo_path)
+    assert "02_ab_campaign" not in load_params_file(ROOT / "params" / "default.yaml")  # own data: no campaign
