@@ -11,7 +11,8 @@ DEMO_FANS ?= 20000
 DEMO_SEED ?= 7
 JOBS ?= 2
 DATE ?= $(shell TZ=Asia/Shanghai date +%F)
-PARAMS ?= params/default.yaml
+# `make report` renders the demo with its own settings; PARAMS=params/default.yaml (or yours) for your data
+PARAMS ?= params/demo.yaml
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: help setup system-deps fonts browser demo models report test test-fast bench lab env clean clean-reports test-spark

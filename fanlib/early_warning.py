@@ -228,3 +228,19 @@ def drill_down(by_group: pd.DataFrame, group: str, kpi: str, start, end, referen
     out["share_of_change"] = out["difference"] / total if total else np.nan
     out = out.reindex(out["difference"].abs().sort_values(ascending=False).index)
     return out.rename_axis(group).reset_index()
+
+
+def warning_chart(daily: pd.DataFrame, warning, since, T, title: str):
+    """One warning's KPI over the four weeks before ``since`` and after: actual against expected (dashed),
+    the warned days shaded. ``warning``: a row of ``scan``; ``T``: the overview's catalogue. Returns the axes."""
+    from fanlib import plotting
+
+    base = baseline(daily.set_index("date")[warning.kpi], warning.kpi).frame
+    recent = base[base.date >= since - pd.Timedelta(days=28)]
+    ax = plotting.line(recent.rename(columns={"value": T("actual")}), "date", T("actual"), title=title)
+    ax.lines[0].set_label(T("actual"))
+    ax.plot(recent.date, recent.expected, color=plotting.NEUTRAL, linestyle="--", label=T("expected"))
+    ax.axvspan(warning.start - pd.Timedelta(hours=12), warning.end + pd.Timedelta(hours=12), color=plotting.BAD,
+               alpha=0.15)
+    ax.legend(frameon=False)
+    return ax

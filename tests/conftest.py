@@ -45,13 +45,31 @@ def small_demo_path(tmp_path_factory) -> Path:
 SUITE_DATE = "2025-12-31"
 
 
+def demo_campaign(source: Path) -> dict:
+    """The A/B report's difference-in-differences parameters for a demo file: the campaign the generator
+    planted in it (``demo_truth.json`` beside it). params/default.yaml names only `make demo`'s campaign."""
+    import datetime as dt
+
+    info = json.loads(Path(source).with_name("demo_truth.json").read_text(encoding="utf-8"))["did_campaign"]
+    return {"did_communities": list(info["communities"]), "did_start": dt.date.fromisoformat(info["start"])}
+
+
+def demo_campaign_args(source: Path) -> list[str]:
+    """`fanlib run` options that point the A/B report at the campaign planted in the demo file ``source``."""
+    p = demo_campaign(source)
+    return ["-p", f"02_ab_campaign.did_communities=[{', '.join(p['did_communities'])}]",
+            "-p", f"02_ab_campaign.did_start={p['did_start'].isoformat()}"]
+
+
 def run_suite(out: Path, source: Path, *extra: str):
-    """`fanlib run all` on ``source`` into ``out``/SUITE_DATE; the finished process."""
+    """`fanlib run all` on ``source`` into ``out``/SUITE_DATE, with the demo's own campaign when ``source``
+    is a demo file; the finished process."""
     import subprocess
     import sys
 
+    campaign = demo_campaign_args(source) if Path(source).with_name("demo_truth.json").exists() else []
     cmd = [sys.executable, "-m", "fanlib", "run", "all", "--source", str(source), "--out", str(out),
-           "--date", SUITE_DATE, "--jobs", "2", *extra]
+           "--date", SUITE_DATE, "--jobs", "2", *campaign, *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import demo_campaign
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "02_ab_campaign.ipynb"
@@ -47,8 +48,10 @@ def test_notebook_is_committed_clean():
 @pytest.mark.slow
 def test_notebook_flags_the_planted_srm_and_withholds_the_verdict(tmp_path, demo_path):
     summary_path = tmp_path / "02_ab_campaign.summary.json"
+    campaign = demo_campaign(demo_path)
     nb, texts = _run(tmp_path, source=str(demo_path), summary_path=str(summary_path),
-                     experiment_id="exp_checkin_push", sequential=False, segments=["tenure"])
+                     experiment_id="exp_checkin_push", sequential=False, segments=["tenure"],
+                     did_communities=campaign["did_communities"], did_start=campaign["did_start"].isoformat())
     html = " ".join(t for _, _, t in texts)
     # the default language is Chinese: red SRM banner, verdict withheld, the DiD caveat
     assert "fanlib-danger" in html and "样本比例失衡" in html
@@ -64,7 +67,7 @@ def test_notebook_flags_the_planted_srm_and_withholds_the_verdict(tmp_path, demo
                     "relative_high", "p_value", "p_adjusted"):
             assert key in m
     assert {m["metric"] for m in s["experiment"]["metrics"]} >= {"conversion", "revenue_per_fan"}
-    assert s["did"]["not_an_experiment"] is True
+    assert s["did"]["not_an_experiment"] is True and s["did"]["treated"] == len(campaign["did_communities"])
 
 
 @pytest.mark.slow
@@ -77,3 +80,13 @@ def test_notebook_explains_bad_input_without_crashing(tmp_path, small_demo_path)
     assert not any(o.get("output_type") == "error" for c in nb.cells for o in c.get("outputs", []))
     s = json.loads(summary_path.read_text(encoding="utf-8"))
     assert s["status"] == "failed" and "planned split" in s["error"]
+
+
+def test_the_demo_params_name_the_campaign_planted_in_the_default_demo(demo_path):
+    from conftest import DEMO_FANS, DEMO_SEED
+    from fanlib.params import load_params_file
+
+    sections = load_params_file(ROOT / "params" / "demo.yaml")
+    assert (DEMO_FANS, DEMO_SEED) == (20_000, 7)  # the size and seed `make demo` uses, as demo.yaml says
+    assert sections["02_ab_campaign"] == demo_campaign(demo_path)
+    assert "02_ab_campaign" not in load_params_file(ROOT / "params" / "default.yaml")  # own data: no campaign

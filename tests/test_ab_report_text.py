@@ -18,6 +18,7 @@ import pytest
 
 from fanlib import i18n
 from fanlib.ab import narrative
+from conftest import demo_campaign
 from inprocess import render_notebook, table_headers
 
 
@@ -41,7 +42,7 @@ def test_catalogue_is_complete():
 def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path, lang):
     summary_path = tmp_path / "02_ab_campaign.summary.json"
     shown, charts, ns = _render(monkeypatch, source=str(small_demo_path), summary_path=str(summary_path), lang=lang,
-                                sequential=True, segments=["tenure", "channel"])
+                                sequential=True, segments=["tenure", "channel"], **demo_campaign(small_demo_path))
     T = i18n.messages("ab_campaign", lang)
     assert ns["ro"] is not None and ns["did_res"] is not None and not ns["seq_table"].empty
     # every table header is a catalogue column name of this language

@@ -329,19 +329,3 @@ def trends(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> pd.
 
 def as_date(value) -> _dt.date:
     return pd.Timestamp(value).date()
-
-
-def demo_campaign(source) -> tuple[list[str], _dt.date] | None:
-    """The demo's documented non-randomised campaign (communities, start), if ``source`` is a demo file.
-
-    The demo generator writes ``demo_truth.json`` beside its DuckDB file; other sources return None.
-    """
-    import json
-    from pathlib import Path
-
-    try:
-        path = Path(str(source)).with_name("demo_truth.json")
-        info = json.loads(path.read_text(encoding="utf-8"))["did_campaign"]
-        return [str(c) for c in info["communities"]], as_date(info["start"])
-    except (OSError, KeyError, ValueError, TypeError):
-        return None

@@ -26,3 +26,9 @@ class ABInputError(ValueError):
                 shown = "\n".join(map(str, list(examples)[:5]))
             text += f"\nexample rows:\n{shown}"
         super().__init__(text)
+
+    def text(self, T) -> str:
+        """The message in the report's language (``T``: the A/B catalogue), for a report section's banner."""
+        from fanlib.ab.narrative import error_text
+
+        return error_text(self, T)

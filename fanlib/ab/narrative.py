@@ -56,6 +56,30 @@ def value_label(value, T) -> str:
     return T.label("val_" + text.replace(" ", "_").replace("'", ""), text)
 
 
+def value_labels(frame: pd.DataFrame, T, *columns: str) -> pd.DataFrame:
+    """A copy of ``frame`` with the code values (status, estimate source, yes/no) of ``columns`` in words."""
+    out = frame.copy()
+    for c in columns:
+        out[c] = [value_label(v, T) for v in out[c]]
+    return out
+
+
+def segment_table(table: pd.DataFrame, T, unit: str) -> pd.DataFrame:
+    """The per-segment effects (``hte.segment_readout``'s first frame) in words and formatted for the page."""
+    shown = table.assign(segment=[segment_label(s, T, d) for d, s in zip(table["dimension"], table["segment"])],
+                         dimension=[dimension_label(d, T) for d in table["dimension"]])
+    shown = format_columns(shown, T, unit, values=["control_mean", "treatment_mean", "se"],
+                           diffs=["estimate", "low", "high"], pvalues=["p_value", "p_adjusted"])
+    return value_labels(shown, T, "tested")
+
+
+def interaction_table(tests: pd.DataFrame, T) -> pd.DataFrame:
+    """The per-dimension heterogeneity tests in words and formatted for the page."""
+    shown = tests.assign(dimension=[dimension_label(d, T) for d in tests["dimension"]])
+    shown = format_columns(shown, T, "number", values=["q"], pvalues=["p_value", "p_adjusted"])
+    return value_labels(shown, T, "heterogeneous")
+
+
 def relabel(frame: pd.DataFrame, T) -> pd.DataFrame:
     """A copy whose ``label`` column names each metric in the report's language."""
     out = frame.copy()

@@ -257,6 +257,20 @@ def experiment_readout(fd, experiment_id: str, *, control: str = "control", plan
     return ro, units
 
 
+def unit_readout(fd, table: str, *, variant: str = "variant", planned_split: dict | None = None,
+                 fan_id: str | None = None, outcomes: list[str], covariates: dict[str, str] | None = None,
+                 **options) -> tuple[Readout, object]:
+    """The readout of a one-row-per-fan table exported from another tool (variant column plus outcome columns;
+    ``a/b`` makes a ratio metric); the first outcome is the primary one. Returns (readout, unit table)."""
+    from fanlib.ab import outcomes as oc
+
+    units = oc.unit_table(fd, table, variant=variant, planned_split=planned_split, fan_id=fan_id)
+    chosen = oc.infer_proportions(fd, units, oc.unit_metrics(units, outcomes, covariates or {}))
+    moments = oc.by_variant(oc.variant_moments(fd, units, chosen, label="ab:unit:moments"))
+    ro = analyze(moments, chosen, planned_split=planned_split, primary=outcomes[0], experiment_id=table, **options)
+    return ro, units
+
+
 def _contract_readout(fd, experiment_id, control, planned_split, metrics, window_days, pre_days, options):
     from fanlib.ab import outcomes
 

@@ -90,3 +90,14 @@ def sequential_readout(fd, experiment_id: str, metric, looks, *, control: str, t
     frame = pd.DataFrame(rows)
     frame = frame[frame["var"] > 0] if not frame.empty else frame
     return sequential_table(frame, alpha=alpha, tau2=tau2)
+
+
+def daily_looks(fd, experiment_id: str, window_days: int) -> pd.DatetimeIndex:
+    """One look a day, from the day after the first assignment to the end of the last fan's outcome window,
+    but not past the day after the data end."""
+    a = fd.assignments.filter(fd.assignments.experiment_id == experiment_id)
+    rng = fd.execute(a.aggregate(first=a.assigned_time.min(), last=a.assigned_time.max()), label="ab:looks").iloc[0]
+    looks = pd.date_range(pd.Timestamp(rng["first"]).normalize() + pd.Timedelta(days=1),
+                          pd.Timestamp(rng["last"]).normalize() + pd.Timedelta(days=window_days + 1), freq="D")
+    end = pd.Timestamp(fd.date_range()[1])
+    return looks[looks <= end + pd.Timedelta(days=1)]

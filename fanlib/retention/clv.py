@@ -27,6 +27,8 @@ import pandas as pd
 from scipy import optimize, special
 
 __all__ = [
+    "no_purchase_bands",
+    "top_buyers",
     "BetaGeoModel",
     "GammaGammaModel",
     "calibration_holdout",
@@ -473,3 +475,17 @@ def clv_analysis(fd, *, as_of=None, holdout_days: int = 90, horizon_days: int = 
     )
     return CLVResult(cal_end, holdout_days, m_cal, table, bg, gg, fans, horizon_days, annual_discount_rate,
                      3 * period_days)
+
+
+def no_purchase_bands(fans: pd.DataFrame) -> pd.DataFrame:
+    """Buyers and their CLV by the chance of no purchase in the next window (<50%, 50–80%, 80–95%, >95%)."""
+    band = pd.cut(fans["p_no_purchase"], [0, 0.5, 0.8, 0.95, 1.0], labels=["<50%", "50–80%", "80–95%", ">95%"],
+                  include_lowest=True)
+    by_band = fans.groupby(band, observed=False).agg(buyers=("fan_id", "size"), clv=("clv", "sum"))
+    return by_band.reset_index().rename(columns={"p_no_purchase": "no_purchase_band"})
+
+
+def top_buyers(fans: pd.DataFrame, n: int = 15) -> pd.DataFrame:
+    """The ``n`` buyers of highest CLV with their purchase history and forecast."""
+    columns = ["fan_id", "frequency", "monetary", "p_alive", "p_no_purchase", "expected_purchases", "clv"]
+    return fans.sort_values("clv", ascending=False).head(n)[columns]

@@ -18,7 +18,7 @@ from scipy import stats
 
 from .survival import SurvivalInputError, check_survival_input
 
-__all__ = ["CoxPH", "design_matrix", "concordance_index"]
+__all__ = ["CoxPH", "design_matrix", "concordance_index", "reference_levels"]
 
 
 def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[str, str] | None = None
@@ -40,6 +40,16 @@ def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[s
     if constant:
         raise ValueError(f"covariates without variation cannot be estimated: {', '.join(constant)}")
     return X
+
+
+def reference_levels(surv: pd.DataFrame) -> dict[str, str]:
+    """The reference level of each categorical Cox driver: WeChat (else the first channel) and, when fans
+    come from more than one known city tier, the first tier."""
+    channels = set(surv["channel"])
+    references = {"channel": "wechat" if "wechat" in channels else sorted(channels)[0]}
+    if surv["city_tier"].notna().any() and surv["city_tier"].nunique() > 1:
+        references["city_tier"] = sorted(surv["city_tier"].dropna().unique())[0]
+    return references
 
 
 def _block_cross(wx: np.ndarray, X: np.ndarray, starts: np.ndarray) -> np.ndarray:

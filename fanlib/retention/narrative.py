@@ -14,7 +14,8 @@ import pandas as pd
 from fanlib.i18n import Messages, fmt_number, messages
 
 __all__ = ["retention_findings", "cox_findings", "churn_findings", "churn_sample_note", "clv_findings",
-           "pct", "driver_label", "churn_text", "catalogue"]
+           "pct", "driver_label", "churn_text", "catalogue", "model_label", "curves_line", "km_groups",
+           "km_medians_text"]
 
 
 def catalogue(lang: str = "zh") -> Messages:
@@ -136,3 +137,32 @@ def clv_findings(params: pd.Series, total_clv: float, n: int, horizon_days: int,
             T("clv_holdout", predicted=fmt_number(pred.sum(), "count", lang),
               actual=fmt_number(act.sum(), "count", lang),
               error=("–" if np.isnan(err) else f"{err:+.1%}"))]
+
+
+def curves_line(by_channel: pd.DataFrame, day: int, T: Messages) -> str:
+    """The best and the worst channel's retention on or after ``day`` (rows sorted best first), as Markdown."""
+    from fanlib.escape import md_text
+
+    best, worst = by_channel.iloc[0], by_channel.iloc[-1]
+    return T("curves_line", day=day, best=md_text(T.label(best["channel"])),
+             best_rate=fmt_number(best["rate_on_or_after"], "pct", T.lang, 1),
+             worst=md_text(T.label(worst["channel"])),
+             worst_rate=fmt_number(worst["rate_on_or_after"], "pct", T.lang, 1))
+
+
+def km_groups(surv: pd.DataFrame, T: Messages) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """``surv`` with the Kaplan–Meier grouping columns in words, and the (column, title) pairs to draw:
+    check-in, channel and, when the comments table exists, negative commenters."""
+    out = surv.assign(checkin_group=surv["checkin"].map({1: T("grp_checkin_yes"), 0: T("grp_checkin_no")}),
+                      channel_group=[T.label(v) for v in surv["channel"]])
+    groups = [("checkin_group", T("by_checkin")), ("channel_group", T("by_channel"))]
+    if "negative_commenter" in surv:
+        out["negative_group"] = out["negative_commenter"].map({1: T("grp_negative_yes"), 0: T("grp_negative_no")})
+        groups.append(("negative_group", T("by_negative")))
+    return out, groups
+
+
+def km_medians_text(curves: dict, T: Messages) -> str:
+    """Each group's median days to churn (or "not reached"), for the log-rank table."""
+    return T("reason_sep").join(f"{k}: {v.median_:.0f}" if v.median_ < float("inf")
+                                else f"{k}: {T('median_not_reached')}" for k, v in curves.items())

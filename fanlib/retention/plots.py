@@ -156,3 +156,19 @@ def holdout_chart(table: pd.DataFrame, title: str | None = None, ax=None, T=None
     ax.legend(frameon=False)
     return plotting._finish(ax, title or T("chart_holdout"), T("axis_calibration_frequency"),
                             T("axis_holdout_purchases"))
+
+
+def churn_model_charts(ch, T) -> None:
+    """The churn models' ROC and PR curves, calibration, gains and the ten most important features, each shown."""
+    from .churn import feature_label
+    from .narrative import model_label
+
+    roc_pr_chart(ch.test["churned"], {model_label(k, T): ch.test[f"p_{k}"] for k in ch.metrics.index}, T=T)
+    plotting.show()
+    calibration_chart({model_label(k, T): v for k, v in ch.calibration.items()}, T=T)
+    plotting.show()
+    gains_chart({model_label(k, T): v for k, v in ch.gains.items()}, T=T)
+    plotting.show()
+    importance = ch.importance.head(10).rename(index=lambda c: feature_label(c, T))
+    plotting.bar(importance, title=T("chart_importance"), percent=True)
+    plotting.show()
