@@ -75,6 +75,11 @@ def _stop_now(signum: int) -> None:
     if _state["worker"]:
         os._exit(128 + signum)  # the parent removes what this worker staged
     _state["stopping"] = True
+    # the kernels die with the run: nbclient's kernel-watch task then fails on its own, and asyncio would
+    # print that task's traceback as the event loop closes; the run says it stopped in one line instead
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL + 1)
     raise RunStopped(signum)
 
 

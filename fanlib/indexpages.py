@@ -199,7 +199,7 @@ def failure_place(error: dict) -> str:
 INPUT_ERRORS = frozenset({
     "ContractError", "SourceError", "MissingTableError", "ParamError", "ProfilingDataError",
     "RetentionInputError", "SurvivalInputError", "ModelFormatError", "NoCommentsError", "CorpusError",
-    "ABInputError", "SummaryError", "no summary", "could not answer", "disk full", "stopped",
+    "ABInputError", "SummaryError", "disk full", "stopped",
 })
 
 
@@ -209,6 +209,8 @@ def error_text(error: dict, for_stakeholders: bool = False) -> str:
     ename, evalue = error.get("ename") or "", error.get("evalue") or ""
     if not ename or ename in INPUT_ERRORS:
         return evalue
+    if " " in ename:  # the runner's own words ("could not answer", "no summary"), not a class name
+        return f"{ename}: {evalue}"
     if for_stakeholders:
         return f"报告内部出错 · an unexpected error inside the report (the error report shows where): {evalue}"
     return f"{ename}: {evalue}"

@@ -96,9 +96,9 @@ reports on inputs that crashed or misled (each also leaves the good report byte-
 
 | id | input | expected |
 |---|---|---|
-| overview-missing-table | 00 without orders | 0: the page and summary list orders [missing_table] |
-| overview-missing-column | 00 without orders.order_time | 0: orders.order_time [missing_column] listed |
-| overview-bad-mapping | 00 with a mapping of 用户ID, absent | 0: fans.fan_id [mapping] listed |
+| overview-missing-table | 00 without orders | 1 (status failed): its page and summary list orders [missing_table] |
+| overview-missing-column | 00 without orders.order_time | 1: orders.order_time [missing_column] listed |
+| overview-bad-mapping | 00 with a mapping of 用户ID, absent | 1: fans.fan_id [mapping] listed |
 | empty-optional-tables | 00 with comments.csv and assignments.csv header only | 0: both read as absent; the other figures as clean |
 | empty-assignments-ab | 02 with assignments.csv header only | 0: a clear message, no error name |
 | one-fan-per-arm | 02 with one fan in control, one in treatment | 0: a clear message, no ZeroDivisionError |
@@ -442,16 +442,21 @@ def test_run_refuses_params_file_that_is_not_yaml(good, tmp_path, small_demo_pat
 # --------------------------------------------------------------------------- reports on structural problems
 
 
-def _overview_problems(good: GoodRun, case: str, source, *params) -> tuple[dict, str]:
-    """00_data_overview on ``source``: ok (it is the report that shows the checks); its summary and page."""
+def _overview_problems(good: GoodRun, case: str, source, *params, fails: bool = False) -> tuple[dict, str]:
+    """00_data_overview on ``source``; its summary and page. It is the report that shows the checks, so it
+    renders on data that fails them; its status then says the data is not usable (``fails``): exit 1, and
+    its page and summary are filed as this run's failed report, next to nothing good they could replace."""
     day = case_date(case)
     result = good.run(day, OVERVIEW, "--source", source, *params)
-    assert result.code == 0, str(result)
+    assert result.code == (1 if fails else 0), str(result)
     assert_no_traceback(result.out, "fanlib run")
     folder = good.out / day
-    page = visible_text((folder / f"{OVERVIEW}.html").read_text(encoding="utf-8"))
-    assert_no_traceback(page, f"{OVERVIEW}.html")
-    return read_json(folder / f"{OVERVIEW}.summary.json"), page
+    stem = f"{OVERVIEW}.failed" if fails else OVERVIEW
+    page = visible_text((folder / f"{stem}.html").read_text(encoding="utf-8"))
+    assert_no_traceback(page, f"{stem}.html")
+    summary = read_json(folder / f"{stem}.summary.json")
+    assert summary["status"] == ("failed" if fails else "ok"), summary["status"]
+    return summary, page
 
 
 @SHARED
@@ -469,7 +474,7 @@ def test_overview_shows_structural_problems(case, table, column, check, good, so
         source = sources.folder(case, orders=without_column(sources, "orders", "order_time"))
     else:
         source, params = sources.clean_csv, ["-p", 'mapping={"fans": {"用户ID": "fan_id"}}']
-    summary, page = _overview_problems(good, case, source, *params)
+    summary, page = _overview_problems(good, case, source, *params, fails=True)
     listed = [p for p in summary["problems"] if (p["table"], p["column"], p["check"]) == (table, column, check)]
     assert listed, f"{table}.{column} [{check}] not in the summary's problems: {summary['problems']}"
     problems = next(h for h in summary["headline"] if h["key"] == "contract_problems")

@@ -22,7 +22,8 @@ from fanlib.report import UNITS
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 #: Package modules that write headline figures for a report.
-SUMMARY_MODULES = {"fanlib/profiling/summary.py": "01_fan_profiling"}
+SUMMARY_MODULES = {"fanlib/profiling/summary.py": "01_fan_profiling", "fanlib/ab/summary.py": "02_ab_campaign",
+                   "fanlib/retention/summary.py": "03_retention"}
 #: Top-level summary keys that are KPI-like figures (the rest are sections, settings and notes).
 TOP_LEVEL_FIGURES = ("verdict", "srm_p_value", "segment_count", "top_tier_gmv_share")
 
