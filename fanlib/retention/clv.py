@@ -398,17 +398,20 @@ def rfm_from_fandata(fd, *, calibration_end, observation_end=None, unit_days: fl
 
     cal_end = pd.Timestamp(calibration_end).date()
     o = fd.orders
-    daily = o.group_by([o.fan_id, o.order_time.date().name("day")]).aggregate(amount=o.amount_cny.sum())
+    # amounts are summed as exact decimals: a parallel sum of doubles adds in a varying order, and the
+    # fitted CLV would then differ between two runs on the same data in its last digits
+    daily = o.group_by([o.fan_id, o.order_time.date().name("day")]).aggregate(
+        amount=o.amount_cny.cast("decimal(38, 6)").sum())
     cal = daily.filter(daily.day <= ibis.date(cal_end))
     per = cal.group_by("fan_id").aggregate(
-        first_day=cal.day.min(), last_day=cal.day.max(), n_days=cal.count(), total=cal.amount.sum(),
-        first_amount=cal.amount.argmin(cal.day))
+        first_day=cal.day.min(), last_day=cal.day.max(), n_days=cal.count(), total=cal.amount.sum().cast("float64"),
+        first_amount=cal.amount.argmin(cal.day).cast("float64"))
     per = per.mutate(recency_days=per.last_day.delta(per.first_day, unit="day"),
                      T_days=ibis.date(cal_end).delta(per.first_day, unit="day"))
     if observation_end is not None:
         obs_end = pd.Timestamp(observation_end).date()
         hold = daily.filter((daily.day > ibis.date(cal_end)) & (daily.day <= ibis.date(obs_end)))
-        hold = hold.group_by("fan_id").aggregate(holdout_frequency=hold.count(), holdout_value=hold.amount.sum())
+        hold = hold.group_by("fan_id").aggregate(holdout_frequency=hold.count(), holdout_value=hold.amount.sum().cast("float64"))
         per = per.left_join(hold, "fan_id").select(per, hold.holdout_frequency, hold.holdout_value)
     df = fd.execute(per, label="retention:rfm")
     if df.empty:
