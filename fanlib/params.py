@@ -1,5 +1,8 @@
 """Report parameters: declared once in each notebook, merged, validated.
 
+Size: just over 600 lines, because declaration parsing, merging and type validation still share this
+module; the package-layout issue moves it into ``reports/params``, split by concern.
+
 Each notebook declares its parameters in its cell tagged ``parameters``, as
 annotated assignments with a trailing help comment::
 

@@ -1,5 +1,9 @@
 """``fanlib run``: execute report notebooks into a dated folder of offline HTML reports.
 
+Size: about 800 lines (from 1,012; kernels, the run lock, cleanup, status and fingerprints have moved
+out). Planning, one report's job and the suite still share it; the package-layout issue splits them
+into ``reports/`` (plan, job, suite, layout).
+
 For each notebook the runner validates its parameters (before any kernel
 starts), executes it with papermill on the ``fanlib`` kernel (registered on
 first use for this Python), and writes into ``reports/<date>/``:
