@@ -10,7 +10,7 @@ peak memory is measured per scenario:
   read once (as in a kernel that has run the report before);
 * fanlib from DuckDB / from Parquet: the same including opening and reading the file;
 * pandas baseline: pandas.read_parquet, then groupby aggregates and the same statistics;
-* from the contract tables (``--contract``, default on): ``fanlib.data.connect`` and
+* from the contract tables (``--contract``, default on): ``fanlib.data.fandata.connect`` and
   ``experiment_readout`` on ``assignments`` (N rows) and ``orders`` (about 0.4 N), which adds the
   duplicate-assignment check and the per-fan outcome windows (a join and a group-by over the fans
   with orders), against the same in pandas; ``fanlib_contract_uncapped`` is the same readout
@@ -64,17 +64,22 @@ def build_contract(folder: Path, n: int, seed: int = 2) -> Path:
 
 
 def _fanlib_contract(db, memory_limit="default"):
-    """As the report does it: ``fanlib.data.connect`` (its DuckDB settings, the contract's typed tables),
+    """As the report does it: ``fanlib.data.fandata.connect`` (its DuckDB settings, the contract's typed tables),
     then ``experiment_readout``. Validation is left out: it is a separate step of opening a source.
     ``memory_limit=None`` runs it without the readout's own DuckDB cap, to show what the cap costs."""
     from fanlib.ab.readout import experiment_readout
-    from fanlib.data import connect
+    from fanlib.data.fandata import connect
 
     fd = connect(db, validate=False)
     try:
         cap = {} if memory_limit == "default" else {"memory_limit": memory_limit}
-        return experiment_readout(fd, "exp", planned_split={"control": 1, "treatment": 1},
-                                  metrics=["conversion", "revenue_per_fan", "revenue_per_order"], **cap)
+        return experiment_readout(
+            fd,
+            "exp",
+            planned_split={"control": 1, "treatment": 1},
+            metrics=["conversion", "revenue_per_fan", "revenue_per_order"],
+            **cap,
+        )
     finally:
         fd.close()
 
@@ -142,11 +147,14 @@ def build(folder: Path, n: int, seed: int = 1) -> tuple[Path, Path]:
 def _metrics():
     from fanlib.ab.outcomes import Metric
 
-    return {m.name: m for m in (
-        Metric("conversion", "proportion", "converted", covariates=("pre_converted", "pre_revenue")),
-        Metric("revenue_per_fan", "mean", "revenue", covariates=("pre_revenue", "pre_orders")),
-        Metric("revenue_per_order", "ratio", "revenue", denominator="orders"),
-    )}
+    return {
+        m.name: m
+        for m in (
+            Metric("conversion", "proportion", "converted", covariates=("pre_converted", "pre_revenue")),
+            Metric("revenue_per_fan", "mean", "revenue", covariates=("pre_revenue", "pre_orders")),
+            Metric("revenue_per_order", "ratio", "revenue", denominator="orders"),
+        )
+    }
 
 
 class _Engine:
@@ -189,8 +197,10 @@ def _pandas_readout(df):
         d = adj[~ctl].mean() - adj[ctl].mean()
         out[col + "_cuped"] = (d, adj[~ctl].var() / (~ctl).sum() + adj[ctl].var() / ctl.sum())
     s = g[["revenue", "orders"]].sum()
-    out["revenue_per_order"] = (s.loc["treatment", "revenue"] / s.loc["treatment", "orders"]
-                                - s.loc["control", "revenue"] / s.loc["control", "orders"])
+    out["revenue_per_order"] = (
+        s.loc["treatment", "revenue"] / s.loc["treatment", "orders"]
+        - s.loc["control", "revenue"] / s.loc["control", "orders"]
+    )
     return out
 
 
@@ -200,10 +210,17 @@ def _tiny_frame():
 
     rng = np.random.default_rng(0)
     n = 1_000
-    return pd.DataFrame({"variant": rng.choice(["control", "treatment"], n), "converted": rng.integers(0, 2, n) * 1.0,
-                         "revenue": rng.exponential(50, n), "orders": rng.integers(0, 3, n) * 1.0,
-                         "pre_revenue": rng.exponential(50, n), "pre_orders": rng.integers(0, 3, n) * 1.0,
-                         "pre_converted": rng.integers(0, 2, n) * 1.0})
+    return pd.DataFrame(
+        {
+            "variant": rng.choice(["control", "treatment"], n),
+            "converted": rng.integers(0, 2, n) * 1.0,
+            "revenue": rng.exponential(50, n),
+            "orders": rng.integers(0, 3, n) * 1.0,
+            "pre_revenue": rng.exponential(50, n),
+            "pre_orders": rng.integers(0, 3, n) * 1.0,
+            "pre_converted": rng.integers(0, 2, n) * 1.0,
+        }
+    )
 
 
 def _tiny_fanlib():
@@ -223,8 +240,11 @@ def worker(scenario: str, parquet: str, db: str, repeat: int) -> dict:
     _warm = {"fanlib": lambda: _fanlib_readout(*_tiny_fanlib()), "pandas": lambda: _pandas_readout(_tiny_frame())}
     _warm[scenario.split("_")[0]]()
     if scenario in CONTRACT_SCENARIOS:
-        run = {"fanlib_contract": _fanlib_contract, "pandas_contract": _pandas_contract,
-               "fanlib_contract_uncapped": lambda db: _fanlib_contract(db, memory_limit=None)}[scenario]
+        run = {
+            "fanlib_contract": _fanlib_contract,
+            "pandas_contract": _pandas_contract,
+            "fanlib_contract_uncapped": lambda db: _fanlib_contract(db, memory_limit=None),
+        }[scenario]
         for _ in range(repeat):
             t0 = time.perf_counter()
             run(db)
@@ -280,9 +300,11 @@ def _peak_rss_mb() -> float:
 
 def _baseline_rss_mb() -> float:
     """Peak memory of a process that only imports the libraries (subtracted to show the readout's own use)."""
-    code = ("import ibis, pandas, scipy.stats, fanlib.ab.readout, pathlib;"
-            "print([l for l in pathlib.Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')]"
-            "[0].split()[1])")
+    code = (
+        "import ibis, pandas, scipy.stats, fanlib.ab.readout, pathlib;"
+        "print([l for l in pathlib.Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')]"
+        "[0].split()[1])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     return int(out.stdout.strip()) / 1024
 
@@ -292,8 +314,12 @@ def main(argv=None) -> int:
     ap.add_argument("--fans", type=int, default=10_000_000, help="assignment rows (one per fan)")
     ap.add_argument("--repeat", type=int, default=5, help="runs per scenario (the median is reported)")
     ap.add_argument("--out", type=Path, default=RESULTS / "ab", help="output path stem (.json and .md are added)")
-    ap.add_argument("--contract", action=argparse.BooleanOptionalAction, default=True,
-                    help="also time the readout from the contract tables (assignments + orders)")
+    ap.add_argument(
+        "--contract",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also time the readout from the contract tables (assignments + orders)",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--parquet", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
@@ -311,48 +337,93 @@ def main(argv=None) -> int:
         rows = []
         for sc in SCENARIOS + (CONTRACT_SCENARIOS if args.contract else ()):
             source = str(contract_db) if sc in CONTRACT_SCENARIOS else str(db)
-            out = subprocess.run([sys.executable, __file__, "--worker", sc, "--parquet", str(parquet), "--db", source,
-                                  "--repeat", str(args.repeat)], capture_output=True, text=True, cwd=ROOT)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    sc,
+                    "--parquet",
+                    str(parquet),
+                    "--db",
+                    source,
+                    "--repeat",
+                    str(args.repeat),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             if out.returncode:
                 print(out.stderr, file=sys.stderr)
                 return out.returncode
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"{sc:16s} median {rows[-1]['median_s']:.3f} s  peak RSS {rows[-1]['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"{sc:16s} median {rows[-1]['median_s']:.3f} s  peak RSS {rows[-1]['peak_rss_mb']:.0f} MB", flush=True
+            )
     base_rss = _baseline_rss_mb()
     by = {r["scenario"]: r for r in rows}
     for r in rows:
-        ref = by["pandas_compute"] if r["scenario"].endswith("compute") else \
-            by["pandas_contract"] if "contract" in r["scenario"] else by["pandas_parquet"]
+        ref = (
+            by["pandas_compute"]
+            if r["scenario"].endswith("compute")
+            else by["pandas_contract"]
+            if "contract" in r["scenario"]
+            else by["pandas_parquet"]
+        )
         r["speedup_vs_pandas"] = ref["median_s"] / r["median_s"]
         r["rss_above_imports_mb"] = r["peak_rss_mb"] - base_rss
     targets = {"compute_s": 2.0, "end_to_end_s": 5.0, "memory_mb": 1024}
-    met = {"compute": by["fanlib_compute"]["median_s"] <= targets["compute_s"],
-           "end_to_end": max(by["fanlib_duckdb"]["median_s"], by["fanlib_parquet"]["median_s"]) <= targets["end_to_end_s"],
-           "memory": max(by[s]["peak_rss_mb"] for s in SCENARIOS if s.startswith("fanlib")) < targets["memory_mb"]}
+    met = {
+        "compute": by["fanlib_compute"]["median_s"] <= targets["compute_s"],
+        "end_to_end": max(by["fanlib_duckdb"]["median_s"], by["fanlib_parquet"]["median_s"]) <= targets["end_to_end_s"],
+        "memory": max(by[s]["peak_rss_mb"] for s in SCENARIOS if s.startswith("fanlib")) < targets["memory_mb"],
+    }
     if args.contract:
         c = by["fanlib_contract"]
         met["contract_end_to_end"] = c["median_s"] <= targets["end_to_end_s"]
         met["contract_memory"] = c["peak_rss_mb"] < targets["memory_mb"]
-    result = {"fans": args.fans, "repeat": args.repeat, "cpus": os.cpu_count(), "python": platform.python_version(),
-              "load_1min": os.getloadavg()[0], "imports_rss_mb": base_rss, "scenarios": rows,
-              "targets": targets, "targets_met": met}
+    result = {
+        "fans": args.fans,
+        "repeat": args.repeat,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_1min": os.getloadavg()[0],
+        "imports_rss_mb": base_rss,
+        "scenarios": rows,
+        "targets": targets,
+        "targets_met": met,
+    }
     stem = args.out
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    lines = [f"# A/B readout benchmark: {args.fans:,} assignment rows", "",
-             f"Median of {args.repeat} runs; {os.cpu_count()} CPUs; peak RSS per scenario (fresh process; "
-             f"imports alone take {base_rss:.0f} MB).", "",
-             "| scenario | median (s) | vs pandas | peak RSS (MB) | above imports (MB) |", "|---|---|---|---|---|"]
+    lines = [
+        f"# A/B readout benchmark: {args.fans:,} assignment rows",
+        "",
+        f"Median of {args.repeat} runs; {os.cpu_count()} CPUs; peak RSS per scenario (fresh process; "
+        f"imports alone take {base_rss:.0f} MB).",
+        "",
+        "| scenario | median (s) | vs pandas | peak RSS (MB) | above imports (MB) |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['scenario']} | {r['median_s']:.3f} | {r['speedup_vs_pandas']:.1f}× | "
-                     f"{r['peak_rss_mb']:.0f} | {r['rss_above_imports_mb']:.0f} |")
-    lines += ["", f"Targets: compute ≤ {targets['compute_s']} s: {'met' if met['compute'] else 'NOT met'}; "
-              f"with reading from DuckDB/Parquet ≤ {targets['end_to_end_s']} s: "
-              f"{'met' if met['end_to_end'] else 'NOT met'}; peak memory < {targets['memory_mb']} MB: "
-              f"{'met' if met['memory'] else 'NOT met'} (one-row-per-fan table)."]
+        lines.append(
+            f"| {r['scenario']} | {r['median_s']:.3f} | {r['speedup_vs_pandas']:.1f}× | "
+            f"{r['peak_rss_mb']:.0f} | {r['rss_above_imports_mb']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Targets: compute ≤ {targets['compute_s']} s: {'met' if met['compute'] else 'NOT met'}; "
+        f"with reading from DuckDB/Parquet ≤ {targets['end_to_end_s']} s: "
+        f"{'met' if met['end_to_end'] else 'NOT met'}; peak memory < {targets['memory_mb']} MB: "
+        f"{'met' if met['memory'] else 'NOT met'} (one-row-per-fan table).",
+    ]
     if args.contract:
-        lines += ["", f"From the contract tables (assignments + orders, duplicate check and outcome windows "
-                      f"included): ≤ {targets['end_to_end_s']} s: {'met' if met['contract_end_to_end'] else 'NOT met'}; "
-                      f"peak memory < {targets['memory_mb']} MB: {'met' if met['contract_memory'] else 'NOT met'}."]
+        lines += [
+            "",
+            f"From the contract tables (assignments + orders, duplicate check and outcome windows "
+            f"included): ≤ {targets['end_to_end_s']} s: {'met' if met['contract_end_to_end'] else 'NOT met'}; "
+            f"peak memory < {targets['memory_mb']} MB: {'met' if met['contract_memory'] else 'NOT met'}.",
+        ]
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

@@ -68,7 +68,7 @@ def as_of_of(db: Path) -> dt.date:
 
 def fanlib_profiling(db: Path, as_of: dt.date) -> dict:
     from fanlib import profiling as fp
-    from fanlib.data import connect
+    from fanlib.data.fandata import connect
     from fanlib.profiling.kpis import activity_kpis
     from fanlib.profiling.window import window
 
@@ -80,12 +80,18 @@ def fanlib_profiling(db: Path, as_of: dt.date) -> dict:
     w = window(as_of, KPI_DAYS)
     overall = activity_kpis(fd, w).iloc[0]
     by_comm = activity_kpis(fd, w, "community_id")
-    return {"tiers": dict(zip(tiers.tier, tiers.fans)), "tier_gmv": dict(zip(tiers.tier, tiers.gmv)),
-            "layers": {**dict(zip(layers.table.layer, layers.table.fans)), **layers.outside},
-            "rfm_gmv": dict(zip(rfm.table.segment, rfm.table.gmv)),
-            "kpis": {k: float(overall[k]) for k in ("members", "dau_rate", "mau", "speaking_rate", "ugc_share",
-                                                     "messages_per_1k_day")},
-            "communities": int(len(by_comm)), "community_dau_rate": dict(zip(by_comm.group, by_comm.dau_rate))}
+    return {
+        "tiers": dict(zip(tiers.tier, tiers.fans)),
+        "tier_gmv": dict(zip(tiers.tier, tiers.gmv)),
+        "layers": {**dict(zip(layers.table.layer, layers.table.fans)), **layers.outside},
+        "rfm_gmv": dict(zip(rfm.table.segment, rfm.table.gmv)),
+        "kpis": {
+            k: float(overall[k])
+            for k in ("members", "dau_rate", "mau", "speaking_rate", "ugc_share", "messages_per_1k_day")
+        },
+        "communities": int(len(by_comm)),
+        "community_dau_rate": dict(zip(by_comm.group, by_comm.dau_rate)),
+    }
 
 
 # --- the same computation, the naive pandas way -----------------------------------------------------------
@@ -113,16 +119,36 @@ def pandas_profiling(db: Path, as_of: dt.date) -> dict:
     f = fans[fans.join_time < end][["fan_id", "join_time", "community_id"]].copy()
     ev = events[(events.event_time >= start) & (events.event_time < end)]
     et = ev.event_type
-    g = ev.assign(day=ev.event_time.dt.floor("D"), inter=et.isin(INTERACTION_TYPES), browse=et.isin(PASSIVE_TYPES),
-                  share=et == "share", click=et == "click").groupby("fan_id")
-    ea = pd.DataFrame({"events": g.size(), "active_days": g.day.nunique(), "interactions": g.inter.sum(),
-                       "browsing": g.browse.sum(), "shares": g.share.sum(), "clicks": g.click.sum(),
-                       "last_event": g.event_time.max()})
+    g = ev.assign(
+        day=ev.event_time.dt.floor("D"),
+        inter=et.isin(INTERACTION_TYPES),
+        browse=et.isin(PASSIVE_TYPES),
+        share=et == "share",
+        click=et == "click",
+    ).groupby("fan_id")
+    ea = pd.DataFrame(
+        {
+            "events": g.size(),
+            "active_days": g.day.nunique(),
+            "interactions": g.inter.sum(),
+            "browsing": g.browse.sum(),
+            "shares": g.share.sum(),
+            "clicks": g.click.sum(),
+            "last_event": g.event_time.max(),
+        }
+    )
     od = orders[orders.order_time < end]
     odw = od[od.order_time >= start]
-    oa = pd.DataFrame({"orders": odw.groupby("fan_id").size(), "spend": odw.groupby("fan_id").amount_cny.sum(),
-                       "last_order": odw.groupby("fan_id").order_time.max()})
-    ot = pd.DataFrame({"orders_total": od.groupby("fan_id").size(), "spend_total": od.groupby("fan_id").amount_cny.sum()})
+    oa = pd.DataFrame(
+        {
+            "orders": odw.groupby("fan_id").size(),
+            "spend": odw.groupby("fan_id").amount_cny.sum(),
+            "last_order": odw.groupby("fan_id").order_time.max(),
+        }
+    )
+    ot = pd.DataFrame(
+        {"orders_total": od.groupby("fan_id").size(), "spend_total": od.groupby("fan_id").amount_cny.sum()}
+    )
     t = f.merge(ea, on="fan_id", how="left").merge(oa, on="fan_id", how="left").merge(ot, on="fan_id", how="left")
     for c in ("events", "active_days", "interactions", "browsing", "shares", "clicks", "orders", "orders_total"):
         t[c] = t[c].fillna(0).astype("int64")
@@ -163,10 +189,16 @@ def pandas_profiling(db: Path, as_of: dt.date) -> dict:
     active = (ipm >= tr.active_min_interactions_per_30d) | (t.shares >= tr.active_min_shares)
     t["tier"] = np.select([hv, loyal, active], ["high_value", "loyal", "active"], "ordinary")
     t["layer"] = np.select(
-        [(t.events == 0) & (t.orders == 0), present < lr.min_present_days,
-         (ipp >= lr.core_min_interactions_per_30d) & (t.orders >= lr.core_min_orders),
-         ipp >= lr.active_min_interactions_per_30d, intent >= lr.potential_min_intent_per_30d],
-        ["lapsed", "unrated", "core", "active", "potential"], "silent")
+        [
+            (t.events == 0) & (t.orders == 0),
+            present < lr.min_present_days,
+            (ipp >= lr.core_min_interactions_per_30d) & (t.orders >= lr.core_min_orders),
+            ipp >= lr.active_min_interactions_per_30d,
+            intent >= lr.potential_min_intent_per_30d,
+        ],
+        ["lapsed", "unrated", "core", "active", "potential"],
+        "silent",
+    )
 
     # activity KPIs over the KPI window, overall and by community
     kstart = end - pd.Timedelta(days=KPI_DAYS)
@@ -182,21 +214,32 @@ def pandas_profiling(db: Path, as_of: dt.date) -> dict:
         n = members.iloc[-1]
         ugc = (evk.event_type == "ugc_post").sum()
         brand = evk[evk.event_type != "ugc_post"].content_id.nunique()
-        return {"members": float(n), "dau_rate": float(rate), "mau": float(mau),
-                "speaking_rate": evk[evk.event_type.isin(SPEAKING_TYPES)].fan_id.nunique() / n if n else np.nan,
-                "ugc_share": ugc / (ugc + brand) if ugc + brand else np.nan,
-                "messages_per_1k_day": (evk.event_type == "message").sum() / members.sum() * 1000}
+        return {
+            "members": float(n),
+            "dau_rate": float(rate),
+            "mau": float(mau),
+            "speaking_rate": evk[evk.event_type.isin(SPEAKING_TYPES)].fan_id.nunique() / n if n else np.nan,
+            "ugc_share": ugc / (ugc + brand) if ugc + brand else np.nan,
+            "messages_per_1k_day": (evk.event_type == "message").sum() / members.sum() * 1000,
+        }
 
     fans_k = fans[fans.join_time < end]
     ev_k = events[(events.event_time >= min(kstart, end - pd.Timedelta(days=30))) & (events.event_time < end)]
     ev_k = ev_k.merge(fans[["fan_id", "community_id"]].rename(columns={"community_id": "fan_community"}), on="fan_id")
     overall = activity(fans_k, ev_k)
-    by_comm = {str(c): activity(fg, ev_k[ev_k.fan_community == c])["dau_rate"]
-               for c, fg in fans_k.groupby("community_id")}
+    by_comm = {
+        str(c): activity(fg, ev_k[ev_k.fan_community == c])["dau_rate"] for c, fg in fans_k.groupby("community_id")
+    }
     tiers = t.groupby("tier").agg(fans=("fan_id", "size"), gmv=("spend", "sum"))
-    return {"tiers": tiers.fans.to_dict(), "tier_gmv": tiers.gmv.to_dict(),
-            "layers": t.layer.value_counts().to_dict(), "rfm_gmv": t.groupby("rfm_segment").spend.sum().to_dict(),
-            "kpis": overall, "communities": len(by_comm), "community_dau_rate": by_comm}
+    return {
+        "tiers": tiers.fans.to_dict(),
+        "tier_gmv": tiers.gmv.to_dict(),
+        "layers": t.layer.value_counts().to_dict(),
+        "rfm_gmv": t.groupby("rfm_segment").spend.sum().to_dict(),
+        "kpis": overall,
+        "communities": len(by_comm),
+        "community_dau_rate": by_comm,
+    }
 
 
 def same_figures(a: dict, b: dict) -> list[str]:
@@ -234,8 +277,13 @@ def worker(scenario: str, db: Path, repeat: int) -> dict:
         t0 = time.perf_counter()
         run(db, as_of)
         times.append(time.perf_counter() - t0)
-    return {"scenario": scenario, "times": times, "median_s": statistics.median(times), "peak_rss_mb": _peak_rss_mb(),
-            "figures": json.loads(json.dumps(result, default=str))}
+    return {
+        "scenario": scenario,
+        "times": times,
+        "median_s": statistics.median(times),
+        "peak_rss_mb": _peak_rss_mb(),
+        "figures": json.loads(json.dumps(result, default=str)),
+    }
 
 
 def main(argv=None) -> int:
@@ -246,8 +294,12 @@ def main(argv=None) -> int:
     ap.add_argument("--source", type=Path, help="an existing demo DuckDB file to use instead of generating one")
     ap.add_argument("--out", type=Path, default=RESULTS / "profiling", help="output path stem (.json and .md added)")
     ap.add_argument("--pandas", action=argparse.BooleanOptionalAction, default=True, help="run the pandas baseline")
-    ap.add_argument("--pandas-memory-gb", type=float, default=None,
-                    help="cap the pandas baseline's address space; running out is recorded as its result")
+    ap.add_argument(
+        "--pandas-memory-gb",
+        type=float,
+        default=None,
+        help="cap the pandas baseline's address space; running out is recorded as its result",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -260,22 +312,35 @@ def main(argv=None) -> int:
 
     with duckdb.connect(str(db), read_only=True) as con:
         sizes = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("fans", "events", "orders")}
-    print(f"demo {db.name}: {sizes['fans']:,} fans, {sizes['events']:,} events, {sizes['orders']:,} orders "
-          f"(ready in {time.perf_counter() - t0:.0f} s)", flush=True)
+    print(
+        f"demo {db.name}: {sizes['fans']:,} fans, {sizes['events']:,} events, {sizes['orders']:,} orders "
+        f"(ready in {time.perf_counter() - t0:.0f} s)",
+        flush=True,
+    )
     rows = []
     out_of_memory = None
     for sc in SCENARIOS if args.pandas else SCENARIOS[:1]:
         cap = args.pandas_memory_gb if sc == "pandas" else None
         started = time.perf_counter()
-        out = subprocess.run([sys.executable, __file__, "--worker", sc, "--db", str(db), "--repeat", str(args.repeat)],
-                             capture_output=True, text=True, cwd=ROOT,
-                             preexec_fn=(lambda: _cap_address_space(cap)) if cap else None)
+        out = subprocess.run(
+            [sys.executable, __file__, "--worker", sc, "--db", str(db), "--repeat", str(args.repeat)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            preexec_fn=(lambda: _cap_address_space(cap)) if cap else None,
+        )
         if out.returncode and cap and "MemoryError" in out.stderr + out.stdout:
             # The baseline cannot hold the data: that is its result at this size, not a benchmark failure.
-            out_of_memory = {"scenario": sc, "cap_gb": cap, "failed_after_s": time.perf_counter() - started,
-                             "error": (out.stderr.strip().splitlines() or ["MemoryError"])[-1][:300]}
-            print(f"{sc:8s} ran out of memory under a {cap:g} GB cap after "
-                  f"{out_of_memory['failed_after_s']:.0f} s", flush=True)
+            out_of_memory = {
+                "scenario": sc,
+                "cap_gb": cap,
+                "failed_after_s": time.perf_counter() - started,
+                "error": (out.stderr.strip().splitlines() or ["MemoryError"])[-1][:300],
+            }
+            print(
+                f"{sc:8s} ran out of memory under a {cap:g} GB cap after {out_of_memory['failed_after_s']:.0f} s",
+                flush=True,
+            )
             continue
         if out.returncode:
             print(out.stderr, file=sys.stderr)
@@ -294,29 +359,52 @@ def main(argv=None) -> int:
             r["speedup_vs_pandas"] = by["pandas"]["median_s"] / r["median_s"]
             r["memory_vs_pandas"] = r["peak_rss_mb"] / by["pandas"]["peak_rss_mb"]
         r.pop("figures")
-    result = {"fans": sizes["fans"], "events": sizes["events"], "orders": sizes["orders"], "repeat": args.repeat,
-              "cpus": os.cpu_count(), "python": platform.python_version(), "load_1min": os.getloadavg()[0],
-              "imports_rss_mb": base_rss, "rfm_window_days": RFM_DAYS, "kpi_window_days": KPI_DAYS,
-              "figures_agree": "pandas" in by, "scenarios": rows, "pandas_out_of_memory": out_of_memory}
+    result = {
+        "fans": sizes["fans"],
+        "events": sizes["events"],
+        "orders": sizes["orders"],
+        "repeat": args.repeat,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_1min": os.getloadavg()[0],
+        "imports_rss_mb": base_rss,
+        "rfm_window_days": RFM_DAYS,
+        "kpi_window_days": KPI_DAYS,
+        "figures_agree": "pandas" in by,
+        "scenarios": rows,
+        "pandas_out_of_memory": out_of_memory,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2))
-    lines = [f"# Fan-profiling benchmark: {sizes['fans']:,} fans, {sizes['events']:,} events, "
-             f"{sizes['orders']:,} orders", "",
-             f"Median of {args.repeat} runs after a warm-up; {os.cpu_count()} CPUs (1-minute load "
-             f"{result['load_1min']:.1f} at the end); peak RSS per scenario in a fresh process (imports alone: "
-             f"{base_rss:.0f} MB). Both read the same DuckDB file; pandas loads the tables, fanlib queries them.", "",
-             "| scenario | median (s) | vs pandas | peak RSS (MB) | above imports (MB) |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Fan-profiling benchmark: {sizes['fans']:,} fans, {sizes['events']:,} events, {sizes['orders']:,} orders",
+        "",
+        f"Median of {args.repeat} runs after a warm-up; {os.cpu_count()} CPUs (1-minute load "
+        f"{result['load_1min']:.1f} at the end); peak RSS per scenario in a fresh process (imports alone: "
+        f"{base_rss:.0f} MB). Both read the same DuckDB file; pandas loads the tables, fanlib queries them.",
+        "",
+        "| scenario | median (s) | vs pandas | peak RSS (MB) | above imports (MB) |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
         vs = f"{r['speedup_vs_pandas']:.1f}× faster" if "speedup_vs_pandas" in r else "–"
-        lines.append(f"| {r['scenario']} | {r['median_s']:.2f} | {vs} | {r['peak_rss_mb']:.0f} | "
-                     f"{r['rss_above_imports_mb']:.0f} |")
+        lines.append(
+            f"| {r['scenario']} | {r['median_s']:.2f} | {vs} | {r['peak_rss_mb']:.0f} | "
+            f"{r['rss_above_imports_mb']:.0f} |"
+        )
     if "pandas" in by:
-        lines += ["", "The figures of both (fans per class and layer, GMV per class and RFM segment, the activity "
-                      "KPIs overall and the daily active rate of every community) agree."]
+        lines += [
+            "",
+            "The figures of both (fans per class and layer, GMV per class and RFM segment, the activity "
+            "KPIs overall and the daily active rate of every community) agree.",
+        ]
     if out_of_memory:
-        lines += ["", f"Naive pandas could not run at this size: it ran out of memory under a "
-                      f"{out_of_memory['cap_gb']:g} GB address-space cap after {out_of_memory['failed_after_s']:.0f} s "
-                      f"({out_of_memory['error']})."]
+        lines += [
+            "",
+            f"Naive pandas could not run at this size: it ran out of memory under a "
+            f"{out_of_memory['cap_gb']:g} GB address-space cap after {out_of_memory['failed_after_s']:.0f} s "
+            f"({out_of_memory['error']}).",
+        ]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

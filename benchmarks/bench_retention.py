@@ -117,15 +117,21 @@ def _pandas_cohorts(fans, events, as_of="2025-12-31", period_days=7, max_period=
     as_of = pd.Timestamp(as_of)
     f = fans.assign(start=fans["join_time"].dt.normalize())
     f = f[f["start"] <= as_of]
-    f = f.assign(cohort=f["start"].dt.to_period("W-SUN").dt.start_time,
-                 max_obs=((as_of - f["start"]).dt.days + 1) // period_days - 1)
+    f = f.assign(
+        cohort=f["start"].dt.to_period("W-SUN").dt.start_time,
+        max_obs=((as_of - f["start"]).dt.days + 1) // period_days - 1,
+    )
     e = events[["fan_id"]].assign(day=events["event_time"].dt.normalize())
     e = e[e["day"] <= as_of].drop_duplicates()
     j = e.merge(f[["fan_id", "start", "cohort", "max_obs"]], on="fan_id")
     j["period"] = (j["day"] - j["start"]).dt.days // period_days
     j = j[j["period"] >= 0]
-    on = (j[(j["period"] <= j["max_obs"]) & (j["period"] <= max_period)]
-          .drop_duplicates(["fan_id", "period"]).groupby(["cohort", "period"]).size())
+    on = (
+        j[(j["period"] <= j["max_obs"]) & (j["period"] <= max_period)]
+        .drop_duplicates(["fan_id", "period"])
+        .groupby(["cohort", "period"])
+        .size()
+    )
     last = j.groupby("fan_id").agg(last=("period", "max"), max_obs=("max_obs", "first"), cohort=("cohort", "first"))
     reach = np.minimum(np.minimum(last["last"], last["max_obs"]), max_period)
     after = last.assign(reach=reach).groupby(["cohort", "reach"]).size()
@@ -182,19 +188,21 @@ def worker(scenario: str, args) -> dict:
     """Run one scenario in this process; times, peak memory and a small check of the result."""
     check = {}
     if scenario == "cohort_engine":
-        from fanlib.data import connect
+        from fanlib.data.fandata import connect
 
         fd = connect(args.db, validate=False)
         times = _timed(lambda: _fanlib_cohorts(fd), args.repeat)
         cells = _fanlib_cohorts(fd)
-        check = {"retained_on_total": int(cells["retained_on"].sum()),
-                 "retained_on_or_after_total": int(cells["retained_on_or_after"].sum()),
-                 "fans": int(cells.groupby("cohort")["cohort_size"].first().sum())}
+        check = {
+            "retained_on_total": int(cells["retained_on"].sum()),
+            "retained_on_or_after_total": int(cells["retained_on_or_after"].sum()),
+            "fans": int(cells.groupby("cohort")["cohort_size"].first().sum()),
+        }
     elif scenario == "cohort_duckdb_sql":
         import duckdb
         import pandas as pd
 
-        from fanlib.data import duckdb_memory_limit
+        from fanlib.data.fandata import duckdb_memory_limit
 
         con = duckdb.connect(args.db, read_only=True)
         con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'")  # the same cap fanlib's connection has
@@ -204,9 +212,11 @@ def worker(scenario: str, args) -> dict:
         con.close()
         by_kind = {kind: g for kind, g in counts.groupby("kind")}
         after = by_kind["after"]
-        check = {"retained_on_total": int(by_kind["on"]["n"].sum()),
-                 "retained_on_or_after_total": int(((after["k"].clip(lower=-1) + 1) * after["n"]).sum()),
-                 "fans": int(by_kind["size"]["n"].sum())}
+        check = {
+            "retained_on_total": int(by_kind["on"]["n"].sum()),
+            "retained_on_or_after_total": int(((after["k"].clip(lower=-1) + 1) * after["n"]).sum()),
+            "fans": int(by_kind["size"]["n"].sum()),
+        }
     elif scenario == "cohort_pandas":
         import duckdb
 
@@ -216,10 +226,14 @@ def worker(scenario: str, args) -> dict:
         con.close()
         times = _timed(lambda: _pandas_cohorts(fans, events), args.repeat)
         on, after, sizes = _pandas_cohorts(fans, events)
-        check = {"retained_on_total": int(on.sum()), "fans": int(sizes.sum()),
-                 # fans retained on or after period k, summed over k: each fan counts reach + 1 times
-                 "retained_on_or_after_total": int((after.reset_index()["reach"].clip(lower=-1) + 1)
-                                                   .mul(after.to_numpy()).sum())}
+        check = {
+            "retained_on_total": int(on.sum()),
+            "fans": int(sizes.sum()),
+            # fans retained on or after period k, summed over k: each fan counts reach + 1 times
+            "retained_on_or_after_total": int(
+                (after.reset_index()["reach"].clip(lower=-1) + 1).mul(after.to_numpy()).sum()
+            ),
+        }
     elif scenario == "clv_fanlib":
         rfm = _simulated_customers(args.customers)
         times = _timed(lambda: _fanlib_clv(rfm), args.repeat)
@@ -238,8 +252,13 @@ def worker(scenario: str, args) -> dict:
         check = {"median": float(SurvfuncRight(t, e).quantile(0.5))}
     else:
         raise SystemExit(f"unknown scenario {scenario}")
-    return {"scenario": scenario, "times": times, "median_s": statistics.median(times),
-            "peak_rss_mb": _peak_rss_mb(), "check": check}
+    return {
+        "scenario": scenario,
+        "times": times,
+        "median_s": statistics.median(times),
+        "peak_rss_mb": _peak_rss_mb(),
+        "check": check,
+    }
 
 
 LIFETIMES_WORKER = r"""
@@ -269,8 +288,10 @@ def _baseline_python() -> tuple[str | None, str]:
     probe = [str(py), "-c", "import lifetimes"]
     if py.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return str(py), "reused"
-    steps = [[sys.executable, "-m", "venv", str(BASELINE_VENV)],
-             [str(py), "-m", "pip", "install", "-q", *BASELINE_PACKAGES]]
+    steps = [
+        [sys.executable, "-m", "venv", str(BASELINE_VENV)],
+        [str(py), "-m", "pip", "install", "-q", *BASELINE_PACKAGES],
+    ]
     for cmd in steps:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
         if out.returncode:
@@ -287,8 +308,12 @@ def main(argv=None) -> int:
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--km-rows", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3, help="timed runs per scenario (the median is reported)")
-    ap.add_argument("--lifetimes", action=argparse.BooleanOptionalAction, default=True,
-                    help="time lifetimes as the CLV baseline (in benchmarks/.venv-baselines)")
+    ap.add_argument(
+        "--lifetimes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time lifetimes as the CLV baseline (in benchmarks/.venv-baselines)",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS / "retention", help="output stem (.json and .md added)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
@@ -300,6 +325,7 @@ def main(argv=None) -> int:
     load_start = os.getloadavg()[0]
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from common import machine
+
     started = machine()
     rows, notes = [], []
     with tempfile.TemporaryDirectory(prefix="bench_retention_") as tmp:
@@ -308,16 +334,33 @@ def main(argv=None) -> int:
         print(f"built {args.events:,} events in {time.perf_counter() - t0:.1f} s", flush=True)
 
         def run(sc):
-            out = subprocess.run([sys.executable, __file__, "--worker", sc, "--db", str(db), "--repeat",
-                                  str(args.repeat), "--customers", str(args.customers), "--km-rows",
-                                  str(args.km_rows)], capture_output=True, text=True, cwd=ROOT)
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    sc,
+                    "--db",
+                    str(db),
+                    "--repeat",
+                    str(args.repeat),
+                    "--customers",
+                    str(args.customers),
+                    "--km-rows",
+                    str(args.km_rows),
+                ],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
             if out.returncode:
                 raise SystemExit(f"{sc} failed:\n{out.stderr[-3000:]}")
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-            print(f"{sc:16s} median {rows[-1]['median_s']:.3f} s  peak RSS {rows[-1]['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"{sc:16s} median {rows[-1]['median_s']:.3f} s  peak RSS {rows[-1]['peak_rss_mb']:.0f} MB", flush=True
+            )
 
-        for sc in ("cohort_engine", "cohort_duckdb_sql", "cohort_pandas", "clv_fanlib", "km_fanlib",
-                   "km_statsmodels"):
+        for sc in ("cohort_engine", "cohort_duckdb_sql", "cohort_pandas", "clv_fanlib", "km_fanlib", "km_statsmodels"):
             run(sc)
         if args.lifetimes:
             py, how = _baseline_python()
@@ -326,8 +369,12 @@ def main(argv=None) -> int:
             else:
                 arrays = Path(tmp) / "customers.npz"  # plain arrays: the old environment has no pyarrow
                 np.savez(arrays, **{c: v.to_numpy() for c, v in _simulated_customers(args.customers).items()})
-                out = subprocess.run([py, "-c", LIFETIMES_WORKER, str(arrays), str(args.repeat)],
-                                     capture_output=True, text=True, cwd=ROOT)
+                out = subprocess.run(
+                    [py, "-c", LIFETIMES_WORKER, str(arrays), str(args.repeat)],
+                    capture_output=True,
+                    text=True,
+                    cwd=ROOT,
+                )
                 if out.returncode:
                     notes.append("lifetimes baseline failed: " + out.stderr.strip()[-400:])
                 else:
@@ -352,36 +399,63 @@ def main(argv=None) -> int:
     per_10m = by["cohort_engine"]["median_s"] * 10_000_000 / args.events
     clv_per_1m = by["clv_fanlib"]["median_s"] * 1_000_000 / args.customers
     targets = {"cohort_s_per_10m_events": 1.0, "clv_fit_s_per_1m_customers": 10.0}
-    met = {"cohort": per_10m <= targets["cohort_s_per_10m_events"],
-           "clv": clv_per_1m <= targets["clv_fit_s_per_1m_customers"]}
-    result = {"events": args.events, "customers": args.customers, "km_rows": args.km_rows, "repeat": args.repeat,
-              "cpus": os.cpu_count(), "python": platform.python_version(), "load_1min_at_start": load_start,
-              "machine": started, "scenarios": rows, "cohort_counts_equal_pandas": same_counts,
-              "clv_params_max_relative_difference_vs_lifetimes": clv_agreement,
-              "cohort_s_per_10m_events": per_10m, "clv_fit_s_per_1m_customers": clv_per_1m,
-              "targets": targets, "targets_met": met, "notes": notes}
+    met = {
+        "cohort": per_10m <= targets["cohort_s_per_10m_events"],
+        "clv": clv_per_1m <= targets["clv_fit_s_per_1m_customers"],
+    }
+    result = {
+        "events": args.events,
+        "customers": args.customers,
+        "km_rows": args.km_rows,
+        "repeat": args.repeat,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_1min_at_start": load_start,
+        "machine": started,
+        "scenarios": rows,
+        "cohort_counts_equal_pandas": same_counts,
+        "clv_params_max_relative_difference_vs_lifetimes": clv_agreement,
+        "cohort_s_per_10m_events": per_10m,
+        "clv_fit_s_per_1m_customers": clv_per_1m,
+        "targets": targets,
+        "targets_met": met,
+        "notes": notes,
+    }
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2, default=str))
-    lines = [f"# Retention benchmark: {args.events:,} events, {args.customers:,} customers, "
-             f"{args.km_rows:,} survival rows", "",
-             f"Median of {args.repeat} runs after a warm-up, each scenario in a fresh process; {os.cpu_count()} CPUs, "
-             f"load {load_start:.1f} at the start.", "",
-             "| scenario | median (s) | vs baseline | peak RSS (MB) |", "|---|---|---|---|"]
+    lines = [
+        f"# Retention benchmark: {args.events:,} events, {args.customers:,} customers, {args.km_rows:,} survival rows",
+        "",
+        f"Median of {args.repeat} runs after a warm-up, each scenario in a fresh process; {os.cpu_count()} CPUs, "
+        f"load {load_start:.1f} at the start.",
+        "",
+        "| scenario | median (s) | vs baseline | peak RSS (MB) |",
+        "|---|---|---|---|",
+    ]
     for r in rows:
         x = r.get("speedup_vs_baseline")
-        ratio = "–" if x is None else (f"{x:.1f}× faster than {r['baseline']}" if x >= 1
-                                       else f"{1 / x:.1f}× slower than {r['baseline']}")
+        ratio = (
+            "–"
+            if x is None
+            else (f"{x:.1f}× faster than {r['baseline']}" if x >= 1 else f"{1 / x:.1f}× slower than {r['baseline']}")
+        )
         lines.append(f"| {r['scenario']} | {r['median_s']:.3f} | {ratio} | {r['peak_rss_mb']:.0f} |")
-    lines += ["", f"Cohort matrix: {per_10m:.2f} s per 10M events (target ≤ {targets['cohort_s_per_10m_events']} s): "
-              f"{'met' if met['cohort'] else 'NOT met'}; engine, hand-written SQL and pandas counts "
-              f"{'agree' if same_counts else 'DIFFER'}; the engine takes "
-              f"{by['cohort_engine']['vs_hand_sql']:.2f}× the time of the hand-written SQL in bare DuckDB "
-              f"({by['cohort_duckdb_sql']['median_s']:.3f} s).",
-              f"BG/NBD + Gamma-Gamma fit: {clv_per_1m:.2f} s per 1M customers (target ≤ "
-              f"{targets['clv_fit_s_per_1m_customers']} s): {'met' if met['clv'] else 'NOT met'}"
-              + (f"; parameters agree with lifetimes to {clv_agreement:.1e} (largest relative difference)."
-                 if clv_agreement is not None else "."),
-              "The machine is shared: compare the ratios measured in the same run, not absolute times.",
-              *[f"Note: {n}" for n in notes]]
+    lines += [
+        "",
+        f"Cohort matrix: {per_10m:.2f} s per 10M events (target ≤ {targets['cohort_s_per_10m_events']} s): "
+        f"{'met' if met['cohort'] else 'NOT met'}; engine, hand-written SQL and pandas counts "
+        f"{'agree' if same_counts else 'DIFFER'}; the engine takes "
+        f"{by['cohort_engine']['vs_hand_sql']:.2f}× the time of the hand-written SQL in bare DuckDB "
+        f"({by['cohort_duckdb_sql']['median_s']:.3f} s).",
+        f"BG/NBD + Gamma-Gamma fit: {clv_per_1m:.2f} s per 1M customers (target ≤ "
+        f"{targets['clv_fit_s_per_1m_customers']} s): {'met' if met['clv'] else 'NOT met'}"
+        + (
+            f"; parameters agree with lifetimes to {clv_agreement:.1e} (largest relative difference)."
+            if clv_agreement is not None
+            else "."
+        ),
+        "The machine is shared: compare the ratios measured in the same run, not absolute times.",
+        *[f"Note: {n}" for n in notes],
+    ]
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if same_counts else 1

@@ -37,8 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import PYTHON, ROOT, machine, write_results  # noqa: E402
 
-COLD = ("import time; t = time.perf_counter(); from fanlib.sentiment.store import load_model; "
-        "m = load_model(); m.predict_proba(['物流很快，质量不错[赞]']); print(time.perf_counter() - t)")
+COLD = (
+    "import time; t = time.perf_counter(); from fanlib.sentiment.store import load_model; "
+    "m = load_model(); m.predict_proba(['物流很快，质量不错[赞]']); print(time.perf_counter() - t)"
+)
 
 
 def cold_start(repeat: int) -> dict:
@@ -48,9 +50,14 @@ def cold_start(repeat: int) -> dict:
         out = subprocess.run([PYTHON, "-c", COLD], capture_output=True, text=True, cwd=ROOT, check=True)
         walls.append(time.perf_counter() - t)
         inside.append(float(out.stdout.strip().splitlines()[-1]))
-    return {"runs": repeat, "median_s": statistics.median(inside), "max_s": max(inside),
-            "median_process_wall_s": statistics.median(walls), "target_s": 3.0,
-            "met": statistics.median(inside) <= 3.0}
+    return {
+        "runs": repeat,
+        "median_s": statistics.median(inside),
+        "max_s": max(inside),
+        "median_process_wall_s": statistics.median(walls),
+        "target_s": 3.0,
+        "met": statistics.median(inside) <= 3.0,
+    }
 
 
 def rate(fn, texts, repeat: int) -> dict:
@@ -74,8 +81,9 @@ def demo_comments(n: int):
         generate(path, n_fans=5000, seed=7, progress=False)
     con = duckdb.connect(str(path), read_only=True)
     texts = con.execute(f"select text from comments where text is not null order by comment_id limit {n}").df()["text"]
-    labelled = con.execute("select distinct text, label from comments where label in ('positive', 'negative') "
-                           "order by text").df()
+    labelled = con.execute(
+        "select distinct text, label from comments where label in ('positive', 'negative') order by text"
+    ).df()
     con.close()
     return texts.tolist(), labelled
 
@@ -95,8 +103,7 @@ def main(argv=None) -> int:
     model = store.load_model()
     card = store.load_card()
     build_s = time.perf_counter() - started
-    result: dict = {"machine": machine(), "model_dir": str(store.default_model_dir()),
-                    "load_or_build_s": build_s}
+    result: dict = {"machine": machine(), "model_dir": str(store.default_model_dir()), "load_or_build_s": build_s}
     print("cold start …", flush=True)
     result["cold_start"] = cold_start(args.repeat)
 
@@ -109,8 +116,12 @@ def main(argv=None) -> int:
         ours = rate(model.predict_proba, texts, args.repeat)
         sub = texts[: args.snownlp_texts]
         theirs = rate(snownlp_proba, sub, max(3, args.repeat // 2))
-        speed[name] = {"fanlib": ours, "snownlp": theirs, "mean_chars": sum(map(len, texts)) / len(texts),
-                       "ratio": ours["texts_per_second"] / theirs["texts_per_second"]}
+        speed[name] = {
+            "fanlib": ours,
+            "snownlp": theirs,
+            "mean_chars": sum(map(len, texts)) / len(texts),
+            "ratio": ours["texts_per_second"] / theirs["texts_per_second"],
+        }
     result["speed"] = speed
     result["speed_target_texts_per_second"] = 5000
     # The target is for fan comments, what the reports score; long review sentences are reported beside them.
@@ -118,8 +129,10 @@ def main(argv=None) -> int:
 
     result["model_card"] = {"held_out": card.held_out, "comparison": card.comparison}
     y = (labelled["label"] == "positive").astype(int).to_numpy()
-    result["demo_labelled"] = {"fanlib": Metrics.of(y, model.predict_proba(labelled["text"].tolist())).__dict__,
-                               "snownlp": Metrics.of(y, snownlp_proba(labelled["text"].tolist())).__dict__}
+    result["demo_labelled"] = {
+        "fanlib": Metrics.of(y, model.predict_proba(labelled["text"].tolist())).__dict__,
+        "snownlp": Metrics.of(y, snownlp_proba(labelled["text"].tolist())).__dict__,
+    }
     print("fan-comment evaluation set …", flush=True)
     result["fan_comments_eval"] = fan_comment_evaluation(model)
 
@@ -138,67 +151,118 @@ def main(argv=None) -> int:
 
 def markdown(r: dict) -> str:
     cs = r["cold_start"]
-    lines = ["# Sentiment model benchmark", "",
-             f"{r['machine']['cpus']} CPUs (shared), load average at start {r['machine']['load_average_at_start']}; "
-             "one thread for BLAS/OpenMP; medians of repeated runs; SnowNLP measured in the same run.", "",
-             f"**Cold start** (fresh process: import, load the cached model, score one text): median "
-             f"{cs['median_s']:.2f} s over {cs['runs']} processes, max {cs['max_s']:.2f} s (target ≤ 3 s: "
-             f"{'met' if cs['met'] else 'NOT met'}); whole process including the interpreter "
-             f"{cs['median_process_wall_s']:.2f} s.", "",
-             "| texts | mean chars | fanlib texts/s | SnowNLP texts/s | ratio |", "|---|---|---|---|---|"]
+    lines = [
+        "# Sentiment model benchmark",
+        "",
+        f"{r['machine']['cpus']} CPUs (shared), load average at start {r['machine']['load_average_at_start']}; "
+        "one thread for BLAS/OpenMP; medians of repeated runs; SnowNLP measured in the same run.",
+        "",
+        f"**Cold start** (fresh process: import, load the cached model, score one text): median "
+        f"{cs['median_s']:.2f} s over {cs['runs']} processes, max {cs['max_s']:.2f} s (target ≤ 3 s: "
+        f"{'met' if cs['met'] else 'NOT met'}); whole process including the interpreter "
+        f"{cs['median_process_wall_s']:.2f} s.",
+        "",
+        "| texts | mean chars | fanlib texts/s | SnowNLP texts/s | ratio |",
+        "|---|---|---|---|---|",
+    ]
     for name, s in r["speed"].items():
-        lines.append(f"| {name} ({s['fanlib']['texts']:,}; SnowNLP on {s['snownlp']['texts']:,}) | "
-                     f"{s['mean_chars']:.0f} | {s['fanlib']['texts_per_second']:,.0f} | "
-                     f"{s['snownlp']['texts_per_second']:,.0f} | {s['ratio']:.0f}× |")
-    lines += ["", f"Batch target ≥ 5,000 fan comments/s on one core: {'met' if r['speed_met'] else 'NOT met'} "
-                  "(scoring time grows with length: long review sentences run slower).", "",
-              "## Accuracy on labelled texts neither model trained on", "",
-              "| texts | model | n | accuracy | macro-F1 | AUC | ECE |", "|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {name} ({s['fanlib']['texts']:,}; SnowNLP on {s['snownlp']['texts']:,}) | "
+            f"{s['mean_chars']:.0f} | {s['fanlib']['texts_per_second']:,.0f} | "
+            f"{s['snownlp']['texts_per_second']:,.0f} | {s['ratio']:.0f}× |"
+        )
+    lines += [
+        "",
+        f"Batch target ≥ 5,000 fan comments/s on one core: {'met' if r['speed_met'] else 'NOT met'} "
+        "(scoring time grows with length: long review sentences run slower).",
+        "",
+        "## Accuracy on labelled texts neither model trained on",
+        "",
+        "| texts | model | n | accuracy | macro-F1 | AUC | ECE |",
+        "|---|---|---|---|---|---|---|",
+    ]
     mc = r["model_card"]
     rows = [("SnowNLP corpus, held-out split", "fanlib", mc["held_out"])]
     if mc["comparison"]:
-        rows += [("same, shared subsample", "fanlib", mc["comparison"]["fanlib"]),
-                 ("same, shared subsample", "SnowNLP", mc["comparison"]["snownlp"])]
-    rows += [("demo comments with a human label", "fanlib", r["demo_labelled"]["fanlib"]),
-             ("demo comments with a human label", "SnowNLP", r["demo_labelled"]["snownlp"])]
+        rows += [
+            ("same, shared subsample", "fanlib", mc["comparison"]["fanlib"]),
+            ("same, shared subsample", "SnowNLP", mc["comparison"]["snownlp"]),
+        ]
+    rows += [
+        ("demo comments with a human label", "fanlib", r["demo_labelled"]["fanlib"]),
+        ("demo comments with a human label", "SnowNLP", r["demo_labelled"]["snownlp"]),
+    ]
     fan = r["fan_comments_eval"]
-    rows += [("fan comments written for evaluation", "fanlib", fan["fanlib"]),
-             ("fan comments written for evaluation", "SnowNLP", fan["snownlp"])]
+    rows += [
+        ("fan comments written for evaluation", "fanlib", fan["fanlib"]),
+        ("fan comments written for evaluation", "SnowNLP", fan["snownlp"]),
+    ]
     for texts, model, m in rows:
-        lines.append(f"| {texts} | {model} | {m['n']:,} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['auc']:.3f} | "
-                     f"{m['ece']:.3f} |")
+        lines.append(
+            f"| {texts} | {model} | {m['n']:,} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['auc']:.3f} | "
+            f"{m['ece']:.3f} |"
+        )
     if mc["comparison"]:
         d = mc["comparison"]["accuracy_diff"]
-        lines += ["", f"Accuracy fanlib − SnowNLP on the shared subsample: {d['estimate']:+.3f} (95% paired bootstrap "
-                      f"{d['low']:+.3f} to {d['high']:+.3f}). SnowNLP's shipped model was trained on the whole corpus, "
-                      "this split included."]
+        lines += [
+            "",
+            f"Accuracy fanlib − SnowNLP on the shared subsample: {d['estimate']:+.3f} (95% paired bootstrap "
+            f"{d['low']:+.3f} to {d['high']:+.3f}). SnowNLP's shipped model was trained on the whole corpus, "
+            "this split included.",
+        ]
     d, mcn = fan["accuracy_diff"], fan["mcnemar"]
-    lines += ["", f"Accuracy fanlib − SnowNLP on {fan['n']} fan comments written for evaluation "
-                  f"({fan['n_positive']} positive, {fan['n_negative']} negative; neither model trained on them): "
-                  f"{d['estimate']:+.3f} (95% paired bootstrap {d['low']:+.3f} to {d['high']:+.3f}); McNemar "
-                  f"{mcn['a_only']} vs {mcn['b_only']} discordant texts, p = {mcn['p_value']:.4f}.", "",
-              "| aspect | n | fanlib accuracy | SnowNLP accuracy |", "|---|---|---|---|"]
+    lines += [
+        "",
+        f"Accuracy fanlib − SnowNLP on {fan['n']} fan comments written for evaluation "
+        f"({fan['n_positive']} positive, {fan['n_negative']} negative; neither model trained on them): "
+        f"{d['estimate']:+.3f} (95% paired bootstrap {d['low']:+.3f} to {d['high']:+.3f}); McNemar "
+        f"{mcn['a_only']} vs {mcn['b_only']} discordant texts, p = {mcn['p_value']:.4f}.",
+        "",
+        "| aspect | n | fanlib accuracy | SnowNLP accuracy |",
+        "|---|---|---|---|",
+    ]
     for a in fan["by_aspect"]:
         lines.append(f"| {a['aspect']} | {a['n']} | {a['fanlib']:.3f} | {a['snownlp']:.3f} |")
     if "neutral" in fan:
         nt = fan["neutral"]
-        lines += ["", f"Neutral comments in the set ({nt['n']}): mean P(positive) fanlib {nt['fanlib_mean']:.2f}, "
-                      f"SnowNLP {nt['snownlp_mean']:.2f}; scored below 0.2 (read as negative): fanlib "
-                      f"{nt['fanlib_below_0_2']:.0%}, SnowNLP {nt['snownlp_below_0_2']:.0%}."]
-    lines += ["", "## Character n-grams against word tokens (same TF-IDF + logistic regression, held-out split)", "",
-              "| features | features kept | accuracy | macro-F1 | AUC | train s | texts/s |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Neutral comments in the set ({nt['n']}): mean P(positive) fanlib {nt['fanlib_mean']:.2f}, "
+            f"SnowNLP {nt['snownlp_mean']:.2f}; scored below 0.2 (read as negative): fanlib "
+            f"{nt['fanlib_below_0_2']:.0%}, SnowNLP {nt['snownlp_below_0_2']:.0%}.",
+        ]
+    lines += [
+        "",
+        "## Character n-grams against word tokens (same TF-IDF + logistic regression, held-out split)",
+        "",
+        "| features | features kept | accuracy | macro-F1 | AUC | train s | texts/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for t in r["tokenisation"]:
-        lines.append(f"| {t['features']} | {t['n_features']:,} | {t['accuracy']:.3f} | {t['macro_f1']:.3f} | "
-                     f"{t['auc']:.3f} | {t['train_seconds']:.1f} | {t['texts_per_second']:,.0f} |")
-    lines += ["", "## Planted-crisis benchmark (not timed)", "",
-              "| detector | crises | detected | recall | alerts | precision | false alerts / 30 days | "
-              "median delay (bins) | alerts on campaign spikes |", "|---|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {t['features']} | {t['n_features']:,} | {t['accuracy']:.3f} | {t['macro_f1']:.3f} | "
+            f"{t['auc']:.3f} | {t['train_seconds']:.1f} | {t['texts_per_second']:,.0f} |"
+        )
+    lines += [
+        "",
+        "## Planted-crisis benchmark (not timed)",
+        "",
+        "| detector | crises | detected | recall | alerts | precision | false alerts / 30 days | "
+        "median delay (bins) | alerts on campaign spikes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for name, s in r["planted_crisis"].items():
-        lines.append(f"| {name} | {s['crises']} | {s['detected']} | {s['recall']:.2f} | {s['alerts']} | "
-                     f"{s['precision']:.2f} | {s['false_alerts_per_30_days']:.3f} | {s['median_delay_bins']:.1f} | "
-                     f"{s['distractor_alerts']} |")
-    lines += ["", "Targets for the detector on model scores: recall ≥ 0.8, precision ≥ 0.95, ≤ 0.2 false alerts per "
-                  "30 days, median delay ≤ 1 bin.", ""]
+        lines.append(
+            f"| {name} | {s['crises']} | {s['detected']} | {s['recall']:.2f} | {s['alerts']} | "
+            f"{s['precision']:.2f} | {s['false_alerts_per_30_days']:.3f} | {s['median_delay_bins']:.1f} | "
+            f"{s['distractor_alerts']} |"
+        )
+    lines += [
+        "",
+        "Targets for the detector on model scores: recall ≥ 0.8, precision ≥ 0.95, ≤ 0.2 false alerts per "
+        "30 days, median delay ≤ 1 bin.",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -41,8 +41,9 @@ def _tree_rss(proc) -> tuple[int, int]:
     return total, largest
 
 
-def measure(cmd: list[str], *, env: dict | None = None, cwd: Path = ROOT, timeout: float | None = None,
-            interval: float = 0.1) -> dict:
+def measure(
+    cmd: list[str], *, env: dict | None = None, cwd: Path = ROOT, timeout: float | None = None, interval: float = 0.1
+) -> dict:
     """Run ``cmd``; its wall time, peak memory of its process tree and exit code."""
     import psutil
 
@@ -57,8 +58,10 @@ def measure(cmd: list[str], *, env: dict | None = None, cwd: Path = ROOT, timeou
         for line in stream:
             sink.append(line)
 
-    readers = [threading.Thread(target=drain, args=(popen.stdout, out_chunks), daemon=True),
-               threading.Thread(target=drain, args=(popen.stderr, out_chunks), daemon=True)]
+    readers = [
+        threading.Thread(target=drain, args=(popen.stdout, out_chunks), daemon=True),
+        threading.Thread(target=drain, args=(popen.stderr, out_chunks), daemon=True),
+    ]
     for r in readers:
         r.start()
     while popen.poll() is None:
@@ -72,28 +75,42 @@ def measure(cmd: list[str], *, env: dict | None = None, cwd: Path = ROOT, timeou
     wall = time.perf_counter() - t0
     for r in readers:
         r.join(timeout=5)
-    return {"wall_s": round(wall, 3), "peak_rss_mb": round(peak_sum / 2**20, 1),
-            "largest_process_mb": round(peak_one / 2**20, 1), "returncode": popen.returncode,
-            "output_tail": "".join(out_chunks)[-2000:]}
+    return {
+        "wall_s": round(wall, 3),
+        "peak_rss_mb": round(peak_sum / 2**20, 1),
+        "largest_process_mb": round(peak_one / 2**20, 1),
+        "returncode": popen.returncode,
+        "output_tail": "".join(out_chunks)[-2000:],
+    }
 
 
 def summarise(runs: list[dict]) -> dict:
     """Median wall time and the largest peak memory over repeated runs (all must have succeeded)."""
     failed = [r for r in runs if r.get("returncode", 0) != 0]
     walls = [r["wall_s"] for r in runs]
-    return {"runs": len(runs), "median_s": round(statistics.median(walls), 3), "min_s": min(walls),
-            "max_s": max(walls), "peak_rss_mb": max(r.get("peak_rss_mb", 0) for r in runs),
-            "failed_runs": len(failed), **({"failure": failed[0]["output_tail"]} if failed else {})}
+    return {
+        "runs": len(runs),
+        "median_s": round(statistics.median(walls), 3),
+        "min_s": min(walls),
+        "max_s": max(walls),
+        "peak_rss_mb": max(r.get("peak_rss_mb", 0) for r in runs),
+        "failed_runs": len(failed),
+        **({"failure": failed[0]["output_tail"]} if failed else {}),
+    }
 
 
 def machine() -> dict:
     import psutil
 
     load = os.getloadavg()
-    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "load_average_at_start": [round(x, 2) for x in load],
-            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_average_at_start": [round(x, 2) for x in load],
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
 
 def write_results(stem: str, result: dict, markdown: str) -> tuple[Path, Path]:

@@ -33,10 +33,15 @@ def _demote(markdown: str) -> str:
 
 def build(results: Path = RESULTS) -> str:
     parts = sorted(p for p in results.glob("*.json"))
-    lines = ["# Benchmark results", "",
-             "Collected from `benchmarks/results/*.json` by `benchmarks/report.py`. Every fanlib figure is paired "
-             "with the baseline measured in the same run; the machine is shared, so quote ratios.", "",
-             "| benchmark | measured | file |", "|---|---|---|"]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Collected from `benchmarks/results/*.json` by `benchmarks/report.py`. Every fanlib figure is paired "
+        "with the baseline measured in the same run; the machine is shared, so quote ratios.",
+        "",
+        "| benchmark | measured | file |",
+        "|---|---|---|",
+    ]
     sections = []
     for path in parts:
         try:
@@ -46,8 +51,11 @@ def build(results: Path = RESULTS) -> str:
             continue
         lines.append(f"| {path.stem} | {_when(data, path)} | `{path.name}` |")
         md = path.with_suffix(".md")
-        body = _demote(md.read_text(encoding="utf-8")) if md.exists() else (
-            "```json\n" + json.dumps(data, indent=2, ensure_ascii=False)[:4000] + "\n```")
+        body = (
+            _demote(md.read_text(encoding="utf-8"))
+            if md.exists()
+            else ("```json\n" + json.dumps(data, indent=2, ensure_ascii=False)[:4000] + "\n```")
+        )
         sections.append(f"## {path.stem}\n\n{body.strip()}\n")
     if not parts:
         lines.append("| (none yet: run `make bench`) | | |")

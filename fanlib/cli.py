@@ -12,10 +12,10 @@ import sys
 #: command -> (module, one-line help). Each module has ``main(argv) -> int``.
 COMMANDS = {
     "demo": ("fanlib.demo", "build the demo data set with planted truths"),
-    "validate": ("fanlib.validate", "check a data source against the fan data contract"),
-    "load": ("fanlib.load", "copy a data source into PostgreSQL or a Parquet folder"),
-    "run": ("fanlib.runner", "execute report notebooks into a dated HTML report folder"),
-    "params": ("fanlib.params", "list each report's parameters: types, defaults, allowed values and help"),
+    "validate": ("fanlib.data.validate", "check a data source against the fan data contract"),
+    "load": ("fanlib.data.load", "copy a data source into PostgreSQL or a Parquet folder"),
+    "run": ("fanlib.reports.runner", "execute report notebooks into a dated HTML report folder"),
+    "params": ("fanlib.reports.params", "list each report's parameters: types, defaults, allowed values and help"),
     "sentiment": ("fanlib.sentiment.cli", "train or evaluate the Chinese sentiment model"),
 }
 
@@ -23,7 +23,9 @@ COMMANDS = {
 def _usage() -> str:
     width = max(map(len, COMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items())
-    return f"usage: fanlib <command> [options]\n\ncommands:\n{rows}\n\n`fanlib <command> --help` for a command's options."
+    return (
+        f"usage: fanlib <command> [options]\n\ncommands:\n{rows}\n\n`fanlib <command> --help` for a command's options."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """Generate environment.yml (conda-forge) from pyproject.toml, the source of truth.
 
-    python scripts/sync_environment.py          # rewrite environment.yml
-    python scripts/sync_environment.py --check  # exit 1 if environment.yml has drifted
+python scripts/sync_environment.py          # rewrite environment.yml
+python scripts/sync_environment.py --check  # exit 1 if environment.yml has drifted
 """
 
 from __future__ import annotations

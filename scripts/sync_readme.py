@@ -1,7 +1,7 @@
-"""Write the data contract (from fanlib/contract.py) into README.md between its markers.
+"""Write the data contract (from fanlib/data/contract.py) into README.md between its markers.
 
-    python scripts/sync_readme.py          # rewrite the block
-    python scripts/sync_readme.py --check  # exit 1 if README.md has drifted
+python scripts/sync_readme.py          # rewrite the block
+python scripts/sync_readme.py --check  # exit 1 if README.md has drifted
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fanlib import contract  # noqa: E402
+from fanlib.data import contract  # noqa: E402
 
 START, END = "<!-- contract:start -->", "<!-- contract:end -->"
 
@@ -29,8 +29,7 @@ def main(argv: list[str]) -> int:
     wanted = render(current)
     if "--check" in argv:
         if current != wanted:
-            print("README.md's contract section is out of date: run `python scripts/sync_readme.py`.",
-                  file=sys.stderr)
+            print("README.md's contract section is out of date: run `python scripts/sync_readme.py`.", file=sys.stderr)
             return 1
         return 0
     path.write_text(wanted, encoding="utf-8")

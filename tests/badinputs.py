@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fanlib import contract
+from fanlib.data import contract
 
 TABLES = tuple(contract.TABLE_NAMES)
 #: Every timestamp column of each contract table.
@@ -115,8 +115,10 @@ class Sources:
                 if timestamptz:
                     for col in TIME_COLUMNS[name]:
                         # The naive China times become instants, stored in UTC.
-                        con.execute(f'ALTER TABLE "{name}" ALTER "{col}" TYPE TIMESTAMPTZ '
-                                    f"USING timezone('{contract.TIMEZONE}', \"{col}\")")
+                        con.execute(
+                            f'ALTER TABLE "{name}" ALTER "{col}" TYPE TIMESTAMPTZ '
+                            f"USING timezone('{contract.TIMEZONE}', \"{col}\")"
+                        )
         finally:
             con.close()
         return path
@@ -141,8 +143,9 @@ def as_text(df: pd.DataFrame, column: str) -> pd.DataFrame:
     """``df`` with ``column`` as text (so single cells can hold what the contract's type cannot)."""
     out = df.copy()
     out[column] = out[column].astype("object").where(out[column].notna(), None)
-    out[column] = [None if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v))
-                   for v in out[column]]
+    out[column] = [
+        None if v is None else (str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)) for v in out[column]
+    ]
     return out
 
 
@@ -158,7 +161,7 @@ def door_digest(source, mapping: dict | None = None) -> dict:
     """Figures fanlib's data door reads from ``source``, computed in the engine: per table the rows,
     the sum and range of every timestamp (as epoch seconds) and the sum of the amounts. A timestamp
     shifted by any amount, or an amount read wrongly, changes it."""
-    from fanlib.data import connect
+    from fanlib.data.fandata import connect
 
     fd = connect(source, mapping=mapping, validate=False)
     try:
@@ -210,7 +213,7 @@ def fanlib(*args, timeout: int = 600) -> Result:
 def assert_no_traceback(text: str, where: str) -> None:
     """Neither a traceback nor a Python (or engine) exception name in ``text``."""
     m = _TRACE.search(text)
-    assert m is None, f"{where} shows {m.group(0)!r}: …{text[max(0, m.start() - 300):m.end() + 300]}…"
+    assert m is None, f"{where} shows {m.group(0)!r}: …{text[max(0, m.start() - 300) : m.end() + 300]}…"
 
 
 def visible_text(page: str) -> str:
@@ -231,20 +234,26 @@ def assert_says(text: str, *needles, where: str = "the output") -> None:
 
 
 #: One contract problem as ``fanlib validate`` lists it: ``orders.amount_cny [min_value, 3 failing rows]``.
-_PROBLEM = re.compile(r"^\s*\d+\.\s+(?P<where>[\w.]+(?:, \w+)*) \[(?P<check>\w+)(?:, (?P<rows>[\d,]+) failing rows?)?\]",
-                      re.M)
+_PROBLEM = re.compile(
+    r"^\s*\d+\.\s+(?P<where>[\w.]+(?:, \w+)*) \[(?P<check>\w+)(?:, (?P<rows>[\d,]+) failing rows?)?\]", re.M
+)
 
 
 def contract_problems(text: str) -> list[dict]:
     """The problems ``fanlib validate`` listed: where, check and failing rows (None for structural ones)."""
-    return [{"where": m["where"], "check": m["check"],
-             "rows": int(m["rows"].replace(",", "")) if m["rows"] else None} for m in _PROBLEM.finditer(text)]
+    return [
+        {"where": m["where"], "check": m["check"], "rows": int(m["rows"].replace(",", "")) if m["rows"] else None}
+        for m in _PROBLEM.finditer(text)
+    ]
 
 
 def hash_tree(folder: Path) -> dict[str, str]:
     """SHA-256 of every file under ``folder``, by relative path."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def read_json(path: Path) -> dict:
@@ -296,7 +305,7 @@ def report_files(day: Path, report: str) -> dict[str, str]:
     """The texts a report wrote into its dated folder (page, analyst page, notebook, summary, exports)."""
     out = {}
     for p in sorted(day.glob(f"{report}*")):
-        for f in ([p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())):
+        for f in [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file()):
             if f.suffix in (".html", ".ipynb", ".json", ".csv", ".md", ".txt"):
                 out[str(f.relative_to(day))] = f.read_text(encoding="utf-8-sig", errors="replace")
     return out
@@ -406,8 +415,10 @@ def page_and_notebook(folder: Path, report: str) -> str:
 
 def warning_banners(page_html: str) -> list[str]:
     """The text of every warning (or danger) banner on a page."""
-    return [visible_text(m) for m in re.findall(r'<div class="fanlib-banner fanlib-(?:warning|danger)".*?</div>',
-                                                page_html, re.S)]
+    return [
+        visible_text(m)
+        for m in re.findall(r'<div class="fanlib-banner fanlib-(?:warning|danger)".*?</div>', page_html, re.S)
+    ]
 
 
 def names_day(texts: list[str], day: date) -> bool:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# Test modules live in folders that mirror the package; the shared helpers stay here.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # Matplotlib must never try a display in tests.
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -57,8 +61,12 @@ def demo_campaign(source: Path) -> dict:
 def demo_campaign_args(source: Path) -> list[str]:
     """`fanlib run` options that point the A/B report at the campaign planted in the demo file ``source``."""
     p = demo_campaign(source)
-    return ["-p", f"02_ab_campaign.did_communities=[{', '.join(p['did_communities'])}]",
-            "-p", f"02_ab_campaign.did_start={p['did_start'].isoformat()}"]
+    return [
+        "-p",
+        f"02_ab_campaign.did_communities=[{', '.join(p['did_communities'])}]",
+        "-p",
+        f"02_ab_campaign.did_start={p['did_start'].isoformat()}",
+    ]
 
 
 def run_suite(out: Path, source: Path, *extra: str):
@@ -68,8 +76,23 @@ def run_suite(out: Path, source: Path, *extra: str):
     import sys
 
     campaign = demo_campaign_args(source) if Path(source).with_name("demo_truth.json").exists() else []
-    cmd = [sys.executable, "-m", "fanlib", "run", "all", "--source", str(source), "--out", str(out),
-           "--date", SUITE_DATE, "--jobs", "2", *campaign, *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fanlib",
+        "run",
+        "all",
+        "--source",
+        str(source),
+        "--out",
+        str(out),
+        "--date",
+        SUITE_DATE,
+        "--jobs",
+        "2",
+        *campaign,
+        *extra,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
 
 

@@ -19,7 +19,7 @@ def render_notebook(monkeypatch, notebook: Path, **params):
     import IPython.display
     import matplotlib.pyplot as plt
 
-    from fanlib import plotting
+    from fanlib.present import plotting
 
     shown, charts = [], []
 
@@ -53,5 +53,8 @@ def render_notebook(monkeypatch, notebook: Path, **params):
 
 def table_headers(html_parts) -> list[str]:
     """The text of every <th> in the displayed HTML tables."""
-    return [re.sub(r"<[^>]+>", "", h).strip() for part in html_parts
-            for h in re.findall(r"<th[^>]*>(.*?)</th>", part, flags=re.S)]
+    return [
+        re.sub(r"<[^>]+>", "", h).strip()
+        for part in html_parts
+        for h in re.findall(r"<th[^>]*>(.*?)</th>", part, flags=re.S)
+    ]

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 
-def write_duckdb(path: Path, fans: pd.DataFrame, events: pd.DataFrame, orders: pd.DataFrame,
-                 comments: pd.DataFrame | None = None) -> Path:
+def write_duckdb(
+    path: Path, fans: pd.DataFrame, events: pd.DataFrame, orders: pd.DataFrame, comments: pd.DataFrame | None = None
+) -> Path:
     con = duckdb.connect(str(path))
     for name, df in (("fans", fans), ("events", events), ("orders", orders), ("comments", comments)):
         if df is not None:
@@ -27,10 +28,21 @@ def random_fans(n: int = 400, seed: int = 0, start="2025-01-01", days: int = 120
     start = pd.Timestamp(start)
     end = pd.Timestamp(end)
     ids = [f"F{i:05d}" for i in range(n)]
-    join = start + pd.to_timedelta(rng.integers(0, days, n), unit="D") + pd.to_timedelta(rng.integers(0, 86400, n), unit="s")
+    join = (
+        start
+        + pd.to_timedelta(rng.integers(0, days, n), unit="D")
+        + pd.to_timedelta(rng.integers(0, 86400, n), unit="s")
+    )
     channels = rng.choice(["wechat", "douyin", "weibo"], n)
-    fans = pd.DataFrame({"fan_id": ids, "join_time": join, "channel": channels,
-                         "community_id": rng.choice(["C1", "C2", "C3"], n), "city_tier": rng.integers(1, 4, n)})
+    fans = pd.DataFrame(
+        {
+            "fan_id": ids,
+            "join_time": join,
+            "channel": channels,
+            "community_id": rng.choice(["C1", "C2", "C3"], n),
+            "city_tier": rng.integers(1, 4, n),
+        }
+    )
     life = rng.exponential(60, n)
     rows = []
     for fid, j, l in zip(ids, join, life):
@@ -43,6 +55,12 @@ def random_fans(n: int = 400, seed: int = 0, start="2025-01-01", days: int = 120
     events = pd.DataFrame(rows, columns=["fan_id", "event_time", "event_type"])
     events = events[events.event_time <= end + pd.Timedelta(hours=23, minutes=59)]
     buy = events.sample(frac=0.05, random_state=seed)
-    orders = pd.DataFrame({"order_id": [f"O{i:06d}" for i in range(len(buy))], "fan_id": buy.fan_id.values,
-                           "order_time": buy.event_time.values, "amount_cny": rng.lognormal(4, 0.5, len(buy))})
+    orders = pd.DataFrame(
+        {
+            "order_id": [f"O{i:06d}" for i in range(len(buy))],
+            "fan_id": buy.fan_id.values,
+            "order_time": buy.event_time.values,
+            "amount_cny": rng.lognormal(4, 0.5, len(buy)),
+        }
+    )
     return fans, events.reset_index(drop=True), orders

@@ -11,8 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_environment_yml_matches_pyproject():
-    result = subprocess.run([sys.executable, "scripts/sync_environment.py", "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "scripts/sync_environment.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -34,8 +35,9 @@ def test_sqlglot_pin_is_kept():
 
 
 def test_readme_documents_the_current_contract():
-    result = subprocess.run([sys.executable, "scripts/sync_readme.py", "--check"], cwd=ROOT,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "scripts/sync_readme.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
 
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fanlib.ab.lifts import (AbsoluteLift, RelativeLift, _critical, _two_sided_p, absolute_lift, relative_lift,
-                             welch_df)
+from fanlib.ab.lifts import AbsoluteLift, RelativeLift, _critical, _two_sided_p, absolute_lift, relative_lift, welch_df
 from fanlib.ab.notes import describe, note
 from fanlib.ab.stats import Moments
 
@@ -80,8 +79,16 @@ class CupedResult:
     codes: tuple = ()
 
 
-def cuped(treat: Moments, control: Moments, outcome: str, covariates, *, alpha: float = 0.05,
-          relative_method: str = "fieller", min_n_relative: int = 1_000) -> CupedResult:
+def cuped(
+    treat: Moments,
+    control: Moments,
+    outcome: str,
+    covariates,
+    *,
+    alpha: float = 0.05,
+    relative_method: str = "fieller",
+    min_n_relative: int = 1_000,
+) -> CupedResult:
     """Regression-adjusted absolute and relative lift of ``outcome`` using pre-period ``covariates``.
 
     Never widens the interval: if the adjusted standard error is larger than the unadjusted
@@ -127,28 +134,74 @@ def cuped(treat: Moments, control: Moments, outcome: str, covariates, *, alpha: 
     crit = _critical(alpha, df)
     if se > 0:
         stat = d / se
-        absolute = AbsoluteLift(d, se, d - crit * se, d + crit * se, _two_sided_p(stat, df), stat, df,
-                                "CUPED (regression adjustment), Welch t-test", text, codes)
+        absolute = AbsoluteLift(
+            d,
+            se,
+            d - crit * se,
+            d + crit * se,
+            _two_sided_p(stat, df),
+            stat,
+            df,
+            "CUPED (regression adjustment), Welch t-test",
+            text,
+            codes,
+        )
     else:
         codes = codes or (note("no_variation"),)
-        absolute = AbsoluteLift(d, 0.0, d, d, 1.0 if d == 0 else math.nan, 0.0, df,
-                                "CUPED (regression adjustment)", describe(codes), codes)
+        absolute = AbsoluteLift(
+            d, 0.0, d, d, 1.0 if d == 0 else math.nan, 0.0, df, "CUPED (regression adjustment)", describe(codes), codes
+        )
     s1, s0 = math.sqrt(v1 / n1), math.sqrt(v0 / n0)
-    relative = relative_lift(adj1, s1, adj0, s0, n_min=min(n1, n0), alpha=alpha, method=relative_method, df=df,
-                             min_n=min_n_relative)
-    return CupedResult(absolute, relative, theta, reduction, {"treatment": adj1, "control": adj0},
-                       {"treatment": s1, "control": s0}, applied, text, codes)
+    relative = relative_lift(
+        adj1, s1, adj0, s0, n_min=min(n1, n0), alpha=alpha, method=relative_method, df=df, min_n=min_n_relative
+    )
+    return CupedResult(
+        absolute,
+        relative,
+        theta,
+        reduction,
+        {"treatment": adj1, "control": adj0},
+        {"treatment": s1, "control": s0},
+        applied,
+        text,
+        codes,
+    )
 
 
-def _unadjusted(treat: Moments, control: Moments, outcome: str, covariates: list, alpha: float,
-                relative_method: str, min_n_relative: int) -> CupedResult:
+def _unadjusted(
+    treat: Moments,
+    control: Moments,
+    outcome: str,
+    covariates: list,
+    alpha: float,
+    relative_method: str,
+    min_n_relative: int,
+) -> CupedResult:
     """The plain lift, marked not adjusted: the variants are too small for regression adjustment."""
     from fanlib.ab.stats import SampleStats
 
     t, c = SampleStats.from_moments(treat, outcome), SampleStats.from_moments(control, outcome)
     absolute = absolute_lift(t, c, alpha)
-    relative = relative_lift(t.mean, t.se, c.mean, c.se, n_min=min(t.n, c.n), alpha=alpha, method=relative_method,
-                             df=absolute.df, min_n=min_n_relative)
+    relative = relative_lift(
+        t.mean,
+        t.se,
+        c.mean,
+        c.se,
+        n_min=min(t.n, c.n),
+        alpha=alpha,
+        method=relative_method,
+        df=absolute.df,
+        min_n=min_n_relative,
+    )
     codes = (note("cuped_too_few", n=int(min(t.n, c.n)), k=len(covariates)),)
-    return CupedResult(absolute, relative, np.zeros(len(covariates)), 0.0, {"treatment": t.mean, "control": c.mean},
-                       {"treatment": t.se, "control": c.se}, False, describe(codes), codes)
+    return CupedResult(
+        absolute,
+        relative,
+        np.zeros(len(covariates)),
+        0.0,
+        {"treatment": t.mean, "control": c.mean},
+        {"treatment": t.se, "control": c.se},
+        False,
+        describe(codes),
+        codes,
+    )

@@ -81,8 +81,9 @@ def ols(y, X, *, names=None, cov_type: str = "nonrobust", groups=None, weights=N
     return OLSResult(names, params, cov, n, df, cov_type, n_groups)
 
 
-def _absorb(M: np.ndarray, effects: list[np.ndarray], w: np.ndarray, tol: float = 1e-12,
-            max_iter: int = 1000) -> np.ndarray:
+def _absorb(
+    M: np.ndarray, effects: list[np.ndarray], w: np.ndarray, tol: float = 1e-12, max_iter: int = 1000
+) -> np.ndarray:
     """M minus its weighted least-squares projection on the dummies of every fixed effect.
 
     Alternating weighted demeaning (one pass for a balanced panel with unit-constant weights;
@@ -129,9 +130,13 @@ def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
     n_groups = len(uniq)
     if df <= 0 or n_groups < 2:  # nothing left to estimate the noise from
         n_periods = len(set(np.asarray(effects[-1]).tolist())) if len(effects) > 1 else 0
-        raise ABInputError(f"the panel is too small: {n_groups} units over {n_periods} periods leave no residual "
-                           f"degrees of freedom after the fixed effects", check="panel size", code="did_too_small",
-                           fields={"units": n_groups, "periods": n_periods})
+        raise ABInputError(
+            f"the panel is too small: {n_groups} units over {n_periods} periods leave no residual "
+            f"degrees of freedom after the fixed effects",
+            check="panel size",
+            code="did_too_small",
+            fields={"units": n_groups, "periods": n_periods},
+        )
     scores = np.zeros((n_groups, Xs.shape[1]))
     np.add.at(scores, gcodes, Xs * resid[:, None])
     cov = xtx_inv @ (scores.T @ scores) @ xtx_inv
@@ -141,29 +146,34 @@ def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
 
 # --- the panel, built in the engine --------------------------------------------------------
 
-def build_panel(fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: str = "community_id",
-                event_types=None) -> pd.DataFrame:
+
+def build_panel(
+    fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: str = "community_id", event_types=None
+) -> pd.DataFrame:
     """Weekly event counts per community, weeks counted from the campaign ``start`` (week 0 starts on it).
 
     Aggregated in the engine; only units × weeks come back. Communities come from
     ``events.community_id`` when present, else from the fan's community.
     """
-    import ibis
 
     start = pd.Timestamp(start)
     ev = fd.events
     if unit not in ev.columns:
         fans = fd.fans
         if unit not in fans.columns:
-            raise ABInputError(f"neither events nor fans have the column {unit!r} needed for the panel",
-                               table="events", column=unit, check="column present", code="did_no_unit_column",
-                               fields={"column": unit})
+            raise ABInputError(
+                f"neither events nor fans have the column {unit!r} needed for the panel",
+                table="events",
+                column=unit,
+                check="column present",
+                code="did_no_unit_column",
+                fields={"column": unit},
+            )
         ev = ev.join(fans.select("fan_id", fans[unit].name(f"{unit}_fan")), "fan_id")
         ev = ev.mutate(**{unit: ev[f"{unit}_fan"]})
     lo = start - pd.Timedelta(weeks=pre_weeks)
     hi = start + pd.Timedelta(weeks=post_weeks)
-    ev = ev.filter((ev.event_time >= lo.to_pydatetime()) & (ev.event_time < hi.to_pydatetime())
-                   & ev[unit].notnull())
+    ev = ev.filter((ev.event_time >= lo.to_pydatetime()) & (ev.event_time < hi.to_pydatetime()) & ev[unit].notnull())
     if event_types:
         ev = ev.filter(ev.event_type.isin(list(event_types)))
     secs = ev.event_time.epoch_seconds() - int((start - pd.Timestamp("1970-01-01")).total_seconds())
@@ -171,9 +181,14 @@ def build_panel(fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: s
     agg = ev.group_by([ev[unit].name("unit"), "period"]).aggregate(events=ev.count(), fans=ev.fan_id.nunique())
     panel = fd.execute(agg)
     if panel.empty:
-        raise ABInputError(f"no events between {lo.date()} and {hi.date()} with a {unit}", table="events",
-                           column="event_time", check="non-empty window", code="did_no_events",
-                           fields={"first": lo.date().isoformat(), "last": hi.date().isoformat(), "column": unit})
+        raise ABInputError(
+            f"no events between {lo.date()} and {hi.date()} with a {unit}",
+            table="events",
+            column="event_time",
+            check="non-empty window",
+            code="did_no_events",
+            fields={"first": lo.date().isoformat(), "last": hi.date().isoformat(), "column": unit},
+        )
     units = sorted(panel["unit"].astype(str).unique())
     periods = range(-pre_weeks, post_weeks)
     full = pd.MultiIndex.from_product([units, periods], names=["unit", "period"]).to_frame(index=False)
@@ -232,8 +247,13 @@ def unit_weights(panel: pd.DataFrame) -> np.ndarray | None:
 
 def _positive(panel: pd.DataFrame, outcome: str) -> pd.DataFrame:
     if outcome not in panel.columns:
-        raise ABInputError(f"the panel has no column {outcome!r}", column=outcome, check="column present",
-                           code="did_no_outcome", fields={"column": outcome})
+        raise ABInputError(
+            f"the panel has no column {outcome!r}",
+            column=outcome,
+            check="column present",
+            code="did_no_outcome",
+            fields={"column": outcome},
+        )
     values = panel[outcome].astype(float)
     return panel[np.isfinite(values) & (values > 0)]
 
@@ -251,18 +271,29 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     units = panel["unit"].astype(str).to_numpy()
     missing = treated - set(units)
     if missing:
-        raise ABInputError(f"treated units {sorted(missing)} have no events in the panel window",
-                           table="events", column="community_id", check="treated units present",
-                           code="did_treated_missing", fields={"units": ", ".join(sorted(missing))})
+        raise ABInputError(
+            f"treated units {sorted(missing)} have no events in the panel window",
+            table="events",
+            column="community_id",
+            check="treated units present",
+            code="did_treated_missing",
+            fields={"units": ", ".join(sorted(missing))},
+        )
     n_treated = len(treated)
     n_units = len(set(units))
     if n_treated == 0 or n_treated == n_units:
-        raise ABInputError("difference-in-differences needs both treated and untreated units",
-                           check="treated and control groups", code="did_no_groups")
+        raise ABInputError(
+            "difference-in-differences needs both treated and untreated units",
+            check="treated and control groups",
+            code="did_no_groups",
+        )
     period = panel["period"].to_numpy()
     if not ((period < 0).any() and (period >= 0).any()):
-        raise ABInputError("the panel needs weeks before and after the campaign start", check="pre and post periods",
-                           code="did_no_periods")
+        raise ABInputError(
+            "the panel needs weeks before and after the campaign start",
+            check="pre and post periods",
+            code="did_no_periods",
+        )
     y = np.log(panel[outcome].to_numpy(float))
     w = unit_weights(panel)
     d = np.isin(units, list(treated)).astype(float)
@@ -273,8 +304,12 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     b, se = res.coef("treated_post")
     G = res.n_groups
     if not (math.isfinite(se) and se > 0):  # a perfect fit is no evidence of an effect
-        raise ABInputError("the panel is too small to estimate the uncertainty of the effect", check="panel size",
-                           code="did_too_small", fields={"units": n_units, "periods": len(set(period.tolist()))})
+        raise ABInputError(
+            "the panel is too small to estimate the uncertainty of the effect",
+            check="panel size",
+            code="did_too_small",
+            fields={"units": n_units, "periods": len(set(period.tolist()))},
+        )
     crit = float(_st.t.ppf(1 - alpha / 2, G - 1))
     p = float(2 * _st.t.sf(abs(b / se), G - 1))
     # event study: treated × each week except the reference week -1
@@ -289,8 +324,24 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     rows.append({"period": -1, "estimate": 0.0, "low": 0.0, "high": 0.0, "se": 0.0})
     study = pd.DataFrame(rows).sort_values("period").reset_index(drop=True)
     f, fp, q = pretrend_test(panel, treated, outcome)
-    return DiDResult(b, se, b - crit * se, b + crit * se, p, math.expm1(b), math.expm1(b - crit * se),
-                     math.expm1(b + crit * se), n_units, n_treated, len(set(period.tolist())), f, fp, q, study, res)
+    return DiDResult(
+        b,
+        se,
+        b - crit * se,
+        b + crit * se,
+        p,
+        math.expm1(b),
+        math.expm1(b - crit * se),
+        math.expm1(b + crit * se),
+        n_units,
+        n_treated,
+        len(set(period.tolist())),
+        f,
+        fp,
+        q,
+        study,
+        res,
+    )
 
 
 def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> tuple[float, float, int]:
@@ -309,8 +360,7 @@ def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan")
     d = np.isin(units, [str(t) for t in treated]).astype(float)
     y = np.log(pre[outcome].to_numpy(float))
     try:
-        res = ols_fe(y, d * period, names=["slope"], effects=[units, period], groups=units,
-                     weights=unit_weights(pre))
+        res = ols_fe(y, d * period, names=["slope"], effects=[units, period], groups=units, weights=unit_weights(pre))
     except ABInputError:  # too few weeks or units before the start: no test, said as such
         return math.nan, math.nan, 0
     if not (math.isfinite(res.bse[0]) and res.bse[0] > 0):

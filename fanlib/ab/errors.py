@@ -6,8 +6,17 @@ from __future__ import annotations
 class ABInputError(ValueError):
     """Experiment input that cannot be analysed as given; the message says what and where."""
 
-    def __init__(self, message: str, *, table: str | None = None, column: str | None = None,
-                 check: str | None = None, examples=None, code: str | None = None, fields: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        column: str | None = None,
+        check: str | None = None,
+        examples=None,
+        code: str | None = None,
+        fields: dict | None = None,
+    ):
         self.table, self.column, self.check, self.examples = table, column, check, examples
         # code + fields let a report say the same in its own language (catalogue key err_<code>)
         self.code, self.fields = code, dict(fields or {})

@@ -29,8 +29,16 @@ class GuardrailResult:
         return f"{self.metric}: a {side} beyond {self.margin:.0%} cannot be ruled out"
 
 
-def check_guardrail(metric: str, variant: str, estimate: float, low: float, high: float, control_mean: float,
-                    margin: float, higher_is_better: bool = True) -> GuardrailResult:
+def check_guardrail(
+    metric: str,
+    variant: str,
+    estimate: float,
+    low: float,
+    high: float,
+    control_mean: float,
+    margin: float,
+    higher_is_better: bool = True,
+) -> GuardrailResult:
     """Non-inferiority of the absolute lift's interval [low, high] against ``margin`` × |control mean|.
 
     fine: the whole interval is better than -margin; violated: the whole interval is worse than

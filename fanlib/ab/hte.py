@@ -23,15 +23,21 @@ from fanlib.ab.multiple import adjust
 MIN_SEGMENT_N = 100
 
 
-def segment_effects(stats_by_segment: dict, control: str, treatment: str, *, alpha: float = 0.05,
-                    min_n: int = MIN_SEGMENT_N) -> pd.DataFrame:
+def segment_effects(
+    stats_by_segment: dict, control: str, treatment: str, *, alpha: float = 0.05, min_n: int = MIN_SEGMENT_N
+) -> pd.DataFrame:
     """Absolute lift per segment. ``stats_by_segment`` maps segment -> {variant: SampleStats/RatioStats}."""
     rows = []
     for seg, by_variant in stats_by_segment.items():
         c, t = by_variant.get(control), by_variant.get(treatment)
         n_c, n_t = (c.n if c else 0), (t.n if t else 0)
-        row = {"segment": seg, "n_control": n_c, "n_treatment": n_t, "control_mean": c.mean if c else math.nan,
-               "treatment_mean": t.mean if t else math.nan}
+        row = {
+            "segment": seg,
+            "n_control": n_c,
+            "n_treatment": n_t,
+            "control_mean": c.mean if c else math.nan,
+            "treatment_mean": t.mean if t else math.nan,
+        }
         if min(n_c, n_t) >= 2:
             lift = absolute_lift(t, c, alpha)
             row.update(estimate=lift.estimate, low=lift.low, high=lift.high, se=lift.se, p_value=lift.p_value)
@@ -55,8 +61,15 @@ def interaction_test(effects: pd.DataFrame) -> tuple[float, int, float]:
     return q, df, float(_st.chi2.sf(q, df))
 
 
-def heterogeneity(stats_by_dimension: dict, control: str, treatment: str, *, alpha: float = 0.05,
-                  correction: str = "holm", min_n: int = MIN_SEGMENT_N) -> tuple[pd.DataFrame, pd.DataFrame]:
+def heterogeneity(
+    stats_by_dimension: dict,
+    control: str,
+    treatment: str,
+    *,
+    alpha: float = 0.05,
+    correction: str = "holm",
+    min_n: int = MIN_SEGMENT_N,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-segment effects and per-dimension interaction tests, both with corrected p-values.
 
     ``stats_by_dimension`` maps dimension -> segment -> {variant: stats}. Returns (segments, tests).
@@ -67,8 +80,16 @@ def heterogeneity(stats_by_dimension: dict, control: str, treatment: str, *, alp
         eff.insert(0, "dimension", dim)
         seg_frames.append(eff)
         q, df, p = interaction_test(eff)
-        tests.append({"dimension": dim, "segments": len(eff), "segments_tested": int(eff["tested"].sum()),
-                      "q": q, "df": df, "p_value": p})
+        tests.append(
+            {
+                "dimension": dim,
+                "segments": len(eff),
+                "segments_tested": int(eff["tested"].sum()),
+                "q": q,
+                "df": df,
+                "p_value": p,
+            }
+        )
     segments = pd.concat(seg_frames, ignore_index=True) if seg_frames else pd.DataFrame()
     tests = pd.DataFrame(tests)
     if not segments.empty:
@@ -79,8 +100,18 @@ def heterogeneity(stats_by_dimension: dict, control: str, treatment: str, *, alp
     return segments, tests
 
 
-def segment_readout(fd, units, metric, dimensions, *, control: str, treatment: str, alpha: float = 0.05,
-                    correction: str = "holm", min_n: int = MIN_SEGMENT_N) -> tuple[pd.DataFrame, pd.DataFrame]:
+def segment_readout(
+    fd,
+    units,
+    metric,
+    dimensions,
+    *,
+    control: str,
+    treatment: str,
+    alpha: float = 0.05,
+    correction: str = "holm",
+    min_n: int = MIN_SEGMENT_N,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Segment effects of one metric for every dimension, aggregated in the engine (one query per dimension)."""
     from fanlib.ab.errors import ABInputError
     from fanlib.ab.outcomes import variant_moments
@@ -88,11 +119,16 @@ def segment_readout(fd, units, metric, dimensions, *, control: str, treatment: s
 
     missing = [d for d in dimensions if d not in units.columns]
     if missing:
-        raise ABInputError(f"segment columns {missing} are not available; available: "
-                           f"{[c for c in units.columns if units[c].type().is_string()]}", check="segment columns",
-                           code="segment_columns", fields={
-                               "columns": ", ".join(missing),
-                               "available": ", ".join(c for c in units.columns if units[c].type().is_string())})
+        raise ABInputError(
+            f"segment columns {missing} are not available; available: "
+            f"{[c for c in units.columns if units[c].type().is_string()]}",
+            check="segment columns",
+            code="segment_columns",
+            fields={
+                "columns": ", ".join(missing),
+                "available": ", ".join(c for c in units.columns if units[c].type().is_string()),
+            },
+        )
     by_dim = {}
     for dim in dimensions:
         mom = variant_moments(fd, units, {metric.name: metric}, by=[dim], label=f"ab:segments:{dim}")

@@ -86,10 +86,12 @@ def absolute_lift(treat, control, alpha: float = 0.05) -> AbsoluteLift:
     small = too_few_units(n1, n0)
     if small is not None:
         codes = (small,)
-        method = {"proportion": "two-proportion z-test", "ratio": "z-test, delta-method variance"}.get(kind,
-                                                                                                        "Welch t-test")
-        return AbsoluteLift(d, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, method, describe(codes),
-                            codes)
+        method = {"proportion": "two-proportion z-test", "ratio": "z-test, delta-method variance"}.get(
+            kind, "Welch t-test"
+        )
+        return AbsoluteLift(
+            d, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, method, describe(codes), codes
+        )
     if kind == "proportion":
         se = math.sqrt(treat.variance / n1 + control.variance / n0)
         pooled = (treat.sum + control.sum) / (n1 + n0)
@@ -115,8 +117,9 @@ def absolute_lift(treat, control, alpha: float = 0.05) -> AbsoluteLift:
         return AbsoluteLift(d, se, math.nan, math.nan, math.nan, math.nan, df, method, describe(codes), codes)
     if se == 0:
         codes = (note("no_variation" if d == 0 else "no_within_variation"),)
-        return AbsoluteLift(d, 0.0, d, d, 1.0 if d == 0 else math.nan, 0.0 if d == 0 else math.nan, df, method,
-                            describe(codes), codes)
+        return AbsoluteLift(
+            d, 0.0, d, d, 1.0 if d == 0 else math.nan, 0.0 if d == 0 else math.nan, df, method, describe(codes), codes
+        )
     stat = d / se
     crit = _critical(alpha, df)
     return AbsoluteLift(d, se, d - crit * se, d + crit * se, _two_sided_p(stat, df), stat, df, method)
@@ -148,9 +151,18 @@ def log_ratio_interval(m1: float, s1: float, m0: float, s0: float, crit: float) 
     return math.exp(centre - half), math.exp(centre + half)
 
 
-def relative_lift(treat_mean: float, treat_se: float, control_mean: float, control_se: float, *,
-                  n_min: int, alpha: float = 0.05, method: str = "fieller", df: float = math.inf,
-                  min_n: int = MIN_N_RELATIVE) -> RelativeLift:
+def relative_lift(
+    treat_mean: float,
+    treat_se: float,
+    control_mean: float,
+    control_se: float,
+    *,
+    n_min: int,
+    alpha: float = 0.05,
+    method: str = "fieller",
+    df: float = math.inf,
+    min_n: int = MIN_N_RELATIVE,
+) -> RelativeLift:
     """Relative lift treatment / control - 1 with a Fieller (default) or log-ratio interval.
 
     ``trusted`` is False, with the reason in ``note``, when a variant has fewer than ``min_n``
@@ -182,5 +194,12 @@ def relative_lift(treat_mean: float, treat_se: float, control_mean: float, contr
         codes.append(note("rel_uncertain_control"))
     if not math.isfinite(lo):
         codes.append(note("rel_unbounded"))
-    return RelativeLift(est, lo - 1 if math.isfinite(lo) else math.nan, hi - 1 if math.isfinite(hi) else math.nan,
-                        method, not codes, describe(codes), tuple(codes))
+    return RelativeLift(
+        est,
+        lo - 1 if math.isfinite(lo) else math.nan,
+        hi - 1 if math.isfinite(hi) else math.nan,
+        method,
+        not codes,
+        describe(codes),
+        tuple(codes),
+    )

@@ -1,6 +1,6 @@
 """Plain-language sentences and labels for the report, written from the computed figures.
 
-Every function takes the report's ``Messages`` (``fanlib.i18n.messages("ab_campaign", lang)``),
+Every function takes the report's ``Messages`` (``fanlib.present.i18n.messages("ab_campaign", lang)``),
 so the same figures read in Simplified Chinese or English.
 """
 
@@ -12,12 +12,16 @@ import pandas as pd
 
 from fanlib.ab.lifts import MIN_N_INTERVAL
 from fanlib.ab.verdict import DONT_SHIP, INCONCLUSIVE, SHIP, WITHHELD, format_lift
-from fanlib.escape import md_text
-from fanlib.i18n import fmt_date, fmt_number
+from fanlib.present.escape import md_text
+from fanlib.present.i18n import fmt_date, fmt_number
 
 DOMAIN = "ab_campaign"
-_DECISION_KEYS = {SHIP: "decision_ship", DONT_SHIP: "decision_dont_ship", INCONCLUSIVE: "decision_inconclusive",
-                  WITHHELD: "decision_withheld"}
+_DECISION_KEYS = {
+    SHIP: "decision_ship",
+    DONT_SHIP: "decision_dont_ship",
+    INCONCLUSIVE: "decision_inconclusive",
+    WITHHELD: "decision_withheld",
+}
 #: banner level per decision
 DECISION_LEVEL = {SHIP: "success", DONT_SHIP: "warning", INCONCLUSIVE: "info", WITHHELD: "danger"}
 
@@ -66,10 +70,18 @@ def value_labels(frame: pd.DataFrame, T, *columns: str) -> pd.DataFrame:
 
 def segment_table(table: pd.DataFrame, T, unit: str) -> pd.DataFrame:
     """The per-segment effects (``hte.segment_readout``'s first frame) in words and formatted for the page."""
-    shown = table.assign(segment=[segment_label(s, T, d) for d, s in zip(table["dimension"], table["segment"])],
-                         dimension=[dimension_label(d, T) for d in table["dimension"]])
-    shown = format_columns(shown, T, unit, values=["control_mean", "treatment_mean", "se"],
-                           diffs=["estimate", "low", "high"], pvalues=["p_value", "p_adjusted"])
+    shown = table.assign(
+        segment=[segment_label(s, T, d) for d, s in zip(table["dimension"], table["segment"])],
+        dimension=[dimension_label(d, T) for d in table["dimension"]],
+    )
+    shown = format_columns(
+        shown,
+        T,
+        unit,
+        values=["control_mean", "treatment_mean", "se"],
+        diffs=["estimate", "low", "high"],
+        pvalues=["p_value", "p_adjusted"],
+    )
     return value_labels(shown, T, "tested")
 
 
@@ -108,8 +120,9 @@ def srm_sentence(srm, T) -> str:
     shares = " / ".join(f"{k} {pct(v)}" for k, v in srm.observed_shares.items())
     plan = " / ".join(f"{k} {pct(v)}" for k, v in srm.planned.items())
     if srm.failed:
-        return T("srm_failed", shares=shares, plan=plan, chi2=f"{srm.chi2:.1f}", p=f"{srm.p_value:.2g}",
-                 alpha=srm.alpha)
+        return T(
+            "srm_failed", shares=shares, plan=plan, chi2=f"{srm.chi2:.1f}", p=f"{srm.p_value:.2g}", alpha=srm.alpha
+        )
     return T("srm_ok", shares=shares, plan=plan, p=f"{srm.p_value:.3g}")
 
 
@@ -139,8 +152,9 @@ def verdict_reason(verdict, T, srm=None) -> str:
         return srm_sentence(srm, T) if srm is not None else T("reason_srm")
     if code in ("ship_best", "none_better", "unclear"):
         best = next((v for v in d.get("variants", []) if v.variant == verdict.variant), None)
-        return T(f"reason_{code}", variant=verdict.variant or "",
-                 reason=verdict_reason(best, T) if best is not None else "")
+        return T(
+            f"reason_{code}", variant=verdict.variant or "", reason=verdict_reason(best, T) if best is not None else ""
+        )
     primary = d.get("primary", {})
     name = metric_label(primary.get("metric", primary.get("name", "")), T, primary.get("name"))
     p = d.get("p_adjusted", math.nan)
@@ -148,8 +162,13 @@ def verdict_reason(verdict, T, srm=None) -> str:
         return _guard_summary(d.get("guardrails", []), T)
     if code == "better_at_risk":
         return T("reason_better_at_risk", metric=name, guards=_guard_summary(d.get("guardrails", []), T))
-    return T(f"reason_{code}", metric=name, p=f"{p:.2g}" if isinstance(p, float) and math.isfinite(p) else "–",
-             n=primary.get("n_min", ""), min_n=MIN_N_INTERVAL)
+    return T(
+        f"reason_{code}",
+        metric=name,
+        p=f"{p:.2g}" if isinstance(p, float) and math.isfinite(p) else "–",
+        n=primary.get("n_min", ""),
+        min_n=MIN_N_INTERVAL,
+    )
 
 
 def verdict_sentence(verdict, T, srm=None) -> str:
@@ -159,26 +178,47 @@ def verdict_sentence(verdict, T, srm=None) -> str:
         return " | ".join(verdict_sentence(v, T, srm) for v in d["variants"])
     if verdict.decision == WITHHELD:
         return T("verdict_withheld_line", variant=verdict.variant, reason=verdict_reason(verdict, T, srm))
-    lifts = _list(T).join(f"{metric_label(m.get('metric', m['name']), T, m['name'])} "
-                          f"{lift_text(m['estimate'], m['low'], m['high'], m['unit'], T)}"
-                          for m in d.get("metrics", []))
-    return T("verdict_line", variant=verdict.variant, lifts=lifts, guards=_guard_summary(d.get("guardrails", []), T),
-             decision=decision_label(verdict.decision, T))
+    lifts = _list(T).join(
+        f"{metric_label(m.get('metric', m['name']), T, m['name'])} "
+        f"{lift_text(m['estimate'], m['low'], m['high'], m['unit'], T)}"
+        for m in d.get("metrics", [])
+    )
+    return T(
+        "verdict_line",
+        variant=verdict.variant,
+        lifts=lifts,
+        guards=_guard_summary(d.get("guardrails", []), T),
+        decision=decision_label(verdict.decision, T),
+    )
 
 
 def lift_sentence(row, T) -> str:
     """'conversion (treatment): +2.9 pp [0.1, 5.7], relative +11.6% [0.4%, 24.0%], adjusted p = 0.04'."""
     pct = lambda v: fmt_number(v, "pct", T.lang)  # noqa: E731
-    finite = all(isinstance(row[k], (int, float)) and math.isfinite(row[k])
-                 for k in ("relative", "relative_low", "relative_high"))
-    rel = (T("relative_interval", estimate=("+" if row["relative"] >= 0 else "") + pct(row["relative"]),
-             low=pct(row["relative_low"]), high=pct(row["relative_high"])) if finite else T("not_estimable"))
+    finite = all(
+        isinstance(row[k], (int, float)) and math.isfinite(row[k])
+        for k in ("relative", "relative_low", "relative_high")
+    )
+    rel = (
+        T(
+            "relative_interval",
+            estimate=("+" if row["relative"] >= 0 else "") + pct(row["relative"]),
+            low=pct(row["relative_low"]),
+            high=pct(row["relative_high"]),
+        )
+        if finite
+        else T("not_estimable")
+    )
     flag = "" if bool(row.get("relative_trusted", True)) else T("relative_untrusted")
     # A Markdown sentence: the variant and a user table's metric names are values from data.
-    return T("lift_line", metric=md_text(metric_label(row["metric"], T, row.get("label"))),
-             variant=md_text(row["variant"]),
-             absolute=lift_text(row["absolute"], row["absolute_low"], row["absolute_high"], row["unit"], T),
-             relative=rel + flag, p=f"{row['p_adjusted']:.3g}" if math.isfinite(row["p_adjusted"]) else "–")
+    return T(
+        "lift_line",
+        metric=md_text(metric_label(row["metric"], T, row.get("label"))),
+        variant=md_text(row["variant"]),
+        absolute=lift_text(row["absolute"], row["absolute_low"], row["absolute_high"], row["unit"], T),
+        relative=rel + flag,
+        p=f"{row['p_adjusted']:.3g}" if math.isfinite(row["p_adjusted"]) else "–",
+    )
 
 
 def segments_sentence(tests: pd.DataFrame, T, alpha: float = 0.05) -> str:
@@ -186,19 +226,30 @@ def segments_sentence(tests: pd.DataFrame, T, alpha: float = 0.05) -> str:
         return T("segments_none")
     het = tests[tests["heterogeneous"]]
     if het.empty:
-        detail = _list(T).join(f"{dimension_label(r.dimension, T)} p = {r.p_adjusted:.2g}"
-                               for r in tests.itertuples())
+        detail = _list(T).join(f"{dimension_label(r.dimension, T)} p = {r.p_adjusted:.2g}" for r in tests.itertuples())
         return T("segments_same", tests=detail)
     return T("segments_differ", dimensions=_list(T).join(dimension_label(d, T) for d in het["dimension"]), alpha=alpha)
 
 
 def did_sentence(res, T, alpha: float = 0.05) -> str:
     pct = lambda v: ("+" if v >= 0 else "") + fmt_number(v, "pct", T.lang)  # noqa: E731
-    trend = (T("did_no_pretrend") if not res.pretrend_tested else T("did_parallel", p=f"{res.pretrend_p:.2f}")
-             if res.pretrend_ok else T("did_not_parallel", p=f"{res.pretrend_p:.3f}"))
-    effect = T("did_effect", effect=pct(res.relative), low=pct(res.relative_low), high=pct(res.relative_high),
-               treated=res.n_treated, others=res.n_units - res.n_treated, p=f"{res.p_value:.3g}",
-               significance=T("significant" if res.p_value < alpha else "not_significant"))
+    trend = (
+        T("did_no_pretrend")
+        if not res.pretrend_tested
+        else T("did_parallel", p=f"{res.pretrend_p:.2f}")
+        if res.pretrend_ok
+        else T("did_not_parallel", p=f"{res.pretrend_p:.3f}")
+    )
+    effect = T(
+        "did_effect",
+        effect=pct(res.relative),
+        low=pct(res.relative_low),
+        high=pct(res.relative_high),
+        treated=res.n_treated,
+        others=res.n_units - res.n_treated,
+        p=f"{res.p_value:.3g}",
+        significance=T("significant" if res.p_value < alpha else "not_significant"),
+    )
     return f"{trend} {effect}"
 
 
@@ -217,13 +268,26 @@ def sequential_sentence(table: pd.DataFrame, T, alpha: float = 0.05, unit: str =
     last = table.iloc[-1]
     first_naive = table[table["naive_p"] < alpha]
     first_valid = table[table["always_valid_p"] < alpha]
-    naive = (T("seq_naive_hit", alpha=alpha, date=fmt_date(first_naive["look"].iloc[0], T.lang))
-             if len(first_naive) else T("seq_naive_never", alpha=alpha))
-    valid = (T("seq_valid_hit", date=fmt_date(first_valid["look"].iloc[0], T.lang))
-             if len(first_valid) else T("seq_valid_never"))
+    naive = (
+        T("seq_naive_hit", alpha=alpha, date=fmt_date(first_naive["look"].iloc[0], T.lang))
+        if len(first_naive)
+        else T("seq_naive_never", alpha=alpha)
+    )
+    valid = (
+        T("seq_valid_hit", date=fmt_date(first_valid["look"].iloc[0], T.lang))
+        if len(first_valid)
+        else T("seq_valid_never")
+    )
     value = (lambda v: fmt_number(v, "pp", T.lang, 2)) if unit == "pct" else (lambda v: f"{v:+.4g}")
-    return T("seq_summary", looks=len(table), estimate=value(last["estimate"]), low=value(last["cs_low"]),
-             high=value(last["cs_high"]), naive=naive, valid=valid)
+    return T(
+        "seq_summary",
+        looks=len(table),
+        estimate=value(last["estimate"]),
+        low=value(last["cs_low"]),
+        high=value(last["cs_high"]),
+        naive=naive,
+        valid=valid,
+    )
 
 
 def _fmt(value, unit: str, T, diff: bool) -> str:

@@ -1,7 +1,7 @@
 """Caveats attached to a result, as message codes rendered in the report's language.
 
 A caveat is ``(code, fields)``; its text is the catalogue entry ``note_<code>`` of
-``fanlib/locales/ab_campaign.yaml``. English renderings are kept on the results
+``fanlib/present/locales/ab_campaign.yaml``. English renderings are kept on the results
 (``note`` fields, the summary JSON) so logs and files read the same in every report.
 """
 
@@ -12,7 +12,7 @@ DOMAIN = "ab_campaign"
 
 def describe(codes, messages=None) -> str:
     """'; '-joined texts of ``codes`` in the language of ``messages`` (English if None)."""
-    from fanlib.i18n import messages as _messages
+    from fanlib.present.i18n import messages as _messages
 
     T = messages or _messages(DOMAIN, "en")
     return "; ".join(T(f"note_{code}", **dict(fields)) for code, fields in codes)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fanlib import plotting
 from fanlib.ab import narrative
+from fanlib.present import plotting
 
 
 def _messages(T):
-    from fanlib.i18n import messages
+    from fanlib.present.i18n import messages
 
     return T or messages(narrative.DOMAIN, "zh")
 
@@ -35,9 +35,19 @@ def forest_lifts(lifts: pd.DataFrame, *, T=None, title: str | None = None, ax=No
     frame = frame[_finite(frame, "relative", "relative_low", "relative_high")]
     if frame.empty:  # e.g. one fan per variant: nothing to draw, and the notebook says so
         return None
-    return plotting.forest(frame, "relative", "relative_low", "relative_high", "row", ref=0.0,
-                           title=title or T("chart_forest"), xlabel=T("chart_forest_x"), percent=True,
-                           significant="significant", ax=ax)
+    return plotting.forest(
+        frame,
+        "relative",
+        "relative_low",
+        "relative_high",
+        "row",
+        ref=0.0,
+        title=title or T("chart_forest"),
+        xlabel=T("chart_forest_x"),
+        percent=True,
+        significant="significant",
+        ax=ax,
+    )
 
 
 def forest_segments(segments: pd.DataFrame, *, T=None, unit: str = "pct", title: str | None = None, ax=None):
@@ -46,12 +56,24 @@ def forest_segments(segments: pd.DataFrame, *, T=None, unit: str = "pct", title:
     frame = segments[_finite(segments, "estimate", "low", "high")].copy()
     if frame.empty:
         return None
-    frame["row"] = [f"{narrative.dimension_label(d, T)} = {narrative.segment_label(s, T, d)}"
-                    for d, s in zip(frame["dimension"], frame["segment"])]
+    frame["row"] = [
+        f"{narrative.dimension_label(d, T)} = {narrative.segment_label(s, T, d)}"
+        for d, s in zip(frame["dimension"], frame["segment"])
+    ]
     frame["sig"] = frame["p_adjusted"] < 0.05
-    return plotting.forest(frame, "estimate", "low", "high", "row", ref=0.0, percent=unit == "pct",
-                           title=title or T("chart_segments", variant=""), xlabel=T("chart_segments_x"),
-                           significant="sig", ax=ax)
+    return plotting.forest(
+        frame,
+        "estimate",
+        "low",
+        "high",
+        "row",
+        ref=0.0,
+        percent=unit == "pct",
+        title=title or T("chart_segments", variant=""),
+        xlabel=T("chart_segments_x"),
+        significant="sig",
+        ax=ax,
+    )
 
 
 def sequential_chart(table: pd.DataFrame, *, T=None, percent: bool = True, title: str | None = None, ax=None):
@@ -61,8 +83,9 @@ def sequential_chart(table: pd.DataFrame, *, T=None, percent: bool = True, title
     x = pd.to_datetime(table["look"])
     finite_low = table["cs_low"].where(np.isfinite(table["cs_low"]))
     finite_high = table["cs_high"].where(np.isfinite(table["cs_high"]))
-    ax.fill_between(x, finite_low, finite_high, color=plotting.ACCENT, alpha=0.18, linewidth=0,
-                    label=T("legend_always_valid"))
+    ax.fill_between(
+        x, finite_low, finite_high, color=plotting.ACCENT, alpha=0.18, linewidth=0, label=T("legend_always_valid")
+    )
     ax.plot(x, table["naive_low"], color=plotting.NEUTRAL, linestyle="--", linewidth=1, label=T("legend_naive"))
     ax.plot(x, table["naive_high"], color=plotting.NEUTRAL, linestyle="--", linewidth=1)
     ax.plot(x, table["estimate"], color=plotting.ACCENT, marker="o", label=T("legend_estimate"))
@@ -80,8 +103,13 @@ def did_trends_chart(trend: pd.DataFrame, start, *, T=None, title: str | None = 
     names = {"treated": T("legend_treated"), "comparison": T("legend_comparison")}
     colours = {"treated": plotting.BAD, "comparison": plotting.ACCENT}
     for group, g in trend.groupby("group"):
-        ax.plot(pd.to_datetime(g["week_start"]), g["log_outcome"], marker="o", color=colours.get(group),
-                label=names.get(group, group))
+        ax.plot(
+            pd.to_datetime(g["week_start"]),
+            g["log_outcome"],
+            marker="o",
+            color=colours.get(group),
+            label=names.get(group, group),
+        )
     ax.axvline(pd.Timestamp(start), color="black", linestyle="--", linewidth=1)
     ax.legend(loc="best", frameon=False)
     return plotting._finish(ax, title or T("chart_did_trends"), "", T("chart_did_y"))
@@ -94,8 +122,15 @@ def event_study_chart(study: pd.DataFrame, *, T=None, title: str | None = None, 
     pre = study["period"] < 0
     for mask, colour, label in ((pre, plotting.NEUTRAL, T("legend_before")), (~pre, plotting.BAD, T("legend_after"))):
         s = study[mask]
-        ax.errorbar(s["period"], s["estimate"], yerr=[s["estimate"] - s["low"], s["high"] - s["estimate"]],
-                    fmt="o", color=colour, capsize=3, label=label)
+        ax.errorbar(
+            s["period"],
+            s["estimate"],
+            yerr=[s["estimate"] - s["low"], s["high"] - s["estimate"]],
+            fmt="o",
+            color=colour,
+            capsize=3,
+            label=label,
+        )
     ax.axhline(0, color="black", linewidth=1)
     ax.axvline(-0.5, color="black", linestyle="--", linewidth=1)
     ax.legend(loc="best", frameon=False)

@@ -11,8 +11,9 @@ import math
 from scipy import stats as _st
 
 
-def sample_size_per_arm(sd: float, mde: float, *, alpha: float = 0.05, power: float = 0.8,
-                        ratio: float = 1.0) -> dict[str, int]:
+def sample_size_per_arm(
+    sd: float, mde: float, *, alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0
+) -> dict[str, int]:
     """Units needed to detect an absolute difference ``mde`` for a metric with unit standard deviation ``sd``.
 
     ``ratio`` = n_treatment / n_control. Returns {"control": n0, "treatment": n1, "total": …}.
@@ -26,8 +27,9 @@ def sample_size_per_arm(sd: float, mde: float, *, alpha: float = 0.05, power: fl
     return {"control": n0, "treatment": n1, "total": n0 + n1}
 
 
-def sample_size_for_proportion(baseline: float, mde: float, *, relative: bool = False, alpha: float = 0.05,
-                               power: float = 0.8, ratio: float = 1.0) -> dict[str, int]:
+def sample_size_for_proportion(
+    baseline: float, mde: float, *, relative: bool = False, alpha: float = 0.05, power: float = 0.8, ratio: float = 1.0
+) -> dict[str, int]:
     """Sample size to detect a change ``mde`` (absolute, or relative to ``baseline``) in a conversion rate."""
     if not 0 < baseline < 1:
         raise ValueError(f"baseline conversion {baseline} must lie strictly between 0 and 1")
@@ -49,8 +51,15 @@ def mde_for(se_diff: float, alpha: float = 0.05, power: float = 0.8) -> float:
     return float((_st.norm.ppf(1 - alpha / 2) + _st.norm.ppf(power)) * se_diff)
 
 
-def planner(sd: float, baseline: float, mde_relatives=(0.01, 0.02, 0.05, 0.10), *, alpha: float = 0.05,
-            power: float = 0.8, ratio: float = 1.0):
+def planner(
+    sd: float,
+    baseline: float,
+    mde_relatives=(0.01, 0.02, 0.05, 0.10),
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    ratio: float = 1.0,
+):
     """Fans per variant a new experiment needs for each relative minimum effect, from a metric's
     control mean (``baseline``) and unit standard deviation ``sd`` (e.g. from this experiment)."""
     import pandas as pd
@@ -59,12 +68,23 @@ def planner(sd: float, baseline: float, mde_relatives=(0.01, 0.02, 0.05, 0.10), 
         from fanlib.ab.errors import ABInputError
 
         sd_text, base_text = (f"{v:.4g}" if math.isfinite(v) else "–" for v in (sd, baseline))
-        raise ABInputError(f"planning needs a positive standard deviation and a non-zero baseline "
-                           f"(got sd = {sd_text}, baseline = {base_text})", check="planning inputs",
-                           code="planner_no_sd", fields={"sd": sd_text, "baseline": base_text})
+        raise ABInputError(
+            f"planning needs a positive standard deviation and a non-zero baseline "
+            f"(got sd = {sd_text}, baseline = {base_text})",
+            check="planning inputs",
+            code="planner_no_sd",
+            fields={"sd": sd_text, "baseline": base_text},
+        )
     rows = []
     for rel in mde_relatives:
         n = sample_size_per_arm(sd, abs(rel * baseline), alpha=alpha, power=power, ratio=ratio)
-        rows.append({"baseline": baseline, "mde_relative": rel, "mde": abs(rel * baseline), "per_arm": n["control"],
-                     "total": n["total"]})
+        rows.append(
+            {
+                "baseline": baseline,
+                "mde_relative": rel,
+                "mde": abs(rel * baseline),
+                "per_arm": n["control"],
+                "total": n["total"],
+            }
+        )
     return pd.DataFrame(rows)

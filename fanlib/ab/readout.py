@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from fanlib.ab.cuped import cuped
@@ -50,21 +49,56 @@ class Readout:
 
     def summary(self) -> dict:
         """The JSON-able section for ``02_ab_campaign.summary.json``."""
-        cols = ["metric", "variant", "kind", "estimate_source", "control_mean", "variant_mean",
-                "absolute", "absolute_low", "absolute_high", "relative", "relative_low", "relative_high",
-                "relative_trusted", "p_value", "p_adjusted", "variance_reduction"]
+        cols = [
+            "metric",
+            "variant",
+            "kind",
+            "estimate_source",
+            "control_mean",
+            "variant_mean",
+            "absolute",
+            "absolute_low",
+            "absolute_high",
+            "relative",
+            "relative_low",
+            "relative_high",
+            "relative_trusted",
+            "p_value",
+            "p_adjusted",
+            "variance_reduction",
+        ]
         return {
             "experiment_id": self.experiment_id,
             "control": self.control,
-            "srm": {"p_value": self.srm.p_value, "chi2": self.srm.chi2, "failed": self.srm.failed,
-                    "counts": self.srm.counts, "planned": self.srm.planned, "alpha": self.srm.alpha},
-            "verdict": {"decision": self.verdict.decision, "reason": self.verdict.reason, "text": self.verdict.text,
-                        "variant": self.verdict.variant},
-            "verdicts": [{"variant": v.variant, "decision": v.decision, "reason": v.reason, "text": v.text}
-                         for v in self.verdicts],
+            "srm": {
+                "p_value": self.srm.p_value,
+                "chi2": self.srm.chi2,
+                "failed": self.srm.failed,
+                "counts": self.srm.counts,
+                "planned": self.srm.planned,
+                "alpha": self.srm.alpha,
+            },
+            "verdict": {
+                "decision": self.verdict.decision,
+                "reason": self.verdict.reason,
+                "text": self.verdict.text,
+                "variant": self.verdict.variant,
+            },
+            "verdicts": [
+                {"variant": v.variant, "decision": v.decision, "reason": v.reason, "text": v.text}
+                for v in self.verdicts
+            ],
             "metrics": self.lifts[cols].to_dict(orient="records"),
-            "guardrails": [{"metric": g.metric, "variant": g.variant, "margin": g.margin, "status": g.status,
-                            "worst_bound": g.worst_bound} for g in self.guardrails],
+            "guardrails": [
+                {
+                    "metric": g.metric,
+                    "variant": g.variant,
+                    "margin": g.margin,
+                    "status": g.status,
+                    "worst_bound": g.worst_bound,
+                }
+                for g in self.guardrails
+            ],
             "settings": self.settings,
             "notes": self.notes,
         }
@@ -74,12 +108,24 @@ def _stats(m: Moments, metric: Metric):
     return variant_stats(m, metric.kind, metric.column, metric.denominator)
 
 
-def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], *, control: str,
-            planned_split: dict[str, float] | None = None, primary: str | None = None,
-            guardrails: dict[str, float] | None = None, alpha: float = 0.05, srm_alpha: float = SRM_ALPHA,
-            correction: str = "holm", relative_method: str = "fieller", use_cuped: bool = True,
-            mde_relative: float = 0.05, power: float = 0.8, min_n_relative: int = MIN_N_RELATIVE,
-            experiment_id: str = "experiment") -> Readout:
+def analyze(
+    moments: dict[str, dict[str, Moments]],
+    metrics: dict[str, Metric],
+    *,
+    control: str,
+    planned_split: dict[str, float] | None = None,
+    primary: str | None = None,
+    guardrails: dict[str, float] | None = None,
+    alpha: float = 0.05,
+    srm_alpha: float = SRM_ALPHA,
+    correction: str = "holm",
+    relative_method: str = "fieller",
+    use_cuped: bool = True,
+    mde_relative: float = 0.05,
+    power: float = 0.8,
+    min_n_relative: int = MIN_N_RELATIVE,
+    experiment_id: str = "experiment",
+) -> Readout:
     """Compute the readout from ``{metric: {variant: Moments}}``.
 
     ``guardrails`` maps metric name -> non-inferiority margin (relative to the control mean);
@@ -88,20 +134,33 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
     guardrails = dict(guardrails or {})
     unknown = [m for m in [primary, *guardrails] if m and m not in metrics]
     if unknown:
-        raise ABInputError(f"metrics {unknown} are not defined; available: {sorted(metrics)}", check="metric names",
-                           code="unknown_metrics", fields={"metrics": ", ".join(unknown),
-                                                           "available": ", ".join(sorted(metrics))})
+        raise ABInputError(
+            f"metrics {unknown} are not defined; available: {sorted(metrics)}",
+            check="metric names",
+            code="unknown_metrics",
+            fields={"metrics": ", ".join(unknown), "available": ", ".join(sorted(metrics))},
+        )
     primary = primary or next(iter(metrics))
     first = moments[next(iter(moments))]
     counts = {v: int(m.n) for v, m in first.items()}
     if control not in counts:
-        raise ABInputError(f"control variant {control!r} not found; variants are {sorted(counts)}",
-                           table="assignments", column="variant", check="control present", code="no_control",
-                           fields={"control": control, "variants": ", ".join(sorted(counts))})
+        raise ABInputError(
+            f"control variant {control!r} not found; variants are {sorted(counts)}",
+            table="assignments",
+            column="variant",
+            check="control present",
+            code="no_control",
+            fields={"control": control, "variants": ", ".join(sorted(counts))},
+        )
     if len(counts) < 2:
-        raise ABInputError(f"only one variant ({next(iter(counts))!r}); a comparison needs at least two",
-                           table="assignments", column="variant", check="at least two variants", code="one_variant",
-                           fields={"variant": next(iter(counts)), "n": next(iter(counts.values()))})
+        raise ABInputError(
+            f"only one variant ({next(iter(counts))!r}); a comparison needs at least two",
+            table="assignments",
+            column="variant",
+            check="at least two variants",
+            code="one_variant",
+            fields={"variant": next(iter(counts)), "n": next(iter(counts.values()))},
+        )
     plan = planned_split or {v: 1.0 for v in counts}
     srm = srm_check(counts, plan, srm_alpha)
     treatments = [v for v in sorted(counts) if v != control]
@@ -117,8 +176,17 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
         st = {v: _stats(m, metric) for v, m in by_v.items()}
         for v in sorted(st):
             s = st[v]
-            vrows.append({"metric": name, "label": metric.display, "variant": v, "n": s.n, "mean": s.mean,
-                          "se": s.se, "sd": math.sqrt(s.variance) if math.isfinite(s.variance) else math.nan})
+            vrows.append(
+                {
+                    "metric": name,
+                    "label": metric.display,
+                    "variant": v,
+                    "n": s.n,
+                    "mean": s.mean,
+                    "se": s.se,
+                    "sd": math.sqrt(s.variance) if math.isfinite(s.variance) else math.nan,
+                }
+            )
         c = st[control]
         if metric.kind == "proportion":
             for v, s in st.items():
@@ -127,20 +195,59 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
         for v in treatments:
             t = st[v]
             ab = absolute_lift(t, c, alpha)
-            rel = relative_lift(t.mean, t.se, c.mean, c.se, n_min=min(t.n, c.n), alpha=alpha,
-                                method=relative_method, df=ab.df, min_n=min_n_relative)
-            row = {"metric": name, "label": metric.display, "kind": metric.kind, "unit": metric.unit,
-                   "higher_is_better": metric.higher_is_better, "guardrail": name in guardrails,
-                   "variant": v, "n_control": c.n, "n_variant": t.n, "control_mean": c.mean, "variant_mean": t.mean,
-                   "raw_absolute": ab.estimate, "raw_low": ab.low, "raw_high": ab.high, "raw_se": ab.se,
-                   "raw_p_value": ab.p_value, "raw_relative": rel.estimate, "raw_relative_low": rel.low,
-                   "raw_relative_high": rel.high, "test": ab.method, "variance_reduction": math.nan,
-                   "cuped_applied": False, "note": "; ".join(dict.fromkeys(filter(None, [ab.note, rel.note]))),
-                   "note_codes": _unique([*ab.codes, *rel.codes])}
+            rel = relative_lift(
+                t.mean,
+                t.se,
+                c.mean,
+                c.se,
+                n_min=min(t.n, c.n),
+                alpha=alpha,
+                method=relative_method,
+                df=ab.df,
+                min_n=min_n_relative,
+            )
+            row = {
+                "metric": name,
+                "label": metric.display,
+                "kind": metric.kind,
+                "unit": metric.unit,
+                "higher_is_better": metric.higher_is_better,
+                "guardrail": name in guardrails,
+                "variant": v,
+                "n_control": c.n,
+                "n_variant": t.n,
+                "control_mean": c.mean,
+                "variant_mean": t.mean,
+                "raw_absolute": ab.estimate,
+                "raw_low": ab.low,
+                "raw_high": ab.high,
+                "raw_se": ab.se,
+                "raw_p_value": ab.p_value,
+                "raw_relative": rel.estimate,
+                "raw_relative_low": rel.low,
+                "raw_relative_high": rel.high,
+                "test": ab.method,
+                "variance_reduction": math.nan,
+                "cuped_applied": False,
+                "note": "; ".join(dict.fromkeys(filter(None, [ab.note, rel.note]))),
+                "note_codes": _unique([*ab.codes, *rel.codes]),
+            }
             chosen_abs, chosen_rel, source = ab, rel, "unadjusted"
-            if use_cuped and metric.covariates and metric.kind != "ratio" and min(t.n, c.n) > len(metric.covariates) + 2:
-                cu = cuped(by_v[v], by_v[control], metric.column, metric.covariates, alpha=alpha,
-                           relative_method=relative_method, min_n_relative=min_n_relative)
+            if (
+                use_cuped
+                and metric.covariates
+                and metric.kind != "ratio"
+                and min(t.n, c.n) > len(metric.covariates) + 2
+            ):
+                cu = cuped(
+                    by_v[v],
+                    by_v[control],
+                    metric.column,
+                    metric.covariates,
+                    alpha=alpha,
+                    relative_method=relative_method,
+                    min_n_relative=min_n_relative,
+                )
                 row["variance_reduction"] = cu.variance_reduction
                 row["cuped_applied"] = cu.applied
                 if cu.applied:
@@ -148,11 +255,19 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
                 elif cu.note and cu.note not in row["note"]:
                     row["note"] = "; ".join(filter(None, [row["note"], cu.note]))
                     row["note_codes"] = row["note_codes"] + list(cu.codes)
-            row.update(estimate_source=source, absolute=chosen_abs.estimate, absolute_low=chosen_abs.low,
-                       absolute_high=chosen_abs.high, se=chosen_abs.se, p_value=chosen_abs.p_value,
-                       relative=chosen_rel.estimate, relative_low=chosen_rel.low, relative_high=chosen_rel.high,
-                       relative_trusted=chosen_rel.trusted,
-                       relative_note=chosen_rel.note)
+            row.update(
+                estimate_source=source,
+                absolute=chosen_abs.estimate,
+                absolute_low=chosen_abs.low,
+                absolute_high=chosen_abs.high,
+                se=chosen_abs.se,
+                p_value=chosen_abs.p_value,
+                relative=chosen_rel.estimate,
+                relative_low=chosen_rel.low,
+                relative_high=chosen_rel.high,
+                relative_trusted=chosen_rel.trusted,
+                relative_note=chosen_rel.note,
+            )
             lrows.append(row)
     variants = pd.DataFrame(vrows)
     lifts = pd.DataFrame(lrows)
@@ -164,41 +279,101 @@ def analyze(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], 
     for r in lifts.itertuples():
         mde_abs = mde_relative * abs(r.control_mean) if math.isfinite(r.control_mean) else math.nan
         sd_c = sd_of[(r.metric, control)]
-        plan_n = (sample_size_per_arm(sd_c, mde_abs, alpha=alpha, power=power)["control"]
-                  if sd_c and math.isfinite(sd_c) and mde_abs and math.isfinite(mde_abs) else math.nan)
-        prow.append({"metric": r.metric, "label": r.label, "variant": r.variant, "mde_relative": mde_relative,
-                     "mde_absolute": mde_abs, "achieved_power": achieved_power(r.se, mde_abs, alpha),
-                     "detectable_absolute": mde_for(r.se, alpha, power) if r.se else math.nan,
-                     "detectable_relative": (mde_for(r.se, alpha, power) / abs(r.control_mean)
-                                             if r.se and r.control_mean else math.nan),
-                     "n_per_arm_needed": plan_n, "n_per_arm": min(r.n_control, r.n_variant)})
+        plan_n = (
+            sample_size_per_arm(sd_c, mde_abs, alpha=alpha, power=power)["control"]
+            if sd_c and math.isfinite(sd_c) and mde_abs and math.isfinite(mde_abs)
+            else math.nan
+        )
+        prow.append(
+            {
+                "metric": r.metric,
+                "label": r.label,
+                "variant": r.variant,
+                "mde_relative": mde_relative,
+                "mde_absolute": mde_abs,
+                "achieved_power": achieved_power(r.se, mde_abs, alpha),
+                "detectable_absolute": mde_for(r.se, alpha, power) if r.se else math.nan,
+                "detectable_relative": (
+                    mde_for(r.se, alpha, power) / abs(r.control_mean) if r.se and r.control_mean else math.nan
+                ),
+                "n_per_arm_needed": plan_n,
+                "n_per_arm": min(r.n_control, r.n_variant),
+            }
+        )
     power_table = pd.DataFrame(prow)
     guard_results = []
     for r in lifts[lifts["guardrail"]].itertuples():
-        guard_results.append(check_guardrail(r.metric, r.variant, r.absolute, r.absolute_low, r.absolute_high,
-                                             r.control_mean, guardrails[r.metric], r.higher_is_better))
+        guard_results.append(
+            check_guardrail(
+                r.metric,
+                r.variant,
+                r.absolute,
+                r.absolute_low,
+                r.absolute_high,
+                r.control_mean,
+                guardrails[r.metric],
+                r.higher_is_better,
+            )
+        )
     verdicts = []
     for v in treatments:
         sub = lifts[lifts["variant"] == v]
 
         def entry(metric_name):
             r = sub[sub["metric"] == metric_name].iloc[0]
-            return {"metric": metric_name, "name": metrics[metric_name].display.split(" ", 1)[-1],
-                    "estimate": r["absolute"],
-                    "low": r["absolute_low"], "high": r["absolute_high"], "p_adjusted": r["p_adjusted"],
-                    "unit": r["unit"], "higher_is_better": bool(r["higher_is_better"]), "se": r["se"],
-                    "n_min": int(min(r["n_control"], r["n_variant"]))}
+            return {
+                "metric": metric_name,
+                "name": metrics[metric_name].display.split(" ", 1)[-1],
+                "estimate": r["absolute"],
+                "low": r["absolute_low"],
+                "high": r["absolute_high"],
+                "p_adjusted": r["p_adjusted"],
+                "unit": r["unit"],
+                "higher_is_better": bool(r["higher_is_better"]),
+                "se": r["se"],
+                "n_min": int(min(r["n_control"], r["n_variant"])),
+            }
 
         secondaries = [entry(m) for m in metrics if m != primary and m not in guardrails]
         mde_abs = mde_relative * abs(sub[sub["metric"] == primary]["control_mean"].iloc[0])
-        verdicts.append(decide(v, entry(primary), secondaries, [g for g in guard_results if g.variant == v],
-                               srm_failed=srm.failed, srm_message=srm.message, alpha=alpha, mde=mde_abs))
+        verdicts.append(
+            decide(
+                v,
+                entry(primary),
+                secondaries,
+                [g for g in guard_results if g.variant == v],
+                srm_failed=srm.failed,
+                srm_message=srm.message,
+                alpha=alpha,
+                mde=mde_abs,
+            )
+        )
     verdict = _overall(verdicts, lifts, primary)
-    settings = {"alpha": alpha, "srm_alpha": srm_alpha, "correction": correction, "relative_method": relative_method,
-                "cuped": use_cuped, "primary": primary, "guardrails": guardrails, "mde_relative": mde_relative,
-                "power": power, "planned_split": srm.planned}
-    return Readout(experiment_id, control, srm, variants, lifts, guard_results, power_table, verdicts, verdict,
-                   note_codes, settings)
+    settings = {
+        "alpha": alpha,
+        "srm_alpha": srm_alpha,
+        "correction": correction,
+        "relative_method": relative_method,
+        "cuped": use_cuped,
+        "primary": primary,
+        "guardrails": guardrails,
+        "mde_relative": mde_relative,
+        "power": power,
+        "planned_split": srm.planned,
+    }
+    return Readout(
+        experiment_id,
+        control,
+        srm,
+        variants,
+        lifts,
+        guard_results,
+        power_table,
+        verdicts,
+        verdict,
+        note_codes,
+        settings,
+    )
 
 
 def _unique(codes) -> list:
@@ -222,8 +397,7 @@ def _overall(verdicts: list[Verdict], lifts: pd.DataFrame, primary: str) -> Verd
     if ships:
         est = lifts[lifts["metric"] == primary].set_index("variant")["absolute"]
         best = max(ships, key=lambda v: est[v.variant])
-        return Verdict(SHIP, f"ship {best.variant}: {best.reason}", text, best.variant,
-                       {**each, "reason": "ship_best"})
+        return Verdict(SHIP, f"ship {best.variant}: {best.reason}", text, best.variant, {**each, "reason": "ship_best"})
     if all(v.decision == DONT_SHIP for v in verdicts):
         return Verdict(DONT_SHIP, "no variant beats control", text, details={**each, "reason": "none_better"})
     return Verdict(INCONCLUSIVE, "no variant is clearly better", text, details={**each, "reason": "unclear"})
@@ -236,14 +410,27 @@ def check_outcomes(moments: dict[str, dict[str, Moments]], metrics: dict[str, Me
         for m in moments[name].values():
             total += abs(float(m.sums[0]))
     if total == 0:
-        raise ABInputError(f"experiment {experiment_id!r}: no fan has any outcome in the window (every metric is 0); "
-                           f"the window may lie outside the data or the outcome tables are empty",
-                           check="non-empty outcome window", code="no_outcome", fields={"experiment": experiment_id})
+        raise ABInputError(
+            f"experiment {experiment_id!r}: no fan has any outcome in the window (every metric is 0); "
+            f"the window may lie outside the data or the outcome tables are empty",
+            check="non-empty outcome window",
+            code="no_outcome",
+            fields={"experiment": experiment_id},
+        )
 
 
-def experiment_readout(fd, experiment_id: str, *, control: str = "control", planned_split: dict | None = None,
-                       metrics: list[str] | None = None, window_days: int = 28, pre_days: int = 28,
-                       memory_limit: str | None = READOUT_MEMORY_LIMIT, **options) -> tuple[Readout, object]:
+def experiment_readout(
+    fd,
+    experiment_id: str,
+    *,
+    control: str = "control",
+    planned_split: dict | None = None,
+    metrics: list[str] | None = None,
+    window_days: int = 28,
+    pre_days: int = 28,
+    memory_limit: str | None = READOUT_MEMORY_LIMIT,
+    **options,
+) -> tuple[Readout, object]:
     """The readout of one experiment from the contract tables; returns (readout, unit expression).
 
     The unit expression (one row per fan, in the engine) is returned for the segment analysis.
@@ -257,9 +444,17 @@ def experiment_readout(fd, experiment_id: str, *, control: str = "control", plan
     return ro, units
 
 
-def unit_readout(fd, table: str, *, variant: str = "variant", planned_split: dict | None = None,
-                 fan_id: str | None = None, outcomes: list[str], covariates: dict[str, str] | None = None,
-                 **options) -> tuple[Readout, object]:
+def unit_readout(
+    fd,
+    table: str,
+    *,
+    variant: str = "variant",
+    planned_split: dict | None = None,
+    fan_id: str | None = None,
+    outcomes: list[str],
+    covariates: dict[str, str] | None = None,
+    **options,
+) -> tuple[Readout, object]:
     """The readout of a one-row-per-fan table exported from another tool (variant column plus outcome columns;
     ``a/b`` makes a ratio metric); the first outcome is the primary one. Returns (readout, unit table)."""
     from fanlib.ab import outcomes as oc
@@ -277,21 +472,36 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
     counts = outcomes.check_assignments(fd, experiment_id, planned_split)
     cover = outcomes.window_coverage(fd, experiment_id, window_days)
     if cover["complete"] == 0:
-        raise ABInputError(f"empty window: no fan of {experiment_id!r} has a complete {window_days}-day outcome "
-                           f"window before the data end {cover['data_end']} (assigned "
-                           f"{cover['first_assigned']} .. {cover['last_assigned']})", table="assignments",
-                           column="assigned_time", check="complete outcome window", code="empty_window",
-                           fields={"experiment": experiment_id, "days": window_days, "end": cover["data_end"]})
+        raise ABInputError(
+            f"empty window: no fan of {experiment_id!r} has a complete {window_days}-day outcome "
+            f"window before the data end {cover['data_end']} (assigned "
+            f"{cover['first_assigned']} .. {cover['last_assigned']})",
+            table="assignments",
+            column="assigned_time",
+            check="complete outcome window",
+            code="empty_window",
+            fields={"experiment": experiment_id, "days": window_days, "end": cover["data_end"]},
+        )
     names = metrics or ["conversion", "revenue_per_fan", "revenue_per_order"]
     bad = [m for m in names if m not in outcomes.METRICS]
     if bad:
-        raise ABInputError(f"unknown metrics {bad}; available: {sorted(outcomes.METRICS)}", check="metric names",
-                           code="unknown_metrics", fields={"metrics": ", ".join(bad),
-                                                           "available": ", ".join(sorted(outcomes.METRICS))})
+        raise ABInputError(
+            f"unknown metrics {bad}; available: {sorted(outcomes.METRICS)}",
+            check="metric names",
+            code="unknown_metrics",
+            fields={"metrics": ", ".join(bad), "available": ", ".join(sorted(outcomes.METRICS))},
+        )
     chosen = {m: outcomes.METRICS[m] for m in names}
     # moments from the fans with any outcome plus the counts: no join back onto every assignment
-    mom = outcomes.experiment_moments(fd, experiment_id, chosen, counts, window_days=window_days, pre_days=pre_days,
-                                      label=f"ab:{experiment_id}:moments")
+    mom = outcomes.experiment_moments(
+        fd,
+        experiment_id,
+        chosen,
+        counts,
+        window_days=window_days,
+        pre_days=pre_days,
+        label=f"ab:{experiment_id}:moments",
+    )
     check_outcomes(mom, chosen, experiment_id)
     ro = analyze(mom, chosen, control=control, planned_split=planned_split, experiment_id=experiment_id, **options)
     if cover["complete"] < cover["n"]:
@@ -300,8 +510,12 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
     return ro
 
 
-def all_experiments_srm(fd, planned: dict[str, dict[str, float]] | None = None,
-                        default_split: dict[str, float] | None = None, alpha: float = SRM_ALPHA) -> pd.DataFrame:
+def all_experiments_srm(
+    fd,
+    planned: dict[str, dict[str, float]] | None = None,
+    default_split: dict[str, float] | None = None,
+    alpha: float = SRM_ALPHA,
+) -> pd.DataFrame:
     """SRM check of every experiment in ``assignments`` (one engine query); equal split unless planned."""
     from fanlib.ab.outcomes import _execute
 
@@ -310,17 +524,42 @@ def all_experiments_srm(fd, planned: dict[str, dict[str, float]] | None = None,
     rows = []
     for exp, grp in counts.groupby("experiment_id"):
         c = dict(zip(grp["variant"].astype(str), grp["n"].astype(int)))
-        plan = (planned or {}).get(exp) or (default_split if default_split and set(c) <= set(default_split)
-                                            else {v: 1.0 for v in c})
+        plan = (planned or {}).get(exp) or (
+            default_split if default_split and set(c) <= set(default_split) else {v: 1.0 for v in c}
+        )
         if len(c) < 2:
-            rows.append({"experiment_id": exp, "variants": len(c), "n": sum(c.values()), "p_value": math.nan,
-                         "failed": False, "split": "only one variant"})
+            rows.append(
+                {
+                    "experiment_id": exp,
+                    "variants": len(c),
+                    "n": sum(c.values()),
+                    "p_value": math.nan,
+                    "failed": False,
+                    "split": "only one variant",
+                }
+            )
             continue
         try:
             r = srm_check(c, plan, alpha)
-            rows.append({"experiment_id": exp, "variants": len(c), "n": sum(c.values()), "p_value": r.p_value,
-                         "failed": r.failed, "split": " / ".join(f"{k} {v:.1%}" for k, v in r.observed_shares.items())})
+            rows.append(
+                {
+                    "experiment_id": exp,
+                    "variants": len(c),
+                    "n": sum(c.values()),
+                    "p_value": r.p_value,
+                    "failed": r.failed,
+                    "split": " / ".join(f"{k} {v:.1%}" for k, v in r.observed_shares.items()),
+                }
+            )
         except ABInputError as err:
-            rows.append({"experiment_id": exp, "variants": len(c), "n": sum(c.values()), "p_value": math.nan,
-                         "failed": True, "split": str(err)})
+            rows.append(
+                {
+                    "experiment_id": exp,
+                    "variants": len(c),
+                    "n": sum(c.values()),
+                    "p_value": math.nan,
+                    "failed": True,
+                    "split": str(err),
+                }
+            )
     return pd.DataFrame(rows)

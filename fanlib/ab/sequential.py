@@ -33,7 +33,7 @@ def msprt_p_value(estimate, var, tau2):
     """The mSPRT p-value 1/Λ at each look (not yet made monotone), for H0: Δ = 0."""
     estimate, var = np.asarray(estimate, dtype=float), np.asarray(var, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_lr = 0.5 * np.log(var / (var + tau2)) + tau2 * estimate ** 2 / (2 * var * (var + tau2))
+        log_lr = 0.5 * np.log(var / (var + tau2)) + tau2 * estimate**2 / (2 * var * (var + tau2))
     return np.minimum(1.0, np.exp(-log_lr))
 
 
@@ -71,8 +71,18 @@ def sequential_table(looks: pd.DataFrame, *, alpha: float = 0.05, tau2: float | 
     return frame
 
 
-def sequential_readout(fd, experiment_id: str, metric, looks, *, control: str, treatment: str,
-                       window_days: int = 28, alpha: float = 0.05, tau2: float | None = None) -> pd.DataFrame:
+def sequential_readout(
+    fd,
+    experiment_id: str,
+    metric,
+    looks,
+    *,
+    control: str,
+    treatment: str,
+    window_days: int = 28,
+    alpha: float = 0.05,
+    tau2: float | None = None,
+) -> pd.DataFrame:
     """The peeking-safe table for one metric at daily (or any) look dates, from engine aggregates."""
     from fanlib.ab.outcomes import cumulative_looks
     from fanlib.ab.stats import SampleStats
@@ -80,13 +90,19 @@ def sequential_readout(fd, experiment_id: str, metric, looks, *, control: str, t
     raw = cumulative_looks(fd, experiment_id, metric, looks, window_days=window_days)
     rows = []
     for look, g in raw.groupby("look"):
-        by = {str(r.variant): SampleStats(int(r.n), float(r.sum), float(r.sum_sq), metric.kind)
-              for r in g.itertuples()}
+        by = {str(r.variant): SampleStats(int(r.n), float(r.sum), float(r.sum_sq), metric.kind) for r in g.itertuples()}
         c, t = by.get(control), by.get(treatment)
         if c is None or t is None or min(c.n, t.n) < 2:
             continue
-        rows.append({"look": look, "n_control": c.n, "n_treatment": t.n, "estimate": t.mean - c.mean,
-                     "var": t.variance / t.n + c.variance / c.n})
+        rows.append(
+            {
+                "look": look,
+                "n_control": c.n,
+                "n_treatment": t.n,
+                "estimate": t.mean - c.mean,
+                "var": t.variance / t.n + c.variance / c.n,
+            }
+        )
     frame = pd.DataFrame(rows)
     frame = frame[frame["var"] > 0] if not frame.empty else frame
     return sequential_table(frame, alpha=alpha, tau2=tau2)
@@ -97,7 +113,10 @@ def daily_looks(fd, experiment_id: str, window_days: int) -> pd.DatetimeIndex:
     but not past the day after the data end."""
     a = fd.assignments.filter(fd.assignments.experiment_id == experiment_id)
     rng = fd.execute(a.aggregate(first=a.assigned_time.min(), last=a.assigned_time.max()), label="ab:looks").iloc[0]
-    looks = pd.date_range(pd.Timestamp(rng["first"]).normalize() + pd.Timedelta(days=1),
-                          pd.Timestamp(rng["last"]).normalize() + pd.Timedelta(days=window_days + 1), freq="D")
+    looks = pd.date_range(
+        pd.Timestamp(rng["first"]).normalize() + pd.Timedelta(days=1),
+        pd.Timestamp(rng["last"]).normalize() + pd.Timedelta(days=window_days + 1),
+        freq="D",
+    )
     end = pd.Timestamp(fd.date_range()[1])
     return looks[looks <= end + pd.Timedelta(days=1)]

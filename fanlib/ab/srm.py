@@ -36,9 +36,11 @@ class SRMResult:
         shares = " / ".join(f"{k} {v:.1%}" for k, v in self.observed_shares.items())
         plan = " / ".join(f"{k} {v:.1%}" for k, v in self.planned.items())
         if self.failed:
-            return (f"Sample ratio mismatch: realised split {shares} vs planned {plan} "
-                    f"(χ² = {self.chi2:.1f}, p = {self.p_value:.2g} < {self.alpha}). The assignment or the "
-                    f"logging is broken, so every comparison below is biased; the verdict is withheld.")
+            return (
+                f"Sample ratio mismatch: realised split {shares} vs planned {plan} "
+                f"(χ² = {self.chi2:.1f}, p = {self.p_value:.2g} < {self.alpha}). The assignment or the "
+                f"logging is broken, so every comparison below is biased; the verdict is withheld."
+            )
         return f"Split as planned: {shares} vs planned {plan} (χ² p = {self.p_value:.3g})."
 
 
@@ -52,20 +54,32 @@ def srm_check(counts: dict[str, int], planned: dict[str, float], alpha: float = 
 
     unknown = sorted(set(counts) - set(planned))
     if unknown:
-        raise ABInputError(f"variants {unknown} are in the data but not in the planned split "
-                           f"{sorted(planned)}; fix planned_split or the assignments", check="variant in planned split",
-                           code="unknown_variants", fields={"labels": ", ".join(unknown),
-                                                            "planned": ", ".join(sorted(planned))})
+        raise ABInputError(
+            f"variants {unknown} are in the data but not in the planned split "
+            f"{sorted(planned)}; fix planned_split or the assignments",
+            check="variant in planned split",
+            code="unknown_variants",
+            fields={"labels": ", ".join(unknown), "planned": ", ".join(sorted(planned))},
+        )
     total_w = float(sum(planned.values()))
     if total_w <= 0 or any(w < 0 for w in planned.values()):
-        raise ABInputError(f"planned split {planned} must have non-negative weights with a positive sum",
-                           check="planned split", code="bad_split",
-                           fields={"planned": ", ".join(f"{k}: {w}" for k, w in planned.items())})
+        raise ABInputError(
+            f"planned split {planned} must have non-negative weights with a positive sum",
+            check="planned split",
+            code="bad_split",
+            fields={"planned": ", ".join(f"{k}: {w}" for k, w in planned.items())},
+        )
     shares = {k: w / total_w for k, w in planned.items()}
     obs = [int(counts.get(k, 0)) for k in shares]
     n = sum(obs)
     exp = [n * s for s in shares.values()]
     chi2, p = _st.chisquare(obs, exp)
-    return SRMResult(counts={k: int(counts.get(k, 0)) for k in shares}, planned=shares,
-                     expected=dict(zip(shares, exp)), chi2=float(chi2), df=len(obs) - 1, p_value=float(p),
-                     alpha=alpha)
+    return SRMResult(
+        counts={k: int(counts.get(k, 0)) for k in shares},
+        planned=shares,
+        expected=dict(zip(shares, exp)),
+        chi2=float(chi2),
+        df=len(obs) - 1,
+        p_value=float(p),
+        alpha=alpha,
+    )

@@ -29,8 +29,7 @@ class Moments:
 
     def __post_init__(self):
         object.__setattr__(self, "sums", np.asarray(self.sums, dtype=float).reshape(-1))
-        object.__setattr__(self, "cross", np.asarray(self.cross, dtype=float).reshape(len(self.names),
-                                                                                       len(self.names)))
+        object.__setattr__(self, "cross", np.asarray(self.cross, dtype=float).reshape(len(self.names), len(self.names)))
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -56,13 +55,13 @@ class Moments:
         """Σ (z - z̄)(z - z̄)': the within-variant scatter matrix."""
         return self.cov * (self.n - 1) if self.n >= 2 else np.zeros((len(self.names),) * 2)
 
-    def __add__(self, other: "Moments") -> "Moments":
+    def __add__(self, other: Moments) -> Moments:
         if self.names != other.names:
             raise ValueError("cannot add moments of different columns")
         return Moments(self.n + other.n, self.names, self.sums + other.sums, self.cross + other.cross)
 
     @classmethod
-    def from_arrays(cls, names, *columns) -> "Moments":
+    def from_arrays(cls, names, *columns) -> Moments:
         """Moments of in-memory columns (for tests and small data)."""
         z = np.column_stack([np.asarray(c, dtype=float) for c in columns])
         return cls(len(z), tuple(names), z.sum(axis=0), z.T @ z)
@@ -89,7 +88,7 @@ class SampleStats:
         if self.kind == "proportion":
             p = self.mean
             return p * (1 - p)
-        return max((self.sum_sq - self.sum ** 2 / self.n) / (self.n - 1), 0.0)
+        return max((self.sum_sq - self.sum**2 / self.n) / (self.n - 1), 0.0)
 
     @property
     def sd(self) -> float:
@@ -105,7 +104,7 @@ class SampleStats:
         return self.mean
 
     @classmethod
-    def from_moments(cls, m: Moments, column: str, kind: str = "mean") -> "SampleStats":
+    def from_moments(cls, m: Moments, column: str, kind: str = "mean") -> SampleStats:
         i = m.index(column)
         return cls(int(m.n), float(m.sums[i]), float(m.cross[i, i]), kind)
 
@@ -139,13 +138,13 @@ class RatioStats:
     def var_num(self) -> float:
         if self.n < 2:
             return math.nan
-        return max((self.sum_sq_num - self.sum_num ** 2 / self.n) / (self.n - 1), 0.0)
+        return max((self.sum_sq_num - self.sum_num**2 / self.n) / (self.n - 1), 0.0)
 
     @property
     def var_den(self) -> float:
         if self.n < 2:
             return math.nan
-        return max((self.sum_sq_den - self.sum_den ** 2 / self.n) / (self.n - 1), 0.0)
+        return max((self.sum_sq_den - self.sum_den**2 / self.n) / (self.n - 1), 0.0)
 
     @property
     def cov_num_den(self) -> float:
@@ -166,7 +165,7 @@ class RatioStats:
         if self.n < 2 or not self.sum_den:
             return math.nan
         mn, md = self.mean_num, self.mean_den
-        v = (self.var_num / md ** 2 - 2 * mn * self.cov_num_den / md ** 3 + mn ** 2 * self.var_den / md ** 4)
+        v = self.var_num / md**2 - 2 * mn * self.cov_num_den / md**3 + mn**2 * self.var_den / md**4
         return max(v, 0.0)
 
     @property
@@ -175,10 +174,16 @@ class RatioStats:
         return math.sqrt(v / self.n) if math.isfinite(v) and self.n else math.nan
 
     @classmethod
-    def from_moments(cls, m: Moments, numerator: str, denominator: str) -> "RatioStats":
+    def from_moments(cls, m: Moments, numerator: str, denominator: str) -> RatioStats:
         i, j = m.index(numerator), m.index(denominator)
-        return cls(int(m.n), float(m.sums[i]), float(m.cross[i, i]), float(m.sums[j]), float(m.cross[j, j]),
-                   float(m.cross[i, j]))
+        return cls(
+            int(m.n),
+            float(m.sums[i]),
+            float(m.cross[i, i]),
+            float(m.sums[j]),
+            float(m.cross[j, j]),
+            float(m.cross[i, j]),
+        )
 
 
 def variant_stats(m: Moments, kind: str, column: str, denominator: str | None = None):

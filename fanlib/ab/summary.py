@@ -12,7 +12,7 @@ from __future__ import annotations
 import pandas as pd
 
 from fanlib.ab import narrative
-from fanlib.report import Summary
+from fanlib.present.notebook import Summary
 
 __all__ = ["fill_summary", "did_summary"]
 
@@ -25,34 +25,63 @@ SEQUENTIAL_COLUMNS = ["look", "estimate", "naive_low", "naive_high", "cs_low", "
 
 def did_summary(res) -> dict:
     """The difference-in-differences estimate (a ``did.fit_did`` result) for the summary."""
-    return {"not_an_experiment": True, "effect_relative": res.relative, "low": res.relative_low,
-            "high": res.relative_high, "p_value": res.p_value, "pretrend_p": res.pretrend_p,
-            "pretrend_ok": res.pretrend_ok, "treated": res.n_treated, "units": res.n_units}
+    return {
+        "not_an_experiment": True,
+        "effect_relative": res.relative,
+        "low": res.relative_low,
+        "high": res.relative_high,
+        "p_value": res.p_value,
+        "pretrend_p": res.pretrend_p,
+        "pretrend_ok": res.pretrend_ok,
+        "treated": res.n_treated,
+        "units": res.n_units,
+    }
 
 
-def fill_summary(summary: Summary, T, ro=None, *, seg_tests: pd.DataFrame | None = None,
-                 seq_table: pd.DataFrame | None = None, did_res=None) -> Summary:
+def fill_summary(
+    summary: Summary,
+    T,
+    ro=None,
+    *,
+    seg_tests: pd.DataFrame | None = None,
+    seq_table: pd.DataFrame | None = None,
+    did_res=None,
+) -> Summary:
     """Add the readout ``ro`` (if any), its segment tests and last sequential look, and the DiD result (if any)
     to ``summary``; returns it."""
     if ro is not None:
         verdict_text = narrative.verdict_sentence(ro.verdict, T, ro.srm)
         summary["experiment"] = ro.summary()
         # the verdict sentences in the report's language (the overview report quotes them); English kept beside
-        for entry, v in zip([summary["experiment"]["verdict"], *summary["experiment"]["verdicts"]],
-                            [ro.verdict, *ro.verdicts]):
-            entry.update(text_en=entry["text"], reason_en=entry["reason"],
-                         text=narrative.verdict_sentence(v, T, ro.srm), reason=narrative.verdict_reason(v, T, ro.srm))
+        for entry, v in zip(
+            [summary["experiment"]["verdict"], *summary["experiment"]["verdicts"]], [ro.verdict, *ro.verdicts]
+        ):
+            entry.update(
+                text_en=entry["text"],
+                reason_en=entry["reason"],
+                text=narrative.verdict_sentence(v, T, ro.srm),
+                reason=narrative.verdict_reason(v, T, ro.srm),
+            )
         summary["srm_p_value"] = ro.srm.p_value
         summary["verdict"] = ro.verdict.decision
         summary["verdict_text"] = verdict_text
-        summary.headline("verdict", narrative.decision_label(ro.verdict.decision, T), label=T("hl_verdict"),
-                         unit="text", good=DECISION_GOOD.get(ro.verdict.decision), note=verdict_text)
+        summary.headline(
+            "verdict",
+            narrative.decision_label(ro.verdict.decision, T),
+            label=T("hl_verdict"),
+            unit="text",
+            good=DECISION_GOOD.get(ro.verdict.decision),
+            note=verdict_text,
+        )
         summary.headline("srm_p_value", ro.srm.p_value, label=T("hl_srm"), unit="number", good=not ro.srm.failed)
         prim = ro.lifts[ro.lifts["metric"] == ro.settings["primary"]].iloc[0]
-        summary.headline("primary_lift", prim["absolute"],
-                         label=T("hl_primary_lift", metric=narrative.metric_label(prim["metric"], T, prim["label"])),
-                         unit="pct" if prim["unit"] == "pct" else "number",
-                         good=bool(prim["significant"] and prim["absolute"] > 0))
+        summary.headline(
+            "primary_lift",
+            prim["absolute"],
+            label=T("hl_primary_lift", metric=narrative.metric_label(prim["metric"], T, prim["label"])),
+            unit="pct" if prim["unit"] == "pct" else "number",
+            good=bool(prim["significant"] and prim["absolute"] > 0),
+        )
         if seg_tests is not None and not seg_tests.empty:
             summary["segments"] = seg_tests
         if seq_table is not None and not seq_table.empty:

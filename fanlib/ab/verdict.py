@@ -35,8 +35,17 @@ class Verdict:
     details: dict = field(default_factory=dict)
 
 
-def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: list, *, srm_failed: bool,
-           srm_message: str = "", alpha: float = 0.05, mde: float | None = None) -> Verdict:
+def decide(
+    variant: str,
+    primary: dict,
+    secondaries: list[dict],
+    guardrails: list,
+    *,
+    srm_failed: bool,
+    srm_message: str = "",
+    alpha: float = 0.05,
+    mde: float | None = None,
+) -> Verdict:
     """Decide for one variant from its primary metric, secondary metrics and guardrails.
 
     ``primary`` and each secondary are dicts with keys name, estimate, low, high, p_adjusted, unit,
@@ -64,8 +73,11 @@ def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: lis
     too_few = n_min is not None and n_min < MIN_N_INTERVAL
     # a win or a loss needs a real interval: finite bounds with some width (a zero standard error is no evidence)
     se = primary.get("se", math.nan)
-    spread = math.isfinite(primary["low"]) and math.isfinite(primary["high"]) and not (
-        isinstance(se, (int, float)) and se == 0)
+    spread = (
+        math.isfinite(primary["low"])
+        and math.isfinite(primary["high"])
+        and not (isinstance(se, (int, float)) and se == 0)
+    )
     tested = math.isfinite(p) and spread and not too_few
     better = tested and p < alpha and sign * primary["estimate"] > 0
     worse = tested and p < alpha and sign * primary["estimate"] < 0
@@ -75,8 +87,10 @@ def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: lis
         reason = "sample ratio mismatch: the assignment is broken, so the lifts are not trustworthy"
     elif too_few:
         decision, code = INCONCLUSIVE, "too_few"
-        reason = (f"{primary['name']} cannot be tested: the smaller variant has only {n_min} fan(s), and a test "
-                  f"needs at least {MIN_N_INTERVAL} per variant")
+        reason = (
+            f"{primary['name']} cannot be tested: the smaller variant has only {n_min} fan(s), and a test "
+            f"needs at least {MIN_N_INTERVAL} per variant"
+        )
     elif bad:
         decision, code, reason = DONT_SHIP, "guard_violated", guard_text
     elif worse:
@@ -88,13 +102,20 @@ def decide(variant: str, primary: dict, secondaries: list[dict], guardrails: lis
         decision, code, reason = INCONCLUSIVE, "better_at_risk", f"{primary['name']} is better, but {guard_text}"
     elif not tested:
         decision, code, reason = INCONCLUSIVE, "untestable", f"{primary['name']} could not be tested"
-    elif mde is not None and math.isfinite(primary["high"]) and sign * (primary["high"] if sign > 0 else primary["low"]) < abs(mde):
+    elif (
+        mde is not None
+        and math.isfinite(primary["high"])
+        and sign * (primary["high"] if sign > 0 else primary["low"]) < abs(mde)
+    ):
         decision, code = DONT_SHIP, "no_effect"
         reason = f"{primary['name']} shows no effect and the interval rules out the minimum effect worth having"
     else:
         decision, code = INCONCLUSIVE, "not_significant"
         reason = f"{primary['name']} is not significantly different (adjusted p = {p:.2g})"
-    text = f"{variant}: {lifts}; {guard_text}; {decision}" if decision != WITHHELD else \
-        f"{variant}: verdict withheld -- {srm_message or reason}"
+    text = (
+        f"{variant}: {lifts}; {guard_text}; {decision}"
+        if decision != WITHHELD
+        else f"{variant}: verdict withheld -- {srm_message or reason}"
+    )
     details = {"reason": code, "primary": primary, "metrics": shown, "p_adjusted": p, "guardrails": list(guardrails)}
     return Verdict(decision, reason, text, variant, details)

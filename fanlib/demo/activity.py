@@ -8,12 +8,32 @@ import pyarrow.compute as pc
 
 from fanlib.demo import text as txt
 from fanlib.demo.config import (
-    CHANNELS, CHANNEL_P, COMMENT_MIX, COMMENT_RATES, CRISIS, DOUBLE11, DOUYIN_DROP, EVENT_TYPES, HOUR_PROFILE,
-    LABEL_SHARE, NEGATIVE_EXTRA_COMMENTS, N_DAYS, OWN_CHANNEL_P, PII_KINDS, PII_P, PII_SHARE, SEGMENTS, SENTIMENTS,
-    _choice, _day, _hour, _hours_between,
+    CHANNEL_P,
+    CHANNELS,
+    COMMENT_MIX,
+    COMMENT_RATES,
+    CRISIS,
+    DOUBLE11,
+    DOUYIN_DROP,
+    EVENT_TYPES,
+    HOUR_PROFILE,
+    LABEL_SHARE,
+    N_DAYS,
+    NEGATIVE_EXTRA_COMMENTS,
+    OWN_CHANNEL_P,
+    PII_KINDS,
+    PII_P,
+    PII_SHARE,
+    SEGMENTS,
+    SENTIMENTS,
+    _choice,
+    _day,
+    _hour,
+    _hours_between,
 )
-from fanlib.demo.tables import _ChunkContext, _Stats, _ids, _insert, _take, _ts
-from fanlib.demo.text import _TextBank, _pii_value
+from fanlib.demo.tables import _ChunkContext, _ids, _insert, _Stats, _take, _ts
+from fanlib.demo.text import _pii_value, _TextBank
+
 
 def _chunk_events(rng, ctx: _ChunkContext, key_rate, key_cum) -> pa.Table:
     seg, join, end = ctx.col("segment"), ctx.col("join"), ctx.col("end")
@@ -43,14 +63,16 @@ def _chunk_events(rng, ctx: _ChunkContext, key_rate, key_cum) -> pa.Table:
     st.events_by_day += np.bincount(day, minlength=N_DAYS)
     np.add.at(st.events_by_day_channel, (day, ctx.f["channel"][gfan]), 1)
     st.events_per_fan[ctx.idx] += np.bincount(owner, minlength=ctx.idx.size)
-    return pa.table({
-        "fan_id": _take(ctx.fan_ids, gfan),
-        "event_time": _ts(t),
-        "event_type": _take(pa.array(EVENT_TYPES), etype),
-        "community_id": _take(ctx.comm_ids, ctx.f["community"][gfan]),
-        "content_id": _take(ctx.content_ids, content),
-        "content_type": _take(ctx.content_types, content),
-    })
+    return pa.table(
+        {
+            "fan_id": _take(ctx.fan_ids, gfan),
+            "event_time": _ts(t),
+            "event_type": _take(pa.array(EVENT_TYPES), etype),
+            "community_id": _take(ctx.comm_ids, ctx.f["community"][gfan]),
+            "content_id": _take(ctx.content_ids, content),
+            "content_type": _take(ctx.content_types, content),
+        }
+    )
 
 
 def _in_days(t: np.ndarray, first: str, last: str) -> np.ndarray:
@@ -85,19 +107,52 @@ def _chunk_comments(rng, ctx: _ChunkContext, bank: _TextBank):
     own = ctx.f["channel"][ctx.idx[owner]].astype(np.int64)
     channel = np.where(rng.random(t.size) < OWN_CHANNEL_P, own, _choice(rng, CHANNEL_P, t.size))
     # the douyin incident: half of douyin comments in those days are never written
-    dropped = (channel == CHANNELS.index("douyin")) & _in_days(t, DOUYIN_DROP["start"], DOUYIN_DROP["end"]) \
+    dropped = (
+        (channel == CHANNELS.index("douyin"))
+        & _in_days(t, DOUYIN_DROP["start"], DOUYIN_DROP["end"])
         & (rng.random(t.size) >= DOUYIN_DROP["factor"])
+    )
     keep = np.flatnonzero(~dropped)
     keep = keep[np.argsort(t[keep], kind="stable")]
     owner, t, sentiment, channel = owner[keep], t[keep], sentiment[keep], channel[keep]
     aspect = _choice(rng, bank.aspect_p, t.size)
     content = np.minimum(np.searchsorted(ctx.content_cum, rng.random(t.size)), len(ctx.content_cum) - 1)
-    return _comment_tables(rng, ctx.idx[owner], t, sentiment, channel, aspect, content, False, bank,
-                           ctx.fan_ids, ctx.comm_ids, ctx.content_ids, ctx.f["community"], ctx.stats, ctx.counters)
+    return _comment_tables(
+        rng,
+        ctx.idx[owner],
+        t,
+        sentiment,
+        channel,
+        aspect,
+        content,
+        False,
+        bank,
+        ctx.fan_ids,
+        ctx.comm_ids,
+        ctx.content_ids,
+        ctx.f["community"],
+        ctx.stats,
+        ctx.counters,
+    )
 
 
-def _comment_tables(rng, gfan, t, sentiment, channel, aspect, content, crisis, bank, fan_ids, comm_ids,
-                    content_ids, community, stats: _Stats, counters):
+def _comment_tables(
+    rng,
+    gfan,
+    t,
+    sentiment,
+    channel,
+    aspect,
+    content,
+    crisis,
+    bank,
+    fan_ids,
+    comm_ids,
+    content_ids,
+    community,
+    stats: _Stats,
+    counters,
+):
     n = t.size
     text = bank.texts(rng, sentiment, aspect, crisis=crisis)
     first = counters["comment"] + 1
@@ -123,23 +178,27 @@ def _comment_tables(rng, gfan, t, sentiment, channel, aspect, content, crisis, b
     labels = np.array(SENTIMENTS, dtype=object)[sentiment]
     day = (t // 24).astype(np.int64)
     np.add.at(stats.comments, (day, channel, sentiment), 1)
-    comments = pa.table({
-        "comment_id": cids,
-        "fan_id": _take(fan_ids, gfan),
-        "comment_time": _ts(t),
-        "channel": _take(pa.array(CHANNELS), channel),
-        "text": text,
-        "community_id": _take(comm_ids, community[gfan]),
-        "content_id": _take(content_ids, content),
-        "label": pa.array(np.where(labelled, labels, None), type=pa.string()),
-    })
-    truth = pa.table({
-        "comment_id": cids,
-        "sentiment": pa.array(labels, type=pa.string()),
-        "aspect": _take(pa.array(bank.aspects), aspect) if not crisis else pa.array(["effect"] * n, pa.string()),
-        "crisis": pa.array(np.full(n, crisis)),
-        "pii_kind": pa.array(pii, type=pa.string()),
-    })
+    comments = pa.table(
+        {
+            "comment_id": cids,
+            "fan_id": _take(fan_ids, gfan),
+            "comment_time": _ts(t),
+            "channel": _take(pa.array(CHANNELS), channel),
+            "text": text,
+            "community_id": _take(comm_ids, community[gfan]),
+            "content_id": _take(content_ids, content),
+            "label": pa.array(np.where(labelled, labels, None), type=pa.string()),
+        }
+    )
+    truth = pa.table(
+        {
+            "comment_id": cids,
+            "sentiment": pa.array(labels, type=pa.string()),
+            "aspect": _take(pa.array(bank.aspects), aspect) if not crisis else pa.array(["effect"] * n, pa.string()),
+            "crisis": pa.array(np.full(n, crisis)),
+            "pii_kind": pa.array(pii, type=pa.string()),
+        }
+    )
     return comments, truth
 
 
@@ -161,19 +220,34 @@ def _crisis_comments(rng, con, f, bank, fan_ids, comm_ids, content_ids, crisis_c
     order = np.argsort(t, kind="stable")
     gfan, channel, t = gfan[order], channel[order], t[order]
     sentiment = np.full(total, 2)
-    comments, truth_c = _comment_tables(rng, gfan, t, sentiment, channel, np.zeros(total, np.int64),
-                                        np.full(total, crisis_content), True, bank, fan_ids, comm_ids,
-                                        content_ids, f["community"], stats, counters)
+    comments, truth_c = _comment_tables(
+        rng,
+        gfan,
+        t,
+        sentiment,
+        channel,
+        np.zeros(total, np.int64),
+        np.full(total, crisis_content),
+        True,
+        bank,
+        fan_ids,
+        comm_ids,
+        content_ids,
+        f["community"],
+        stats,
+        counters,
+    )
     comments, truth_c = _organiser_calls(rng, comments, truth_c, stats)
     _insert(con, "comments", comments)
     _insert(con, "truth_comments", truth_c)
-    crisis_neg = stats.comments[d0:d1 + 1, :, 2].mean(axis=0)
+    crisis_neg = stats.comments[d0 : d1 + 1, :, 2].mean(axis=0)
     return dict(
         baseline_negative_per_day={c: round(float(baseline[i]), 3) for i, c in enumerate(CHANNELS)},
         crisis_negative_per_day={c: round(float(crisis_neg[i]), 3) for i, c in enumerate(CHANNELS)},
         extra_comments=extra,
-        realised_negative_multiplier={c: (round(float(crisis_neg[i] / baseline[i]), 3) if baseline[i] else None)
-                                      for i, c in enumerate(CHANNELS)},
+        realised_negative_multiplier={
+            c: (round(float(crisis_neg[i] / baseline[i]), 3) if baseline[i] else None) for i, c in enumerate(CHANNELS)
+        },
     )
 
 

@@ -7,8 +7,22 @@ from dataclasses import dataclass
 import numpy as np
 
 from fanlib.demo.config import (
-    DID_LIFT, DID_START, DOUBLE11, DOUBLE11_COMMENTS, DOUBLE11_EVENTS, DOUBLE11_ORDERS, DOUYIN_DROP, HOUR_PROFILE,
-    N_DAYS, N_HOURS, SPRING_FACTOR, SPRING_FESTIVAL, WEEK_PROFILE, _day, _hour, _hours_between,
+    DID_LIFT,
+    DID_START,
+    DOUBLE11,
+    DOUBLE11_COMMENTS,
+    DOUBLE11_EVENTS,
+    DOUBLE11_ORDERS,
+    DOUYIN_DROP,
+    HOUR_PROFILE,
+    N_DAYS,
+    N_HOURS,
+    SPRING_FACTOR,
+    SPRING_FESTIVAL,
+    WEEK_PROFILE,
+    _day,
+    _hour,
+    _hours_between,
 )
 
 # ---------------------------------------------------------------------------
@@ -49,7 +63,7 @@ class Curve:
 
 def _day_factors(kind: str) -> np.ndarray:
     f = np.ones(N_DAYS)
-    f[_day(SPRING_FESTIVAL[0]):_day(SPRING_FESTIVAL[1]) + 1] = SPRING_FACTOR[kind]
+    f[_day(SPRING_FESTIVAL[0]) : _day(SPRING_FESTIVAL[1]) + 1] = SPRING_FACTOR[kind]
     for first, last in DOUBLE11.values():
         sl = slice(_day(first), _day(last) + 1)
         f[sl] = {"events": DOUBLE11_EVENTS, "orders": DOUBLE11_ORDERS, "comments": DOUBLE11_COMMENTS}[kind]
@@ -69,7 +83,7 @@ def build_curves() -> dict[str, Curve]:
     cm = base * np.repeat(_day_factors("comments"), 24)
     drop = _hours_between(DOUYIN_DROP["start"], DOUYIN_DROP["end"])
     did = np.ones(N_HOURS)
-    did[_hour(DID_START):] = 1 + DID_LIFT
+    did[_hour(DID_START) :] = 1 + DID_LIFT
     curves = {}
     for douyin in (0, 1):
         d = np.ones(N_HOURS)

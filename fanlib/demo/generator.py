@@ -10,14 +10,22 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from fanlib import contract
+from fanlib.data import contract
 from fanlib.demo.activity import _chunk_comments, _chunk_events, _crisis_comments
 from fanlib.demo.config import CHANNELS, CHUNK_FANS, CITIES, GENDERS, OCCUPATIONS, _choice
 from fanlib.demo.curves import build_curves
 from fanlib.demo.orders import _assignments_table, _chunk_orders
 from fanlib.demo.population import _assign_experiments, _make_fans, _pick_did_communities, _segment_tables
 from fanlib.demo.tables import (
-    TRUTH_COMMENTS_DDL, TRUTH_FANS_DDL, _ChunkContext, _Stats, _ddl, _ids, _insert, _take, _ts,
+    TRUTH_COMMENTS_DDL,
+    TRUTH_FANS_DDL,
+    _ChunkContext,
+    _ddl,
+    _ids,
+    _insert,
+    _Stats,
+    _take,
+    _ts,
 )
 from fanlib.demo.text import _TextBank
 from fanlib.demo.truth import _truth, _truth_fans_table
@@ -79,18 +87,20 @@ def generate(out: Path, n_fans: int = 20_000, seed: int = 7, progress: bool = Tr
         con.execute(TRUTH_FANS_DDL)
         con.execute(TRUTH_COMMENTS_DDL)
 
-        fans_tbl = pa.table({
-            "fan_id": fan_ids,
-            "join_time": _ts(f["join"]),
-            "gender": _take(pa.array(GENDERS), f["gender"]),
-            "birth_year": pa.array(f["birth_year"], type=pa.int32()),
-            "province": _take(pa.array([p for _, p, _ in city_rows]), f["city"]),
-            "city": _take(pa.array([c for c, _, _ in city_rows]), f["city"]),
-            "city_tier": _take(pa.array([t for *_, t in city_rows], type=pa.int32()), f["city"]),
-            "occupation": _take(pa.array(OCCUPATIONS), f["occupation"]),
-            "channel": _take(pa.array(CHANNELS), f["channel"]),
-            "community_id": _take(comm_ids, f["community"]),
-        })
+        fans_tbl = pa.table(
+            {
+                "fan_id": fan_ids,
+                "join_time": _ts(f["join"]),
+                "gender": _take(pa.array(GENDERS), f["gender"]),
+                "birth_year": pa.array(f["birth_year"], type=pa.int32()),
+                "province": _take(pa.array([p for _, p, _ in city_rows]), f["city"]),
+                "city": _take(pa.array([c for c, _, _ in city_rows]), f["city"]),
+                "city_tier": _take(pa.array([t for *_, t in city_rows], type=pa.int32()), f["city"]),
+                "occupation": _take(pa.array(OCCUPATIONS), f["occupation"]),
+                "channel": _take(pa.array(CHANNELS), f["channel"]),
+                "community_id": _take(comm_ids, f["community"]),
+            }
+        )
         _insert(con, "fans", fans_tbl)
 
         stats = _Stats(n_fans)
@@ -108,8 +118,19 @@ def generate(out: Path, n_fans: int = 20_000, seed: int = 7, progress: bool = Tr
             lo, hi = ci * chunk_fans, min(n_fans, (ci + 1) * chunk_fans)
             crng = np.random.default_rng([seed, 1, ci])
             idx = np.arange(lo, hi)
-            ctx = _ChunkContext(f, idx, curves, fan_ids, comm_ids, content_ids, content_types, content_type,
-                                content_cum, stats, counters)
+            ctx = _ChunkContext(
+                f,
+                idx,
+                curves,
+                fan_ids,
+                comm_ids,
+                content_ids,
+                content_types,
+                content_type,
+                content_cum,
+                stats,
+                counters,
+            )
             _insert(con, "events", _chunk_events(crng, ctx, key_rate, key_cum))
             _insert(con, "orders", _chunk_orders(crng, ctx, coupon_extra, coupon_assigned))
             comments, truth_c = _chunk_comments(crng, ctx, bank)
@@ -118,14 +139,38 @@ def generate(out: Path, n_fans: int = 20_000, seed: int = 7, progress: bool = Tr
             bar.update(hi - lo)
         bar.close()
 
-        crisis_truth = _crisis_comments(np.random.default_rng([seed, 2]), con, f, bank, fan_ids, comm_ids,
-                                        content_ids, crisis_content, stats, counters)
+        crisis_truth = _crisis_comments(
+            np.random.default_rng([seed, 2]),
+            con,
+            f,
+            bank,
+            fan_ids,
+            comm_ids,
+            content_ids,
+            crisis_content,
+            stats,
+            counters,
+        )
         _insert(con, "assignments", _assignments_table(fan_ids, coupon, push))
         _insert(con, "truth_fans", _truth_fans_table(f, fan_ids, coupon, key_rate))
-        truth = _truth(f, n_fans, seed, coupon, push, did_comms, comm_ids, curves, key_rate, stats,
-                       crisis_truth, content_ids[crisis_content].as_py())
-        truth["tables"] = {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-                           for name in (*contract.TABLE_NAMES, "truth_fans", "truth_comments")}
+        truth = _truth(
+            f,
+            n_fans,
+            seed,
+            coupon,
+            push,
+            did_comms,
+            comm_ids,
+            curves,
+            key_rate,
+            stats,
+            crisis_truth,
+            content_ids[crisis_content].as_py(),
+        )
+        truth["tables"] = {
+            name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+            for name in (*contract.TABLE_NAMES, "truth_fans", "truth_comments")
+        }
         con.execute("CHECKPOINT")
     except BaseException:
         con.close()

@@ -6,10 +6,20 @@ import numpy as np
 import pyarrow as pa
 
 from fanlib.demo.config import (
-    CHANNELS, COUPON, DOUBLE11, N_DAYS, ORDER_AMOUNT, ORDER_RATES, ORDER_SOURCES, ORDER_SOURCE_P, SEGMENTS,
-    _choice, _hours_between,
+    CHANNELS,
+    COUPON,
+    DOUBLE11,
+    N_DAYS,
+    ORDER_AMOUNT,
+    ORDER_RATES,
+    ORDER_SOURCE_P,
+    ORDER_SOURCES,
+    SEGMENTS,
+    _choice,
+    _hours_between,
 )
 from fanlib.demo.tables import _ChunkContext, _ids, _take, _ts
+
 
 def _campaign_for(t: np.ndarray) -> np.ndarray:
     labels = np.array(["always_on", "double11_2024", "double11_2025"], dtype=object)
@@ -63,23 +73,29 @@ def _chunk_orders(rng, ctx: _ChunkContext, coupon_extra, coupon_assigned) -> pa.
     st.orders_per_fan[ctx.idx] += np.bincount(owner, minlength=ctx.idx.size)
     first = ctx.counters["order"] + 1
     ctx.counters["order"] += owner.size
-    return pa.table({
-        "order_id": _ids("O", first, owner.size, 9),
-        "fan_id": _take(ctx.fan_ids, gfan),
-        "order_time": _ts(t),
-        "amount_cny": pa.array(amount, type=pa.float64()),
-        "campaign_id": pa.array(campaign, type=pa.string()),
-        "source": _take(pa.array(ORDER_SOURCES), source),
-    })
+    return pa.table(
+        {
+            "order_id": _ids("O", first, owner.size, 9),
+            "fan_id": _take(ctx.fan_ids, gfan),
+            "order_time": _ts(t),
+            "amount_cny": pa.array(amount, type=pa.float64()),
+            "campaign_id": pa.array(campaign, type=pa.string()),
+            "source": _take(pa.array(ORDER_SOURCES), source),
+        }
+    )
 
 
 def _assignments_table(fan_ids, coupon, push) -> pa.Table:
     rows = []
     for exp_id, e in (("exp_coupon", coupon), ("exp_checkin_push", push)):
-        rows.append(pa.table({
-            "experiment_id": pa.array([exp_id] * e["fans"].size, pa.string()),
-            "fan_id": _take(fan_ids, e["fans"]),
-            "variant": pa.array(np.where(e["treatment"], "treatment", "control"), pa.string()),
-            "assigned_time": _ts(e["assigned"]),
-        }))
+        rows.append(
+            pa.table(
+                {
+                    "experiment_id": pa.array([exp_id] * e["fans"].size, pa.string()),
+                    "fan_id": _take(fan_ids, e["fans"]),
+                    "variant": pa.array(np.where(e["treatment"], "treatment", "control"), pa.string()),
+                    "assigned_time": _ts(e["assigned"]),
+                }
+            )
+        )
     return pa.concat_tables(rows)

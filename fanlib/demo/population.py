@@ -5,10 +5,40 @@ from __future__ import annotations
 import numpy as np
 
 from fanlib.demo.config import (
-    AGE_YEAR, CHANNELS, CHANNEL_P, CHECKIN_P, CHECKIN_RATE, CITIES, COASTAL, COASTAL_BOOST, COUPON, DID_COMMUNITIES,
-    EVENT_RATES, EVENT_TYPES, FANS_PER_COMMUNITY, GENDER_P, HAZARD_BASE, HR_CHANNEL, HR_CHECKIN, HR_NEGATIVE,
-    JOIN_GROWTH, LAUNCH_DAYS, LAUNCH_SHARE, MIN_COMMUNITIES, NEGATIVE_P, N_HOURS, OCCUPATION_P, ORDER_AMOUNT,
-    ORDER_RATES, PUSH, SEGMENTS, SEGMENT_P, TIER_P, _choice, _hour, _lognormal_mean,
+    AGE_YEAR,
+    CHANNEL_P,
+    CHANNELS,
+    CHECKIN_P,
+    CHECKIN_RATE,
+    CITIES,
+    COASTAL,
+    COASTAL_BOOST,
+    COUPON,
+    DID_COMMUNITIES,
+    EVENT_RATES,
+    EVENT_TYPES,
+    FANS_PER_COMMUNITY,
+    GENDER_P,
+    HAZARD_BASE,
+    HR_CHANNEL,
+    HR_CHECKIN,
+    HR_NEGATIVE,
+    JOIN_GROWTH,
+    LAUNCH_DAYS,
+    LAUNCH_SHARE,
+    MIN_COMMUNITIES,
+    N_HOURS,
+    NEGATIVE_P,
+    OCCUPATION_P,
+    ORDER_AMOUNT,
+    ORDER_RATES,
+    PUSH,
+    SEGMENT_P,
+    SEGMENTS,
+    TIER_P,
+    _choice,
+    _hour,
+    _lognormal_mean,
 )
 from fanlib.demo.curves import Curve, _base_modulation
 
@@ -53,8 +83,9 @@ def _make_fans(rng, n: int, curves: dict[str, Curve]) -> dict[str, np.ndarray]:
     ramp = Curve(_base_modulation() * np.exp(np.log(JOIN_GROWTH) * np.arange(N_HOURS) / N_HOURS))
     join = ramp.sample(rng, np.zeros(n), np.full(n, float(N_HOURS)), np.ones(n, dtype=np.int64))
     # founding members (existing groups brought into the programme) join in the launch week
-    launch = Curve(_base_modulation()).sample(rng, np.zeros(n), np.full(n, LAUNCH_DAYS * 24.0),
-                                              np.ones(n, dtype=np.int64))
+    launch = Curve(_base_modulation()).sample(
+        rng, np.zeros(n), np.full(n, LAUNCH_DAYS * 24.0), np.ones(n, dtype=np.int64)
+    )
     join = np.where(rng.random(n) < LAUNCH_SHARE, launch, join)
     f["join"] = np.floor(join * 3600) / 3600  # whole seconds
 
@@ -124,8 +155,19 @@ def _assign_experiments(rng, f, curves):
     p_t = 1 - np.exp(-(lam + extra))
     rev_c = lam * order_mean[sel]
     rev_t = rev_c + extra * camp_mean
-    coupon = dict(fans=sel, treatment=treat, assigned=assigned, window_end=w_end, extra=extra, mu=mu,
-                  p_control=p_c, p_treatment=p_t, rev_control=rev_c, rev_treatment=rev_t, campaign_mean=camp_mean)
+    coupon = dict(
+        fans=sel,
+        treatment=treat,
+        assigned=assigned,
+        window_end=w_end,
+        extra=extra,
+        mu=mu,
+        p_control=p_c,
+        p_treatment=p_t,
+        rev_control=rev_c,
+        rev_treatment=rev_t,
+        campaign_mean=camp_mean,
+    )
 
     # exp_checkin_push: everyone alive on the start day, 50/50, 12 % of treatment rows lost
     t1 = _hour(PUSH["start"])
@@ -133,8 +175,14 @@ def _assign_experiments(rng, f, curves):
     treat2 = rng.random(sel2.size) < PUSH["treatment_share"]
     assigned2 = t1 + np.floor(rng.random(sel2.size) * PUSH["days"] * 24 * 3600) / 3600
     lost = treat2 & (rng.random(sel2.size) < PUSH["lost_treatment"])
-    push = dict(fans=sel2[~lost], treatment=treat2[~lost], assigned=assigned2[~lost],
-                planned_treatment=int(treat2.sum()), planned_control=int((~treat2).sum()), lost=int(lost.sum()))
+    push = dict(
+        fans=sel2[~lost],
+        treatment=treat2[~lost],
+        assigned=assigned2[~lost],
+        planned_treatment=int(treat2.sum()),
+        planned_control=int((~treat2).sum()),
+        lost=int(lost.sum()),
+    )
     return coupon, push
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fanlib import contract
-from fanlib.demo.config import CHANNELS, N_DAYS, PII_KINDS, _START_US
+from fanlib.data import contract
+from fanlib.demo.config import _START_US, CHANNELS, N_DAYS, PII_KINDS
 
 # ---------------------------------------------------------------------------
 # Writing

@@ -28,10 +28,21 @@ ASPECTS = {
 }
 
 POSITIVE = {
-    "quality": ["质量真的很好，没话说", "做工很扎实很精致", "质量非常好，超出预期", "用料很足，质感高级", "质量好到想囤货，很喜欢"],
+    "quality": [
+        "质量真的很好，没话说",
+        "做工很扎实很精致",
+        "质量非常好，超出预期",
+        "用料很足，质感高级",
+        "质量好到想囤货，很喜欢",
+    ],
     "logistics": ["物流超快，隔天就到了", "快递小哥很给力，速度很快", "发货速度好快", "物流很快，第二天就收到了，满意"],
     "price": ["价格很实惠", "性价比超级高", "这个价格真的很值，很划算", "活动价特别划算，赚到了"],
-    "service": ["客服小姐姐很耐心，很满意", "客服服务很周到，很满意", "售后处理得又快又好，很满意", "客服态度特别好，很贴心"],
+    "service": [
+        "客服小姐姐很耐心，很满意",
+        "客服服务很周到，很满意",
+        "售后处理得又快又好，很满意",
+        "客服态度特别好，很贴心",
+    ],
     "authenticity": ["官方旗舰店买的正品，很放心", "专柜验过是正品，很放心", "防伪码查过了是正品，很好"],
     "packaging": ["包装很精致很用心", "包装很严实，很完好，很满意", "包装好看，送人很有面子"],
     "effect": ["用了一周皮肤明显变好了", "效果很明显，喜欢", "味道很好闻，很舒服", "上脸很温和，很喜欢"],
@@ -107,6 +118,7 @@ EMAIL_DOMAINS = ["qq.com", "163.com", "126.com", "sina.com", "foxmail.com"]
 def bank(sentiment: str) -> dict[str, list[str]]:
     """The core phrases of one sentiment, by aspect."""
     return {"positive": POSITIVE, "neutral": NEUTRAL, "negative": NEGATIVE}[sentiment]
+
 
 #: During the crisis a few fans call on others to join a complaint and leave a phone number, written
 #: loosely as fans do to get past platform filters. Masked, the calls read alike, so the call is among

@@ -8,15 +8,16 @@
     'retention_7d'
 
 The entries are in :mod:`fanlib.metrics.catalogue`; names and definitions in words are in the
-message catalogues (``fanlib/locales``). This package imports no analysis code, so every analysis
+message catalogues (``fanlib/present/locales``). This package imports no analysis code, so every analysis
 may read its benchmarks and targets from here.
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from fnmatch import fnmatchcase
-from typing import Any, Callable
+from typing import Any
 
 from fanlib.metrics.catalogue import METRICS, Metric
 
@@ -31,8 +32,9 @@ def get(key: str) -> Metric:
     try:
         return CATALOGUE[key]
     except KeyError:
-        raise KeyError(f"no KPI {key!r} in the catalogue (fanlib/metrics/catalogue.py); "
-                       f"known: {', '.join(CATALOGUE)}") from None
+        raise KeyError(
+            f"no KPI {key!r} in the catalogue (fanlib/metrics/catalogue.py); known: {', '.join(CATALOGUE)}"
+        ) from None
 
 
 def lookup(report: str, path: str) -> Metric | None:
@@ -51,7 +53,7 @@ def lookup(report: str, path: str) -> Metric | None:
 def name(key: str, lang: str = "zh", **fields: Any) -> str:
     """The KPI's name in ``lang``, as every report labels it (``fields`` fill a name such as
     "Predicted CLV ({days} days)")."""
-    from fanlib.i18n import messages
+    from fanlib.present.i18n import messages
 
     domain, message = get(key).name.split(":", 1)
     text = messages(domain, lang)(message)
@@ -60,7 +62,7 @@ def name(key: str, lang: str = "zh", **fields: Any) -> str:
 
 def definition(key: str, lang: str = "zh") -> str:
     """The KPI's definition in words, in ``lang``."""
-    from fanlib.i18n import messages
+    from fanlib.present.i18n import messages
 
     return messages("metrics", lang)(f"def_{get(key).key}")
 

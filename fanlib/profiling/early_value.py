@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve, precision_score, recall_score, roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
-from fanlib.contract import CHANNELS
+from fanlib.data.contract import CHANNELS
 from fanlib.profiling.features import INTERACTION_TYPES
 from fanlib.profiling.window import Note, ProfilingDataError, to_date
 
@@ -37,8 +37,14 @@ def early_features(fd, as_of, early_days: int = 14, horizon_days: int = 60) -> i
     cutoff = ibis.literal(end - dt.timedelta(days=horizon_days), type="timestamp")
     fans = fd.fans.filter(fd.fans.join_time < cutoff).select("fan_id", "join_time", "channel")
     ev = fd.events
-    j = fans.join(ev, [fans.fan_id == ev.fan_id, ev.event_time >= fans.join_time,
-                       ev.event_time < fans.join_time + ibis.interval(days=early_days)])
+    j = fans.join(
+        ev,
+        [
+            fans.fan_id == ev.fan_id,
+            ev.event_time >= fans.join_time,
+            ev.event_time < fans.join_time + ibis.interval(days=early_days),
+        ],
+    )
     et = j.event_type
     ev_agg = j.group_by(fans.fan_id).aggregate(
         events=j.count(),
@@ -49,8 +55,14 @@ def early_features(fd, as_of, early_days: int = 14, horizon_days: int = 60) -> i
         checkins=(et == "checkin").ifelse(1, 0).sum(),
     )
     od = fd.orders
-    jo = fans.join(od, [fans.fan_id == od.fan_id, od.order_time >= fans.join_time,
-                        od.order_time < fans.join_time + ibis.interval(days=horizon_days)])
+    jo = fans.join(
+        od,
+        [
+            fans.fan_id == od.fan_id,
+            od.order_time >= fans.join_time,
+            od.order_time < fans.join_time + ibis.interval(days=horizon_days),
+        ],
+    )
     early = jo.order_time < jo.join_time + ibis.interval(days=early_days)
     od_agg = jo.group_by(fans.fan_id).aggregate(
         orders=early.ifelse(1, 0).sum(),
@@ -82,13 +94,17 @@ class EarlyValueModel:
     train_share: float = 0.7
     notes: list[str] = field(default_factory=list)
 
-    def fit(self, data: pd.DataFrame) -> "EarlyValueModel":
+    def fit(self, data: pd.DataFrame) -> EarlyValueModel:
         """Fit on the per-fan frame from :func:`early_features` (small: one row per fan)."""
         df = data.sort_values(["join_time", "fan_id"]).reset_index(drop=True)
         if len(df) < 50:
             raise ProfilingDataError(
                 f"only {len(df)} fans joined at least {self.horizon_days} days before the analysis date; "
-                "early identification needs at least 50", "too_few_early", n=len(df), horizon=str(self.horizon_days))
+                "early identification needs at least 50",
+                "too_few_early",
+                n=len(df),
+                horizon=str(self.horizon_days),
+            )
         n_train = int(len(df) * self.train_share)
         train, test = df.iloc[:n_train], df.iloc[n_train:]
         self.split_date_ = pd.Timestamp(test.join_time.iloc[0]).date()
@@ -96,15 +112,18 @@ class EarlyValueModel:
         if buyers.empty:
             raise ProfilingDataError(
                 f"no training fan spent anything in their first {self.horizon_days} days "
-                "(orders.amount_cny): nobody is high-value, so there is nothing to predict", "no_early_spend",
-                horizon=str(self.horizon_days))
+                "(orders.amount_cny): nobody is high-value, so there is nothing to predict",
+                "no_early_spend",
+                horizon=str(self.horizon_days),
+            )
         self.threshold_spend_ = float(np.quantile(train.horizon_spend, 1 - self.top_share))
         self.threshold_spend_ = max(self.threshold_spend_, float(buyers.min()))
         y_train = (train.horizon_spend >= self.threshold_spend_).to_numpy()
         y_test = (test.horizon_spend >= self.threshold_spend_).to_numpy()
         if y_train.all() or not y_train.any():
-            raise ProfilingDataError("the high-value label is constant among training fans; cannot fit a model",
-                                     "constant_label")
+            raise ProfilingDataError(
+                "the high-value label is constant among training fans; cannot fit a model", "constant_label"
+            )
         self.scaler_ = StandardScaler().fit(_design(train))
         self.model_ = LogisticRegression(max_iter=2000).fit(self.scaler_.transform(_design(train)), y_train)
         p_train = self.predict_proba(train)
@@ -115,13 +134,18 @@ class EarlyValueModel:
         flag = p_test >= self.flag_threshold_
         self.test_ = test.assign(score=p_test, flagged=flag, high_value=y_test)
         self.metrics_ = {
-            "train_fans": int(len(train)), "test_fans": int(len(test)), "split_date": self.split_date_,
-            "high_value_spend_cny": self.threshold_spend_, "test_base_rate": float(y_test.mean()),
-            "flag_threshold": self.flag_threshold_, "flagged": int(flag.sum()),
+            "train_fans": int(len(train)),
+            "test_fans": int(len(test)),
+            "split_date": self.split_date_,
+            "high_value_spend_cny": self.threshold_spend_,
+            "test_base_rate": float(y_test.mean()),
+            "flag_threshold": self.flag_threshold_,
+            "flagged": int(flag.sum()),
             "precision": float(precision_score(y_test, flag, zero_division=0)),
             "recall": float(recall_score(y_test, flag, zero_division=0)),
             "auc": float(roc_auc_score(y_test, p_test)) if 0 < y_test.sum() < len(y_test) else None,
-            "early_days": self.early_days, "horizon_days": self.horizon_days,
+            "early_days": self.early_days,
+            "horizon_days": self.horizon_days,
         }
         if not y_test.any():
             self.notes.append(Note("no_test_high_value"))
@@ -134,5 +158,8 @@ class EarlyValueModel:
     def summary(self) -> pd.DataFrame:
         """Model coefficients on the standardized features (positive = more likely high-value)."""
         names = [f"log1p({c})" for c in EARLY_COLUMNS] + [f"channel={c}" for c in CHANNELS[1:]]
-        return pd.DataFrame({"feature": names, "coefficient": self.model_.coef_[0]}).sort_values(
-            "coefficient", ascending=False, key=abs).reset_index(drop=True)
+        return (
+            pd.DataFrame({"feature": names, "coefficient": self.model_.coef_[0]})
+            .sort_values("coefficient", ascending=False, key=abs)
+            .reset_index(drop=True)
+        )

@@ -1,7 +1,7 @@
 """Export each fan's class, layer, RFM scores and segment for CRM teams: CSV and an Excel workbook.
 
 The CSV is UTF-8 with a byte-order mark so Excel on Chinese Windows opens it correctly.
-The workbook has one sheet per fan class, written by ``fanlib.xlsx`` (column-wise, a few seconds for a
+The workbook has one sheet per fan class, written by ``fanlib.present.xlsx`` (column-wise, a few seconds for a
 million fans, where a cell-by-cell writer such as openpyxl takes about two minutes); read back with
 openpyxl or ``pandas.read_excel`` it holds the same values as the CSV.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from fanlib.present.xlsx import MAX_ROWS, write_xlsx
 from fanlib.profiling.profile import EXPORT_COLUMNS, FanProfile
 from fanlib.profiling.tiers import TIERS
-from fanlib.xlsx import MAX_ROWS, write_xlsx
 
 #: Excel's row limit per sheet, less the header.
 EXCEL_MAX_ROWS = MAX_ROWS - 1
@@ -46,13 +46,14 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
-def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans", T=None,
-                created=None) -> dict[str, Path]:
+def export_fans(
+    df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans", T=None, created=None
+) -> dict[str, Path]:
     """Write ``<stem>.csv`` and ``<stem>.xlsx`` (a sheet per fan class, named in the language of ``T``,
     Chinese when omitted) into ``output_dir``. Column names stay codes: CRM imports map them.
     ``created`` (the report's as-of date) dates the workbook, so reruns write identical files."""
-    from fanlib.i18n import messages
     from fanlib.paths import resolve
+    from fanlib.present.i18n import messages
 
     T = T or messages("fan_profiling")
     out = resolve(output_dir)
@@ -63,8 +64,9 @@ def export_fans(df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans
     for tier in TIERS:
         part = df[df.tier == tier]
         if len(part) > EXCEL_MAX_ROWS:
-            raise ValueError(f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; "
-                             "use the CSV export")
+            raise ValueError(
+                f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; use the CSV export"
+            )
         parts.append((T(f"tier_{tier}")[:31], part))
     xlsx = write_xlsx(out / f"{stem}.xlsx", parts, created=created)  # atomic itself
     return {"csv": csv, "xlsx": xlsx}

@@ -70,15 +70,47 @@ def features_for_window(fd, w: Window) -> ibis.Table:
     )
     t = fans.left_join(ev_agg, "fan_id").left_join(od_agg, "fan_id")
     t = t.select(
-        "fan_id", "channel", "community_id", "join_time",
-        "events", "active_days", "interactions", "browsing", "shares", "clicks", "ugc_posts", "messages", "speaking", "checkins",
-        "first_event", "last_event", "orders", "spend", "last_order", "orders_total", "spend_total",
+        "fan_id",
+        "channel",
+        "community_id",
+        "join_time",
+        "events",
+        "active_days",
+        "interactions",
+        "browsing",
+        "shares",
+        "clicks",
+        "ugc_posts",
+        "messages",
+        "speaking",
+        "checkins",
+        "first_event",
+        "last_event",
+        "orders",
+        "spend",
+        "last_order",
+        "orders_total",
+        "spend_total",
     )
-    zero_int = ["events", "active_days", "interactions", "browsing", "shares", "clicks", "ugc_posts", "messages", "speaking",
-                "checkins", "orders", "orders_total"]
-    t = t.mutate(**{c: t[c].fill_null(0).cast("int64") for c in zero_int},
-                 spend=t.spend.fill_null(0.0).cast("float64"),
-                 spend_total=t.spend_total.fill_null(0.0).cast("float64"))
+    zero_int = [
+        "events",
+        "active_days",
+        "interactions",
+        "browsing",
+        "shares",
+        "clicks",
+        "ugc_posts",
+        "messages",
+        "speaking",
+        "checkins",
+        "orders",
+        "orders_total",
+    ]
+    t = t.mutate(
+        **{c: t[c].fill_null(0).cast("int64") for c in zero_int},
+        spend=t.spend.fill_null(0.0).cast("float64"),
+        spend_total=t.spend_total.fill_null(0.0).cast("float64"),
+    )
     tenure = days_between(end, t.join_time)
     observed = ibis.least(tenure, float(w.days)).cast("float64")
     # Presence: from joining (or the window start) to the fan's last event or order in the window. A fan who stopped
@@ -96,7 +128,8 @@ def features_for_window(fd, w: Window) -> ibis.Table:
     safe_obs = ibis.greatest(t.observed_days, 1.0)
     t = t.mutate(
         interaction_share=((t.interactions + t.browsing) > 0).ifelse(
-            t.interactions / (t.interactions + t.browsing).cast("float64"), 0.0),
+            t.interactions / (t.interactions + t.browsing).cast("float64"), 0.0
+        ),
         interactions_per_30d=t.interactions / safe_obs * 30.0,
         # Floor of one week: a fan seen on a single day is not rated as if that day were their habit.
         interactions_per_present_30d=t.interactions / ibis.greatest(t.present_days, 7.0) * 30.0,

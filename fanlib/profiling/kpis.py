@@ -33,7 +33,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from fanlib.metrics import METRICS, name as metric_name
+from fanlib.metrics import METRICS
+from fanlib.metrics import name as metric_name
 from fanlib.profiling.features import INTERACTION_TYPES, SPEAKING_TYPES
 from fanlib.profiling.window import Note, ProfilingDataError, Window, days_between, require_events, window
 
@@ -41,7 +42,9 @@ from fanlib.profiling.window import Note, ProfilingDataError, Window, days_betwe
 #: scorecard KPIs of the catalogue (fanlib.metrics), which holds the planning documents' figures.
 BENCHMARKS: dict[str, tuple[str, float | None, float | None, bool]] = {
     m.key: (m.unit, m.benchmark, m.target, bool(m.higher_is_better))
-    for m in METRICS if f"01_fan_profiling:kpis.{m.key}" in m.sources}
+    for m in METRICS
+    if f"01_fan_profiling:kpis.{m.key}" in m.sources
+}
 RETENTION_DAYS = (7, 30, 90)
 
 
@@ -79,15 +82,17 @@ def activity_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
     ev = _scoped_events(fd, w, by, start=early)
     in_w = ev.event_time >= w.lit_start()
     last7 = ev.event_time >= ibis.literal(w.end - dt.timedelta(days=7), type="timestamp")
-    agg = fd.execute(ev.group_by("group").aggregate(
-        wau=ev.fan_id.nunique(where=last7),
-        mau=ev.fan_id.nunique(),
-        speakers=ev.fan_id.nunique(where=in_w & ev.event_type.isin(SPEAKING_TYPES)),
-        messages=(in_w & (ev.event_type == "message")).ifelse(1, 0).sum(),
-        ugc_posts=(in_w & (ev.event_type == "ugc_post")).ifelse(1, 0).sum(),
-        brand_items=ev.content_id.nunique(where=in_w & (ev.event_type != "ugc_post")),
-        events=in_w.ifelse(1, 0).sum(),
-    )).set_index("group")
+    agg = fd.execute(
+        ev.group_by("group").aggregate(
+            wau=ev.fan_id.nunique(where=last7),
+            mau=ev.fan_id.nunique(),
+            speakers=ev.fan_id.nunique(where=in_w & ev.event_type.isin(SPEAKING_TYPES)),
+            messages=(in_w & (ev.event_type == "message")).ifelse(1, 0).sum(),
+            ugc_posts=(in_w & (ev.event_type == "ugc_post")).ifelse(1, 0).sum(),
+            brand_items=ev.content_id.nunique(where=in_w & (ev.event_type != "ugc_post")),
+            events=in_w.ifelse(1, 0).sum(),
+        )
+    ).set_index("group")
     evw = ev.filter(in_w)
     daily = fd.execute(evw.group_by("group", day=evw.event_time.date()).aggregate(active=evw.fan_id.nunique()))
     days = list(members.columns)
@@ -107,8 +112,7 @@ def activity_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
     out["members"] = members.iloc[:, -1].astype(int) if len(days) else 0
     out["member_days"] = members.sum(axis=1).astype(int)
     out["dau"] = active.mean(axis=1)
-    out["dau_rate"] = pd.Series([np.nanmean(r) if np.isfinite(r).any() else np.nan for r in day_rate],
-                                index=groups)
+    out["dau_rate"] = pd.Series([np.nanmean(r) if np.isfinite(r).any() else np.nan for r in day_rate], index=groups)
     for c in ("wau", "mau", "speakers", "messages", "ugc_posts", "brand_items", "events"):
         out[c] = agg[c].astype(int)
     m = out.members.where(out.members > 0)
@@ -120,21 +124,26 @@ def activity_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
     return out.reset_index()
 
 
-def retention_kpis(fd, w: Window, by: str | None = None, days=RETENTION_DAYS, span_days: int = 7
-                   ) -> pd.DataFrame:
+def retention_kpis(fd, w: Window, by: str | None = None, days=RETENTION_DAYS, span_days: int = 7) -> pd.DataFrame:
     """Cohort size and retention at each N in ``days`` per group (see the module docstring)."""
     fans = fd.fans.select("fan_id", "join_time", group=_group(fd.fans, by))
     ev = fd.events.filter(fd.events.event_time < w.lit_end())
     out = None
     for n in days:
         cohort = fans.filter(fans.join_time + ibis.interval(days=n + span_days) <= w.lit_end())
-        j = cohort.join(ev, [cohort.fan_id == ev.fan_id,
-                             ev.event_time >= cohort.join_time + ibis.interval(days=n),
-                             ev.event_time < cohort.join_time + ibis.interval(days=n + span_days)])
+        j = cohort.join(
+            ev,
+            [
+                cohort.fan_id == ev.fan_id,
+                ev.event_time >= cohort.join_time + ibis.interval(days=n),
+                ev.event_time < cohort.join_time + ibis.interval(days=n + span_days),
+            ],
+        )
         kept = j.select(cohort.fan_id).distinct().mutate(kept=1)
         c = cohort.left_join(kept, "fan_id")
-        df = fd.execute(c.group_by("group").aggregate(
-            **{f"cohort_{n}d": c.count(), f"retained_{n}d": c.kept.fill_null(0).sum()})).set_index("group")
+        df = fd.execute(
+            c.group_by("group").aggregate(**{f"cohort_{n}d": c.count(), f"retained_{n}d": c.kept.fill_null(0).sum()})
+        ).set_index("group")
         out = df if out is None else out.join(df, how="outer")
     out = out.fillna(0)
     for n in days:
@@ -149,32 +158,41 @@ def value_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
     """Buyers, repurchase rate, median repurchase interval, GMV, AOV and the view → click → order funnel."""
     fans = fd.fans.select("fan_id", group=_group(fd.fans, by))
     od = fd.orders.filter(fd.orders.order_time < w.lit_end())
-    od = od.mutate(prev=od.order_time.lag().over(ibis.window(group_by=od.fan_id, order_by=[od.order_time,
-                                                                                           od.order_id])))
+    od = od.mutate(
+        prev=od.order_time.lag().over(ibis.window(group_by=od.fan_id, order_by=[od.order_time, od.order_id]))
+    )
     odw = od.filter(od.order_time >= w.lit_start()).join(fans, "fan_id")
     odw = odw.mutate(gap=days_between(odw.order_time, odw.prev))
     per_fan = odw.group_by("group", "fan_id").aggregate(n=odw.count(), gmv=odw.amount_cny.sum())
-    a = fd.execute(per_fan.group_by("group").aggregate(
-        buyers=per_fan.count(), repeat_buyers=(per_fan.n >= 2).ifelse(1, 0).sum(),
-        orders=per_fan.n.sum(), gmv=per_fan.gmv.sum())).set_index("group")
+    a = fd.execute(
+        per_fan.group_by("group").aggregate(
+            buyers=per_fan.count(),
+            repeat_buyers=(per_fan.n >= 2).ifelse(1, 0).sum(),
+            orders=per_fan.n.sum(),
+            gmv=per_fan.gmv.sum(),
+        )
+    ).set_index("group")
     gaps = odw.filter(odw.gap.notnull())
-    g = fd.execute(gaps.group_by("group").aggregate(repurchase_interval_days=gaps.gap.median(),
-                                                    intervals=gaps.count())).set_index("group")
+    g = fd.execute(
+        gaps.group_by("group").aggregate(repurchase_interval_days=gaps.gap.median(), intervals=gaps.count())
+    ).set_index("group")
     ev = _scoped_events(fd, w, by)
     step = ev.group_by("group", "fan_id").aggregate(
-        viewed=(ev.event_type == "view").any(), clicked=(ev.event_type == "click").any())
+        viewed=(ev.event_type == "view").any(), clicked=(ev.event_type == "click").any()
+    )
     buyers = odw.select("fan_id").distinct().mutate(bought=True)
     step = step.left_join(buyers, "fan_id")
     step = step.mutate(bought=step.bought.fill_null(False))
-    f = fd.execute(step.group_by("group").aggregate(
-        viewers=step.viewed.ifelse(1, 0).sum(),
-        clickers=(step.viewed & step.clicked).ifelse(1, 0).sum(),
-        converted=(step.viewed & step.clicked & step.bought).ifelse(1, 0).sum(),
-        viewer_buyers=(step.viewed & step.bought).ifelse(1, 0).sum(),
-    )).set_index("group")
+    f = fd.execute(
+        step.group_by("group").aggregate(
+            viewers=step.viewed.ifelse(1, 0).sum(),
+            clickers=(step.viewed & step.clicked).ifelse(1, 0).sum(),
+            converted=(step.viewed & step.clicked & step.bought).ifelse(1, 0).sum(),
+            viewer_buyers=(step.viewed & step.bought).ifelse(1, 0).sum(),
+        )
+    ).set_index("group")
     out = a.join(g, how="outer").join(f, how="outer")
-    for c in ("buyers", "repeat_buyers", "orders", "intervals", "viewers", "clickers", "converted",
-              "viewer_buyers"):
+    for c in ("buyers", "repeat_buyers", "orders", "intervals", "viewers", "clickers", "converted", "viewer_buyers"):
         out[c] = out[c].fillna(0).astype(int) if c in out else 0
     out["gmv"] = out.gmv.fillna(0.0)
     out["repurchase_rate"] = out.repeat_buyers / out.buyers.where(out.buyers > 0)
@@ -189,39 +207,62 @@ def value_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
 def touch_steps(fd, w: Window, lookback_days: int = 7) -> dict:
     """Mean and median touches to purchase over orders in the window (1 + events before each order)."""
     od = fd.orders.filter(fd.orders.order_time < w.lit_end())
-    od = od.mutate(prev=od.order_time.lag().over(ibis.window(group_by=od.fan_id, order_by=[od.order_time,
-                                                                                           od.order_id])))
+    od = od.mutate(
+        prev=od.order_time.lag().over(ibis.window(group_by=od.fan_id, order_by=[od.order_time, od.order_id]))
+    )
     od = od.filter(od.order_time >= w.lit_start()).select("order_id", "fan_id", "order_time", "prev")
-    since = ibis.greatest(od.order_time - ibis.interval(days=lookback_days),
-                          od.prev.fill_null(ibis.literal(dt.datetime(1900, 1, 1), type="timestamp")))
+    since = ibis.greatest(
+        od.order_time - ibis.interval(days=lookback_days),
+        od.prev.fill_null(ibis.literal(dt.datetime(1900, 1, 1), type="timestamp")),
+    )
     od = od.mutate(since=since)
     ev = fd.events
     j = od.left_join(ev, [od.fan_id == ev.fan_id, ev.event_time < od.order_time, ev.event_time >= od.since])
     per = j.group_by(od.order_id).aggregate(touches=j.event_time.count())
-    r = fd.execute(per.aggregate(orders=per.count(), mean_touches=per.touches.mean(),
-                                 median_touches=per.touches.median())).iloc[0]
+    r = fd.execute(
+        per.aggregate(orders=per.count(), mean_touches=per.touches.mean(), median_touches=per.touches.median())
+    ).iloc[0]
     n = int(r["orders"])
-    return {"orders": n, "touch_steps": float(r["mean_touches"]) + 1 if n else None,
-            "median_steps": float(r["median_touches"]) + 1 if n else None, "lookback_days": lookback_days}
+    return {
+        "orders": n,
+        "touch_steps": float(r["mean_touches"]) + 1 if n else None,
+        "median_steps": float(r["median_touches"]) + 1 if n else None,
+        "lookback_days": lookback_days,
+    }
 
 
 def content_performance(fd, w: Window, attribution_hours: int = 24) -> pd.DataFrame:
     """Per content type: items, views, interactions, shares and attributed orders, per item."""
-    ev = fd.events.filter((fd.events.event_time >= w.lit_start()) & (fd.events.event_time < w.lit_end())
-                          & fd.events.content_type.notnull())
+    ev = fd.events.filter(
+        (fd.events.event_time >= w.lit_start())
+        & (fd.events.event_time < w.lit_end())
+        & fd.events.content_type.notnull()
+    )
     et = ev.event_type
-    per = fd.execute(ev.group_by("content_type").aggregate(
-        items=ev.content_id.nunique(), views=(et == "view").ifelse(1, 0).sum(),
-        interactions=et.isin(INTERACTION_TYPES).ifelse(1, 0).sum(), shares=(et == "share").ifelse(1, 0).sum(),
-    )).set_index("content_type")
+    per = fd.execute(
+        ev.group_by("content_type").aggregate(
+            items=ev.content_id.nunique(),
+            views=(et == "view").ifelse(1, 0).sum(),
+            interactions=et.isin(INTERACTION_TYPES).ifelse(1, 0).sum(),
+            shares=(et == "share").ifelse(1, 0).sum(),
+        )
+    ).set_index("content_type")
     od = fd.orders.filter((fd.orders.order_time >= w.lit_start()) & (fd.orders.order_time < w.lit_end()))
-    clicks = fd.events.filter((fd.events.event_type == "click") & fd.events.content_type.notnull()
-                              & (fd.events.event_time < w.lit_end()))
-    j = od.join(clicks, [od.fan_id == clicks.fan_id, clicks.event_time <= od.order_time,
-                         clicks.event_time > od.order_time - ibis.interval(hours=attribution_hours)])
+    clicks = fd.events.filter(
+        (fd.events.event_type == "click") & fd.events.content_type.notnull() & (fd.events.event_time < w.lit_end())
+    )
+    j = od.join(
+        clicks,
+        [
+            od.fan_id == clicks.fan_id,
+            clicks.event_time <= od.order_time,
+            clicks.event_time > od.order_time - ibis.interval(hours=attribution_hours),
+        ],
+    )
     j = j.select(od.order_id, clicks.event_time, clicks.content_type, clicks.content_id)
-    j = j.mutate(rn=ibis.row_number().over(ibis.window(group_by=j.order_id,
-                                                       order_by=[ibis.desc(j.event_time), j.content_id])))
+    j = j.mutate(
+        rn=ibis.row_number().over(ibis.window(group_by=j.order_id, order_by=[ibis.desc(j.event_time), j.content_id]))
+    )
     last = j.filter(j.rn == 0)
     conv = fd.execute(last.group_by("content_type").aggregate(orders=last.count())).set_index("content_type")
     out = per.join(conv, how="outer").fillna(0)
@@ -237,10 +278,16 @@ def content_performance(fd, w: Window, attribution_hours: int = 24) -> pd.DataFr
 
 def publishing_hours(fd, w: Window) -> pd.DataFrame:
     """Interactions by weekday (0 = Monday) and hour of day in the window."""
-    ev = fd.events.filter((fd.events.event_time >= w.lit_start()) & (fd.events.event_time < w.lit_end())
-                          & fd.events.event_type.isin(INTERACTION_TYPES))
-    df = fd.execute(ev.group_by(weekday=ev.event_time.day_of_week.index(), hour=ev.event_time.hour())
-                    .aggregate(interactions=ev.count()))
+    ev = fd.events.filter(
+        (fd.events.event_time >= w.lit_start())
+        & (fd.events.event_time < w.lit_end())
+        & fd.events.event_type.isin(INTERACTION_TYPES)
+    )
+    df = fd.execute(
+        ev.group_by(weekday=ev.event_time.day_of_week.index(), hour=ev.event_time.hour()).aggregate(
+            interactions=ev.count()
+        )
+    )
     df = df.astype({"weekday": "int64", "hour": "int64"})
     full = pd.MultiIndex.from_product([range(7), range(24)], names=["weekday", "hour"])
     return df.set_index(["weekday", "hour"]).reindex(full, fill_value=0).reset_index()
@@ -251,8 +298,9 @@ def best_hours(hours: pd.DataFrame, n: int = 3) -> pd.DataFrame:
     by_hour = hours.groupby("hour").interactions.sum()
     total = by_hour.sum()
     top = by_hour.sort_values(ascending=False, kind="stable").head(n)
-    return pd.DataFrame({"hour": top.index, "interactions": top.values,
-                         "share": top.values / total if total else np.nan})
+    return pd.DataFrame(
+        {"hour": top.index, "interactions": top.values, "share": top.values / total if total else np.nan}
+    )
 
 
 @dataclass
@@ -273,8 +321,22 @@ class CommunityKPIs:
         return scorecard(self.overall, T)
 
 
-GROUP_COLUMNS = ["group", "members", "dau_rate", "wau", "mau", "stickiness", "speaking_rate", "ugc_share",
-                 "messages_per_1k_day", "retention_7d", "buyers", "repurchase_rate", "aov", "conversion_rate"]
+GROUP_COLUMNS = [
+    "group",
+    "members",
+    "dau_rate",
+    "wau",
+    "mau",
+    "stickiness",
+    "speaking_rate",
+    "ugc_share",
+    "messages_per_1k_day",
+    "retention_7d",
+    "buyers",
+    "repurchase_rate",
+    "aov",
+    "conversion_rate",
+]
 
 
 def _grouped(fd, w: Window, by: str, span_days: int) -> pd.DataFrame:
@@ -285,52 +347,71 @@ def _grouped(fd, w: Window, by: str, span_days: int) -> pd.DataFrame:
     return out
 
 
-def community_kpis(fd, as_of, window_days: int = 30, *, retention_span_days: int = 7,
-                   touch_lookback_days: int = 7) -> CommunityKPIs:
+def community_kpis(
+    fd, as_of, window_days: int = 30, *, retention_span_days: int = 7, touch_lookback_days: int = 7
+) -> CommunityKPIs:
     """Every community KPI over the window, overall, by community and by channel."""
     w = window(as_of, window_days)
     require_events(fd, w)
     notes: list[Note] = []
     act = activity_kpis(fd, w).iloc[0].to_dict()
     if act["members"] == 0:
-        raise ProfilingDataError(f"table 'fans' has no member who joined by {w.as_of} (check: join_time): "
-                                 "community rates are not defined", "no_members", as_of=w.as_of)
+        raise ProfilingDataError(
+            f"table 'fans' has no member who joined by {w.as_of} (check: join_time): community rates are not defined",
+            "no_members",
+            as_of=w.as_of,
+        )
     ret = retention_kpis(fd, w, span_days=retention_span_days)
     ret = ret.iloc[0].to_dict() if len(ret) else {}
     val = value_kpis(fd, w).iloc[0].to_dict() if True else {}
     steps = touch_steps(fd, w, touch_lookback_days)
-    overall = {**act, **ret, **val, **steps, "window_days": w.days, "window_start": w.start.date(),
-               "as_of": w.as_of}
+    overall = {**act, **ret, **val, **steps, "window_days": w.days, "window_start": w.start.date(), "as_of": w.as_of}
     overall.pop("group", None)
     for n in RETENTION_DAYS:
         if not overall.get(f"cohort_{n}d"):
-            notes.append(Note("no_retention_cohort", {"n": str(n), "days": str(n + retention_span_days),
-                                                      "as_of": w.as_of}))
+            notes.append(
+                Note("no_retention_cohort", {"n": str(n), "days": str(n + retention_span_days), "as_of": w.as_of})
+            )
     if not overall.get("orders"):
         notes.append(Note("no_orders_kpis", {"period": w.period}))
     elif overall.get("gmv", 0) == 0:
         notes.append(Note("zero_spend_kpis", {"period": w.period}))
-    by_comm = _grouped(fd, w, "community_id", retention_span_days) if "community_id" in fd.fans.columns \
+    by_comm = (
+        _grouped(fd, w, "community_id", retention_span_days)
+        if "community_id" in fd.fans.columns
         else pd.DataFrame(columns=GROUP_COLUMNS)
+    )
     by_comm, comm_notes = _check_communities(fd, w, by_comm)
     notes += comm_notes
     by_chan = _grouped(fd, w, "channel", retention_span_days)
     by_chan = by_chan[by_chan.members > 0]
-    funnel = pd.DataFrame({
-        "step": ["view", "click", "order"],
-        "fans": [overall["viewers"], overall["clickers"], overall["converted"]],
-    })
+    funnel = pd.DataFrame(
+        {
+            "step": ["view", "click", "order"],
+            "fans": [overall["viewers"], overall["clickers"], overall["converted"]],
+        }
+    )
     funnel["share_of_viewers"] = funnel.fans / funnel.fans.iloc[0] if funnel.fans.iloc[0] else np.nan
-    return CommunityKPIs(w, overall, by_comm[[c for c in GROUP_COLUMNS if c in by_comm]],
-                         by_chan[[c for c in GROUP_COLUMNS if c in by_chan]],
-                         content_performance(fd, w), publishing_hours(fd, w), funnel, notes)
+    return CommunityKPIs(
+        w,
+        overall,
+        by_comm[[c for c in GROUP_COLUMNS if c in by_comm]],
+        by_chan[[c for c in GROUP_COLUMNS if c in by_chan]],
+        content_performance(fd, w),
+        publishing_hours(fd, w),
+        funnel,
+        notes,
+    )
 
 
 def _check_communities(fd, w: Window, by_comm: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Drop communities without members (rates undefined) and say which ones and why."""
     notes = []
-    ev = fd.events.filter((fd.events.event_time >= w.lit_start()) & (fd.events.event_time < w.lit_end())
-                          & fd.events.community_id.notnull())
+    ev = fd.events.filter(
+        (fd.events.event_time >= w.lit_start())
+        & (fd.events.event_time < w.lit_end())
+        & fd.events.community_id.notnull()
+    )
     seen = fd.execute(ev.select("community_id").distinct())["community_id"].astype(str)
     known = set(by_comm.loc[by_comm.members > 0, "group"]) if len(by_comm) else set()
     empty = sorted(set(seen) - known) + sorted(set(by_comm.loc[by_comm.members == 0, "group"]) - set(seen))
@@ -343,9 +424,9 @@ def _check_communities(fd, w: Window, by_comm: pd.DataFrame) -> tuple[pd.DataFra
 def scorecard(overall: dict, T=None) -> pd.DataFrame:
     """KPI values against today's figure and the target, with a good/bad flag and the relative gap.
 
-    ``label`` is in the language of ``T`` (the fan_profiling :class:`fanlib.i18n.Messages`; Chinese if omitted).
+    ``label`` is in the language of ``T`` (the fan_profiling :class:`fanlib.present.i18n.Messages`; Chinese if omitted).
     """
-    from fanlib.i18n import messages
+    from fanlib.present.i18n import messages
 
     T = T or messages("fan_profiling")
     rows = []
@@ -358,23 +439,40 @@ def scorecard(overall: dict, T=None) -> pd.DataFrame:
         if v is not None and target is not None:
             good = v >= target if hib else v <= target
             gap = (v - target) / target if hib else (target - v) / target
-        rows.append({"kpi": key, "label": label, "unit": unit, "value": v, "today": today, "target": target,
-                     "higher_is_better": hib, "good": good, "relative_gap": gap})
+        rows.append(
+            {
+                "kpi": key,
+                "label": label,
+                "unit": unit,
+                "value": v,
+                "today": today,
+                "target": target,
+                "higher_is_better": hib,
+                "good": good,
+                "relative_gap": gap,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def biggest_gaps(card: pd.DataFrame, n: int = 3, T=None) -> list[str]:
     """The ``n`` KPIs furthest short of their targets (largest relative shortfall first), in plain words in
     the language of ``T`` (Chinese if omitted); empty when every KPI with a target meets it."""
-    from fanlib.i18n import fmt_number, messages
+    from fanlib.present.i18n import fmt_number, messages
 
     T = T or messages("fan_profiling")
     short = card[(card.good == False) & card.relative_gap.notna()].sort_values("relative_gap")  # noqa: E712
     out = []
     for _, r in short.head(n).iterrows():
-        out.append(T("gap_sentence_low" if r.higher_is_better else "gap_sentence_high", label=r.label,
-                     value=fmt_number(r.value, r.unit, T.lang), target=fmt_number(r.target, r.unit, T.lang),
-                     gap=fmt_number(abs(r.relative_gap), "pct", T.lang, 0)))
+        out.append(
+            T(
+                "gap_sentence_low" if r.higher_is_better else "gap_sentence_high",
+                label=r.label,
+                value=fmt_number(r.value, r.unit, T.lang),
+                target=fmt_number(r.target, r.unit, T.lang),
+                gap=fmt_number(abs(r.relative_gap), "pct", T.lang, 0),
+            )
+        )
     return out
 
 
@@ -391,22 +489,26 @@ def kpi_trend(fd, as_of, months: int = 12) -> pd.DataFrame:
     ev = _scoped_events(fd, w, None)
     month = ev.event_time.truncate("M").date()
     daily = fd.execute(ev.group_by(day=ev.event_time.date()).aggregate(active=ev.fan_id.nunique()))
-    monthly = fd.execute(ev.group_by(month=month).aggregate(
-        speakers=ev.fan_id.nunique(where=ev.event_type.isin(SPEAKING_TYPES)),
-        messages=(ev.event_type == "message").ifelse(1, 0).sum(),
-        ugc_posts=(ev.event_type == "ugc_post").ifelse(1, 0).sum(),
-        brand_items=ev.content_id.nunique(where=ev.event_type != "ugc_post"),
-    ))
+    monthly = fd.execute(
+        ev.group_by(month=month).aggregate(
+            speakers=ev.fan_id.nunique(where=ev.event_type.isin(SPEAKING_TYPES)),
+            messages=(ev.event_type == "message").ifelse(1, 0).sum(),
+            ugc_posts=(ev.event_type == "ugc_post").ifelse(1, 0).sum(),
+            brand_items=ev.content_id.nunique(where=ev.event_type != "ugc_post"),
+        )
+    )
     daily["day"] = pd.to_datetime(daily["day"]).dt.date
     frame = pd.DataFrame({"members": mem.values}, index=pd.Index(mem.index, name="day"))
     frame["active"] = daily.set_index("day").active.reindex(frame.index).fillna(0)
     frame["rate"] = frame.active / frame.members.where(frame.members > 0)
     frame["month"] = [pd.Timestamp(d).to_period("M").to_timestamp().date() for d in frame.index]
-    g = frame.groupby("month").agg(dau_rate=("rate", "mean"), member_days=("members", "sum"),
-                                   members=("members", "last"))
+    g = frame.groupby("month").agg(
+        dau_rate=("rate", "mean"), member_days=("members", "sum"), members=("members", "last")
+    )
     monthly["month"] = pd.to_datetime(monthly["month"]).dt.date
-    g = g.join(monthly.set_index("month"), how="left").fillna({"speakers": 0, "messages": 0, "ugc_posts": 0,
-                                                                "brand_items": 0})
+    g = g.join(monthly.set_index("month"), how="left").fillna(
+        {"speakers": 0, "messages": 0, "ugc_posts": 0, "brand_items": 0}
+    )
     g["speaking_rate"] = g.speakers / g.members.where(g.members > 0)
     g["messages_per_1k_day"] = g.messages / g.member_days.where(g.member_days > 0) * 1000
     content = g.ugc_posts + g.brand_items

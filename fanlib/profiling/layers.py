@@ -28,8 +28,8 @@ import ibis
 import pandas as pd
 
 from fanlib.profiling.features import features_for_window
-from fanlib.profiling.window import Note, window
 from fanlib.profiling.stats import wilson_interval
+from fanlib.profiling.window import Note, window
 
 LAYERS = ("core", "active", "potential", "silent")
 #: Fans outside the four layers: no event in the window, or too little presence to judge.
@@ -59,18 +59,22 @@ def assign_layers(features: ibis.Table, rules: LayerRules = LayerRules()) -> ibi
     """Add the ``layer`` column to a feature table built over ``rules.window_days``."""
     t = features
     if rules.min_present_days > rules.window_days:
-        raise ValueError(f"min_present_days ({rules.min_present_days}) is longer than the layer window "
-                         f"({rules.window_days} days): no fan could be rated")
+        raise ValueError(
+            f"min_present_days ({rules.min_present_days}) is longer than the layer window "
+            f"({rules.window_days} days): no fan could be rated"
+        )
     ipm = t.interactions_per_present_30d
     intent = (t.interactions + t.clicks + t.orders) / ibis.greatest(t.present_days, 7.0) * 30.0
-    return t.mutate(layer=ibis.cases(
-        ((t.events == 0) & (t.orders == 0), LAPSED),
-        (t.present_days < rules.min_present_days, UNRATED),
-        ((ipm >= rules.core_min_interactions_per_30d) & (t.orders >= rules.core_min_orders), "core"),
-        (ipm >= rules.active_min_interactions_per_30d, "active"),
-        (intent >= rules.potential_min_intent_per_30d, "potential"),
-        else_="silent",
-    ))
+    return t.mutate(
+        layer=ibis.cases(
+            ((t.events == 0) & (t.orders == 0), LAPSED),
+            (t.present_days < rules.min_present_days, UNRATED),
+            ((ipm >= rules.core_min_interactions_per_30d) & (t.orders >= rules.core_min_orders), "core"),
+            (ipm >= rules.active_min_interactions_per_30d, "active"),
+            (intent >= rules.potential_min_intent_per_30d, "potential"),
+            else_="silent",
+        )
+    )
 
 
 def fan_layers(fd, as_of, rules: LayerRules = LayerRules()) -> ibis.Table:
@@ -104,9 +108,17 @@ def layer_shares(fd, layered: ibis.Table, z: float = 1.96) -> LayerShares:
     for layer, k in counts.items():
         lo, hi = wilson_interval(k, n, z)
         share = k / n if n else None
-        rows.append({"layer": layer, "fans": int(k), "share": share,
-                     "ci_low": lo, "ci_high": hi, "target": LAYER_TARGETS[layer],
-                     "gap": None if share is None else share - LAYER_TARGETS[layer]})
+        rows.append(
+            {
+                "layer": layer,
+                "fans": int(k),
+                "share": share,
+                "ci_low": lo,
+                "ci_high": hi,
+                "target": LAYER_TARGETS[layer],
+                "gap": None if share is None else share - LAYER_TARGETS[layer],
+            }
+        )
     notes = [] if n else [Note("no_layered_fans")]
     return LayerShares(pd.DataFrame(rows), n, outside, notes)
 
@@ -144,15 +156,20 @@ class LayerTransitions:
             total = row.sum()
             up = sum(row[c] for c in LAYERS if rank[c] < rank[prev])
             down = sum(row[c] for c in LAYERS if rank[c] > rank[prev])
-            rows.append({"previous": prev, "fans": int(total),
-                         "up": up / total if total else None, "stayed": row[prev] / total if total else None,
-                         "down": down / total if total else None,
-                         "lapsed": row[LAPSED] / total if total else None})
+            rows.append(
+                {
+                    "previous": prev,
+                    "fans": int(total),
+                    "up": up / total if total else None,
+                    "stayed": row[prev] / total if total else None,
+                    "down": down / total if total else None,
+                    "lapsed": row[LAPSED] / total if total else None,
+                }
+            )
         return pd.DataFrame(rows)
 
 
-def layer_transitions(fd, as_of, rules: LayerRules = LayerRules(), period_days: int | None = None
-                      ) -> LayerTransitions:
+def layer_transitions(fd, as_of, rules: LayerRules = LayerRules(), period_days: int | None = None) -> LayerTransitions:
     """The transition matrix between the layers at ``as_of - period_days`` and at ``as_of``.
 
     ``period_days`` defaults to the layer window (a quarter), so the two assessments do not overlap.
@@ -166,7 +183,10 @@ def layer_transitions(fd, as_of, rules: LayerRules = LayerRules(), period_days: 
     joined = now.left_join(before, "fan_id")
     joined = joined.mutate(before_layer=joined.before_layer.fill_null(NEW))
     df = fd.execute(joined.group_by(["before_layer", "layer"]).aggregate(fans=joined.count()))
-    counts = (df.pivot_table(index="before_layer", columns="layer", values="fans", aggfunc="sum", fill_value=0)
-              .reindex(index=[*LAYERS, *OUTSIDE, NEW], columns=[*LAYERS, *OUTSIDE], fill_value=0).astype(int))
+    counts = (
+        df.pivot_table(index="before_layer", columns="layer", values="fans", aggfunc="sum", fill_value=0)
+        .reindex(index=[*LAYERS, *OUTSIDE, NEW], columns=[*LAYERS, *OUTSIDE], fill_value=0)
+        .astype(int)
+    )
     counts.index.name, counts.columns.name = "previous", "current"
     return LayerTransitions(counts, previous, current)

@@ -1,6 +1,6 @@
 """Charts of the fan-profiling report (drawing only; every figure comes from the other modules).
 
-Titles and labels come from ``T``, the ``fan_profiling`` :class:`fanlib.i18n.Messages` of the report.
+Titles and labels come from ``T``, the ``fan_profiling`` :class:`fanlib.present.i18n.Messages` of the report.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from fanlib import plotting
+from fanlib.present import plotting
 from fanlib.profiling.layers import LayerShares, LayerTransitions
 
 
@@ -42,8 +42,15 @@ def layer_bars(shares: LayerShares, T, ax=None):
     ys = np.arange(len(t))[::-1]
     colors = [plotting.GOOD if abs(g) <= 0.05 else plotting.BAD for g in t.gap.fillna(0)]
     ax.barh(ys, t.share.fillna(0), color=colors, height=0.6)
-    ax.errorbar(t.share.fillna(0), ys, xerr=np.vstack([t.share - t.ci_low, t.ci_high - t.share]).astype(float),
-                fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
+    ax.errorbar(
+        t.share.fillna(0),
+        ys,
+        xerr=np.vstack([t.share - t.ci_low, t.ci_high - t.share]).astype(float),
+        fmt="none",
+        ecolor="black",
+        elinewidth=0.8,
+        capsize=2,
+    )
     ax.scatter(t.target, ys, marker="|", s=600, color="black", zorder=3, label=T("target_marker"))
     ax.set_yticks(ys)
     ax.set_yticklabels([T(f"layer_{l}") for l in t.layer])
@@ -55,7 +62,7 @@ def layer_bars(shares: LayerShares, T, ax=None):
 
 def transition_heatmap(trans: LayerTransitions, T, ax=None):
     """Row shares of the layer transition matrix (previous layer → current layer)."""
-    from fanlib.i18n import fmt_date
+    from fanlib.present.i18n import fmt_date
 
     name = {k: T(f"layer_{k}") for k in [*trans.counts.index, *trans.counts.columns]}
     m = trans.shares.rename(index=name, columns=name)
@@ -91,8 +98,9 @@ def kpi_attainment(card: pd.DataFrame, T, ax=None):
     c["attainment"] = np.where(c.higher_is_better, c.value / c.target, c.target / c.value.where(c.value > 0))
     c["one"] = 1.0
     c["hib"] = True
-    return plotting.kpi_vs_target(c, "label", "attainment", "one", higher_is_better="hib",
-                                  title=T("chart_attainment"), ax=ax)
+    return plotting.kpi_vs_target(
+        c, "label", "attainment", "one", higher_is_better="hib", title=T("chart_attainment"), ax=ax
+    )
 
 
 def trend_lines(trend: pd.DataFrame, column: str, title: str, T, target: float | None = None, percent=True, ax=None):
@@ -108,14 +116,20 @@ def hours_heatmap(hours: pd.DataFrame, T, ax=None):
     m = hours.pivot(index="weekday", columns="hour", values="interactions")
     m.index = [T(f"weekday_{d}") for d in m.index]
     total = m.to_numpy().sum()
-    return plotting.heatmap(m / total if total else m, title=T("chart_hours"),
-                            percent=False, annot=False, ax=ax, xlabel=T("axis_hour"), ylabel="")
+    return plotting.heatmap(
+        m / total if total else m,
+        title=T("chart_hours"),
+        percent=False,
+        annot=False,
+        ax=ax,
+        xlabel=T("axis_hour"),
+        ylabel="",
+    )
 
 
 def funnel_bars(funnel: pd.DataFrame, T, ax=None):
     shown = funnel.assign(step=[T(f"step_{s}") for s in funnel.step])
-    return plotting.bar(shown, x="step", y="share_of_viewers", percent=True, sort=False,
-                        title=T("chart_funnel"), ax=ax)
+    return plotting.bar(shown, x="step", y="share_of_viewers", percent=True, sort=False, title=T("chart_funnel"), ax=ax)
 
 
 def early_value_scores(model, T, ax=None):
@@ -123,10 +137,8 @@ def early_value_scores(model, T, ax=None):
     ax = plotting._axes(ax, figsize=(8, 3.5))
     t = model.test_
     bins = np.linspace(0, 1, 41)
-    ax.hist(t.score[~t.high_value], bins=bins, color=plotting.NEUTRAL, alpha=0.7, density=True,
-            label=T("early_not_hv"))
-    ax.hist(t.score[t.high_value], bins=bins, color=plotting.ACCENT, alpha=0.7, density=True,
-            label=T("early_hv"))
+    ax.hist(t.score[~t.high_value], bins=bins, color=plotting.NEUTRAL, alpha=0.7, density=True, label=T("early_not_hv"))
+    ax.hist(t.score[t.high_value], bins=bins, color=plotting.ACCENT, alpha=0.7, density=True, label=T("early_hv"))
     ax.axvline(model.flag_threshold_, color="black", linestyle="--", linewidth=1, label=T("early_threshold"))
     ax.legend(frameon=False)
     return plotting._finish(ax, T("chart_early"), T("axis_score"), T("axis_density"))

@@ -19,8 +19,14 @@ DIMENSIONS = ("age_band", "gender", "province", "city_tier", "occupation", "chan
 #: Categories are codes (gender, channel, ``city_tier_<n>``, ``unknown``); ``category_label`` names them.
 UNKNOWN = "unknown"
 #: Age bands (lower bound inclusive, upper bound exclusive).
-AGE_BANDS = ((0, 18, "<18"), (18, 25, "18–24"), (25, 31, "25–30"), (31, 36, "31–35"), (36, 46, "36–45"),
-             (46, 200, "46+"))
+AGE_BANDS = (
+    (0, 18, "<18"),
+    (18, 25, "18–24"),
+    (25, 31, "25–30"),
+    (31, 36, "31–35"),
+    (36, 46, "36–45"),
+    (46, 200, "46+"),
+)
 CITY_TIERS = range(1, 7)
 GENDERS = ("female", "male")
 
@@ -39,9 +45,13 @@ def portrait_base(fd, as_of) -> ibis.Table:
     tier = ibis.cases(*[(f.city_tier.cast("int64") == k, f"city_tier_{k}") for k in CITY_TIERS], else_=UNKNOWN)
     gender = ibis.cases(*[(f.gender == g, g) for g in GENDERS], else_=UNKNOWN)
     return f.select(
-        "fan_id", community_id=f.community_id.cast("string").fill_null(UNKNOWN),
-        age_band=band, gender=gender, province=f.province.cast("string").fill_null(UNKNOWN),
-        city_tier=tier, occupation=f.occupation.cast("string").fill_null(UNKNOWN),
+        "fan_id",
+        community_id=f.community_id.cast("string").fill_null(UNKNOWN),
+        age_band=band,
+        gender=gender,
+        province=f.province.cast("string").fill_null(UNKNOWN),
+        city_tier=tier,
+        occupation=f.occupation.cast("string").fill_null(UNKNOWN),
         channel=f.channel.cast("string").fill_null(UNKNOWN),
     )
 
@@ -88,37 +98,54 @@ class Breakdown:
         cat = spread.idxmax()
         hi_g, lo_g = sh[cat].idxmax(), sh[cat].idxmin()
         n_hi, n_lo = int(self.counts.loc[hi_g].sum()), int(self.counts.loc[lo_g].sum())
-        return {"category": cat, "high_group": hi_g, "high_share": float(sh.loc[hi_g, cat]),
-                "high_ci": wilson_interval(int(self.counts.loc[hi_g, cat]), n_hi),
-                "low_group": lo_g, "low_share": float(sh.loc[lo_g, cat]),
-                "low_ci": wilson_interval(int(self.counts.loc[lo_g, cat]), n_lo)}
+        return {
+            "category": cat,
+            "high_group": hi_g,
+            "high_share": float(sh.loc[hi_g, cat]),
+            "high_ci": wilson_interval(int(self.counts.loc[hi_g, cat]), n_hi),
+            "low_group": lo_g,
+            "low_share": float(sh.loc[lo_g, cat]),
+            "low_ci": wilson_interval(int(self.counts.loc[lo_g, cat]), n_lo),
+        }
 
     def finding(self, T=None) -> str:
         """One sentence in the language of ``T`` (English when omitted): a significant difference with
         its largest gap and both intervals, or no claim."""
-        from fanlib.escape import md_text
-        from fanlib.i18n import fmt_number, messages
+        from fanlib.present.escape import md_text
+        from fanlib.present.i18n import fmt_number, messages
 
         T = T or messages("fan_profiling", "en")
         name = T(f"dim_{self.dimension}")
         group = md_text(T.label(f"group_{self.group}", self.group))  # a Markdown sentence: values from data
         if self.test is None:
             return T("finding_not_comparable", name=name)
-        test = f"χ²={self.test.statistic:.1f}, df={self.test.dof}, p={self.test.p_value:.3g}, V={self.test.cramers_v:.2f}"
+        test = (
+            f"χ²={self.test.statistic:.1f}, df={self.test.dof}, p={self.test.p_value:.3g}, V={self.test.cramers_v:.2f}"
+        )
         if not self.significant:
             return T("finding_no_difference", name=name, group=group, test=test)
         d = self.largest_difference()
         pct = lambda v: fmt_number(v, "pct", T.lang)  # noqa: E731
-        return T("finding_difference", name=name, group=group, test=test,
-                 category=md_text(category_label(d["category"], T)),
-                 high_group=md_text(T.label(f"tier_{d['high_group']}", str(d["high_group"]))),
-                 high=pct(d["high_share"]), high_lo=pct(d["high_ci"][0]), high_hi=pct(d["high_ci"][1]),
-                 low_group=md_text(T.label(f"tier_{d['low_group']}", str(d["low_group"]))), low=pct(d["low_share"]),
-                 low_lo=pct(d["low_ci"][0]), low_hi=pct(d["low_ci"][1]))
+        return T(
+            "finding_difference",
+            name=name,
+            group=group,
+            test=test,
+            category=md_text(category_label(d["category"], T)),
+            high_group=md_text(T.label(f"tier_{d['high_group']}", str(d["high_group"]))),
+            high=pct(d["high_share"]),
+            high_lo=pct(d["high_ci"][0]),
+            high_hi=pct(d["high_ci"][1]),
+            low_group=md_text(T.label(f"tier_{d['low_group']}", str(d["low_group"]))),
+            low=pct(d["low_share"]),
+            low_lo=pct(d["low_ci"][0]),
+            low_hi=pct(d["low_ci"][1]),
+        )
 
 
-def breakdown(fd, base: ibis.Table, dimension: str, group: str, groups: list | None = None,
-              alpha: float = 0.05) -> Breakdown:
+def breakdown(
+    fd, base: ibis.Table, dimension: str, group: str, groups: list | None = None, alpha: float = 0.05
+) -> Breakdown:
     """Counts of ``dimension`` by ``group`` (a column of ``base``), restricted to ``groups`` if given."""
     t = base if groups is None else base.filter(base[group].isin(list(groups)))
     df = fd.execute(t.group_by([group, dimension]).aggregate(fans=t.count()))

@@ -13,9 +13,25 @@ from fanlib.profiling.rfm import rfm_scores
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
 from fanlib.profiling.window import Note, ProfilingDataError, require_events, window
 
-EXPORT_COLUMNS = ["fan_id", "channel", "community_id", "join_time", "tier", "layer", "r_score", "f_score",
-                  "m_score", "rfm_code", "rfm_segment", "orders", "spend", "days_since_order", "interactions",
-                  "orders_total", "spend_total"]
+EXPORT_COLUMNS = [
+    "fan_id",
+    "channel",
+    "community_id",
+    "join_time",
+    "tier",
+    "layer",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_code",
+    "rfm_segment",
+    "orders",
+    "spend",
+    "days_since_order",
+    "interactions",
+    "orders_total",
+    "spend_total",
+]
 
 
 @dataclass
@@ -29,8 +45,9 @@ class FanProfile:
     notes: list[str] = field(default_factory=list)
 
 
-def fan_profile(fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = TierRules(),
-                layer_rules: LayerRules = LayerRules()) -> FanProfile:
+def fan_profile(
+    fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = TierRules(), layer_rules: LayerRules = LayerRules()
+) -> FanProfile:
     """RFM (over ``rfm_window_days``), fan class and layer for every fan who joined by ``as_of``."""
     w = window(as_of, rfm_window_days)
     require_events(fd, w)
@@ -50,8 +67,9 @@ def fan_profile(fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = Ti
     counts = fd.execute(t.aggregate(fans=t.count(), silent_no_events=(t.events == 0).ifelse(1, 0).sum()))
     n, idle = int(counts.fans.iloc[0]), int(counts.silent_no_events.iloc[0])
     if n == 0:
-        raise ProfilingDataError(f"table 'fans' has no fan who joined by {w.as_of} (check: join_time)", "no_fans",
-                                 as_of=w.as_of)
+        raise ProfilingDataError(
+            f"table 'fans' has no fan who joined by {w.as_of} (check: join_time)", "no_fans", as_of=w.as_of
+        )
     if idle:
         notes.append(Note("fans_without_events", {"idle": idle, "n": n, "share": idle / n, "period": w.period}))
     return FanProfile(t, threshold, tier_rules, layer_rules, notes)
@@ -69,7 +87,16 @@ def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
     rows = []
     for tier, r in df.iterrows():
         lo, hi = wilson_interval(int(r.fans), n)
-        rows.append({"tier": tier, "fans": int(r.fans), "share": r.fans / n if n else None,
-                     "ci_low": lo, "ci_high": hi, "orders": int(r.orders), "gmv": float(r.gmv),
-                     "gmv_share": float(r.gmv / gmv) if gmv > 0 else None})
+        rows.append(
+            {
+                "tier": tier,
+                "fans": int(r.fans),
+                "share": r.fans / n if n else None,
+                "ci_low": lo,
+                "ci_high": hi,
+                "orders": int(r.orders),
+                "gmv": float(r.gmv),
+                "gmv_share": float(r.gmv / gmv) if gmv > 0 else None,
+            }
+        )
     return pd.DataFrame(rows)

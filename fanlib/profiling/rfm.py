@@ -88,7 +88,9 @@ class SegmentValue:
 def segment_value(fd, scored: ibis.Table) -> SegmentValue:
     """Fans, buyers, GMV and GMV share per RFM segment (aggregated in the engine)."""
     agg = scored.group_by("rfm_segment").aggregate(
-        fans=scored.count(), gmv=scored.spend.sum(), orders=scored.orders.sum(),
+        fans=scored.count(),
+        gmv=scored.spend.sum(),
+        orders=scored.orders.sum(),
         mean_r=scored.days_since_order.mean(),
     )
     df = fd.execute(agg).rename(columns={"rfm_segment": "segment"})
@@ -105,5 +107,4 @@ def segment_value(fd, scored: ibis.Table) -> SegmentValue:
         notes.append(Note("no_buyers_rfm"))
     df["fans"] = df.fans.astype(int)
     df["orders"] = df.orders.astype(int)
-    return SegmentValue(df[["segment", "fans", "fan_share", "orders", "gmv", "gmv_share", "mean_r"]],
-                        total, notes)
+    return SegmentValue(df[["segment", "fans", "fan_share", "orders", "gmv", "gmv_share", "mean_r"]], total, notes)

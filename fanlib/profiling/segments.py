@@ -49,9 +49,11 @@ def segment_inputs(features: ibis.Table, min_span_days: float = 60.0) -> ibis.Ta
     t = features.filter(features.active_span_days >= min_span_days)
     span = ibis.greatest(t.active_span_days, 1.0)
     return t.select(
-        "fan_id", "interaction_share",
+        "fan_id",
+        "interaction_share",
         interactions_per_active_day=t.interactions / ibis.greatest(t.active_days, 1).cast("float64"),
-        orders_per_30d=t.orders / span * 30.0, spend_per_30d=t.spend / span * 30.0,
+        orders_per_30d=t.orders / span * 30.0,
+        spend_per_30d=t.spend / span * 30.0,
     )
 
 
@@ -79,7 +81,7 @@ class BehaviourSegments:
     random_state: int = 0
     k_tolerance: float = 0.01  # smallest k whose silhouette is within this of the best
 
-    def fit(self, X: pd.DataFrame) -> "BehaviourSegments":
+    def fit(self, X: pd.DataFrame) -> BehaviourSegments:
         """Choose k, fit the clusters, and measure their bootstrap stability (X: one row per fan)."""
         # One BLAS/OpenMP thread: k-means on a few thousand rows is far slower with threads on a busy machine.
         # The samples and resamples are drawn by row position: fit in fan_id order, so the same fans
@@ -96,14 +98,18 @@ class BehaviourSegments:
             self.labels_ = labels
         return self
 
-    def _fit(self, X: pd.DataFrame) -> "BehaviourSegments":
+    def _fit(self, X: pd.DataFrame) -> BehaviourSegments:
         missing = [c for c in FEATURES if c not in X.columns]
         if missing:
             raise ProfilingDataError(f"segment features are missing columns {missing}")
         if len(X) < max(10, 2 * max(self.k_values)):
             need = max(10, 2 * max(self.k_values))
-            raise ProfilingDataError(f"only {len(X)} fans to cluster; behaviour segments need at least {need}",
-                                     "too_few_to_cluster", n=len(X), need=need)
+            raise ProfilingDataError(
+                f"only {len(X)} fans to cluster; behaviour segments need at least {need}",
+                "too_few_to_cluster",
+                n=len(X),
+                need=need,
+            )
         rng = np.random.default_rng(self.random_state)
         raw = _transform(X)
         self.mean_ = raw.mean(axis=0)
@@ -157,10 +163,10 @@ class BehaviourSegments:
     def describe(self, T=None, threshold: float = 0.5, top: int = 3) -> pd.Series:
         """A plain-words description per cluster: its most distinctive features (|z| ≥ threshold).
 
-        ``T`` is the ``fan_profiling`` :class:`fanlib.i18n.Messages` (Chinese when omitted).
+        ``T`` is the ``fan_profiling`` :class:`fanlib.present.i18n.Messages` (Chinese when omitted).
         """
         if T is None:
-            from fanlib.i18n import messages
+            from fanlib.present.i18n import messages
 
             T = messages("fan_profiling")
         sep = "，" if T.lang == "zh" else "; "

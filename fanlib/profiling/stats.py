@@ -56,6 +56,5 @@ def shares_with_ci(counts: pd.Series, z: float = 1.96) -> pd.DataFrame:
     rows = []
     for cat, k in counts.sort_values(ascending=False).items():
         lo, hi = wilson_interval(int(k), n, z)
-        rows.append({"category": cat, "fans": int(k), "share": k / n if n else np.nan,
-                     "ci_low": lo, "ci_high": hi})
+        rows.append({"category": cat, "fans": int(k), "share": k / n if n else np.nan, "ci_low": lo, "ci_high": hi})
     return pd.DataFrame(rows, columns=["category", "fans", "share", "ci_low", "ci_high"])

@@ -8,10 +8,10 @@ every KPI with its benchmarks, the segment count and the GMV share of the top ti
 from __future__ import annotations
 
 from fanlib.metrics import name as metric_name
+from fanlib.present.notebook import Summary
 from fanlib.profiling.kpis import BENCHMARKS, biggest_gaps
 from fanlib.profiling.layers import LAYER_TARGETS
 from fanlib.profiling.narrative import PLANNED_HIGH_VALUE_GMV_SHARE
-from fanlib.report import Summary
 
 #: KPIs shown as headline figures (the first three are read by the executive overview).
 HEADLINE_KPIS = ("dau_rate", "ugc_share", "conversion_rate", "speaking_rate", "retention_7d", "messages_per_1k_day")
@@ -29,8 +29,9 @@ def profiling_summary(results: dict, T, as_of=None, parameters: dict | None = No
         by_key = card.set_index("kpi")
         for key in HEADLINE_KPIS:
             r = by_key.loc[key]
-            s.headline(key, r.value, label=r.label, unit=r.unit, target=r.target,
-                       higher_is_better=bool(r.higher_is_better))
+            s.headline(
+                key, r.value, label=r.label, unit=r.unit, target=r.target, higher_is_better=bool(r.higher_is_better)
+            )
         s["kpis"] = card
         s["kpi_window"] = {"start": kpis.window.start.date(), "as_of": kpis.window.as_of, "days": kpis.window.days}
         s["kpi_by_channel"] = kpis.by_channel
@@ -39,15 +40,25 @@ def profiling_summary(results: dict, T, as_of=None, parameters: dict | None = No
     if "tiers" in results:
         tiers = results["tiers"].set_index("tier")
         hv = tiers.loc["high_value"]
-        s.headline("high_value_gmv_share", hv.gmv_share, label=T("hl_high_value_gmv_share"), unit="pct",
-                   target=PLANNED_HIGH_VALUE_GMV_SHARE)
+        s.headline(
+            "high_value_gmv_share",
+            hv.gmv_share,
+            label=T("hl_high_value_gmv_share"),
+            unit="pct",
+            target=PLANNED_HIGH_VALUE_GMV_SHARE,
+        )
         s["tiers"] = {t: {"fans": int(r.fans), "share": r.share, "gmv_share": r.gmv_share} for t, r in tiers.iterrows()}
         s["top_tier_gmv_share"] = hv.gmv_share
     if "layers" in results:
         layers = results["layers"]
         lt = layers.table.set_index("layer")
-        s.headline("core_layer_share", lt.loc["core", "share"], label=T("hl_core_layer_share"), unit="pct",
-                   target=LAYER_TARGETS["core"])
+        s.headline(
+            "core_layer_share",
+            lt.loc["core", "share"],
+            label=T("hl_core_layer_share"),
+            unit="pct",
+            target=LAYER_TARGETS["core"],
+        )
         s["layers"] = {k: {"fans": int(r.fans), "share": r.share, "target": r.target} for k, r in lt.iterrows()}
         s["layers_outside"] = layers.outside
     if "transitions" in results:
@@ -56,16 +67,22 @@ def profiling_summary(results: dict, T, as_of=None, parameters: dict | None = No
         m = results["segments"]
         s.headline("segment_count", m.k_, label=T("hl_segment_count"), unit="count")
         s["segment_count"] = m.k_
-        s["segments"] = {"k": m.k_, "criterion": "silhouette", "bootstrap_ari_mean": m.ari_mean_,
-                         "clusters": m.summary.assign(description=m.describe(T).values)}
+        s["segments"] = {
+            "k": m.k_,
+            "criterion": "silhouette",
+            "bootstrap_ari_mean": m.ari_mean_,
+            "clusters": m.summary.assign(description=m.describe(T).values),
+        }
     if "rfm" in results:
         s["rfm_segments"] = results["rfm"][["segment", "fans", "fan_share", "gmv", "gmv_share"]]
     if "early" in results:
         s["early_value"] = results["early"]
     if "best_hours" in results:
         s["best_hours"] = results["best_hours"]
-    s["benchmarks"] = {k: {"unit": u, "today": today, "target": target, "higher_is_better": hib}
-                       for k, (u, today, target, hib) in BENCHMARKS.items()}
+    s["benchmarks"] = {
+        k: {"unit": u, "today": today, "target": target, "higher_is_better": hib}
+        for k, (u, today, target, hib) in BENCHMARKS.items()
+    }
     if parameters:
         s["parameters"] = parameters
     return s

@@ -52,6 +52,5 @@ def assign_tiers(features: ibis.Table, threshold: float | None, rules: TierRules
     t = features
     hv = (t.spend >= threshold) & (t.spend > 0) if threshold is not None else ibis.literal(False)
     loyal = (t.tenure_days >= rules.loyal_min_tenure_days) & (t.orders_total >= rules.loyal_min_orders)
-    active = (t.interactions_per_30d >= rules.active_min_interactions_per_30d) | (
-        t.shares >= rules.active_min_shares)
+    active = (t.interactions_per_30d >= rules.active_min_interactions_per_30d) | (t.shares >= rules.active_min_shares)
     return t.mutate(tier=ibis.cases((hv, "high_value"), (loyal, "loyal"), (active, "active"), else_="ordinary"))

@@ -20,14 +20,14 @@ class ProfilingDataError(ValueError):
         self.key, self.fields = key, fields
 
     def text(self, T) -> str:
-        """The message in the language of ``T`` (a :class:`fanlib.i18n.Messages`)."""
+        """The message in the language of ``T`` (a :class:`fanlib.present.i18n.Messages`)."""
         if self.key and f"err_{self.key}" in T:
             return T(f"err_{self.key}", **_formatted(self.fields, T.lang))
         return str(self)
 
 
 def _formatted(fields: dict, lang: str) -> dict:
-    from fanlib.i18n import fmt_date, fmt_number, fmt_period
+    from fanlib.present.i18n import fmt_date, fmt_number, fmt_period
 
     out = {}
     for name, v in fields.items():
@@ -57,7 +57,7 @@ class Note:
         return T(f"note_{self.key}", **_formatted(self.fields, T.lang))
 
     def __str__(self) -> str:
-        from fanlib.i18n import messages
+        from fanlib.present.i18n import messages
 
         return self.text(messages("fan_profiling", "en"))
 
@@ -117,8 +117,7 @@ def last_data_day(fd) -> dt.date:
     times = [fd.execute(ev)["t"].iloc[0], fd.execute(od)["t"].iloc[0]]
     times = [t for t in times if t is not None and t == t]
     if not times:
-        raise ProfilingDataError("tables 'events' and 'orders' are both empty: there is no analysis date",
-                                 "no_data")
+        raise ProfilingDataError("tables 'events' and 'orders' are both empty: there is no analysis date", "no_data")
     return to_date(max(times))
 
 
@@ -145,6 +144,8 @@ def require_events(fd, w: Window) -> int:
     if n == 0:
         raise ProfilingDataError(
             f"table 'events' has no rows with event_time in {w.label()} (check: window not empty); "
-            "choose an as_of date or window inside the data's date range", "empty_window", period=w.period
+            "choose an as_of date or window inside the data's date range",
+            "empty_window",
+            period=w.period,
         )
     return n

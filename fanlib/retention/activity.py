@@ -10,12 +10,21 @@ from __future__ import annotations
 import datetime as _dt
 import warnings
 
-import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-__all__ = ["RetentionInputError", "RetentionDataWarning", "activity_days", "activity_rows", "start_days", "data_end",
-           "resolve_as_of", "orders_without_events", "BASES", "COHORT_BY"]
+__all__ = [
+    "RetentionInputError",
+    "RetentionDataWarning",
+    "activity_days",
+    "activity_rows",
+    "start_days",
+    "data_end",
+    "resolve_as_of",
+    "orders_without_events",
+    "BASES",
+    "COHORT_BY",
+]
 
 #: What counts as "active": any event or order, or orders only.
 BASES = ("activity", "order")
@@ -82,8 +91,10 @@ def resolve_as_of(fd, as_of=None) -> tuple[_dt.date, _dt.date]:
         return end, end
     day = pd.Timestamp(as_of).date()
     if day > end:
-        raise RetentionInputError(f"the analysis date {day} is after the data ends ({end}); "
-                                  "choose a date on or before the last day with events or orders")
+        raise RetentionInputError(
+            f"the analysis date {day} is after the data ends ({end}); "
+            "choose a date on or before the last day with events or orders"
+        )
     return day, end
 
 
@@ -103,8 +114,10 @@ def warn_orders_without_events(fd, basis: str) -> str | None:
     if not n:
         return None
     if basis == "activity":
-        msg = (f"{n:,} fans have orders but no events (e.g. {', '.join(ids)}); they count as active only on "
-               "their order days — check that event tracking covers them")
+        msg = (
+            f"{n:,} fans have orders but no events (e.g. {', '.join(ids)}); they count as active only on "
+            "their order days — check that event tracking covers them"
+        )
     else:
         msg = f"{n:,} fans have orders but no events (e.g. {', '.join(ids)})"
     warnings.warn(msg, RetentionDataWarning, stacklevel=3)

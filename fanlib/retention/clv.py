@@ -58,10 +58,10 @@ def _check_rft(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if np.any(T <= 0):
         problems.append("T must be positive")
     if problems:
-        bad = np.flatnonzero((x < 0) | (tx < 0) | (tx > T + 1e-9) | (T <= 0) | ((x == 0) & (tx != 0))
-                             | ~np.isfinite(x + tx + T))[:5]
-        raise ValueError("invalid RFM input: " + "; ".join(problems)
-                         + f" (example rows: {bad.tolist()})")
+        bad = np.flatnonzero(
+            (x < 0) | (tx < 0) | (tx > T + 1e-9) | (T <= 0) | ((x == 0) & (tx != 0)) | ~np.isfinite(x + tx + T)
+        )[:5]
+        raise ValueError("invalid RFM input: " + "; ".join(problems) + f" (example rows: {bad.tolist()})")
     return x, tx, T
 
 
@@ -92,8 +92,14 @@ def _bgnbd_negll_and_grad(logp, x, tx, T, w, prepared=None):
     da = db = 0.0
     if x1.size:
         # per distinct x: Σ w · f(x) = Σ_u wu · f(xu)
-        g = (special.gammaln(r + xu) - special.gammaln(r) + special.gammaln(a + b) + special.gammaln(b + xu)
-             - special.gammaln(b) - special.gammaln(a + b + xu))
+        g = (
+            special.gammaln(r + xu)
+            - special.gammaln(r)
+            + special.gammaln(a + b)
+            + special.gammaln(b + xu)
+            - special.gammaln(b)
+            - special.gammaln(a + b + xu)
+        )
         psi_ab, psi_abx = special.digamma(a + b), special.digamma(a + b + xu)
         ll += np.sum(wu * g) + r * la * np.sum(w1)
         dr += np.sum(wu * (special.digamma(r + xu) - special.digamma(r))) + la * np.sum(w1)
@@ -116,8 +122,9 @@ def _bgnbd_negll_and_grad(logp, x, tx, T, w, prepared=None):
 
 
 def _fit(fun, x0, args, names):
-    res = optimize.minimize(fun, np.log(x0), args=args, jac=True, method="L-BFGS-B",
-                            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9})
+    res = optimize.minimize(
+        fun, np.log(x0), args=args, jac=True, method="L-BFGS-B", options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-9}
+    )
     if not np.all(np.isfinite(res.x)):
         raise RuntimeError(f"the fit of {', '.join(names)} diverged: {res.message}")
     return res
@@ -135,13 +142,15 @@ class BetaGeoModel:
 
     init: tuple[float, float, float, float] = (0.5, 1.0, 0.5, 1.0)
 
-    def fit(self, frequency, recency, T, weights=None) -> "BetaGeoModel":
+    def fit(self, frequency, recency, T, weights=None) -> BetaGeoModel:
         """Fit by MLE; ``weights`` lets you pass counts of identical (x, t_x, T) rows."""
         x, tx, T = _check_rft(frequency, recency, T)
         w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
         if np.sum(w * (x > 0)) == 0:
-            raise ValueError("BG/NBD cannot be fitted: no customer made a repeat purchase, so the dropout "
-                             "process is not identified; use a longer calibration period")
+            raise ValueError(
+                "BG/NBD cannot be fitted: no customer made a repeat purchase, so the dropout "
+                "process is not identified; use a longer calibration period"
+            )
         # Start alpha at the scale of the data so the optimiser is unit-free.
         init = np.array(self.init, dtype=float)
         init[1] = max(np.average(T, weights=w) / 10, 1e-3) if self.init[1] == 1.0 else init[1]
@@ -166,9 +175,15 @@ class BetaGeoModel:
         cov = _numerical_cov(_bgnbd_negll_and_grad, self._logp, self._data)
         est = self.params_.to_numpy()
         se_log = np.sqrt(np.clip(np.diag(cov), 0, None))
-        return pd.DataFrame({"estimate": est, "se": est * se_log,
-                             "ci_low": est * np.exp(-1.959964 * se_log),
-                             "ci_high": est * np.exp(1.959964 * se_log)}, index=self.params_.index)
+        return pd.DataFrame(
+            {
+                "estimate": est,
+                "se": est * se_log,
+                "ci_low": est * np.exp(-1.959964 * se_log),
+                "ci_high": est * np.exp(1.959964 * se_log),
+            },
+            index=self.params_.index,
+        )
 
     def p_alive(self, frequency, recency, T) -> np.ndarray:
         """P(customer still alive | x, t_x, T); exactly 1 for customers without repeat purchases."""
@@ -177,8 +192,9 @@ class BetaGeoModel:
         x, tx, T = _check_rft(frequency, recency, T)
         has = x > 0
         log_ratio = np.full_like(x, -np.inf)  # no repeat purchase: no chance to have dropped out
-        log_ratio[has] = (np.log(a) - np.log(b + x[has] - 1)
-                          + (r + x[has]) * (np.log(alpha + T[has]) - np.log(alpha + tx[has])))
+        log_ratio[has] = (
+            np.log(a) - np.log(b + x[has] - 1) + (r + x[has]) * (np.log(alpha + T[has]) - np.log(alpha + tx[has]))
+        )
         return 1.0 / (1.0 + np.exp(log_ratio))
 
     def p_no_purchase(self, t, frequency, recency, T) -> np.ndarray:
@@ -212,8 +228,9 @@ class BetaGeoModel:
         self._require_fit()
         r, alpha, a, b = self.params_.to_numpy()
         t = np.asarray(t, dtype=float)
-        return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r
-                                        * special.hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+        return (
+            (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * special.hyp2f1(r, b, a + b - 1, t / (alpha + t)))
+        )
 
 
 # --------------------------------------------------------------------------- Gamma-Gamma
@@ -227,8 +244,13 @@ def _gg_negll_and_grad(logp, x, m, w, prepared=None):
     p, q, g = np.exp(logp)
     pxu = p * xu
     log_gxm = np.log(g + m * x)
-    ll = (np.sum(wu * (special.gammaln(pxu + q) - special.gammaln(pxu))) - np.sum(w) * (special.gammaln(q) - q * np.log(g))
-          + p * xlogxm - const - np.sum(w * (p * x + q) * log_gxm))
+    ll = (
+        np.sum(wu * (special.gammaln(pxu + q) - special.gammaln(pxu)))
+        - np.sum(w) * (special.gammaln(q) - q * np.log(g))
+        + p * xlogxm
+        - const
+        - np.sum(w * (p * x + q) * log_gxm)
+    )
     psi = special.digamma(pxu + q)
     dp = np.sum(wu * xu * (psi - special.digamma(pxu))) + xlogxm - np.sum(wx * log_gxm)
     dq = np.sum(wu * psi) - np.sum(w) * (special.digamma(q) - np.log(g)) - np.sum(w * log_gxm)
@@ -251,7 +273,7 @@ class GammaGammaModel:
 
     init: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
-    def fit(self, frequency, monetary, weights=None) -> "GammaGammaModel":
+    def fit(self, frequency, monetary, weights=None) -> GammaGammaModel:
         """Fit by MLE on customers with at least one repeat purchase (others are ignored)."""
         x = np.asarray(frequency, dtype=float)
         m = np.asarray(monetary, dtype=float)
@@ -259,8 +281,10 @@ class GammaGammaModel:
         keep = x > 0
         if np.any(keep & ~(m > 0)):
             bad = np.flatnonzero(keep & ~(m > 0))[:5]
-            raise ValueError("Gamma-Gamma needs a positive average repeat-order value for every repeat buyer; "
-                             f"{int(np.sum(keep & ~(m > 0)))} have none or ≤ 0 (example rows: {bad.tolist()})")
+            raise ValueError(
+                "Gamma-Gamma needs a positive average repeat-order value for every repeat buyer; "
+                f"{int(np.sum(keep & ~(m > 0)))} have none or ≤ 0 (example rows: {bad.tolist()})"
+            )
         if keep.sum() < 3:
             raise ValueError(f"Gamma-Gamma needs repeat buyers to fit; found {int(keep.sum())}")
         x, m, w = x[keep], m[keep], w[keep]
@@ -282,9 +306,15 @@ class GammaGammaModel:
         cov = _numerical_cov(_gg_negll_and_grad, self._logp, self._data)
         est = self.params_.to_numpy()
         se_log = np.sqrt(np.clip(np.diag(cov), 0, None))
-        return pd.DataFrame({"estimate": est, "se": est * se_log,
-                             "ci_low": est * np.exp(-1.959964 * se_log),
-                             "ci_high": est * np.exp(1.959964 * se_log)}, index=self.params_.index)
+        return pd.DataFrame(
+            {
+                "estimate": est,
+                "se": est * se_log,
+                "ci_low": est * np.exp(-1.959964 * se_log),
+                "ci_high": est * np.exp(1.959964 * se_log),
+            },
+            index=self.params_.index,
+        )
 
     def expected_order_value(self, frequency, monetary) -> np.ndarray:
         """E[order value | x, m_x]; customers with x = 0 get the population mean γp/(q−1)."""
@@ -311,9 +341,19 @@ def _numerical_cov(fun, logp, data, eps=1e-5):
 # --------------------------------------------------------------------------- value and checks
 
 
-def customer_lifetime_value(bgnbd: BetaGeoModel, gamma_gamma: GammaGammaModel, frequency, recency, T,
-                            monetary, *, horizon: float, period: float, discount_rate: float,
-                            margin: float = 1.0) -> np.ndarray:
+def customer_lifetime_value(
+    bgnbd: BetaGeoModel,
+    gamma_gamma: GammaGammaModel,
+    frequency,
+    recency,
+    T,
+    monetary,
+    *,
+    horizon: float,
+    period: float,
+    discount_rate: float,
+    margin: float = 1.0,
+) -> np.ndarray:
     """Discounted expected value over ``horizon`` time units, summed per ``period``.
 
     Each period's expected purchases (from BG/NBD) times the expected order
@@ -343,11 +383,15 @@ def calibration_holdout(model: BetaGeoModel, rfm: pd.DataFrame, max_frequency: i
     pred = model.expected_purchases(t, rfm["frequency"], rfm["recency"], rfm["T"])
     bucket = np.minimum(rfm["frequency"].to_numpy(), max_frequency).astype(int)
     df = pd.DataFrame({"frequency": bucket, "predicted": pred, "actual": rfm["holdout_frequency"].to_numpy()})
-    out = df.groupby("frequency").agg(customers=("actual", "size"), predicted=("predicted", "mean"),
-                                      actual=("actual", "mean")).reset_index()
+    out = (
+        df.groupby("frequency")
+        .agg(customers=("actual", "size"), predicted=("predicted", "mean"), actual=("actual", "mean"))
+        .reset_index()
+    )
     out["frequency"] = out["frequency"].astype(str)
-    out.loc[out.index[-1], "frequency"] = (f"{max_frequency}+" if bucket.max() >= max_frequency
-                                           else out.loc[out.index[-1], "frequency"])
+    out.loc[out.index[-1], "frequency"] = (
+        f"{max_frequency}+" if bucket.max() >= max_frequency else out.loc[out.index[-1], "frequency"]
+    )
     return out
 
 
@@ -401,29 +445,40 @@ def rfm_from_fandata(fd, *, calibration_end, observation_end=None, unit_days: fl
     # amounts are summed as exact decimals: a parallel sum of doubles adds in a varying order, and the
     # fitted CLV would then differ between two runs on the same data in its last digits
     daily = o.group_by([o.fan_id, o.order_time.date().name("day")]).aggregate(
-        amount=o.amount_cny.cast("decimal(38, 6)").sum())
+        amount=o.amount_cny.cast("decimal(38, 6)").sum()
+    )
     cal = daily.filter(daily.day <= ibis.date(cal_end))
     per = cal.group_by("fan_id").aggregate(
-        first_day=cal.day.min(), last_day=cal.day.max(), n_days=cal.count(), total=cal.amount.sum().cast("float64"),
-        first_amount=cal.amount.argmin(cal.day).cast("float64"))
-    per = per.mutate(recency_days=per.last_day.delta(per.first_day, unit="day"),
-                     T_days=ibis.date(cal_end).delta(per.first_day, unit="day"))
+        first_day=cal.day.min(),
+        last_day=cal.day.max(),
+        n_days=cal.count(),
+        total=cal.amount.sum().cast("float64"),
+        first_amount=cal.amount.argmin(cal.day).cast("float64"),
+    )
+    per = per.mutate(
+        recency_days=per.last_day.delta(per.first_day, unit="day"),
+        T_days=ibis.date(cal_end).delta(per.first_day, unit="day"),
+    )
     if observation_end is not None:
         obs_end = pd.Timestamp(observation_end).date()
         hold = daily.filter((daily.day > ibis.date(cal_end)) & (daily.day <= ibis.date(obs_end)))
-        hold = hold.group_by("fan_id").aggregate(holdout_frequency=hold.count(), holdout_value=hold.amount.sum().cast("float64"))
+        hold = hold.group_by("fan_id").aggregate(
+            holdout_frequency=hold.count(), holdout_value=hold.amount.sum().cast("float64")
+        )
         per = per.left_join(hold, "fan_id").select(per, hold.holdout_frequency, hold.holdout_value)
     df = fd.execute(per, label="retention:rfm")
     if df.empty:
         raise ValueError(f"no orders on or before {cal_end}; CLV needs order history")
     n = df["n_days"].astype(float)
-    out = pd.DataFrame({
-        "fan_id": df["fan_id"].astype(str),
-        "frequency": n - 1,
-        "recency": df["recency_days"].astype(float) / unit_days,
-        "T": df["T_days"].astype(float) / unit_days,
-        "monetary": np.where(n > 1, (df["total"] - df["first_amount"]) / (n - 1).clip(lower=1), 0.0),
-    })
+    out = pd.DataFrame(
+        {
+            "fan_id": df["fan_id"].astype(str),
+            "frequency": n - 1,
+            "recency": df["recency_days"].astype(float) / unit_days,
+            "T": df["T_days"].astype(float) / unit_days,
+            "monetary": np.where(n > 1, (df["total"] - df["first_amount"]) / (n - 1).clip(lower=1), 0.0),
+        }
+    )
     if observation_end is not None:
         out["holdout_frequency"] = df["holdout_frequency"].fillna(0).astype(float).to_numpy()
         out["holdout_value"] = df["holdout_value"].fillna(0.0).astype(float).to_numpy()
@@ -452,8 +507,16 @@ class CLVResult:
         return float(self.fans["clv"].sum())
 
 
-def clv_analysis(fd, *, as_of=None, holdout_days: int = 90, horizon_days: int = 365, period_days: int = 30,
-                 annual_discount_rate: float = 0.10, margin: float = 1.0) -> CLVResult:
+def clv_analysis(
+    fd,
+    *,
+    as_of=None,
+    holdout_days: int = 90,
+    horizon_days: int = 365,
+    period_days: int = 30,
+    annual_discount_rate: float = 0.10,
+    margin: float = 1.0,
+) -> CLVResult:
     """Fit BG/NBD on data up to ``as_of − holdout_days`` and check it on the holdout; refit on all data
     up to ``as_of`` and value every buyer over ``horizon_days`` (discounted per ``period_days``)."""
     from .activity import resolve_as_of
@@ -473,17 +536,30 @@ def clv_analysis(fd, *, as_of=None, holdout_days: int = 90, horizon_days: int = 
         p_no_purchase=bg.p_no_purchase(3 * period_days, *args),
         expected_purchases=bg.expected_purchases(horizon_days, *args),
         expected_order_value=gg.expected_order_value(rfm["frequency"], rfm["monetary"]),
-        clv=customer_lifetime_value(bg, gg, *args, rfm["monetary"], horizon=horizon_days, period=period_days,
-                                    discount_rate=per_period, margin=margin),
+        clv=customer_lifetime_value(
+            bg,
+            gg,
+            *args,
+            rfm["monetary"],
+            horizon=horizon_days,
+            period=period_days,
+            discount_rate=per_period,
+            margin=margin,
+        ),
     )
-    return CLVResult(cal_end, holdout_days, m_cal, table, bg, gg, fans, horizon_days, annual_discount_rate,
-                     3 * period_days)
+    return CLVResult(
+        cal_end, holdout_days, m_cal, table, bg, gg, fans, horizon_days, annual_discount_rate, 3 * period_days
+    )
 
 
 def no_purchase_bands(fans: pd.DataFrame) -> pd.DataFrame:
     """Buyers and their CLV by the chance of no purchase in the next window (<50%, 50–80%, 80–95%, >95%)."""
-    band = pd.cut(fans["p_no_purchase"], [0, 0.5, 0.8, 0.95, 1.0], labels=["<50%", "50–80%", "80–95%", ">95%"],
-                  include_lowest=True)
+    band = pd.cut(
+        fans["p_no_purchase"],
+        [0, 0.5, 0.8, 0.95, 1.0],
+        labels=["<50%", "50–80%", "80–95%", ">95%"],
+        include_lowest=True,
+    )
     by_band = fans.groupby(band, observed=False).agg(buyers=("fan_id", "size"), clv=("clv", "sum"))
     return by_band.reset_index().rename(columns={"p_no_purchase": "no_purchase_band"})
 

@@ -29,8 +29,16 @@ from fanlib.metrics import CATALOGUE
 
 from .activity import RetentionDataWarning, RetentionInputError, activity_rows, resolve_as_of, start_days
 
-__all__ = ["PERIOD_DAYS", "CohortTable", "cohort_table", "retention_curves", "retention_curves_by", "day_n_retention",
-           "lifecycle_counts", "BENCHMARKS"]
+__all__ = [
+    "PERIOD_DAYS",
+    "CohortTable",
+    "cohort_table",
+    "retention_curves",
+    "retention_curves_by",
+    "day_n_retention",
+    "lifecycle_counts",
+    "BENCHMARKS",
+]
 
 PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
 _TRUNCATE = {"day": "D", "week": "W", "month": "M"}
@@ -38,11 +46,17 @@ DEFINITIONS = ("on", "on_or_after")
 
 #: Reference retention figures from the planning documents (new members of a community), as the KPI
 #: catalogue (fanlib.metrics) holds them for the day-N retention headlines.
-BENCHMARKS = pd.DataFrame([
-    {"day": day, "current_industry": m.benchmark if m else None, "healthy": m.target if m else None,
-     "source": m.benchmark_source if m and m.benchmark is not None else ""}
-    for day, m in ((d, CATALOGUE.get(f"retention_d{d}")) for d in (1, 7, 30, 90))
-])
+BENCHMARKS = pd.DataFrame(
+    [
+        {
+            "day": day,
+            "current_industry": m.benchmark if m else None,
+            "healthy": m.target if m else None,
+            "source": m.benchmark_source if m and m.benchmark is not None else "",
+        }
+        for day, m in ((d, CATALOGUE.get(f"retention_d{d}")) for d in (1, 7, 30, 90))
+    ]
+)
 
 
 def _check_period(period: str) -> int:
@@ -57,12 +71,20 @@ _MASK_BITS = 62
 
 def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str, basis: str):
     """``_counts_by`` for one grouping: (sizes, on, after)."""
-    return _counts_by(fd, groups={"group": group}, period_days=period_days, max_period=max_period, as_of=as_of,
-                      cohort_by=cohort_by, basis=basis)["group"]
+    return _counts_by(
+        fd,
+        groups={"group": group},
+        period_days=period_days,
+        max_period=max_period,
+        as_of=as_of,
+        cohort_by=cohort_by,
+        basis=basis,
+    )["group"]
 
 
-def _counts_by(fd, *, groups: dict, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str,
-               basis: str) -> dict:
+def _counts_by(
+    fd, *, groups: dict, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str, basis: str
+) -> dict:
     """Engine counts: fans per (group, last observable period), active fans per (group, period) and fans
     per (group, last period reached).
 
@@ -79,8 +101,10 @@ def _counts_by(fd, *, groups: dict, period_days: int, max_period: int, as_of: _d
     s = s.filter(s.start_day <= as_of_lit)
     names = list(groups)
     group_cols = [f"group_{i}" for i in range(len(names))]
-    s = s.mutate(max_obs=((as_of_lit.delta(s.start_day, unit="day") + 1) // period_days - 1).cast("int64"),
-                 **{col: groups[name](s).cast("string") for col, name in zip(group_cols, names)})
+    s = s.mutate(
+        max_obs=((as_of_lit.delta(s.start_day, unit="day") + 1) // period_days - 1).cast("int64"),
+        **{col: groups[name](s).cast("string") for col, name in zip(group_cols, names)},
+    )
     s = s.select("fan_id", "start_day", "max_obs", *group_cols, fan_key=ibis.row_number())
     days = activity_rows(fd, basis)
     j = days.join(s, "fan_id")
@@ -89,17 +113,23 @@ def _counts_by(fd, *, groups: dict, period_days: int, max_period: int, as_of: _d
     counted = period <= ibis.least(j.max_obs, ibis.literal(max_period))  # fully observed and shown
     one = ibis.literal(1).cast("int64")
     chunks = range(max_period // _MASK_BITS + 1)
-    masks = {f"mask{c}": ibis.ifelse(counted & (period // _MASK_BITS == c), one << (period - c * _MASK_BITS).cast("int32"),
-                                     ibis.literal(0).cast("int64")).bit_or()
-             for c in chunks}
+    masks = {
+        f"mask{c}": ibis.ifelse(
+            counted & (period // _MASK_BITS == c),
+            one << (period - c * _MASK_BITS).cast("int32"),
+            ibis.literal(0).cast("int64"),
+        ).bit_or()
+        for c in chunks
+    }
     per = j.group_by("fan_key").aggregate(last=period.max(), **masks)
     fans = s.left_join(per, s.fan_key == per.fan_key)
     fans = fans.select(*group_cols, "max_obs", "last", *masks)
     if len(names) > 1:
         fans = fans.cache()
     # SQL's LEAST skips NULLs: a fan with no activity (no "last") must not reach any period
-    reach = ibis.ifelse(fans["last"].notnull(), ibis.least(fans["last"], fans.max_obs, ibis.literal(max_period)),
-                        ibis.null("int64"))
+    reach = ibis.ifelse(
+        fans["last"].notnull(), ibis.least(fans["last"], fans.max_obs, ibis.literal(max_period)), ibis.null("int64")
+    )
     observable = fans.max_obs.clip(upper=max_period)
     keys = range(-1, max_period + 1)
     agg = {}
@@ -111,8 +141,10 @@ def _counts_by(fd, *, groups: dict, period_days: int, max_period: int, as_of: _d
             bit = (fans[f"mask{k // _MASK_BITS}"] >> (k % _MASK_BITS)) & 1
             agg[f"on_{k + 1}"] = bit.fill_null(0).sum()
     try:
-        wides = {name: fd.execute(fans.group_by(group=fans[col]).aggregate(**agg), label="retention:cohort_counts")
-                 for col, name in zip(group_cols, names)}
+        wides = {
+            name: fd.execute(fans.group_by(group=fans[col]).aggregate(**agg), label="retention:cohort_counts")
+            for col, name in zip(group_cols, names)
+        }
     finally:
         if len(names) > 1:
             fans.release()
@@ -124,8 +156,10 @@ def _counts_by(fd, *, groups: dict, period_days: int, max_period: int, as_of: _d
         out["n"] = out["n"].fillna(0).astype("int64")
         return out[out["n"] > 0].reset_index(drop=True)
 
-    return {name: (long(wide, "size", "max_obs", -1), long(wide, "on", "period", 0), long(wide, "after", "reach", -1))
-            for name, wide in wides.items()}
+    return {
+        name: (long(wide, "size", "max_obs", -1), long(wide, "on", "period", 0), long(wide, "after", "reach", -1))
+        for name, wide in wides.items()
+    }
 
 
 def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_period: int) -> pd.DataFrame:
@@ -136,8 +170,9 @@ def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_perio
     def grid(frame, column, lowest):
         """Counts as a groups × (lowest … max_period) array."""
         keys = frame[column].clip(lower=lowest).to_numpy()
-        wide = (frame.assign(key=keys, group=frame["group"].astype(str))
-                .pivot_table(index="group", columns="key", values="n", aggfunc="sum", fill_value=0))
+        wide = frame.assign(key=keys, group=frame["group"].astype(str)).pivot_table(
+            index="group", columns="key", values="n", aggfunc="sum", fill_value=0
+        )
         return wide.reindex(index=groups, columns=range(lowest, max_period + 1), fill_value=0).to_numpy(np.int64)
 
     def at_least(hist):
@@ -154,11 +189,19 @@ def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_perio
         rate_after = np.where(eligible > 0, retained_after / eligible, np.nan)
     n = len(periods)
     sizes_per_cell = np.repeat(size, n)
-    return pd.DataFrame({"group": np.repeat(groups, n), "period": np.tile(periods, len(groups)),
-                         "cohort_size": sizes_per_cell, "eligible": eligible.ravel(),
-                         "retained_on": retained_on.ravel(), "retained_on_or_after": retained_after.ravel(),
-                         "rate_on": rate_on.ravel(), "rate_on_or_after": rate_after.ravel(),
-                         "complete": (eligible.ravel() == sizes_per_cell) & (sizes_per_cell > 0)})
+    return pd.DataFrame(
+        {
+            "group": np.repeat(groups, n),
+            "period": np.tile(periods, len(groups)),
+            "cohort_size": sizes_per_cell,
+            "eligible": eligible.ravel(),
+            "retained_on": retained_on.ravel(),
+            "retained_on_or_after": retained_after.ravel(),
+            "rate_on": rate_on.ravel(),
+            "rate_on_or_after": rate_after.ravel(),
+            "complete": (eligible.ravel() == sizes_per_cell) & (sizes_per_cell > 0),
+        }
+    )
 
 
 @dataclass
@@ -195,9 +238,17 @@ class CohortTable:
         return self.cells.groupby("cohort")["cohort_size"].first()
 
 
-def cohort_table(fd, *, period: str = "week", cohort_period: str | None = None, cohort_by: str = "join",
-                 basis: str = "activity", max_periods: int = 12, as_of=None,
-                 min_cohort_size: int = 20) -> CohortTable:
+def cohort_table(
+    fd,
+    *,
+    period: str = "week",
+    cohort_period: str | None = None,
+    cohort_by: str = "join",
+    basis: str = "activity",
+    max_periods: int = 12,
+    as_of=None,
+    min_cohort_size: int = 20,
+) -> CohortTable:
     """Retention by start cohort (fans grouped by the day/week/month they joined or first ordered).
 
     Cohorts smaller than ``min_cohort_size`` are kept in ``cells`` but flagged
@@ -211,43 +262,83 @@ def cohort_table(fd, *, period: str = "week", cohort_period: str | None = None, 
         raise RetentionInputError("max_periods must be at least 1")
     as_of, _ = resolve_as_of(fd, as_of)
     unit = _TRUNCATE[cohort_period]
-    sizes, on, after = _counts(fd, group=lambda s: s.start_day.truncate(unit), period_days=length,
-                               max_period=max_periods, as_of=as_of, cohort_by=cohort_by, basis=basis)
+    sizes, on, after = _counts(
+        fd,
+        group=lambda s: s.start_day.truncate(unit),
+        period_days=length,
+        max_period=max_periods,
+        as_of=as_of,
+        cohort_by=cohort_by,
+        basis=basis,
+    )
     if sizes.empty:
-        raise RetentionInputError(f"no fans start on or before {as_of} (cohort_by={cohort_by!r}); "
-                                  "check the fans table and the analysis date")
+        raise RetentionInputError(
+            f"no fans start on or before {as_of} (cohort_by={cohort_by!r}); check the fans table and the analysis date"
+        )
     cells = _rates(sizes, on, after, max_periods).rename(columns={"group": "cohort"})
     cells["cohort"] = pd.to_datetime(cells["cohort"]).dt.date
     cells["small"] = cells["cohort_size"] < min_cohort_size
     notes = []
     small = cells.loc[cells["small"], ["cohort", "cohort_size"]].drop_duplicates()
     if len(small):
-        shown = ", ".join(f"{r.cohort} ({r.cohort_size} fan{'s' if r.cohort_size != 1 else ''})"
-                          for r in small.head(5).itertuples())
-        notes.append(f"{len(small)} cohort(s) have fewer than {min_cohort_size} fans and are not shown as rates, "
-                     f"because a rate over so few fans is noise: {shown}")
+        shown = ", ".join(
+            f"{r.cohort} ({r.cohort_size} fan{'s' if r.cohort_size != 1 else ''})" for r in small.head(5).itertuples()
+        )
+        notes.append(
+            f"{len(small)} cohort(s) have fewer than {min_cohort_size} fans and are not shown as rates, "
+            f"because a rate over so few fans is noise: {shown}"
+        )
         warnings.warn(notes[-1], RetentionDataWarning, stacklevel=2)
     return CohortTable(cells, period, cohort_period, cohort_by, basis, as_of, min_cohort_size, notes)
 
 
-_GROUPS = {"all": lambda s: ibis.literal("all"), "channel": lambda s: s.channel,
-           "community_id": lambda s: s.community_id, "city_tier": lambda s: s.city_tier}
+_GROUPS = {
+    "all": lambda s: ibis.literal("all"),
+    "channel": lambda s: s.channel,
+    "community_id": lambda s: s.community_id,
+    "city_tier": lambda s: s.city_tier,
+}
 
 
-def retention_curves(fd, by: str = "all", *, period: str = "day", max_periods: int = 90,
-                     cohort_by: str = "join", basis: str = "activity", as_of=None,
-                     top: int | None = None) -> pd.DataFrame:
+def retention_curves(
+    fd,
+    by: str = "all",
+    *,
+    period: str = "day",
+    max_periods: int = 90,
+    cohort_by: str = "join",
+    basis: str = "activity",
+    as_of=None,
+    top: int | None = None,
+) -> pd.DataFrame:
     """Retention curves (both definitions) by a fan attribute: all, channel, community_id or city_tier.
 
     Each point uses only the fans whose period k is fully observed. ``top``
     keeps the largest groups (useful for the many communities).
     """
-    return retention_curves_by(fd, [by], period=period, max_periods=max_periods, cohort_by=cohort_by, basis=basis,
-                               as_of=as_of, top=None if top is None else {by: top})[by]
+    return retention_curves_by(
+        fd,
+        [by],
+        period=period,
+        max_periods=max_periods,
+        cohort_by=cohort_by,
+        basis=basis,
+        as_of=as_of,
+        top=None if top is None else {by: top},
+    )[by]
 
 
-def retention_curves_by(fd, bys, *, period: str = "day", max_periods: int = 90, cohort_by: str = "join",
-                        basis: str = "activity", as_of=None, top: dict[str, int] | None = None) -> dict:
+def retention_curves_by(
+    fd,
+    bys,
+    *,
+    period: str = "day",
+    max_periods: int = 90,
+    cohort_by: str = "join",
+    basis: str = "activity",
+    as_of=None,
+    top: dict[str, int] | None = None,
+) -> dict:
     """``retention_curves`` for several fan attributes with one pass over the activity rows: ``{by: curves}``;
     ``top`` keeps the largest groups of the attributes it names (``{"community_id": 8}``)."""
     bys = list(bys)
@@ -256,8 +347,15 @@ def retention_curves_by(fd, bys, *, period: str = "day", max_periods: int = 90, 
         raise RetentionInputError(f"by must be one of {', '.join(_GROUPS)}; got {unknown[0]!r}")
     length = _check_period(period)
     as_of, _ = resolve_as_of(fd, as_of)
-    counts = _counts_by(fd, groups={by: _GROUPS[by] for by in bys}, period_days=length, max_period=max_periods,
-                        as_of=as_of, cohort_by=cohort_by, basis=basis)
+    counts = _counts_by(
+        fd,
+        groups={by: _GROUPS[by] for by in bys},
+        period_days=length,
+        max_period=max_periods,
+        as_of=as_of,
+        cohort_by=cohort_by,
+        basis=basis,
+    )
     result = {}
     for by in bys:
         sizes, on, after = counts[by]
@@ -274,25 +372,27 @@ def retention_curves_by(fd, bys, *, period: str = "day", max_periods: int = 90, 
     return result
 
 
-def day_n_retention(fd, days=(1, 7, 30, 90), *, cohort_by: str = "join", basis: str = "activity",
-                    as_of=None) -> pd.DataFrame:
+def day_n_retention(
+    fd, days=(1, 7, 30, 90), *, cohort_by: str = "join", basis: str = "activity", as_of=None
+) -> pd.DataFrame:
     """D1/D7/D30/D90 retention (both definitions) of all fans, next to the planning benchmarks."""
     days = sorted(int(d) for d in days)
-    curve = retention_curves(fd, "all", period="day", max_periods=max(days), cohort_by=cohort_by,
-                             basis=basis, as_of=as_of)
+    curve = retention_curves(
+        fd, "all", period="day", max_periods=max(days), cohort_by=cohort_by, basis=basis, as_of=as_of
+    )
     out = curve[curve["period"].isin(days)].rename(columns={"period": "day"})
     out = out[["day", "eligible", "retained_on", "rate_on", "retained_on_or_after", "rate_on_or_after"]]
     out = out.merge(BENCHMARKS, on="day", how="left")
     out["meets_healthy"] = np.where(out["healthy"].notna(), out["rate_on"] >= out["healthy"], None)
     if (out["eligible"] == 0).any():
         missing = out.loc[out["eligible"] == 0, "day"].tolist()
-        warnings.warn(f"no fan has been observed long enough for day {missing} retention", RetentionDataWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"no fan has been observed long enough for day {missing} retention", RetentionDataWarning, stacklevel=2
+        )
     return out.reset_index(drop=True)
 
 
-def lifecycle_counts(fd, *, period: str = "week", basis: str = "activity", as_of=None,
-                     start=None) -> pd.DataFrame:
+def lifecycle_counts(fd, *, period: str = "week", basis: str = "activity", as_of=None, start=None) -> pd.DataFrame:
     """Active fans per calendar period split into new, returning and resurrected, plus dormant fans.
 
     * new: active in the period they joined;
@@ -316,8 +416,7 @@ def lifecycle_counts(fd, *, period: str = "week", basis: str = "activity", as_of
     w = ibis.window(group_by="fan_id", order_by="idx")
     per = per.mutate(prev=per.idx.lag().over(w))
     per = per.join(joined, "fan_id", how="left")
-    status = ibis.cases((per.idx == per.join_idx, "new"), (per.prev == per.idx - 1, "returning"),
-                        else_="resurrected")
+    status = ibis.cases((per.idx == per.join_idx, "new"), (per.prev == per.idx - 1, "returning"), else_="resurrected")
     counts = per.group_by([per.idx, status.name("status")]).aggregate(n=per.count())
     df = fd.execute(counts, label="retention:lifecycle")
     if df.empty:
@@ -336,12 +435,16 @@ def lifecycle_counts(fd, *, period: str = "week", basis: str = "activity", as_of
         starts = [_dt.date(1970, 1, 5) + _dt.timedelta(days=int(i) * length) for i in wide.index]
     wide.insert(0, "period_start", starts)
     # the last period is cut off by the analysis date unless it ends exactly there
-    last_end = (pd.Timestamp(starts[-1]) + (pd.DateOffset(months=1) if period == "month"
-                                             else pd.Timedelta(days=length)) - pd.Timedelta(days=1)).date()
+    last_end = (
+        pd.Timestamp(starts[-1])
+        + (pd.DateOffset(months=1) if period == "month" else pd.Timedelta(days=length))
+        - pd.Timedelta(days=1)
+    ).date()
     wide["complete"] = True
     wide.loc[wide.index[-1], "complete"] = last_end <= as_of
-    out = wide.reset_index(drop=True)[["period_start", "new", "returning", "resurrected", "dormant", "active",
-                                       "complete"]]
+    out = wide.reset_index(drop=True)[
+        ["period_start", "new", "returning", "resurrected", "dormant", "active", "complete"]
+    ]
     if start is not None:
         out = out[out["period_start"] >= pd.Timestamp(start).date()].reset_index(drop=True)
     return out

@@ -10,7 +10,7 @@ survival curves drop at the right moment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -21,8 +21,7 @@ from .survival import SurvivalInputError, check_survival_input
 __all__ = ["CoxPH", "design_matrix", "concordance_index", "reference_levels"]
 
 
-def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[str, str] | None = None
-                  ) -> pd.DataFrame:
+def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[str, str] | None = None) -> pd.DataFrame:
     """Covariates for a Cox model: numeric columns as they are, categoricals as 0/1 columns
     against a named reference level (``{"channel": "wechat"}`` gives ``channel[douyin]`` …)."""
     parts = [df[list(numeric)].astype(float)] if numeric else []
@@ -30,8 +29,9 @@ def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[s
         values = df[col].astype("string").fillna("unknown")
         levels = sorted(set(values.dropna()))
         if ref not in levels:
-            raise ValueError(f"reference level {ref!r} of {col!r} does not occur in the data "
-                             f"(levels: {', '.join(levels)})")
+            raise ValueError(
+                f"reference level {ref!r} of {col!r} does not occur in the data (levels: {', '.join(levels)})"
+            )
         for level in levels:
             if level != ref:
                 parts.append((values == level).astype(float).rename(f"{col}[{level}]").to_frame())
@@ -104,8 +104,10 @@ class CoxPH:
             rows = np.flatnonzero(~np.isfinite(X).all(axis=1))[:5]
             raise SurvivalInputError(f"Cox model: covariates have missing values (example rows: {rows.tolist()})")
         if not e.any():
-            raise SurvivalInputError("Cox model: no churn events at all, so hazard ratios cannot be estimated; "
-                                     "use a shorter churn window or a later analysis date")
+            raise SurvivalInputError(
+                "Cox model: no churn events at all, so hazard ratios cannot be estimated; "
+                "use a shorter churn window or a later analysis date"
+            )
         order = np.argsort(t, kind="stable")
         return X[order], t[order], e[order], names
 
@@ -134,11 +136,12 @@ class CoxPH:
             S2 = _block_cross(wx, X, first)[::-1].cumsum(axis=0)[::-1]
             S2_D = _block_cross(wx[ev], X[ev], ev_starts)
             s2 = S2[grp] - frac[:, None, None] * S2_D[grp]
-            hess = -(np.sum(s2 / phi[:, None, None], axis=0)
-                     - np.einsum("ei,ej->ij", s1 / phi[:, None], s1 / phi[:, None]))
+            hess = -(
+                np.sum(s2 / phi[:, None, None], axis=0) - np.einsum("ei,ej->ij", s1 / phi[:, None], s1 / phi[:, None])
+            )
         return _RiskSets(ll, grad, hess)
 
-    def fit(self, X, durations, events) -> "CoxPH":
+    def fit(self, X, durations, events) -> CoxPH:
         """Fit by Newton–Raphson with step halving; returns self."""
         X, t, e, names = self._prepare(X, durations, events)
         self._mean = X.mean(axis=0)
@@ -160,8 +163,10 @@ class CoxPH:
             try:
                 step = np.linalg.solve(-rs.hess, rs.grad)
             except np.linalg.LinAlgError as err:
-                raise SurvivalInputError("Cox model: the covariates are collinear or a covariate perfectly "
-                                         f"separates churners from stayers ({', '.join(names)})") from err
+                raise SurvivalInputError(
+                    "Cox model: the covariates are collinear or a covariate perfectly "
+                    f"separates churners from stayers ({', '.join(names)})"
+                ) from err
             new_beta, scale = beta + step, 1.0
             new = self._risk_sets(new_beta)
             while new.ll < rs.ll - 1e-12 and scale > 1e-6:
@@ -174,8 +179,10 @@ class CoxPH:
                 converged = True
                 break
         if not np.all(np.isfinite(beta)) or np.max(np.abs(beta)) > 20:
-            raise SurvivalInputError("Cox model did not converge to finite hazard ratios; a covariate may "
-                                     f"perfectly predict churn ({', '.join(names)})")
+            raise SurvivalInputError(
+                "Cox model did not converge to finite hazard ratios; a covariate may "
+                f"perfectly predict churn ({', '.join(names)})"
+            )
         self.converged_ = converged
         self.names_ = names
         self.params_ = pd.Series(beta, index=names, name="coef")
@@ -201,10 +208,17 @@ class CoxPH:
         """Coefficients, standard errors, z, p and hazard ratios with (1 − alpha) intervals."""
         z = stats.norm.ppf(1 - self.alpha / 2)
         b, se = self.params_, self.standard_errors_
-        return pd.DataFrame({
-            "coef": b, "se": se, "z": b / se, "p": 2 * stats.norm.sf(np.abs(b / se)),
-            "hazard_ratio": np.exp(b), "hr_low": np.exp(b - z * se), "hr_high": np.exp(b + z * se),
-        })
+        return pd.DataFrame(
+            {
+                "coef": b,
+                "se": se,
+                "z": b / se,
+                "p": 2 * stats.norm.sf(np.abs(b / se)),
+                "hazard_ratio": np.exp(b),
+                "hr_low": np.exp(b - z * se),
+                "hr_high": np.exp(b + z * se),
+            }
+        )
 
     def _as_matrix(self, X) -> np.ndarray:
         if isinstance(X, pd.DataFrame):
@@ -260,7 +274,7 @@ class CoxPH:
         scaled = self.params_.to_numpy() + n_ev * r.to_numpy() @ V
         g = stats.rankdata(r.index.to_numpy())
         gc = g - g.mean()
-        stat = (gc @ scaled) ** 2 / (n_ev * np.diag(V) * np.sum(gc ** 2))
+        stat = (gc @ scaled) ** 2 / (n_ev * np.diag(V) * np.sum(gc**2))
         p = stats.chi2.sf(stat, 1)
         return pd.DataFrame({"statistic": stat, "p": p, "proportional": p >= self.alpha}, index=self.names_)
 

@@ -26,9 +26,11 @@ from .activity import RetentionInputError, activity_rows, resolve_as_of, start_d
 __all__ = ["NEGATIVE_PATTERN", "negative_comments", "is_negative_comment", "fan_durations"]
 
 #: Words and emoticons of Chinese e-commerce complaints; used where a comment has no human label.
-NEGATIVE_PATTERN = ("差评|失望|避雷|退货|退款|不会再买|再也不|太差|很差|差劲|假货|假的|被坑|很坑|骗人|气死|生气|"
-                    "难受|糟糕|恶劣|垃圾|过敏|坏了|烂了|难闻|太贵|不值|亏了|好烦|很烦|无语|"
-                    r"\[怒\]|\[流泪\]|\[衰\]|\[抓狂\]|😡|😤|👎|💔")
+NEGATIVE_PATTERN = (
+    "差评|失望|避雷|退货|退款|不会再买|再也不|太差|很差|差劲|假货|假的|被坑|很坑|骗人|气死|生气|"
+    "难受|糟糕|恶劣|垃圾|过敏|坏了|烂了|难闻|太贵|不值|亏了|好烦|很烦|无语|"
+    r"\[怒\]|\[流泪\]|\[衰\]|\[抓狂\]|😡|😤|👎|💔"
+)
 
 
 def negative_comments(fd, pattern: str = NEGATIVE_PATTERN) -> ir.Table | None:
@@ -47,8 +49,16 @@ def is_negative_comment(c: ir.Table, pattern: str = NEGATIVE_PATTERN) -> ir.Bool
     return ibis.cases((c.label.notnull(), c.label == "negative"), else_=c.text.fill_null("").re_search(pattern))
 
 
-def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_by: str = "join",
-                  as_of=None, landmark_days: int = 0, negative_min: int = 2) -> pd.DataFrame:
+def fan_durations(
+    fd,
+    *,
+    churn_days: int = 30,
+    basis: str = "activity",
+    cohort_by: str = "join",
+    as_of=None,
+    landmark_days: int = 0,
+    negative_min: int = 2,
+) -> pd.DataFrame:
     """One row per fan followed: duration (days from start + landmark), event (churn observed) and drivers.
 
     Columns: fan_id, channel, city_tier, community_id, start_day, duration,
@@ -65,8 +75,11 @@ def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_b
     warn_orders_without_events(fd, basis)
     s = start_days(fd, cohort_by)
     end_lit = ibis.date(follow_end)
-    s = s.filter(s.start_day.delta(end_lit, unit="day") <= -landmark_days) if landmark_days else \
-        s.filter(s.start_day <= end_lit)
+    s = (
+        s.filter(s.start_day.delta(end_lit, unit="day") <= -landmark_days)
+        if landmark_days
+        else s.filter(s.start_day <= end_lit)
+    )
     a = activity_rows(fd, basis)  # duplicates kept: only each fan's last day is needed
     a = a.filter(a.day <= ibis.date(as_of))
     j = a.join(s.select("fan_id", "start_day"), "fan_id")
@@ -93,13 +106,16 @@ def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_b
         n2 = n2.group_by("fan_id").aggregate(negative_comments=n2.count())
         t = t.left_join(n2, "fan_id").select(t, n2.negative_comments)
     # no NULL leaves the engine (a column with one comes back through Python lists, slowly)
-    t = t.mutate(checkins=t.checkins.fill_null(0),
-                 **({"negative_comments": t.negative_comments.fill_null(0)} if neg is not None else {}))
+    t = t.mutate(
+        checkins=t.checkins.fill_null(0),
+        **({"negative_comments": t.negative_comments.fill_null(0)} if neg is not None else {}),
+    )
     out = fd.execute(t.drop("last_day"), label="retention:fan_durations")
     if out.empty:
         raise RetentionInputError(
             f"no fans can be followed: none started at least {landmark_days} days before {follow_end} "
-            f"(the analysis date {as_of} minus the {churn_days}-day churn window) and was still active then")
+            f"(the analysis date {as_of} minus the {churn_days}-day churn window) and was still active then"
+        )
     out["event"] = out["event"].astype(bool)
     out["duration"] = out["duration"].astype(float)
     out["checkin"] = (out.pop("checkins").fillna(0) > 0).astype(int)
@@ -107,8 +123,9 @@ def fan_durations(fd, *, churn_days: int = 30, basis: str = "activity", cohort_b
         out["negative_comments"] = out["negative_comments"].fillna(0).astype(int)
         out["negative_commenter"] = (out["negative_comments"] >= negative_min).astype(int)
     out["city_tier"] = out["city_tier"].astype("Int64").astype("string")
-    out.attrs.update(as_of=as_of, follow_end=follow_end, churn_days=churn_days, basis=basis,
-                     landmark_days=landmark_days)
+    out.attrs.update(
+        as_of=as_of, follow_end=follow_end, churn_days=churn_days, basis=basis, landmark_days=landmark_days
+    )
     return out.sort_values("fan_id").reset_index(drop=True)
 
 
@@ -121,7 +138,7 @@ def _in_window(day, start_day, window_days, end_lit):
 def churn_event_messages(durations: pd.DataFrame, T=None) -> list[str]:
     """Plain-language warnings about the mix of churned and censored fans (none churned, all churned);
     ``T`` is the ``retention`` catalogue (English when not given)."""
-    from fanlib.i18n import fmt_number
+    from fanlib.present.i18n import fmt_number
 
     from .narrative import catalogue
 

@@ -2,8 +2,8 @@
 
 Every sentence is built from the numbers passed in, so the report never states
 a claim its data do not support. Words come from the ``retention`` message
-catalogue (``fanlib/locales/retention.yaml``) in the reader's language: each
-function takes the catalogue's :class:`fanlib.i18n.Messages` as ``T``.
+catalogue (``fanlib/present/locales/retention.yaml``) in the reader's language: each
+function takes the catalogue's :class:`fanlib.present.i18n.Messages` as ``T``.
 """
 
 from __future__ import annotations
@@ -11,11 +11,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fanlib.i18n import Messages, fmt_number, messages
+from fanlib.present.i18n import Messages, fmt_number, messages
 
-__all__ = ["retention_findings", "cox_findings", "churn_findings", "churn_sample_note", "clv_findings",
-           "pct", "driver_label", "churn_text", "catalogue", "model_label", "curves_line", "km_groups",
-           "km_medians_text"]
+__all__ = [
+    "retention_findings",
+    "cox_findings",
+    "churn_findings",
+    "churn_sample_note",
+    "clv_findings",
+    "pct",
+    "driver_label",
+    "churn_text",
+    "catalogue",
+    "model_label",
+    "curves_line",
+    "km_groups",
+    "km_medians_text",
+]
 
 
 def catalogue(lang: str = "zh") -> Messages:
@@ -45,7 +57,7 @@ def driver_label(name: str, T: Messages | None = None, references: dict | None =
         return T(f"drv_{name}")
     for var in ("channel", "city_tier"):
         if name.startswith(f"{var}[") and name.endswith("]"):
-            level = name[len(var) + 1:-1]
+            level = name[len(var) + 1 : -1]
             return T(f"drv_{var}", level=T.label(level), ref=T.label(refs[var]))
     return name
 
@@ -56,8 +68,13 @@ def retention_findings(day_n: pd.DataFrame, T: Messages | None = None) -> list[s
     lang = T.lang
     out = []
     for row in day_n.itertuples():
-        text = T("day_n_line", day=row.day, on=fmt_number(row.rate_on, "pct", lang),
-                 after=fmt_number(row.rate_on_or_after, "pct", lang), n=fmt_number(row.eligible, "count", lang))
+        text = T(
+            "day_n_line",
+            day=row.day,
+            on=fmt_number(row.rate_on, "pct", lang),
+            after=fmt_number(row.rate_on_or_after, "pct", lang),
+            n=fmt_number(row.eligible, "count", lang),
+        )
         if row.healthy is not None and not pd.isna(row.healthy):
             key = "day_n_healthy_met" if row.rate_on >= row.healthy else "day_n_healthy_missed"
             text += T(key, healthy=fmt_number(row.healthy, "pct", lang, 0))
@@ -68,8 +85,13 @@ def retention_findings(day_n: pd.DataFrame, T: Messages | None = None) -> list[s
     return out
 
 
-def cox_findings(summary: pd.DataFrame, ph: pd.DataFrame | None = None, alpha: float = 0.05,
-                 T: Messages | None = None, references: dict | None = None) -> list[str]:
+def cox_findings(
+    summary: pd.DataFrame,
+    ph: pd.DataFrame | None = None,
+    alpha: float = 0.05,
+    T: Messages | None = None,
+    references: dict | None = None,
+) -> list[str]:
     """Bullets on the drivers whose hazard ratio differs from 1, strongest first, and on the PH check."""
     T = _T(T)
     sep = "、" if T.lang == "zh" else ", "
@@ -78,9 +100,16 @@ def cox_findings(summary: pd.DataFrame, ph: pd.DataFrame | None = None, alpha: f
     out = []
     for name, r in s.sort_values("strength", ascending=False).iterrows():
         key = "cox_raises" if r["hazard_ratio"] > 1 else "cox_lowers"
-        out.append(T(key, driver=driver_label(name, T, references),
-                     change=fmt_number(abs(r["hazard_ratio"] - 1), "pct", T.lang, 0),
-                     hr=f"{r['hazard_ratio']:.2f}", low=f"{r['hr_low']:.2f}", high=f"{r['hr_high']:.2f}"))
+        out.append(
+            T(
+                key,
+                driver=driver_label(name, T, references),
+                change=fmt_number(abs(r["hazard_ratio"] - 1), "pct", T.lang, 0),
+                hr=f"{r['hazard_ratio']:.2f}",
+                low=f"{r['hr_low']:.2f}",
+                high=f"{r['hr_high']:.2f}",
+            )
+        )
     quiet = [driver_label(n, T, references) for n in summary.index if n not in s.index]
     if quiet:
         out.append(T("cox_quiet", drivers=sep.join(quiet)))
@@ -101,8 +130,12 @@ def churn_sample_note(metrics: pd.DataFrame, cap: int | None, T: Messages | None
     if cap is None or not (metrics["n_fit"] < metrics["n_train"]).any():
         return None
     count = lambda n: fmt_number(n, "count", T.lang)  # noqa: E731
-    return T("churn_sample_note", n_train=count(metrics["n_train"].max()), cap=count(cap),
-             n_fit=count(metrics["n_fit"].max()))
+    return T(
+        "churn_sample_note",
+        n_train=count(metrics["n_train"].max()),
+        cap=count(cap),
+        n_fit=count(metrics["n_fit"].max()),
+    )
 
 
 def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Messages | None = None) -> list[str]:
@@ -111,18 +144,37 @@ def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Mes
     lang = T.lang
     m = metrics.loc[best]
     top = gains.iloc[0]
-    out = [T("churn_best", model=model_label(best, T), auc=f"{m['roc_auc']:.3f}", pr=f"{m['pr_auc']:.3f}",
-             ece=f"{m['ece']:.3f}", ece_pct=fmt_number(m["ece"], "pct", lang)),
-           T("churn_lift", top_rate=fmt_number(top["churn_rate"], "pct", lang),
-             base=fmt_number(m["base_rate"], "pct", lang), lift=f"{top['lift']:.1f}",
-             captured=fmt_number(gains.iloc[min(2, len(gains) - 1)]["cumulative_churn_captured"], "pct", lang))]
+    out = [
+        T(
+            "churn_best",
+            model=model_label(best, T),
+            auc=f"{m['roc_auc']:.3f}",
+            pr=f"{m['pr_auc']:.3f}",
+            ece=f"{m['ece']:.3f}",
+            ece_pct=fmt_number(m["ece"], "pct", lang),
+        ),
+        T(
+            "churn_lift",
+            top_rate=fmt_number(top["churn_rate"], "pct", lang),
+            base=fmt_number(m["base_rate"], "pct", lang),
+            lift=f"{top['lift']:.1f}",
+            captured=fmt_number(gains.iloc[min(2, len(gains) - 1)]["cumulative_churn_captured"], "pct", lang),
+        ),
+    ]
     if m["roc_auc"] < 0.65:
         out.append(T("churn_low_auc"))
     return out
 
 
-def clv_findings(params: pd.Series, total_clv: float, n: int, horizon_days: int, holdout: pd.DataFrame,
-                 unit_days: float = 1.0, T: Messages | None = None) -> list[str]:
+def clv_findings(
+    params: pd.Series,
+    total_clv: float,
+    n: int,
+    horizon_days: int,
+    holdout: pd.DataFrame,
+    unit_days: float = 1.0,
+    T: Messages | None = None,
+) -> list[str]:
     """Bullets on the BG/NBD/Gamma-Gamma results and the holdout check."""
     T = _T(T)
     lang = T.lang
@@ -131,30 +183,46 @@ def clv_findings(params: pd.Series, total_clv: float, n: int, horizon_days: int,
     drop = a / (a + b)
     pred, act = holdout["predicted"] * holdout["customers"], holdout["actual"] * holdout["customers"]
     err = (pred.sum() - act.sum()) / act.sum() if act.sum() else np.nan
-    return [T("clv_rate", rate=f"{rate:.2f}", drop=fmt_number(drop, "pct", lang)),
-            T("clv_total", n=fmt_number(n, "count", lang), horizon=horizon_days,
-              total=fmt_number(total_clv, "cny", lang), per=fmt_number(total_clv / max(n, 1), "cny", lang)),
-            T("clv_holdout", predicted=fmt_number(pred.sum(), "count", lang),
-              actual=fmt_number(act.sum(), "count", lang),
-              error=("–" if np.isnan(err) else f"{err:+.1%}"))]
+    return [
+        T("clv_rate", rate=f"{rate:.2f}", drop=fmt_number(drop, "pct", lang)),
+        T(
+            "clv_total",
+            n=fmt_number(n, "count", lang),
+            horizon=horizon_days,
+            total=fmt_number(total_clv, "cny", lang),
+            per=fmt_number(total_clv / max(n, 1), "cny", lang),
+        ),
+        T(
+            "clv_holdout",
+            predicted=fmt_number(pred.sum(), "count", lang),
+            actual=fmt_number(act.sum(), "count", lang),
+            error=("–" if np.isnan(err) else f"{err:+.1%}"),
+        ),
+    ]
 
 
 def curves_line(by_channel: pd.DataFrame, day: int, T: Messages) -> str:
     """The best and the worst channel's retention on or after ``day`` (rows sorted best first), as Markdown."""
-    from fanlib.escape import md_text
+    from fanlib.present.escape import md_text
 
     best, worst = by_channel.iloc[0], by_channel.iloc[-1]
-    return T("curves_line", day=day, best=md_text(T.label(best["channel"])),
-             best_rate=fmt_number(best["rate_on_or_after"], "pct", T.lang, 1),
-             worst=md_text(T.label(worst["channel"])),
-             worst_rate=fmt_number(worst["rate_on_or_after"], "pct", T.lang, 1))
+    return T(
+        "curves_line",
+        day=day,
+        best=md_text(T.label(best["channel"])),
+        best_rate=fmt_number(best["rate_on_or_after"], "pct", T.lang, 1),
+        worst=md_text(T.label(worst["channel"])),
+        worst_rate=fmt_number(worst["rate_on_or_after"], "pct", T.lang, 1),
+    )
 
 
 def km_groups(surv: pd.DataFrame, T: Messages) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """``surv`` with the Kaplan–Meier grouping columns in words, and the (column, title) pairs to draw:
     check-in, channel and, when the comments table exists, negative commenters."""
-    out = surv.assign(checkin_group=surv["checkin"].map({1: T("grp_checkin_yes"), 0: T("grp_checkin_no")}),
-                      channel_group=[T.label(v) for v in surv["channel"]])
+    out = surv.assign(
+        checkin_group=surv["checkin"].map({1: T("grp_checkin_yes"), 0: T("grp_checkin_no")}),
+        channel_group=[T.label(v) for v in surv["channel"]],
+    )
     groups = [("checkin_group", T("by_checkin")), ("channel_group", T("by_channel"))]
     if "negative_commenter" in surv:
         out["negative_group"] = out["negative_commenter"].map({1: T("grp_negative_yes"), 0: T("grp_negative_no")})
@@ -164,5 +232,7 @@ def km_groups(surv: pd.DataFrame, T: Messages) -> tuple[pd.DataFrame, list[tuple
 
 def km_medians_text(curves: dict, T: Messages) -> str:
     """Each group's median days to churn (or "not reached"), for the log-rank table."""
-    return T("reason_sep").join(f"{k}: {v.median_:.0f}" if v.median_ < float("inf")
-                                else f"{k}: {T('median_not_reached')}" for k, v in curves.items())
+    return T("reason_sep").join(
+        f"{k}: {v.median_:.0f}" if v.median_ < float("inf") else f"{k}: {T('median_not_reached')}"
+        for k, v in curves.items()
+    )

@@ -10,23 +10,46 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from fanlib import plotting
-from fanlib.plotting import BAD, GOOD, NEUTRAL, PALETTE
+from fanlib.present import plotting
+from fanlib.present.plotting import BAD, GOOD, NEUTRAL, PALETTE
 
 from .narrative import _T
 
-__all__ = ["retention_curves", "lifecycle_chart", "km_curves", "calibration_chart",
-           "gains_chart", "holdout_chart", "roc_pr_chart"]
+__all__ = [
+    "retention_curves",
+    "lifecycle_chart",
+    "km_curves",
+    "calibration_chart",
+    "gains_chart",
+    "holdout_chart",
+    "roc_pr_chart",
+]
 
 
-def retention_curves(curves: pd.DataFrame, by: str, definition: str = "on", title: str | None = None,
-                     ax=None, T=None, labels: dict | None = None):
+def retention_curves(
+    curves: pd.DataFrame,
+    by: str,
+    definition: str = "on",
+    title: str | None = None,
+    ax=None,
+    T=None,
+    labels: dict | None = None,
+):
     """One retention line per group (``labels`` renames the groups for the legend)."""
     T = _T(T)
     data = curves.dropna(subset=[f"rate_{definition}"]).copy()
     data[by] = data[by].astype(str).map(lambda v: (labels or {}).get(v, v))
-    ax = plotting.line(data, "period", f"rate_{definition}", hue=by, title=title, xlabel=T("axis_day_n"),
-                       ylabel=T("axis_retention"), percent=True, ax=ax)
+    ax = plotting.line(
+        data,
+        "period",
+        f"rate_{definition}",
+        hue=by,
+        title=title,
+        xlabel=T("axis_day_n"),
+        ylabel=T("axis_retention"),
+        percent=True,
+        ax=ax,
+    )
     ax.legend(title="", fontsize=8, ncol=2, frameon=False)
     return ax
 
@@ -60,8 +83,9 @@ def km_curves(curves: dict, title: str, at_risk_times=None, xlabel: str = "", T=
     T = _T(T)
     plotting.use_theme()
     n = len(curves)
-    fig, (ax, tab) = plt.subplots(2, 1, figsize=(10, 5.5 + 0.25 * n), sharex=True,
-                                  gridspec_kw={"height_ratios": [4, 0.6 + 0.3 * n]})
+    fig, (ax, tab) = plt.subplots(
+        2, 1, figsize=(10, 5.5 + 0.25 * n), sharex=True, gridspec_kw={"height_ratios": [4, 0.6 + 0.3 * n]}
+    )
     tmax = max(float(km.durations_.max()) for km in curves.values())
     times = np.asarray(at_risk_times if at_risk_times is not None else np.linspace(0, tmax, 7).round())
     for i, (label, km) in enumerate(curves.items()):
@@ -69,8 +93,15 @@ def km_curves(curves: dict, title: str, at_risk_times=None, xlabel: str = "", T=
         color = PALETTE[i % len(PALETTE)]
         t = np.concatenate([[0], s["time"].to_numpy()])
         ax.step(t, np.concatenate([[1], s["survival"].to_numpy()]), where="post", color=color, label=label)
-        ax.fill_between(t, np.concatenate([[1], s["ci_low"].to_numpy()]), np.concatenate([[1], s["ci_high"].to_numpy()]),
-                        step="post", color=color, alpha=0.15, linewidth=0)
+        ax.fill_between(
+            t,
+            np.concatenate([[1], s["ci_low"].to_numpy()]),
+            np.concatenate([[1], s["ci_high"].to_numpy()]),
+            step="post",
+            color=color,
+            alpha=0.15,
+            linewidth=0,
+        )
         risk = km.at_risk(times)
         for tt, r in zip(times, risk):
             tab.text(tt, n - 1 - i, f"{r:,}", ha="center", va="center", fontsize=8, color=color)
@@ -110,8 +141,13 @@ def gains_chart(tables: dict, title: str | None = None, ax=None, T=None):
     T = _T(T)
     ax = plotting._axes(ax, figsize=(6, 5))
     for i, (name, g) in enumerate(tables.items()):
-        ax.plot(np.concatenate([[0], g["cumulative_fans_share"]]), np.concatenate([[0], g["cumulative_churn_captured"]]),
-                marker="o", color=PALETTE[i], label=name)
+        ax.plot(
+            np.concatenate([[0], g["cumulative_fans_share"]]),
+            np.concatenate([[0], g["cumulative_churn_captured"]]),
+            marker="o",
+            color=PALETTE[i],
+            label=name,
+        )
     ax.plot([0, 1], [0, 1], color=NEUTRAL, linestyle="--", label=T("random_order"))
     plotting.percent_axis(ax, "x")
     plotting.percent_axis(ax, "y")
@@ -154,8 +190,9 @@ def holdout_chart(table: pd.DataFrame, title: str | None = None, ax=None, T=None
     ax.set_xticks(x)
     ax.set_xticklabels(table["frequency"])
     ax.legend(frameon=False)
-    return plotting._finish(ax, title or T("chart_holdout"), T("axis_calibration_frequency"),
-                            T("axis_holdout_purchases"))
+    return plotting._finish(
+        ax, title or T("chart_holdout"), T("axis_calibration_frequency"), T("axis_holdout_purchases")
+    )
 
 
 def churn_model_charts(ch, T) -> None:

@@ -31,8 +31,10 @@ def check_survival_input(durations, events, what: str = "survival data") -> tupl
         raise SurvivalInputError(f"{what}: no fans to analyse")
     bad = ~np.isfinite(t) | (t < 0)
     if bad.any():
-        raise SurvivalInputError(f"{what}: {int(bad.sum())} durations are negative or missing "
-                                 f"(example rows: {np.flatnonzero(bad)[:5].tolist()})")
+        raise SurvivalInputError(
+            f"{what}: {int(bad.sum())} durations are negative or missing "
+            f"(example rows: {np.flatnonzero(bad)[:5].tolist()})"
+        )
     if not np.isin(e, [0, 1, True, False]).all():
         raise SurvivalInputError(f"{what}: events must be 0/1 (churn observed or not)")
     return t, e.astype(bool)
@@ -52,7 +54,7 @@ class KaplanMeier:
     alpha: float = 0.05
     label: str = ""
 
-    def fit(self, durations, events, label: str | None = None) -> "KaplanMeier":
+    def fit(self, durations, events, label: str | None = None) -> KaplanMeier:
         t, e = check_survival_input(durations, events, "Kaplan–Meier")
         if label is not None:
             self.label = label
@@ -75,8 +77,9 @@ class KaplanMeier:
         low = np.where(surv >= 1, 1.0, np.where(surv <= 0, 0.0, low))
         high = np.where(surv >= 1, 1.0, np.where(surv <= 0, 0.0, high))
         self.durations_ = np.sort(t)
-        self.survival_ = pd.DataFrame({"time": times, "at_risk": at_risk, "events": d, "survival": surv,
-                                       "se": se, "ci_low": low, "ci_high": high})
+        self.survival_ = pd.DataFrame(
+            {"time": times, "at_risk": at_risk, "events": d, "survival": surv, "se": se, "ci_low": low, "ci_high": high}
+        )
         below = np.flatnonzero(surv <= 0.5)
         self.median_ = float(times[below[0]]) if below.size else float("inf")
         self.n_ = int(n)
@@ -94,8 +97,9 @@ class KaplanMeier:
         return self.n_ - np.searchsorted(self.durations_, np.asarray(times, dtype=float), side="left")
 
 
-def kaplan_meier_by(df: pd.DataFrame, group: str, duration: str = "duration", event: str = "event",
-                    min_size: int = 2) -> dict[str, KaplanMeier]:
+def kaplan_meier_by(
+    df: pd.DataFrame, group: str, duration: str = "duration", event: str = "event", min_size: int = 2
+) -> dict[str, KaplanMeier]:
     """One Kaplan–Meier curve per value of ``group`` (groups smaller than ``min_size`` are skipped)."""
     out = {}
     for value, part in df.groupby(group, sort=True, observed=True):
@@ -120,8 +124,14 @@ class LogRankResult:
 
     @property
     def table(self) -> pd.DataFrame:
-        return pd.DataFrame({"group": list(self.groups), "observed": self.observed, "expected": self.expected,
-                             "observed_over_expected": self.observed / self.expected})
+        return pd.DataFrame(
+            {
+                "group": list(self.groups),
+                "observed": self.observed,
+                "expected": self.expected,
+                "observed_over_expected": self.observed / self.expected,
+            }
+        )
 
 
 def logrank_test(durations, events, groups) -> LogRankResult:
@@ -148,7 +158,7 @@ def logrank_test(durations, events, groups) -> LogRankResult:
     use = d > 0
     d, n, d_tg, at_risk = d[use], n[use], d_tg[use], at_risk[use]
     expected = (d / n)[:, None] * at_risk
-    factor = np.where(n > 1, d * (n - d) / np.maximum(n - 1, 1), 0.0) / n ** 2
+    factor = np.where(n > 1, d * (n - d) / np.maximum(n - 1, 1), 0.0) / n**2
     # V_gh = Σ d(n−d)/(n−1) · n_g/n · (δ_gh − n_h/n)
     V = np.einsum("t,tg,th->gh", -factor, at_risk, at_risk)
     V[np.diag_indices(k)] += np.einsum("t,tg->g", factor * n, at_risk)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from fanlib.privacy import mask_frame
+from fanlib.present.privacy import mask_frame
 from fanlib.sentiment import alerts as alerts_mod
 from fanlib.sentiment import churn, crisis, drivers, monitor
 from fanlib.sentiment.card import ModelCard
@@ -54,10 +54,21 @@ class SentimentReport:
         return what_to_do(self.alerts, messages)
 
 
-def analyse(fd, as_of=None, model=None, card: ModelCard | None = None, negative_threshold: float = 0.2,
-            freq: str = "day", baseline_days: int = 28, alert_thresholds: dict | None = None,
-            index_window: int = 28, churn_days: int = 30, current_days: int = 7, top_terms: int = 15,
-            start=None) -> SentimentReport:
+def analyse(
+    fd,
+    as_of=None,
+    model=None,
+    card: ModelCard | None = None,
+    negative_threshold: float = 0.2,
+    freq: str = "day",
+    baseline_days: int = 28,
+    alert_thresholds: dict | None = None,
+    index_window: int = 28,
+    churn_days: int = 30,
+    current_days: int = 7,
+    top_terms: int = 15,
+    start=None,
+) -> SentimentReport:
     """Score, aggregate, detect and explain. ``as_of`` (default: the last comment's day) closes
     the analysis window; ``start`` opens it (default: the first comment)."""
     from fanlib.sentiment.store import load_model
@@ -99,8 +110,10 @@ def analyse(fd, as_of=None, model=None, card: ModelCard | None = None, negative_
     if found:
         alerts_mod.enrich(fd, scored, found, params, freq=freq, n_drivers=8)
     if len(daily) < params.min_baseline_bins * params.season // max(params.season, 1) + 1:
-        unavailable["alerts"] = f"only {len(daily)} days of comments: the detector needs at least " \
-                                f"{params.min_baseline_bins} days of baseline"
+        unavailable["alerts"] = (
+            f"only {len(daily)} days of comments: the detector needs at least "
+            f"{params.min_baseline_bins} days of baseline"
+        )
 
     neg_drivers = emerging = aspects = examples = None
     try:
@@ -124,11 +137,28 @@ def analyse(fd, as_of=None, model=None, card: ModelCard | None = None, negative_
     if labelled is None:
         unavailable["labelled"] = "no comment carries a human label (comments.label)"
     return SentimentReport(
-        as_of=as_of, scored=scored, card=card, daily=daily, hourly=hourly, by_channel=by_channel,
-        by_community=by_community, by_content=by_content, by_tier=by_tier, by_layer=by_layer, alerts=found,
-        detector_bins=detector_bins, params=params, current=monitor.current_figures(daily, current_days),
-        negative_drivers=neg_drivers, emerging=emerging, aspects=aspects, churn_link=churn_link,
-        labelled=labelled, examples=examples, unavailable=unavailable)
+        as_of=as_of,
+        scored=scored,
+        card=card,
+        daily=daily,
+        hourly=hourly,
+        by_channel=by_channel,
+        by_community=by_community,
+        by_content=by_content,
+        by_tier=by_tier,
+        by_layer=by_layer,
+        alerts=found,
+        detector_bins=detector_bins,
+        params=params,
+        current=monitor.current_figures(daily, current_days),
+        negative_drivers=neg_drivers,
+        emerging=emerging,
+        aspects=aspects,
+        churn_link=churn_link,
+        labelled=labelled,
+        examples=examples,
+        unavailable=unavailable,
+    )
 
 
 def labelled_check(fd, scored, model, compare_snownlp: int = 0) -> pd.DataFrame | None:
@@ -146,7 +176,9 @@ def labelled_check(fd, scored, model, compare_snownlp: int = 0) -> pd.DataFrame 
         sub = df.sample(min(compare_snownlp, len(df)), random_state=0)
         ys = (sub["label"] == "positive").astype(int).to_numpy()
         rows.append({"model": "fanlib (same subsample)", **Metrics.of(ys, sub["p_pos"].to_numpy()).__dict__})
-        rows.append({"model": "snownlp (same subsample)", **Metrics.of(ys, snownlp_proba(sub["text"].tolist())).__dict__})
+        rows.append(
+            {"model": "snownlp (same subsample)", **Metrics.of(ys, snownlp_proba(sub["text"].tolist())).__dict__}
+        )
     return pd.DataFrame(rows)
 
 
@@ -154,14 +186,38 @@ def alerts_table(report: SentimentReport, sep: str = "、") -> pd.DataFrame:
     """One row per alert with its details, masked: ready to show or export (lists joined by ``sep``)."""
     rows = []
     for a in report.alerts:
-        rows.append({"level": a.level, "start": a.start, "end": a.end, "open": a.open,
-                     "negatives": a.negatives, "expected": round(a.expected_negatives, 1),
-                     "share": a.share, "baseline_share": a.baseline_share, "evidence_z": a.evidence_z,
-                     "channels": sep.join(a.channels),
-                     "communities": sep.join(c["community_id"] for c in a.communities),
-                     "drivers": sep.join(a.drivers), "examples": " | ".join(a.examples)})
-    cols = ["level", "start", "end", "open", "negatives", "expected", "share", "baseline_share", "evidence_z",
-            "channels", "communities", "drivers", "examples"]
+        rows.append(
+            {
+                "level": a.level,
+                "start": a.start,
+                "end": a.end,
+                "open": a.open,
+                "negatives": a.negatives,
+                "expected": round(a.expected_negatives, 1),
+                "share": a.share,
+                "baseline_share": a.baseline_share,
+                "evidence_z": a.evidence_z,
+                "channels": sep.join(a.channels),
+                "communities": sep.join(c["community_id"] for c in a.communities),
+                "drivers": sep.join(a.drivers),
+                "examples": " | ".join(a.examples),
+            }
+        )
+    cols = [
+        "level",
+        "start",
+        "end",
+        "open",
+        "negatives",
+        "expected",
+        "share",
+        "baseline_share",
+        "evidence_z",
+        "channels",
+        "communities",
+        "drivers",
+        "examples",
+    ]
     return mask_frame(pd.DataFrame(rows, columns=cols), ["drivers", "examples"])
 
 
@@ -172,10 +228,13 @@ def summary_sections(report: SentimentReport) -> dict:
     return {
         "current": report.current,
         "alerts": [a.as_dict() for a in report.alerts],
-        "open_alerts": [{"level": a.level, "start": str(a.start), "channels": a.channels, "drivers": a.drivers}
-                        for a in report.open_alerts],
-        "top_negative_drivers": (report.negative_drivers["term"].tolist()
-                                 if report.negative_drivers is not None else []),
+        "open_alerts": [
+            {"level": a.level, "start": str(a.start), "channels": a.channels, "drivers": a.drivers}
+            for a in report.open_alerts
+        ],
+        "top_negative_drivers": (
+            report.negative_drivers["term"].tolist() if report.negative_drivers is not None else []
+        ),
         "emerging_terms": report.emerging["term"].tolist() if report.emerging is not None else [],
         "aspects": report.aspects if report.aspects is not None else [],
         "model_card": card.to_dict() if card is not None else None,

@@ -63,15 +63,20 @@ def _place(rng, spec: StreamSpec, n: int, length_range, taken: np.ndarray) -> li
         for _try in range(200):
             length = int(rng.integers(length_range[0], length_range[1] + 1))
             start = int(rng.integers(spec.warmup_days, spec.days - length - 2))
-            if not taken[max(0, start - 10):start + length + 10].any():
-                taken[start:start + length] = True
+            if not taken[max(0, start - 10) : start + length + 10].any():
+                taken[start : start + length] = True
                 out.append((start, length))
                 break
     return out
 
 
-def simulate_stream(rng: np.random.Generator, spec: StreamSpec, neg_pool_p: np.ndarray, pos_pool_p: np.ndarray,
-                    negative_threshold: float) -> Stream:
+def simulate_stream(
+    rng: np.random.Generator,
+    spec: StreamSpec,
+    neg_pool_p: np.ndarray,
+    pos_pool_p: np.ndarray,
+    negative_threshold: float,
+) -> Stream:
     """One stream. ``neg_pool_p``/``pos_pool_p``: the model's P(positive) for held-out negative and
     positive texts; sampled comments inherit them."""
     d, c = spec.days, len(CHANNELS)
@@ -88,11 +93,11 @@ def simulate_stream(rng: np.random.Generator, spec: StreamSpec, neg_pool_p: np.n
         extra = size * mu_neg.sum(axis=1).mean()  # extra negatives per day, whole stream
         share = rng.dirichlet(np.ones(k))
         for j, ch in enumerate(chans):
-            mu_neg[start:start + length, ch] += extra * share[j]
+            mu_neg[start : start + length, ch] += extra * share[j]
         planted.append(Planted("crisis", start, length, [CHANNELS[i] for i in chans], size))
     for start, length in _place(rng, spec, spec.n_distractors, (3, 11), taken):
         size = float(rng.uniform(*spec.distractor_size))
-        mu_pos[start:start + length, :] *= size
+        mu_pos[start : start + length, :] *= size
         planted.append(Planted("distractor", start, length, list(CHANNELS), size))
     n_neg_true = rng.poisson(mu_neg)
     n_pos_true = rng.poisson(mu_pos)
@@ -101,8 +106,9 @@ def simulate_stream(rng: np.random.Generator, spec: StreamSpec, neg_pool_p: np.n
     pos_flag_draws = _flagged(rng, n_pos_true, pos_pool_p, negative_threshold)
     bins = pd.date_range("2025-01-01", periods=d, freq="D")
     long = lambda a: a.reshape(-1)  # noqa: E731
-    base = pd.DataFrame({"bin": np.repeat(bins, c), "channel": np.tile(CHANNELS, d),
-                         "n": long(n_neg_true + n_pos_true)})
+    base = pd.DataFrame(
+        {"bin": np.repeat(bins, c), "channel": np.tile(CHANNELS, d), "n": long(n_neg_true + n_pos_true)}
+    )
     counts_true = base.assign(n_neg=long(n_neg_true))
     counts_model = base.assign(n_neg=long(neg_flag_rate_draws + pos_flag_draws))
     return Stream(counts_true, counts_model, planted, d)
@@ -148,8 +154,13 @@ class Score:
     def as_dict(self) -> dict:
         d = asdict(self)
         d.pop("delays")
-        return {**d, "recall": self.recall, "precision": self.precision,
-                "false_alerts_per_30_days": self.false_alerts_per_30_days, "median_delay_bins": self.median_delay}
+        return {
+            **d,
+            "recall": self.recall,
+            "precision": self.precision,
+            "false_alerts_per_30_days": self.false_alerts_per_30_days,
+            "median_delay_bins": self.median_delay,
+        }
 
 
 def score_alerts(alerts, stream: Stream) -> Score:
@@ -165,22 +176,36 @@ def score_alerts(alerts, stream: Stream) -> Score:
             delays.append(max(0, min(spans[i][0] for i in hits) - p.start))
             true_alerts.update(hits)
     false = [i for i in range(len(spans)) if i not in true_alerts]
-    on_distractor = sum(1 for i in false for p in distractors
-                        if spans[i][0] <= p.start + p.days and spans[i][1] >= p.start)
+    on_distractor = sum(
+        1 for i in false for p in distractors if spans[i][0] <= p.start + p.days and spans[i][1] >= p.start
+    )
     return Score(len(crises), detected, len(spans), len(true_alerts), len(false), stream.days, delays, on_distractor)
 
 
 def _add(a: Score | None, b: Score) -> Score:
     if a is None:
         return b
-    return Score(a.crises + b.crises, a.detected + b.detected, a.alerts + b.alerts, a.true_alerts + b.true_alerts,
-                 a.false_alerts + b.false_alerts, a.days + b.days, a.delays + b.delays,
-                 a.distractor_alerts + b.distractor_alerts)
+    return Score(
+        a.crises + b.crises,
+        a.detected + b.detected,
+        a.alerts + b.alerts,
+        a.true_alerts + b.true_alerts,
+        a.false_alerts + b.false_alerts,
+        a.days + b.days,
+        a.delays + b.delays,
+        a.distractor_alerts + b.distractor_alerts,
+    )
 
 
-def run(neg_pool_p: np.ndarray, pos_pool_p: np.ndarray, n_streams: int = 20, seed: int = 0,
-        spec: StreamSpec | None = None, params: CrisisParams | dict | None = None,
-        negative_threshold: float = 0.2) -> dict[str, Score]:
+def run(
+    neg_pool_p: np.ndarray,
+    pos_pool_p: np.ndarray,
+    n_streams: int = 20,
+    seed: int = 0,
+    spec: StreamSpec | None = None,
+    params: CrisisParams | dict | None = None,
+    negative_threshold: float = 0.2,
+) -> dict[str, Score]:
     """Run the benchmark: the detector on the model's scores, on true labels (upper bound), and
     the volume-only detector; the same streams for all three."""
     spec = spec or StreamSpec()
@@ -190,8 +215,11 @@ def run(neg_pool_p: np.ndarray, pos_pool_p: np.ndarray, n_streams: int = 20, see
     for _ in range(n_streams):
         s = simulate_stream(rng, spec, neg_pool_p, pos_pool_p, negative_threshold)
         bins = pd.DatetimeIndex(sorted(s.counts_true["bin"].unique()))
-        for name, counts, mode in (("model", s.counts_model, "sentiment"), ("true_labels", s.counts_true, "sentiment"),
-                                   ("volume_only", s.counts_true, "volume")):
+        for name, counts, mode in (
+            ("model", s.counts_model, "sentiment"),
+            ("true_labels", s.counts_true, "sentiment"),
+            ("volume_only", s.counts_true, "volume"),
+        ):
             alerts, _ = detect(counts, params, mode=mode, bins=bins)
             totals[name] = _add(totals[name], score_alerts(alerts, s))
     return totals  # type: ignore[return-value]
@@ -209,10 +237,27 @@ def results_frame(results: dict[str, Score]) -> pd.DataFrame:
     """The three detectors side by side."""
     rows = []
     for name, s in results.items():
-        rows.append({"detector": name, **{k: v for k, v in s.as_dict().items()
-                                          if k in ("crises", "detected", "alerts", "false_alerts", "recall",
-                                                   "precision", "false_alerts_per_30_days", "median_delay_bins",
-                                                   "distractor_alerts")}})
+        rows.append(
+            {
+                "detector": name,
+                **{
+                    k: v
+                    for k, v in s.as_dict().items()
+                    if k
+                    in (
+                        "crises",
+                        "detected",
+                        "alerts",
+                        "false_alerts",
+                        "recall",
+                        "precision",
+                        "false_alerts_per_30_days",
+                        "median_delay_bins",
+                        "distractor_alerts",
+                    )
+                },
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -256,8 +301,11 @@ def tokenisation_comparison(corpus: pd.DataFrame, C: float = 8.0, min_df: int = 
         return w + [a + " " + b for a, b in zip(w, w[1:])]
 
     rows = []
-    for name, analyzer in (("char 1-3 grams", features.tokens), ("jieba words", jieba_tokens),
-                           ("jieba words + bigrams", word_bigrams)):
+    for name, analyzer in (
+        ("char 1-3 grams", features.tokens),
+        ("jieba words", jieba_tokens),
+        ("jieba words + bigrams", word_bigrams),
+    ):
         started = time.perf_counter()
         vec = TfidfVectorizer(analyzer=analyzer, binary=True, min_df=min_df, dtype=np.float32)
         clf = LogisticRegression(C=C, solver="liblinear", max_iter=1000)
@@ -267,7 +315,15 @@ def tokenisation_comparison(corpus: pd.DataFrame, C: float = 8.0, min_df: int = 
         p = clf.predict_proba(vec.transform(norm_test))[:, 1]
         score_s = time.perf_counter() - started
         m = Metrics.of(test["label"].astype(int).to_numpy(), p)
-        rows.append({"features": name, "n_features": len(vec.vocabulary_), "accuracy": m.accuracy,
-                     "macro_f1": m.macro_f1, "auc": m.auc, "train_seconds": train_s,
-                     "texts_per_second": len(norm_test) / score_s})
+        rows.append(
+            {
+                "features": name,
+                "n_features": len(vec.vocabulary_),
+                "accuracy": m.accuracy,
+                "macro_f1": m.macro_f1,
+                "auc": m.auc,
+                "train_seconds": train_s,
+                "texts_per_second": len(norm_test) / score_s,
+            }
+        )
     return pd.DataFrame(rows)

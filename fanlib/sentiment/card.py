@@ -30,7 +30,7 @@ class Metrics:
     brier: float
 
     @classmethod
-    def of(cls, labels, proba, threshold: float = 0.5) -> "Metrics":
+    def of(cls, labels, proba, threshold: float = 0.5) -> Metrics:
         from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_score
 
         y = np.asarray(labels, dtype=int)
@@ -39,9 +39,14 @@ class Metrics:
             raise ValueError("no labelled texts to evaluate on")
         pred = (p >= threshold).astype(int)
         auc = float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
-        return cls(n=int(len(y)), accuracy=float(accuracy_score(y, pred)),
-                   macro_f1=float(f1_score(y, pred, average="macro")), auc=auc,
-                   ece=expected_calibration_error(y, p), brier=float(brier_score_loss(y, p)))
+        return cls(
+            n=int(len(y)),
+            accuracy=float(accuracy_score(y, pred)),
+            macro_f1=float(f1_score(y, pred, average="macro")),
+            auc=auc,
+            ece=expected_calibration_error(y, p),
+            brier=float(brier_score_loss(y, p)),
+        )
 
 
 def reliability_table(labels, proba, bins: int = 10) -> pd.DataFrame:
@@ -97,21 +102,34 @@ def fan_comment_evaluation(model, seed: int = 0) -> dict:
     y = polar["y"].astype(int).to_numpy()
     ours, sn = model.predict_proba(polar["text"].tolist()), snownlp_proba(polar["text"].tolist())
     est, low, high = paired_bootstrap_diff(y, ours, sn, seed=seed)
-    right_ours = ((ours >= 0.5).astype(int) == y)
-    right_sn = ((sn >= 0.5).astype(int) == y)
-    by_aspect = (pd.DataFrame({"aspect": polar["aspect"].to_numpy(), "fanlib": right_ours, "snownlp": right_sn})
-                 .groupby("aspect").agg(n=("fanlib", "size"), fanlib=("fanlib", "mean"), snownlp=("snownlp", "mean")))
+    right_ours = (ours >= 0.5).astype(int) == y
+    right_sn = (sn >= 0.5).astype(int) == y
+    by_aspect = (
+        pd.DataFrame({"aspect": polar["aspect"].to_numpy(), "fanlib": right_ours, "snownlp": right_sn})
+        .groupby("aspect")
+        .agg(n=("fanlib", "size"), fanlib=("fanlib", "mean"), snownlp=("snownlp", "mean"))
+    )
     neutral = ev.loc[ev["label"] == "neutral", "text"].tolist()
-    out = {"n": int(len(polar)), "n_positive": int(y.sum()), "n_negative": int(len(y) - y.sum()),
-           "set_hash": corpus_mod.eval_set_hash(),
-           "fanlib": asdict(Metrics.of(y, ours)), "snownlp": asdict(Metrics.of(y, sn)),
-           "accuracy_diff": {"estimate": est, "low": low, "high": high},
-           "mcnemar": mcnemar(y, ours, sn),
-           "by_aspect": by_aspect.reset_index().to_dict(orient="records")}
+    out = {
+        "n": int(len(polar)),
+        "n_positive": int(y.sum()),
+        "n_negative": int(len(y) - y.sum()),
+        "set_hash": corpus_mod.eval_set_hash(),
+        "fanlib": asdict(Metrics.of(y, ours)),
+        "snownlp": asdict(Metrics.of(y, sn)),
+        "accuracy_diff": {"estimate": est, "low": low, "high": high},
+        "mcnemar": mcnemar(y, ours, sn),
+        "by_aspect": by_aspect.reset_index().to_dict(orient="records"),
+    }
     if neutral:
         pn, sn_n = model.predict_proba(neutral), snownlp_proba(neutral)
-        out["neutral"] = {"n": len(neutral), "fanlib_mean": float(pn.mean()), "snownlp_mean": float(sn_n.mean()),
-                          "fanlib_below_0_2": float((pn < 0.2).mean()), "snownlp_below_0_2": float((sn_n < 0.2).mean())}
+        out["neutral"] = {
+            "n": len(neutral),
+            "fanlib_mean": float(pn.mean()),
+            "snownlp_mean": float(sn_n.mean()),
+            "fanlib_below_0_2": float((pn < 0.2).mean()),
+            "snownlp_below_0_2": float((sn_n < 0.2).mean()),
+        }
     return out
 
 
@@ -149,7 +167,7 @@ class ModelCard:
         return folder / "card.json"
 
     @classmethod
-    def load(cls, folder: str | Path) -> "ModelCard":
+    def load(cls, folder: str | Path) -> ModelCard:
         path = Path(folder) / "card.json"
         if not path.exists():
             raise FileNotFoundError(f"{path}: no model card; build the model with `fanlib sentiment train`")
@@ -168,27 +186,41 @@ class ModelCard:
 
     def markdown(self) -> str:
         m = self.held_out
-        lines = ["# Sentiment model card", "",
-                 f"Model: {self.model.get('kind')} (format version {self.model.get('format_version')}), "
-                 f"{self.model.get('n_features', 0):,} features.", "",
-                 f"Training corpus: {self.training.get('corpus')} (hash {self.training.get('corpus_hash', '')[:12]}), "
-                 f"{self.training.get('n_train', 0):,} training texts, {self.training.get('n_calibration', 0):,} "
-                 f"calibration texts, {m['n']:,} held-out test texts; trained in "
-                 f"{self.training.get('train_seconds', 0):.1f} s.", "",
-                 "| model | texts | n | accuracy | macro-F1 | AUC | ECE | Brier |", "|---|---|---|---|---|---|---|---|"]
+        lines = [
+            "# Sentiment model card",
+            "",
+            f"Model: {self.model.get('kind')} (format version {self.model.get('format_version')}), "
+            f"{self.model.get('n_features', 0):,} features.",
+            "",
+            f"Training corpus: {self.training.get('corpus')} (hash {self.training.get('corpus_hash', '')[:12]}), "
+            f"{self.training.get('n_train', 0):,} training texts, {self.training.get('n_calibration', 0):,} "
+            f"calibration texts, {m['n']:,} held-out test texts; trained in "
+            f"{self.training.get('train_seconds', 0):.1f} s.",
+            "",
+            "| model | texts | n | accuracy | macro-F1 | AUC | ECE | Brier |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for _, r in self.table().iterrows():
-            lines.append(f"| {r['model']} | {r['texts']} | {r['n']:,} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
-                         f"{r['auc']:.3f} | {r['ece']:.3f} | {r['brier']:.3f} |")
+            lines.append(
+                f"| {r['model']} | {r['texts']} | {r['n']:,} | {r['accuracy']:.3f} | {r['macro_f1']:.3f} | "
+                f"{r['auc']:.3f} | {r['ece']:.3f} | {r['brier']:.3f} |"
+            )
         if "accuracy_diff" in self.comparison:
             d = self.comparison["accuracy_diff"]
-            lines += ["", f"Accuracy difference fanlib − SnowNLP on the shared subsample: {d['estimate']:+.3f} "
-                          f"(95% paired bootstrap interval {d['low']:+.3f} to {d['high']:+.3f})."]
+            lines += [
+                "",
+                f"Accuracy difference fanlib − SnowNLP on the shared subsample: {d['estimate']:+.3f} "
+                f"(95% paired bootstrap interval {d['low']:+.3f} to {d['high']:+.3f}).",
+            ]
         if "accuracy_diff" in self.fan_comments:
             f, d, mc = self.fan_comments, self.fan_comments["accuracy_diff"], self.fan_comments["mcnemar"]
-            lines += ["", f"Accuracy difference fanlib − SnowNLP on {f['n']} fan comments written for evaluation "
-                          f"(neither model trained on them): {d['estimate']:+.3f} (95% paired bootstrap interval "
-                          f"{d['low']:+.3f} to {d['high']:+.3f}; McNemar p = {mc['p_value']:.4f}, "
-                          f"{mc['a_only']} right only by fanlib, {mc['b_only']} only by SnowNLP)."]
+            lines += [
+                "",
+                f"Accuracy difference fanlib − SnowNLP on {f['n']} fan comments written for evaluation "
+                f"(neither model trained on them): {d['estimate']:+.3f} (95% paired bootstrap interval "
+                f"{d['low']:+.3f} to {d['high']:+.3f}; McNemar p = {mc['p_value']:.4f}, "
+                f"{mc['a_only']} right only by fanlib, {mc['b_only']} only by SnowNLP).",
+            ]
         lines += ["", *[f"- {n}" for n in self.notes], ""]
         return "\n".join(lines)
 
@@ -217,21 +249,35 @@ def build_card(model, corpus: pd.DataFrame, compare_snownlp: int = 600, seed: in
         ours = model.predict_proba(sub["text"].tolist())
         y = sub["label"].astype(int).to_numpy()
         est, low, high = paired_bootstrap_diff(y, ours, sn, seed=seed)
-        comparison = {"fanlib": asdict(Metrics.of(y, ours)), "snownlp": asdict(Metrics.of(y, sn)),
-                      "accuracy_diff": {"estimate": est, "low": low, "high": high}, "n": k,
-                      "snownlp_texts_per_second": sn_rate}
-        notes.append("SnowNLP's shipped model was built by its author from these same review files, so the "
-                     "held-out texts may be in its training data: the comparison favours SnowNLP.")
+        comparison = {
+            "fanlib": asdict(Metrics.of(y, ours)),
+            "snownlp": asdict(Metrics.of(y, sn)),
+            "accuracy_diff": {"estimate": est, "low": low, "high": high},
+            "n": k,
+            "snownlp_texts_per_second": sn_rate,
+        }
+        notes.append(
+            "SnowNLP's shipped model was built by its author from these same review files, so the "
+            "held-out texts may be in its training data: the comparison favours SnowNLP."
+        )
     fan_comments = fan_comment_evaluation(model, seed=seed) if compare_snownlp and _has_snownlp() else {}
     meta = model.meta
     return ModelCard(
-        model={"kind": "tfidf-char-ngram-logreg", "format_version": meta.get("format_version"),
-               "n_features": meta.get("n_features"), "calibration": list(model.calibration_)},
-        training={k: meta.get(k) for k in ("corpus", "corpus_hash", "n_train", "n_calibration", "train_seconds",
-                                           "trained_at")},
-        held_out=asdict(held), comparison=comparison,
-        reliability=reliability_table(labels, proba).to_dict(orient="records"), notes=notes,
-        fan_comments=fan_comments)
+        model={
+            "kind": "tfidf-char-ngram-logreg",
+            "format_version": meta.get("format_version"),
+            "n_features": meta.get("n_features"),
+            "calibration": list(model.calibration_),
+        },
+        training={
+            k: meta.get(k) for k in ("corpus", "corpus_hash", "n_train", "n_calibration", "train_seconds", "trained_at")
+        },
+        held_out=asdict(held),
+        comparison=comparison,
+        reliability=reliability_table(labels, proba).to_dict(orient="records"),
+        notes=notes,
+        fan_comments=fan_comments,
+    )
 
 
 def _has_snownlp() -> bool:

@@ -36,6 +36,8 @@ def negative_commenter_churn(fd, scored, as_of, churn_days: int = 30, negative_s
     counts = fd.execute(agg, label="sentiment:churn_link").set_index("negative")
     get = lambda g, col: int(counts.loc[g, col]) if g in counts.index else 0  # noqa: E731
     if get(1, "n") == 0 or get(0, "n") == 0:
-        raise ValueError(f"cannot compare churn: {get(1, 'n')} negative commenters and {get(0, 'n')} other "
-                         f"commenters before {cutoff:%Y-%m-%d}")
+        raise ValueError(
+            f"cannot compare churn: {get(1, 'n')} negative commenters and {get(0, 'n')} other "
+            f"commenters before {cutoff:%Y-%m-%d}"
+        )
     return TwoRates(k_a=get(1, "churned"), n_a=get(1, "n"), k_b=get(0, "churned"), n_b=get(0, "n"))

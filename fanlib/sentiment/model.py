@@ -28,8 +28,14 @@ from fanlib.sentiment import features
 #: Bump when the files' layout or the feature definition changes; old caches are then rebuilt.
 FORMAT_VERSION = 1
 #: Training settings (part of the cache key).
-DEFAULTS = {"C": 8.0, "min_df": 2, "max_features": 400_000, "lexicon_copies": 4, "ngrams": list(features.NGRAMS),
-            "max_chars": features.MAX_CHARS}
+DEFAULTS = {
+    "C": 8.0,
+    "min_df": 2,
+    "max_features": 400_000,
+    "lexicon_copies": 4,
+    "ngrams": list(features.NGRAMS),
+    "max_chars": features.MAX_CHARS,
+}
 
 
 class ModelFormatError(ValueError):
@@ -55,7 +61,7 @@ def _ngram_codes(points: np.ndarray, n: int) -> np.ndarray:
         return np.empty(0, dtype=np.int64)
     codes = points[:size].copy()
     for j in range(1, n):
-        codes = (codes << 21) | points[j:j + size]
+        codes = (codes << 21) | points[j : j + size]
     return codes
 
 
@@ -86,7 +92,7 @@ class SentimentModel:
     meta: dict = field(default_factory=dict)
 
     # ---- training -------------------------------------------------------------------------
-    def fit(self, texts, labels, calibration_texts=None, calibration_labels=None) -> "SentimentModel":
+    def fit(self, texts, labels, calibration_texts=None, calibration_labels=None) -> SentimentModel:
         """Fit on ``texts``/``labels`` (1 positive, 0 negative), then calibrate on the
         calibration texts (required: calibrating on training texts would be overconfident)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -95,8 +101,10 @@ class SentimentModel:
         started = time.perf_counter()
         labels = np.asarray(labels, dtype=int)
         if len(texts) != len(labels) or len(texts) == 0:
-            raise ValueError(f"fit: need as many labels as texts, and at least one text (got {len(texts)} texts, "
-                             f"{len(labels)} labels)")
+            raise ValueError(
+                f"fit: need as many labels as texts, and at least one text (got {len(texts)} texts, "
+                f"{len(labels)} labels)"
+            )
         if set(np.unique(labels)) != {0, 1}:
             raise ValueError("fit: the labels must hold both classes, 0 (negative) and 1 (positive)")
         if calibration_texts is None or len(calibration_texts) == 0:
@@ -110,9 +118,15 @@ class SentimentModel:
         norm += lex_tokens * self.lexicon_copies
         y = np.concatenate([labels, np.array(lex_labels * self.lexicon_copies, dtype=int)])
 
-        vectorizer = TfidfVectorizer(analyzer=features.tokens, binary=True, min_df=self.min_df,
-                                     max_features=self.max_features, sublinear_tf=False, norm="l2",
-                                     dtype=np.float32)
+        vectorizer = TfidfVectorizer(
+            analyzer=features.tokens,
+            binary=True,
+            min_df=self.min_df,
+            max_features=self.max_features,
+            sublinear_tf=False,
+            norm="l2",
+            dtype=np.float32,
+        )
         X = vectorizer.fit_transform(norm)
         clf = LogisticRegression(C=self.C, solver="liblinear", max_iter=1000)
         clf.fit(X, y)
@@ -130,8 +144,13 @@ class SentimentModel:
         platt = LogisticRegression(C=1e6, solver="lbfgs")
         platt.fit(raw.reshape(-1, 1), np.asarray(calibration_labels, dtype=int))
         self.calibration_ = (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
-        self.meta = {**self.meta, "n_train": int(len(labels)), "n_calibration": int(len(calibration_texts)),
-                     "n_features": int(len(self.terms_)), "train_seconds": round(time.perf_counter() - started, 2)}
+        self.meta = {
+            **self.meta,
+            "n_train": int(len(labels)),
+            "n_calibration": int(len(calibration_texts)),
+            "n_features": int(len(self.terms_)),
+            "train_seconds": round(time.perf_counter() - started, 2),
+        }
         return self
 
     def _index(self) -> None:
@@ -160,7 +179,7 @@ class SentimentModel:
         texts = list(texts)
         out = np.empty(len(texts), dtype=np.float64)
         for lo in range(0, len(texts), chunk):
-            out[lo:lo + chunk] = self._decision_chunk(texts[lo:lo + chunk])
+            out[lo : lo + chunk] = self._decision_chunk(texts[lo : lo + chunk])
         return out
 
     def _decision_chunk(self, texts: list) -> np.ndarray:
@@ -181,14 +200,14 @@ class SentimentModel:
         docs = [np.repeat(np.arange(len(texts), dtype=np.int64), lengths)]
         # The rests joined by spaces: no n-gram spans a space, so none spans two texts.
         points = _code_points(" ".join(rests))
-        doc_of_point = np.repeat(np.arange(len(texts), dtype=np.int64), [len(r) + 1 for r in rests])[:len(points)]
+        doc_of_point = np.repeat(np.arange(len(texts), dtype=np.int64), [len(r) + 1 for r in rests])[: len(points)]
         is_char = points != ord(" ")
         for n, (codes, term_ids) in self._ngram_index.items():
             if len(points) < n:
                 continue
-            inside_a_run = is_char[:len(points) - n + 1].copy()
+            inside_a_run = is_char[: len(points) - n + 1].copy()
             for j in range(1, n):
-                inside_a_run &= is_char[j:len(points) - n + 1 + j]
+                inside_a_run &= is_char[j : len(points) - n + 1 + j]
             start = np.flatnonzero(inside_a_run)
             wanted = _ngram_codes(points, n)[start]
             at = np.minimum(np.searchsorted(codes, wanted), max(len(codes) - 1, 0))
@@ -222,9 +241,12 @@ class SentimentModel:
         """The most positive and most negative features, with their weights."""
         self._check_fitted()
         order = np.argsort(self.weights_)
-        neg = pd.DataFrame({"term": self.terms_[order[:n]], "weight": self.weights_[order[:n]], "direction": "negative"})
-        pos = pd.DataFrame({"term": self.terms_[order[::-1][:n]], "weight": self.weights_[order[::-1][:n]],
-                            "direction": "positive"})
+        neg = pd.DataFrame(
+            {"term": self.terms_[order[:n]], "weight": self.weights_[order[:n]], "direction": "negative"}
+        )
+        pos = pd.DataFrame(
+            {"term": self.terms_[order[::-1][:n]], "weight": self.weights_[order[::-1][:n]], "direction": "positive"}
+        )
         return pd.concat([neg, pos], ignore_index=True)
 
     # ---- persistence ----------------------------------------------------------------------
@@ -236,37 +258,56 @@ class SentimentModel:
         tmp_npz = folder / ".weights.tmp.npz"
         np.savez_compressed(tmp_npz, terms=self.terms_.astype(str), weights=self.weights_, idf=self.idf_)
         os.replace(tmp_npz, folder / "weights.npz")
-        doc = {"format": "fanlib-sentiment", "format_version": FORMAT_VERSION, "kind": "tfidf-char-ngram-logreg",
-               "settings": {"C": self.C, "min_df": self.min_df, "max_features": self.max_features,
-                            "lexicon_copies": self.lexicon_copies, "ngrams": list(features.NGRAMS),
-                            "max_chars": features.MAX_CHARS},
-               "intercept": self.intercept_, "calibration": {"a": self.calibration_[0], "b": self.calibration_[1]},
-               "traditional_to_simplified": {chr(k): v for k, v in sorted(self.trad_to_simp_.items())},
-               "meta": self.meta}
+        doc = {
+            "format": "fanlib-sentiment",
+            "format_version": FORMAT_VERSION,
+            "kind": "tfidf-char-ngram-logreg",
+            "settings": {
+                "C": self.C,
+                "min_df": self.min_df,
+                "max_features": self.max_features,
+                "lexicon_copies": self.lexicon_copies,
+                "ngrams": list(features.NGRAMS),
+                "max_chars": features.MAX_CHARS,
+            },
+            "intercept": self.intercept_,
+            "calibration": {"a": self.calibration_[0], "b": self.calibration_[1]},
+            "traditional_to_simplified": {chr(k): v for k, v in sorted(self.trad_to_simp_.items())},
+            "meta": self.meta,
+        }
         tmp_json = folder / ".model.tmp.json"
         tmp_json.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp_json, folder / "model.json")
         return folder
 
     @classmethod
-    def load(cls, folder: str | os.PathLike) -> "SentimentModel":
+    def load(cls, folder: str | os.PathLike) -> SentimentModel:
         """Read a model saved by ``save``; a clear error if it is missing or of another format version."""
         folder = Path(folder)
         meta_path, npz_path = folder / "model.json", folder / "weights.npz"
         if not meta_path.exists() or not npz_path.exists():
-            raise ModelFormatError(f"{folder}: not a saved sentiment model (needs model.json and weights.npz); "
-                                   "build one with `fanlib sentiment train`")
+            raise ModelFormatError(
+                f"{folder}: not a saved sentiment model (needs model.json and weights.npz); "
+                "build one with `fanlib sentiment train`"
+            )
         try:
             doc = json.loads(meta_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ModelFormatError(f"{meta_path}: unreadable ({exc})") from None
         if doc.get("format") != "fanlib-sentiment" or doc.get("format_version") != FORMAT_VERSION:
-            raise ModelFormatError(f"{meta_path}: format {doc.get('format')!r} version {doc.get('format_version')!r}; "
-                                   f"this fanlib reads fanlib-sentiment version {FORMAT_VERSION}. Retrain with "
-                                   "`fanlib sentiment train`")
+            raise ModelFormatError(
+                f"{meta_path}: format {doc.get('format')!r} version {doc.get('format_version')!r}; "
+                f"this fanlib reads fanlib-sentiment version {FORMAT_VERSION}. Retrain with "
+                "`fanlib sentiment train`"
+            )
         s = doc["settings"]
-        model = cls(C=s["C"], min_df=s["min_df"], max_features=s["max_features"],
-                    lexicon_copies=s["lexicon_copies"], meta=doc.get("meta", {}))
+        model = cls(
+            C=s["C"],
+            min_df=s["min_df"],
+            max_features=s["max_features"],
+            lexicon_copies=s["lexicon_copies"],
+            meta=doc.get("meta", {}),
+        )
         with np.load(npz_path, allow_pickle=False) as z:
             model.terms_, model.weights_, model.idf_ = z["terms"], z["weights"], z["idf"]
         model.intercept_ = float(doc["intercept"])

@@ -67,8 +67,9 @@ class ScoredComments:
         return self.n_texts / self.seconds if self.seconds > 0 else float("nan")
 
 
-def score_comments(fd, model=None, negative_threshold: float = DEFAULT_NEGATIVE_THRESHOLD,
-                   start=None, end=None) -> ScoredComments:
+def score_comments(
+    fd, model=None, negative_threshold: float = DEFAULT_NEGATIVE_THRESHOLD, start=None, end=None
+) -> ScoredComments:
     """Score every comment of ``fd`` (optionally between ``start`` and ``end``, inclusive dates).
 
     Raises ``NoCommentsError`` with a clear message when the source has no comments table or no
@@ -78,22 +79,29 @@ def score_comments(fd, model=None, negative_threshold: float = DEFAULT_NEGATIVE_
     if not 0 < negative_threshold < 1:
         raise ValueError(f"negative_threshold must lie between 0 and 1 (got {negative_threshold})")
     if not fd.has("comments"):
-        raise NoCommentsError("the data source has no comments table, so sentiment monitoring is not available; "
-                              "add a 'comments' table (comment_id, fan_id, comment_time, channel, text)")
+        raise NoCommentsError(
+            "the data source has no comments table, so sentiment monitoring is not available; "
+            "add a 'comments' table (comment_id, fan_id, comment_time, channel, text)"
+        )
     model = model or load_model()
     comments = fd.comments
     if start is not None:
         comments = comments.filter(comments.comment_time >= pd.Timestamp(start))
     if end is not None:
         comments = comments.filter(comments.comment_time < pd.Timestamp(end) + pd.Timedelta(days=1))
-    stats = fd.execute(comments.aggregate(n=comments.count(), first=comments.comment_time.min(),
-                                          last=comments.comment_time.max()), label="sentiment:comment_range")
+    stats = fd.execute(
+        comments.aggregate(n=comments.count(), first=comments.comment_time.min(), last=comments.comment_time.max()),
+        label="sentiment:comment_range",
+    )
     n = int(stats["n"].iloc[0])
     if n == 0:
-        raise NoCommentsError("the comments table has no comment in the analysis window "
-                              f"({start or 'start'} to {end or 'end'}); nothing to score")
-    texts = fd.execute(comments.select("text").distinct().filter(lambda t: t.text.notnull()),
-                       label="sentiment:distinct_texts")["text"]
+        raise NoCommentsError(
+            "the comments table has no comment in the analysis window "
+            f"({start or 'start'} to {end or 'end'}); nothing to score"
+        )
+    texts = fd.execute(
+        comments.select("text").distinct().filter(lambda t: t.text.notnull()), label="sentiment:distinct_texts"
+    )["text"]
     started = time.perf_counter()
     proba = model.predict_proba(texts.tolist())
     seconds = time.perf_counter() - started
@@ -110,9 +118,16 @@ def score_comments(fd, model=None, negative_threshold: float = DEFAULT_NEGATIVE_
     if register is not None:
         register(table)
     table = table.cache()
-    return ScoredComments(table=table, n_comments=n, n_texts=len(texts), seconds=seconds,
-                          negative_threshold=negative_threshold, first=pd.Timestamp(stats["first"].iloc[0]),
-                          last=pd.Timestamp(stats["last"].iloc[0]), scores_input=scores)
+    return ScoredComments(
+        table=table,
+        n_comments=n,
+        n_texts=len(texts),
+        seconds=seconds,
+        negative_threshold=negative_threshold,
+        first=pd.Timestamp(stats["first"].iloc[0]),
+        last=pd.Timestamp(stats["last"].iloc[0]),
+        scores_input=scores,
+    )
 
 
 def _bin(col, freq: str):
@@ -152,8 +167,9 @@ def finish_stats(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def aggregate(fd, scored: ScoredComments, freq: str = "day", by: str | None = None, start=None,
-              end=None) -> pd.DataFrame:
+def aggregate(
+    fd, scored: ScoredComments, freq: str = "day", by: str | None = None, start=None, end=None
+) -> pd.DataFrame:
     """Volume, mean sentiment, index and negative share per time bin (and per ``by`` value).
 
     Runs in the engine; returns one row per bin (and group) with: n, n_neg, mean_p, index
@@ -163,8 +179,9 @@ def aggregate(fd, scored: ScoredComments, freq: str = "day", by: str | None = No
     t = t.filter(t.has_text == 1)
     bin_ = _bin(t.comment_time, freq).name("bin")
     keys = [bin_] + ([t[by].name(by)] if by else [])
-    agg = t.group_by(keys).aggregate(n=t.count(), sum_p=t.p_pos.sum(), sum_p2=(t.p_pos * t.p_pos).sum(),
-                                     n_neg=t.is_negative.sum())
+    agg = t.group_by(keys).aggregate(
+        n=t.count(), sum_p=t.p_pos.sum(), sum_p2=(t.p_pos * t.p_pos).sum(), n_neg=t.is_negative.sum()
+    )
     df = fd.execute(agg, label=f"sentiment:aggregate:{freq}:{by or 'all'}")
     df["bin"] = pd.to_datetime(df["bin"])
     if by is None:
@@ -175,8 +192,11 @@ def aggregate(fd, scored: ScoredComments, freq: str = "day", by: str | None = No
         df[["n", "n_neg", "sum_p", "sum_p2"]] = df[["n", "n_neg", "sum_p", "sum_p2"]].fillna(0)
     df[["n", "n_neg"]] = df[["n", "n_neg"]].astype("int64")
     df = finish_stats(df).sort_values(["bin"] + ([by] if by else [])).reset_index(drop=True)
-    return df[["bin"] + ([by] if by else []) + ["n", "n_neg", "neg_share", "neg_low", "neg_high", "mean_p",
-                                                   "index", "index_low", "index_high"]]
+    return df[
+        ["bin"]
+        + ([by] if by else [])
+        + ["n", "n_neg", "neg_share", "neg_low", "neg_high", "mean_p", "index", "index_low", "index_high"]
+    ]
 
 
 def _pandas_freq(freq: str) -> str:
@@ -189,8 +209,9 @@ def _floor(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
     return ts.floor(_pandas_freq(freq))
 
 
-def breakdown(fd, scored: ScoredComments, by: str, start=None, end=None, top: int | None = None,
-              as_of=None) -> pd.DataFrame:
+def breakdown(
+    fd, scored: ScoredComments, by: str, start=None, end=None, top: int | None = None, as_of=None
+) -> pd.DataFrame:
     """Volume, negative share (Wilson interval) and mean sentiment per value of ``by``
     (channel, community_id, content_id, city_tier, or fan_layer as of ``as_of``) over a window,
     largest volume first."""
@@ -200,8 +221,9 @@ def breakdown(fd, scored: ScoredComments, by: str, start=None, end=None, top: in
         t = t.filter(t.comment_time >= pd.Timestamp(start))
     if end is not None:
         t = t.filter(t.comment_time < pd.Timestamp(end) + pd.Timedelta(days=1))
-    agg = t.group_by(t[by].name(by)).aggregate(n=t.count(), sum_p=t.p_pos.sum(), sum_p2=(t.p_pos * t.p_pos).sum(),
-                                               n_neg=t.is_negative.sum())
+    agg = t.group_by(t[by].name(by)).aggregate(
+        n=t.count(), sum_p=t.p_pos.sum(), sum_p2=(t.p_pos * t.p_pos).sum(), n_neg=t.is_negative.sum()
+    )
     agg = agg.order_by([ibis.desc("n"), by])  # ties broken by value: the same top rows on every run
     if top:
         agg = agg.limit(top)
@@ -209,8 +231,9 @@ def breakdown(fd, scored: ScoredComments, by: str, start=None, end=None, top: in
     return df[[by, "n", "n_neg", "neg_share", "neg_low", "neg_high", "mean_p", "index"]].reset_index(drop=True)
 
 
-def add_baseline_band(series: pd.DataFrame, column: str = "index", window: int = 28, k: float = 2.0,
-                      min_periods: int = 7) -> pd.DataFrame:
+def add_baseline_band(
+    series: pd.DataFrame, column: str = "index", window: int = 28, k: float = 2.0, min_periods: int = 7
+) -> pd.DataFrame:
     """Add a rolling baseline (mean of the previous ``window`` bins, the current one excluded) and a
     band of ± ``k`` standard deviations; ``outside`` marks bins that leave the band."""
     out = series.copy()
@@ -228,13 +251,28 @@ def current_figures(daily: pd.DataFrame, days: int = 7) -> dict:
     recent = daily.tail(days)
     n = float(recent["n"].sum())
     if n == 0:
-        return {"days": days, "n": 0, "index": None, "neg_share": None, "neg_low": None, "neg_high": None,
-                "from": str(recent["bin"].min().date()), "to": str(recent["bin"].max().date())}
+        return {
+            "days": days,
+            "n": 0,
+            "index": None,
+            "neg_share": None,
+            "neg_low": None,
+            "neg_high": None,
+            "from": str(recent["bin"].min().date()),
+            "to": str(recent["bin"].max().date()),
+        }
     mean_p = float((recent["mean_p"].fillna(0) * recent["n"]).sum() / n)
     share, low, high = wilson(np.array([recent["n_neg"].sum()]), np.array([n]))
-    return {"days": days, "n": int(n), "index": 100 * (2 * mean_p - 1), "neg_share": float(share[0]),
-            "neg_low": float(low[0]), "neg_high": float(high[0]),
-            "from": str(recent["bin"].min().date()), "to": str(recent["bin"].max().date())}
+    return {
+        "days": days,
+        "n": int(n),
+        "index": 100 * (2 * mean_p - 1),
+        "neg_share": float(share[0]),
+        "neg_low": float(low[0]),
+        "neg_high": float(high[0]),
+        "from": str(recent["bin"].min().date()),
+        "to": str(recent["bin"].max().date()),
+    }
 
 
 def channel_counts(fd, scored: ScoredComments, freq: str = "day") -> pd.DataFrame:

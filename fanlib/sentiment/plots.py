@@ -1,6 +1,6 @@
 """Charts of the sentiment report (plotting only; every figure comes from the other modules).
 
-Every label comes from the report's messages ``T`` (``fanlib.i18n.messages("sentiment", lang)``)."""
+Every label comes from the report's messages ``T`` (``fanlib.present.i18n.messages("sentiment", lang)``)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from fanlib import plotting
+from fanlib.present import plotting
 
 LEVEL_COLOURS = {"I": "#B2182B", "II": plotting.BAD, "III": "#F0E442"}
-_NO_GLYPH = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]")
+_NO_GLYPH = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
 
 
 def _safe(label: str) -> str:
@@ -26,14 +26,21 @@ def index_chart(daily: pd.DataFrame, T, alerts=()):
     """The daily sentiment index with its rolling baseline band; alert periods shaded by level."""
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(10, 4.2))
-    ax.fill_between(daily["bin"], daily["band_low"], daily["band_high"], color=plotting.NEUTRAL, alpha=0.25,
-                    label=T("chart_band"))
+    ax.fill_between(
+        daily["bin"], daily["band_low"], daily["band_high"], color=plotting.NEUTRAL, alpha=0.25, label=T("chart_band")
+    )
     ax.plot(daily["bin"], daily["baseline"], color=plotting.NEUTRAL, lw=1, ls="--", label=T("chart_baseline"))
     ax.plot(daily["bin"], daily["index"], color=plotting.ACCENT, lw=1.2, label=T("chart_index_line"))
     for a in alerts:
         ax.axvspan(a.start, a.end + pd.Timedelta(days=1), color=LEVEL_COLOURS[a.level], alpha=0.35, lw=0)
-        ax.annotate(T("chart_level", level=a.level), (a.start, ax.get_ylim()[1]), fontsize=9, ha="left", va="top",
-                    color=LEVEL_COLOURS[a.level])
+        ax.annotate(
+            T("chart_level", level=a.level),
+            (a.start, ax.get_ylim()[1]),
+            fontsize=9,
+            ha="left",
+            va="top",
+            color=LEVEL_COLOURS[a.level],
+        )
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m"))
     ax.set_ylabel(T("chart_index_axis"))
     ax.set_xlabel("")
@@ -62,8 +69,15 @@ def breakdown_chart(df: pd.DataFrame, by: str, title: str, labels=None, top: int
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.42 * len(d) + 1)))
     ys = np.arange(len(d))
     ax.barh(ys, d["neg_share"], color=plotting.BAD, alpha=0.8, height=0.6)
-    ax.errorbar(d["neg_share"], ys, xerr=[d["neg_share"] - d["neg_low"], d["neg_high"] - d["neg_share"]],
-                fmt="none", ecolor="black", lw=1, capsize=3)
+    ax.errorbar(
+        d["neg_share"],
+        ys,
+        xerr=[d["neg_share"] - d["neg_low"], d["neg_high"] - d["neg_share"]],
+        fmt="none",
+        ecolor="black",
+        lw=1,
+        capsize=3,
+    )
     ax.set_yticks(ys)
     ax.set_yticklabels([_safe(labels(v) if labels else v) for v in d[by]])
     plotting.percent_axis(ax, "x")
@@ -93,8 +107,13 @@ def reliability_chart(reliability: pd.DataFrame, T):
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
     ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, ls="--", lw=1, label=T("chart_perfect"))
-    ax.plot(reliability["mean_predicted"], reliability["observed"], marker="o", color=plotting.ACCENT,
-            label=T("chart_model"))
+    ax.plot(
+        reliability["mean_predicted"],
+        reliability["observed"],
+        marker="o",
+        color=plotting.ACCENT,
+        label=T("chart_model"),
+    )
     ax.set_xlabel(T("chart_predicted"))
     ax.set_ylabel(T("chart_observed"))
     ax.set_xlim(0, 1)

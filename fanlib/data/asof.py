@@ -1,0 +1,64 @@
+"""The analysis date: one definition for every report.
+
+A report looks at the data "as of" a day. By default that is the last day with any event or order
+(comments are not activity: a complaint thread can outlast the data's last purchase). A day given by
+the user must fall on or before that day; reports that need a window before it check the window
+themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from fanlib.errors import InputError
+
+#: The tables whose last row sets the default analysis date.
+ACTIVITY_TABLES = ("events", "orders")
+
+
+class AnalysisDateError(InputError, ValueError):
+    """There is no analysis date: the activity tables are empty, or the date asked for is after the data."""
+
+
+class AsOf(NamedTuple):
+    """The analysis day, and the last day with activity in the data."""
+
+    day: _dt.date
+    data_end: _dt.date
+
+
+def to_date(value: Any) -> _dt.date:
+    """A date from a date, a datetime, a pandas Timestamp or ISO text."""
+    if isinstance(value, _dt.datetime):
+        return value.date()
+    if isinstance(value, _dt.date):
+        return value
+    return pd.Timestamp(value).date()
+
+
+def data_end(fd) -> _dt.date:
+    """The last day with any event or order."""
+    stats = fd._table_stats()
+    ends = [stats[n]["max_time"] for n in ACTIVITY_TABLES if n in stats and stats[n].get("max_time")]
+    if not ends:
+        raise AnalysisDateError(
+            "tables 'events' and 'orders' are both empty: there is no analysis date (check: activity present)"
+        )
+    return max(pd.Timestamp(v) for v in ends).date()
+
+
+def resolve_as_of(fd, as_of: Any = None) -> AsOf:
+    """``as_of`` as a date (default: the data's last day with activity), checked against the data."""
+    end = data_end(fd)
+    if as_of is None:
+        return AsOf(end, end)
+    day = to_date(as_of)
+    if day > end:
+        raise AnalysisDateError(
+            f"the analysis date {day} is after the data ends ({end}); "
+            "choose a date on or before the last day with events or orders"
+        )
+    return AsOf(day, end)

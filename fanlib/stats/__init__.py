@@ -1,0 +1,1 @@
+"""Statistics shared by more than one report: intervals, least squares, classification quality."""
