@@ -3,8 +3,7 @@
 A panel of units (communities) × periods (weeks from the campaign start) is built in
 the engine; the small panel is fitted here by two-way fixed-effects OLS with
 cluster-robust standard errors (clustered by unit), plus an event study whose pre-period
-coefficients give the pre-trend test. ``ols`` equals statsmodels' OLS with
-``cov_type`` "nonrobust", "HC0", "HC1" and "cluster".
+coefficients give the pre-trend test. The fits are ``fanlib.stats.ols.OLSResult``s.
 """
 
 from __future__ import annotations
@@ -18,67 +17,7 @@ import pandas as pd
 from scipy import stats as _st
 
 from fanlib.ab.errors import ABInputError
-
-COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
-
-
-@dataclass(frozen=True)
-class OLSResult:
-    names: tuple[str, ...]
-    params: np.ndarray
-    cov: np.ndarray
-    nobs: int
-    df_resid: int
-    cov_type: str
-    n_groups: int | None = None
-
-    @property
-    def bse(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.cov))
-
-    def coef(self, name: str) -> tuple[float, float]:
-        i = self.names.index(name)
-        return float(self.params[i]), float(self.bse[i])
-
-
-def ols(y, X, *, names=None, cov_type: str = "nonrobust", groups=None, weights=None) -> OLSResult:
-    """Least squares of y on X (X includes any constant) with a classical, HC0, HC1 or cluster-robust covariance.
-
-    With ``weights`` it is weighted least squares (rows scaled by sqrt(weight), as statsmodels' WLS).
-    The cluster covariance uses statsmodels' small-sample factor G/(G-1) · (N-1)/(N-K).
-    """
-    if cov_type not in COV_TYPES:
-        raise ValueError(f"cov_type {cov_type!r} is not one of {', '.join(COV_TYPES)}")
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
-    if weights is not None:
-        root = np.sqrt(np.asarray(weights, dtype=float))
-        y, X = y * root, X * root[:, None]
-    n, k = X.shape
-    xtx_inv = np.linalg.pinv(X.T @ X)
-    params = xtx_inv @ (X.T @ y)
-    resid = y - X @ params
-    rank = np.linalg.matrix_rank(X)
-    df = n - rank
-    n_groups = None
-    if cov_type == "nonrobust":
-        cov = xtx_inv * (resid @ resid / df)
-    elif cov_type in ("HC0", "HC1"):
-        meat = (X * resid[:, None] ** 2).T @ X
-        cov = xtx_inv @ meat @ xtx_inv
-        if cov_type == "HC1":
-            cov *= n / df
-    else:
-        if groups is None:
-            raise ValueError("cluster-robust errors need groups")
-        codes, uniq = pd.factorize(np.asarray(groups))
-        n_groups = len(uniq)
-        scores = np.zeros((n_groups, k))
-        np.add.at(scores, codes, X * resid[:, None])
-        cov = xtx_inv @ (scores.T @ scores) @ xtx_inv
-        cov *= n_groups / (n_groups - 1) * (n - 1) / df
-    names = tuple(names) if names is not None else tuple(f"x{i}" for i in range(k))
-    return OLSResult(names, params, cov, n, df, cov_type, n_groups)
+from fanlib.stats.ols import OLSResult
 
 
 def _absorb(
@@ -141,7 +80,7 @@ def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
     np.add.at(scores, gcodes, Xs * resid[:, None])
     cov = xtx_inv @ (scores.T @ scores) @ xtx_inv
     cov *= n_groups / (n_groups - 1) * (n - 1) / df
-    return OLSResult(tuple(names), params, cov, n, df, "cluster", n_groups)
+    return OLSResult(tuple(names), params, cov, n, df, "cluster", n_groups, float(resid @ resid))
 
 
 # --- the panel, built in the engine --------------------------------------------------------
@@ -318,7 +257,7 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     enames = [f"treated_week[{w}]" for w in weeks]
     es = ols_fe(y, E, names=enames, effects=[units, period], groups=units, weights=w)
     rows = []
-    for w, nm in zip(weeks, enames):
+    for w, nm in zip(weeks, enames, strict=True):
         c, s = es.coef(nm)
         rows.append({"period": w, "estimate": c, "low": c - crit * s, "high": c + crit * s, "se": s})
     rows.append({"period": -1, "estimate": 0.0, "low": 0.0, "high": 0.0, "se": 0.0})
