@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-class ABInputError(ValueError):
+from fanlib.errors import InputError
+
+
+class ABInputError(InputError, ValueError):
     """Experiment input that cannot be analysed as given; the message says what and where."""
 
     def __init__(
@@ -13,10 +17,10 @@ class ABInputError(ValueError):
         table: str | None = None,
         column: str | None = None,
         check: str | None = None,
-        examples=None,
+        examples: Any = None,
         code: str | None = None,
         fields: dict | None = None,
-    ):
+    ) -> None:
         self.table, self.column, self.check, self.examples = table, column, check, examples
         # code + fields let a report say the same in its own language (catalogue key err_<code>)
         self.code, self.fields = code, dict(fields or {})
@@ -36,7 +40,7 @@ class ABInputError(ValueError):
             text += f"\nexample rows:\n{shown}"
         super().__init__(text)
 
-    def text(self, T) -> str:
+    def text(self, T: Any) -> str:
         """The message in the report's language (``T``: the A/B catalogue), for a report section's banner."""
         from fanlib.ab.narrative import error_text
 
