@@ -3,8 +3,8 @@
 Sections that may fail on their own data (the planner, the segments, the daily monitoring and the
 difference-in-differences) run inside the report's one section guard: a failure is recorded in
 ``result.sections`` and ``result.failures`` (its banner text and level, shown by the notebook where the
-section stands), and the summary is marked partial. Charts are drawn here and closed, so the notebook
-shows each where it belongs.
+section stands), and the summary is marked partial. Charts are drawn when the notebook asks for them
+(``result.lifts_chart()`` …), so each shows where it belongs.
 """
 
 from __future__ import annotations
@@ -37,11 +37,18 @@ class SegmentView:
     """One treatment's segment analysis as the page shows it."""
 
     variant: str
+    segments: pd.DataFrame  # the effect per segment, as computed
     tests: pd.DataFrame  # the heterogeneity test per dimension, as computed
     effects: Table
     interactions: Table
     sentence: str
-    figure: Any  # a matplotlib Figure, or None when no segment has an interval
+    chart_title: str
+    unit: str
+    T: Messages
+
+    def chart(self) -> Any:
+        """Draw the forest chart of the segment effects (None when no segment has an interval)."""
+        return plots.forest_segments(self.segments, T=self.T, unit=self.unit, title=self.chart_title)
 
 
 @dataclass
@@ -65,7 +72,6 @@ class ABResult:
     variants: Table | None = None
     lifts: Table | None = None
     lift_sentences: str = ""
-    lifts_figure: Any = None
     cuped: Table | None = None
     guardrails: Table | None = None
     guardrail_banners: list[tuple[str, str]] = field(default_factory=list)
@@ -73,11 +79,13 @@ class ABResult:
     planner: Table | None = None
     segments: list[SegmentView] = field(default_factory=list)
     sequential_table: pd.DataFrame = field(default_factory=pd.DataFrame)
-    sequential_figure: Any = None
+    sequential_chart_title: str = ""
+    sequential_percent: bool = True
     sequential_sentence: str = ""
     did_setup: str = ""
     did_result: did.DiDResult | None = None
-    did_figures: list[Any] = field(default_factory=list)
+    did_trends: pd.DataFrame | None = None  # mean outcome per week of treated and comparison communities
+    did_start: Any = None
     did_sentence: str = ""
     did_caveat: tuple[str, str] | None = None
     conclusion: str = ""
@@ -87,16 +95,23 @@ class ABResult:
         """The banner (text, level) of the section ``title`` if it could not be produced."""
         return self.failures.get(title)
 
+    def lifts_chart(self) -> Any:
+        """Draw the forest chart of every relative lift (None when none has an interval)."""
+        return plots.forest_lifts(self.readout.lifts, T=self.T)
 
-def _figure(ax: Any) -> Any:
-    """The Figure an A/B chart drew on, closed so that it shows only where the notebook displays it."""
-    import matplotlib.pyplot as plt
+    def sequential_chart(self) -> Any:
+        """Draw the daily monitoring chart: cumulative estimate, naive and always-valid intervals."""
+        return plots.sequential_chart(
+            self.sequential_table, T=self.T, percent=self.sequential_percent, title=self.sequential_chart_title
+        )
 
-    if ax is None:
-        return None
-    fig = ax.figure
-    plt.close(fig)
-    return fig
+    def did_trends_chart(self) -> Any:
+        """Draw the weekly trends of treated and comparison communities, the start marked."""
+        return plots.did_trends_chart(self.did_trends, self.did_start, T=self.T)
+
+    def event_study_chart(self) -> Any:
+        """Draw the event-study coefficients by week relative to the start."""
+        return plots.event_study_chart(self.did_result.event_study, T=self.T)
 
 
 @contextlib.contextmanager
@@ -256,7 +271,6 @@ def _readout_views(result: ABResult, p: dict[str, Any]) -> None:
     result.variants = tables.variants_table(ro, T)
     result.lifts = tables.lifts_table(ro, T)
     result.lift_sentences = "\n".join("- " + narrative.lift_sentence(r, T) for _, r in ro.lifts.iterrows())
-    result.lifts_figure = _figure(plots.forest_lifts(ro.lifts, T=T))
     result.cuped = tables.cuped_table(ro, T)
     if ro.guardrails:
         result.guardrails = tables.guardrails_table(ro, T)
@@ -296,8 +310,9 @@ def _segments(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
             seg_table, seg_tests, T, unit=metric.unit, metric_name=metric_name, variant=variant
         )
         sentence = narrative.segments_sentence(seg_tests, T, p["alpha"])
-        chart = plots.forest_segments(seg_table, T=T, unit=metric.unit, title=T("chart_segments", variant=variant))
-        result.segments.append(SegmentView(variant, seg_tests, effects, interactions, sentence, _figure(chart)))
+        title = T("chart_segments", variant=variant)
+        view = SegmentView(variant, seg_table, seg_tests, effects, interactions, sentence, title, metric.unit, T)
+        result.segments.append(view)
 
 
 def _sequential(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
@@ -317,14 +332,8 @@ def _sequential(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
         alpha=p["alpha"],
     )
     result.sequential_table = seq_table
-    if len(seq_table):  # no look with two fans in each variant: the sentence says so
-        chart = plots.sequential_chart(
-            seq_table,
-            T=T,
-            percent=metric.unit == "pct",
-            title=T("chart_sequential", metric=narrative.metric_label(metric.name, T)),
-        )
-        result.sequential_figure = _figure(chart)
+    result.sequential_percent = metric.unit == "pct"
+    result.sequential_chart_title = T("chart_sequential", metric=narrative.metric_label(metric.name, T))
     result.sequential_sentence = narrative.sequential_sentence(seq_table, T, p["alpha"], unit=metric.unit)
 
 
@@ -333,8 +342,6 @@ def _did(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
     T = result.T
     panel = did.build_panel(fd, p["did_start"], pre_weeks=p["did_pre_weeks"], post_weeks=p["did_post_weeks"])
     did_res = result.did_result = did.fit_did(panel, p["did_communities"], alpha=p["alpha"])
-    trends = _figure(plots.did_trends_chart(did.trends(panel, p["did_communities"]), p["did_start"], T=T))
-    study = _figure(plots.event_study_chart(did_res.event_study, T=T))
-    result.did_figures = [trends, study]
+    result.did_trends, result.did_start = did.trends(panel, p["did_communities"]), p["did_start"]
     result.did_sentence = narrative.did_sentence(did_res, T, p["alpha"])
     result.did_caveat = narrative.did_caveat(did_res, T)

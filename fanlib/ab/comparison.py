@@ -8,7 +8,7 @@ tables, a user's export or in-memory test data; ``fanlib.ab.readout`` gets the m
 from __future__ import annotations
 
 import math
-from dataclasses import field
+from dataclasses import dataclass, field
 
 import pandas as pd
 

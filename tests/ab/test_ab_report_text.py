@@ -49,7 +49,8 @@ def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path,
         **demo_campaign(small_demo_path),
     )
     T = i18n.messages("ab_campaign", lang)
-    assert ns["ro"] is not None and ns["did_res"] is not None and not ns["seq_table"].empty
+    result = ns["result"]
+    assert ns["ro"] is not None and result.did_result is not None and not result.sequential_table.empty
     # every table header is a catalogue column name of this language
     col_texts = {T(k) for k in i18n.catalogue("ab_campaign") if k.startswith("col_")}
     headers = [h for h in _headers([s for s in shown if "<table" in s]) if h]
