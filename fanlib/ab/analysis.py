@@ -207,8 +207,7 @@ def _readout(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
     """The experiment's readout, from the contract's tables or the user's own unit table."""
     T, summary = result.T, result.summary
     options = {
-        k: p[k]
-        for k in ("alpha", "srm_alpha", "correction", "relative_method", "use_cuped", "mde_relative", "power")
+        k: p[k] for k in ("alpha", "srm_alpha", "correction", "relative_method", "use_cuped", "mde_relative", "power")
     }
     options.update(control=p["control"], planned_split=p["planned_split"])
     try:

@@ -183,4 +183,3 @@ def infer_proportions(fd, table, metrics: dict[str, Metric]) -> dict[str, Metric
                 higher_is_better=m.higher_is_better,
             )
     return out
-

@@ -297,7 +297,7 @@ def analyze(
     for v in treatments:
         sub = lifts[lifts["variant"] == v]
 
-        def entry(metric_name):
+        def entry(metric_name: str, sub: pd.DataFrame = sub) -> dict:
             r = sub[sub["metric"] == metric_name].iloc[0]
             return {
                 "metric": metric_name,

@@ -100,4 +100,3 @@ def unit_metrics(table, outcomes: list[str], covariates: dict | None = None) -> 
         else:
             out[spec] = Metric(spec, "mean", parts[0], covariates=tuple(filter(None, [covariates.get(spec)])))
     return out
-

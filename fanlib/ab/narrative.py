@@ -71,7 +71,7 @@ def value_labels(frame: pd.DataFrame, T, *columns: str) -> pd.DataFrame:
 def segment_table(table: pd.DataFrame, T, unit: str) -> pd.DataFrame:
     """The per-segment effects (``hte.segment_readout``'s first frame) in words and formatted for the page."""
     shown = table.assign(
-        segment=[segment_label(s, T, d) for d, s in zip(table["dimension"], table["segment"])],
+        segment=[segment_label(s, T, d) for d, s in zip(table["dimension"], table["segment"], strict=True)],
         dimension=[dimension_label(d, T) for d in table["dimension"]],
     )
     shown = format_columns(
@@ -95,7 +95,7 @@ def interaction_table(tests: pd.DataFrame, T) -> pd.DataFrame:
 def relabel(frame: pd.DataFrame, T) -> pd.DataFrame:
     """A copy whose ``label`` column names each metric in the report's language."""
     out = frame.copy()
-    out["label"] = [metric_label(m, T, lab) for m, lab in zip(out["metric"], out["label"])]
+    out["label"] = [metric_label(m, T, lab) for m, lab in zip(out["metric"], out["label"], strict=True)]
     return out
 
 
@@ -314,9 +314,9 @@ def format_columns(frame: pd.DataFrame, T, units, *, values=(), diffs=(), pvalue
     out = frame.copy()
     per_row = [units] * len(out) if isinstance(units, str) else list(units)
     for c in values:
-        out[c] = [_fmt(v, u, T, False) for v, u in zip(out[c], per_row)]
+        out[c] = [_fmt(v, u, T, False) for v, u in zip(out[c], per_row, strict=True)]
     for c in diffs:
-        out[c] = [_fmt(v, u, T, True) for v, u in zip(out[c], per_row)]
+        out[c] = [_fmt(v, u, T, True) for v, u in zip(out[c], per_row, strict=True)]
     for c in pvalues:
         out[c] = [f"{float(v):.3g}" if isinstance(v, (int, float)) and math.isfinite(v) else "–" for v in out[c]]
     return out

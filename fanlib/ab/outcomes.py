@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from fanlib.ab.errors import ABInputError
-from fanlib.ab.metrics import EVENT_COLUMNS, METRICS, Metric  # noqa: F401 - METRICS: paramcheck reads the choices here
+
+# the parameter check (fanlib.reports.paramcheck) reads the choices of metrics and segments here
+from fanlib.ab.metrics import EVENT_COLUMNS, METRICS, SEGMENTS, Metric  # noqa: F401
 from fanlib.ab.stats import Moments
 
 
@@ -211,7 +213,7 @@ def experiment_moments(
             fields={"columns": ", ".join(missing)},
         )
     active = by_variant(variant_moments(fd, units, metrics, label=label))
-    n_of = {str(v): int(n) for v, n in zip(counts["variant"], counts["n"])}
+    n_of = {str(v): int(n) for v, n in zip(counts["variant"], counts["n"], strict=True)}
     out: dict = {}
     for name, metric in metrics.items():
         k = len(metric.columns)
@@ -235,7 +237,8 @@ def window_coverage(fd, experiment_id: str, window_days: int) -> dict:
     ends = []
     for name, col in (("orders", "order_time"), ("events", "event_time")):
         if not hasattr(fd, "has") or fd.has(name):
-            ends.append(run_query(fd, fd.table(name)[col].max().name("end").as_table(), f"ab:{name}:end")["end"].iloc[0])
+            latest = fd.table(name)[col].max().name("end").as_table()
+            ends.append(run_query(fd, latest, f"ab:{name}:end")["end"].iloc[0])
     end = max(pd.Timestamp(x) for x in ends if pd.notna(x)) if any(pd.notna(x) for x in ends) else None
     got = run_query(
         fd,
@@ -361,4 +364,3 @@ def cumulative_looks(fd, experiment_id: str, metric: Metric, looks, *, window_da
     agg = per.group_by(["look", "variant"]).aggregate(n=per.count(), sum=per.y.sum(), sum_sq=(per.y * per.y).sum())
     frame = run_query(fd, agg, f"ab:{experiment_id}:looks")
     return frame.sort_values(["look", "variant"]).reset_index(drop=True)
-

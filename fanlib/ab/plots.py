@@ -58,7 +58,7 @@ def forest_segments(segments: pd.DataFrame, *, T=None, unit: str = "pct", title:
         return None
     frame["row"] = [
         f"{narrative.dimension_label(d, T)} = {narrative.segment_label(s, T, d)}"
-        for d, s in zip(frame["dimension"], frame["segment"])
+        for d, s in zip(frame["dimension"], frame["segment"], strict=True)
     ]
     frame["sig"] = frame["p_adjusted"] < 0.05
     return plotting.forest(

@@ -26,7 +26,7 @@ READOUT_MEMORY_LIMIT = "512MB"
 def check_outcomes(moments: dict[str, dict[str, Moments]], metrics: dict[str, Metric], experiment_id: str) -> None:
     """An empty outcome window (no fan has any outcome at all) is an error, not a readout of zeros."""
     total = 0.0
-    for name, metric in metrics.items():
+    for name in metrics:
         for m in moments[name].values():
             total += abs(float(m.sums[0]))
     if total == 0:
@@ -148,7 +148,7 @@ def all_experiments_srm(
     counts = run_query(fd, a.group_by(["experiment_id", "variant"]).aggregate(n=a.count()), "ab:all-counts")
     rows = []
     for exp, grp in counts.groupby("experiment_id"):
-        c = dict(zip(grp["variant"].astype(str), grp["n"].astype(int)))
+        c = dict(zip(grp["variant"].astype(str), grp["n"].astype(int), strict=True))
         plan = (planned or {}).get(exp) or (
             default_split if default_split and set(c) <= set(default_split) else {v: 1.0 for v in c}
         )

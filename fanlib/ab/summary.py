@@ -54,7 +54,9 @@ def fill_summary(
         summary["experiment"] = ro.summary()
         # the verdict sentences in the report's language (the overview report quotes them); English kept beside
         for entry, v in zip(
-            [summary["experiment"]["verdict"], *summary["experiment"]["verdicts"]], [ro.verdict, *ro.verdicts]
+            [summary["experiment"]["verdict"], *summary["experiment"]["verdicts"]],
+            [ro.verdict, *ro.verdicts],
+            strict=True,
         ):
             entry.update(
                 text_en=entry["text"],

@@ -99,9 +99,8 @@ def lifts_table(ro: Readout, T: Any) -> Table:
 def cuped_table(ro: Readout, T: Any) -> Table:
     """The lifts before and after the CUPED adjustment, and the variance it removed."""
     cu = narrative.relabel(ro.lifts, T)[_CUPED_COLUMNS]
-    cu = narrative.format_columns(
-        cu, T, ro.lifts["unit"], diffs=["raw_absolute", "raw_low", "raw_high", "absolute", "absolute_low", "absolute_high"]
-    )
+    diffs = ["raw_absolute", "raw_low", "raw_high", "absolute", "absolute_low", "absolute_high"]
+    cu = narrative.format_columns(cu, T, ro.lifts["unit"], diffs=diffs)
     return Table(narrative.value_labels(cu, T, "cuped_applied"), T("cap_cuped"), {"variance_reduction": "pct"})
 
 

@@ -14,7 +14,7 @@ SHIP, DONT_SHIP, INCONCLUSIVE, WITHHELD = "ship", "don't ship", "inconclusive", 
 
 
 def format_lift(value: float, low: float, high: float, unit: str, lang: str = "en") -> str:
-    """'+1.2 pp [0.8, 1.6]' (its words in the report's language), '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
+    """'+1.2 pp [0.8, 1.6]' (in the report's language), '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
     T = messages(DOMAIN, lang)
     if not math.isfinite(value):
         return T("not_estimable")
@@ -54,8 +54,8 @@ def decide(
     ``primary`` and each secondary are dicts with keys name, estimate, low, high, p_adjusted, unit,
     higher_is_better, and optionally se and n_min (the smaller variant's fans). Rules: SRM -> withheld;
     fewer than two fans in a variant -> inconclusive (no interval, no test); a violated guardrail ->
-    don't ship; the primary significantly better (adjusted p < alpha) with every guardrail fine -> ship; significantly worse
-    -> don't ship; a guardrail at risk -> inconclusive; not significant -> inconclusive, or don't ship
+    don't ship; the primary significantly better (adjusted p < alpha) with every guardrail fine -> ship;
+    significantly worse -> don't ship; a guardrail at risk -> inconclusive; not significant -> inconclusive, or don't ship
     when the interval rules out the minimum effect worth having (``mde``, absolute).
     """
     shown = [primary, *secondaries]
