@@ -55,8 +55,8 @@ def decide(
     higher_is_better, and optionally se and n_min (the smaller variant's fans). Rules: SRM -> withheld;
     fewer than two fans in a variant -> inconclusive (no interval, no test); a violated guardrail ->
     don't ship; the primary significantly better (adjusted p < alpha) with every guardrail fine -> ship;
-    significantly worse -> don't ship; a guardrail at risk -> inconclusive; not significant -> inconclusive, or don't ship
-    when the interval rules out the minimum effect worth having (``mde``, absolute).
+    significantly worse -> don't ship; a guardrail at risk -> inconclusive; not significant -> inconclusive,
+    or don't ship when the interval rules out the minimum effect worth having (``mde``, absolute).
     """
     shown = [primary, *secondaries]
     lifts = ", ".join(f"{m['name']} {format_lift(m['estimate'], m['low'], m['high'], m['unit'])}" for m in shown)
