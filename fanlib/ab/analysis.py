@@ -233,7 +233,7 @@ def _readout(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
                 **options,
             )
     except ABInputError as err:
-        result.readout_error = narrative.error_text(err, T)
+        result.readout_error = err.text(T)
         summary["status"] = "failed"
         summary["error"] = str(err)
     if result.readout is None:  # no experiment in the data: the report is partial, naming the readout

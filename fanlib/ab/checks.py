@@ -7,14 +7,21 @@ its variant labels); ``infer_proportions`` tells 0/1 columns of such a table fro
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from fanlib.ab.errors import ABInputError
 from fanlib.ab.metrics import Metric
 from fanlib.ab.outcomes import require_table, run_query
 
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
-def check_assignments(fd, experiment_id: str, planned_split: dict | None = None) -> pd.DataFrame:
+    from fanlib.data.fandata import FanData
+
+
+def check_assignments(fd: FanData, experiment_id: str, planned_split: dict | None = None) -> pd.DataFrame:
     """Validate one experiment's assignments in the engine; returns counts per variant.
 
     Clear errors for: an unknown experiment, fans assigned more than once, variants not in the
@@ -87,8 +94,8 @@ def _check_variants(
 
 
 def unit_table(
-    fd, name: str, *, variant: str = "variant", fan_id: str | None = None, planned_split: dict | None = None
-):
+    fd: FanData, name: str, *, variant: str = "variant", fan_id: str | None = None, planned_split: dict | None = None
+) -> ir.Table:
     """A user's one-row-per-fan table (variant, outcomes, covariates), renamed to ``variant``.
 
     ``fan_id`` names the fan id column (None: ``fan_id`` if the table has one).
@@ -160,7 +167,7 @@ def unit_table(
     return t
 
 
-def infer_proportions(fd, table, metrics: dict[str, Metric]) -> dict[str, Metric]:
+def infer_proportions(fd: FanData, table: ir.Table, metrics: dict[str, Metric]) -> dict[str, Metric]:
     """Mark mean metrics whose column only holds 0 and 1 as proportions (one engine query)."""
     means = [m for m in metrics.values() if m.kind == "mean"]
     if not means:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -46,7 +47,7 @@ class Readout:
         """The caveats in English (as written to the summary JSON)."""
         return [describe([c]) for c in self.note_codes]
 
-    def add_note(self, code: str, **fields) -> None:
+    def add_note(self, code: str, **fields: Any) -> None:
         item = note(code, **fields)
         if item not in self.note_codes:
             self.note_codes.append(item)

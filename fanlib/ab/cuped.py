@@ -9,6 +9,7 @@ outcome y - θ'x per variant, robust to different variances in the two variants.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from fanlib.ab.stats import Moments
 from fanlib.stats.ols import OLSResult, ols_from_cross
 
 
-def regression_adjusted_ols(treat: Moments, control: Moments, outcome: str, covariates) -> OLSResult:
+def regression_adjusted_ols(treat: Moments, control: Moments, outcome: str, covariates: Sequence[str]) -> OLSResult:
     """OLS of ``outcome ~ 1 + treatment + covariates`` built from the two variants' moments.
 
     Equal to ``statsmodels.OLS(y, [1, T, X]).fit()`` on the unit-level data.
@@ -59,7 +60,7 @@ def cuped(
     treat: Moments,
     control: Moments,
     outcome: str,
-    covariates,
+    covariates: Sequence[str],
     *,
     alpha: float = 0.05,
     relative_method: str = "fieller",

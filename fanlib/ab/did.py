@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,9 @@ from scipy import stats as _st
 
 from fanlib.ab.errors import ABInputError
 from fanlib.stats.ols import OLSResult
+
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
 
 
 def _absorb(
@@ -43,7 +48,15 @@ def _absorb(
     return M
 
 
-def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
+def ols_fe(
+    y: np.ndarray | Sequence[float],
+    X: np.ndarray,
+    *,
+    names: Sequence[str],
+    effects: Sequence[np.ndarray | Sequence],
+    groups: np.ndarray | Sequence,
+    weights: np.ndarray | Sequence[float] | None = None,
+) -> OLSResult:
     """``ols`` of y on X plus a constant and a dummy set per array in ``effects`` (e.g. unit and week),
     with unit-clustered errors; returns X's coefficients only.
 
@@ -87,7 +100,13 @@ def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
 
 
 def build_panel(
-    fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: str = "community_id", event_types=None
+    fd: FanData,
+    start: _dt.date | str,
+    *,
+    pre_weeks: int = 12,
+    post_weeks: int = 12,
+    unit: str = "community_id",
+    event_types: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Weekly event counts per community, weeks counted from the campaign ``start`` (week 0 starts on it).
 
@@ -197,7 +216,9 @@ def _positive(panel: pd.DataFrame, outcome: str) -> pd.DataFrame:
     return panel[np.isfinite(values) & (values > 0)]
 
 
-def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str = "events_per_fan") -> DiDResult:
+def fit_did(
+    panel: pd.DataFrame, treated: Iterable[str], *, alpha: float = 0.05, outcome: str = "events_per_fan"
+) -> DiDResult:
     """Two-way fixed-effects DiD on log(outcome), clustered by unit, with an event study.
 
     Rows are weighted by the unit's pre-period size (``unit_weights``).
@@ -283,7 +304,9 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     )
 
 
-def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> tuple[float, float, int]:
+def pretrend_test(
+    panel: pd.DataFrame, treated: Iterable[str], outcome: str = "events_per_fan"
+) -> tuple[float, float, int]:
     """Test for a differential linear trend before the start: (t statistic, p-value, 1).
 
     Pre-period weeks only: log(outcome) ~ unit FE + week FE + treated × week, clustered by
@@ -308,7 +331,7 @@ def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan")
     return t, float(2 * _st.t.sf(abs(t), res.n_groups - 1)), 1
 
 
-def trends(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> pd.DataFrame:
+def trends(panel: pd.DataFrame, treated: Iterable[str], outcome: str = "events_per_fan") -> pd.DataFrame:
     """Mean log(outcome) per week for treated and comparison communities (the pre-trend chart's data)."""
     frame = _positive(panel, outcome).copy()
     frame["group"] = np.where(frame["unit"].astype(str).isin({str(t) for t in treated}), "treated", "comparison")
@@ -316,5 +339,5 @@ def trends(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> pd.
     return frame.groupby(["group", "period", "week_start"], as_index=False)["log_outcome"].mean()
 
 
-def as_date(value) -> _dt.date:
+def as_date(value: Any) -> _dt.date:
     return pd.Timestamp(value).date()

@@ -8,10 +8,14 @@ readers is its catalogue entry ``metric_<name>`` of ``fanlib/present/locales/ab_
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from fanlib.ab.errors import ABInputError
 from fanlib.ab.stats import METRIC_KINDS
 from fanlib.present.i18n import messages
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 DOMAIN = "ab_campaign"
 
@@ -35,7 +39,7 @@ class Metric:
     unit: str = "number"  # pct | cny | count | number: how lifts are written
     higher_is_better: bool = True
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in METRIC_KINDS:
             raise ValueError(f"metric {self.name!r}: kind {self.kind!r} is not one of {', '.join(METRIC_KINDS)}")
         if (self.kind == "ratio") != (self.denominator is not None):
@@ -74,7 +78,7 @@ EVENT_COLUMNS = frozenset(
 )
 
 
-def unit_metrics(table, outcomes: list[str], covariates: dict | None = None) -> dict[str, Metric]:
+def unit_metrics(table: ir.Table, outcomes: list[str], covariates: dict | None = None) -> dict[str, Metric]:
     """Metrics for a user's unit table: ``a/b`` is a ratio, a 0/1 column a proportion, else a mean."""
     covariates = covariates or {}
     if not outcomes:

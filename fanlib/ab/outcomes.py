@@ -14,6 +14,9 @@ The metrics themselves are defined in ``fanlib.ab.metrics``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
 import ibis
 import numpy as np
 import pandas as pd
@@ -24,15 +27,20 @@ from fanlib.ab.errors import ABInputError
 from fanlib.ab.metrics import EVENT_COLUMNS, METRICS, SEGMENTS, Metric  # noqa: F401
 from fanlib.ab.stats import Moments
 
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
-def run_query(fd, expr, label: str) -> pd.DataFrame:
+    from fanlib.data.fandata import FanData
+
+
+def run_query(fd: FanData, expr: ir.Expr, label: str) -> pd.DataFrame:
     try:
         return fd.execute(expr, label=label)
     except TypeError:
         return fd.execute(expr)
 
 
-def require_table(fd, name: str):
+def require_table(fd: FanData, name: str) -> ir.Table:
     if hasattr(fd, "has") and not fd.has(name):
         raise ABInputError(
             f"the data source has no {name!r} table; the experiment readout needs it",
@@ -98,7 +106,7 @@ def _uses_events(fd, with_events: bool) -> bool:
 
 
 def experiment_units(
-    fd,
+    fd: FanData,
     experiment_id: str,
     *,
     window_days: int = 28,
@@ -106,7 +114,7 @@ def experiment_units(
     tenure_days: int = 90,
     with_events: bool = True,
     with_segments: bool = True,
-):
+) -> ir.Table:
     """One row per assigned fan: outcomes in [assigned, assigned + window), covariates in the pre-period.
 
     Returned as an ibis expression (nothing runs until it is aggregated). Columns: fan_id, variant,
@@ -162,7 +170,9 @@ def _check_windows(window_days: int, pre_days: int) -> None:
         )
 
 
-def active_units(fd, experiment_id: str, *, window_days: int = 28, pre_days: int = 28, with_events: bool = True):
+def active_units(
+    fd: FanData, experiment_id: str, *, window_days: int = 28, pre_days: int = 28, with_events: bool = True
+) -> ir.Table:
     """Like ``experiment_units`` but only the fans with an order (or event) in their pre-period or window.
 
     Every outcome and covariate column of the other fans is 0, so they add nothing to the sums and
@@ -185,7 +195,7 @@ def active_units(fd, experiment_id: str, *, window_days: int = 28, pre_days: int
 
 
 def experiment_moments(
-    fd,
+    fd: FanData,
     experiment_id: str,
     metrics: dict[str, Metric],
     counts: pd.DataFrame,
@@ -230,7 +240,7 @@ def experiment_moments(
     return out
 
 
-def window_coverage(fd, experiment_id: str, window_days: int) -> dict:
+def window_coverage(fd: FanData, experiment_id: str, window_days: int) -> dict:
     """How many assigned fans have a complete outcome window before the data end."""
     a = require_table(fd, "assignments")
     a = a.filter(a.experiment_id == experiment_id)
@@ -262,7 +272,9 @@ def window_coverage(fd, experiment_id: str, window_days: int) -> dict:
     }
 
 
-def variant_moments(fd, units, metrics: dict[str, Metric], *, by=(), label: str = "ab:moments") -> dict:
+def variant_moments(
+    fd: FanData, units: ir.Table, metrics: dict[str, Metric], *, by: Sequence[str] = (), label: str = "ab:moments"
+) -> dict:
     """Per-variant (and per ``by`` group) moments of each metric's columns, aggregated in the engine.
 
     Returns {group key tuple (variant last): {metric name: Moments}}. Nulls in a metric column
@@ -324,7 +336,9 @@ def by_variant(moments: dict) -> dict[str, dict[str, Moments]]:
     return out
 
 
-def cumulative_looks(fd, experiment_id: str, metric: Metric, looks, *, window_days: int = 28):
+def cumulative_looks(
+    fd: FanData, experiment_id: str, metric: Metric, looks: Iterable[Any], *, window_days: int = 28
+) -> pd.DataFrame:
     """Per look date and variant: n, Σy, Σy² of the metric using only data known by that date.
 
     A fan counts from its assignment; its outcome accumulates orders up to the look (capped at the

@@ -7,6 +7,7 @@ Two-sided z-approximations (the large-sample regime experiments run in), equal t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import pandas as pd
 from scipy import stats as _st
@@ -55,12 +56,12 @@ def mde_for(se_diff: float, alpha: float = 0.05, power: float = 0.8) -> float:
 def planner(
     sd: float,
     baseline: float,
-    mde_relatives=(0.01, 0.02, 0.05, 0.10),
+    mde_relatives: Sequence[float] = (0.01, 0.02, 0.05, 0.10),
     *,
     alpha: float = 0.05,
     power: float = 0.8,
     ratio: float = 1.0,
-):
+) -> pd.DataFrame:
     """Fans per variant a new experiment needs for each relative minimum effect, from a metric's
     control mean (``baseline``) and unit standard deviation ``sd`` (e.g. from this experiment)."""
 

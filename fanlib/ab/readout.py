@@ -8,6 +8,7 @@ The input is checked (``fanlib.ab.checks``), the per-variant moments aggregated 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -16,6 +17,9 @@ from fanlib.ab.errors import ABInputError
 from fanlib.ab.metrics import Metric
 from fanlib.ab.srm import SRM_ALPHA, srm_check
 from fanlib.ab.stats import Moments
+
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
 
 #: DuckDB's memory cap while the readout's queries run. They only aggregate (a few numbers per
 #: variant come back), so DuckDB spills its hash tables to disk beyond the cap at little cost;
@@ -40,7 +44,7 @@ def check_outcomes(moments: dict[str, dict[str, Moments]], metrics: dict[str, Me
 
 
 def experiment_readout(
-    fd,
+    fd: FanData,
     experiment_id: str,
     *,
     control: str = "control",
@@ -49,7 +53,7 @@ def experiment_readout(
     window_days: int = 28,
     pre_days: int = 28,
     memory_limit: str | None = READOUT_MEMORY_LIMIT,
-    **options,
+    **options: Any,
 ) -> tuple[Readout, object]:
     """The readout of one experiment from the contract tables; returns (readout, unit expression).
 
@@ -66,7 +70,7 @@ def experiment_readout(
 
 
 def unit_readout(
-    fd,
+    fd: FanData,
     table: str,
     *,
     variant: str = "variant",
@@ -74,7 +78,7 @@ def unit_readout(
     fan_id: str | None = None,
     outcomes: list[str],
     covariates: dict[str, str] | None = None,
-    **options,
+    **options: Any,
 ) -> tuple[Readout, object]:
     """The readout of a one-row-per-fan table exported from another tool (variant column plus outcome columns;
     ``a/b`` makes a ratio metric); the first outcome is the primary one. Returns (readout, unit table)."""
@@ -136,7 +140,7 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
 
 
 def all_experiments_srm(
-    fd,
+    fd: FanData,
     planned: dict[str, dict[str, float]] | None = None,
     default_split: dict[str, float] | None = None,
     alpha: float = SRM_ALPHA,
