@@ -23,7 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from fanlib.data import contract
-from fanlib.data.engine import DUCKDB_MEMORY_LIMIT, duckdb_memory_limit, limit_memory  # noqa: F401 - re-exported
+from fanlib.data.engine import limit_memory
 from fanlib.paths import is_url, resolve
 
 _DUCKDB_SUFFIXES = {".duckdb", ".ddb", ".db"}
