@@ -317,7 +317,7 @@ def aggregations_worker(source: str, repeat: int) -> dict:
     out = {}
     for name, (fanlib_fn, sqls) in aggregation_pairs(fd, as_of).items():
 
-        def run_sql():
+        def run_sql(sqls=sqls):
             return [bare.execute(q).fetchdf() for q in sqls]
 
         fanlib_fn(), run_sql()  # warm-up: both read the columns once

@@ -21,7 +21,7 @@ TOL = 1e-8
 def _segment_stats(rng, rates_control, rates_treatment, n):
     """{segment: {variant: SampleStats}} of conversions drawn per segment."""
     out = {}
-    for i, (pc, pt) in enumerate(zip(rates_control, rates_treatment)):
+    for i, (pc, pt) in enumerate(zip(rates_control, rates_treatment, strict=True)):
         xc, xt = rng.binomial(n, pc), rng.binomial(n, pt)
         out[f"s{i}"] = {
             "control": SampleStats(n, xc, xc, "proportion"),

@@ -67,7 +67,7 @@ def test_board_and_milestones_from_summaries_and_history(tmp_path, targets):
     assert board.loc["dau_rate", "trend"] == [0.10, 0.12]
     assert board.loc["dau_rate", "next_target"] == 0.45 and board.loc["dau_rate", "next_month"] == 12
     table = ex.milestone_table(targets, summaries, "2024-10-14", lang="zh")
-    status = dict(zip(zip(table.month, table.kpi), table.status))
+    status = dict(zip(zip(table.month, table.kpi, strict=True), table.status, strict=True))
     assert status[(3, "会员数")] == "met" and status[(3, "日活跃率")] == "missed"
     assert status[(12, "日活跃率")] == "upcoming"
 

@@ -68,7 +68,7 @@ def test_engine_aggregates_match_a_pandas_recount(small_fd, small_scored):
     hour = monitor.aggregate(small_fd, small_scored, "hour")
     assert hour["n"].sum() == day["n"].sum() == len(rows)
     chan = monitor.breakdown(small_fd, small_scored, "channel")
-    assert dict(zip(chan["channel"], chan["n"])) == rows.groupby("channel").size().to_dict()
+    assert dict(zip(chan["channel"], chan["n"], strict=True)) == rows.groupby("channel").size().to_dict()
     for by in ("community_id", "content_id", "city_tier", "fan_layer"):
         b = monitor.breakdown(small_fd, small_scored, by, as_of=small_scored.last)
         assert b["n"].sum() == len(rows) and {"neg_low", "neg_high", "index"} <= set(b.columns)
