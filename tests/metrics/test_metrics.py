@@ -285,6 +285,7 @@ def demo_summaries(suite_run) -> dict[str, dict]:
     return found
 
 
+@pytest.mark.slow
 def test_every_figure_in_the_demo_summaries_has_an_entry(demo_summaries):
     missing = sorted(
         f"{r}:{path}"
@@ -295,6 +296,7 @@ def test_every_figure_in_the_demo_summaries_has_an_entry(demo_summaries):
     assert not missing, f"figures without a KPI catalogue entry (fanlib/metrics/catalogue.py): {missing}"
 
 
+@pytest.mark.slow
 def test_no_label_in_the_demo_reports_means_two_kpis(demo_summaries):
     labels: dict[str, set[str]] = {}
     for report, summary in demo_summaries.items():

