@@ -3,7 +3,8 @@
 - no import circles among fanlib's modules (every import counts, also one inside a function);
 - no module over MAX_LINES lines unless its docstring says why, in a sentence starting "Why it stays whole:";
 - every public function and method (name not starting with ``_``) annotates its parameters and return;
-- docs/architecture.md's module table lists exactly the package's modules;
+- docs/architecture.md's module table lists exactly the package's modules, each with its docstring's first
+  sentence (`python scripts/architecture_table.py` regenerates it);
 - each analysis package has the one shape: ``analyse`` in its ``__init__``, and its queries, narrative,
   plots, summary and errors modules;
 - the notebooks reach an analysis package only through its public face (``from fanlib import ab``).
@@ -18,6 +19,8 @@ import importlib
 import inspect
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -244,6 +247,13 @@ def test_architecture_doc_lists_exactly_the_packages_modules():
         + "".join(f"    in the table, not in the package: {m}\n" for m in stale)
         + "".join(f"    listed twice: {m}\n" for m in doubled)
     )
+
+
+def test_architecture_doc_module_table_is_what_the_docstrings_say():
+    result = subprocess.run(
+        [sys.executable, "scripts/architecture_table.py", "--check"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_architecture_doc_rows_say_what_each_module_does():
