@@ -24,9 +24,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve, precision_score, recall_score, roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
+from fanlib.data.asof import to_date
 from fanlib.data.contract import CHANNELS
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.features import INTERACTION_TYPES
-from fanlib.profiling.window import Note, ProfilingDataError, to_date
+from fanlib.profiling.window import Note
 
 EARLY_COLUMNS = ("events", "active_days", "interactions", "shares", "speaking", "checkins", "orders", "spend")
 

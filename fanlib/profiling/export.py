@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from fanlib.present.xlsx import MAX_ROWS, write_xlsx
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.profile import EXPORT_COLUMNS, FanProfile
 from fanlib.profiling.tiers import TIERS
 
@@ -64,7 +65,7 @@ def export_fans(
     for tier in TIERS:
         part = df[df.tier == tier]
         if len(part) > EXCEL_MAX_ROWS:
-            raise ValueError(
+            raise ProfilingDataError(
                 f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; use the CSV export"
             )
         parts.append((T(f"tier_{tier}")[:31], part))

@@ -33,10 +33,12 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from fanlib.data.asof import to_date
 from fanlib.metrics import METRICS
 from fanlib.metrics import name as metric_name
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.features import INTERACTION_TYPES, SPEAKING_TYPES
-from fanlib.profiling.window import Note, ProfilingDataError, Window, days_between, require_events, window
+from fanlib.profiling.window import Note, Window, days_between, require_events, window
 
 #: KPI → (unit, today's figure or None, target or None, higher is better), in scorecard order: the
 #: scorecard KPIs of the catalogue (fanlib.metrics), which holds the planning documents' figures.
@@ -478,8 +480,6 @@ def biggest_gaps(card: pd.DataFrame, n: int = 3, T=None) -> list[str]:
 
 def kpi_trend(fd, as_of, months: int = 12) -> pd.DataFrame:
     """Monthly daily active rate, speaking rate, messages per 1,000 members per day and UGC share."""
-    from fanlib.profiling.window import to_date
-
     end_day = to_date(as_of)
     first = (pd.Timestamp(end_day).to_period("M") - (months - 1)).to_timestamp().date()
     w = Window(dt.datetime.combine(first, dt.time()), dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time()))

@@ -27,9 +27,12 @@ from dataclasses import asdict, dataclass, field
 import ibis
 import pandas as pd
 
+from fanlib.data.asof import to_date
+from fanlib.profiling.errors import ProfilingRulesError
 from fanlib.profiling.features import features_for_window
-from fanlib.profiling.stats import wilson_interval
+from fanlib.profiling.stats import PROFILING_Z
 from fanlib.profiling.window import Note, window
+from fanlib.stats.intervals import wilson_interval
 
 LAYERS = ("core", "active", "potential", "silent")
 #: Fans outside the four layers: no event in the window, or too little presence to judge.
@@ -59,7 +62,7 @@ def assign_layers(features: ibis.Table, rules: LayerRules = LayerRules()) -> ibi
     """Add the ``layer`` column to a feature table built over ``rules.window_days``."""
     t = features
     if rules.min_present_days > rules.window_days:
-        raise ValueError(
+        raise ProfilingRulesError(
             f"min_present_days ({rules.min_present_days}) is longer than the layer window "
             f"({rules.window_days} days): no fan could be rated"
         )
@@ -97,7 +100,7 @@ class LayerShares:
         return dict(zip(self.table.layer, self.table.share))
 
 
-def layer_shares(fd, layered: ibis.Table, z: float = 1.96) -> LayerShares:
+def layer_shares(fd, layered: ibis.Table, z: float = PROFILING_Z) -> LayerShares:
     """Counts, shares with Wilson intervals and gaps to the targets, per layer."""
     df = fd.execute(layered.group_by("layer").aggregate(fans=layered.count()))
     every = df.set_index("layer").fans
@@ -174,8 +177,6 @@ def layer_transitions(fd, as_of, rules: LayerRules = LayerRules(), period_days: 
 
     ``period_days`` defaults to the layer window (a quarter), so the two assessments do not overlap.
     """
-    from fanlib.profiling.window import to_date
-
     current = to_date(as_of)
     previous = current - dt.timedelta(days=int(period_days or rules.window_days))
     now = fan_layers(fd, current, rules)

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
-from fanlib.profiling.stats import ChiSquare, chi_square, shares_with_ci
-from fanlib.profiling.window import to_date
+from fanlib.data.asof import to_date
+from fanlib.profiling.stats import PROFILING_Z, ChiSquare, chi_square, shares_with_ci
+from fanlib.stats.intervals import wilson_interval
 
 #: Portrait dimensions; their names are ``dim_<dimension>`` in the fan_profiling catalogue.
 DIMENSIONS = ("age_band", "gender", "province", "city_tier", "occupation", "channel")
@@ -89,7 +90,6 @@ class Breakdown:
 
     def largest_difference(self) -> dict | None:
         """The category whose share differs most between two groups, with both Wilson intervals."""
-        from fanlib.profiling.stats import wilson_interval
 
         sh = self.shares.dropna(how="all")
         if sh.shape[0] < 2:
@@ -102,10 +102,10 @@ class Breakdown:
             "category": cat,
             "high_group": hi_g,
             "high_share": float(sh.loc[hi_g, cat]),
-            "high_ci": wilson_interval(int(self.counts.loc[hi_g, cat]), n_hi),
+            "high_ci": wilson_interval(int(self.counts.loc[hi_g, cat]), n_hi, PROFILING_Z),
             "low_group": lo_g,
             "low_share": float(sh.loc[lo_g, cat]),
-            "low_ci": wilson_interval(int(self.counts.loc[lo_g, cat]), n_lo),
+            "low_ci": wilson_interval(int(self.counts.loc[lo_g, cat]), n_lo, PROFILING_Z),
         }
 
     def finding(self, T=None) -> str:

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 import ibis
 import pandas as pd
 
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.features import fan_features
 from fanlib.profiling.layers import LayerRules, assign_layers, fan_layers
 from fanlib.profiling.rfm import rfm_scores
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
-from fanlib.profiling.window import Note, ProfilingDataError, require_events, window
+from fanlib.profiling.window import Note, require_events, window
 
 EXPORT_COLUMNS = [
     "fan_id",
@@ -77,8 +78,9 @@ def fan_profile(
 
 def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
     """Fans, share (Wilson interval), GMV and GMV share per fan class."""
-    from fanlib.profiling.stats import wilson_interval
+    from fanlib.profiling.stats import PROFILING_Z
     from fanlib.profiling.tiers import TIERS
+    from fanlib.stats.intervals import wilson_interval
 
     t = profile.table
     df = fd.execute(t.group_by("tier").aggregate(fans=t.count(), gmv=t.spend.sum(), orders=t.orders.sum()))
@@ -86,7 +88,7 @@ def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
     n, gmv = int(df.fans.sum()), float(df.gmv.sum())
     rows = []
     for tier, r in df.iterrows():
-        lo, hi = wilson_interval(int(r.fans), n)
+        lo, hi = wilson_interval(int(r.fans), n, PROFILING_Z)
         rows.append(
             {
                 "tier": tier,

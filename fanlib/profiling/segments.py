@@ -25,7 +25,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
-from fanlib.profiling.window import ProfilingDataError
+from fanlib.profiling.errors import ProfilingDataError
 
 #: Feature → (log-transform?, words for high, words for low). Rates are per 30 days of membership in the window.
 #: Feature → log-transform? The words for a high and a low value are ``seg_<feature>_high``/``_low``

@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 
 import ibis
 
+from fanlib.profiling.errors import ProfilingRulesError
+
 TIERS = ("high_value", "loyal", "active", "ordinary")
 #: Names are ``tier_<tier>`` in the fan_profiling message catalogue.
 
@@ -40,7 +42,7 @@ class TierRules:
 def high_value_threshold(fd, features: ibis.Table, rules: TierRules = TierRules()) -> float | None:
     """The spend (CNY) from which a fan counts as high-value; None when nobody spent anything."""
     if not 0 < rules.high_value_top_share < 1:
-        raise ValueError(f"high_value_top_share must be between 0 and 1, got {rules.high_value_top_share}")
+        raise ProfilingRulesError(f"high_value_top_share must be between 0 and 1, got {rules.high_value_top_share}")
     buyers = features.filter(features.spend > 0)
     q = buyers.aggregate(q=buyers.spend.quantile(1 - rules.high_value_top_share), n=buyers.count())
     row = fd.execute(q).iloc[0]
