@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -47,9 +48,16 @@ class FanProfile:
 
 
 def fan_profile(
-    fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = TierRules(), layer_rules: LayerRules = LayerRules()
+    fd: Any,
+    as_of: Any,
+    rfm_window_days: int = 90,
+    tier_rules: TierRules | None = None,
+    layer_rules: LayerRules | None = None,
 ) -> FanProfile:
-    """RFM (over ``rfm_window_days``), fan class and layer for every fan who joined by ``as_of``."""
+    """RFM (over ``rfm_window_days``), fan class and layer for every fan who joined by ``as_of``
+    (the default rules when none are given)."""
+    tier_rules = tier_rules or TierRules()
+    layer_rules = layer_rules or LayerRules()
     w = window(as_of, rfm_window_days)
     require_events(fd, w)
     notes = []
@@ -76,7 +84,7 @@ def fan_profile(
     return FanProfile(t, threshold, tier_rules, layer_rules, notes)
 
 
-def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
+def tier_shares(fd: Any, profile: FanProfile) -> pd.DataFrame:
     """Fans, share (Wilson interval), GMV and GMV share per fan class."""
     from fanlib.profiling.stats import PROFILING_Z
     from fanlib.profiling.tiers import TIERS

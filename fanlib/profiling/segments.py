@@ -17,6 +17,7 @@ labelling every fan. Clusters are described in plain words from their centroids.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import numpy as np
@@ -160,7 +161,7 @@ class BehaviourSegments:
     def ari_mean_(self) -> float:
         return float(np.mean(self.ari_)) if len(self.ari_) else float("nan")
 
-    def describe(self, T=None, threshold: float = 0.5, top: int = 3) -> pd.Series:
+    def describe(self, T: Any = None, threshold: float = 0.5, top: int = 3) -> pd.Series:
         """A plain-words description per cluster: its most distinctive features (|z| ≥ threshold).
 
         ``T`` is the ``fan_profiling`` :class:`fanlib.present.i18n.Messages` (Chinese when omitted).

@@ -16,6 +16,7 @@ whose rule they meet, so the classes are mutually exclusive and cover every fan.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import ibis
 
@@ -39,7 +40,7 @@ class TierRules:
         return asdict(self)
 
 
-def high_value_threshold(fd, features: ibis.Table, rules: TierRules = TierRules()) -> float | None:
+def high_value_threshold(fd: Any, features: ibis.Table, rules: TierRules = TierRules()) -> float | None:
     """The spend (CNY) from which a fan counts as high-value; None when nobody spent anything."""
     if not 0 < rules.high_value_top_share < 1:
         raise ProfilingRulesError(f"high_value_top_share must be between 0 and 1, got {rules.high_value_top_share}")

@@ -67,7 +67,7 @@ def test_board_and_milestones_from_summaries_and_history(tmp_path, targets):
     assert board.loc["dau_rate", "trend"] == [0.10, 0.12]
     assert board.loc["dau_rate", "next_target"] == 0.45 and board.loc["dau_rate", "next_month"] == 12
     table = ex.milestone_table(targets, summaries, "2024-10-14", lang="zh")
-    status = dict(zip(zip(table.month, table.kpi), table.status))
+    status = dict(zip(zip(table.month, table.kpi, strict=True), table.status, strict=True))
     assert status[(3, "会员数")] == "met" and status[(3, "日活跃率")] == "missed"
     assert status[(12, "日活跃率")] == "upcoming"
 
@@ -437,7 +437,9 @@ def test_a_failed_reports_earlier_summary_is_never_read_as_this_runs(tmp_path, t
     assert [f["kind"] for f in churn] == ["failed"] and churn[0]["href"] == "03_retention.failed.html"
     for lang in ("zh", "en"):
         T = messages("executive", lang)
-        text = "\n".join(ex.narrative.finding_text(f, T, lang) for f in findings) + "\n".join(ex.narrative.finding_todos(findings, T, lang))
+        text = "\n".join(ex.narrative.finding_text(f, T, lang) for f in findings) + "\n".join(
+            ex.narrative.finding_todos(findings, T, lang)
+        )
         assert "500" not in text and "43.2" not in text, text
         assert "03_retention.failed.html" in text
     assert not any("500" in t for t in ex.narrative.finding_todos(findings, messages("executive", "zh"), "zh"))
