@@ -16,9 +16,14 @@ from fanlib.present.i18n import fmt_date, fmt_number, fmt_period
 
 def report_list(names: Iterable[str], common: Any, lang: str = "zh") -> str:
     """Report titles for a sentence; ``names`` as a dict adds each report's run time in brackets."""
-    sep, (op, cl) = ("、", "（）") if lang == "zh" else (", ", (" (", ")"))
+    from fanlib.present.i18n import messages
+
+    T = messages("executive", lang)
     runs = names if isinstance(names, dict) else {}
-    return sep.join(common.label(f"report_{n}", n) + (f"{op}{runs[n]}{cl}" if runs.get(n) else "") for n in names)
+    titles = {n: common.label(f"report_{n}", n) for n in names}
+    return T("list_sep").join(
+        T("report_with_run", report=title, run=runs[n]) if runs.get(n) else title for n, title in titles.items()
+    )
 
 
 def finding_text(item: dict, messages: Any, lang: str = "zh") -> str:
@@ -34,7 +39,7 @@ def _finding_sentence(item: dict, messages, lang: str) -> str:
     T = messages
     report = T.label(f"report_{item['report']}", item["report"])
     where = {"report": report, "href": item["href"]}
-    sep = "、" if lang == "zh" else ", "
+    sep = T("list_sep")
     kind = item["kind"]
     if kind == "verdict":
         return T(
@@ -93,7 +98,7 @@ def finding_todos(findings: list[dict], messages: Any, lang: str = "zh") -> list
     A failed report calls for no action here (its older figures are not used); an action drawn from an
     earlier run's figures says which run."""
     T = messages
-    sep = "、" if lang == "zh" else ", "
+    sep = T("list_sep")
     todos = []
     for item in findings:
         before = len(todos)
@@ -124,7 +129,7 @@ def milestone_rows(milestones: pd.DataFrame, T: Any, lang: str) -> pd.DataFrame:
     return milestones.assign(
         target=[fmt_number(v, u, lang) for v, u in zip(milestones.target, milestones.unit, strict=True)],
         value=[
-            fmt_number(v, u, lang) + (f"（{T('from_run', run=run)}）" if run else "")
+            fmt_number(v, u, lang) + (T("milestone_from_run", text=T("from_run", run=run)) if run else "")
             for v, u, run in zip(milestones.value, milestones.unit, milestones.from_run, strict=True)
         ],
         status=[T(s) if s in T else s for s in milestones.status],

@@ -7,11 +7,12 @@ the community KPIs. The notebook calls :func:`analyse` and shows its :class:`Pro
 Every per-fan feature and KPI is computed in the engine (ibis); only small results reach pandas.
 The engine-side modules: ``features``, ``portraits``, ``profile``, ``tiers``, ``rfm``, ``layers``,
 ``kpis``, ``content``; the models and statistics on small frames: ``segments``, ``early_value``,
-``stats``; then ``scorecard`` (KPIs against targets), ``narrative``, ``plots``, ``summary``, ``export``
+``stats``; then ``benchmarks`` (KPIs against the targets), ``narrative``, ``plots``, ``summary``, ``export``
 and ``errors``. Each module's docstring gives its definitions and rules.
 """
 
 from fanlib.profiling import narrative, plots
+from fanlib.profiling.benchmarks import BENCHMARKS, biggest_gaps, scorecard
 from fanlib.profiling.early_value import EarlyValueModel, early_features
 from fanlib.profiling.errors import ProfilingDataError, ProfilingRulesError
 from fanlib.profiling.features import fan_features
@@ -20,7 +21,6 @@ from fanlib.profiling.layers import LAYER_TARGETS, LayerRules, layer_shares, lay
 from fanlib.profiling.profile import FanProfile, fan_profile, tier_shares
 from fanlib.profiling.report import TREND_CHARTS, ProfilingResult, analyse
 from fanlib.profiling.rfm import rfm_scores, segment_value
-from fanlib.profiling.scorecard import BENCHMARKS, biggest_gaps, scorecard
 from fanlib.profiling.segments import BehaviourSegments, segment_inputs
 from fanlib.profiling.summary import profiling_summary
 from fanlib.profiling.tiers import TierRules

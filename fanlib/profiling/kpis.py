@@ -20,7 +20,7 @@ Definitions:
 * touch-to-purchase steps: per order in the window, 1 + the fan's events in the
   ``touch_lookback_days`` before it (and after their previous order); the mean over orders;
 * content performance and publishing hours: :mod:`fanlib.profiling.content`; the scorecard against
-  the planning documents' figures: :mod:`fanlib.profiling.scorecard`.
+  the planning documents' figures: :mod:`fanlib.profiling.benchmarks`.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 
 from fanlib.data.asof import to_date
+from fanlib.profiling.benchmarks import BENCHMARKS, scorecard
 from fanlib.profiling.content import content_performance, publishing_hours
 from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.features import SPEAKING_TYPES
-from fanlib.profiling.scorecard import BENCHMARKS, scorecard
 from fanlib.profiling.window import Note, Window, days_between, require_events, window
 
 RETENTION_DAYS = (7, 30, 90)
@@ -385,7 +385,7 @@ def kpi_trend(fd: Any, as_of: Any, months: int = 12) -> pd.DataFrame:
     return g.reset_index()[["month", "members", "dau_rate", "speaking_rate", "messages_per_1k_day", "ugc_share"]]
 
 
-#: BENCHMARKS is read here by older callers; its home is fanlib.profiling.scorecard.
+#: BENCHMARKS is read here by older callers; its home is fanlib.profiling.benchmarks.
 __all__ = [
     "BENCHMARKS",
     "CommunityKPIs",

@@ -11,8 +11,8 @@ import pandas as pd
 
 from fanlib.metrics import CATALOGUE
 from fanlib.present.i18n import fmt_date, fmt_number, fmt_period
+from fanlib.profiling.benchmarks import biggest_gaps
 from fanlib.profiling.layers import LAYERS, LayerShares, LayerTransitions
-from fanlib.profiling.scorecard import biggest_gaps
 
 #: The planning documents' figure: high-value users give this share of community GMV (kept in the KPI catalogue).
 PLANNED_HIGH_VALUE_GMV_SHARE = CATALOGUE["high_value_gmv_share"].target
@@ -39,7 +39,7 @@ def layer_finding(shares: LayerShares, T: Any) -> str:
     if t.empty:
         return T("finding_layers_none")
     worst = t.loc[t.gap.abs().idxmax()]
-    sep = "；" if T.lang == "zh" else "; "
+    sep = T("finding_sep")
     parts = sep.join(
         T("finding_layer_part", name=T(f"layer_{r.layer}"), share=_pct(r.share, T), target=_pct(r.target, T, 0))
         for r in t.itertuples()
@@ -55,7 +55,7 @@ def layer_finding(shares: LayerShares, T: Any) -> str:
 
 def transition_finding(tr: LayerTransitions, T: Any) -> str:
     s = tr.summary().set_index("previous")
-    sep = "；" if T.lang == "zh" else "; "
+    sep = T("finding_sep")
     bits = [
         T(
             "finding_transition_part",

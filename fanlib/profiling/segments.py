@@ -170,7 +170,7 @@ class BehaviourSegments:
             from fanlib.present.i18n import messages
 
             T = messages("fan_profiling")
-        sep = "，" if T.lang == "zh" else "; "
+        sep = T("segment_sep")
         out = {}
         for c, row in self._z_centroids.iterrows():
             picks = row[row.abs() >= threshold].abs().sort_values(ascending=False).index[:top]

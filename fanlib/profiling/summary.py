@@ -11,9 +11,9 @@ from typing import Any
 
 from fanlib.metrics import name as metric_name
 from fanlib.present.notebook import Summary
+from fanlib.profiling.benchmarks import BENCHMARKS, biggest_gaps
 from fanlib.profiling.layers import LAYER_TARGETS
 from fanlib.profiling.narrative import PLANNED_HIGH_VALUE_GMV_SHARE
-from fanlib.profiling.scorecard import BENCHMARKS, biggest_gaps
 
 #: KPIs shown as headline figures (the first three are read by the executive overview).
 HEADLINE_KPIS = ("dau_rate", "ugc_share", "conversion_rate", "speaking_rate", "retention_7d", "messages_per_1k_day")
