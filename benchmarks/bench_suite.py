@@ -171,7 +171,7 @@ def aggregation_pairs(fd, as_of) -> dict:
     import pandas as pd
 
     from fanlib.ab.outcomes import Metric, experiment_units, variant_moments
-    from fanlib.executive.early_warning import daily_kpis
+    from fanlib.executive.queries import daily_kpis
     from fanlib.profiling import features as F
     from fanlib.retention.cohorts import cohort_table
 

@@ -26,6 +26,8 @@ SUMMARY_MODULES = {
     "fanlib/profiling/summary.py": "01_fan_profiling",
     "fanlib/ab/summary.py": "02_ab_campaign",
     "fanlib/retention/summary.py": "03_retention",
+    "fanlib/data_overview/summary.py": "00_data_overview",
+    "fanlib/executive/summary.py": "05_overview",
 }
 #: Top-level summary keys that are KPI-like figures (the rest are sections, settings and notes).
 TOP_LEVEL_FIGURES = ("verdict", "srm_p_value", "segment_count", "top_tier_gmv_share")
@@ -192,14 +194,14 @@ def test_a_target_written_into_a_headline_is_the_catalogue_s():
 
 
 def test_every_kpi_of_the_overview_s_early_warnings_has_an_entry():
-    from fanlib.executive import early_warning
+    from fanlib import executive as early_warning
 
     missing = [k for k in early_warning.KPIS if metrics.lookup("05_overview", f"warnings.{k}") is None]
     assert not missing
 
 
 def test_every_targets_file_kpi_has_an_entry_with_its_name_and_unit():
-    from fanlib.executive.overview import load_targets
+    from fanlib.executive import load_targets
 
     targets = load_targets(ROOT / "params" / "targets.yaml")
     for kpi in targets.kpis.values():
@@ -311,7 +313,7 @@ def test_no_label_in_the_demo_reports_means_two_kpis(demo_summaries):
             )
             labels.setdefault(normalised(label), set()).add(m.key)
     board = demo_summaries["05_overview"].get("board") or []
-    from fanlib.executive.overview import load_targets
+    from fanlib.executive import load_targets
 
     targets = load_targets(ROOT / "params" / "targets.yaml")
     for row in board:
