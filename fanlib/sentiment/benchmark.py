@@ -298,7 +298,7 @@ def tokenisation_comparison(corpus: pd.DataFrame, C: float = 8.0, min_df: int = 
 
     def word_bigrams(text):
         w = jieba_tokens(text)
-        return w + [a + " " + b for a, b in zip(w, w[1:])]
+        return w + [a + " " + b for a, b in zip(w, w[1:], strict=False)]
 
     rows = []
     for name, analyzer in (

@@ -22,6 +22,7 @@ import pandas as pd
 from ibis import _
 
 from fanlib.present.privacy import PLACEHOLDER, mask_pii
+from fanlib.stats.intervals import wilson
 
 #: Aspects and the words that mark them (matched as substrings, in the engine).
 ASPECT_KEYWORDS = {
@@ -33,16 +34,6 @@ ASPECT_KEYWORDS = {
     "packaging": ("包装", "漏液", "破损", "礼盒", "压烂"),
     "effect": ("效果", "过敏", "皮肤", "味道", "刺痛", "红疹", "上脸"),
     "live": ("直播", "主播", "开播", "直播间"),
-}
-ASPECT_NAMES_ZH = {
-    "quality": "质量",
-    "logistics": "物流",
-    "price": "价格",
-    "service": "服务",
-    "authenticity": "正品",
-    "packaging": "包装",
-    "effect": "效果",
-    "live": "直播",
 }
 
 _KEEP = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z]{3,}|\[[^\]]+\])$")
@@ -130,7 +121,7 @@ def term_counts(texts: pd.Series, weights: pd.Series | None = None) -> Counter:
     """Word counts over texts (each text weighted by how often it occurs)."""
     counts: Counter = Counter()
     weights = weights if weights is not None else pd.Series(1, index=texts.index)
-    for text, w in zip(texts, weights):
+    for text, w in zip(texts, weights, strict=True):
         for word in set(words(text)):
             counts[word] += int(w)
     return counts
@@ -212,8 +203,9 @@ def _window(table, start=None, end=None):
 def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
     """Per aspect: how many negative and other comments mention it (counted in the engine), the
     share of negative comments that mention it, and the aspect's negative rate with a Wilson interval."""
-    from fanlib.sentiment.stats import wilson
+    from fanlib.present.i18n import messages
 
+    zh = messages("sentiment", "zh")  # the summary names each aspect in Chinese too, whatever the report's language
     t = _window(scored.table, start, end)
     t = t.filter(t.has_text == 1)
     # Keywords are searched once per distinct text (comments repeat a lot), weighted by its counts.
@@ -231,7 +223,7 @@ def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
         rows.append(
             {
                 "aspect": aspect,
-                "aspect_zh": ASPECT_NAMES_ZH[aspect],
+                "aspect_zh": zh(f"aspect_{aspect}"),
                 "mentions": n,
                 "negative_mentions": k,
                 "share_of_negative": k / row["n_negative"] if row["n_negative"] else np.nan,

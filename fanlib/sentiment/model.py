@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from fanlib.sentiment import features
+from fanlib.sentiment.errors import ModelFormatError
 
 #: Bump when the files' layout or the feature definition changes; old caches are then rebuilt.
 FORMAT_VERSION = 1
@@ -36,10 +37,6 @@ DEFAULTS = {
     "ngrams": list(features.NGRAMS),
     "max_chars": features.MAX_CHARS,
 }
-
-
-class ModelFormatError(ValueError):
-    """A saved model folder cannot be read by this version of fanlib."""
 
 
 def _sigmoid(x):

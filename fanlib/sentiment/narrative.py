@@ -8,6 +8,9 @@ sentences escape every value from data (channels, communities, words) with ``md_
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import pandas as pd
 
 from fanlib.present.escape import md_text
@@ -26,13 +29,15 @@ def _num(T: Messages, value, unit: str = "number", digits: int = 1) -> str:
     return fmt_number(value, unit, T.lang, digits)
 
 
-def _when(T: Messages, ts) -> str:
+def when(T: Messages, ts: Any) -> str:
+    """A bin's start for reading: the date, and the hour when the bin is shorter than a day."""
     ts = pd.Timestamp(ts)
     # Hourly alerts need the hour; daily ones read better as a date.
     return fmt_date(ts, T.lang) + (f" {ts:%H:%M}" if (ts.hour or ts.minute) else "")
 
 
-def _join(T: Messages, items) -> str:
+def join_items(T: Messages, items: Iterable[Any]) -> str:
+    """Items joined with the language's list separator."""
     return T("list_sep").join(str(i) for i in items)
 
 
@@ -84,7 +89,7 @@ def status_banner(report, T: Messages) -> tuple[str, str]:
     worst = worst_open(report.alerts)
     if worst is not None:
         return (
-            T("banner_open", n=len(report.open_alerts), level=worst.level, start=_when(T, worst.start)),
+            T("banner_open", n=len(report.open_alerts), level=worst.level, start=when(T, worst.start)),
             "danger" if worst.level in ("I", "II") else "warning",
         )
     if report.alerts:
@@ -101,7 +106,7 @@ def what_to_do(alerts, T: Messages) -> list[str]:
     head = T(
         "actions_head",
         level=worst.level,
-        start=_when(T, worst.start),
+        start=when(T, worst.start),
         channels=channels,
         drivers=_md_join(T, worst.drivers[:5]) or T("none"),
     )
@@ -134,8 +139,8 @@ def alert_heading(alert: Alert, T: Messages) -> str:
     return T(
         "alert_heading",
         level=alert.level,
-        start=_when(T, alert.start),
-        end=_when(T, alert.end),
+        start=when(T, alert.start),
+        end=when(T, alert.end),
         open=T("alert_open") if alert.open else "",
     )
 
@@ -232,18 +237,6 @@ def card_table(card, T: Messages) -> pd.DataFrame:
         }
     )
     return metrics_display(df)
-
-
-def alerts_display(report, T: Messages) -> pd.DataFrame:
-    """The alerts table for reading: dates in the reader's format, channels by name, no examples."""
-    from fanlib.sentiment.analysis import alerts_table
-
-    df = alerts_table(report, sep=T("list_sep")).drop(columns=["examples"])
-    df["start"] = [_when(T, a.start) for a in report.alerts]
-    df["end"] = [_when(T, a.end) for a in report.alerts]
-    df["open"] = [T("open_yes") if a.open else T("open_no") for a in report.alerts]
-    df["channels"] = [_join(T, [channel_name(T, c) for c in a.channels]) for a in report.alerts]
-    return df
 
 
 def card_text(card, T: Messages) -> str:

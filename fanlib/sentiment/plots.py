@@ -103,7 +103,9 @@ def drivers_chart(drivers: pd.DataFrame, T, top: int = 15):
 
 
 def reliability_chart(reliability: pd.DataFrame, T):
-    """Mean predicted probability against the observed positive rate per probability bin."""
+    """Mean predicted probability against the observed positive rate per probability bin (a frame, or
+    the model card's ``reliability`` rows)."""
+    reliability = pd.DataFrame(reliability)
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
     ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, ls="--", lw=1, label=T("chart_perfect"))

@@ -21,6 +21,7 @@ import pandas as pd
 
 from fanlib.sentiment import corpus as corpus_mod
 from fanlib.sentiment.card import ModelCard, _has_snownlp, build_card, fan_comment_evaluation
+from fanlib.sentiment.errors import CorpusError
 from fanlib.sentiment.model import DEFAULTS, FORMAT_VERSION, SentimentModel
 
 _LOADED: dict[str, SentimentModel] = {}
@@ -56,7 +57,7 @@ def train(
     train_part = labelled[labelled["split"] == "train"]
     calib = labelled[labelled["split"] == "calibration"]
     if train_part["label"].nunique() < 2 or len(calib) < 20 or calib["label"].nunique() < 2:
-        raise corpus_mod.CorpusError(
+        raise CorpusError(
             f"not enough labelled texts: {len(train_part)} training and {len(calib)} calibration texts; both need "
             "positive and negative examples (the calibration split is about 10% of the texts, at least 20)"
         )
