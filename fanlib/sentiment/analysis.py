@@ -9,7 +9,7 @@ too little history) is not a failure: the result carries its reason, shown where
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -21,6 +21,10 @@ from fanlib.sentiment.card import Metrics, ModelCard
 from fanlib.sentiment.errors import ChurnComparisonError
 from fanlib.sentiment.result import SentimentResult
 from fanlib.sentiment.summary import build_summary
+
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
+    from fanlib.sentiment.model import SentimentModel
 
 #: The notebook parameters the analysis reads, with the values it takes when one is not given.
 DEFAULTS: dict[str, Any] = {
@@ -46,7 +50,9 @@ def needs_training(model_dir: str | None) -> bool:
     return model_dir is None and not (default_model_dir() / "model.json").exists()
 
 
-def analyse(fd: Any, params: Mapping[str, Any], *, model: Any = None, card: ModelCard | None = None) -> SentimentResult:
+def analyse(
+    fd: FanData, params: Mapping[str, Any], *, model: SentimentModel | None = None, card: ModelCard | None = None
+) -> SentimentResult:
     """The sentiment report for ``fd`` with the notebook's ``params`` (missing ones take ``DEFAULTS``).
 
     ``as_of`` (default: the last comment's day) closes the analysis window, ``start`` opens it (default:
@@ -85,7 +91,7 @@ def analyse(fd: Any, params: Mapping[str, Any], *, model: Any = None, card: Mode
     return result
 
 
-def _score(fd: Any, model: Any, p: dict[str, Any], result: SentimentResult) -> None:
+def _score(fd: FanData, model: SentimentModel, p: dict[str, Any], result: SentimentResult) -> None:
     """Score the comments of the window, and the daily and hourly figures every later section reads."""
     scored = queries.score_comments(
         fd, model, negative_threshold=p["negative_threshold"], start=p["start"], end=p["as_of"]
@@ -100,7 +106,7 @@ def _score(fd: Any, model: Any, p: dict[str, Any], result: SentimentResult) -> N
     result.scored, result.as_of = scored, as_of
 
 
-def _detect(fd: Any, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
+def _detect(fd: FanData, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
     """Crisis alerts: the detector on the per-channel counts, each alert with its details."""
     freq = p["freq"]
     thresholds = dict(p["alert_thresholds"] or {})
@@ -118,7 +124,7 @@ def _detect(fd: Any, scored: queries.ScoredComments, p: dict[str, Any], result: 
     result.alerts, result.detector_bins, result.params = found, detector_bins, params
 
 
-def _break_down(fd: Any, scored: queries.ScoredComments, result: SentimentResult) -> None:
+def _break_down(fd: FanData, scored: queries.ScoredComments, result: SentimentResult) -> None:
     """Volume, negative share and index by channel, community, content, city tier and fan layer."""
     by_channel = queries.breakdown(fd, scored, "channel")
     by_community = queries.breakdown(fd, scored, "community_id", top=30)
@@ -136,7 +142,7 @@ def _break_down(fd: Any, scored: queries.ScoredComments, result: SentimentResult
     result.by_tier, result.by_layer = by_tier, by_layer
 
 
-def _explain(fd: Any, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
+def _explain(fd: FanData, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
     """The words behind dissatisfaction: driver terms, example comments, emerging terms, aspects."""
     top = p["top_terms"]
     try:
@@ -151,7 +157,7 @@ def _explain(fd: Any, scored: queries.ScoredComments, p: dict[str, Any], result:
     result.emerging, result.aspects = emerging, aspects
 
 
-def _link_churn(fd: Any, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
+def _link_churn(fd: FanData, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
     """Whether fans who write negative comments churn more than the other commenters."""
     if not fd.has("events"):
         result.reasons["churn_link"] = ("why_no_churn_events", {})
@@ -162,7 +168,7 @@ def _link_churn(fd: Any, scored: queries.ScoredComments, p: dict[str, Any], resu
         result.reasons["churn_link"] = ("why_churn_compare", exc.fields)
 
 
-def labelled_check(fd: Any, scored: queries.ScoredComments) -> pd.DataFrame | None:
+def labelled_check(fd: FanData, scored: queries.ScoredComments) -> pd.DataFrame | None:
     """Accuracy of the model on comments that carry a human label (positive or negative), if any."""
     df = queries.labelled_scores(fd, scored)
     if df.empty or df["label"].nunique() < 2:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,10 @@ from ibis import _
 
 from fanlib.present.privacy import PLACEHOLDER, mask_pii
 from fanlib.stats.intervals import wilson
+
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
+    from fanlib.sentiment.queries import DayLike, ScoredComments
 
 #: Aspects and the words that mark them (matched as substrings, in the engine).
 ASPECT_KEYWORDS = {
@@ -154,7 +159,14 @@ def _texts_with_counts(fd, table, label: str, limit: int = 50_000) -> pd.DataFra
     return fd.execute(grouped.order_by([grouped.k.desc(), grouped.text]).limit(limit), label=label)
 
 
-def negative_drivers(fd, scored, start=None, end=None, top: int = 15, limit: int = 50_000) -> pd.DataFrame:
+def negative_drivers(
+    fd: FanData,
+    scored: ScoredComments,
+    start: DayLike | None = None,
+    end: DayLike | None = None,
+    top: int = 15,
+    limit: int = 50_000,
+) -> pd.DataFrame:
     """Words that separate negative comments from the rest over a window (z ≥ 1.96 is significant)."""
     t = _window(scored.table, start, end)
     neg = _texts_with_counts(fd, t.filter(t.is_negative == 1), "sentiment:drivers:negative", limit)
@@ -164,7 +176,13 @@ def negative_drivers(fd, scored, start=None, end=None, top: int = 15, limit: int
 
 
 def emerging_terms(
-    fd, scored, as_of, days: int = 7, baseline_days: int = 56, top: int = 15, limit: int = 50_000
+    fd: FanData,
+    scored: ScoredComments,
+    as_of: DayLike,
+    days: int = 7,
+    baseline_days: int = 56,
+    top: int = 15,
+    limit: int = 50_000,
 ) -> pd.DataFrame:
     """Words said more in the last ``days`` days up to ``as_of`` than in the ``baseline_days`` before."""
     as_of = pd.Timestamp(as_of).normalize()
@@ -178,7 +196,14 @@ def emerging_terms(
     return table.rename(columns={"count_a": "this_period", "count_b": "baseline"}).head(top)
 
 
-def example_comments(fd, scored, start=None, end=None, top: int = 5, limit: int = 50_000) -> pd.DataFrame:
+def example_comments(
+    fd: FanData,
+    scored: ScoredComments,
+    start: DayLike | None = None,
+    end: DayLike | None = None,
+    top: int = 5,
+    limit: int = 50_000,
+) -> pd.DataFrame:
     """The most repeated negative comments over a window, the most clearly negative first among equally
     repeated ones; masked before counting, so comments that differ only in a contact detail count as the
     one comment a reader sees. Columns ``example`` and ``comments``."""
@@ -200,7 +225,9 @@ def _window(table, start=None, end=None):
     return table
 
 
-def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
+def aspects(
+    fd: FanData, scored: ScoredComments, start: DayLike | None = None, end: DayLike | None = None
+) -> pd.DataFrame:
     """Per aspect: how many negative and other comments mention it (counted in the engine), the
     share of negative comments that mention it, and the aspect's negative rate with a Wilson interval."""
     from fanlib.present.i18n import messages

