@@ -102,3 +102,38 @@ def test_the_report_with_a_failing_section_shows_the_banner_and_writes_a_partial
     # the drivers' own fallback still names what is missing, in the summary and on the page
     assert summary["unavailable"] == {"drivers": "driver terms could not be computed (KeyError: 'term')"}
     assert "driver terms could not be computed" in text
+
+
+def test_the_errors_are_fanlib_input_errors_and_the_built_ins_they_replaced():
+    from fanlib.errors import EXIT_INPUT, FanlibError, InputError, exit_code_for
+    from fanlib.sentiment import errors
+
+    bases = {
+        errors.NoCommentsError: LookupError,
+        errors.CorpusError: ValueError,
+        errors.ModelFormatError: ValueError,
+        errors.ChurnComparisonError: ValueError,
+    }
+    for cls, builtin in bases.items():
+        exc = cls(negative=0, other=3, cutoff="2025-01-01") if cls is errors.ChurnComparisonError else cls("x")
+        assert isinstance(exc, InputError) and isinstance(exc, FanlibError) and isinstance(exc, builtin), cls
+        assert exit_code_for(exc) == EXIT_INPUT
+    assert sorted(errors.__all__) == sorted(c.__name__ for c in bases)
+
+
+def test_a_missing_part_is_said_in_the_readers_language_and_kept_in_english_in_the_summary(
+    tmp_path, small_demo_path, shown
+):
+    import shutil
+
+    import duckdb
+
+    path = tmp_path / "no_labels.duckdb"
+    shutil.copy(small_demo_path, path)
+    with duckdb.connect(str(path)) as con:
+        con.execute("update comments set label = null")
+    result = analyse(connect(path), {"lang": "zh"}, model=load_model(), card=load_card())
+    assert not shown and result.summary["status"] == "ok" and result.labelled is None
+    assert result.summary["unavailable"] == {"labelled": "no comment carries a human label (comments.label)"}
+    zh = messages("sentiment", "zh")
+    assert result.reason("labelled", zh) == zh("why_no_labels") and "人工标签" in zh("why_no_labels")
