@@ -28,6 +28,7 @@ SUMMARY_MODULES = {
     "fanlib/retention/summary.py": "03_retention",
     "fanlib/data_overview/summary.py": "00_data_overview",
     "fanlib/executive/summary.py": "05_overview",
+    "fanlib/sentiment/summary.py": "04_sentiment",
 }
 #: Top-level summary keys that are KPI-like figures (the rest are sections, settings and notes).
 TOP_LEVEL_FIGURES = ("verdict", "srm_p_value", "segment_count", "top_tier_gmv_share")
