@@ -13,7 +13,7 @@ import pandas as pd
 from fanlib.present import plotting
 from fanlib.present.plotting import BAD, GOOD, NEUTRAL, PALETTE
 
-from .narrative import _T
+from .narrative import _T, feature_label, model_label
 
 __all__ = [
     "retention_curves",
@@ -103,7 +103,7 @@ def km_curves(curves: dict, title: str, at_risk_times=None, xlabel: str = "", T=
             linewidth=0,
         )
         risk = km.at_risk(times)
-        for tt, r in zip(times, risk):
+        for tt, r in zip(times, risk, strict=True):
             tab.text(tt, n - 1 - i, f"{r:,}", ha="center", va="center", fontsize=8, color=color)
     plotting.percent_axis(ax, "y")
     ax.set_ylim(0, 1.02)
@@ -197,9 +197,6 @@ def holdout_chart(table: pd.DataFrame, title: str | None = None, ax=None, T=None
 
 def churn_model_charts(ch, T) -> None:
     """The churn models' ROC and PR curves, calibration, gains and the ten most important features, each shown."""
-    from .churn import feature_label
-    from .narrative import model_label
-
     roc_pr_chart(ch.test["churned"], {model_label(k, T): ch.test[f"p_{k}"] for k in ch.metrics.index}, T=T)
     plotting.show()
     calibration_chart({model_label(k, T): v for k, v in ch.calibration.items()}, T=T)

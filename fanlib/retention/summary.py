@@ -33,7 +33,7 @@ def bullet_text(lines: list[str]) -> str:
 def conclusions(results: dict, T: Messages, clv_horizon_days: int) -> list[str]:
     """The report's closing sentences from the sections that computed; empty when none did."""
     lang = T.lang
-    sep = "、" if lang == "zh" else ", "
+    sep = T("list_sep")
     lines = []
     if "day_n" in results:
         d7 = results["day_n"].set_index("day")
