@@ -13,8 +13,8 @@ Inside, the flow reads from the data to the page:
   ``churn_models`` and ``churn`` (the out-of-time workflow and the at-risk list), ``clv_models``
   (BG/NBD, Gamma-Gamma) and ``clv``; calibration and gains come from :mod:`fanlib.stats.classification`;
 * ``narrative`` (sentences from the figures, words from ``fanlib/present/locales/retention.yaml``),
-  ``plots`` (charts), ``summary`` (the summary JSON), ``analysis`` (the sections in order) and
-  ``errors``.
+  ``plots`` (charts), ``summary`` (the summary JSON), ``views`` (what each section shows), ``result``
+  (:class:`RetentionResult`), ``analysis`` (:func:`analyse`: the sections in order) and ``errors``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from .errors import CLVInputError, RetentionDataWarning, RetentionDateError, Ret
 #: that reading a constant of a query module (the runner's parameter check does) stays light.
 _LAZY = {
     "analyse": "analysis",
-    "RetentionResult": "analysis",
+    "RetentionResult": "result",
     "PARAMETERS": "analysis",
-    "SECTIONS": "analysis",
+    "SECTIONS": "result",
     "plots": None,
 }
 

@@ -1,8 +1,8 @@
 """Churn prediction as the report runs it: out-of-time train and test sets, the calibrated models and
 their evaluation, and the ranked at-risk list with each fan's reasons (exported for the operations team).
 
-Features and labels: :mod:`.churn_features`; the models: :mod:`.churn_models`; calibration and gains:
-:mod:`fanlib.stats.classification`.
+Features: :mod:`.churn_features`; labels and cut-offs: :mod:`.churn_labels`; the models:
+:mod:`.churn_models`; calibration and gains: :mod:`fanlib.stats.classification`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from fanlib.present.i18n import Messages
 from fanlib.stats.classification import calibration_bins, gains_table
 
 from .activity import analysis_date, warn_orders_without_events
-from .churn_features import ACTIVE_WITHIN_DAYS, churn_datasets, oot_cutoffs
+from .churn_features import ACTIVE_WITHIN_DAYS, churn_datasets
+from .churn_labels import oot_cutoffs
 from .churn_models import MAX_TRAIN_ROWS, ChurnModel, evaluate
 from .narrative import catalogue, reason_text
 

@@ -1,4 +1,5 @@
-"""Churn-prediction data: per-fan features as of a cut-off date and the churn label, from engine queries.
+"""Churn-prediction data: per-fan features as of a cut-off date, with the churn label, from engine queries
+(the label and the cut-offs themselves: :mod:`.churn_labels`).
 
 Definitions
 -----------
@@ -24,9 +25,11 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from fanlib.data.asof import to_date
 from fanlib.present.i18n import catalogue
 
-from .activity import activity_days, activity_rows, analysis_date, last_activity_day
+from .activity import last_activity_day
+from .churn_labels import check_label_window, label_expr
 from .durations import is_negative_comment
 from .errors import RetentionInputError
 
@@ -36,11 +39,9 @@ __all__ = [
     "FEATURES",
     "FEATURE_LABELS",
     "churn_features",
-    "label_churn",
     "churn_dataset",
     "churn_datasets",
     "feature_columns",
-    "oot_cutoffs",
 ]
 
 #: Fans scored by the model: active in the last week before the cut-off. Fans quiet for longer are
@@ -67,10 +68,6 @@ FEATURES = (
     "negative_share",
 )
 FEATURE_LABELS = {f: catalogue("retention")[f"feat_{f}"]["zh"] for f in FEATURES}
-
-
-def _cutoff(value: Any) -> _dt.date:
-    return pd.Timestamp(value).date()
 
 
 def _check_active_within(active_within_days: int | None, churn_days: int) -> int:
@@ -199,33 +196,6 @@ def _features_expr(fd, cuts: ir.Table, cutoffs: list[_dt.date]) -> ir.Table:
     )
 
 
-def _label_expr(
-    fd, cutoffs: dict[int, _dt.date], *, horizon_days: int, churn_days: int, basis: str = "activity"
-) -> ir.Table:
-    """(fan_id, position) of the fans active in the label window of each cut-off ``{position: cut-off}``
-    (see module notes): activity rows joined on their day to a small table of label-window days."""
-    shifts = range(horizon_days, horizon_days + churn_days)
-    frame = pd.DataFrame(
-        [(c + _dt.timedelta(days=k), position) for position, c in cutoffs.items() for k in shifts],
-        columns=["day", "position"],
-    ).astype({"day": "datetime64[s]", "position": "int64"})
-    label_days = ibis.memtable(frame).cast({"day": "date"})
-    a = activity_rows(fd, basis)
-    a = a.filter(a.day >= ibis.date(frame["day"].min().date()), a.day <= ibis.date(frame["day"].max().date()))
-    j = a.join(label_days, "day")
-    return j.select("fan_id", "position").distinct()
-
-
-def _check_label_window(c: _dt.date, end: _dt.date, horizon_days: int, churn_days: int) -> None:
-    stop = c + _dt.timedelta(days=horizon_days + churn_days - 1)
-    if stop > end:
-        raise RetentionInputError(
-            f"the label for cut-off {c} needs data up to {stop} ({horizon_days}-day horizon plus the "
-            f"{churn_days}-day churn window), but the data ends {end}; use a cut-off on or before "
-            f"{end - _dt.timedelta(days=horizon_days + churn_days - 1)}"
-        )
-
-
 def churn_datasets(
     fd: Any,
     cutoffs: Sequence[Any],
@@ -244,7 +214,7 @@ def churn_datasets(
     The label is an anti-join in the engine: a fan churned when they have no activity in the label window.
     """
     active_within_days = _check_active_within(active_within_days, churn_days)
-    cuts_list = [_cutoff(c) for c in cutoffs]
+    cuts_list = [to_date(c) for c in cutoffs]
     if not cuts_list:
         raise RetentionInputError("no cut-offs given")
     flags = [labelled] * len(cuts_list) if isinstance(labelled, bool) else list(labelled)
@@ -259,12 +229,12 @@ def churn_datasets(
                 "the last day"
             )
         if flag:
-            _check_label_window(c, end, horizon_days, churn_days)
+            check_label_window(c, end, horizon_days, churn_days)
     cuts = _cutoff_table(cuts_list, active_within_days=active_within_days)
     t = _features_expr(fd, cuts, cuts_list)
     if any(flags):
         labelled_positions = [i for i, flag in enumerate(flags) if flag]
-        seen = _label_expr(
+        seen = label_expr(
             fd, {i: cuts_list[i] for i in labelled_positions}, horizon_days=horizon_days, churn_days=churn_days
         ).mutate(seen=ibis.literal(1))
         t = t.left_join(seen, ["fan_id", "position"]).select(t, seen.seen)
@@ -353,30 +323,8 @@ def churn_features(
     out = churn_datasets(
         fd, [cutoff], labelled=False, churn_days=churn_days, active_within_days=active_within_days, channels=channels
     ).drop(columns="cutoff")
-    out.attrs.update(cutoff=_cutoff(cutoff), churn_days=churn_days)
+    out.attrs.update(cutoff=to_date(cutoff), churn_days=churn_days)
     return out
-
-
-def label_churn(
-    fd: Any,
-    fan_ids: pd.Series | None,
-    cutoff: Any,
-    *,
-    horizon_days: int = 30,
-    churn_days: int = 30,
-    basis: str = "activity",
-) -> pd.DataFrame:
-    """1 if the fan churned within ``horizon_days`` after the cut-off (see module notes), else 0."""
-    c = _cutoff(cutoff)
-    _check_label_window(c, last_activity_day(fd), horizon_days, churn_days)
-    start = c + _dt.timedelta(days=horizon_days)
-    stop = start + _dt.timedelta(days=churn_days - 1)
-    a = activity_days(fd, basis)
-    a = a.filter((a.day >= ibis.date(start)) & (a.day <= ibis.date(stop)))
-    seen = fd.execute(a.select("fan_id").distinct(), label="retention:churn_label")
-    ids = pd.Series(fan_ids, dtype="string")
-    active = ids.isin(seen["fan_id"].astype("string"))
-    return pd.DataFrame({"fan_id": ids.to_numpy(), "churned": (~active).astype(int).to_numpy()})
 
 
 def churn_dataset(
@@ -397,40 +345,8 @@ def churn_dataset(
         active_within_days=active_within_days,
         channels=channels,
     ).drop(columns="cutoff")
-    out.attrs.update(cutoff=_cutoff(cutoff))
+    out.attrs.update(cutoff=to_date(cutoff))
     return out
-
-
-def oot_cutoffs(
-    fd: Any,
-    *,
-    horizon_days: int = 30,
-    churn_days: int = 30,
-    n_train: int = 6,
-    step_days: int = 30,
-    test_cutoff: Any = None,
-    as_of: Any = None,
-) -> tuple[list[_dt.date], _dt.date]:
-    """(train cut-offs, test cut-off): the test cut-off is the latest whose label is complete by ``as_of``
-    (default: the data's last day); training labels are known by the test cut-off."""
-    end = analysis_date(fd, as_of).day
-    latest = end - _dt.timedelta(days=horizon_days + churn_days - 1)
-    test = latest if test_cutoff is None else _cutoff(test_cutoff)
-    if test > latest:
-        raise RetentionInputError(
-            f"the test cut-off {test} is too late: its label needs data up to "
-            f"{test + _dt.timedelta(days=horizon_days + churn_days - 1)} and the analysis "
-            f"date is {end}"
-        )
-    first = fd.date_range()[0]
-    if first is not None and test <= first.date():
-        raise RetentionInputError(
-            f"the analysis date {end} is too early for the churn model: its test cut-off "
-            f"{test} (as_of minus horizon_days and churn_days) is not after the data's first "
-            f"day, {first.date()}; choose a later as_of or shorter windows"
-        )
-    first_train = test - _dt.timedelta(days=horizon_days + churn_days)
-    return [first_train - _dt.timedelta(days=step_days * k) for k in range(n_train)], test
 
 
 def feature_columns(df: pd.DataFrame) -> list[str]:

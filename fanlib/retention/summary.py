@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -20,7 +21,7 @@ from fanlib.retention.narrative import churn_text, driver_label
 __all__ = ["retention_summary", "conclusions", "heading_text", "bullet_text"]
 
 
-def heading_text(key: str, T: Messages, **fields) -> str:
+def heading_text(key: str, T: Messages, **fields: Any) -> str:
     """A section's heading and its introduction (``intro_<name>`` for ``h_<name>``), as Markdown."""
     return f"## {T(key)}\n\n{T('intro_' + key[2:], **fields)}"
 

@@ -14,7 +14,7 @@ import pytest
 from fanlib.data.asof import data_end
 from fanlib.data.fandata import connect
 from fanlib.retention import churn_features as churn_data
-from fanlib.retention import churn_models
+from fanlib.retention import churn_labels, churn_models
 from fanlib.retention.durations import NEGATIVE_PATTERN
 from fanlib.retention.errors import RetentionInputError
 
@@ -99,7 +99,7 @@ def _reference_churned(raw: dict, fan_ids, cutoff: dt.date, horizon_days: int = 
 
 
 def test_one_query_for_all_cutoffs_equals_pandas_per_cutoff(small, raw):
-    trains, test_c = churn_data.oot_cutoffs(small)
+    trains, test_c = churn_labels.oot_cutoffs(small)
     today = data_end(small) + dt.timedelta(days=1)
     cutoffs = [*trains, test_c, today]
     got = churn_data.churn_datasets(small, cutoffs, labelled=[True] * (len(trains) + 1) + [False])
@@ -126,13 +126,13 @@ def test_one_query_for_all_cutoffs_equals_pandas_per_cutoff(small, raw):
 
 
 def test_single_cutoff_functions_agree_with_the_combined_query(small):
-    cutoff = churn_data.oot_cutoffs(small)[1]
+    cutoff = churn_labels.oot_cutoffs(small)[1]
     together = churn_data.churn_datasets(small, [cutoff])
     one = churn_data.churn_dataset(small, cutoff)
     pd.testing.assert_frame_equal(together.drop(columns="cutoff"), one)
     features = churn_data.churn_features(small, cutoff)
     pd.testing.assert_frame_equal(features, one.drop(columns="churned"))
-    labels = churn_data.label_churn(small, features["fan_id"], cutoff)
+    labels = churn_labels.label_churn(small, features["fan_id"], cutoff)
     assert (labels["churned"].to_numpy() == one["churned"].to_numpy()).all()
 
 
@@ -160,7 +160,7 @@ def test_stratified_sample_keeps_each_class_share():
 @pytest.fixture(scope="module")
 def demo_sets(demo_path):
     fd = connect(demo_path)
-    trains, test_c = churn_data.oot_cutoffs(fd)
+    trains, test_c = churn_labels.oot_cutoffs(fd)
     d = churn_data.churn_datasets(fd, [*trains, test_c])
     train = d[d["cutoff"].isin(trains)].drop(columns="cutoff").reset_index(drop=True)
     test = d[d["cutoff"] == test_c].drop(columns="cutoff").reset_index(drop=True)

@@ -14,7 +14,7 @@ from retention_data import random_fans, write_duckdb
 from sklearn.metrics import roc_auc_score
 
 from fanlib.data.fandata import connect
-from fanlib.retention import churn, churn_models
+from fanlib.retention import churn, churn_labels, churn_models
 from fanlib.retention import churn_features as churn_data
 from fanlib.retention.cox import CoxPH, design_matrix
 from fanlib.retention.durations import fan_durations
@@ -141,14 +141,14 @@ def test_features_cannot_see_after_the_cutoff(demo_path, fd, tmp_path):
     pd.testing.assert_frame_equal(full, trunc)
     # …while the label does look ahead, and says so when the data does not reach far enough
     with pytest.raises(RetentionInputError, match="needs data up to"):
-        churn_data.label_churn(cut, full["fan_id"], cutoff)
+        churn_labels.label_churn(cut, full["fan_id"], cutoff)
 
 
 def test_cutoff_after_the_data_ends(fd):
     with pytest.raises(RetentionInputError, match=r"cut-off 2026-03-01 is after the data ends \(2025-12-31\)"):
         churn_data.churn_features(fd, "2026-03-01")
     with pytest.raises(RetentionInputError, match="test cut-off .* is too late"):
-        churn_data.oot_cutoffs(fd, test_cutoff="2025-12-15")
+        churn_labels.oot_cutoffs(fd, test_cutoff="2025-12-15")
 
 
 def _stopping_data(tmp_path, stop_all: bool):
