@@ -15,17 +15,14 @@ The expected calibration error (ECE) is Σ_b (n_b/N)·|mean predicted_b − obse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 __all__ = ["STRATEGIES", "calibration_bins", "expected_calibration_error", "gains_table"]
 
 #: How the predictions are cut into calibration bins.
 STRATEGIES = ("quantile", "uniform")
-
-ArrayLike = Sequence[float] | np.ndarray | pd.Series
 
 
 def calibration_bins(y: ArrayLike, p: ArrayLike, bins: int = 10, strategy: str = "quantile") -> pd.DataFrame:

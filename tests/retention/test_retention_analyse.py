@@ -108,3 +108,17 @@ def test_an_analysis_date_after_the_data_is_refused_in_the_reports_words(fd, tmp
     with pytest.raises(retention.RetentionDateError, match="is after the data ends") as caught:
         retention.analyse(fd, notebook_params(tmp_path, as_of=dt.date(2030, 1, 1)))
     assert isinstance(caught.value, AnalysisDateError) and isinstance(caught.value, ValueError)
+
+
+def test_data_without_any_activity_is_refused_in_the_reports_words(tmp_path):
+    from retention_data import random_fans, write_duckdb
+
+    from fanlib.data import connect
+    from fanlib.retention.activity import NO_ACTIVITY, analysis_date
+
+    fans, events, orders = random_fans(n=20, seed=2)
+    path = write_duckdb(tmp_path / "quiet.duckdb", fans, events.iloc[:0], orders.iloc[:0])
+    with connect(str(path), validate=False) as quiet:  # the contract refuses it at the door already
+        with pytest.raises(retention.RetentionDateError) as caught:
+            analysis_date(quiet)
+    assert str(caught.value) == NO_ACTIVITY == "the events and orders tables are empty, so there is nothing to analyse"
