@@ -6,7 +6,7 @@ section shows, the sections' record and the summary); the notebook only shows it
 
 Inside, the flow reads from the data to the page:
 
-* queries (engine side): ``activity`` (activity days, start days, the analysis date), ``cohort_queries``,
+* queries (engine side): ``activity`` (activity days, start days, the analysis date), ``queries_cohorts``,
   ``durations`` (time to churn and its drivers), ``churn_features`` (features and labels per cut-off),
   and the purchase histories of ``clv``;
 * models and statistics: ``cohorts`` (retention rates), ``survival`` (Kaplan–Meier, log-rank), ``cox``,
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import CLVInputError, RetentionDataWarning, RetentionDateError, RetentionInputError, SurvivalInputError
+from .activity import RetentionDataWarning
+from .errors import CLVInputError, RetentionDateError, RetentionInputError, SurvivalInputError
 
 #: The public face's names that load the analysis (and scikit-learn, matplotlib) only when first used, so
 #: that reading a constant of a query module (the runner's parameter check does) stays light.

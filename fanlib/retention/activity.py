@@ -17,7 +17,7 @@ import ibis.expr.types as ir
 from fanlib.data import asof
 from fanlib.data.asof import AnalysisDateError, AsOf
 
-from .errors import RetentionDataWarning, RetentionDateError, RetentionInputError
+from .errors import RetentionDateError, RetentionInputError
 
 __all__ = [
     "RetentionInputError",
@@ -36,6 +36,12 @@ __all__ = [
 BASES = ("activity", "order")
 #: What starts a fan's clock: joining, or the first order.
 COHORT_BY = ("join", "first_order")
+
+
+class RetentionDataWarning(UserWarning):
+    """Data that the retention analyses can use but that readers should know about (the report shows
+    it once, in the reader's language, and silences the warning itself)."""
+
 
 #: Why there is no analysis date when the data has no activity at all (the words the report has always used).
 NO_ACTIVITY = "the events and orders tables are empty, so there is nothing to analyse"

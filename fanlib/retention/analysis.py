@@ -10,8 +10,8 @@ from typing import Any
 
 from fanlib.present.notebook import Sections, Summary
 
-from .activity import analysis_date
-from .errors import RetentionDataWarning, RetentionInputError
+from .activity import RetentionDataWarning, analysis_date
+from .errors import RetentionInputError
 from .narrative import catalogue
 from .result import SECTIONS, RetentionResult
 from .summary import bullet_text, conclusions, retention_summary

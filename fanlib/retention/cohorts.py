@@ -11,7 +11,7 @@ the denominator of period k only when that whole period lies on or before the
 analysis date, so recent cohorts never show false drops; cells where not every
 fan of the cohort could be observed yet are flagged ``complete = False``.
 
-The engine returns only counts per (group, period) (:mod:`.cohort_queries`); the rates are divided
+The engine returns only counts per (group, period) (:mod:`.queries_cohorts`); the rates are divided
 out in pandas.
 """
 
@@ -29,9 +29,9 @@ import pandas as pd
 
 from fanlib.metrics import CATALOGUE
 
-from .activity import activity_rows, analysis_date
-from .cohort_queries import cohort_counts, cohort_counts_by
-from .errors import RetentionDataWarning, RetentionInputError
+from .activity import RetentionDataWarning, activity_rows, analysis_date
+from .errors import RetentionInputError
+from .queries_cohorts import cohort_counts, cohort_counts_by
 
 __all__ = [
     "PERIOD_DAYS",

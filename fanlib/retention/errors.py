@@ -1,4 +1,4 @@
-"""The retention report's own exceptions and data warning.
+"""The retention report's own exceptions.
 
 Input problems (a parameter out of range, data that cannot answer a question) are
 :class:`fanlib.errors.InputError` and, as before, ``ValueError``: the section guard shows their
@@ -10,7 +10,7 @@ from __future__ import annotations
 from fanlib.data.asof import AnalysisDateError
 from fanlib.errors import InputError
 
-__all__ = ["RetentionInputError", "RetentionDateError", "SurvivalInputError", "CLVInputError", "RetentionDataWarning"]
+__all__ = ["RetentionInputError", "RetentionDateError", "SurvivalInputError", "CLVInputError"]
 
 
 class RetentionInputError(InputError, ValueError):
@@ -28,7 +28,3 @@ class SurvivalInputError(InputError, ValueError):
 
 class CLVInputError(InputError, ValueError):
     """Purchase histories that the lifetime-value models cannot use, with the reason."""
-
-
-class RetentionDataWarning(UserWarning):
-    """Data that the retention analyses can use but that readers should know about."""

@@ -18,7 +18,7 @@ from fanlib.retention import churn_labels, churn_models
 from fanlib.retention.durations import NEGATIVE_PATTERN
 from fanlib.retention.errors import RetentionInputError
 
-pytestmark = pytest.mark.filterwarnings("ignore::fanlib.retention.errors.RetentionDataWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::fanlib.retention.activity.RetentionDataWarning")
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from fanlib.retention.errors import RetentionInputError, SurvivalInputError
 from fanlib.retention.narrative import churn_event_messages
 from fanlib.retention.survival import KaplanMeier, logrank_test
 
-pytestmark = pytest.mark.filterwarnings("ignore::fanlib.retention.errors.RetentionDataWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::fanlib.retention.activity.RetentionDataWarning")
 
 
 @pytest.fixture(scope="module")
