@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from fanlib.stats import classification
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -69,10 +71,9 @@ def reliability_table(labels: ArrayLike, proba: ArrayLike, bins: int = 10) -> pd
     return out[["low", "high", "n", "mean_predicted", "observed"]]
 
 
-def expected_calibration_error(labels, proba, bins: int = 10) -> float:
+def expected_calibration_error(labels: ArrayLike, proba: ArrayLike, bins: int = 10) -> float:
     """ECE over equal-width bins: sum over bins of (bin share) x |mean predicted - observed|."""
-    t = reliability_table(labels, proba, bins)
-    return float((t["n"] / t["n"].sum() * (t["mean_predicted"] - t["observed"]).abs()).sum())
+    return classification.expected_calibration_error(labels, proba, bins, strategy="uniform")
 
 
 def paired_bootstrap_diff(

@@ -9,7 +9,8 @@ from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
 from fanlib.retention.cox import CoxPH, concordance_index, design_matrix
-from fanlib.retention.survival import KaplanMeier, SurvivalInputError, logrank_test
+from fanlib.retention.errors import SurvivalInputError
+from fanlib.retention.survival import KaplanMeier, logrank_test
 
 # A tiny data set worked by hand: times with ties and censoring.
 T = np.array([2, 3, 3, 3, 5, 6, 6, 8, 9, 9, 12, 12], dtype=float)
