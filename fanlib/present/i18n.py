@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -106,7 +107,7 @@ def _zh_big(value: float, digits: int) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.{digits}f}"
 
 
-def fmt_number(value, unit: str = "number", lang: str = DEFAULT_LANG, digits: int = 1) -> str:
+def fmt_number(value: Any, unit: str = "number", lang: str = DEFAULT_LANG, digits: int = 1) -> str:
     """Format a figure for a reader: 31.2%, ¥1.23万 / ¥12,345.00, 12.3万 / 123,456, 4.0 天 / 4.0 days."""
     check_lang(lang)
     if not _finite(value):
@@ -133,7 +134,7 @@ def fmt_number(value, unit: str = "number", lang: str = DEFAULT_LANG, digits: in
     return f"{value:,.{digits}f}" if not value.is_integer() else f"{value:,.0f}"
 
 
-def fmt_date(value, lang: str = DEFAULT_LANG) -> str:
+def fmt_date(value: Any, lang: str = DEFAULT_LANG) -> str:
     """2025年12月31日 / 31 Dec 2025."""
     check_lang(lang)
     if value is None:
@@ -146,7 +147,7 @@ def fmt_date(value, lang: str = DEFAULT_LANG) -> str:
     return f"{ts.year}年{ts.month}月{ts.day}日" if lang == "zh" else ts.strftime("%-d %b %Y")
 
 
-def fmt_period(start, end, lang: str = DEFAULT_LANG) -> str:
+def fmt_period(start: Any, end: Any, lang: str = DEFAULT_LANG) -> str:
     sep = " 至 " if lang == "zh" else " to "
     return fmt_date(start, lang) + sep + fmt_date(end, lang)
 

@@ -21,6 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 #: Preferred CJK families, best first: Debian's fonts-noto-cjk, then macOS and Windows fonts.
 CJK_FAMILIES = (
@@ -122,14 +124,14 @@ def _finish(ax, title=None, xlabel=None, ylabel=None):
     return ax
 
 
-def percent_axis(ax, axis: str = "x", decimals: int = 0):
+def percent_axis(ax: Axes, axis: str = "x", decimals: int = 0) -> Axes:
     from matplotlib.ticker import PercentFormatter
 
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(PercentFormatter(1.0, decimals=decimals))
     return ax
 
 
-def thousands_axis(ax, axis: str = "y"):
+def thousands_axis(ax: Axes, axis: str = "y") -> Axes:
     """Plain numbers with thousands separators (no 1e6 offset)."""
     from matplotlib.ticker import FuncFormatter
 
@@ -150,10 +152,10 @@ def bar(
     xlabel: str | None = None,
     ylabel: str | None = None,
     color: str | None = None,
-    ax=None,
+    ax: Axes | None = None,
     annotate: bool = True,
     max_bars: int | None = None,
-):
+) -> Axes:
     """A sorted bar chart (horizontal by default, so long Chinese labels stay readable).
 
     ``data`` is a Series (index = label) or a DataFrame with label column ``x`` and value column ``y``.
@@ -199,9 +201,9 @@ def line(
     xlabel: str | None = None,
     ylabel: str | None = None,
     percent: bool = False,
-    ax=None,
+    ax: Axes | None = None,
     markers: bool = False,
-):
+) -> Axes:
     """A line chart, optionally with a shaded band (``band=(low_col, high_col)``) such as a baseline or CI."""
     ax = _axes(ax, figsize=(10, 4))
     if band is not None and hue is None:
@@ -219,11 +221,11 @@ def heatmap(
     percent: bool = True,
     cmap: str = "YlGnBu",
     annot: bool = True,
-    ax=None,
+    ax: Axes | None = None,
     xlabel: str | None = None,
     ylabel: str | None = None,
-    mask=None,
-):
+    mask: pd.DataFrame | np.ndarray | None = None,
+) -> Axes:
     """A heatmap of a small matrix (cohorts × periods, layer transitions …); NaN cells stay blank."""
     rows, cols = matrix.shape
     ax = _axes(ax, figsize=(min(16, 1.0 + 0.7 * cols), min(12, 1.0 + 0.45 * rows)))
@@ -254,8 +256,8 @@ def forest(
     xlabel: str | None = None,
     percent: bool = False,
     significant: str | None = None,
-    ax=None,
-):
+    ax: Axes | None = None,
+) -> Axes:
     """A forest plot: one row per estimate with its interval, and a reference line.
 
     Rows whose ``significant`` column is true are drawn in the accent colour, others in grey.
@@ -287,9 +289,9 @@ def kpi_vs_target(
     higher_is_better: str | None = None,
     title: str | None = None,
     percent: bool = True,
-    ax=None,
+    ax: Axes | None = None,
     target_label: str = "目标 target",
-):
+) -> Axes:
     """Horizontal bars of KPI values, coloured good/bad against a target tick on each bar.
 
     ``higher_is_better`` names a boolean column; by default higher is better for every row.
@@ -311,7 +313,7 @@ def kpi_vs_target(
     return _finish(ax, title, "", "")
 
 
-def show(fig=None) -> None:
+def show(fig: Figure | None = None) -> None:
     """Render the current figure into the notebook output and free it (keeps memory flat in long reports)."""
     fig = fig or plt.gcf()
     with warnings.catch_warnings():

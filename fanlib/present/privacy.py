@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -146,7 +147,7 @@ def _spans(text: str) -> list[tuple[int, int, str]]:
     return sorted(spans)
 
 
-def mask_pii(text):
+def mask_pii(text: Any) -> Any:
     """Return ``text`` with phone numbers, QQ numbers, WeChat ids, e-mails and ID-card numbers masked.
 
     Non-strings (None, NaN) are returned unchanged, so the function can be mapped over

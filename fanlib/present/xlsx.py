@@ -217,7 +217,7 @@ class _Sheet:
             '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
             '</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><sheetData>'
         )
-        yield '<row r="1">' + "".join(f'<c r="{c}1"{h}' for c, h in zip(letters, self.header)) + "</row>"
+        yield '<row r="1">' + "".join(f'<c r="{c}1"{h}' for c, h in zip(letters, self.header, strict=True)) + "</row>"
         # one format per row: <row r="%s"><c r="A%s"%s<c r="B%s"%s...</row>
         template = '<row r="%s">' + "".join(f'<c r="{c}%s"%s' for c in letters) + "</row>"
         for start in range(0, self.n_rows, _CHUNK_ROWS):
@@ -226,7 +226,7 @@ class _Sheet:
             parts = [rows]
             for col in self.columns:
                 parts += (rows, col[start:stop].tolist())
-            yield "".join(template % t for t in zip(*parts))
+            yield "".join(template % t for t in zip(*parts, strict=True))
         yield "</sheetData></worksheet>"
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 #: The two-sided 95% normal quantile.
 Z95 = 1.959963984540054
 
 
-def wilson(k, n, z: float = Z95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def wilson(k: ArrayLike, n: ArrayLike, z: float = Z95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Share k/n with its Wilson score interval: (share, low, high), arrays in and out; NaN where n = 0.
 
     The bounds are kept inside [0, 1] and on either side of the share: at k = 0 or k = n, rounding
