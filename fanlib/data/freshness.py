@@ -76,17 +76,27 @@ def data_warnings(fd, as_of=None, stale_after_days: int = STALE_AFTER_DAYS) -> l
             continue
         gap = (reference - last).days
         if gap > stale_after_days:
-            found.append(DataWarning(
-                name, column, "stale",
-                f"the newest record is from {last.isoformat()}, {gap} days before the report date "
-                f"{reference.isoformat()} (more than {stale_after_days}); the export may be out of date",
-                {"last": last.isoformat(), "days": gap, "date": reference.isoformat(), "limit": stale_after_days}))
+            found.append(
+                DataWarning(
+                    name,
+                    column,
+                    "stale",
+                    f"the newest record is from {last.isoformat()}, {gap} days before the report date "
+                    f"{reference.isoformat()} (more than {stale_after_days}); the export may be out of date",
+                    {"last": last.isoformat(), "days": gap, "date": reference.isoformat(), "limit": stale_after_days},
+                )
+            )
         if first == last:
-            found.append(DataWarning(
-                name, column, "single_day",
-                f"all {rows:,} records fall on one day, {last.isoformat()}; trends, retention and windows "
-                f"need activity over many days",
-                {"rows": rows, "day": last.isoformat()}))
+            found.append(
+                DataWarning(
+                    name,
+                    column,
+                    "single_day",
+                    f"all {rows:,} records fall on one day, {last.isoformat()}; trends, retention and windows "
+                    f"need activity over many days",
+                    {"rows": rows, "day": last.isoformat()},
+                )
+            )
     return found
 
 

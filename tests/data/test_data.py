@@ -11,7 +11,7 @@ import pytest
 
 from fanlib.data import contract
 from fanlib.data import fandata as data_mod
-from fanlib.data import sources
+from fanlib.data import csv_files, sources
 from fanlib.data.fandata import (
     FanData,
     MissingTableError,
@@ -165,7 +165,7 @@ def test_detect_encoding(tmp_path):
 
 def test_gbk_detected_even_when_chinese_appears_late_and_chunks_split_characters(tmp_path, monkeypatch):
     # A tiny chunk size makes every multi-byte character straddle a chunk boundary somewhere.
-    monkeypatch.setattr(sources, "_CHUNK", 7)
+    monkeypatch.setattr(csv_files, "_CHUNK", 7)
     text = "fan_id,city\n" + "".join(f"{i},x\n" for i in range(200)) + "201,广州\n202,乌鲁木齐\n"
     path = tmp_path / "fans.csv"
     path.write_bytes(text.encode("gbk"))
