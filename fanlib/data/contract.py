@@ -39,6 +39,10 @@ EVENT_TYPES = (
     "click",
     "visit",
 )
+#: The five content and social interactions: what profiling's "interactions" KPI counts per fan.
+INTERACTION_TYPES = ("like", "comment", "share", "message", "ugc_post")
+#: The interactions plus a check-in: what churn and the demo call an interactive (engaged) event.
+ENGAGED_TYPES = (*INTERACTION_TYPES, "checkin")
 #: The planning documents' five content types.
 CONTENT_TYPES = ("product", "educational", "interactive", "emotional", "entertainment")
 ORDER_SOURCES = ("community", "private_domain", "public_domain")

@@ -35,6 +35,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
+from fanlib.data import contract
 from fanlib.present.i18n import catalogue
 
 from .activity import (
@@ -72,7 +73,7 @@ MAX_TRAIN_ROWS = 200_000
 #: reported separately (their risk is mostly that they have already gone).
 ACTIVE_WITHIN_DAYS = 7
 
-INTERACTIVE = ("like", "comment", "share", "message", "ugc_post", "checkin")
+INTERACTIVE = contract.ENGAGED_TYPES
 
 #: The model's features (besides one indicator per channel), each named in the ``retention`` catalogue
 #: as ``feat_<feature>``; FEATURE_LABELS holds the Chinese names.
