@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from fanlib.data import contract
+from helpers import frames_to_duckdb
 
 TABLES = tuple(contract.TABLE_NAMES)
 #: Every timestamp column of each contract table.
@@ -105,22 +106,17 @@ class Sources:
 
         path = self.root / "cases" / f"{case}.duckdb"
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            for name, df in tables.items():
-                con.register("frame", df)
-                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-                con.unregister("frame")
-                if timestamptz:
+        frames_to_duckdb(tables, path, session_timezone="UTC")
+        if timestamptz:
+            with duckdb.connect(str(path)) as con:
+                con.execute("SET TimeZone = 'UTC'")
+                for name in tables:
                     for col in TIME_COLUMNS[name]:
                         # The naive China times become instants, stored in UTC.
                         con.execute(
                             f'ALTER TABLE "{name}" ALTER "{col}" TYPE TIMESTAMPTZ '
                             f"USING timezone('{contract.TIMEZONE}', \"{col}\")"
                         )
-        finally:
-            con.close()
         return path
 
 

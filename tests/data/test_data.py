@@ -21,7 +21,7 @@ from fanlib.data.fandata import (
     transcode_to_utf8,
 )
 from fanlib.data.validate import ContractError
-from helpers import sample_tables
+from helpers import frames_to_duckdb, sample_tables
 
 NOW = "2026-01-01 00:00:00"
 
@@ -29,16 +29,6 @@ NOW = "2026-01-01 00:00:00"
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pd.DataFrame]:
     return sample_tables(n_fans=40, seed=3)
-
-
-def write_duckdb(path: Path, tables: dict[str, pd.DataFrame]) -> Path:
-    con = duckdb.connect(str(path))
-    for name, frame in tables.items():
-        con.register("frame", frame)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-        con.unregister("frame")
-    con.close()
-    return path
 
 
 def write_csvs(folder: Path, tables: dict[str, pd.DataFrame], encoding: str = "utf-8", newline: str = "\n") -> Path:
@@ -61,7 +51,7 @@ def digest(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def duck_path(tmp_path_factory, tables) -> Path:
-    return write_duckdb(tmp_path_factory.mktemp("duck") / "fans.duckdb", tables)
+    return frames_to_duckdb(tables, tmp_path_factory.mktemp("duck") / "fans.duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +75,7 @@ def test_duckdb_file_gives_contract_tables_with_contract_types(reference, tables
 
 
 def test_duckdb_source_is_opened_read_only(tmp_path, tables):
-    path = write_duckdb(tmp_path / "d.duckdb", tables)
+    path = frames_to_duckdb(tables, tmp_path / "d.duckdb")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     fd = connect(path, now=NOW)
     fd.fingerprint()
@@ -99,7 +89,7 @@ def test_default_source_is_the_demo_file(monkeypatch, tmp_path, tables):
     (tmp_path / "data").mkdir()
     (tmp_path / "params").mkdir()
     (tmp_path / "pyproject.toml").write_text("")
-    write_duckdb(tmp_path / "data" / "demo.duckdb", tables)
+    frames_to_duckdb(tables, tmp_path / "data" / "demo.duckdb")
     monkeypatch.chdir(tmp_path)
     with connect(now=NOW) as fd:
         assert fd.row_counts()["fans"] == len(tables["fans"])
@@ -365,12 +355,12 @@ def test_execute_counts_what_it_pulls(duck_path, tables):
 
 def test_fingerprint_is_stable_and_sensitive(tmp_path, tables, reference):
     first = reference.fingerprint()
-    path = write_duckdb(tmp_path / "again.duckdb", tables)
+    path = frames_to_duckdb(tables, tmp_path / "again.duckdb")
     with connect(path, now=NOW) as fd:
         assert fd.fingerprint() == first
     more = dict(tables)
     more["orders"] = pd.concat([tables["orders"], tables["orders"].iloc[:1].assign(order_id="O999999")])
-    with connect(write_duckdb(tmp_path / "more.duckdb", more), now=NOW) as fd:
+    with connect(frames_to_duckdb(more, tmp_path / "more.duckdb"), now=NOW) as fd:
         assert fd.fingerprint() != first
     assert len(first) == 16 and int(first, 16) >= 0
 
@@ -379,7 +369,7 @@ def test_summaries_work_on_data_that_fails_validation(tmp_path, tables):
     broken = {k: v.copy() for k, v in tables.items()}
     broken["orders"] = broken["orders"].drop(columns=["order_time"])
     broken["fans"]["join_time"] = True
-    with connect(write_duckdb(tmp_path / "b.duckdb", broken), validate=False, now=NOW) as fd:
+    with connect(frames_to_duckdb(broken, tmp_path / "b.duckdb"), validate=False, now=NOW) as fd:
         assert fd.row_counts()["orders"] == len(tables["orders"])
         assert len(fd.fingerprint()) == 16
         # orders has no usable time column now; events and comments still give the range
@@ -410,7 +400,7 @@ def test_bad_sources_are_clear_errors(tmp_path, monkeypatch, source, message):
 
 
 def test_timestamp_precisions_and_time_zones_are_not_wrong_types(tmp_path, tables):
-    path = write_duckdb(tmp_path / "p.duckdb", tables)
+    path = frames_to_duckdb(tables, tmp_path / "p.duckdb")
     con = duckdb.connect(str(path))
     con.execute("ALTER TABLE fans ALTER join_time TYPE TIMESTAMP_S")
     con.execute("ALTER TABLE orders ALTER order_time TYPE TIMESTAMP_MS")

@@ -20,7 +20,7 @@ import pytest
 
 from fanlib.data.fandata import connect
 from fanlib.data.validate import ContractError
-from helpers import sample_tables
+from helpers import frames_to_duckdb, sample_tables
 
 pytestmark = pytest.mark.postgres
 
@@ -80,13 +80,7 @@ def pg_source(pg_url, tables):
 @pytest.fixture(scope="module")
 def duck(tmp_path_factory, tables):
     path = tmp_path_factory.mktemp("pgcmp") / "same.duckdb"
-    con = duckdb.connect(str(path))
-    for name, frame in tables.items():
-        con.register("frame", frame)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-        con.unregister("frame")
-    con.close()
-    fd = connect(path, now=NOW)
+    fd = connect(frames_to_duckdb(tables, path), now=NOW)
     yield fd
     fd.close()
 

@@ -19,7 +19,7 @@ import pytest
 from fanlib.reports import params as P
 from fanlib.data.fandata import connect
 from fanlib.data.validate import main as validate_main
-from helpers import sample_tables
+from helpers import frames_to_duckdb, sample_tables
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,14 +123,9 @@ def test_excel_workbook_with_offset_strings(tmp_path, tables, zone):
 @pytest.mark.parametrize("zone", ZONES)
 def test_duckdb_file_with_timestamptz(tmp_path, tables, zone):
     path = tmp_path / "tz.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("SET TimeZone = 'UTC'")
-    for name, frame in with_aware_times(tables).items():
-        con.register("frame", frame)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-        con.unregister("frame")
-    assert con.execute("SELECT typeof(order_time) FROM orders LIMIT 1").fetchone()[0] == "TIMESTAMP WITH TIME ZONE"
-    con.close()
+    frames_to_duckdb(with_aware_times(tables), path, session_timezone="UTC")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT typeof(order_time) FROM orders LIMIT 1").fetchone()[0] == "TIMESTAMP WITH TIME ZONE"
     with connect(path, now=NOW, timezone=zone) as fd:
         assert_times(fd, tables, expected_from_instants(tables, zone))
 
