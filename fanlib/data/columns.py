@@ -15,6 +15,7 @@ Every cast runs in the engine, the same way for every source kind:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
@@ -120,7 +121,7 @@ def apply_mapping(name: str, raw: ir.Table, renames: dict[str, str]) -> tuple[ir
     return (raw.rename(rename) if rename else raw), problems
 
 
-def decimal_marks(declared) -> tuple[dict[str, str], list[Problem]]:
+def decimal_marks(declared: Any) -> tuple[dict[str, str], list[Problem]]:
     """The mapping's ``decimal`` entry as ``{"": mark, "orders": mark, "orders.amount_cny": mark}``.
 
     Mistakes (a mark other than ``.`` or ``,``, a table or column that is not a numeric contract column)

@@ -241,7 +241,7 @@ def table(name: str) -> Table:
         raise KeyError(f"{name!r} is not a contract table; the tables are {', '.join(TABLES)}") from None
 
 
-def check_timezone(name) -> str:
+def check_timezone(name: object) -> str:
     """``name`` if it is an IANA time zone name (``Asia/Shanghai``, ``UTC``); ValueError saying so if not."""
     import difflib
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones

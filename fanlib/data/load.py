@@ -23,10 +23,14 @@ import argparse
 import io
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fanlib.data import contract
+
+#: Told each step of a copy, as one line of text (the command line prints it).
+Progress = Callable[[str], None]
 
 #: Arrow type -> PostgreSQL column type, for the contract's four types.
 _PG_TYPES = {
@@ -84,7 +88,11 @@ def _tables(fd) -> list[str]:
 
 
 def to_postgres(
-    source, url: str, schema: str | None = None, progress=None, timezone: str = contract.TIMEZONE
+    source: str | Path,
+    url: str,
+    schema: str | None = None,
+    progress: Progress | None = None,
+    timezone: str = contract.TIMEZONE,
 ) -> dict[str, int]:
     """Copy the contract tables of ``source`` into PostgreSQL at ``url``; returns rows per table.
 
@@ -123,7 +131,9 @@ def to_postgres(
     return counts
 
 
-def to_parquet(source, folder: str | Path, progress=None, timezone: str = contract.TIMEZONE) -> dict[str, int]:
+def to_parquet(
+    source: str | Path, folder: str | Path, progress: Progress | None = None, timezone: str = contract.TIMEZONE
+) -> dict[str, int]:
     """Write the contract tables of ``source`` as ``folder/<table>.parquet``; returns rows per table."""
     import pyarrow.parquet as pq
 
@@ -158,7 +168,11 @@ def _libpq_url(url: str) -> str:
 
 
 def load(
-    source, to: str, schema: str | None = None, progress=None, timezone: str = contract.TIMEZONE
+    source: str | Path,
+    to: str,
+    schema: str | None = None,
+    progress: Progress | None = None,
+    timezone: str = contract.TIMEZONE,
 ) -> dict[str, int]:
     """Copy ``source`` to ``to``: a ``postgresql://`` URL or a ``parquet://`` folder."""
     scheme = urlsplit(to).scheme.lower()

@@ -6,11 +6,11 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from helpers import frames_to_duckdb, sample_tables
 
 from fanlib.data.asof import AnalysisDateError, AsOf, data_end, resolve_as_of, to_date
 from fanlib.data.fandata import connect
 from fanlib.errors import InputError
-from helpers import frames_to_duckdb, sample_tables
 
 NOW = "2026-01-01 00:00:00"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from helpers import frames_to_duckdb, sample_tables
 
-from fanlib.data import contract
+from fanlib.data import contract, csv_files, sources
 from fanlib.data import fandata as data_mod
-from fanlib.data import csv_files, sources
 from fanlib.data.fandata import (
     FanData,
     MissingTableError,
@@ -21,7 +21,6 @@ from fanlib.data.fandata import (
     transcode_to_utf8,
 )
 from fanlib.data.validate import ContractError
-from helpers import frames_to_duckdb, sample_tables
 
 NOW = "2026-01-01 00:00:00"
 
@@ -141,7 +140,7 @@ def test_csv_folder_in_any_common_encoding(tmp_path, tables, reference, encoding
 
 def test_detect_encoding(tmp_path):
     cases = {
-        "utf-8": "fan_id,城市\n1,深圳\n".encode("utf-8"),
+        "utf-8": "fan_id,城市\n1,深圳\n".encode(),
         "utf-8-sig": "fan_id,城市\n1,深圳\n".encode("utf-8-sig"),
         "gb18030": "fan_id,城市\n1,深圳\n".encode("gbk"),
         "utf-16": "fan_id,城市\n1,深圳\n".encode("utf-16"),
@@ -315,7 +314,7 @@ def test_missing_optional_tables_and_columns(tmp_path, tables):
     fd = connect(write_parquets(tmp_path / "pq", slim), now=NOW)
     assert fd.has("fans") and not fd.has("comments") and not fd.has("assignments")
     with pytest.raises(MissingTableError, match="'comments'"):
-        fd.comments
+        _ = fd.comments
     with pytest.raises(MissingTableError, match="'assignments'"):
         fd.table("assignments")
     # Absent optional columns are typed NULL columns, so code can refer to them.
@@ -378,8 +377,9 @@ def test_summaries_work_on_data_that_fails_validation(tmp_path, tables):
 
 def test_date_range_and_row_counts(reference, tables):
     lo, hi = reference.date_range()
-    times = pd.concat([tables["events"]["event_time"], tables["orders"]["order_time"],
-                       tables["comments"]["comment_time"]])
+    times = pd.concat(
+        [tables["events"]["event_time"], tables["orders"]["order_time"], tables["comments"]["comment_time"]]
+    )
     assert (lo, hi) == (times.min(), times.max())
 
 
@@ -388,10 +388,13 @@ def test_url_passwords_are_masked():
     assert data_mod._mask_url("postgresql://db/fans") == "postgresql://db/fans"
 
 
-@pytest.mark.parametrize("source, message", [
-    ("no/such/place.duckdb", "not found"),
-    ("notes.txt", "unknown kind of data source"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("no/such/place.duckdb", "not found"),
+        ("notes.txt", "unknown kind of data source"),
+    ],
+)
 def test_bad_sources_are_clear_errors(tmp_path, monkeypatch, source, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("hello")

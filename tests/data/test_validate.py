@@ -11,11 +11,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import frames_to_duckdb, sample_tables
 
 from fanlib.data import contract
 from fanlib.data.fandata import connect
 from fanlib.data.validate import ContractError, Problem, check_summary, main, pandera_schema, problems
-from helpers import frames_to_duckdb, sample_tables
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,13 +43,24 @@ def test_valid_data_passes_every_check(tmp_path, tables):
     summary = check_summary(fd)
     assert summary["passed"].all()
     checks = set(summary["check"])
-    assert {"not_null", "allowed_values", "min_value", "max_value", "not_in_future", "primary_key",
-            "foreign_key", "not_empty"} <= checks
+    assert {
+        "not_null",
+        "allowed_values",
+        "min_value",
+        "max_value",
+        "not_in_future",
+        "primary_key",
+        "foreign_key",
+        "not_empty",
+    } <= checks
     # One record per table for the FK to fans, per keyed table for the primary key.
-    assert set(summary.loc[summary.check == "foreign_key", "table"]) == {"events", "orders", "comments",
-                                                                            "assignments"}
-    assert set(summary.loc[summary.check == "primary_key", "column"]) == {"fan_id", "order_id", "comment_id",
-                                                                           "experiment_id, fan_id"}
+    assert set(summary.loc[summary.check == "foreign_key", "table"]) == {"events", "orders", "comments", "assignments"}
+    assert set(summary.loc[summary.check == "primary_key", "column"]) == {
+        "fan_id",
+        "order_id",
+        "comment_id",
+        "experiment_id, fan_id",
+    }
     fd.close()
 
 
@@ -85,7 +96,7 @@ def test_wrong_type(tmp_path, tables):
     # A table with a wrong-typed column is refused rather than handed out with wrong values.
     fd = connect(tmp_path / "bad.duckdb", validate=False, now=NOW)
     with pytest.raises(ContractError, match="amount_cny"):
-        fd.orders
+        _ = fd.orders
     fd.close()
 
 
@@ -257,8 +268,16 @@ def test_pandera_schema_agrees_with_the_engine_checks(tmp_path, tables):
             theirs.add(("order_id", "primary_key"))
         else:
             theirs.add((e.schema.name, e.check.name))
-    assert ours == theirs == {("amount_cny", "min_value"), ("source", "allowed_values"),
-                              ("order_time", "not_in_future"), ("order_id", "primary_key")}
+    assert (
+        ours
+        == theirs
+        == {
+            ("amount_cny", "min_value"),
+            ("source", "allowed_values"),
+            ("order_time", "not_in_future"),
+            ("order_id", "primary_key"),
+        }
+    )
     fd.close()
 
 
@@ -302,8 +321,13 @@ def test_demo_validation_pulls_only_counts(demo_path):
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "fanlib", "validate", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return subprocess.run(
+        [sys.executable, "-m", "fanlib", "validate", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
 
 
 def test_cli_ok_prints_row_counts(tmp_path, tables, capsys):
