@@ -14,7 +14,6 @@ what each file kind needs lives beside it: ``csv_files`` (encodings, CSV reading
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -30,10 +29,10 @@ from fanlib.data.csv_files import (  # noqa: F401 - CSV_MAX_LINE_BYTES, detect_e
     load_csv,
     transcode_to_utf8,
 )
+from fanlib.data.engine import limit_memory
 from fanlib.data.errors import SourceError
 from fanlib.data.excel import excel_frame, read_excel
-from fanlib.data.loaded import Loaded, contract_tables, duckdb_cause, mask_url, run_load, sql_list
-from fanlib.data.loaded import sql_str as _sql_str
+from fanlib.data.loaded import Loaded, contract_tables, duckdb_cause, mask_url, run_load, sql_list, sql_str
 from fanlib.data.spark import load_spark
 from fanlib.paths import is_url, resolve
 
@@ -45,8 +44,6 @@ _DUCKDB_SUFFIXES = {".duckdb", ".ddb", ".db"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
-#: DuckDB memory per connection; two parallel reports on a million fans stay within 8 GB.
-DUCKDB_MEMORY_LIMIT = "2.5GB"
 
 
 def _table_files(folder: Path) -> dict[str, list[Path]]:
@@ -80,7 +77,7 @@ def _table_files(folder: Path) -> dict[str, list[Path]]:
 def _new_scratch_duckdb() -> tuple[Any, str]:
     tmpdir = tempfile.mkdtemp(prefix="fanlib-")
     con = ibis.duckdb.connect(str(Path(tmpdir) / "loaded.duckdb"))
-    _limit_memory(con, str(Path(tmpdir) / "spill"))
+    limit_memory(con, str(Path(tmpdir) / "spill"))
     return con, tmpdir
 
 
@@ -121,7 +118,7 @@ def _fill_from_folder(con: Any, tmpdir: str, folder: Path) -> Loaded:
             else:
                 raise SourceError(f"{entry}: mixes CSV and Parquet parts; use one kind per table")
         elif entry.suffix.lower() in _PARQUET_SUFFIXES:
-            run_load(con, f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({_sql_str(entry)})', [entry], "Parquet")
+            run_load(con, f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({sql_str(entry)})', [entry], "Parquet")
             notes.append(entry.name)
         elif entry.suffix.lower() in _CSV_SUFFIXES:
             enc = load_csv(con, name, [entry], tmpdir)
@@ -157,20 +154,8 @@ def _load_duckdb(path: Path) -> Loaded:
     except Exception as e:
         raise SourceError(f"{path}: cannot open the DuckDB file read-only ({e})") from e
     spill = tempfile.mkdtemp(prefix="fanlib-spill-")
-    _limit_memory(con, spill)
+    limit_memory(con, spill)
     return Loaded(con, contract_tables(con), f"DuckDB file {path} (read-only)", spill)
-
-
-def duckdb_memory_limit() -> str:
-    """DuckDB's memory cap per connection: ``FANLIB_DUCKDB_MEMORY_LIMIT`` or ``DUCKDB_MEMORY_LIMIT``."""
-    return os.environ.get("FANLIB_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
-
-
-def _limit_memory(con, spill_dir: str) -> None:
-    """Cap DuckDB's memory and let it spill to ``spill_dir`` beyond the cap. DuckDB's own default, 80% of
-    RAM for every connection, lets two reports running side by side claim more than the machine has."""
-    con.raw_sql(f"SET memory_limit = {_sql_str(duckdb_memory_limit())}")
-    con.raw_sql(f"SET temp_directory = {_sql_str(spill_dir)}")
 
 
 def _load_url(url: str) -> Loaded:
@@ -187,9 +172,9 @@ def open_source(source: str | Path, timezone: str = contract.TIMEZONE) -> Loaded
     loaded = _load(source)
     try:
         if loaded.con.name == "duckdb":
-            loaded.con.raw_sql(f"SET TimeZone = {_sql_str(timezone)}")
+            loaded.con.raw_sql(f"SET TimeZone = {sql_str(timezone)}")
         elif loaded.con.name == "postgres":
-            loaded.con.raw_sql(f"SET TIME ZONE {_sql_str(timezone)}")
+            loaded.con.raw_sql(f"SET TIME ZONE {sql_str(timezone)}")
     except Exception as e:
         loaded.con.disconnect()
         if loaded.tmpdir:

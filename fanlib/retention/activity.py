@@ -1,5 +1,5 @@
-"""Engine-side building blocks shared by the retention modules: activity days, start dates,
-the analysis date, and input checks with clear messages.
+"""Engine-side building blocks shared by the retention queries: activity days, start dates,
+the analysis date (the shared one of :mod:`fanlib.data.asof`), and input checks with clear messages.
 
 Everything here returns ibis expressions over the FanData tables; nothing is
 pulled into pandas except counts and a few example ids.
@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import ibis.expr.types as ir
-import pandas as pd
+
+from fanlib.data import asof
+from fanlib.data.asof import AnalysisDateError, AsOf
+
+from .errors import RetentionDateError, RetentionInputError
 
 __all__ = [
     "RetentionInputError",
@@ -19,8 +25,8 @@ __all__ = [
     "activity_days",
     "activity_rows",
     "start_days",
-    "data_end",
-    "resolve_as_of",
+    "last_activity_day",
+    "analysis_date",
     "orders_without_events",
     "BASES",
     "COHORT_BY",
@@ -32,20 +38,21 @@ BASES = ("activity", "order")
 COHORT_BY = ("join", "first_order")
 
 
-class RetentionInputError(ValueError):
-    """Input the retention analyses cannot use; the message says what and how to fix it."""
-
-
 class RetentionDataWarning(UserWarning):
-    """Data that the retention analyses can use but that readers should know about."""
+    """Data that the retention analyses can use but that readers should know about (the report shows
+    it once, in the reader's language, and silences the warning itself)."""
 
 
-def _check_choice(name: str, value: str, allowed) -> None:
+#: Why there is no analysis date when the data has no activity at all (the words the report has always used).
+NO_ACTIVITY = "the events and orders tables are empty, so there is nothing to analyse"
+
+
+def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise RetentionInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
-def activity_rows(fd, basis: str = "activity") -> ir.Table:
+def activity_rows(fd: Any, basis: str = "activity") -> ir.Table:
     """(fan_id, day) of every event and order (``basis="order"``: orders only), duplicates kept."""
     _check_choice("basis", basis, BASES)
     o = fd.orders
@@ -56,12 +63,12 @@ def activity_rows(fd, basis: str = "activity") -> ir.Table:
     return days
 
 
-def activity_days(fd, basis: str = "activity") -> ir.Table:
+def activity_days(fd: Any, basis: str = "activity") -> ir.Table:
     """Distinct (fan_id, day) pairs on which a fan was active: any event or order, or orders only."""
     return activity_rows(fd, basis).distinct()
 
 
-def start_days(fd, cohort_by: str = "join") -> ir.Table:
+def start_days(fd: Any, cohort_by: str = "join") -> ir.Table:
     """(fan_id, start_day) plus the fans' attributes: the day each fan's clock starts."""
     _check_choice("cohort_by", cohort_by, COHORT_BY)
     f = fd.fans
@@ -73,32 +80,26 @@ def start_days(fd, cohort_by: str = "join") -> ir.Table:
     return first.join(f.select(fan_id=f.fan_id, **attrs), "fan_id")
 
 
-def data_end(fd) -> _dt.date:
-    """The last day with any event or order (the default analysis date)."""
-    e, o = fd.events, fd.orders
-    last_event = fd.execute(e.event_time.max(), label="retention:data_end:events")
-    last_order = fd.execute(o.order_time.max(), label="retention:data_end:orders")
-    ends = [v for v in (last_event, last_order) if v is not None and not pd.isna(v)]
-    if not ends:
-        raise RetentionInputError("the events and orders tables are empty, so there is nothing to analyse")
-    return max(pd.Timestamp(v) for v in ends).date()
+def last_activity_day(fd: Any) -> _dt.date:
+    """The last day with any event or order (the shared :func:`fanlib.data.asof.data_end`), in this
+    report's words when there is none."""
+    try:
+        return asof.data_end(fd)
+    except AnalysisDateError as exc:
+        raise RetentionDateError(NO_ACTIVITY) from exc
 
 
-def resolve_as_of(fd, as_of=None) -> tuple[_dt.date, _dt.date]:
-    """(as_of, data_end): the analysis date (default: the data's last day), checked against the data."""
-    end = data_end(fd)
-    if as_of is None:
-        return end, end
-    day = pd.Timestamp(as_of).date()
-    if day > end:
-        raise RetentionInputError(
-            f"the analysis date {day} is after the data ends ({end}); "
-            "choose a date on or before the last day with events or orders"
-        )
-    return day, end
+def analysis_date(fd: Any, as_of: Any = None) -> AsOf:
+    """The analysis day and the data's last day (the shared :func:`fanlib.data.asof.resolve_as_of`);
+    its refusals are :class:`RetentionDateError`, so they read as this report's input errors."""
+    last_activity_day(fd)
+    try:
+        return asof.resolve_as_of(fd, as_of)
+    except AnalysisDateError as exc:
+        raise RetentionDateError(str(exc)) from exc
 
 
-def orders_without_events(fd, examples: int = 5) -> tuple[int, list[str]]:
+def orders_without_events(fd: Any, examples: int = 5) -> tuple[int, list[str]]:
     """How many fans have orders but no events at all, with a few example fan ids."""
     o, e = fd.orders, fd.events
     buyers = o.select("fan_id").distinct()
@@ -108,7 +109,7 @@ def orders_without_events(fd, examples: int = 5) -> tuple[int, list[str]]:
     return n, ids["fan_id"].astype(str).tolist() if n else []
 
 
-def warn_orders_without_events(fd, basis: str) -> str | None:
+def warn_orders_without_events(fd: Any, basis: str) -> str | None:
     """Warn (and return the message) when fans have orders but no events."""
     n, ids = orders_without_events(fd)
     if not n:

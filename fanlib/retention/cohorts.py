@@ -1,4 +1,4 @@
-"""Cohort retention computed in the engine: matrices, curves by group, D-N retention, lifecycle.
+"""Cohort retention: matrices, curves by group, D-N retention, lifecycle (counts from the engine).
 
 Two definitions (as in Amplitude):
 
@@ -11,15 +11,17 @@ the denominator of period k only when that whole period lies on or before the
 analysis date, so recent cohorts never show false drops; cells where not every
 fan of the cohort could be observed yet are flagged ``complete = False``.
 
-The engine returns only counts per (group, period); the rates are divided out
-in pandas.
+The engine returns only counts per (group, period) (:mod:`.queries_cohorts`); the rates are divided
+out in pandas.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import numpy as np
@@ -27,7 +29,9 @@ import pandas as pd
 
 from fanlib.metrics import CATALOGUE
 
-from .activity import RetentionDataWarning, RetentionInputError, activity_rows, resolve_as_of, start_days
+from .activity import RetentionDataWarning, activity_rows, analysis_date
+from .errors import RetentionInputError
+from .queries_cohorts import cohort_counts, cohort_counts_by
 
 __all__ = [
     "PERIOD_DAYS",
@@ -63,103 +67,6 @@ def _check_period(period: str) -> int:
     if period not in PERIOD_DAYS:
         raise RetentionInputError(f"period must be one of {', '.join(PERIOD_DAYS)}; got {period!r}")
     return PERIOD_DAYS[period]
-
-
-#: bits used per 64-bit mask of active periods (the sign bit left alone)
-_MASK_BITS = 62
-
-
-def _counts(fd, *, group, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str, basis: str):
-    """``_counts_by`` for one grouping: (sizes, on, after)."""
-    return _counts_by(
-        fd,
-        groups={"group": group},
-        period_days=period_days,
-        max_period=max_period,
-        as_of=as_of,
-        cohort_by=cohort_by,
-        basis=basis,
-    )["group"]
-
-
-def _counts_by(
-    fd, *, groups: dict, period_days: int, max_period: int, as_of: _dt.date, cohort_by: str, basis: str
-) -> dict:
-    """Engine counts: fans per (group, last observable period), active fans per (group, period) and fans
-    per (group, last period reached).
-
-    One query, one pass over the activity rows: they are joined once to the small table of fans (start
-    day, group, last observable period and an integer row key), then reduced per fan to the last period
-    reached and a bit mask of the periods 0 … max_period the fan was active in. Counting per group is
-    then bit tests over one row per fan, so no (fan, period) pairs are ever made distinct and the fan id
-    string is hashed only once, in the join. Several groupings (``{name: fans → group}``) share that
-    per-fan reduction: it is kept in an engine-side temporary table while each grouping's counts are read
-    from it, and comes back as ``{name: (sizes, on, after)}``.
-    """
-    s = start_days(fd, cohort_by)
-    as_of_lit = ibis.date(as_of)
-    s = s.filter(s.start_day <= as_of_lit)
-    names = list(groups)
-    group_cols = [f"group_{i}" for i in range(len(names))]
-    s = s.mutate(
-        max_obs=((as_of_lit.delta(s.start_day, unit="day") + 1) // period_days - 1).cast("int64"),
-        **{col: groups[name](s).cast("string") for col, name in zip(group_cols, names)},
-    )
-    s = s.select("fan_id", "start_day", "max_obs", *group_cols, fan_key=ibis.row_number())
-    days = activity_rows(fd, basis)
-    j = days.join(s, "fan_id")
-    j = j.filter(j.day <= as_of_lit, j.day >= j.start_day)
-    period = (j.day.delta(j.start_day, unit="day") // period_days).cast("int64")
-    counted = period <= ibis.least(j.max_obs, ibis.literal(max_period))  # fully observed and shown
-    one = ibis.literal(1).cast("int64")
-    chunks = range(max_period // _MASK_BITS + 1)
-    masks = {
-        f"mask{c}": ibis.ifelse(
-            counted & (period // _MASK_BITS == c),
-            one << (period - c * _MASK_BITS).cast("int32"),
-            ibis.literal(0).cast("int64"),
-        ).bit_or()
-        for c in chunks
-    }
-    per = j.group_by("fan_key").aggregate(last=period.max(), **masks)
-    fans = s.left_join(per, s.fan_key == per.fan_key)
-    fans = fans.select(*group_cols, "max_obs", "last", *masks)
-    if len(names) > 1:
-        fans = fans.cache()
-    # SQL's LEAST skips NULLs: a fan with no activity (no "last") must not reach any period
-    reach = ibis.ifelse(
-        fans["last"].notnull(), ibis.least(fans["last"], fans.max_obs, ibis.literal(max_period)), ibis.null("int64")
-    )
-    observable = fans.max_obs.clip(upper=max_period)
-    keys = range(-1, max_period + 1)
-    agg = {}
-    for k in keys:
-        # ifelse, not a cast: PostgreSQL cannot cast boolean to bigint (nor shift by a bigint, above)
-        agg[f"size_{k + 1}"] = (observable == k).ifelse(1, 0).sum()
-        agg[f"after_{k + 1}"] = (reach == k).ifelse(1, 0).sum()
-        if k >= 0:
-            bit = (fans[f"mask{k // _MASK_BITS}"] >> (k % _MASK_BITS)) & 1
-            agg[f"on_{k + 1}"] = bit.fill_null(0).sum()
-    try:
-        wides = {
-            name: fd.execute(fans.group_by(group=fans[col]).aggregate(**agg), label="retention:cohort_counts")
-            for col, name in zip(group_cols, names)
-        }
-    finally:
-        if len(names) > 1:
-            fans.release()
-
-    def long(wide, kind, name, first):
-        cols = [f"{kind}_{k + 1}" for k in keys if k >= first]
-        out = wide.melt(id_vars="group", value_vars=cols, var_name=name, value_name="n")
-        out[name] = out[name].str.removeprefix(f"{kind}_").astype("int64") - 1
-        out["n"] = out["n"].fillna(0).astype("int64")
-        return out[out["n"] > 0].reset_index(drop=True)
-
-    return {
-        name: (long(wide, "size", "max_obs", -1), long(wide, "on", "period", 0), long(wide, "after", "reach", -1))
-        for name, wide in wides.items()
-    }
 
 
 def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_period: int) -> pd.DataFrame:
@@ -239,14 +146,14 @@ class CohortTable:
 
 
 def cohort_table(
-    fd,
+    fd: Any,
     *,
     period: str = "week",
     cohort_period: str | None = None,
     cohort_by: str = "join",
     basis: str = "activity",
     max_periods: int = 12,
-    as_of=None,
+    as_of: Any = None,
     min_cohort_size: int = 20,
 ) -> CohortTable:
     """Retention by start cohort (fans grouped by the day/week/month they joined or first ordered).
@@ -260,9 +167,9 @@ def cohort_table(
     _check_period(cohort_period)
     if max_periods < 1:
         raise RetentionInputError("max_periods must be at least 1")
-    as_of, _ = resolve_as_of(fd, as_of)
+    as_of = analysis_date(fd, as_of).day
     unit = _TRUNCATE[cohort_period]
-    sizes, on, after = _counts(
+    sizes, on, after = cohort_counts(
         fd,
         group=lambda s: s.start_day.truncate(unit),
         period_days=length,
@@ -301,14 +208,14 @@ _GROUPS = {
 
 
 def retention_curves(
-    fd,
+    fd: Any,
     by: str = "all",
     *,
     period: str = "day",
     max_periods: int = 90,
     cohort_by: str = "join",
     basis: str = "activity",
-    as_of=None,
+    as_of: Any = None,
     top: int | None = None,
 ) -> pd.DataFrame:
     """Retention curves (both definitions) by a fan attribute: all, channel, community_id or city_tier.
@@ -329,16 +236,16 @@ def retention_curves(
 
 
 def retention_curves_by(
-    fd,
-    bys,
+    fd: Any,
+    bys: Iterable[str],
     *,
     period: str = "day",
     max_periods: int = 90,
     cohort_by: str = "join",
     basis: str = "activity",
-    as_of=None,
+    as_of: Any = None,
     top: dict[str, int] | None = None,
-) -> dict:
+) -> dict[str, pd.DataFrame]:
     """``retention_curves`` for several fan attributes with one pass over the activity rows: ``{by: curves}``;
     ``top`` keeps the largest groups of the attributes it names (``{"community_id": 8}``)."""
     bys = list(bys)
@@ -346,8 +253,8 @@ def retention_curves_by(
     if unknown:
         raise RetentionInputError(f"by must be one of {', '.join(_GROUPS)}; got {unknown[0]!r}")
     length = _check_period(period)
-    as_of, _ = resolve_as_of(fd, as_of)
-    counts = _counts_by(
+    as_of = analysis_date(fd, as_of).day
+    counts = cohort_counts_by(
         fd,
         groups={by: _GROUPS[by] for by in bys},
         period_days=length,
@@ -373,7 +280,12 @@ def retention_curves_by(
 
 
 def day_n_retention(
-    fd, days=(1, 7, 30, 90), *, cohort_by: str = "join", basis: str = "activity", as_of=None
+    fd: Any,
+    days: Iterable[int] = (1, 7, 30, 90),
+    *,
+    cohort_by: str = "join",
+    basis: str = "activity",
+    as_of: Any = None,
 ) -> pd.DataFrame:
     """D1/D7/D30/D90 retention (both definitions) of all fans, next to the planning benchmarks."""
     days = sorted(int(d) for d in days)
@@ -392,7 +304,9 @@ def day_n_retention(
     return out.reset_index(drop=True)
 
 
-def lifecycle_counts(fd, *, period: str = "week", basis: str = "activity", as_of=None, start=None) -> pd.DataFrame:
+def lifecycle_counts(
+    fd: Any, *, period: str = "week", basis: str = "activity", as_of: Any = None, start: Any = None
+) -> pd.DataFrame:
     """Active fans per calendar period split into new, returning and resurrected, plus dormant fans.
 
     * new: active in the period they joined;
@@ -401,7 +315,7 @@ def lifecycle_counts(fd, *, period: str = "week", basis: str = "activity", as_of
     * dormant: active in the previous period but not in this one (shown as a negative bar by convention).
     """
     length = _check_period(period)
-    as_of, _ = resolve_as_of(fd, as_of)
+    as_of = analysis_date(fd, as_of).day
     a = activity_rows(fd, basis)  # made distinct per (fan, period) below
     a = a.filter(a.day <= ibis.date(as_of))
 

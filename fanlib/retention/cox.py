@@ -10,18 +10,23 @@ survival curves drop at the right moment.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
-from .survival import SurvivalInputError, check_survival_input
+from .errors import SurvivalInputError
+from .survival import check_survival_input
 
 __all__ = ["CoxPH", "design_matrix", "concordance_index", "reference_levels"]
 
 
-def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[str, str] | None = None) -> pd.DataFrame:
+def design_matrix(
+    df: pd.DataFrame, numeric: Sequence[str] = (), categorical: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Covariates for a Cox model: numeric columns as they are, categoricals as 0/1 columns
     against a named reference level (``{"channel": "wechat"}`` gives ``channel[douyin]`` …)."""
     parts = [df[list(numeric)].astype(float)] if numeric else []
@@ -29,7 +34,7 @@ def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[s
         values = df[col].astype("string").fillna("unknown")
         levels = sorted(set(values.dropna()))
         if ref not in levels:
-            raise ValueError(
+            raise SurvivalInputError(
                 f"reference level {ref!r} of {col!r} does not occur in the data (levels: {', '.join(levels)})"
             )
         for level in levels:
@@ -38,7 +43,7 @@ def design_matrix(df: pd.DataFrame, numeric: list[str] = (), categorical: dict[s
     X = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=df.index)
     constant = [c for c in X.columns if X[c].nunique() < 2]
     if constant:
-        raise ValueError(f"covariates without variation cannot be estimated: {', '.join(constant)}")
+        raise SurvivalInputError(f"covariates without variation cannot be estimated: {', '.join(constant)}")
     return X
 
 
@@ -58,7 +63,7 @@ def _block_cross(wx: np.ndarray, X: np.ndarray, starts: np.ndarray) -> np.ndarra
     matrix product per block instead of an n×p×p array (which at a million fans is gigabytes)."""
     ends = np.append(starts[1:], X.shape[0])
     out = np.empty((starts.size, X.shape[1], X.shape[1]))
-    for b, (lo, hi) in enumerate(zip(starts, ends)):
+    for b, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
         out[b] = wx[lo:hi].T @ X[lo:hi]
     return out
 
@@ -83,7 +88,7 @@ class CoxPH:
     Grambsch–Therneau test on scaled Schoenfeld residuals.
     """
 
-    def __init__(self, ties: str = "efron", alpha: float = 0.05, tol: float = 1e-10, max_iter: int = 100):
+    def __init__(self, ties: str = "efron", alpha: float = 0.05, tol: float = 1e-10, max_iter: int = 100) -> None:
         if ties not in ("efron", "breslow"):
             raise ValueError("ties must be 'efron' or 'breslow'")
         self.ties, self.alpha, self.tol, self.max_iter = ties, alpha, tol, max_iter
@@ -112,10 +117,9 @@ class CoxPH:
         return X[order], t[order], e[order], names
 
     def _risk_sets(self, beta, need_hess=True) -> _RiskSets:
-        X, t, e = self._X, self._t, self._e
+        X = self._X
         eta = X @ beta
         w = np.exp(eta - eta.max())  # a common factor cancels in every ratio below
-        p = X.shape[1]
         ev = self._ev_index  # indices (in sorted order) of events
         grp, first, k, d = self._ev_group, self._grp_first, self._ev_k, self._grp_d
         wx = w[:, None] * X
@@ -141,7 +145,7 @@ class CoxPH:
             )
         return _RiskSets(ll, grad, hess)
 
-    def fit(self, X, durations, events) -> CoxPH:
+    def fit(self, X: pd.DataFrame | np.ndarray, durations: ArrayLike, events: ArrayLike) -> CoxPH:
         """Fit by Newton–Raphson with step halving; returns self."""
         X, t, e, names = self._prepare(X, durations, events)
         self._mean = X.mean(axis=0)
@@ -229,17 +233,17 @@ class CoxPH:
         X = np.asarray(X, dtype=float)
         return X[:, None] if X.ndim == 1 else X
 
-    def predict_partial_hazard(self, X) -> np.ndarray:
+    def predict_partial_hazard(self, X: pd.DataFrame | np.ndarray) -> np.ndarray:
         """exp(x β): each fan's hazard relative to the baseline (covariates = 0)."""
         return np.exp(self._as_matrix(X) @ self.params_.to_numpy())
 
-    def cumulative_hazard_at(self, times) -> np.ndarray:
+    def cumulative_hazard_at(self, times: ArrayLike) -> np.ndarray:
         """The (non-lagged) baseline cumulative hazard H0 at arbitrary times (right-continuous step)."""
         bch = self.baseline_cumulative_hazard_
         idx = np.searchsorted(bch["time"].to_numpy(), np.asarray(times, dtype=float), side="right") - 1
         return np.where(idx >= 0, bch["cumulative_hazard"].to_numpy()[np.clip(idx, 0, None)], 0.0)
 
-    def predict_survival(self, X, times) -> pd.DataFrame:
+    def predict_survival(self, X: pd.DataFrame | np.ndarray, times: ArrayLike) -> pd.DataFrame:
         """S(t | x) = exp(−H0(t)·exp(xβ)); rows are times, columns are fans."""
         H0 = self.cumulative_hazard_at(times)
         return pd.DataFrame(np.exp(-np.outer(H0, self.predict_partial_hazard(X))), index=np.asarray(times))
@@ -279,7 +283,7 @@ class CoxPH:
         return pd.DataFrame({"statistic": stat, "p": p, "proportional": p >= self.alpha}, index=self.names_)
 
 
-def concordance_index(durations, risk_scores_for_survival, events) -> float:
+def concordance_index(durations: ArrayLike, risk_scores_for_survival: ArrayLike, events: ArrayLike) -> float:
     """Harrell's C: among comparable pairs (the earlier time is an observed churn), the share
     where the fan who churned first has the lower predicted survival score (ties count ½).
 
@@ -295,7 +299,7 @@ def concordance_index(durations, risk_scores_for_survival, events) -> float:
     ends = np.append(starts[1:], t.size)
     later = np.empty(0)
     concordant = tied = comparable = 0.0
-    for a, b in zip(starts, ends):
+    for a, b in zip(starts, ends, strict=True):
         grp_s, grp_e = s[a:b], e[a:b]
         if later.size and grp_e.any():
             se = grp_s[grp_e]

@@ -16,12 +16,14 @@ write comments) and keeps every driver known before the follow-up it explains.
 from __future__ import annotations
 
 import datetime as _dt
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .activity import RetentionInputError, activity_rows, resolve_as_of, start_days, warn_orders_without_events
+from .activity import activity_rows, analysis_date, start_days, warn_orders_without_events
+from .errors import RetentionInputError
 
 __all__ = ["NEGATIVE_PATTERN", "negative_comments", "is_negative_comment", "fan_durations"]
 
@@ -33,7 +35,7 @@ NEGATIVE_PATTERN = (
 )
 
 
-def negative_comments(fd, pattern: str = NEGATIVE_PATTERN) -> ir.Table | None:
+def negative_comments(fd: Any, pattern: str = NEGATIVE_PATTERN) -> ir.Table | None:
     """Comments judged negative: the human label where there is one, else the complaint-word pattern.
 
     Returns (fan_id, comment_time) rows, or None when the source has no comments table.
@@ -50,12 +52,12 @@ def is_negative_comment(c: ir.Table, pattern: str = NEGATIVE_PATTERN) -> ir.Bool
 
 
 def fan_durations(
-    fd,
+    fd: Any,
     *,
     churn_days: int = 30,
     basis: str = "activity",
     cohort_by: str = "join",
-    as_of=None,
+    as_of: Any = None,
     landmark_days: int = 0,
     negative_min: int = 2,
 ) -> pd.DataFrame:
@@ -70,7 +72,7 @@ def fan_durations(
         raise RetentionInputError("churn_days must be at least 1")
     if landmark_days < 0:
         raise RetentionInputError("landmark_days must be ≥ 0")
-    as_of, _ = resolve_as_of(fd, as_of)
+    as_of = analysis_date(fd, as_of).day
     follow_end = as_of - _dt.timedelta(days=churn_days)
     warn_orders_without_events(fd, basis)
     s = start_days(fd, cohort_by)
@@ -133,21 +135,3 @@ def _in_window(day, start_day, window_days, end_lit):
     if window_days is None:
         return (day >= start_day) & (day <= end_lit)
     return (day >= start_day) & (day.delta(start_day, unit="day") < window_days)
-
-
-def churn_event_messages(durations: pd.DataFrame, T=None) -> list[str]:
-    """Plain-language warnings about the mix of churned and censored fans (none churned, all churned);
-    ``T`` is the ``retention`` catalogue (English when not given)."""
-    from fanlib.present.i18n import fmt_number
-
-    from .narrative import catalogue
-
-    T = T if T is not None else catalogue("en")
-    n, k = len(durations), int(durations["event"].sum())
-    a = durations.attrs
-    fields = dict(n=fmt_number(n, "count", T.lang), days=a.get("churn_days"), follow_end=a.get("follow_end"))
-    if k == 0:
-        return [T("no_churn_observed", **fields)]
-    if k == n:
-        return [T("all_churned", **fields)]
-    return []

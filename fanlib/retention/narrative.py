@@ -27,6 +27,9 @@ __all__ = [
     "curves_line",
     "km_groups",
     "km_medians_text",
+    "feature_label",
+    "reason_text",
+    "churn_event_messages",
 ]
 
 
@@ -39,7 +42,8 @@ def _T(T: Messages | None) -> Messages:
     return T if T is not None else catalogue()
 
 
-def pct(x: float, digits: int = 1) -> str:
+def pct(x: float | None, digits: int = 1) -> str:
+    """A share as a percentage (``–`` when missing)."""
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}%}"
 
 
@@ -81,7 +85,7 @@ def retention_findings(day_n: pd.DataFrame, T: Messages | None = None) -> list[s
         if row.current_industry is not None and not pd.isna(row.current_industry):
             key = "day_n_current_above" if row.rate_on > row.current_industry else "day_n_current_not_above"
             text += T(key, current=fmt_number(row.current_industry, "pct", lang))
-        out.append(text + ("。" if lang == "zh" else "."))
+        out.append(text + T("sentence_end"))
     return out
 
 
@@ -94,7 +98,7 @@ def cox_findings(
 ) -> list[str]:
     """Bullets on the drivers whose hazard ratio differs from 1, strongest first, and on the PH check."""
     T = _T(T)
-    sep = "、" if T.lang == "zh" else ", "
+    sep = T("list_sep")
     s = summary[summary["p"] < alpha].copy()
     s["strength"] = np.abs(np.log(s["hazard_ratio"]))
     out = []
@@ -120,6 +124,7 @@ def cox_findings(
 
 
 def model_label(kind: str, T: Messages | None = None) -> str:
+    """A churn model's name in words (``model_<kind>``)."""
     return _T(T).label(f"model_{kind}", kind)
 
 
@@ -236,3 +241,40 @@ def km_medians_text(curves: dict, T: Messages) -> str:
         f"{k}: {v.median_:.0f}" if v.median_ < float("inf") else f"{k}: {T('median_not_reached')}"
         for k, v in curves.items()
     )
+
+
+def feature_label(col: str, T: Messages | None = None) -> str:
+    """A churn feature's display name from the ``retention`` catalogue (``feat_<column>``)."""
+    T = _T(T)
+    if col.startswith("channel_"):
+        return T("feat_channel", channel=T.label(col.removeprefix("channel_")))
+    return T.label(f"feat_{col}", col)
+
+
+def reason_text(col: str, value: float, T: Messages | None = None) -> str:
+    """One reason of the at-risk list: a feature and this fan's value of it, in words."""
+    T = _T(T)
+    if col.startswith("channel_"):
+        return T("reason_channel", channel=T.label(col.removeprefix("channel_")))
+    label = feature_label(col, T)
+    if col in ("checkin_ever",):
+        return T("reason_flag", label=label, answer=T("reason_yes") if value >= 0.5 else T("reason_no"))
+    if col.endswith("share"):
+        return f"{label} {value:.0%}"
+    if col == "spend_90":
+        return f"{label} ¥{value:,.0f}"
+    return f"{label} {fmt_number(value, 'number', 'en', 0)}"
+
+
+def churn_event_messages(durations: pd.DataFrame, T: Messages | None = None) -> list[str]:
+    """Plain-language warnings about the mix of churned and censored fans (none churned, all churned);
+    ``T`` is the ``retention`` catalogue (English when not given)."""
+    T = T if T is not None else catalogue("en")
+    n, k = len(durations), int(durations["event"].sum())
+    a = durations.attrs
+    fields = dict(n=fmt_number(n, "count", T.lang), days=a.get("churn_days"), follow_end=a.get("follow_end"))
+    if k == 0:
+        return [T("no_churn_observed", **fields)]
+    if k == n:
+        return [T("all_churned", **fields)]
+    return []

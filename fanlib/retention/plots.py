@@ -9,11 +9,17 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 
 from fanlib.present import plotting
+from fanlib.present.i18n import Messages
 from fanlib.present.plotting import BAD, GOOD, NEUTRAL, PALETTE
 
-from .narrative import _T
+from .churn import ChurnResult
+from .narrative import _T, feature_label, model_label
+from .survival import KaplanMeier
 
 __all__ = [
     "retention_curves",
@@ -31,10 +37,10 @@ def retention_curves(
     by: str,
     definition: str = "on",
     title: str | None = None,
-    ax=None,
-    T=None,
-    labels: dict | None = None,
-):
+    ax: Axes | None = None,
+    T: Messages | None = None,
+    labels: dict[str, str] | None = None,
+) -> Axes:
     """One retention line per group (``labels`` renames the groups for the legend)."""
     T = _T(T)
     data = curves.dropna(subset=[f"rate_{definition}"]).copy()
@@ -54,7 +60,9 @@ def retention_curves(
     return ax
 
 
-def lifecycle_chart(counts: pd.DataFrame, title: str | None = None, ax=None, T=None):
+def lifecycle_chart(
+    counts: pd.DataFrame, title: str | None = None, ax: Axes | None = None, T: Messages | None = None
+) -> Axes:
     """Stacked bars: new, returning, resurrected above zero, dormant below."""
     T = _T(T)
     plotting.use_theme()
@@ -78,7 +86,13 @@ def lifecycle_chart(counts: pd.DataFrame, title: str | None = None, ax=None, T=N
     return ax
 
 
-def km_curves(curves: dict, title: str, at_risk_times=None, xlabel: str = "", T=None):
+def km_curves(
+    curves: dict[str, KaplanMeier],
+    title: str,
+    at_risk_times: ArrayLike | None = None,
+    xlabel: str = "",
+    T: Messages | None = None,
+) -> Figure:
     """Kaplan–Meier step curves with CI bands and a table of numbers at risk underneath."""
     T = _T(T)
     plotting.use_theme()
@@ -103,7 +117,7 @@ def km_curves(curves: dict, title: str, at_risk_times=None, xlabel: str = "", T=
             linewidth=0,
         )
         risk = km.at_risk(times)
-        for tt, r in zip(times, risk):
+        for tt, r in zip(times, risk, strict=True):
             tab.text(tt, n - 1 - i, f"{r:,}", ha="center", va="center", fontsize=8, color=color)
     plotting.percent_axis(ax, "y")
     ax.set_ylim(0, 1.02)
@@ -121,7 +135,9 @@ def km_curves(curves: dict, title: str, at_risk_times=None, xlabel: str = "", T=
     return fig
 
 
-def calibration_chart(tables: dict, title: str | None = None, ax=None, T=None):
+def calibration_chart(
+    tables: dict[str, pd.DataFrame], title: str | None = None, ax: Axes | None = None, T: Messages | None = None
+) -> Axes:
     """Predicted vs observed churn per bin, one line per model (keys are legend labels), with the diagonal."""
     T = _T(T)
     ax = plotting._axes(ax, figsize=(6, 5))
@@ -136,7 +152,9 @@ def calibration_chart(tables: dict, title: str | None = None, ax=None, T=None):
     return plotting._finish(ax, title or T("chart_calibration"), T("axis_predicted_churn"), T("axis_observed_churn"))
 
 
-def gains_chart(tables: dict, title: str | None = None, ax=None, T=None):
+def gains_chart(
+    tables: dict[str, pd.DataFrame], title: str | None = None, ax: Axes | None = None, T: Messages | None = None
+) -> Axes:
     """Cumulative gains, one line per model (keys are legend labels), with the random-order diagonal."""
     T = _T(T)
     ax = plotting._axes(ax, figsize=(6, 5))
@@ -155,7 +173,7 @@ def gains_chart(tables: dict, title: str | None = None, ax=None, T=None):
     return plotting._finish(ax, title or T("chart_gains"), T("axis_fans_contacted"), T("axis_churn_captured"))
 
 
-def roc_pr_chart(y, predictions: dict, T=None):
+def roc_pr_chart(y: ArrayLike, predictions: dict[str, ArrayLike], T: Messages | None = None) -> Figure:
     """ROC and precision–recall curves side by side (``predictions`` keys are legend labels)."""
     from sklearn.metrics import precision_recall_curve, roc_curve
 
@@ -180,7 +198,9 @@ def roc_pr_chart(y, predictions: dict, T=None):
     return fig
 
 
-def holdout_chart(table: pd.DataFrame, title: str | None = None, ax=None, T=None):
+def holdout_chart(
+    table: pd.DataFrame, title: str | None = None, ax: Axes | None = None, T: Messages | None = None
+) -> Axes:
     """Grouped bars: predicted and actual holdout purchases by calibration frequency."""
     T = _T(T)
     ax = plotting._axes(ax, figsize=(8, 4.5))
@@ -195,11 +215,8 @@ def holdout_chart(table: pd.DataFrame, title: str | None = None, ax=None, T=None
     )
 
 
-def churn_model_charts(ch, T) -> None:
+def churn_model_charts(ch: ChurnResult, T: Messages) -> None:
     """The churn models' ROC and PR curves, calibration, gains and the ten most important features, each shown."""
-    from .churn import feature_label
-    from .narrative import model_label
-
     roc_pr_chart(ch.test["churned"], {model_label(k, T): ch.test[f"p_{k}"] for k in ch.metrics.index}, T=T)
     plotting.show()
     calibration_chart({model_label(k, T): v for k, v in ch.calibration.items()}, T=T)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -20,7 +21,7 @@ from fanlib.retention.narrative import churn_text, driver_label
 __all__ = ["retention_summary", "conclusions", "heading_text", "bullet_text"]
 
 
-def heading_text(key: str, T: Messages, **fields) -> str:
+def heading_text(key: str, T: Messages, **fields: Any) -> str:
     """A section's heading and its introduction (``intro_<name>`` for ``h_<name>``), as Markdown."""
     return f"## {T(key)}\n\n{T('intro_' + key[2:], **fields)}"
 
@@ -33,7 +34,7 @@ def bullet_text(lines: list[str]) -> str:
 def conclusions(results: dict, T: Messages, clv_horizon_days: int) -> list[str]:
     """The report's closing sentences from the sections that computed; empty when none did."""
     lang = T.lang
-    sep = "、" if lang == "zh" else ", "
+    sep = T("list_sep")
     lines = []
     if "day_n" in results:
         d7 = results["day_n"].set_index("day")

@@ -11,18 +11,26 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import stats
 
-__all__ = ["KaplanMeier", "LogRankResult", "logrank_test", "kaplan_meier_by"]
+from .errors import SurvivalInputError
+
+__all__ = [
+    "SurvivalInputError",
+    "KaplanMeier",
+    "LogRankResult",
+    "logrank_test",
+    "kaplan_meier_by",
+    "check_survival_input",
+]
 
 Z95 = stats.norm.ppf(0.975)
 
 
-class SurvivalInputError(ValueError):
-    """Durations/events that a survival model cannot use, with the reason."""
-
-
-def check_survival_input(durations, events, what: str = "survival data") -> tuple[np.ndarray, np.ndarray]:
+def check_survival_input(
+    durations: ArrayLike, events: ArrayLike, what: str = "survival data"
+) -> tuple[np.ndarray, np.ndarray]:
     t = np.asarray(durations, dtype=float)
     e = np.asarray(events)
     if t.shape != e.shape or t.ndim != 1:
@@ -54,7 +62,7 @@ class KaplanMeier:
     alpha: float = 0.05
     label: str = ""
 
-    def fit(self, durations, events, label: str | None = None) -> KaplanMeier:
+    def fit(self, durations: ArrayLike, events: ArrayLike, label: str | None = None) -> KaplanMeier:
         t, e = check_survival_input(durations, events, "Kaplan–Meier")
         if label is not None:
             self.label = label
@@ -86,13 +94,13 @@ class KaplanMeier:
         self.n_events_ = int(e.sum())
         return self
 
-    def survival_at(self, times) -> np.ndarray:
+    def survival_at(self, times: ArrayLike) -> np.ndarray:
         """S(t) as a right-continuous step function."""
         s = self.survival_
         idx = np.searchsorted(s["time"].to_numpy(), np.asarray(times, dtype=float), side="right") - 1
         return np.where(idx >= 0, s["survival"].to_numpy()[np.clip(idx, 0, None)], 1.0)
 
-    def at_risk(self, times) -> np.ndarray:
+    def at_risk(self, times: ArrayLike) -> np.ndarray:
         """Number of fans still at risk (duration ≥ t) at each of ``times``."""
         return self.n_ - np.searchsorted(self.durations_, np.asarray(times, dtype=float), side="left")
 
@@ -101,7 +109,7 @@ def kaplan_meier_by(
     df: pd.DataFrame, group: str, duration: str = "duration", event: str = "event", min_size: int = 2
 ) -> dict[str, KaplanMeier]:
     """One Kaplan–Meier curve per value of ``group`` (groups smaller than ``min_size`` are skipped)."""
-    out = {}
+    out: dict[str, KaplanMeier] = {}
     for value, part in df.groupby(group, sort=True, observed=True):
         if len(part) >= min_size:
             out[str(value)] = KaplanMeier().fit(part[duration], part[event], label=str(value))
@@ -134,7 +142,7 @@ class LogRankResult:
         )
 
 
-def logrank_test(durations, events, groups) -> LogRankResult:
+def logrank_test(durations: ArrayLike, events: ArrayLike, groups: ArrayLike) -> LogRankResult:
     """The log-rank (Mantel–Cox) test that the survival curves of all groups are equal."""
     t, e = check_survival_input(durations, events, "log-rank test")
     g = np.asarray(groups)

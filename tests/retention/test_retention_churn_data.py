@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fanlib.data.asof import data_end
 from fanlib.data.fandata import connect
-from fanlib.retention import churn
-from fanlib.retention.activity import RetentionInputError
+from fanlib.retention import churn_features as churn_data
+from fanlib.retention import churn_labels, churn_models
 from fanlib.retention.durations import NEGATIVE_PATTERN
+from fanlib.retention.errors import RetentionInputError
 
 pytestmark = pytest.mark.filterwarnings("ignore::fanlib.retention.activity.RetentionDataWarning")
 
@@ -54,7 +56,7 @@ def _reference_features(raw: dict, cutoff: dt.date, active_within_days: int = 7)
     f["active_days_30"] = last30.groupby("fan_id")["day"].nunique()
     f["events_30"] = last30.groupby("fan_id").size()
     f["events_90"] = ev[ev["ago"] <= 90].groupby("fan_id").size()
-    f["inter_30"] = last30[last30["event_type"].isin(churn.INTERACTIVE)].groupby("fan_id").size()
+    f["inter_30"] = last30[last30["event_type"].isin(churn_data.INTERACTIVE)].groupby("fan_id").size()
     f["checkin_days_30"] = checkins30.groupby("fan_id")["day"].nunique()
     f["checkin_ever"] = ev[ev["event_type"] == "checkin"].groupby("fan_id").size().clip(upper=1)
     f["orders_90"] = od90.groupby("fan_id").size()
@@ -97,10 +99,10 @@ def _reference_churned(raw: dict, fan_ids, cutoff: dt.date, horizon_days: int = 
 
 
 def test_one_query_for_all_cutoffs_equals_pandas_per_cutoff(small, raw):
-    trains, test_c = churn.oot_cutoffs(small)
-    today = churn.data_end(small) + dt.timedelta(days=1)
+    trains, test_c = churn_labels.oot_cutoffs(small)
+    today = data_end(small) + dt.timedelta(days=1)
     cutoffs = [*trains, test_c, today]
-    got = churn.churn_datasets(small, cutoffs, labelled=[True] * (len(trains) + 1) + [False])
+    got = churn_data.churn_datasets(small, cutoffs, labelled=[True] * (len(trains) + 1) + [False])
     assert list(dict.fromkeys(got["cutoff"])) == cutoffs  # in the order given, then by fan id
     channels = got.attrs["channels"]
     for cutoff in cutoffs:
@@ -109,7 +111,7 @@ def test_one_query_for_all_cutoffs_equals_pandas_per_cutoff(small, raw):
         ref = _reference_features(raw, cutoff)
         assert list(part.index) == list(ref.index), cutoff
         assert len(part) > 50  # a real comparison, not two empty frames
-        for col in ("days_since_active", *churn.FEATURES):
+        for col in ("days_since_active", *churn_data.FEATURES):
             np.testing.assert_allclose(
                 part[col].to_numpy(float), ref[col].to_numpy(float), rtol=1e-12, err_msg=f"{col} at {cutoff}"
             )
@@ -124,42 +126,42 @@ def test_one_query_for_all_cutoffs_equals_pandas_per_cutoff(small, raw):
 
 
 def test_single_cutoff_functions_agree_with_the_combined_query(small):
-    cutoff = churn.oot_cutoffs(small)[1]
-    together = churn.churn_datasets(small, [cutoff])
-    one = churn.churn_dataset(small, cutoff)
+    cutoff = churn_labels.oot_cutoffs(small)[1]
+    together = churn_data.churn_datasets(small, [cutoff])
+    one = churn_data.churn_dataset(small, cutoff)
     pd.testing.assert_frame_equal(together.drop(columns="cutoff"), one)
-    features = churn.churn_features(small, cutoff)
+    features = churn_data.churn_features(small, cutoff)
     pd.testing.assert_frame_equal(features, one.drop(columns="churned"))
-    labels = churn.label_churn(small, features["fan_id"], cutoff)
+    labels = churn_labels.label_churn(small, features["fan_id"], cutoff)
     assert (labels["churned"].to_numpy() == one["churned"].to_numpy()).all()
 
 
 def test_combined_query_checks_every_cutoff(small):
-    end = churn.data_end(small)
+    end = data_end(small)
     with pytest.raises(RetentionInputError, match=f"the label for cut-off {end} needs data up to"):
-        churn.churn_datasets(small, [end - dt.timedelta(days=90), end])
+        churn_data.churn_datasets(small, [end - dt.timedelta(days=90), end])
     with pytest.raises(RetentionInputError, match="is after the data ends"):
-        churn.churn_datasets(small, [end + dt.timedelta(days=5)], labelled=False)
+        churn_data.churn_datasets(small, [end + dt.timedelta(days=5)], labelled=False)
     with pytest.raises(ValueError, match="one flag per cut-off"):
-        churn.churn_datasets(small, [end], labelled=[True, False])
+        churn_data.churn_datasets(small, [end], labelled=[True, False])
 
 
 def test_stratified_sample_keeps_each_class_share():
     y = np.r_[np.ones(3_000, dtype=int), np.zeros(17_000, dtype=int)]
     np.random.default_rng(5).shuffle(y)
-    rows = churn.stratified_sample(y, 2_000, random_state=3)
+    rows = churn_models.stratified_sample(y, 2_000, random_state=3)
     assert rows.size == 2_000 and np.unique(rows).size == 2_000 and (np.diff(rows) > 0).all()
     assert y[rows].sum() == 300  # 15% churners, as in all rows
-    assert (rows == churn.stratified_sample(y, 2_000, random_state=3)).all()  # seeded
-    assert not (rows == churn.stratified_sample(y, 2_000, random_state=4)).all()
-    assert churn.stratified_sample(y, 20_000) is None and churn.stratified_sample(y, None) is None
+    assert (rows == churn_models.stratified_sample(y, 2_000, random_state=3)).all()  # seeded
+    assert not (rows == churn_models.stratified_sample(y, 2_000, random_state=4)).all()
+    assert churn_models.stratified_sample(y, 20_000) is None and churn_models.stratified_sample(y, None) is None
 
 
 @pytest.fixture(scope="module")
 def demo_sets(demo_path):
     fd = connect(demo_path)
-    trains, test_c = churn.oot_cutoffs(fd)
-    d = churn.churn_datasets(fd, [*trains, test_c])
+    trains, test_c = churn_labels.oot_cutoffs(fd)
+    d = churn_data.churn_datasets(fd, [*trains, test_c])
     train = d[d["cutoff"].isin(trains)].drop(columns="cutoff").reset_index(drop=True)
     test = d[d["cutoff"] == test_c].drop(columns="cutoff").reset_index(drop=True)
     return train, test
@@ -171,12 +173,12 @@ def test_capped_training_rows_keep_the_models_quality(demo_sets, kind):
     about as well as fitting on all of them: the cap is an approximation, not a different model."""
     train, test = demo_sets
     cap = len(train) // 2
-    full = churn.ChurnModel(kind).fit(train)
-    capped = churn.ChurnModel(kind, max_train_rows=cap).fit(train)
+    full = churn_models.ChurnModel(kind).fit(train)
+    capped = churn_models.ChurnModel(kind, max_train_rows=cap).fit(train)
     assert (full.n_train_, full.n_fit_) == (len(train), len(train))
     assert (capped.n_train_, capped.n_fit_) == (len(train), cap)
     assert capped.base_rate_ == full.base_rate_  # the training churn rate is of every row
     p_full, p_capped = full.predict_proba(test), capped.predict_proba(test)
-    m_full, m_capped = churn.evaluate(test["churned"], p_full), churn.evaluate(test["churned"], p_capped)
+    m_full, m_capped = churn_models.evaluate(test["churned"], p_full), churn_models.evaluate(test["churned"], p_capped)
     assert abs(m_capped["roc_auc"] - m_full["roc_auc"]) < 0.02, (m_capped, m_full)
     assert abs(m_capped["ece"] - m_full["ece"]) < 0.015, (m_capped, m_full)

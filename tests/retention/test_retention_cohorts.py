@@ -12,7 +12,8 @@ from retention_data import random_fans, write_duckdb
 
 from fanlib.data.fandata import connect
 from fanlib.retention import cohorts
-from fanlib.retention.activity import RetentionDataWarning, RetentionInputError
+from fanlib.retention.activity import RetentionDataWarning
+from fanlib.retention.errors import RetentionInputError
 
 AS_OF = dt.date(2025, 6, 30)
 

@@ -14,11 +14,13 @@ from retention_data import random_fans, write_duckdb
 from sklearn.metrics import roc_auc_score
 
 from fanlib.data.fandata import connect
-from fanlib.retention import churn
-from fanlib.retention.activity import RetentionInputError
+from fanlib.retention import churn, churn_labels, churn_models
+from fanlib.retention import churn_features as churn_data
 from fanlib.retention.cox import CoxPH, design_matrix
-from fanlib.retention.durations import churn_event_messages, fan_durations
-from fanlib.retention.survival import KaplanMeier, SurvivalInputError, logrank_test
+from fanlib.retention.durations import fan_durations
+from fanlib.retention.errors import RetentionInputError, SurvivalInputError
+from fanlib.retention.narrative import churn_event_messages
+from fanlib.retention.survival import KaplanMeier, logrank_test
 
 pytestmark = pytest.mark.filterwarnings("ignore::fanlib.retention.activity.RetentionDataWarning")
 
@@ -116,7 +118,9 @@ def test_at_risk_list_has_per_fan_reasons_and_exports(churn_result, tmp_path):
     assert back_csv["粉丝ID"].tolist() == lst["fan_id"].tolist() == back_xlsx["粉丝ID"].tolist()
     # reasons name features where this fan differs from typical fans
     top = lst.iloc[0]
-    assert any(label in top["top_reasons"] for label in churn.FEATURE_LABELS.values()) or "渠道" in top["top_reasons"]
+    assert (
+        any(label in top["top_reasons"] for label in churn_data.FEATURE_LABELS.values()) or "渠道" in top["top_reasons"]
+    )
 
 
 def test_features_cannot_see_after_the_cutoff(demo_path, fd, tmp_path):
@@ -132,19 +136,19 @@ def test_features_cannot_see_after_the_cutoff(demo_path, fd, tmp_path):
     con.execute("DROP TABLE assignments")  # every assignment is later; an optional table may be absent
     con.close()
     cut = connect(copy)
-    full = churn.churn_features(fd, cutoff)
-    trunc = churn.churn_features(cut, cutoff, channels=full.attrs["channels"])
+    full = churn_data.churn_features(fd, cutoff)
+    trunc = churn_data.churn_features(cut, cutoff, channels=full.attrs["channels"])
     pd.testing.assert_frame_equal(full, trunc)
     # …while the label does look ahead, and says so when the data does not reach far enough
     with pytest.raises(RetentionInputError, match="needs data up to"):
-        churn.label_churn(cut, full["fan_id"], cutoff)
+        churn_labels.label_churn(cut, full["fan_id"], cutoff)
 
 
 def test_cutoff_after_the_data_ends(fd):
     with pytest.raises(RetentionInputError, match=r"cut-off 2026-03-01 is after the data ends \(2025-12-31\)"):
-        churn.churn_features(fd, "2026-03-01")
+        churn_data.churn_features(fd, "2026-03-01")
     with pytest.raises(RetentionInputError, match="test cut-off .* is too late"):
-        churn.oot_cutoffs(fd, test_cutoff="2025-12-15")
+        churn_labels.oot_cutoffs(fd, test_cutoff="2025-12-15")
 
 
 def _stopping_data(tmp_path, stop_all: bool):
@@ -152,7 +156,7 @@ def _stopping_data(tmp_path, stop_all: bool):
     fans, events, orders = random_fans(n=80, seed=21, start="2025-01-01", days=20, end="2025-06-30")
     rng = np.random.default_rng(1)
     rows = []
-    for fid, j in zip(fans.fan_id, fans.join_time):
+    for fid, j in zip(fans.fan_id, fans.join_time, strict=True):
         last = pd.Timestamp("2025-03-01") if stop_all else pd.Timestamp("2025-06-30")
         for day in pd.date_range(j.normalize() + pd.Timedelta(days=1), last, freq="D"):
             rows.append((fid, day + pd.Timedelta(hours=float(rng.uniform(8, 20))), "view"))
@@ -194,7 +198,7 @@ def test_every_fan_churned_gives_a_clear_message(tmp_path):
     d = fan_durations(fd, churn_days=30, as_of="2025-06-30")
     assert d["event"].all()
     assert "every one of the" in churn_event_messages(d)[0]
-    train = churn.churn_dataset(fd, "2025-02-20", horizon_days=30, churn_days=30)
+    train = churn_data.churn_dataset(fd, "2025-02-20", horizon_days=30, churn_days=30)
     assert train["churned"].all()
     with pytest.raises(RetentionInputError, match="every one of the .* fans churned"):
-        churn.ChurnModel("logistic").fit(train)
+        churn_models.ChurnModel("logistic").fit(train)

@@ -66,7 +66,7 @@ def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path,
     # every section ran: no "section not available" or "could not be completed" banner
     assert "fanlib-danger" not in text
     assert ns["results"].failed == {}
-    assert {"day_n", "cohort", "curves", "lifecycle", "cox", "churn", "at_risk", "clv"} <= set(ns["results"])
+    assert {"day_n", "cohort", "curves", "lifecycle", "cox", "churn", "at_risk", "clv"} <= set(ns["results"].sections)
     for key in (
         "title",
         "h_day_n",
@@ -80,7 +80,7 @@ def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path,
     ):
         assert T(key) in text, key
     # the small cap on training rows applies, and the report says so
-    metrics = ns["results"]["churn"].metrics
+    metrics = ns["results"].sections["churn"].metrics
     assert (metrics["n_fit"] == 400).all() and (metrics["n_train"] > 400).all()
     assert narrative.churn_sample_note(metrics, 400, T) in text
     # every table header is a catalogue column name of this language

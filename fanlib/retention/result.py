@@ -1,0 +1,96 @@
+"""What the retention report shows, as :func:`fanlib.retention.analyse` returns it: each section's view
+(tables, chart inputs, sentences), the sections' record and the summary.
+
+A section that could not be computed has no view; its banner (the section guard's plain-language note) is
+kept and shown where the section stands on the page (:meth:`RetentionResult.section`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fanlib.present.i18n import Messages
+from fanlib.present.notebook import Sections, Summary
+
+__all__ = ["SECTIONS", "RetentionResult"]
+
+#: Each section of the page: its key, the catalogue key of its title, and the results it makes for later
+#: sections (and the summary).
+SECTIONS = (
+    ("day_n", "sec_day_n", ("day_n",)),
+    ("cohorts", "sec_cohorts", ()),
+    ("curves", "sec_curves", ()),
+    ("lifecycle", "sec_lifecycle", ()),
+    ("survival", "sec_survival_data", ("surv",)),
+    ("km", "sec_km", ()),
+    ("cox", "sec_cox", ("cox",)),
+    ("churn", "sec_churn", ("churn",)),
+    ("at_risk", "sec_at_risk", ("at_risk",)),
+    ("clv", "sec_clv", ("clv",)),
+)
+
+
+class _SectionNotComputed(Exception):
+    """Ends a section's display quietly: it was not computed, and its banner is already shown."""
+
+
+@dataclass
+class RetentionResult:
+    """What the retention report shows, section by section, with the sections' record and the summary.
+
+    ``views[<section>]`` holds what one section shows (tables, chart inputs, sentences, banners in
+    ``notes``); ``headings`` the sections' headings; ``sections`` the guard's record (its dict holds the
+    results later sections and the summary use: day_n, cohort, curves, lifecycle, surv, logrank, cox, ph,
+    references, churn, at_risk, at_risk_files, clv); ``summary`` the report's summary, partial when a
+    section failed.
+    """
+
+    T: Messages
+    params: dict[str, Any]
+    as_of: _dt.date
+    data_end: _dt.date
+    sections: Sections
+    summary: Summary
+    intro: str = ""
+    notes: list[tuple[str, str]] = field(default_factory=list)
+    headings: dict[str, str] = field(default_factory=dict)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conclusions: str = ""
+    _banners: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """Section title → what went wrong, in plain words (the sections that could not be produced)."""
+        return self.sections.failed
+
+    def title(self, key: str) -> str:
+        """The title of section ``key`` in the reader's language."""
+        return self.T(dict((k, t) for k, t, _ in SECTIONS)[key])
+
+    def need(self, key: str) -> dict[str, Any]:
+        """What section ``key`` shows; inside :meth:`section`, a section that was not computed ends here."""
+        if key not in self.views:
+            raise _SectionNotComputed(key)
+        return self.views[key]
+
+    @contextlib.contextmanager
+    def section(self, key: str) -> Iterator[RetentionResult]:
+        """Show section ``key``: first the banner of its failure, if it failed, then the body (which starts
+        with :meth:`need`) inside the section guard, so a fault while drawing is recorded too."""
+        for output in self._banners.get(key, ()):
+            output.display()
+        with self.sections.guard(self.title(key)):
+            try:
+                yield self
+            except _SectionNotComputed:
+                pass
+
+    def write_summary(self) -> Path:
+        """Write the summary JSON (partial, naming them, when sections failed, also while being shown)."""
+        self.sections.mark(self.summary)
+        return self.summary.write(self.params["summary_path"])
