@@ -22,6 +22,7 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+from helpers import frames_to_duckdb
 
 from fanlib.data import contract
 
@@ -78,7 +79,7 @@ class Sources:
         """A copy of a clean table to perturb."""
         return self.tables[name].copy()
 
-    def folder(self, case: str, kind: str = "csv", **tables) -> Path:
+    def folder(self, case: str, kind: str = "csv", **tables: pd.DataFrame | str | bytes | None) -> Path:
         """A folder source for ``case``: each keyword names a table and gives a DataFrame (written as
         ``kind``), text (written as ``<table>.csv`` byte for byte, str or bytes), or None (the table is
         left out). The other tables link to the clean export of the same kind."""
@@ -105,22 +106,17 @@ class Sources:
 
         path = self.root / "cases" / f"{case}.duckdb"
         path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path))
-        try:
-            con.execute("SET TimeZone = 'UTC'")
-            for name, df in tables.items():
-                con.register("frame", df)
-                con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-                con.unregister("frame")
-                if timestamptz:
+        frames_to_duckdb(tables, path, session_timezone="UTC")
+        if timestamptz:
+            with duckdb.connect(str(path)) as con:
+                con.execute("SET TimeZone = 'UTC'")
+                for name in tables:
                     for col in TIME_COLUMNS[name]:
                         # The naive China times become instants, stored in UTC.
                         con.execute(
                             f'ALTER TABLE "{name}" ALTER "{col}" TYPE TIMESTAMPTZ '
                             f"USING timezone('{contract.TIMEZONE}', \"{col}\")"
                         )
-        finally:
-            con.close()
         return path
 
 
@@ -157,7 +153,7 @@ def header_only(df: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------- what the engine reads
 
 
-def door_digest(source, mapping: dict | None = None) -> dict:
+def door_digest(source: str | Path, mapping: dict | None = None) -> dict:
     """Figures fanlib's data door reads from ``source``, computed in the engine: per table the rows,
     the sum and range of every timestamp (as epoch seconds) and the sum of the amounts. A timestamp
     shifted by any amount, or an amount read wrongly, changes it."""
@@ -199,7 +195,7 @@ class Result:
         return f"$ {' '.join(self.cmd)}\nexit {self.code} after {self.seconds:.1f} s\n{self.out[-4000:]}"
 
 
-def fanlib(*args, timeout: int = 600) -> Result:
+def fanlib(*args: object, timeout: int = 600) -> Result:
     """``fanlib ARGS…`` in a subprocess, as a user runs it."""
     cmd = [sys.executable, "-m", "fanlib", *map(str, args)]
     t0 = time.perf_counter()
@@ -224,7 +220,7 @@ def visible_text(page: str) -> str:
     return html.unescape(page)
 
 
-def assert_says(text: str, *needles, where: str = "the output") -> None:
+def assert_says(text: str, *needles: str | re.Pattern, where: str = "the output") -> None:
     """Each needle (text, case-insensitive, or a compiled pattern) occurs in ``text``."""
     for needle in needles:
         if isinstance(needle, re.Pattern):
@@ -265,7 +261,7 @@ def read_json(path: Path) -> dict:
 OVERVIEW_FIGURES = ("as_of", "headline", "fingerprint", "tables", "problems")
 
 
-def figures(summary: dict, keys=OVERVIEW_FIGURES) -> dict:
+def figures(summary: dict, keys: tuple[str, ...] = OVERVIEW_FIGURES) -> dict:
     return {k: summary.get(k) for k in keys}
 
 
@@ -294,7 +290,7 @@ class GoodRun:
         changed = sorted(k for k in set(now) | set(self.hashes) if now.get(k) != self.hashes.get(k))
         assert not changed, f"the earlier good report changed: {changed}"
 
-    def run(self, date: str, *args, timeout: int = 600) -> Result:
+    def run(self, date: str, *args: object, timeout: int = 600) -> Result:
         """``fanlib run ARGS… --out <shared> --date DATE``, then the good report checked unchanged."""
         result = fanlib("run", *args, "--out", self.out, "--date", date, timeout=timeout)
         self.assert_untouched()
@@ -319,7 +315,7 @@ def first_rows(df: pd.DataFrame, key: str, n: int) -> pd.Index:
     return df.sort_values(key).index[:n]
 
 
-def set_values(src: Sources, table: str, column: str, value, n: int, key: str | None = None) -> pd.DataFrame:
+def set_values(src: Sources, table: str, column: str, value: object, n: int, key: str | None = None) -> pd.DataFrame:
     """A clean table with ``value`` in ``column`` of its first ``n`` rows by key (text makes the column text)."""
     df = as_text(src.frame(table), column) if isinstance(value, str) else src.frame(table)
     key = key or {"fans": "fan_id", "orders": "order_id", "events": "fan_id", "comments": "comment_id"}[table]

@@ -1,7 +1,11 @@
-"""Helpers shared by the tests: small contract-conforming data sets."""
+"""Helpers shared by the tests: small contract-conforming data sets, and DuckDB files made of frames."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -71,3 +75,27 @@ def sample_tables(n_fans: int = 40, seed: int = 0) -> dict:
         }
     )
     return {"fans": fans, "events": events, "orders": orders, "comments": comments, "assignments": assignments}
+
+
+def frames_to_duckdb(
+    tables: Mapping[str, pd.DataFrame | None], path: str | Path, *, session_timezone: str | None = None
+) -> Path:
+    """A DuckDB file at ``path`` with one table per frame, named after its key (``None`` frames are left out).
+
+    The column types are DuckDB's reading of the frames (naive datetimes become TIMESTAMP, aware ones
+    TIMESTAMPTZ). ``session_timezone`` sets the writing session's zone first, for tests of aware times.
+    """
+    path = Path(path)
+    con = duckdb.connect(str(path))
+    try:
+        if session_timezone is not None:
+            con.execute(f"SET TimeZone = '{session_timezone}'")
+        for name, frame in tables.items():
+            if frame is None:
+                continue
+            con.register("frame", frame)
+            con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
+            con.unregister("frame")
+    finally:
+        con.close()
+    return path

@@ -10,11 +10,15 @@ import io
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import pytest
 
 
-def render_notebook(monkeypatch, notebook: Path, **params):
+def render_notebook(
+    monkeypatch: pytest.MonkeyPatch, notebook: Path, **params: Any
+) -> tuple[list[Any], list[str], dict]:
     """Execute ``notebook`` with ``params`` over its defaults; returns (shown texts, chart texts, namespace)."""
     import IPython.display
     import matplotlib.pyplot as plt
@@ -51,7 +55,7 @@ def render_notebook(monkeypatch, notebook: Path, **params):
     return shown, [c for c in charts if c], ns
 
 
-def table_headers(html_parts) -> list[str]:
+def table_headers(html_parts: list[str]) -> list[str]:
     """The text of every <th> in the displayed HTML tables."""
     return [
         re.sub(r"<[^>]+>", "", h).strip()

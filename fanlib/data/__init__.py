@@ -1,10 +1,13 @@
 """The data layer: the contract, the sources, the engine and the checks at the door.
 
-Flow: ``contract`` (what a fan data set holds) → ``sources`` (one loader per kind: CSV, Parquet, Excel,
-DuckDB, PostgreSQL, Spark) → ``columns`` (mapping and casting into the contract's types) →
-``fandata`` (:class:`FanData`, ``connect``: the engine-side tables every report queries) →
-``validate`` (the contract checked against real rows), with ``load`` (copy a source into a warehouse),
-``audit`` (what each step took from the engine) and ``freshness`` (stale or too-short data).
+Flow: ``contract`` (what a fan data set holds) → ``sources`` (finds the source's kind and opens it; one
+module per file kind beside it: ``csv_files``, ``excel``, ``spark``, sharing ``loaded``) → ``columns``
+(mapping and casting into the contract's types) → ``tables`` (:class:`FanData`: the engine-side tables
+every report queries) → ``fandata`` (``connect``: open, then check) → ``structure`` and ``checks``
+(the contract checked against real rows, with ``examples`` of failing rows) → ``validate`` (the checks'
+public face and ``fanlib validate``). Beside them: ``errors`` (what goes wrong at the door), ``clock``
+(the data's "now"), ``asof`` (the analysis date), ``load`` (copy a source into a warehouse), ``audit``
+(what each step took from the engine) and ``freshness`` (stale or too-short data).
 
 Reports call ``connect(source)`` and then run their own queries through ``FanData``.
 """

@@ -9,11 +9,14 @@ themselves.
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
 
 from fanlib.errors import InputError
+
+if TYPE_CHECKING:
+    from fanlib.data.tables import FanData
 
 #: The tables whose last row sets the default analysis date.
 ACTIVITY_TABLES = ("events", "orders")
@@ -39,7 +42,7 @@ def to_date(value: Any) -> _dt.date:
     return pd.Timestamp(value).date()
 
 
-def data_end(fd) -> _dt.date:
+def data_end(fd: FanData) -> _dt.date:
     """The last day with any event or order."""
     stats = fd._table_stats()
     ends = [stats[n]["max_time"] for n in ACTIVITY_TABLES if n in stats and stats[n].get("max_time")]
@@ -50,7 +53,7 @@ def data_end(fd) -> _dt.date:
     return max(pd.Timestamp(v) for v in ends).date()
 
 
-def resolve_as_of(fd, as_of: Any = None) -> AsOf:
+def resolve_as_of(fd: FanData, as_of: Any = None) -> AsOf:
     """``as_of`` as a date (default: the data's last day with activity), checked against the data."""
     end = data_end(fd)
     if as_of is None:

@@ -97,7 +97,7 @@ def _subclasses(cls) -> list[type]:
     return out
 
 
-def record_materialisations(log, backends=("duckdb", "postgres")) -> Path:
+def record_materialisations(log: str | Path, backends: tuple[str, ...] = ("duckdb", "postgres")) -> Path:
     """Wrap the data-returning methods of every loaded ibis backend so each call logs to ``log``.
 
     ``backends`` are imported first so that their classes exist; backends
@@ -131,7 +131,7 @@ def sitecustomize_source() -> str:
     return "from fanlib.data.audit import install_from_env\ninstall_from_env()\n"
 
 
-def read_log(log) -> list[dict]:
+def read_log(log: str | Path) -> list[dict]:
     """The entries of an audit log, oldest first."""
     path = Path(log)
     if not path.exists():

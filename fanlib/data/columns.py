@@ -15,13 +15,14 @@ Every cast runs in the engine, the same way for every source kind:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 
 from fanlib.data import contract
-from fanlib.data.validate import Problem
+from fanlib.data.errors import Problem
 
 #: contract dtype -> ibis dtype
 IBIS_TYPES: dict[str, dt.DataType] = {
@@ -45,7 +46,9 @@ _DATE_TIME = (
 _TIME_RE = _DATE_TIME + r"\s*$"
 _TIME_TZ_RE = _DATE_TIME + r"\s*([Zz]|UTC|GMT|[+-][0-9]{2}(:?[0-9]{2})?)\s*$"
 #: A time of day followed by a zone: Z, a numeric offset, or a name (UTC, Asia/Tokyo).
-_ZONED_RE = r"[0-9]:[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)|\s+[A-Za-z][A-Za-z0-9_/+-]*)\s*$"
+_ZONED_RE = (
+    r"[0-9]:[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(\s*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)|\s+[A-Za-z][A-Za-z0-9_/+-]*)\s*$"
+)
 #: Valid thousands groups for each decimal mark.
 _GROUPED_RE = {
     ".": r"^[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?$",
@@ -71,17 +74,40 @@ def apply_mapping(name: str, raw: ir.Table, renames: dict[str, str]) -> tuple[ir
     rename: dict[str, str] = {}  # new -> old
     for old, new in (renames or {}).items():
         if new not in table.column_names:
-            problems.append(Problem(name, str(new), "mapping", None, [],
-                                    f"the mapping renames {old!r} to {new!r}, which is not a column of "
-                                    f"{name!r}; its columns are {', '.join(table.column_names)}"))
+            problems.append(
+                Problem(
+                    name,
+                    str(new),
+                    "mapping",
+                    None,
+                    [],
+                    f"the mapping renames {old!r} to {new!r}, which is not a column of "
+                    f"{name!r}; its columns are {', '.join(table.column_names)}",
+                )
+            )
         elif old not in columns:
-            problems.append(Problem(name, new, "mapping", None, [],
-                                    f"the mapping renames {old!r} to {new!r}, but the source has no column "
-                                    f"{old!r}; it has {', '.join(columns)}"))
+            problems.append(
+                Problem(
+                    name,
+                    new,
+                    "mapping",
+                    None,
+                    [],
+                    f"the mapping renames {old!r} to {new!r}, but the source has no column "
+                    f"{old!r}; it has {', '.join(columns)}",
+                )
+            )
         elif new in columns and new != old:
-            problems.append(Problem(name, new, "mapping", None, [],
-                                    f"the mapping renames {old!r} to {new!r}, but the source already has "
-                                    f"a column {new!r}"))
+            problems.append(
+                Problem(
+                    name,
+                    new,
+                    "mapping",
+                    None,
+                    [],
+                    f"the mapping renames {old!r} to {new!r}, but the source already has a column {new!r}",
+                )
+            )
         else:
             rename[new] = old
     taken = set(columns) - set(rename.values()) | set(rename)
@@ -95,7 +121,7 @@ def apply_mapping(name: str, raw: ir.Table, renames: dict[str, str]) -> tuple[ir
     return (raw.rename(rename) if rename else raw), problems
 
 
-def decimal_marks(declared) -> tuple[dict[str, str], list[Problem]]:
+def decimal_marks(declared: Any) -> tuple[dict[str, str], list[Problem]]:
     """The mapping's ``decimal`` entry as ``{"": mark, "orders": mark, "orders.amount_cny": mark}``.
 
     Mistakes (a mark other than ``.`` or ``,``, a table or column that is not a numeric contract column)
@@ -105,21 +131,45 @@ def decimal_marks(declared) -> tuple[dict[str, str], list[Problem]]:
         return {}, []
     entries = {"": declared} if isinstance(declared, str) else declared
     if not isinstance(entries, dict):
-        return {}, [Problem(DECIMAL_KEY, None, "mapping", None, [],
-                            f"the mapping's {DECIMAL_KEY!r} must be '.' or ',', or map tables or table.column "
-                            f"names to one of them, not {declared!r}")]
+        return {}, [
+            Problem(
+                DECIMAL_KEY,
+                None,
+                "mapping",
+                None,
+                [],
+                f"the mapping's {DECIMAL_KEY!r} must be '.' or ',', or map tables or table.column "
+                f"names to one of them, not {declared!r}",
+            )
+        ]
     marks, problems = {}, []
     numeric = {f"{t.name}.{c.name}" for t in contract.TABLES.values() for c in t.columns if c.dtype in ("int", "float")}
     for key, mark in entries.items():
         key = str(key).strip()
         where = f"{DECIMAL_KEY}: {{{key}: {mark!r}}}" if key else f"{DECIMAL_KEY}: {mark!r}"
         if mark not in DECIMAL_MARKS:
-            problems.append(Problem(key.split(".")[0] or DECIMAL_KEY, key.partition(".")[2] or None, "mapping", None,
-                                    [], f"the mapping's {where}: the decimal mark must be '.' or ','"))
+            problems.append(
+                Problem(
+                    key.split(".")[0] or DECIMAL_KEY,
+                    key.partition(".")[2] or None,
+                    "mapping",
+                    None,
+                    [],
+                    f"the mapping's {where}: the decimal mark must be '.' or ','",
+                )
+            )
         elif key and key not in contract.TABLES and key not in numeric:
-            problems.append(Problem(key.split(".")[0], key.partition(".")[2] or None, "mapping", None, [],
-                                    f"the mapping's {where}: {key!r} is neither a contract table nor a number "
-                                    f"column; the number columns are {', '.join(sorted(numeric))}"))
+            problems.append(
+                Problem(
+                    key.split(".")[0],
+                    key.partition(".")[2] or None,
+                    "mapping",
+                    None,
+                    [],
+                    f"the mapping's {where}: {key!r} is neither a contract table nor a number "
+                    f"column; the number columns are {', '.join(sorted(numeric))}",
+                )
+            )
         else:
             marks[key] = mark
     return marks, problems
@@ -167,8 +217,9 @@ def _to_int(x: ir.NumericValue) -> ir.IntegerColumn:
     return ibis.ifelse(_whole(x), x, ibis.null(x.type())).cast(dt.int64)
 
 
-def cast_column(col: ir.Column, dtype: str, engine: str, *, timezone: str = contract.TIMEZONE,
-                decimal: str = ".") -> ir.Column | None:
+def cast_column(
+    col: ir.Column, dtype: str, engine: str, *, timezone: str = contract.TIMEZONE, decimal: str = "."
+) -> ir.Column | None:
     """``col`` cast to the contract ``dtype`` in the engine, or None if its type cannot be.
 
     Values that do not parse, or that ``refusals`` names, become NULL (problems in validation).
@@ -230,11 +281,15 @@ def refusals(col: ir.Column, column: str, dtype: str, engine: str, *, decimal: s
     if src.is_string():
         plain, ambiguous = _number_text(col, decimal)
         if decimal == ".":
-            how = ("a comma that is not a thousands separator (as in 1,234.50); if the comma is the decimal "
-                   f"mark, declare it in the mapping: {DECIMAL_KEY}: ','")
+            how = (
+                "a comma that is not a thousands separator (as in 1,234.50); if the comma is the decimal "
+                f"mark, declare it in the mapping: {DECIMAL_KEY}: ','"
+            )
         else:
-            how = ("a dot that is not a thousands separator (as in 1.234,56), though the mapping declares ',' "
-                   "as the decimal mark")
+            how = (
+                "a dot that is not a thousands separator (as in 1.234,56), though the mapping declares ',' "
+                "as the decimal mark"
+            )
         out.append(Refusal("number_format", ambiguous, f"{column!r} has numbers with {how}"))
         number = _guarded_cast(plain, dt.float64, _FLOAT_RE, engine)
         given = number.notnull()
@@ -243,8 +298,13 @@ def refusals(col: ir.Column, column: str, dtype: str, engine: str, *, decimal: s
     else:
         return out
     if dtype == "int":
-        out.append(Refusal("integer", given & ~_whole(number),
-                           f"{column!r} must hold whole numbers; values with a fraction are refused, not rounded"))
+        out.append(
+            Refusal(
+                "integer",
+                given & ~_whole(number),
+                f"{column!r} must hold whole numbers; values with a fraction are refused, not rounded",
+            )
+        )
     return out
 
 
@@ -266,8 +326,15 @@ class TablePlan:
     refusals: dict[str, list[Refusal]] = field(default_factory=dict)  # per present column
 
 
-def plan(name: str, raw: ir.Table, renames: dict[str, str], engine: str, *, timezone: str = contract.TIMEZONE,
-         marks: dict[str, str] | None = None) -> TablePlan:
+def plan(
+    name: str,
+    raw: ir.Table,
+    renames: dict[str, str],
+    engine: str,
+    *,
+    timezone: str = contract.TIMEZONE,
+    marks: dict[str, str] | None = None,
+) -> TablePlan:
     """The plan of contract table ``name`` over the source's table ``raw``."""
     raw, problems = apply_mapping(name, raw, renames)
     table = contract.table(name)

@@ -39,6 +39,10 @@ EVENT_TYPES = (
     "click",
     "visit",
 )
+#: The five content and social interactions: what profiling's "interactions" KPI counts per fan.
+INTERACTION_TYPES = ("like", "comment", "share", "message", "ugc_post")
+#: The interactions plus a check-in: what churn and the demo call an interactive (engaged) event.
+ENGAGED_TYPES = (*INTERACTION_TYPES, "checkin")
 #: The planning documents' five content types.
 CONTENT_TYPES = ("product", "educational", "interactive", "emotional", "entertainment")
 ORDER_SOURCES = ("community", "private_domain", "public_domain")
@@ -108,20 +112,40 @@ FANS = Table(
         Column("fan_id", "string", "Fan identifier, unique."),
         Column("join_time", "timestamp", "When the fan joined or first followed.", not_in_future=True),
         Column("gender", "string", "Gender.", required=False, nullable=True, allowed=GENDERS),
-        Column("birth_year", "int", "Year of birth (give this or age).", required=False, nullable=True,
-               min_value=1900, max_value=2030),
-        Column("age", "int", "Age in years (give this or birth_year).", required=False, nullable=True,
-               unit="years", min_value=0, max_value=120),
-        Column("province", "string", "Province, as its short Chinese name (e.g. 广东).", required=False,
-               nullable=True),
+        Column(
+            "birth_year",
+            "int",
+            "Year of birth (give this or age).",
+            required=False,
+            nullable=True,
+            min_value=1900,
+            max_value=2030,
+        ),
+        Column(
+            "age",
+            "int",
+            "Age in years (give this or birth_year).",
+            required=False,
+            nullable=True,
+            unit="years",
+            min_value=0,
+            max_value=120,
+        ),
+        Column("province", "string", "Province, as its short Chinese name (e.g. 广东).", required=False, nullable=True),
         Column("city", "string", "City, in Chinese (e.g. 深圳).", required=False, nullable=True),
-        Column("city_tier", "int", "City tier: 1 一线, 2 新一线, 3 二线, 4 三线, 5 四线, 6 五线及以下.",
-               required=False, nullable=True, allowed=CITY_TIERS),
-        Column("occupation", "string", "Occupation (e.g. white_collar, student, homemaker).", required=False,
-               nullable=True),
+        Column(
+            "city_tier",
+            "int",
+            "City tier: 1 一线, 2 新一线, 3 二线, 4 三线, 5 四线, 6 五线及以下.",
+            required=False,
+            nullable=True,
+            allowed=CITY_TIERS,
+        ),
+        Column(
+            "occupation", "string", "Occupation (e.g. white_collar, student, homemaker).", required=False, nullable=True
+        ),
         Column("channel", "string", "Acquisition channel.", allowed=CHANNELS),
-        Column("community_id", "string", "The community or group the fan belongs to.", required=False,
-               nullable=True),
+        Column("community_id", "string", "The community or group the fan belongs to.", required=False, nullable=True),
     ),
 )
 
@@ -138,8 +162,14 @@ EVENTS = Table(
         Column("event_type", "string", "What the fan did.", allowed=EVENT_TYPES),
         Column("community_id", "string", "The community where it happened.", required=False, nullable=True),
         Column("content_id", "string", "The content item acted on.", required=False, nullable=True),
-        Column("content_type", "string", "The content's type (the planning documents' five).", required=False,
-               nullable=True, allowed=CONTENT_TYPES),
+        Column(
+            "content_type",
+            "string",
+            "The content's type (the planning documents' five).",
+            required=False,
+            nullable=True,
+            allowed=CONTENT_TYPES,
+        ),
     ),
 )
 
@@ -154,10 +184,8 @@ ORDERS = Table(
         Column("fan_id", "string", "The buying fan."),
         Column("order_time", "timestamp", "When the order was paid.", not_in_future=True),
         Column("amount_cny", "float", "Amount paid.", unit="CNY", min_value=0),
-        Column("campaign_id", "string", "The campaign the order is attributed to.", required=False,
-               nullable=True),
-        Column("source", "string", "Where the order came from.", required=False, nullable=True,
-               allowed=ORDER_SOURCES),
+        Column("campaign_id", "string", "The campaign the order is attributed to.", required=False, nullable=True),
+        Column("source", "string", "Where the order came from.", required=False, nullable=True, allowed=ORDER_SOURCES),
     ),
 )
 
@@ -176,8 +204,14 @@ COMMENTS = Table(
         Column("text", "string", "The comment text, as written.", nullable=True),
         Column("community_id", "string", "The community where it was written.", required=False, nullable=True),
         Column("content_id", "string", "The content item it replies to.", required=False, nullable=True),
-        Column("label", "string", "A human sentiment label, where one exists.", required=False, nullable=True,
-               allowed=SENTIMENT_LABELS),
+        Column(
+            "label",
+            "string",
+            "A human sentiment label, where one exists.",
+            required=False,
+            nullable=True,
+            allowed=SENTIMENT_LABELS,
+        ),
     ),
 )
 
@@ -207,7 +241,7 @@ def table(name: str) -> Table:
         raise KeyError(f"{name!r} is not a contract table; the tables are {', '.join(TABLES)}") from None
 
 
-def check_timezone(name) -> str:
+def check_timezone(name: object) -> str:
     """``name`` if it is an IANA time zone name (``Asia/Shanghai``, ``UTC``); ValueError saying so if not."""
     import difflib
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -220,8 +254,9 @@ def check_timezone(name) -> str:
             pass
     close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1, cutoff=0.6)
     hint = f" — did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"timezone {name!r} is not an IANA time zone name such as {TIMEZONE!r}, 'UTC' or "
-                     f"'Europe/Berlin'{hint}")
+    raise ValueError(
+        f"timezone {name!r} is not an IANA time zone name such as {TIMEZONE!r}, 'UTC' or 'Europe/Berlin'{hint}"
+    )
 
 
 def markdown() -> str:
@@ -240,8 +275,10 @@ def markdown() -> str:
         lines += [f"### `{t.name}` ({need} table)", "", t.description, "", f"Primary key: {pk}.", ""]
         for fk in t.foreign_keys:
             lines += [f"`{fk.column}` must exist in `{fk.table}.{fk.ref_column}`.", ""]
-        lines += ["| column | type | required | nulls | unit | constraint | description |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "| column | type | required | nulls | unit | constraint | description |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for c in t.columns:
             cons = []
             if c.allowed:

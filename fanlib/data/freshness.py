@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from fanlib.data import contract
+
+if TYPE_CHECKING:
+    from fanlib.data.tables import FanData
 
 #: Data whose newest record is more than this many days before the report date is flagged.
 STALE_AFTER_DAYS = 30
@@ -59,7 +63,7 @@ def _time_ranges(fd) -> dict[str, tuple[int, _dt.date | None, _dt.date | None]]:
     return out
 
 
-def data_warnings(fd, as_of=None, stale_after_days: int = STALE_AFTER_DAYS) -> list[DataWarning]:
+def data_warnings(fd: FanData, as_of: Any = None, stale_after_days: int = STALE_AFTER_DAYS) -> list[DataWarning]:
     """Warnings for data that ends more than ``stale_after_days`` before the report date, and for
     activity tables whose records all fall on one day.
 
@@ -76,17 +80,27 @@ def data_warnings(fd, as_of=None, stale_after_days: int = STALE_AFTER_DAYS) -> l
             continue
         gap = (reference - last).days
         if gap > stale_after_days:
-            found.append(DataWarning(
-                name, column, "stale",
-                f"the newest record is from {last.isoformat()}, {gap} days before the report date "
-                f"{reference.isoformat()} (more than {stale_after_days}); the export may be out of date",
-                {"last": last.isoformat(), "days": gap, "date": reference.isoformat(), "limit": stale_after_days}))
+            found.append(
+                DataWarning(
+                    name,
+                    column,
+                    "stale",
+                    f"the newest record is from {last.isoformat()}, {gap} days before the report date "
+                    f"{reference.isoformat()} (more than {stale_after_days}); the export may be out of date",
+                    {"last": last.isoformat(), "days": gap, "date": reference.isoformat(), "limit": stale_after_days},
+                )
+            )
         if first == last:
-            found.append(DataWarning(
-                name, column, "single_day",
-                f"all {rows:,} records fall on one day, {last.isoformat()}; trends, retention and windows "
-                f"need activity over many days",
-                {"rows": rows, "day": last.isoformat()}))
+            found.append(
+                DataWarning(
+                    name,
+                    column,
+                    "single_day",
+                    f"all {rows:,} records fall on one day, {last.isoformat()}; trends, retention and windows "
+                    f"need activity over many days",
+                    {"rows": rows, "day": last.isoformat()},
+                )
+            )
     return found
 
 

@@ -23,15 +23,28 @@ import argparse
 import io
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from fanlib.data import contract
 
+#: Told each step of a copy, as one line of text (the command line prints it).
+Progress = Callable[[str], None]
+
 #: Arrow type -> PostgreSQL column type, for the contract's four types.
-_PG_TYPES = {"string": "text", "large_string": "text", "int64": "bigint", "double": "double precision",
-             "timestamp[us]": "timestamp", "timestamp[ns]": "timestamp", "timestamp[ms]": "timestamp",
-             "timestamp[s]": "timestamp", "bool": "boolean", "int32": "integer"}
+_PG_TYPES = {
+    "string": "text",
+    "large_string": "text",
+    "int64": "bigint",
+    "double": "double precision",
+    "timestamp[us]": "timestamp",
+    "timestamp[ns]": "timestamp",
+    "timestamp[ms]": "timestamp",
+    "timestamp[s]": "timestamp",
+    "bool": "boolean",
+    "int32": "integer",
+}
 BATCH_ROWS = 200_000
 
 
@@ -53,8 +66,11 @@ def _csv_bytes(batch) -> bytes:
     import pyarrow.csv as pacsv
 
     buf = io.BytesIO()
-    pacsv.write_csv(pa.Table.from_batches([batch]), buf,
-                    write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    pacsv.write_csv(
+        pa.Table.from_batches([batch]),
+        buf,
+        write_options=pacsv.WriteOptions(include_header=False, quoting_style="all_valid"),
+    )
     return buf.getvalue()
 
 
@@ -71,8 +87,13 @@ def _tables(fd) -> list[str]:
     return [name for name in contract.TABLE_NAMES if fd.has(name)]
 
 
-def to_postgres(source, url: str, schema: str | None = None, progress=None,
-                timezone: str = contract.TIMEZONE) -> dict[str, int]:
+def to_postgres(
+    source: str | Path,
+    url: str,
+    schema: str | None = None,
+    progress: Progress | None = None,
+    timezone: str = contract.TIMEZONE,
+) -> dict[str, int]:
     """Copy the contract tables of ``source`` into PostgreSQL at ``url``; returns rows per table.
 
     ``schema`` (created if missing) holds the tables; read them back with
@@ -110,7 +131,9 @@ def to_postgres(source, url: str, schema: str | None = None, progress=None,
     return counts
 
 
-def to_parquet(source, folder: str | Path, progress=None, timezone: str = contract.TIMEZONE) -> dict[str, int]:
+def to_parquet(
+    source: str | Path, folder: str | Path, progress: Progress | None = None, timezone: str = contract.TIMEZONE
+) -> dict[str, int]:
     """Write the contract tables of ``source`` as ``folder/<table>.parquet``; returns rows per table."""
     import pyarrow.parquet as pq
 
@@ -144,8 +167,13 @@ def _libpq_url(url: str) -> str:
     return "postgresql://" + rest if scheme.startswith("postgres") else url
 
 
-def load(source, to: str, schema: str | None = None, progress=None,
-         timezone: str = contract.TIMEZONE) -> dict[str, int]:
+def load(
+    source: str | Path,
+    to: str,
+    schema: str | None = None,
+    progress: Progress | None = None,
+    timezone: str = contract.TIMEZONE,
+) -> dict[str, int]:
     """Copy ``source`` to ``to``: a ``postgresql://`` URL or a ``parquet://`` folder."""
     scheme = urlsplit(to).scheme.lower()
     if scheme in ("postgresql", "postgres"):
@@ -162,8 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("source", help="data source to copy (DuckDB file, data folder, workbook or URL)")
     ap.add_argument("--to", required=True, help="postgresql://user:pass@host:port/db or parquet:///folder")
     ap.add_argument("--schema", help="PostgreSQL schema to hold the tables (created if missing)")
-    ap.add_argument("--timezone", default=contract.TIMEZONE,
-                    help=f"IANA time zone the timestamps are written in (default {contract.TIMEZONE})")
+    ap.add_argument(
+        "--timezone",
+        default=contract.TIMEZONE,
+        help=f"IANA time zone the timestamps are written in (default {contract.TIMEZONE})",
+    )
     args = ap.parse_args(argv)
     from fanlib.data.fandata import SourceError, _mask_url
 

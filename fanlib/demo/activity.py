@@ -164,7 +164,7 @@ def _comment_tables(
         if hit.size:
             kinds = _choice(rng, PII_P, hit.size)
             new = []
-            for i, kd in zip(hit, kinds):
+            for i, kd in zip(hit, kinds, strict=True):
                 kind = PII_KINDS[kd]
                 tmpl = txt.PII_TEMPLATES[kind]
                 phrase = tmpl[rng.integers(len(tmpl))].format(v=_pii_value(rng, kind))

@@ -244,7 +244,7 @@ MIN_COMMUNITIES = 30
 
 EVENT_TYPES = contract.EVENT_TYPES  # view like comment share checkin live_watch message ugc_post click visit
 PASSIVE_TYPES = ("view", "visit", "click", "live_watch")
-INTERACTIVE_TYPES = ("like", "comment", "share", "message", "ugc_post", "checkin")
+INTERACTIVE_TYPES = contract.ENGAGED_TYPES  # what churn calls interactive too
 #: Events per alive day, by segment and type (check-ins are added for participants).
 EVENT_RATES = {
     "core": {

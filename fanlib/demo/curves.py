@@ -48,10 +48,10 @@ class Curve:
         k = np.clip(np.floor(t).astype(np.int64), 0, N_HOURS - 1)
         return self.cum[k] + (t - k) * self.rate[k] / 24.0
 
-    def integral(self, a, b) -> np.ndarray:
+    def integral(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.maximum(self.at(b) - self.at(a), 0.0)
 
-    def sample(self, rng, a: np.ndarray, b: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def sample(self, rng: np.random.Generator, a: np.ndarray, b: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """Times (hours) of ``counts[i]`` actions in ``[a[i], b[i])``, fan by fan."""
         ca, cb = self.at(a), self.at(b)
         owner = np.repeat(np.arange(len(counts)), counts)

@@ -6,6 +6,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +36,7 @@ from fanlib.demo.truth import _truth, _truth_fans_table
 # ---------------------------------------------------------------------------
 
 
-def generate(out: Path, n_fans: int = 20_000, seed: int = 7, progress: bool = True, **options) -> dict:
+def generate(out: Path, n_fans: int = 20_000, seed: int = 7, progress: bool = True, **options: Any) -> dict:
     """Build the demo DuckDB file ``out`` and ``demo_truth.json`` beside it; return the truth.
 
     The file is built under a temporary name in the same folder and renamed

@@ -201,5 +201,5 @@ def _pii_value(rng, kind: str) -> str:
     birth = f"{rng.integers(1970, 2005)}{rng.integers(1, 13):02d}{rng.integers(1, 29):02d}"
     body = region + birth + f"{rng.integers(0, 1000):03d}"
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, weights)) % 11]
+    check = "10X98765432"[sum(int(c) * w for c, w in zip(body, weights, strict=True)) % 11]
     return body + check

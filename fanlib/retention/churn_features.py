@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from fanlib.data import contract
 from fanlib.data.asof import to_date
 from fanlib.present.i18n import catalogue
 
@@ -48,7 +49,7 @@ __all__ = [
 #: reported separately (their risk is mostly that they have already gone).
 ACTIVE_WITHIN_DAYS = 7
 
-INTERACTIVE = ("like", "comment", "share", "message", "ugc_post", "checkin")
+INTERACTIVE = contract.ENGAGED_TYPES
 
 #: The model's features (besides one indicator per channel), each named in the ``retention`` catalogue
 #: as ``feat_<feature>``; FEATURE_LABELS holds the Chinese names.

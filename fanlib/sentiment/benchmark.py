@@ -23,13 +23,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from fanlib.data import contract
 from fanlib.sentiment.crisis import CrisisParams, detect
 
 if TYPE_CHECKING:
     from fanlib.sentiment.crisis import Alert
     from fanlib.sentiment.model import SentimentModel
 
-CHANNELS = ("wechat", "weibo", "douyin", "xiaohongshu", "qq", "live")
+CHANNELS = tuple(c for c in contract.CHANNELS if c != "other")  # the six named channels, in contract order
 BASE_VOLUME = np.array([40.0, 15.0, 25.0, 20.0, 8.0, 10.0])  # comments per day and channel
 
 

@@ -106,7 +106,7 @@ reports on inputs that crashed or misled (each also leaves the good report byte-
 | activity-one-day | 00 with every event, order and comment on 2025-12-31 | 0: a warning naming that day |
 | privacy-leaks | 04 with comments carrying ``139－4567－8901``, ``139.5678.9012``, ``110101 19900307 1237``, ``扣扣：3847561920``, ``QQ 2837465910``, ``薇：…``, ``guomin at 163 dot com`` | 0: none of them in the page, analyst page, notebook, summary or exports; no mask placeholder among the driver terms |
 | overview-on-broken-contract | 05 on data with negative amounts | 1, or a status that carries the failure |
-"""
+"""  # noqa: E501 - the catalogue's table rows are as wide as their cases
 
 from __future__ import annotations
 
@@ -118,15 +118,39 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from badinputs import (
+    TIME_COLUMNS,
+    GoodRun,
+    Sources,
+    all_times,
+    assert_no_traceback,
+    assert_says,
+    big_field,
+    broken_line,
+    contract_problems,
+    decimal_comma,
+    door_digest,
+    fanlib,
+    figures,
+    first_rows,
+    gbk_csv,
+    hash_tree,
+    header_only,
+    mapping_file,
+    names_day,
+    page_and_notebook,
+    read_json,
+    read_tables,
+    report_files,
+    set_values,
+    thousands,
+    timestamptz_parquet,
+    visible_text,
+    with_duplicates,
+    without_column,
+)
 
 from fanlib.present.i18n import messages
-
-from badinputs import (
-    GoodRun, Sources, TIME_COLUMNS, all_times, assert_no_traceback, assert_says, big_field, broken_line,
-    contract_problems, decimal_comma, door_digest, fanlib, figures, first_rows, gbk_csv, hash_tree, header_only,
-    mapping_file, names_day, page_and_notebook, read_json, read_tables, report_files, set_values, thousands,
-    timestamptz_parquet, visible_text, warning_banners, with_duplicates, without_column,
-)
 
 GOOD_DATE = "2026-01-02"
 OVERVIEW = "00_data_overview"
@@ -181,59 +205,180 @@ def case_date(case: str) -> str:
 
 #: id -> (build(src) -> (source, extra validate args), where, check, failing rows, more text to find)
 REFUSED = {
-    "decimal-comma": (lambda s: (s.folder("decimal-comma", orders=decimal_comma(s)), []),
-                      "orders.amount_cny", "number_format", "all", ["195,74"]),
-    "integer-fraction-csv": (lambda s: (s.folder("integer-fraction-csv",
-                                                 fans=set_values(s, "fans", "birth_year", "2001.7", 3)), []),
-                             "fans.birth_year", "integer", 3, ["2001.7"]),
-    "integer-fraction-parquet": (lambda s: (s.folder("integer-fraction-parquet", kind="parquet",
-                                                     fans=set_values(s, "fans", "birth_year", 2001.7, 3)), []),
-                                 "fans.birth_year", "integer", 3, ["2001.7"]),
-    "amount-infinite-csv": (lambda s: (s.folder("amount-infinite-csv",
-                                                orders=set_values(s, "orders", "amount_cny", "inf", 2)), []),
-                            "orders.amount_cny", "finite", 2, ["inf"]),
-    "amount-infinite-parquet": (lambda s: (s.folder("amount-infinite-parquet", kind="parquet",
-                                                    orders=set_values(s, "orders", "amount_cny", float("inf"), 2)), []),
-                                "orders.amount_cny", "finite", 2, []),
-    "amount-nan-text": (lambda s: (s.folder("amount-nan-text", orders=set_values(s, "orders", "amount_cny", "NaN", 2)), []),
-                        "orders.amount_cny", "finite", 2, []),
-    "amount-negative": (lambda s: (s.folder("amount-negative", orders=set_values(s, "orders", "amount_cny", -50.0, 3)), []),
-                        "orders.amount_cny", "min_value", 3, [">= 0", "-50"]),
-    "amount-text": (lambda s: (s.folder("amount-text", orders=set_values(s, "orders", "amount_cny", "about 12", 2)), []),
-                    "orders.amount_cny", "parse", 2, ["about 12"]),
-    "duplicate-order-id": (lambda s: (s.folder("duplicate-order-id", orders=with_duplicates(s, "orders", "order_id", 2)), []),
-                           "orders.order_id", "primary_key", 4, []),
-    "duplicate-fan-id": (lambda s: (s.folder("duplicate-fan-id", fans=with_duplicates(s, "fans", "fan_id", 2)), []),
-                         "fans.fan_id", "primary_key", 4, []),
-    "orphan-fan-id": (lambda s: (s.folder("orphan-fan-id", orders=set_values(s, "orders", "fan_id", "F9999999", 3)), []),
-                      "orders.fan_id", "foreign_key", 3, ["F9999999"]),
-    "future-timestamp": (lambda s: (s.folder("future-timestamp", events=set_values(
-        s, "events", "event_time", pd.Timestamp("2099-01-01 09:00:00"), 2)), []),
-        "events.event_time", "not_in_future", 2, ["2099-01-01"]),
-    "unknown-channel": (lambda s: (s.folder("unknown-channel", fans=set_values(s, "fans", "channel", "tiktok", 4)), []),
-                        "fans.channel", "allowed_values", 4, ["tiktok"]),
-    "bad-gender": (lambda s: (s.folder("bad-gender", fans=set_values(s, "fans", "gender", "F", 3)), []),
-                   "fans.gender", "allowed_values", 3, ["female, male, unknown"]),
-    "bad-city-tier": (lambda s: (s.folder("bad-city-tier", fans=set_values(s, "fans", "city_tier", 9, 2)), []),
-                      "fans.city_tier", "allowed_values", 2, []),
-    "birth-year-too-early": (lambda s: (s.folder("birth-year-too-early", fans=set_values(s, "fans", "birth_year", 1850, 2)), []),
-                             "fans.birth_year", "min_value", 2, [">= 1900"]),
-    "unreadable-time": (lambda s: (s.folder("unreadable-time", fans=set_values(s, "fans", "join_time", "yesterday", 2)), []),
-                        "fans.join_time", "parse", 2, ["yesterday"]),
-    "missing-required-value": (lambda s: (s.folder("missing-required-value", fans=set_values(s, "fans", "channel", "", 2)), []),
-                               "fans.channel", "not_null", 2, []),
-    "missing-column": (lambda s: (s.folder("missing-column", orders=without_column(s, "orders", "amount_cny")), []),
-                       "orders.amount_cny", "missing_column", None, []),
+    "decimal-comma": (
+        lambda s: (s.folder("decimal-comma", orders=decimal_comma(s)), []),
+        "orders.amount_cny",
+        "number_format",
+        "all",
+        ["195,74"],
+    ),
+    "integer-fraction-csv": (
+        lambda s: (s.folder("integer-fraction-csv", fans=set_values(s, "fans", "birth_year", "2001.7", 3)), []),
+        "fans.birth_year",
+        "integer",
+        3,
+        ["2001.7"],
+    ),
+    "integer-fraction-parquet": (
+        lambda s: (
+            s.folder("integer-fraction-parquet", kind="parquet", fans=set_values(s, "fans", "birth_year", 2001.7, 3)),
+            [],
+        ),
+        "fans.birth_year",
+        "integer",
+        3,
+        ["2001.7"],
+    ),
+    "amount-infinite-csv": (
+        lambda s: (s.folder("amount-infinite-csv", orders=set_values(s, "orders", "amount_cny", "inf", 2)), []),
+        "orders.amount_cny",
+        "finite",
+        2,
+        ["inf"],
+    ),
+    "amount-infinite-parquet": (
+        lambda s: (
+            s.folder(
+                "amount-infinite-parquet", kind="parquet", orders=set_values(s, "orders", "amount_cny", float("inf"), 2)
+            ),
+            [],
+        ),
+        "orders.amount_cny",
+        "finite",
+        2,
+        [],
+    ),
+    "amount-nan-text": (
+        lambda s: (s.folder("amount-nan-text", orders=set_values(s, "orders", "amount_cny", "NaN", 2)), []),
+        "orders.amount_cny",
+        "finite",
+        2,
+        [],
+    ),
+    "amount-negative": (
+        lambda s: (s.folder("amount-negative", orders=set_values(s, "orders", "amount_cny", -50.0, 3)), []),
+        "orders.amount_cny",
+        "min_value",
+        3,
+        [">= 0", "-50"],
+    ),
+    "amount-text": (
+        lambda s: (s.folder("amount-text", orders=set_values(s, "orders", "amount_cny", "about 12", 2)), []),
+        "orders.amount_cny",
+        "parse",
+        2,
+        ["about 12"],
+    ),
+    "duplicate-order-id": (
+        lambda s: (s.folder("duplicate-order-id", orders=with_duplicates(s, "orders", "order_id", 2)), []),
+        "orders.order_id",
+        "primary_key",
+        4,
+        [],
+    ),
+    "duplicate-fan-id": (
+        lambda s: (s.folder("duplicate-fan-id", fans=with_duplicates(s, "fans", "fan_id", 2)), []),
+        "fans.fan_id",
+        "primary_key",
+        4,
+        [],
+    ),
+    "orphan-fan-id": (
+        lambda s: (s.folder("orphan-fan-id", orders=set_values(s, "orders", "fan_id", "F9999999", 3)), []),
+        "orders.fan_id",
+        "foreign_key",
+        3,
+        ["F9999999"],
+    ),
+    "future-timestamp": (
+        lambda s: (
+            s.folder(
+                "future-timestamp", events=set_values(s, "events", "event_time", pd.Timestamp("2099-01-01 09:00:00"), 2)
+            ),
+            [],
+        ),
+        "events.event_time",
+        "not_in_future",
+        2,
+        ["2099-01-01"],
+    ),
+    "unknown-channel": (
+        lambda s: (s.folder("unknown-channel", fans=set_values(s, "fans", "channel", "tiktok", 4)), []),
+        "fans.channel",
+        "allowed_values",
+        4,
+        ["tiktok"],
+    ),
+    "bad-gender": (
+        lambda s: (s.folder("bad-gender", fans=set_values(s, "fans", "gender", "F", 3)), []),
+        "fans.gender",
+        "allowed_values",
+        3,
+        ["female, male, unknown"],
+    ),
+    "bad-city-tier": (
+        lambda s: (s.folder("bad-city-tier", fans=set_values(s, "fans", "city_tier", 9, 2)), []),
+        "fans.city_tier",
+        "allowed_values",
+        2,
+        [],
+    ),
+    "birth-year-too-early": (
+        lambda s: (s.folder("birth-year-too-early", fans=set_values(s, "fans", "birth_year", 1850, 2)), []),
+        "fans.birth_year",
+        "min_value",
+        2,
+        [">= 1900"],
+    ),
+    "unreadable-time": (
+        lambda s: (s.folder("unreadable-time", fans=set_values(s, "fans", "join_time", "yesterday", 2)), []),
+        "fans.join_time",
+        "parse",
+        2,
+        ["yesterday"],
+    ),
+    "missing-required-value": (
+        lambda s: (s.folder("missing-required-value", fans=set_values(s, "fans", "channel", "", 2)), []),
+        "fans.channel",
+        "not_null",
+        2,
+        [],
+    ),
+    "missing-column": (
+        lambda s: (s.folder("missing-column", orders=without_column(s, "orders", "amount_cny")), []),
+        "orders.amount_cny",
+        "missing_column",
+        None,
+        [],
+    ),
     "missing-table": (lambda s: (s.folder("missing-table", orders=None), []), "orders", "missing_table", None, []),
-    "empty-fans": (lambda s: (s.folder("empty-fans", fans=header_only(s.frame("fans"))), []),
-                   "fans", "not_empty", None, []),
-    "mapping-unknown-target": (lambda s: (s.folder("mapping-unknown-target",
-                                                   orders=s.frame("orders").rename(columns={"amount_cny": "amount"})),
-                                          ["--mapping", mapping_file(s, "mapping-unknown-target",
-                                                                      "orders: {amount: amount_yuan}\n")]),
-                               "orders.amount_yuan", "mapping", None, ["amount_cny"]),
-    "mapping-missing-source-column": (lambda s: (s.clean_csv, ["--mapping", mapping_file(
-        s, "mapping-missing-source-column", "fans: {用户ID: fan_id}\n")]), "fans.fan_id", "mapping", None, ["用户ID"]),
+    "empty-fans": (
+        lambda s: (s.folder("empty-fans", fans=header_only(s.frame("fans"))), []),
+        "fans",
+        "not_empty",
+        None,
+        [],
+    ),
+    "mapping-unknown-target": (
+        lambda s: (
+            s.folder("mapping-unknown-target", orders=s.frame("orders").rename(columns={"amount_cny": "amount"})),
+            ["--mapping", mapping_file(s, "mapping-unknown-target", "orders: {amount: amount_yuan}\n")],
+        ),
+        "orders.amount_yuan",
+        "mapping",
+        None,
+        ["amount_cny"],
+    ),
+    "mapping-missing-source-column": (
+        lambda s: (
+            s.clean_csv,
+            ["--mapping", mapping_file(s, "mapping-missing-source-column", "fans: {用户ID: fan_id}\n")],
+        ),
+        "fans.fan_id",
+        "mapping",
+        None,
+        ["用户ID"],
+    ),
 }
 
 
@@ -257,16 +402,24 @@ def test_validate_refuses(case, sources):
 
 #: id -> (build(src) -> validate args, text or patterns the message must hold)
 REFUSED_OTHER = {
-    "csv-broken-line": (lambda s: [s.folder("csv-broken-line", events=broken_line(s))],
-                        ["events.csv", re.compile(r"line\D{0,3}11\b", re.I),
-                         re.compile(r"expected\D{0,25}\b6\b\D{0,25}(found|got)\D{0,3}7\b", re.I)]),
-    "validate-now-yesterday": (lambda s: [s.clean_csv, "--now", "yesterday"],
-                               ["--now", "yesterday", "YYYY-MM-DD"]),
+    "csv-broken-line": (
+        lambda s: [s.folder("csv-broken-line", events=broken_line(s))],
+        [
+            "events.csv",
+            re.compile(r"line\D{0,3}11\b", re.I),
+            re.compile(r"expected\D{0,25}\b6\b\D{0,25}(found|got)\D{0,3}7\b", re.I),
+        ],
+    ),
+    "validate-now-yesterday": (lambda s: [s.clean_csv, "--now", "yesterday"], ["--now", "yesterday", "YYYY-MM-DD"]),
     "validate-source-missing": (lambda s: [s.root / "no-such-shop.duckdb"], ["no-such-shop.duckdb", "not found"]),
-    "mapping-file-not-a-mapping": (lambda s: [s.clean_csv, "--mapping", mapping_file(s, "not-a-mapping", "- fans\n- orders\n")],
-                                   ["not-a-mapping.mapping.yaml"]),
-    "timezone-unknown-validate": (lambda s: [s.clean_csv, "--timezone", "Mars/Olympus"],
-                                  ["Mars/Olympus", re.compile(r"not an? (IANA )?time ?zone|unknown time ?zone", re.I)]),
+    "mapping-file-not-a-mapping": (
+        lambda s: [s.clean_csv, "--mapping", mapping_file(s, "not-a-mapping", "- fans\n- orders\n")],
+        ["not-a-mapping.mapping.yaml"],
+    ),
+    "timezone-unknown-validate": (
+        lambda s: [s.clean_csv, "--timezone", "Mars/Olympus"],
+        ["Mars/Olympus", re.compile(r"not an? (IANA )?time ?zone|unknown time ?zone", re.I)],
+    ),
 }
 
 
@@ -290,12 +443,16 @@ HANDLED = {
     "csv-tz-utc": (lambda s: (s.folder("csv-tz-utc", **all_times(s, "+00:00")), None), True),
     "csv-tz-cst": (lambda s: (s.folder("csv-tz-cst", **all_times(s, "+08:00")), None), True),
     "csv-tz-mixed": (lambda s: (s.folder("csv-tz-mixed", **all_times(s, "mixed")), None), True),
-    "parquet-timestamptz": (lambda s: (s.folder("parquet-timestamptz", kind="parquet", **timestamptz_parquet(s)),
-                                       None), True),
+    "parquet-timestamptz": (
+        lambda s: (s.folder("parquet-timestamptz", kind="parquet", **timestamptz_parquet(s)), None),
+        True,
+    ),
     "duckdb-timestamptz": (lambda s: (s.duckdb_file("duckdb-timestamptz", s.tables, timestamptz=True), None), False),
     "thousands-separator": (lambda s: (s.folder("thousands-separator", orders=thousands(s)), None), False),
-    "decimal-comma-declared": (lambda s: (s.folder("decimal-comma-declared", orders=decimal_comma(s)),
-                                          DECIMAL_COMMA), True),
+    "decimal-comma-declared": (
+        lambda s: (s.folder("decimal-comma-declared", orders=decimal_comma(s)), DECIMAL_COMMA),
+        True,
+    ),
     "csv-big-field": (lambda s: (s.folder("csv-big-field", comments=big_field(s)), None), False),
     "csv-gbk": (lambda s: (s.folder("csv-gbk", comments=gbk_csv(s)), None), False),
 }
@@ -357,6 +514,7 @@ def test_empty_optional_table_is_read_as_absent(case, sources, clean_digest):
 
 # --------------------------------------------------------------------------- fanlib run: refused before any kernel
 
+
 #: id -> (fanlib run args after the report names' source, text or patterns the message must hold)
 def _between(name: str) -> re.Pattern:
     return re.compile(rf"0 < {name} < 1|{name}\D{{0,30}}\(0, ?1\)|{name}\D{{0,40}}between 0 and 1", re.I)
@@ -370,20 +528,33 @@ REFUSED_RUNS = {
     "alpha-5": (["02_ab_campaign", "-p", "alpha=5"], ["alpha", "5", _between("alpha")]),
     "alpha-0": (["02_ab_campaign", "-p", "alpha=0"], ["alpha", _between("alpha")]),
     "srm-alpha-1.5": (["02_ab_campaign", "-p", "srm_alpha=1.5"], ["srm_alpha", "1.5", _between("srm_alpha")]),
-    "rfm-window-negative": (["01_fan_profiling", "-p", "rfm_window_days=-30"],
-                            ["rfm_window_days", "-30", _positive("rfm_window_days")]),
+    "rfm-window-negative": (
+        ["01_fan_profiling", "-p", "rfm_window_days=-30"],
+        ["rfm_window_days", "-30", _positive("rfm_window_days")],
+    ),
     "ab-window-zero": (["02_ab_campaign", "-p", "window_days=0"], ["window_days", _positive("window_days")]),
     "churn-days-zero": (["03_retention", "-p", "churn_days=0"], ["churn_days", _positive("churn_days")]),
     "retention-days-negative": (["03_retention", "-p", "retention_days=[1, -7]"], ["retention_days", "-7"]),
-    "as-of-before-data": (["03_retention", "-p", "as_of=2019-01-01"], ["as_of", "2019-01-01", "2024-07-01", "2025-12-31"]),
+    "as-of-before-data": (
+        ["03_retention", "-p", "as_of=2019-01-01"],
+        ["as_of", "2019-01-01", "2024-07-01", "2025-12-31"],
+    ),
     "as-of-after-data": (["01_fan_profiling", "-p", "as_of=2030-06-30"], ["as_of", "2030-06-30", "2025-12-31"]),
     "lang-fr": ([OVERVIEW, "-p", "lang=fr"], ["lang", "fr", "zh", "en"]),
-    "correction-bonferroni": (["02_ab_campaign", "-p", "correction=bonferroni"], ["correction", "bonferroni", "holm", "bh"]),
+    "correction-bonferroni": (
+        ["02_ab_campaign", "-p", "correction=bonferroni"],
+        ["correction", "bonferroni", "holm", "bh"],
+    ),
     "freq-week": (["04_sentiment", "-p", "freq=week"], ["freq", "week", "day", "hour"]),
     "unknown-parameter": (["02_ab_campaign", "-p", "alhpa=0.1"], ["alhpa", "did you mean 'alpha'"]),
-    "wrong-parameter-type": (["01_fan_profiling", "-p", "rfm_window_days=ninety"], ["rfm_window_days", "int", "ninety"]),
-    "timezone-unknown": ([OVERVIEW, "-p", "timezone=Mars/Olympus"],
-                         ["timezone", "Mars/Olympus", re.compile(r"not an? (IANA )?time ?zone|unknown time ?zone", re.I)]),
+    "wrong-parameter-type": (
+        ["01_fan_profiling", "-p", "rfm_window_days=ninety"],
+        ["rfm_window_days", "int", "ninety"],
+    ),
+    "timezone-unknown": (
+        [OVERVIEW, "-p", "timezone=Mars/Olympus"],
+        ["timezone", "Mars/Olympus", re.compile(r"not an? (IANA )?time ?zone|unknown time ?zone", re.I)],
+    ),
     "unknown-report": (["07_forecast"], ["07_forecast"]),
 }
 
@@ -419,10 +590,17 @@ def test_run_refuses_missing_source(case, good, tmp_path):
 
 
 @SHARED
-@pytest.mark.parametrize("case, bad_date, says", [
-    ("date-feb-30", "2026-02-30", ["2026-02-30", re.compile(r"does not exist|no such day|only 28 days", re.I)]),
-    ("date-month-13", "2026-13-01", ["2026-13-01", re.compile(r"no month 13|month 13 does not exist|month must be", re.I)]),
-])
+@pytest.mark.parametrize(
+    "case, bad_date, says",
+    [
+        ("date-feb-30", "2026-02-30", ["2026-02-30", re.compile(r"does not exist|no such day|only 28 days", re.I)]),
+        (
+            "date-month-13",
+            "2026-13-01",
+            ["2026-13-01", re.compile(r"no month 13|month 13 does not exist|month must be", re.I)],
+        ),
+    ],
+)
 def test_run_refuses_impossible_date(case, bad_date, says, good, small_demo_path):
     result = good.run(bad_date, OVERVIEW, "--source", small_demo_path)
     _assert_refused_at_once(result, good, bad_date)
@@ -461,11 +639,14 @@ def _overview_problems(good: GoodRun, case: str, source, *params, fails: bool = 
 
 @SHARED
 @pytest.mark.slow
-@pytest.mark.parametrize("case, table, column, check", [
-    ("overview-missing-table", "orders", None, "missing_table"),
-    ("overview-missing-column", "orders", "order_time", "missing_column"),
-    ("overview-bad-mapping", "fans", "fan_id", "mapping"),
-])
+@pytest.mark.parametrize(
+    "case, table, column, check",
+    [
+        ("overview-missing-table", "orders", None, "missing_table"),
+        ("overview-missing-column", "orders", "order_time", "missing_column"),
+        ("overview-bad-mapping", "fans", "fan_id", "mapping"),
+    ],
+)
 def test_overview_shows_structural_problems(case, table, column, check, good, sources):
     params = []
     if case == "overview-missing-table":
@@ -480,21 +661,23 @@ def test_overview_shows_structural_problems(case, table, column, check, good, so
     problems = next(h for h in summary["headline"] if h["key"] == "contract_problems")
     assert problems["value"] >= 1 and problems["good"] is False
     shown_check = messages("data_overview", "zh").label(f"check_{check}")  # the page speaks the report's language
-    assert_says(page, shown_check, table, *( [column] if column else []), where=f"{OVERVIEW}.html")
+    assert_says(page, shown_check, table, *([column] if column else []), where=f"{OVERVIEW}.html")
 
 
 @SHARED
 @pytest.mark.slow
 def test_overview_reads_empty_optional_tables_as_absent(good, sources):
     case = "empty-optional-tables"
-    source = sources.folder(case, comments=header_only(sources.frame("comments")),
-                            assignments=header_only(sources.frame("assignments")))
+    source = sources.folder(
+        case, comments=header_only(sources.frame("comments")), assignments=header_only(sources.frame("assignments"))
+    )
     summary, _ = _overview_problems(good, case, source)
     clean = good.summary()
     # the timing warnings count tables: one fewer table with comments is one fewer "stale" warning
     assert summary["problems"] == []
-    assert [h for h in summary["headline"] if h["key"] != "data_warnings"] == \
-        [h for h in clean["headline"] if h["key"] != "data_warnings"]
+    assert [h for h in summary["headline"] if h["key"] != "data_warnings"] == [
+        h for h in clean["headline"] if h["key"] != "data_warnings"
+    ]
     tables = {t["table"]: t for t in summary["tables"]}
     for name in ("comments", "assignments"):
         assert tables[name]["rows"] == 0 and not tables[name]["present"], tables[name]
@@ -524,8 +707,9 @@ def test_ab_report_speaks_on_tiny_or_empty_experiment(case, good, sources):
     folder = good.out / day
     shown = page_and_notebook(folder, "02_ab_campaign")
     assert_no_traceback(shown, "02_ab_campaign page and notebook")
-    assert "fanlib-warning" in (folder / "02_ab_campaign.html").read_text(encoding="utf-8"), \
+    assert "fanlib-warning" in (folder / "02_ab_campaign.html").read_text(encoding="utf-8"), (
         "the page does not say why the readout is limited"
+    )
     raw = (folder / "02_ab_campaign.summary.json").read_text(encoding="utf-8")
     assert not re.search(r"\bNaN\b|\bInfinity\b", raw), "the summary holds NaN or Infinity, not figures or null"
     assert json.loads(raw)["report"] == "02_ab_campaign"
@@ -598,7 +782,7 @@ def test_sentiment_report_masks_every_personal_detail(good, sources):
         text = unicodedata.normalize("NFKC", visible_text(text) if name.endswith(".html") else text)
         for leak, secret in LEAKS.items():
             m = _leak_pattern(secret).search(text)
-            assert m is None, f"{name} shows {leak!r} unmasked: …{text[max(0, m.start() - 80):m.end() + 80]}…"
+            assert m is None, f"{name} shows {leak!r} unmasked: …{text[max(0, m.start() - 80) : m.end() + 80]}…"
     summary = read_json(good.out / day / "04_sentiment.summary.json")
     terms = summary.get("top_negative_drivers", []) + summary.get("emerging_terms", [])
     assert not [t for t in terms if "已隐藏" in t], f"mask placeholders as driver terms: {terms}"

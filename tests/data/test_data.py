@@ -8,10 +8,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from helpers import frames_to_duckdb, sample_tables
 
-from fanlib.data import contract
+from fanlib.data import contract, csv_files, sources
 from fanlib.data import fandata as data_mod
-from fanlib.data import sources
 from fanlib.data.fandata import (
     FanData,
     MissingTableError,
@@ -21,7 +21,6 @@ from fanlib.data.fandata import (
     transcode_to_utf8,
 )
 from fanlib.data.validate import ContractError
-from helpers import sample_tables
 
 NOW = "2026-01-01 00:00:00"
 
@@ -29,16 +28,6 @@ NOW = "2026-01-01 00:00:00"
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pd.DataFrame]:
     return sample_tables(n_fans=40, seed=3)
-
-
-def write_duckdb(path: Path, tables: dict[str, pd.DataFrame]) -> Path:
-    con = duckdb.connect(str(path))
-    for name, frame in tables.items():
-        con.register("frame", frame)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-        con.unregister("frame")
-    con.close()
-    return path
 
 
 def write_csvs(folder: Path, tables: dict[str, pd.DataFrame], encoding: str = "utf-8", newline: str = "\n") -> Path:
@@ -61,7 +50,7 @@ def digest(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def duck_path(tmp_path_factory, tables) -> Path:
-    return write_duckdb(tmp_path_factory.mktemp("duck") / "fans.duckdb", tables)
+    return frames_to_duckdb(tables, tmp_path_factory.mktemp("duck") / "fans.duckdb")
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +74,7 @@ def test_duckdb_file_gives_contract_tables_with_contract_types(reference, tables
 
 
 def test_duckdb_source_is_opened_read_only(tmp_path, tables):
-    path = write_duckdb(tmp_path / "d.duckdb", tables)
+    path = frames_to_duckdb(tables, tmp_path / "d.duckdb")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
     fd = connect(path, now=NOW)
     fd.fingerprint()
@@ -99,7 +88,7 @@ def test_default_source_is_the_demo_file(monkeypatch, tmp_path, tables):
     (tmp_path / "data").mkdir()
     (tmp_path / "params").mkdir()
     (tmp_path / "pyproject.toml").write_text("")
-    write_duckdb(tmp_path / "data" / "demo.duckdb", tables)
+    frames_to_duckdb(tables, tmp_path / "data" / "demo.duckdb")
     monkeypatch.chdir(tmp_path)
     with connect(now=NOW) as fd:
         assert fd.row_counts()["fans"] == len(tables["fans"])
@@ -151,7 +140,7 @@ def test_csv_folder_in_any_common_encoding(tmp_path, tables, reference, encoding
 
 def test_detect_encoding(tmp_path):
     cases = {
-        "utf-8": "fan_id,城市\n1,深圳\n".encode("utf-8"),
+        "utf-8": "fan_id,城市\n1,深圳\n".encode(),
         "utf-8-sig": "fan_id,城市\n1,深圳\n".encode("utf-8-sig"),
         "gb18030": "fan_id,城市\n1,深圳\n".encode("gbk"),
         "utf-16": "fan_id,城市\n1,深圳\n".encode("utf-16"),
@@ -165,7 +154,7 @@ def test_detect_encoding(tmp_path):
 
 def test_gbk_detected_even_when_chinese_appears_late_and_chunks_split_characters(tmp_path, monkeypatch):
     # A tiny chunk size makes every multi-byte character straddle a chunk boundary somewhere.
-    monkeypatch.setattr(sources, "_CHUNK", 7)
+    monkeypatch.setattr(csv_files, "_CHUNK", 7)
     text = "fan_id,city\n" + "".join(f"{i},x\n" for i in range(200)) + "201,广州\n202,乌鲁木齐\n"
     path = tmp_path / "fans.csv"
     path.write_bytes(text.encode("gbk"))
@@ -325,7 +314,7 @@ def test_missing_optional_tables_and_columns(tmp_path, tables):
     fd = connect(write_parquets(tmp_path / "pq", slim), now=NOW)
     assert fd.has("fans") and not fd.has("comments") and not fd.has("assignments")
     with pytest.raises(MissingTableError, match="'comments'"):
-        fd.comments
+        _ = fd.comments
     with pytest.raises(MissingTableError, match="'assignments'"):
         fd.table("assignments")
     # Absent optional columns are typed NULL columns, so code can refer to them.
@@ -365,12 +354,12 @@ def test_execute_counts_what_it_pulls(duck_path, tables):
 
 def test_fingerprint_is_stable_and_sensitive(tmp_path, tables, reference):
     first = reference.fingerprint()
-    path = write_duckdb(tmp_path / "again.duckdb", tables)
+    path = frames_to_duckdb(tables, tmp_path / "again.duckdb")
     with connect(path, now=NOW) as fd:
         assert fd.fingerprint() == first
     more = dict(tables)
     more["orders"] = pd.concat([tables["orders"], tables["orders"].iloc[:1].assign(order_id="O999999")])
-    with connect(write_duckdb(tmp_path / "more.duckdb", more), now=NOW) as fd:
+    with connect(frames_to_duckdb(more, tmp_path / "more.duckdb"), now=NOW) as fd:
         assert fd.fingerprint() != first
     assert len(first) == 16 and int(first, 16) >= 0
 
@@ -379,7 +368,7 @@ def test_summaries_work_on_data_that_fails_validation(tmp_path, tables):
     broken = {k: v.copy() for k, v in tables.items()}
     broken["orders"] = broken["orders"].drop(columns=["order_time"])
     broken["fans"]["join_time"] = True
-    with connect(write_duckdb(tmp_path / "b.duckdb", broken), validate=False, now=NOW) as fd:
+    with connect(frames_to_duckdb(broken, tmp_path / "b.duckdb"), validate=False, now=NOW) as fd:
         assert fd.row_counts()["orders"] == len(tables["orders"])
         assert len(fd.fingerprint()) == 16
         # orders has no usable time column now; events and comments still give the range
@@ -388,8 +377,9 @@ def test_summaries_work_on_data_that_fails_validation(tmp_path, tables):
 
 def test_date_range_and_row_counts(reference, tables):
     lo, hi = reference.date_range()
-    times = pd.concat([tables["events"]["event_time"], tables["orders"]["order_time"],
-                       tables["comments"]["comment_time"]])
+    times = pd.concat(
+        [tables["events"]["event_time"], tables["orders"]["order_time"], tables["comments"]["comment_time"]]
+    )
     assert (lo, hi) == (times.min(), times.max())
 
 
@@ -398,10 +388,13 @@ def test_url_passwords_are_masked():
     assert data_mod._mask_url("postgresql://db/fans") == "postgresql://db/fans"
 
 
-@pytest.mark.parametrize("source, message", [
-    ("no/such/place.duckdb", "not found"),
-    ("notes.txt", "unknown kind of data source"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("no/such/place.duckdb", "not found"),
+        ("notes.txt", "unknown kind of data source"),
+    ],
+)
 def test_bad_sources_are_clear_errors(tmp_path, monkeypatch, source, message):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.txt").write_text("hello")
@@ -410,7 +403,7 @@ def test_bad_sources_are_clear_errors(tmp_path, monkeypatch, source, message):
 
 
 def test_timestamp_precisions_and_time_zones_are_not_wrong_types(tmp_path, tables):
-    path = write_duckdb(tmp_path / "p.duckdb", tables)
+    path = frames_to_duckdb(tables, tmp_path / "p.duckdb")
     con = duckdb.connect(str(path))
     con.execute("ALTER TABLE fans ALTER join_time TYPE TIMESTAMP_S")
     con.execute("ALTER TABLE orders ALTER order_time TYPE TIMESTAMP_MS")

@@ -135,12 +135,15 @@ def ab_moments(fd):
 
     experiments = fd.execute(fd.assignments.select("experiment_id").distinct(), label="engines:experiments")
     rows = []
-    metrics = {m.name: m for m in (
-        Metric("conversion", "proportion", "converted", covariates=("pre_converted",)),
-        Metric("revenue_per_fan", "mean", "revenue", covariates=("pre_revenue", "pre_orders")),
-        Metric("revenue_per_order", "ratio", "revenue", denominator="orders"),
-        Metric("events", "mean", "events", covariates=("pre_events",)),
-    )}
+    metrics = {
+        m.name: m
+        for m in (
+            Metric("conversion", "proportion", "converted", covariates=("pre_converted",)),
+            Metric("revenue_per_fan", "mean", "revenue", covariates=("pre_revenue", "pre_orders")),
+            Metric("revenue_per_order", "ratio", "revenue", denominator="orders"),
+            Metric("events", "mean", "events", covariates=("pre_events",)),
+        )
+    }
     for exp in sorted(experiments.experiment_id):
         units = experiment_units(fd, exp)
         moments = variant_moments(fd, units, metrics, by=("channel",))
@@ -203,9 +206,9 @@ def test_load_to_parquet_keeps_the_data(small_demo_path, tmp_path, reference):
     from fanlib.data.load import main
 
     assert main([str(small_demo_path), "--to", f"parquet://{tmp_path}"]) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{t}.parquet" for t in
-                                                          sorted(("fans", "events", "orders", "comments",
-                                                                  "assignments"))]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"{t}.parquet" for t in sorted(("fans", "events", "orders", "comments", "assignments"))
+    ]
     with connect(tmp_path, now=NOW) as copy:
         assert copy.row_counts() == reference.row_counts()
         assert copy.fingerprint() == reference.fingerprint()

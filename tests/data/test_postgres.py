@@ -14,13 +14,12 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
+from helpers import frames_to_duckdb, sample_tables
 
 from fanlib.data.fandata import connect
 from fanlib.data.validate import ContractError
-from helpers import sample_tables
 
 pytestmark = pytest.mark.postgres
 
@@ -31,8 +30,10 @@ NOW = "2026-01-01 00:00:00"
 def pg_url() -> str:
     url = os.environ.get("FANLIB_TEST_PG_URL")
     if not url:
-        pytest.skip("FANLIB_TEST_PG_URL is not set: start a server with `bash .ci/postgres.sh start ENV_FILE` "
-                    "and source ENV_FILE")
+        pytest.skip(
+            "FANLIB_TEST_PG_URL is not set: start a server with `bash .ci/postgres.sh start ENV_FILE` "
+            "and source ENV_FILE"
+        )
     import ibis
 
     try:
@@ -80,13 +81,7 @@ def pg_source(pg_url, tables):
 @pytest.fixture(scope="module")
 def duck(tmp_path_factory, tables):
     path = tmp_path_factory.mktemp("pgcmp") / "same.duckdb"
-    con = duckdb.connect(str(path))
-    for name, frame in tables.items():
-        con.register("frame", frame)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-        con.unregister("frame")
-    con.close()
-    fd = connect(path, now=NOW)
+    fd = connect(frames_to_duckdb(tables, path), now=NOW)
     yield fd
     fd.close()
 
@@ -102,8 +97,9 @@ def revenue_per_channel(fd) -> pd.DataFrame:
     orders, fans = fd.orders, fd.fans
     joined = orders.join(fans, orders.fan_id == fans.fan_id)
     cents = (joined.amount_cny * 100).round().cast("int64")  # exact integers: no float-order noise
-    agg = joined.group_by(joined.channel).aggregate(orders=joined.count(), cents=cents.sum(),
-                                                    buyers=joined.fan_id.nunique())
+    agg = joined.group_by(joined.channel).aggregate(
+        orders=joined.count(), cents=cents.sum(), buyers=joined.fan_id.nunique()
+    )
     return fd.execute(agg, label="revenue per channel").sort_values("channel").reset_index(drop=True)
 
 
@@ -199,10 +195,9 @@ def test_the_full_suite_runs_unchanged_on_postgres(pg_url, small_demo_path, tmp_
     every report succeeds with every section, the same notebooks as on DuckDB."""
     import json
     import sys
+    from urllib.parse import urlsplit, urlunsplit
 
     from fanlib.data.load import to_postgres
-
-    from urllib.parse import urlsplit, urlunsplit
 
     schema = f"suite_{uuid.uuid4().hex[:8]}"
     counts = to_postgres(small_demo_path, pg_url, schema=schema)
@@ -218,10 +213,28 @@ def test_the_full_suite_runs_unchanged_on_postgres(pg_url, small_demo_path, tmp_
             assert fd.row_counts() == counts == duck.row_counts()
             assert fd.fingerprint() == duck.fingerprint()
         out = tmp_path / "reports"
-        run = subprocess.run([sys.executable, "-m", "fanlib", "run", "all", "--source", source, "--out", str(out),
-                              "--date", "2026-01-05", "--jobs", "2"],
-                             capture_output=True, text=True, timeout=900, cwd=Path(__file__).resolve().parents[2],
-                             env=env)
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fanlib",
+                "run",
+                "all",
+                "--source",
+                source,
+                "--out",
+                str(out),
+                "--date",
+                "2026-01-05",
+                "--jobs",
+                "2",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            cwd=Path(__file__).resolve().parents[2],
+            env=env,
+        )
         assert run.returncode == 0, run.stderr[-3000:]
         day = out / "2026-01-05"
         manifests = sorted(day.glob("*.manifest.json"))

@@ -28,8 +28,11 @@ def _audited_env(tmp_path: Path) -> tuple[dict, Path]:
     site.mkdir()
     (site / "sitecustomize.py").write_text(sitecustomize_source(), encoding="utf-8")
     log = tmp_path / "materialised.jsonl"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-               FANLIB_AUDIT_LOG=str(log))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        FANLIB_AUDIT_LOG=str(log),
+    )
     return env, log
 
 
@@ -64,9 +67,28 @@ def test_no_report_pulls_the_events_table(small_demo_path, tmp_path):
         counts = fd.row_counts()
     env, log = _audited_env(tmp_path)
     out = tmp_path / "reports"
-    run = subprocess.run([sys.executable, "-m", "fanlib", "run", "all", "--source", str(small_demo_path),
-                          "--out", str(out), "--date", "2026-01-05", "--jobs", "2"],
-                         env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fanlib",
+            "run",
+            "all",
+            "--source",
+            str(small_demo_path),
+            "--out",
+            str(out),
+            "--date",
+            "2026-01-05",
+            "--jobs",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
     manifests = {p.name.split(".")[0]: json.loads(p.read_text()) for p in (out / "2026-01-05").glob("*manifest.json")}
     assert set(manifests) == set(REPORTS), run.stderr[-3000:]
     entries = read_log(log)

@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanlib.present import i18n
 from fanlib.ab import narrative
 from fanlib.ab.outcomes import Metric
 from fanlib.ab.stats import Moments
+from fanlib.present import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -28,12 +28,13 @@ EN, ZH = i18n.messages("ab_campaign", "en"), i18n.messages("ab_campaign", "zh")
 
 def _moments(values: dict[str, dict[str, list[float]]]) -> dict:
     """{metric: {variant: column values}} with one outcome column per metric -> {metric: {variant: Moments}}."""
-    return {m: {v: Moments.from_arrays((m,), np.asarray(x, float)) for v, x in by.items()}
-            for m, by in values.items()}
+    return {m: {v: Moments.from_arrays((m,), np.asarray(x, float)) for v, x in by.items()} for m, by in values.items()}
 
 
-METRICS = {"conversion": Metric("conversion", "proportion", "conversion", unit="pct"),
-           "revenue": Metric("revenue", "mean", "revenue", unit="cny")}
+METRICS = {
+    "conversion": Metric("conversion", "proportion", "conversion", unit="pct"),
+    "revenue": Metric("revenue", "mean", "revenue", unit="cny"),
+}
 
 
 # --------------------------------------------------------------------------- A/B: one fan per variant
@@ -42,8 +43,9 @@ METRICS = {"conversion": Metric("conversion", "proportion", "conversion", unit="
 def test_one_fan_per_variant_gives_no_interval_no_test_and_no_win():
     from fanlib.ab.readout import analyze
 
-    mom = _moments({"conversion": {"control": [0.0], "treatment": [1.0]},
-                    "revenue": {"control": [10.0], "treatment": [250.0]}})
+    mom = _moments(
+        {"conversion": {"control": [0.0], "treatment": [1.0]}, "revenue": {"control": [10.0], "treatment": [250.0]}}
+    )
     ro = analyze(mom, METRICS, control="control", guardrails={"revenue": 0.05})
     for r in ro.lifts.itertuples():
         assert math.isfinite(r.absolute)  # the difference itself is shown
@@ -71,7 +73,7 @@ def test_lift_statistics_below_two_units_are_nan_not_a_division_by_zero():
     from fanlib.ab.stats import RatioStats, SampleStats
 
     assert math.isnan(welch_df(1.0, 1, 2.0, 5))
-    one = RatioStats(1, 120.0, 120.0 ** 2, 2.0, 4.0, 240.0)
+    one = RatioStats(1, 120.0, 120.0**2, 2.0, 4.0, 240.0)
     assert math.isnan(one.variance) and math.isnan(one.var_num) and math.isnan(one.cov_num_den)
     assert math.isnan(RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0).mean_num)
     lift = absolute_lift(one, RatioStats(3, 300.0, 40_000.0, 3.0, 3.0, 300.0))
@@ -85,9 +87,13 @@ def test_experiment_readout_from_contract_tables_with_one_fan_per_variant(pair_s
     from fanlib.data.fandata import connect
 
     fd = connect(pair_source)
-    ro, _ = experiment_readout(fd, "exp_pair", metrics=["conversion", "revenue_per_fan", "revenue_per_order",
-                                                         "active", "events_per_fan"],
-                               guardrails={"active": 0.02}, primary="conversion")
+    ro, _ = experiment_readout(
+        fd,
+        "exp_pair",
+        metrics=["conversion", "revenue_per_fan", "revenue_per_order", "active", "events_per_fan"],
+        guardrails={"active": 0.02},
+        primary="conversion",
+    )
     assert ro.verdict.decision == "inconclusive"
     assert ro.lifts["p_value"].isna().all() and ro.lifts["absolute_low"].isna().all()
     assert {c for c, _ in ro.note_codes} >= {"arm_too_small", "srm_small_sample"}
@@ -99,8 +105,9 @@ def test_sequential_monitoring_with_one_fan_per_variant_has_no_look_and_says_so(
 
     fd = connect(pair_source)
     looks = pd.date_range("2025-03-04", "2025-04-01", freq="D")
-    table = sequential.sequential_readout(fd, "exp_pair", outcomes.METRICS["conversion"], looks, control="control",
-                                          treatment="treatment")
+    table = sequential.sequential_readout(
+        fd, "exp_pair", outcomes.METRICS["conversion"], looks, control="control", treatment="treatment"
+    )
     assert table.empty
     assert narrative.sequential_sentence(table, EN) == EN("seq_none")
 
@@ -113,15 +120,22 @@ def test_variants_without_spread_are_not_a_win():
     single point and the z-test says p = 0.014; that is no evidence to ship on."""
     from fanlib.ab.readout import analyze
 
-    mom = _moments({"conversion": {"control": [0, 0, 0], "treatment": [1, 1, 1]},
-                    "revenue": {"control": [5.0] * 3, "treatment": [5.0] * 3}})
+    mom = _moments(
+        {
+            "conversion": {"control": [0, 0, 0], "treatment": [1, 1, 1]},
+            "revenue": {"control": [5.0] * 3, "treatment": [5.0] * 3},
+        }
+    )
     ro = analyze(mom, METRICS, control="control")
     conv = ro.lifts.set_index("metric").loc["conversion"]
     assert math.isnan(conv["p_value"]) and ("no_within_variation", {}) in conv["note_codes"]
     assert ro.verdict.decision == "inconclusive"
     # a metric where every fan has the same value cannot rule an effect out either
-    flat = analyze({"revenue": _moments({"revenue": {"control": [5.0] * 50, "treatment": [5.0] * 50}})["revenue"]},
-                   {"revenue": METRICS["revenue"]}, control="control")
+    flat = analyze(
+        {"revenue": _moments({"revenue": {"control": [5.0] * 50, "treatment": [5.0] * 50}})["revenue"]},
+        {"revenue": METRICS["revenue"]},
+        control="control",
+    )
     assert flat.verdict.decision == "inconclusive" and flat.verdict.details["reason"] == "untestable"
 
 
@@ -129,8 +143,13 @@ def test_segment_without_spread_gets_no_p_value():
     from fanlib.ab.hte import heterogeneity, segment_effects
     from fanlib.ab.stats import SampleStats
 
-    seg = {"new": {"control": SampleStats(2, 0.0, 0.0, "proportion"), "treatment": SampleStats(2, 2.0, 2.0, "proportion")},
-           "solo": {"control": SampleStats(1, 1.0, 1.0, "proportion"), "treatment": SampleStats(1, 0.0, 0.0, "proportion")}}
+    seg = {
+        "new": {"control": SampleStats(2, 0.0, 0.0, "proportion"), "treatment": SampleStats(2, 2.0, 2.0, "proportion")},
+        "solo": {
+            "control": SampleStats(1, 1.0, 1.0, "proportion"),
+            "treatment": SampleStats(1, 0.0, 0.0, "proportion"),
+        },
+    }
     eff = segment_effects(seg, "control", "treatment").set_index("segment")
     assert math.isnan(eff.loc["new", "p_value"]) and not eff.loc["new", "tested"]
     assert math.isnan(eff.loc["solo", "estimate"]) and not eff.loc["solo", "tested"]
@@ -163,8 +182,11 @@ def test_forest_chart_with_no_interval_draws_nothing():
     from fanlib.ab import plots
     from fanlib.ab.readout import analyze
 
-    ro = analyze(_moments({"conversion": {"control": [0.0], "treatment": [1.0]}}),
-                 {"conversion": METRICS["conversion"]}, control="control")
+    ro = analyze(
+        _moments({"conversion": {"control": [0.0], "treatment": [1.0]}}),
+        {"conversion": METRICS["conversion"]},
+        control="control",
+    )
     assert plots.forest_lifts(ro.lifts, T=EN) is None
 
 
@@ -173,8 +195,11 @@ def test_forest_chart_with_no_interval_draws_nothing():
 
 def _panel(units, periods):
     rng = np.random.default_rng(0)
-    rows = [{"unit": u, "period": p, "events": 10, "fans": 5, "events_per_fan": 2.0 + rng.random()}
-            for u in units for p in periods]
+    rows = [
+        {"unit": u, "period": p, "events": 10, "fans": 5, "events_per_fan": 2.0 + rng.random()}
+        for u in units
+        for p in periods
+    ]
     return pd.DataFrame(rows)
 
 
@@ -216,31 +241,47 @@ def _folder(tmp_path: Path, edit=None, n_fans: int = 40) -> Path:
 @pytest.fixture(scope="module")
 def pair_source(tmp_path_factory) -> Path:
     """The sample tables plus an experiment with one fan per variant."""
+
     def add_pair(tables):
         a = tables["assignments"]
-        pair = pd.DataFrame({"experiment_id": "exp_pair", "fan_id": ["F00000", "F00001"],
-                             "variant": ["control", "treatment"], "assigned_time": a["assigned_time"].iloc[0]})
+        pair = pd.DataFrame(
+            {
+                "experiment_id": "exp_pair",
+                "fan_id": ["F00000", "F00001"],
+                "variant": ["control", "treatment"],
+                "assigned_time": a["assigned_time"].iloc[0],
+            }
+        )
         tables["assignments"] = pd.concat([a, pair], ignore_index=True)
 
     return _folder(tmp_path_factory.mktemp("pair"), add_pair)
 
 
 BROKEN = {
-    "missing_column": (lambda t: t.__setitem__("fans", t["fans"].drop(columns=["join_time"])), None,
-                       ("fans", "join_time", "missing_column")),
+    "missing_column": (
+        lambda t: t.__setitem__("fans", t["fans"].drop(columns=["join_time"])),
+        None,
+        ("fans", "join_time", "missing_column"),
+    ),
     "missing_table": (lambda t: t.pop("orders"), None, ("orders", None, "missing_table")),
-    "bad_mapping": (lambda t: t.__setitem__("orders", t["orders"].rename(columns={"amount_cny": "订单金额"})),
-                    {"orders": {"金额": "amount_cny"}}, ("orders", "amount_cny", "mapping")),
-    "missing_key": (lambda t: t.__setitem__("fans", t["fans"].rename(columns={"fan_id": "用户ID"})), None,
-                    ("fans", "fan_id", "missing_column")),
+    "bad_mapping": (
+        lambda t: t.__setitem__("orders", t["orders"].rename(columns={"amount_cny": "订单金额"})),
+        {"orders": {"金额": "amount_cny"}},
+        ("orders", "amount_cny", "mapping"),
+    ),
+    "missing_key": (
+        lambda t: t.__setitem__("fans", t["fans"].rename(columns={"fan_id": "用户ID"})),
+        None,
+        ("fans", "fan_id", "missing_column"),
+    ),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_overview_figures_describe_structurally_broken_data(tmp_path, case):
-    from fanlib.data_overview import narrative, queries
     from fanlib.data.fandata import connect
     from fanlib.data.validate import problems
+    from fanlib.data_overview import narrative, queries
 
     edit, mapping, expected = BROKEN[case]
     fd = connect(_folder(tmp_path, edit), mapping=mapping, validate=False)
@@ -251,8 +292,14 @@ def test_overview_figures_describe_structurally_broken_data(tmp_path, case):
         if fd.has(name):
             assert tables.loc[name, "rows"] > 0
     assert not tables.loc[expected[0], "sound"]
-    for f in (queries.null_rates, queries.absent_columns, queries.duplicate_keys, queries.daily_volume,
-              queries.member_growth, queries.orphan_counts):
+    for f in (
+        queries.null_rates,
+        queries.absent_columns,
+        queries.duplicate_keys,
+        queries.daily_volume,
+        queries.member_growth,
+        queries.orphan_counts,
+    ):
         f(fd)  # each figure is made from what is there
     shown = narrative.problem_table(found, i18n.messages("data_overview", "zh"))
     assert (shown["table"] == expected[0]).any() and CJK.search(" ".join(shown["check"]))
@@ -271,14 +318,16 @@ def test_data_ending_long_before_the_report_date_is_a_warning(tmp_path):
     fd = connect(_folder(tmp_path), validate=False, now="2025-05-15 12:00:00")
     assert data_warnings(fd) == []  # the sample data ends on 30 April
     late = data_warnings(fd, as_of="2025-07-01")
-    assert {(w.table, w.column, w.check) for w in late} == {("events", "event_time", "stale"),
-                                                             ("orders", "order_time", "stale"),
-                                                             ("comments", "comment_time", "stale")}
+    assert {(w.table, w.column, w.check) for w in late} == {
+        ("events", "event_time", "stale"),
+        ("orders", "order_time", "stale"),
+        ("comments", "comment_time", "stale"),
+    }
     events = next(w for w in late if w.table == "events")
     assert events.fields["days"] > STALE_AFTER_DAYS and events.fields["last"] == "2025-04-30"
     assert data_warnings(fd, as_of="2025-07-01", stale_after_days=90) == []
     T = i18n.messages("data_overview", "zh")
-    from fanlib.data_overview import narrative, queries
+    from fanlib.data_overview import narrative
 
     assert "2025-04-30" in narrative.warning_table(late, T)["detail"].iloc[0]
 
@@ -316,13 +365,21 @@ def _render(notebook: str, tmp_path: Path, **params) -> tuple[str, list]:
     import papermill as pm
 
     out = tmp_path / "out.ipynb"
-    pm.execute_notebook(str(ROOT / "notebooks" / notebook), str(out), parameters=params, kernel_name="fanlib",
-                        cwd=str(ROOT), progress_bar=False)
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / notebook),
+        str(out),
+        parameters=params,
+        kernel_name="fanlib",
+        cwd=str(ROOT),
+        progress_bar=False,
+    )
     nb = nbformat.read(out, as_version=4)
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
-    text = " ".join(o.get("text", "") + " ".join(str(v) for k, v in o.get("data", {}).items()
-                                                  if k in ("text/html", "text/markdown", "text/plain"))
-                    for o in outputs)
+    text = " ".join(
+        o.get("text", "")
+        + " ".join(str(v) for k, v in o.get("data", {}).items() if k in ("text/html", "text/markdown", "text/plain"))
+        for o in outputs
+    )
     return text, outputs
 
 
@@ -330,8 +387,15 @@ def _render(notebook: str, tmp_path: Path, **params) -> tuple[str, list]:
 def test_data_overview_renders_and_shows_a_missing_required_column(tmp_path):
     edit, mapping, _ = BROKEN["missing_column"]
     summary_path = tmp_path / "00.summary.json"
-    text, outputs = _render("00_data_overview.ipynb", tmp_path, source=str(_folder(tmp_path, edit)), lang="en",
-                            summary_path=str(summary_path), output_dir=str(tmp_path / "files"), as_of="2025-05-10")
+    text, outputs = _render(
+        "00_data_overview.ipynb",
+        tmp_path,
+        source=str(_folder(tmp_path, edit)),
+        lang="en",
+        summary_path=str(summary_path),
+        output_dir=str(tmp_path / "files"),
+        as_of="2025-05-10",
+    )
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert "Traceback" not in text and "ContractError" not in text
     # the contract table names the table, the column and the check
@@ -346,9 +410,15 @@ def test_data_overview_renders_and_shows_a_missing_required_column(tmp_path):
 @pytest.mark.slow
 def test_ab_report_renders_an_experiment_with_one_fan_per_variant(tmp_path, pair_source):
     summary_path = tmp_path / "02.summary.json"
-    text, outputs = _render("02_ab_campaign.ipynb", tmp_path, source=str(pair_source), lang="en",
-                            experiment_id="exp_pair", summary_path=str(summary_path),
-                            output_dir=str(tmp_path / "files"))
+    text, outputs = _render(
+        "02_ab_campaign.ipynb",
+        tmp_path,
+        source=str(pair_source),
+        lang="en",
+        experiment_id="exp_pair",
+        summary_path=str(summary_path),
+        output_dir=str(tmp_path / "files"),
+    )
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert "Traceback" not in text and "ZeroDivisionError" not in text
     assert "Variant control has only 1 fan(s)" in text and "no verdict is drawn" in text

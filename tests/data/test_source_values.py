@@ -11,11 +11,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import sample_tables
 
 from fanlib.data.fandata import MissingTableError, SourceError, connect
 from fanlib.data.validate import ContractError, Problem
-from fanlib.data.validate import main as validate_main
-from helpers import sample_tables
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,12 +61,18 @@ def only(found: list[Problem], check: str) -> Problem:
 
 def amounts(fd) -> dict[str, float]:
     got = fd.execute(fd.orders.select("order_id", "amount_cny"))
-    return dict(zip(got["order_id"], got["amount_cny"]))
+    return dict(zip(got["order_id"], got["amount_cny"], strict=True))
 
 
 def run_validate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fanlib", "validate", *args, "--now", NOW], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return subprocess.run(
+        [sys.executable, "-m", "fanlib", "validate", *args, "--now", NOW],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
 
 
 # --------------------------------------------------------------------------- decimal commas
@@ -107,12 +112,15 @@ def test_a_dot_that_is_no_thousands_group_is_refused_when_the_comma_is_declared(
     assert p.failing_rows == 1 and p.examples[0]["amount_cny"] == "1.5"
 
 
-@pytest.mark.parametrize("declared, message", [
-    (";", "the decimal mark must be '.' or ','"),
-    ({"orders.order_id": ","}, "neither a contract table nor a number column"),
-    ({"orderz": ","}, "neither a contract table nor a number column"),
-    (["," ], "must be '.' or ','"),
-])
+@pytest.mark.parametrize(
+    "declared, message",
+    [
+        (";", "the decimal mark must be '.' or ','"),
+        ({"orders.order_id": ","}, "neither a contract table nor a number column"),
+        ({"orderz": ","}, "neither a contract table nor a number column"),
+        ([","], "must be '.' or ','"),
+    ],
+)
 def test_a_wrong_decimal_declaration_is_a_mapping_problem(tmp_path, tables, declared, message):
     folder = write_csvs(tmp_path / "csv", tables)
     p = only(problems_of(folder, mapping={"decimal": declared}), "mapping")
@@ -186,7 +194,7 @@ def test_a_header_only_optional_table_reads_as_absent(tmp_path, tables):
         assert fd.empty_tables == ["comments", "assignments"]
         assert set(fd.row_counts()) == {"fans", "events", "orders"}
         with pytest.raises(MissingTableError, match="'comments' has no rows"):
-            fd.comments
+            _ = fd.comments
     result = run_validate(str(folder))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "comments" in result.stdout and "a header only" in result.stdout

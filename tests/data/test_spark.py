@@ -19,8 +19,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
-    pytest.mark.skipif(os.environ.get("FANLIB_TEST_SPARK") != "1",
-                       reason="Spark runs under `make test-spark` (FANLIB_TEST_SPARK=1)"),
+    pytest.mark.skipif(
+        os.environ.get("FANLIB_TEST_SPARK") != "1", reason="Spark runs under `make test-spark` (FANLIB_TEST_SPARK=1)"
+    ),
     pytest.mark.slow,
 ]
 
@@ -49,9 +50,27 @@ def test_spark_source_matches_duckdb(spark_source, small_demo_path):
 def test_the_full_suite_runs_on_spark(spark_source, tmp_path):
     out = tmp_path / "reports"
     started = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "fanlib", "run", "all", "--source", spark_source, "--out", str(out),
-                          "--date", "2026-01-05", "--jobs", "2"], capture_output=True, text=True, cwd=ROOT,
-                         timeout=1800)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fanlib",
+            "run",
+            "all",
+            "--source",
+            spark_source,
+            "--out",
+            str(out),
+            "--date",
+            "2026-01-05",
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=1800,
+    )
     took = time.perf_counter() - started
     day = out / "2026-01-05"
     seconds = {}

@@ -15,11 +15,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from helpers import frames_to_duckdb, sample_tables
 
-from fanlib.reports import params as P
 from fanlib.data.fandata import connect
 from fanlib.data.validate import main as validate_main
-from helpers import sample_tables
+from fanlib.reports import params as P
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,11 +65,11 @@ def expected_from_instants(tables, zone: str) -> pd.Series:
 def order_times(fd) -> dict[str, pd.Timestamp]:
     got = fd.execute(fd.orders.select("order_id", "order_time"))
     assert str(got["order_time"].dtype).startswith("datetime64") and got["order_time"].dt.tz is None
-    return dict(zip(got["order_id"], got["order_time"]))
+    return dict(zip(got["order_id"], got["order_time"], strict=True))
 
 
 def assert_times(fd, tables, expected: pd.Series) -> None:
-    want = dict(zip(tables["orders"]["order_id"], expected))
+    want = dict(zip(tables["orders"]["order_id"], expected, strict=True))
     got = order_times(fd)
     wrong = {k: (got[k], want[k]) for k in want if got[k] != want[k]}
     assert not wrong, f"{len(wrong)} of {len(want)} order times differ, e.g. {list(wrong.items())[:3]}"
@@ -123,14 +123,9 @@ def test_excel_workbook_with_offset_strings(tmp_path, tables, zone):
 @pytest.mark.parametrize("zone", ZONES)
 def test_duckdb_file_with_timestamptz(tmp_path, tables, zone):
     path = tmp_path / "tz.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("SET TimeZone = 'UTC'")
-    for name, frame in with_aware_times(tables).items():
-        con.register("frame", frame)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-        con.unregister("frame")
-    assert con.execute("SELECT typeof(order_time) FROM orders LIMIT 1").fetchone()[0] == "TIMESTAMP WITH TIME ZONE"
-    con.close()
+    frames_to_duckdb(with_aware_times(tables), path, session_timezone="UTC")
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT typeof(order_time) FROM orders LIMIT 1").fetchone()[0] == "TIMESTAMP WITH TIME ZONE"
     with connect(path, now=NOW, timezone=zone) as fd:
         assert_times(fd, tables, expected_from_instants(tables, zone))
 
@@ -139,8 +134,10 @@ def test_duckdb_file_with_timestamptz(tmp_path, tables, zone):
 def pg_url() -> str:
     url = os.environ.get("FANLIB_TEST_PG_URL")
     if not url:
-        pytest.skip("FANLIB_TEST_PG_URL is not set: start a server with `bash .ci/postgres.sh start ENV_FILE` "
-                    "and source ENV_FILE")
+        pytest.skip(
+            "FANLIB_TEST_PG_URL is not set: start a server with `bash .ci/postgres.sh start ENV_FILE` "
+            "and source ENV_FILE"
+        )
     return url
 
 
@@ -220,9 +217,24 @@ def test_every_report_declares_the_timezone_parameter():
 
 
 def test_run_refuses_an_unknown_zone_before_any_kernel_starts(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "fanlib", "run", "00_data_overview", "-p", "timezone=Asia/Pekin",
-                             "--out", str(tmp_path / "reports")], capture_output=True, text=True, cwd=ROOT,
-                            timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fanlib",
+            "run",
+            "00_data_overview",
+            "-p",
+            "timezone=Asia/Pekin",
+            "--out",
+            str(tmp_path / "reports"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert result.returncode == 2, result.stderr
     assert "'timezone'" in result.stderr and "'Asia/Pekin' is not an IANA time zone name" in result.stderr
     assert "Traceback" not in result.stderr

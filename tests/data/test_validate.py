@@ -11,11 +11,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import frames_to_duckdb, sample_tables
 
 from fanlib.data import contract
 from fanlib.data.fandata import connect
 from fanlib.data.validate import ContractError, Problem, check_summary, main, pandera_schema, problems
-from helpers import sample_tables
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,19 +26,9 @@ def tables() -> dict[str, pd.DataFrame]:
     return sample_tables(n_fans=30, seed=5)
 
 
-def write_duckdb(path: Path, tables: dict[str, pd.DataFrame]) -> Path:
-    con = duckdb.connect(str(path))
-    for name, frame in tables.items():
-        con.register("frame", frame)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM frame')
-        con.unregister("frame")
-    con.close()
-    return path
-
-
 def failures(tmp_path, tables, **kwargs) -> list[Problem]:
     with pytest.raises(ContractError) as err:
-        connect(write_duckdb(tmp_path / "bad.duckdb", tables), now=NOW, **kwargs)
+        connect(frames_to_duckdb(tables, tmp_path / "bad.duckdb"), now=NOW, **kwargs)
     return err.value.problems
 
 
@@ -49,17 +39,28 @@ def only(found: list[Problem], check: str) -> Problem:
 
 
 def test_valid_data_passes_every_check(tmp_path, tables):
-    fd = connect(write_duckdb(tmp_path / "ok.duckdb", tables), now=NOW)
+    fd = connect(frames_to_duckdb(tables, tmp_path / "ok.duckdb"), now=NOW)
     summary = check_summary(fd)
     assert summary["passed"].all()
     checks = set(summary["check"])
-    assert {"not_null", "allowed_values", "min_value", "max_value", "not_in_future", "primary_key",
-            "foreign_key", "not_empty"} <= checks
+    assert {
+        "not_null",
+        "allowed_values",
+        "min_value",
+        "max_value",
+        "not_in_future",
+        "primary_key",
+        "foreign_key",
+        "not_empty",
+    } <= checks
     # One record per table for the FK to fans, per keyed table for the primary key.
-    assert set(summary.loc[summary.check == "foreign_key", "table"]) == {"events", "orders", "comments",
-                                                                            "assignments"}
-    assert set(summary.loc[summary.check == "primary_key", "column"]) == {"fan_id", "order_id", "comment_id",
-                                                                           "experiment_id, fan_id"}
+    assert set(summary.loc[summary.check == "foreign_key", "table"]) == {"events", "orders", "comments", "assignments"}
+    assert set(summary.loc[summary.check == "primary_key", "column"]) == {
+        "fan_id",
+        "order_id",
+        "comment_id",
+        "experiment_id, fan_id",
+    }
     fd.close()
 
 
@@ -71,7 +72,7 @@ def test_missing_required_table(tmp_path, tables):
 
 def test_missing_optional_table_is_fine(tmp_path, tables):
     del tables["comments"]
-    connect(write_duckdb(tmp_path / "ok.duckdb", tables), now=NOW).close()
+    connect(frames_to_duckdb(tables, tmp_path / "ok.duckdb"), now=NOW).close()
 
 
 def test_missing_required_column(tmp_path, tables):
@@ -95,7 +96,7 @@ def test_wrong_type(tmp_path, tables):
     # A table with a wrong-typed column is refused rather than handed out with wrong values.
     fd = connect(tmp_path / "bad.duckdb", validate=False, now=NOW)
     with pytest.raises(ContractError, match="amount_cny"):
-        fd.orders
+        _ = fd.orders
     fd.close()
 
 
@@ -184,7 +185,7 @@ def test_timestamps_in_the_future(tmp_path, tables):
 def test_future_defaults_to_now_in_china(tmp_path, tables):
     tables["events"].loc[0, "event_time"] = pd.Timestamp.now() + pd.Timedelta(days=2)
     with pytest.raises(ContractError) as err:
-        connect(write_duckdb(tmp_path / "bad.duckdb", tables))
+        connect(frames_to_duckdb(tables, tmp_path / "bad.duckdb"))
     assert only(err.value.problems, "not_in_future").failing_rows == 1
 
 
@@ -211,7 +212,7 @@ def test_error_report_is_readable_and_lists_everything(tmp_path, tables):
     tables["events"].loc[[5], "fan_id"] = "ghost"
     del tables["fans"]
     with pytest.raises(ContractError) as err:
-        connect(write_duckdb(tmp_path / "bad.duckdb", tables), now=NOW)
+        connect(frames_to_duckdb(tables, tmp_path / "bad.duckdb"), now=NOW)
     text = str(err.value)
     lines = text.splitlines()
     assert lines[0].startswith("The data does not meet the fan data contract")
@@ -224,7 +225,7 @@ def test_error_report_is_readable_and_lists_everything(tmp_path, tables):
 
 
 def test_problems_list_is_empty_for_good_data_and_never_pulls_a_table(tmp_path, tables):
-    fd = connect(write_duckdb(tmp_path / "ok.duckdb", tables), validate=False, now=NOW)
+    fd = connect(frames_to_duckdb(tables, tmp_path / "ok.duckdb"), validate=False, now=NOW)
     assert problems(fd) == []
     assert max(rows for _, rows in fd.materialized) <= 1
     fd.close()
@@ -233,7 +234,7 @@ def test_problems_list_is_empty_for_good_data_and_never_pulls_a_table(tmp_path, 
 def test_examples_and_counts_do_not_pull_failing_rows(tmp_path):
     # 200,000 orders of which half are negative: only counts and 5 examples leave the engine.
     base = sample_tables(n_fans=30, seed=1)
-    path = write_duckdb(tmp_path / "big.duckdb", {k: v for k, v in base.items() if k != "orders"})
+    path = frames_to_duckdb({k: v for k, v in base.items() if k != "orders"}, tmp_path / "big.duckdb")
     con = duckdb.connect(str(path))
     con.execute("""
         CREATE TABLE orders AS
@@ -257,7 +258,7 @@ def test_pandera_schema_agrees_with_the_engine_checks(tmp_path, tables):
     tables["orders"].loc[[3], "source"] = "offline"
     tables["orders"].loc[[4], "order_time"] = pd.Timestamp("2027-01-01")
     tables["orders"].loc[[5], "order_id"] = tables["orders"].order_id.iloc[6]
-    fd = connect(write_duckdb(tmp_path / "bad.duckdb", tables), validate=False, now=NOW)
+    fd = connect(frames_to_duckdb(tables, tmp_path / "bad.duckdb"), validate=False, now=NOW)
     ours = {(p.column, p.check) for p in problems(fd)}
     with pytest.raises(pe.SchemaErrors) as err:
         pandera_schema("orders", now=NOW).validate(fd.orders, lazy=True)
@@ -267,8 +268,16 @@ def test_pandera_schema_agrees_with_the_engine_checks(tmp_path, tables):
             theirs.add(("order_id", "primary_key"))
         else:
             theirs.add((e.schema.name, e.check.name))
-    assert ours == theirs == {("amount_cny", "min_value"), ("source", "allowed_values"),
-                              ("order_time", "not_in_future"), ("order_id", "primary_key")}
+    assert (
+        ours
+        == theirs
+        == {
+            ("amount_cny", "min_value"),
+            ("source", "allowed_values"),
+            ("order_time", "not_in_future"),
+            ("order_id", "primary_key"),
+        }
+    )
     fd.close()
 
 
@@ -285,7 +294,7 @@ def test_pandera_schema_covers_the_contract():
 
 def test_validating_a_million_events_pulls_only_counts(tmp_path):
     base = sample_tables(n_fans=1000, seed=2)
-    path = write_duckdb(tmp_path / "m.duckdb", {k: v for k, v in base.items() if k != "events"})
+    path = frames_to_duckdb({k: v for k, v in base.items() if k != "events"}, tmp_path / "m.duckdb")
     con = duckdb.connect(str(path))
     con.execute("""
         CREATE TABLE events AS
@@ -312,12 +321,17 @@ def test_demo_validation_pulls_only_counts(demo_path):
 
 
 def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "fanlib", "validate", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return subprocess.run(
+        [sys.executable, "-m", "fanlib", "validate", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
 
 
 def test_cli_ok_prints_row_counts(tmp_path, tables, capsys):
-    path = write_duckdb(tmp_path / "ok.duckdb", tables)
+    path = frames_to_duckdb(tables, tmp_path / "ok.duckdb")
     assert main([str(path), "--now", NOW]) == 0
     out = capsys.readouterr().out
     assert out.startswith("OK")
@@ -326,7 +340,7 @@ def test_cli_ok_prints_row_counts(tmp_path, tables, capsys):
 
 def test_cli_reports_problems_without_traceback_and_exits_2(tmp_path, tables):
     tables["orders"].loc[[1, 2], "amount_cny"] = -5.0
-    path = write_duckdb(tmp_path / "bad.duckdb", tables)
+    path = frames_to_duckdb(tables, tmp_path / "bad.duckdb")
     result = run_cli(str(path), "--now", NOW)
     assert result.returncode == 2
     assert "Traceback" not in result.stdout + result.stderr
@@ -363,7 +377,7 @@ def test_a_pass_is_reused_within_a_run_but_changed_or_failing_data_is_checked_ag
     run = tmp_path / "run"
     run.mkdir()
     monkeypatch.setenv(PASSED_DIR_ENV, str(run))
-    good = write_duckdb(tmp_path / "good.duckdb", tables)
+    good = frames_to_duckdb(tables, tmp_path / "good.duckdb")
     with connect(good) as fd:
         assert fd.validated == "checked"
     assert len(list(run.glob("*.passed"))) == 1
@@ -371,11 +385,11 @@ def test_a_pass_is_reused_within_a_run_but_changed_or_failing_data_is_checked_ag
         assert fd.validated == "earlier in this run"
     # one more order: another fingerprint, so the data is checked again
     more = dict(tables, orders=pd.concat([tables["orders"], tables["orders"].tail(1).assign(order_id="O-extra")]))
-    with connect(write_duckdb(tmp_path / "more.duckdb", more)) as fd:
+    with connect(frames_to_duckdb(more, tmp_path / "more.duckdb")) as fd:
         assert fd.validated == "checked"
     # failing data is never recorded: every connect reports its problems
     bad = dict(tables, orders=tables["orders"].assign(amount_cny=-1.0))
-    bad_path = write_duckdb(tmp_path / "bad.duckdb", bad)
+    bad_path = frames_to_duckdb(bad, tmp_path / "bad.duckdb")
     for _ in range(2):
         with pytest.raises(ContractError, match="amount_cny"):
             connect(bad_path)

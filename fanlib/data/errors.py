@@ -1,0 +1,101 @@
+"""What goes wrong at the data layer's door, and how it is told to the person running a report.
+
+A source that cannot be opened (``SourceError``), an optional table it lacks (``MissingTableError``) and
+data that breaks the contract (``ContractError``, listing every ``Problem``) are input errors: the
+message describes the user's data, and a command-line run ends with exit code 2. Each also derives
+from the built-in it replaced, so ``except ValueError`` and ``except LookupError`` keep catching them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fanlib.errors import InputError
+
+#: check name -> what it means, for the report.
+CHECKS = {
+    "missing_table": "the required table is missing",
+    "missing_column": "the required column is missing",
+    "mapping": "the column mapping does not fit the source",
+    "dtype": "the column's type cannot be converted to the contract's",
+    "parse": "values that cannot be read as the contract's type",
+    "number_format": "numbers whose comma or dot is neither the declared decimal mark nor a thousands separator",
+    "integer": "values with a fraction in a column of whole numbers",
+    "finite": "numbers that are infinite or not a number (inf, NaN)",
+    "not_null": "missing values in a column that needs them",
+    "allowed_values": "values outside the allowed codes",
+    "min_value": "values below the minimum",
+    "max_value": "values above the maximum",
+    "not_in_future": "timestamps after the validation time",
+    "primary_key": "duplicate values of the primary key",
+    "foreign_key": "rows that refer to fans not in the fans table",
+    "not_empty": "the table has no rows",
+    "engine": "the database could not evaluate the checks",
+}
+
+
+class SourceError(InputError, ValueError):
+    """A data source that cannot be opened or read (wrong path, unknown file kind, bad encoding)."""
+
+
+class MissingTableError(InputError, LookupError):
+    """An optional contract table that the data source does not provide (or provides with no rows)."""
+
+    def __init__(self, name: str, source: str = "", empty: bool = False):
+        self.table = name
+        where = f" in {source}" if source else ""
+        what = "has no rows (a header only) and is read as absent" if empty else "is not available"
+        super().__init__(f"table {name!r} {what}{where}; check fd.has({name!r}) before using it")
+
+    def __str__(self) -> str:  # LookupError would quote the message like a key
+        return self.args[0]
+
+
+@dataclass
+class Problem:
+    """One failed contract check.
+
+    ``failing_rows`` is None for structural problems (a missing table or
+    column, a wrong mapping), where rows do not apply.
+    """
+
+    table: str
+    column: str | None
+    check: str
+    failing_rows: int | None
+    examples: list[dict] = field(default_factory=list)
+    detail: str = ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.table}.{self.column}" if self.column else self.table
+
+    def describe(self) -> str:
+        rows = (
+            ""
+            if self.failing_rows is None
+            else f", {self.failing_rows:,} failing row" + ("s" if self.failing_rows != 1 else "")
+        )
+        return f"{self.where} [{self.check}{rows}]: {self.detail or CHECKS.get(self.check, self.check)}"
+
+
+class ContractError(InputError, ValueError):
+    """The data does not meet the fan data contract; ``problems`` lists every violation."""
+
+    def __init__(self, problems: list[Problem], source: str = ""):
+        self.problems = list(problems)
+        self.source = source
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        n = len(self.problems)
+        where = f" ({self.source})" if self.source else ""
+        lines = [f"The data does not meet the fan data contract{where}: {n} problem{'s' if n != 1 else ''}."]
+        for i, p in enumerate(self.problems, 1):
+            lines.append(f"{i:>3}. {p.describe()}")
+            for j, example in enumerate(p.examples):
+                lines.append(f"       {'examples:' if j == 0 else '         '} {example}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.report()
