@@ -114,6 +114,21 @@ SHARED_MODULE_FIXTURES = {
 }
 
 
+def _group(item, name: str) -> None:
+    """Put ``item`` in the xdist group ``name``: the mark, and the ``@name`` suffix of its node id that
+    ``--dist loadgroup`` schedules by. pytest-xdist 3.8 sets that suffix on ``item._nodeid``, which pytest 9.2
+    no longer reads (node ids live in ``item._id``), so its groups would be ignored: set it here."""
+    item.add_marker(pytest.mark.xdist_group(name))
+    if item.config.getvalue("loadgroup") and "@" not in item.nodeid:
+        if hasattr(item, "_id"):
+            from _pytest.nodes import coerce_node_id
+
+            item._id = coerce_node_id(f"{item.nodeid}@{name}")
+        else:
+            item._nodeid = f"{item.nodeid}@{name}"
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     # Under `pytest -n --dist loadgroup`, every test that reads the shared suite run goes to one
     # worker, so the whole report suite is rendered once rather than once per worker; likewise the
@@ -121,7 +136,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         names = getattr(item, "fixturenames", ())
         if "suite_run" in names:
-            item.add_marker(pytest.mark.xdist_group("suite"))
+            _group(item, "suite")
+            continue
         shared = SHARED_MODULE_FIXTURES.get(item.path.name)
         if shared in names:
-            item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}-{shared}"))
+            _group(item, f"{item.path.stem}-{shared}")

@@ -525,6 +525,7 @@ def test_manifests_record_the_data_fingerprint_computed_while_the_reports_run(tm
         assert source == {"value": str(small_demo_path), "fingerprint": expected, "error": None}, name
 
 
+@pytest.mark.slow
 def test_an_overview_that_waits_for_the_others_starts_early_and_still_sees_every_summary(tmp_path):
     # 01_slow runs for a few seconds; the waiting overview starts once every report has started, does
     # its own work meanwhile, and reads the summaries only after 01_slow's manifest is written.
