@@ -147,7 +147,7 @@ def build(folder: Path, n: int, seed: int = 1) -> tuple[Path, Path]:
 
 
 def _metrics():
-    from fanlib.ab.outcomes import Metric
+    from fanlib.ab.metrics import Metric
 
     return {
         m.name: m
@@ -170,7 +170,7 @@ class _Engine:
 
 
 def _fanlib_readout(con, table):
-    from fanlib.ab.outcomes import by_variant, variant_moments
+    from fanlib.ab.queries import by_variant, variant_moments
     from fanlib.ab.readout import analyze
 
     metrics = _metrics()

@@ -69,7 +69,7 @@ def as_of_of(db: Path) -> dt.date:
 def fanlib_profiling(db: Path, as_of: dt.date) -> dict:
     from fanlib import profiling as fp
     from fanlib.data.fandata import connect
-    from fanlib.profiling.kpis import activity_kpis
+    from fanlib.profiling.queries import activity_kpis
     from fanlib.profiling.window import window
 
     fd = connect(str(db), validate=False)
@@ -102,8 +102,8 @@ def pandas_profiling(db: Path, as_of: dt.date) -> dict:
     import numpy as np
     import pandas as pd
 
-    from fanlib.profiling.features import INTERACTION_TYPES, PASSIVE_TYPES, SPEAKING_TYPES
     from fanlib.profiling.layers import LayerRules
+    from fanlib.profiling.queries_features import INTERACTION_TYPES, PASSIVE_TYPES, SPEAKING_TYPES
     from fanlib.profiling.rfm import NO_PURCHASE, SEGMENT_RULES
     from fanlib.profiling.tiers import TierRules
 

@@ -170,9 +170,10 @@ def aggregation_pairs(fd, as_of) -> dict:
     """name -> (fanlib callable, bare SQL list). Both compute the same tables from the same file."""
     import pandas as pd
 
-    from fanlib.ab.outcomes import Metric, experiment_units, variant_moments
+    from fanlib.ab.metrics import Metric
+    from fanlib.ab.queries import experiment_units, variant_moments
     from fanlib.executive.queries import daily_kpis
-    from fanlib.profiling import features as F
+    from fanlib.profiling import queries_features as F
     from fanlib.retention.cohorts import cohort_table
 
     as_of = pd.Timestamp(as_of)

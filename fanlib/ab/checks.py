@@ -13,7 +13,7 @@ import pandas as pd
 
 from fanlib.ab.errors import ABInputError
 from fanlib.ab.metrics import Metric
-from fanlib.ab.outcomes import require_table, run_query
+from fanlib.ab.queries import require_table, run_query
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir

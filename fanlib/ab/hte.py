@@ -122,7 +122,7 @@ def segment_readout(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Segment effects of one metric for every dimension, aggregated in the engine (one query per dimension)."""
     from fanlib.ab.errors import ABInputError
-    from fanlib.ab.outcomes import variant_moments
+    from fanlib.ab.queries import variant_moments
     from fanlib.ab.stats import variant_stats
 
     missing = [d for d in dimensions if d not in units.columns]

@@ -2,7 +2,7 @@
 one-row-per-fan export (``unit_readout``), and the split check of every experiment (``all_experiments_srm``).
 
 The input is checked (``fanlib.ab.checks``), the per-variant moments aggregated in the engine
-(``fanlib.ab.outcomes``), and the comparison computed from them (``fanlib.ab.comparison``).
+(``fanlib.ab.queries``), and the comparison computed from them (``fanlib.ab.comparison``).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def experiment_readout(
     The unit expression (one row per fan, in the engine) is returned for the segment analysis.
     ``memory_limit``: DuckDB's memory cap while the readout's queries run (see ``fanlib.data.engine.memory_cap``).
     """
-    from fanlib.ab import outcomes
+    from fanlib.ab import queries as outcomes
     from fanlib.data.engine import memory_cap
 
     with memory_cap(fd, memory_limit):
@@ -83,7 +83,7 @@ def unit_readout(
     """The readout of a one-row-per-fan table exported from another tool (variant column plus outcome columns;
     ``a/b`` makes a ratio metric); the first outcome is the primary one. Returns (readout, unit table)."""
     from fanlib.ab import checks
-    from fanlib.ab import outcomes as oc
+    from fanlib.ab import queries as oc
     from fanlib.ab.metrics import unit_metrics
 
     units = checks.unit_table(fd, table, variant=variant, planned_split=planned_split, fan_id=fan_id)
@@ -94,7 +94,7 @@ def unit_readout(
 
 
 def _contract_readout(fd, experiment_id, control, planned_split, metrics, window_days, pre_days, options):
-    from fanlib.ab import outcomes
+    from fanlib.ab import queries as outcomes
     from fanlib.ab.checks import check_assignments
     from fanlib.ab.metrics import METRICS
 
@@ -146,7 +146,7 @@ def all_experiments_srm(
     alpha: float = SRM_ALPHA,
 ) -> pd.DataFrame:
     """SRM check of every experiment in ``assignments`` (one engine query); equal split unless planned."""
-    from fanlib.ab.outcomes import run_query
+    from fanlib.ab.queries import run_query
 
     a = fd.table("assignments")
     counts = run_query(fd, a.group_by(["experiment_id", "variant"]).aggregate(n=a.count()), "ab:all-counts")

@@ -91,7 +91,7 @@ def sequential_readout(
     tau2: float | None = None,
 ) -> pd.DataFrame:
     """The peeking-safe table for one metric at daily (or any) look dates, from engine aggregates."""
-    from fanlib.ab.outcomes import cumulative_looks
+    from fanlib.ab.queries import cumulative_looks
     from fanlib.ab.stats import SampleStats
 
     raw = cumulative_looks(fd, experiment_id, metric, looks, window_days=window_days)

@@ -36,7 +36,7 @@ class Metric:
     benchmark_source: str = ""
 
 
-PROFILING = "fanlib.profiling.kpis"
+PROFILING = "fanlib.profiling.queries"
 _P = "01_fan_profiling"
 
 

@@ -28,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from fanlib.data.asof import to_date
 from fanlib.data.contract import CHANNELS
 from fanlib.profiling.errors import ProfilingDataError
-from fanlib.profiling.features import INTERACTION_TYPES
+from fanlib.profiling.queries_features import INTERACTION_TYPES
 from fanlib.profiling.window import Note
 
 EARLY_COLUMNS = ("events", "active_days", "interactions", "shares", "speaking", "checkins", "orders", "spend")

@@ -30,7 +30,7 @@ import pandas as pd
 
 from fanlib.data.asof import to_date
 from fanlib.profiling.errors import ProfilingRulesError
-from fanlib.profiling.features import features_for_window
+from fanlib.profiling.queries_features import features_for_window
 from fanlib.profiling.stats import PROFILING_Z
 from fanlib.profiling.window import Note, window
 from fanlib.stats.intervals import wilson_interval

@@ -9,7 +9,7 @@ import ibis
 import pandas as pd
 
 from fanlib.profiling.errors import ProfilingDataError
-from fanlib.profiling.features import fan_features
+from fanlib.profiling.queries_features import fan_features
 from fanlib.profiling.layers import LayerRules, assign_layers, fan_layers
 from fanlib.profiling.rfm import rfm_scores
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold

@@ -52,7 +52,7 @@ def _score(col, descending: bool = False):
 def rfm_scores(features: ibis.Table) -> ibis.Table:
     """Add r_score, f_score, m_score (1–5; 0 without a purchase), rfm_code and rfm_segment to ``features``.
 
-    ``features`` is the table from :func:`fanlib.profiling.features.fan_features`.
+    ``features`` is the table from :func:`fanlib.profiling.queries_features.fan_features`.
     """
     buyers = features.filter(features.orders > 0)
     scored = buyers.mutate(

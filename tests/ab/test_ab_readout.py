@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanlib.ab import ABInputError, checks, outcomes
+from fanlib.ab import ABInputError, checks
+
+from fanlib.ab import queries as outcomes
 from fanlib.ab import metrics as ab_metrics
 from fanlib.ab.comparison import analyze
 from fanlib.ab.readout import all_experiments_srm, experiment_readout

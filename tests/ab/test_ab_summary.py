@@ -84,7 +84,8 @@ def test_without_a_readout_only_the_campaign_is_summarised():
 
 
 def test_unit_table_readout_equals_analysing_its_moments(tmp_path):
-    from fanlib.ab import checks, outcomes
+    from fanlib.ab import checks
+    from fanlib.ab import queries as outcomes
     from fanlib.ab.comparison import analyze
     from fanlib.ab.metrics import unit_metrics
     from fanlib.ab.readout import unit_readout

@@ -122,7 +122,7 @@ def daily(fd, by=None):
 
 
 def per_fan_features(fd):
-    from fanlib.profiling.features import fan_features
+    from fanlib.profiling.queries_features import fan_features
 
     t = fan_features(fd, pd.Timestamp(AS_OF).date(), window_days=90)
     frame = fd.execute(t, label="engines:features")
@@ -131,7 +131,8 @@ def per_fan_features(fd):
 
 
 def ab_moments(fd):
-    from fanlib.ab.outcomes import Metric, experiment_units, variant_moments
+    from fanlib.ab.metrics import Metric
+    from fanlib.ab.queries import experiment_units, variant_moments
 
     experiments = fd.execute(fd.assignments.select("experiment_id").distinct(), label="engines:experiments")
     rows = []

@@ -16,8 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fanlib.ab import metrics as ab_metrics
 from fanlib.ab import narrative
-from fanlib.ab.outcomes import Metric
+from fanlib.ab.metrics import Metric
 from fanlib.ab.stats import Moments
 from fanlib.present import i18n
 
@@ -100,13 +101,13 @@ def test_experiment_readout_from_contract_tables_with_one_fan_per_variant(pair_s
 
 
 def test_sequential_monitoring_with_one_fan_per_variant_has_no_look_and_says_so(pair_source):
-    from fanlib.ab import outcomes, sequential
+    from fanlib.ab import sequential
     from fanlib.data.fandata import connect
 
     fd = connect(pair_source)
     looks = pd.date_range("2025-03-04", "2025-04-01", freq="D")
     table = sequential.sequential_readout(
-        fd, "exp_pair", outcomes.METRICS["conversion"], looks, control="control", treatment="treatment"
+        fd, "exp_pair", ab_metrics.METRICS["conversion"], looks, control="control", treatment="treatment"
     )
     assert table.empty
     assert narrative.sequential_sentence(table, EN) == EN("seq_none")

@@ -155,7 +155,7 @@ def _notebook_code(report: str) -> str:
 def statically_written() -> set[tuple[str, str]]:
     """(report, summary path) of every headline figure and scorecard row the code writes."""
     from fanlib.profiling import summary as profiling_summary
-    from fanlib.profiling.kpis import BENCHMARKS
+    from fanlib.profiling.queries import BENCHMARKS
 
     out = set()
     for report in REPORTS:
@@ -214,7 +214,7 @@ def test_every_targets_file_kpi_has_an_entry_with_its_name_and_unit():
 
 
 def test_benchmarks_and_targets_have_one_home():
-    from fanlib.profiling.kpis import BENCHMARKS
+    from fanlib.profiling.queries import BENCHMARKS
     from fanlib.profiling.layers import LAYER_TARGETS
     from fanlib.profiling.narrative import PLANNED_HIGH_VALUE_GMV_SHARE
     from fanlib.retention.cohorts import BENCHMARKS as RETENTION_BENCHMARKS
@@ -235,7 +235,7 @@ def test_the_two_7_day_retentions_are_two_computations_with_two_names(tmp_path):
     overview) activity on day 7 itself. On the same data they differ, so they are named apart."""
     from profiling_tinydata import AS_OF, connect_tiny
 
-    from fanlib.profiling import kpis as K
+    from fanlib.profiling import queries as K
     from fanlib.profiling.window import window
     from fanlib.retention.cohorts import day_n_retention
 

@@ -14,8 +14,9 @@ from profiling_tinydata import AS_OF, connect_tiny
 from pytest import approx
 
 from fanlib.present.i18n import messages
-from fanlib.profiling import benchmarks, content
-from fanlib.profiling import kpis as K
+from fanlib.profiling import benchmarks
+from fanlib.profiling import queries_content as content
+from fanlib.profiling import queries as K
 from fanlib.profiling.window import window
 
 

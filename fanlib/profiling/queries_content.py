@@ -13,7 +13,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from fanlib.profiling.features import INTERACTION_TYPES
+from fanlib.profiling.queries_features import INTERACTION_TYPES
 from fanlib.profiling.window import Window
 
 

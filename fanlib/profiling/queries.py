@@ -19,7 +19,7 @@ Definitions:
 * funnel: members who viewed → of them, who clicked → of them, who ordered, all in the window;
 * touch-to-purchase steps: per order in the window, 1 + the fan's events in the
   ``touch_lookback_days`` before it (and after their previous order); the mean over orders;
-* content performance and publishing hours: :mod:`fanlib.profiling.content`; the scorecard against
+* content performance and publishing hours: :mod:`fanlib.profiling.queries_content`; the scorecard against
   the planning documents' figures: :mod:`fanlib.profiling.benchmarks`.
 """
 
@@ -36,9 +36,9 @@ import pandas as pd
 
 from fanlib.data.asof import to_date
 from fanlib.profiling.benchmarks import BENCHMARKS, scorecard
-from fanlib.profiling.content import content_performance, publishing_hours
+from fanlib.profiling.queries_content import content_performance, publishing_hours
 from fanlib.profiling.errors import ProfilingDataError
-from fanlib.profiling.features import SPEAKING_TYPES
+from fanlib.profiling.queries_features import SPEAKING_TYPES
 from fanlib.profiling.window import Note, Window, days_between, require_events, window
 
 RETENTION_DAYS = (7, 30, 90)

@@ -22,9 +22,7 @@ import numpy as np
 import pandas as pd
 
 from fanlib.ab.errors import ABInputError
-
-# the parameter check (fanlib.reports.paramcheck) reads the choices of metrics and segments here
-from fanlib.ab.metrics import EVENT_COLUMNS, METRICS, SEGMENTS, Metric  # noqa: F401
+from fanlib.ab.metrics import EVENT_COLUMNS, Metric
 from fanlib.ab.stats import Moments
 
 if TYPE_CHECKING:
