@@ -8,7 +8,7 @@ message to readers as written, and the command line ends with the input exit cod
 from __future__ import annotations
 
 from fanlib.data.asof import AnalysisDateError
-from fanlib.errors import InputError
+from fanlib.errors import FanlibError, InputError
 
 __all__ = ["RetentionInputError", "RetentionDateError", "SurvivalInputError", "CLVInputError"]
 
@@ -28,3 +28,7 @@ class SurvivalInputError(InputError, ValueError):
 
 class CLVInputError(InputError, ValueError):
     """Purchase histories that the lifetime-value models cannot use, with the reason."""
+
+
+class SectionNotComputed(FanlibError):
+    """Ends a section's display quietly: the section was not computed, and its banner is already shown."""

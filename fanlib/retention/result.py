@@ -16,6 +16,7 @@ from typing import Any
 
 from fanlib.present.i18n import Messages
 from fanlib.present.notebook import Sections, Summary
+from fanlib.retention.errors import SectionNotComputed
 
 __all__ = ["SECTIONS", "RetentionResult"]
 
@@ -33,10 +34,6 @@ SECTIONS = (
     ("at_risk", "sec_at_risk", ("at_risk",)),
     ("clv", "sec_clv", ("clv",)),
 )
-
-
-class _SectionNotComputed(Exception):
-    """Ends a section's display quietly: it was not computed, and its banner is already shown."""
 
 
 @dataclass
@@ -75,7 +72,7 @@ class RetentionResult:
     def need(self, key: str) -> dict[str, Any]:
         """What section ``key`` shows; inside :meth:`section`, a section that was not computed ends here."""
         if key not in self.views:
-            raise _SectionNotComputed(key)
+            raise SectionNotComputed(key)
         return self.views[key]
 
     @contextlib.contextmanager
@@ -87,7 +84,7 @@ class RetentionResult:
         with self.sections.guard(self.title(key)):
             try:
                 yield self
-            except _SectionNotComputed:
+            except SectionNotComputed:
                 pass
 
     def write_summary(self) -> Path:
