@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
+from helpers import frames_to_duckdb
 
 
 def write_duckdb(
     path: Path, fans: pd.DataFrame, events: pd.DataFrame, orders: pd.DataFrame, comments: pd.DataFrame | None = None
 ) -> Path:
-    con = duckdb.connect(str(path))
-    for name, df in (("fans", fans), ("events", events), ("orders", orders), ("comments", comments)):
-        if df is not None:
-            con.register("tmp_df", df)
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM tmp_df")
-            con.unregister("tmp_df")
-    con.close()
-    return path
+    """The four tables as a DuckDB file (the shared helper, in the retention tests' argument order)."""
+    return frames_to_duckdb({"fans": fans, "events": events, "orders": orders, "comments": comments}, path)
 
 
 def random_fans(n: int = 400, seed: int = 0, start="2025-01-01", days: int = 120, end="2025-06-30"):

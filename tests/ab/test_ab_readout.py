@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import math
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import frames_to_duckdb
 
 from fanlib.ab import ABInputError, checks
-
-from fanlib.ab import queries as outcomes
 from fanlib.ab import metrics as ab_metrics
+from fanlib.ab import queries as outcomes
 from fanlib.ab.comparison import analyze
 from fanlib.ab.readout import all_experiments_srm, experiment_readout
 from fanlib.data.engine import memory_cap
@@ -60,20 +59,10 @@ def _tables(n=8_000, seed=0, lift=0.06, variants=("control", "treatment")):
     return {"fans": fans, "events": ev, "orders": orders, "assignments": assignments}
 
 
-def _write(path, tables):
-    con = duckdb.connect(str(path))
-    for name, frame in tables.items():
-        con.register("frame", frame)
-        con.execute(f"CREATE TABLE {name} AS SELECT * FROM frame")
-        con.unregister("frame")
-    con.close()
-    return path
-
-
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     tables = _tables()
-    return _write(tmp_path_factory.mktemp("ab") / "tiny.duckdb", tables), tables
+    return frames_to_duckdb(tables, tmp_path_factory.mktemp("ab") / "tiny.duckdb"), tables
 
 
 def test_readout_runs_in_the_engine_and_matches_pandas(tiny):
@@ -141,7 +130,7 @@ def test_unit_level_table_gives_the_same_readout(tiny, tmp_path):
     )
     frame = fd.execute(units.select("fan_id", "variant", "converted", "revenue", "pre_revenue"))
     frame = frame.rename(columns={"variant": "arm"})
-    export = _write(tmp_path / "export.duckdb", {**tables, "ab_export": frame})
+    export = frames_to_duckdb({**tables, "ab_export": frame}, tmp_path / "export.duckdb")
     fd2 = connect(export, validate=False)
     t = checks.unit_table(fd2, "ab_export", variant="arm")
     metrics = checks.infer_proportions(
@@ -160,7 +149,7 @@ def test_unit_level_table_gives_the_same_readout(tiny, tmp_path):
 
 
 def _fd(tmp_path, tables):
-    return connect(_write(tmp_path / "bad.duckdb", tables), validate=False)
+    return connect(frames_to_duckdb(tables, tmp_path / "bad.duckdb"), validate=False)
 
 
 def test_one_variant_only(tmp_path):
