@@ -9,13 +9,16 @@ from __future__ import annotations
 import importlib
 import sys
 
-#: command -> (module, one-line help). Each module has ``main(argv) -> int``.
+#: command -> (entry, one-line help). An entry is ``module`` (its ``main(argv) -> int``) or ``module:function``.
 COMMANDS = {
     "demo": ("fanlib.demo", "build the demo data set with planted truths"),
     "validate": ("fanlib.data.validate", "check a data source against the fan data contract"),
     "load": ("fanlib.data.load", "copy a data source into PostgreSQL or a Parquet folder"),
-    "run": ("fanlib.reports.runner", "execute report notebooks into a dated HTML report folder"),
-    "params": ("fanlib.reports.params", "list each report's parameters: types, defaults, allowed values and help"),
+    "run": ("fanlib.reports.cli:run_main", "execute report notebooks into a dated HTML report folder"),
+    "params": (
+        "fanlib.reports.cli:params_main",
+        "list each report's parameters: types, defaults, allowed values and help",
+    ),
     "sentiment": ("fanlib.sentiment.cli", "train or evaluate the Chinese sentiment model"),
 }
 
@@ -29,6 +32,7 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``fanlib <command> [options]``: run the command's entry and return its exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
@@ -42,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     if command not in COMMANDS:
         print(f"fanlib: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[command][0])
-    return int(module.main(rest) or 0)
+    module_name, _, function = COMMANDS[command][0].partition(":")
+    entry = getattr(importlib.import_module(module_name), function or "main")
+    return int(entry(rest) or 0)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from fanlib.errors import InputError
 
-class ABInputError(ValueError):
+
+class ABInputError(InputError, ValueError):
     """Experiment input that cannot be analysed as given; the message says what and where."""
 
     def __init__(

@@ -54,11 +54,12 @@ from fanlib.data.sources import (  # noqa: F401 - the loaders' public names, re-
 )
 from fanlib.data.sources import _Loaded, _mask_url  # noqa: F401
 from fanlib.data.validate import ContractError, Problem
+from fanlib.errors import InputError
 
 DEFAULT_SOURCE = "data/demo.duckdb"
 
 
-class MissingTableError(LookupError):
+class MissingTableError(InputError, LookupError):
     """An optional contract table that the data source does not provide (or provides with no rows)."""
 
     def __init__(self, name: str, source: str = "", empty: bool = False):

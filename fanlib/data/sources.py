@@ -24,6 +24,7 @@ import ibis
 import ibis.expr.types as ir
 
 from fanlib.data import contract
+from fanlib.errors import InputError
 from fanlib.paths import is_url, resolve
 
 _DUCKDB_SUFFIXES = {".duckdb", ".ddb", ".db"}
@@ -38,7 +39,7 @@ DUCKDB_MEMORY_LIMIT = "2.5GB"
 CSV_MAX_LINE_BYTES = 256 << 20
 
 
-class SourceError(ValueError):
+class SourceError(InputError, ValueError):
     """A data source that cannot be opened or read (wrong path, unknown file kind, bad encoding)."""
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fanlib.data import contract
+from fanlib.errors import InputError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -98,7 +99,7 @@ class Problem:
         return f"{self.where} [{self.check}{rows}]: {self.detail or CHECKS.get(self.check, self.check)}"
 
 
-class ContractError(ValueError):
+class ContractError(InputError, ValueError):
     """The data does not meet the fan data contract; ``problems`` lists every violation."""
 
     def __init__(self, problems: list[Problem], source: str = ""):
@@ -527,7 +528,7 @@ def main(argv: list[str] | None = None) -> int:
                         "time-zone-aware values are converted to it")
     args = parser.parse_args(argv)
     if args.now is not None:
-        from fanlib.reports.paramcheck import date_problem
+        from fanlib.data.asof import date_problem
 
         bad = date_problem(args.now, "--now", time=True)
         if bad:

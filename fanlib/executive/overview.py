@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-SUMMARY_SUFFIX = ".summary.json"
+from fanlib.reports.layout import FAILED_MARK, SUMMARY_SUFFIX, RunFolder
 
 
 @dataclass(frozen=True)
@@ -107,8 +107,8 @@ def wait_for_reports(
     while True:
         for name in list(pending):
             for state, path in (
-                ("ok", folder / f"{name}.manifest.json"),
-                ("failed", folder / f"{name}.failed.manifest.json"),
+                ("ok", RunFolder(folder).manifest(name)),
+                ("failed", RunFolder(folder).manifest(name, ok=False)),
             ):
                 try:
                     fresh = since is None or path.stat().st_mtime >= since
@@ -136,11 +136,11 @@ def read_summaries_of(folder, names=None) -> dict[str, dict]:
     paths = (
         sorted(Path(folder).glob(f"*{SUMMARY_SUFFIX}"))
         if names is None
-        else [Path(folder) / f"{n}{SUMMARY_SUFFIX}" for n in names if (Path(folder) / f"{n}{SUMMARY_SUFFIX}").exists()]
+        else [RunFolder(folder).summary(n) for n in names if RunFolder(folder).summary(n).exists()]
     )
     for path in paths:
         name = path.name[: -len(SUMMARY_SUFFIX)]
-        if name.endswith(".failed"):
+        if name.endswith(FAILED_MARK):
             continue
         try:
             out[name] = json.loads(path.read_text(encoding="utf-8"))
@@ -155,9 +155,9 @@ def report_states(folder, names) -> dict[str, str]:
     folder = Path(folder)
     states = {}
     for name in names:
-        if (folder / f"{name}.failed.manifest.json").exists():
+        if RunFolder(folder).manifest(name, ok=False).exists():
             states[name] = "failed"
-        elif (folder / f"{name}{SUMMARY_SUFFIX}").exists():
+        elif RunFolder(folder).summary(name).exists():
             states[name] = "ok"
         else:
             states[name] = "missing"
@@ -171,8 +171,8 @@ def run_time(folder, name: str) -> str:
 
     folder = Path(folder)
     for path, key in (
-        (folder / f"{name}.manifest.json", "finished_at"),
-        (folder / f"{name}{SUMMARY_SUFFIX}", "generated_at"),
+        (RunFolder(folder).manifest(name), "finished_at"),
+        (RunFolder(folder).summary(name), "generated_at"),
     ):
         try:
             when = json.loads(path.read_text(encoding="utf-8")).get(key)
@@ -200,7 +200,7 @@ def run_reports(folder, names, states: dict[str, str] | None = None) -> dict[str
         summary = read_summaries_of(folder, [name]).get(name) if state == "ok" else None
         if state == "ok" and summary is None:
             state = "missing"
-        last_good = (folder / f"{name}.html").exists()
+        last_good = RunFolder(folder).html(name).exists()
         out[name] = {
             "state": state,
             "in_run": in_run,
@@ -475,7 +475,7 @@ def _churn(summary: dict, report: str) -> list[dict]:
             "churn_rate": churn_rate,
             "horizon_days": model.get("horizon_days"),
             "at_risk": n_at_risk,
-            "list_href": f"{report}_files/{list_file}" if list_file else None,
+            "list_href": f"{RunFolder.good(report).exports}/{list_file}" if list_file else None,
             "good": None,
         }
     ]
@@ -561,7 +561,7 @@ def key_findings(summaries: dict, top_gaps: int = 3, reports: dict | None = None
             items.append(
                 {
                     "report": report,
-                    "href": f"{report}.failed.html",
+                    "href": RunFolder.failed(report).html,
                     "kind": "failed",
                     "good": None,
                     "in_run": place.get("in_run", True),
@@ -586,7 +586,7 @@ def key_findings(summaries: dict, top_gaps: int = 3, reports: dict | None = None
             found = [{"kind": "missing", "good": None, "in_run": isinstance(summary, dict)}]
         from_run = place.get("run") if isinstance(summary, dict) else None
         items += [
-            {"report": report, "href": f"{report}.html", **f, **({"from_run": from_run} if from_run else {})}
+            {"report": report, "href": RunFolder.good(report).html, **f, **({"from_run": from_run} if from_run else {})}
             for f in found
         ]
     return items

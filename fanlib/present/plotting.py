@@ -22,6 +22,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
+from fanlib.errors import FanlibError  # noqa: E402
+
 #: Preferred CJK families, best first: Debian's fonts-noto-cjk, then macOS and Windows fonts.
 CJK_FAMILIES = (
     "Noto Sans CJK SC",
@@ -49,7 +51,7 @@ NEUTRAL = "#999999"
 ACCENT = PALETTE[0]
 
 
-class MissingCJKFont(RuntimeError):
+class MissingCJKFont(FanlibError, RuntimeError):
     """No CJK font is available, so Chinese labels would render as boxes."""
 
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import ibis
 
+from fanlib.errors import InputError
 
-class ProfilingDataError(ValueError):
+
+class ProfilingDataError(InputError, ValueError):
     """The data cannot support a profiling section (empty window, no members, no spend …).
 
     The message says which table, column and check failed. ``key`` and ``fields`` let a report say

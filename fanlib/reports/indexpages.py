@@ -17,9 +17,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from fanlib.io import write_atomic
 from fanlib.present.escape import csp_meta, html_text
+from fanlib.reports.layout import DATE_PATTERN, INDEX_NAME, RunFolder, root_index
+from fanlib.reports.status import error_text, failure_place
 
-_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: The overview report leads the page (also for manifests written before they recorded
 #: ``runs_after_others``); the data overview closes it.
 FIRST_PREFIXES = ("05_overview",)
@@ -185,37 +187,6 @@ def _load(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def failure_place(error: dict) -> str:
-    """Where a report failed, as the reader sees it in the notebook: "In [6]"."""
-    if error.get("execution_count") is not None:
-        return f"In [{error['execution_count']}]"
-    if error.get("cell_index") is not None:
-        return f"cell {error['cell_index']}"
-    return ""
-
-
-#: fanlib's own errors about the input (and the runner's own outcomes): their text is written for
-#: people, and a Python class name would mean nothing to them.
-INPUT_ERRORS = frozenset({
-    "ContractError", "SourceError", "MissingTableError", "ParamError", "ProfilingDataError",
-    "RetentionInputError", "SurvivalInputError", "ModelFormatError", "NoCommentsError", "CorpusError",
-    "ABInputError", "SummaryError", "disk full", "stopped",
-})
-
-
-def error_text(error: dict, for_stakeholders: bool = False) -> str:
-    """What went wrong, for the run log (``for_stakeholders=False``) or an index page: an input error
-    speaks for itself; an unexpected one is named only in the log, never on a stakeholder's page."""
-    ename, evalue = error.get("ename") or "", error.get("evalue") or ""
-    if not ename or ename in INPUT_ERRORS:
-        return evalue
-    if " " in ename:  # the runner's own words ("could not answer", "no summary"), not a class name
-        return f"{ename}: {evalue}"
-    if for_stakeholders:
-        return f"报告内部出错 · an unexpected error inside the report (the error report shows where): {evalue}"
-    return f"{ename}: {evalue}"
-
-
 def report_order(name: str, leads: bool = False) -> tuple:
     """Sort key: the overview (``leads``: its manifest says it runs after the others) first,
     the data overview last, the rest by name."""
@@ -230,20 +201,17 @@ def collect(date_dir: Path) -> list[dict]:
     """One entry per report in ``date_dir``: its latest status (ok, partial or failed, as its manifest
     records it), manifests and summaries (``failed_summary``: the summary of a report that ran but
     could not give its answer)."""
-    names = set()
-    for p in date_dir.glob("*.manifest.json"):
-        names.add(p.name[: -len(".failed.manifest.json")] if p.name.endswith(".failed.manifest.json")
-                  else p.name[: -len(".manifest.json")])
+    folder = RunFolder(date_dir)
     entries = []
-    for name in names:
-        good = _load(date_dir / f"{name}.manifest.json")
-        failed = _load(date_dir / f"{name}.failed.manifest.json")
+    for name in folder.report_names():
+        good = _load(folder.manifest(name))
+        failed = _load(folder.manifest(name, ok=False))
         latest = failed or good or {}
-        summary = _load(date_dir / f"{name}.summary.json") if good else None
+        summary = _load(folder.summary(name)) if good else None
         status = "failed" if failed else latest.get("status")
         entries.append({"name": name, "status": status if status in ("ok", "partial") else "failed",
                         "good": good, "failed": failed, "summary": summary,
-                        "failed_summary": _load(date_dir / f"{name}.failed.summary.json") if failed else None,
+                        "failed_summary": _load(folder.summary(name, ok=False)) if failed else None,
                         "leads": bool(latest.get("runs_after_others"))})
     return sorted(entries, key=lambda e: report_order(e["name"], e["leads"]))
 
@@ -264,8 +232,9 @@ def date_index_html(date_dir: Path) -> str:
     for e in entries:
         name, good, failed, summary = e["name"], e["good"], e["failed"], e["summary"]
         title = (good or failed or {}).get("title") or name
+        bad, ok = RunFolder.failed(name), RunFolder.good(name)
         if failed:
-            main_href = f"{name}.failed.html"
+            main_href = bad.html
             badge = '<span class="badge failed">失败 failed</span>'
             err = failed.get("error") or {}
             if err.get("from_summary"):  # every cell ran; the report says it could not give its answer
@@ -274,14 +243,14 @@ def date_index_html(date_dir: Path) -> str:
                 cell = f"{failure_place(err)}: " if failure_place(err) else ""
                 detail = f'<p class="error">{_e(cell)}{_e(error_text(err, for_stakeholders=True))}</p>'
             when = failed.get("finished_at", "")
-            links = [("错误报告 error report", f"{name}.failed.html"),
-                     ("含代码 with code", f"{name}.failed.analyst.html"), ("notebook", f"{name}.failed.ipynb"),
-                     ("summary", f"{name}.failed.summary.json"), ("manifest", f"{name}.failed.manifest.json"),
-                     ("导出 exports", f"{name}.failed_files/")]
+            links = [("错误报告 error report", bad.html),
+                     ("含代码 with code", bad.analyst_html), ("notebook", bad.notebook),
+                     ("summary", bad.summary), ("manifest", bad.manifest),
+                     ("导出 exports", f"{bad.exports}/")]
             if good:
-                links.append(("上次成功的报告 last good report", f"{name}.html"))
+                links.append(("上次成功的报告 last good report", ok.html))
         else:
-            main_href = f"{name}.html"
+            main_href = ok.html
             detail, when = "", (good or {}).get("finished_at", "")
             if e["status"] == "partial":
                 badge = '<span class="badge partial">部分 partial</span>'
@@ -289,9 +258,9 @@ def date_index_html(date_dir: Path) -> str:
                 detail = f'<p class="missing">未生成的章节 sections not produced: {_e(missing)}</p>'
             else:
                 badge = '<span class="badge ok">成功 ok</span>'
-            links = [("报告 report", f"{name}.html"), ("含代码 with code", f"{name}.analyst.html"),
-                     ("notebook", f"{name}.ipynb"), ("summary", f"{name}.summary.json"),
-                     ("manifest", f"{name}.manifest.json"), ("导出 exports", f"{name}_files/")]
+            links = [("报告 report", ok.html), ("含代码 with code", ok.analyst_html),
+                     ("notebook", ok.notebook), ("summary", ok.summary),
+                     ("manifest", ok.manifest), ("导出 exports", f"{ok.exports}/")]
         # A report that could not answer shows its own figures of this run; else a failed card's are its last
         # good run's, labelled so.
         own = e["failed_summary"] if failed and (e["failed_summary"] or {}).get("headline") else None
@@ -310,7 +279,7 @@ def date_index_html(date_dir: Path) -> str:
     body = (
         f'<h1>粉丝社群报告 · {_e(date_dir.name)}</h1>'
         f'<p class="meta">{len(entries)} 份报告 reports · {_counts(entries)} · '
-        f'<a href="../index.html">全部运行 all runs</a></p>'
+        f'<a href="../{INDEX_NAME}">全部运行 all runs</a></p>'
         + ("".join(cards) if cards else '<p class="empty">还没有报告 (no reports yet).</p>')
     )
     return _page(f"粉丝社群报告 {date_dir.name}", body)
@@ -330,7 +299,7 @@ def _counts(entries: list[dict]) -> str:
 def root_index_html(reports_dir: Path) -> str:
     """The HTML of ``reports/index.html``: every dated run, newest first."""
     reports_dir = Path(reports_dir)
-    days = sorted((p for p in reports_dir.iterdir() if p.is_dir() and _DATE_DIR.match(p.name)),
+    days = sorted((p for p in reports_dir.iterdir() if p.is_dir() and DATE_PATTERN.match(p.name)),
                   key=lambda p: p.name, reverse=True) if reports_dir.is_dir() else []
     rows = []
     for day in days:
@@ -341,7 +310,7 @@ def root_index_html(reports_dir: Path) -> str:
         status = "failed" if "failed" in statuses else "partial" if "partial" in statuses else "ok"
         reports = []
         for e in entries:
-            href = f"{day.name}/{e['name']}{'.failed' if e['status'] == 'failed' else ''}.html"
+            href = f"{day.name}/{RunFolder.files(e['name'], ok=e['status'] != 'failed').html}"
             mark = {"failed": "（失败 failed）", "partial": "（部分 partial）"}.get(e["status"], "")
             reports.append(f'<a href="{_e(href)}">{_e(e["name"])}</a>{mark}' if (reports_dir / href).exists()
                            else f"{_e(e['name'])}{mark}")
@@ -353,7 +322,7 @@ def root_index_html(reports_dir: Path) -> str:
             title = (lead["good"] or {}).get("title") or lead["name"]
             figures = f'<div class="meta">{_e(title)}</div>{figures}'
         rows.append(
-            f'<li class="card {status}" id="run-{_e(day.name)}"><h2><a href="{_e(day.name)}/index.html">'
+            f'<li class="card {status}" id="run-{_e(day.name)}"><h2><a href="{_e(day.name)}/{INDEX_NAME}">'
             f'{_e(day.name)}</a>'
             f'<span class="badge {status}">{RUN_BADGES[status]}</span></h2>'
             f'<div class="meta">{len(entries)} 份报告 · {_counts(entries)}'
@@ -367,17 +336,13 @@ def root_index_html(reports_dir: Path) -> str:
 
 def write_root_index(reports_dir: Path) -> Path:
     """Rewrite ``reports/index.html`` (atomically), e.g. after old runs were pruned."""
-    from fanlib.reports.runner import write_atomic
-
-    return write_atomic(Path(reports_dir) / "index.html", root_index_html(Path(reports_dir)))
+    return write_atomic(root_index(reports_dir), root_index_html(Path(reports_dir)))
 
 
 def write_indexes(date_dir: Path, reports_dir: Path | None = None) -> tuple[Path, Path]:
     """Rewrite both index pages (atomically); returns their paths."""
-    from fanlib.reports.runner import write_atomic
-
     date_dir = Path(date_dir)
     reports_dir = Path(reports_dir) if reports_dir else date_dir.parent
-    a = write_atomic(date_dir / "index.html", date_index_html(date_dir))
-    b = write_atomic(reports_dir / "index.html", root_index_html(reports_dir))
+    a = write_atomic(RunFolder(date_dir).index, date_index_html(date_dir))
+    b = write_atomic(root_index(reports_dir), root_index_html(reports_dir))
     return a, b

@@ -16,6 +16,9 @@ import tempfile
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+
+from fanlib.io import to_jsonable, write_json_atomic
 
 KERNEL_NAME = "fanlib"
 #: Headless, and still renders figures into the notebook (plain ``Agg`` would not).
@@ -24,14 +27,15 @@ KERNEL_MPLBACKEND = "module://matplotlib_inline.backend_inline"
 KERNEL_ENV = {"MPLBACKEND": KERNEL_MPLBACKEND, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "FANLIB_KERNELSPEC": "1"}
 
 
-def _fast_imports() -> None:
+def fast_imports() -> None:
+    """Keep slow imports nobody here needs out of the run's start-up."""
     # jsonschema imports rfc3987_syntax when present, which builds a parser
     # grammar at import (~3 s here) for an "iri" format notebooks never use.
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
-
-def _progress(message: str) -> None:
+def progress(message: str) -> None:
+    """One line of the run's log, on stderr, with the time."""
     print(f"[fanlib run {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
@@ -73,8 +77,6 @@ def ensure_kernel(name: str = KERNEL_NAME) -> str:
             spec_file = Path(where) / "kernel.json"
             spec = json.loads(spec_file.read_text(encoding="utf-8"))
             spec["argv"].append("--IPKernelApp.log_level=CRITICAL")
-            from fanlib.reports.runner import write_json_atomic
-
             write_json_atomic(spec_file, spec)
     if not _kernel_ok(KernelSpecManager(), name):
         spec_dir = KernelSpecManager().find_kernel_specs().get(name)
@@ -134,7 +136,7 @@ def _last_started_cell(nb) -> int | None:
     return started[-1] if started else None
 
 
-def _mark_error(nb, error: dict) -> None:
+def mark_error(nb: Any, error: dict) -> None:
     """Insert papermill's error banner and anchor, as ``papermill`` itself would."""
     import nbformat
     from papermill.execute import ERROR_ANCHOR_MSG, ERROR_MARKER_TAG, ERROR_MESSAGE_TEMPLATE
@@ -187,13 +189,15 @@ class _DropStartError:
         return not str(record.msg).startswith("Error occurred while starting new kernel client")
 
 
-def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME):
+def execute_notebook(
+    notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME
+) -> tuple[Any, dict | None]:
     """Run ``notebook`` with ``parameters`` injected; returns ``(executed nb, error or None)``.
 
     The error, if any, names the failing cell (index in the executed notebook,
     before the banner), the exception and its message.
     """
-    _fast_imports()
+    fast_imports()
     import logging
 
     import nbformat
@@ -201,8 +205,6 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
     from papermill.utils import chdir
-
-    from fanlib.reports.params import to_jsonable
 
     register_translator()
     papermill_log = logging.getLogger("papermill")
@@ -234,7 +236,7 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
             # same port) is started once more; a failure inside the notebook is never retried.
             if crash is None or _last_started_cell(nb) is not None or attempt == KERNEL_START_RETRIES:
                 break
-            _progress(f"{Path(notebook).stem}: the kernel did not start ({said or str(crash).strip()[:200]}); "
+            progress(f"{Path(notebook).stem}: the kernel did not start ({said or str(crash).strip()[:200]}); "
                       "starting it again")
     finally:
         papermill_log.removeFilter(_DropStartError)

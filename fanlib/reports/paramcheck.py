@@ -13,9 +13,7 @@ means the same by it. ``fanlib params`` lists each parameter's rule. ``check`` r
 
 from __future__ import annotations
 
-import calendar
 import importlib
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -296,30 +294,3 @@ def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
                                 f"in {source})")
     if problems:
         raise ParamError(_group(problems))
-
-
-# --------------------------------------------------------------------------- dates typed on the command line
-
-_ISO_DAY = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})")
-
-
-def date_problem(text: str, option: str, *, time: bool = False) -> str | None:
-    """Why ``text`` is not a date (or, with ``time``, a date and time) in ISO form; None when it is."""
-    want = "YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS]" if time else "YYYY-MM-DD"
-    try:
-        (datetime.fromisoformat if time else date.fromisoformat)(text.strip())
-        if time or re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text):
-            return None
-    except ValueError:
-        pass
-    m = _ISO_DAY.match(text)
-    if m:
-        year, month, day = map(int, m.groups())
-        if not 1 <= month <= 12:
-            return f"{option} {text!r}: there is no month {month}; expected {want}"
-        last = calendar.monthrange(year, month)[1]
-        if not 1 <= day <= last:
-            return (f"{option} {text!r}: that day does not exist ({calendar.month_name[month]} {year} has "
-                    f"{last} days); expected {want}")
-    return f"{option} {text!r}: not a date; expected {want}, e.g. {date.today().isoformat()}"
-

@@ -13,6 +13,8 @@ import warnings
 import ibis.expr.types as ir
 import pandas as pd
 
+from fanlib.errors import InputError
+
 __all__ = [
     "RetentionInputError",
     "RetentionDataWarning",
@@ -32,7 +34,7 @@ BASES = ("activity", "order")
 COHORT_BY = ("join", "first_order")
 
 
-class RetentionInputError(ValueError):
+class RetentionInputError(InputError, ValueError):
     """Input the retention analyses cannot use; the message says what and how to fix it."""
 
 

@@ -13,12 +13,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fanlib.errors import InputError
+
 __all__ = ["KaplanMeier", "LogRankResult", "logrank_test", "kaplan_meier_by"]
 
 Z95 = stats.norm.ppf(0.975)
 
 
-class SurvivalInputError(ValueError):
+class SurvivalInputError(InputError, ValueError):
     """Durations/events that a survival model cannot use, with the reason."""
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from fanlib.errors import InputError
+
 #: Split shares, as hash buckets out of 100.
 TEST_BUCKETS = range(0, 20)
 CALIBRATION_BUCKETS = range(20, 30)
@@ -53,7 +55,7 @@ LABEL_ALIASES = {
 }
 
 
-class CorpusError(ValueError):
+class CorpusError(InputError, ValueError):
     """A labelled data file cannot be used; the message says where and why."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from fanlib.errors import InputError
 from fanlib.sentiment import features
 
 #: Bump when the files' layout or the feature definition changes; old caches are then rebuilt.
@@ -38,7 +39,7 @@ DEFAULTS = {
 }
 
 
-class ModelFormatError(ValueError):
+class ModelFormatError(InputError, ValueError):
     """A saved model folder cannot be read by this version of fanlib."""
 
 

@@ -28,6 +28,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from fanlib.errors import InputError
 from fanlib.sentiment.stats import wilson
 
 #: Bin sizes understood by ``aggregate``: name -> ibis truncate unit.
@@ -38,7 +39,7 @@ DIMENSIONS = ("channel", "community_id", "content_id", "city_tier", "fan_layer")
 DEFAULT_NEGATIVE_THRESHOLD = 0.2
 
 
-class NoCommentsError(LookupError):
+class NoCommentsError(InputError, LookupError):
     """The data source has no comments (or none in the window): the sentiment sections are disabled."""
 
 

@@ -16,6 +16,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from fanlib.reports import notebooks as N
 from fanlib.reports import params as P
 from fanlib.data.fandata import connect
 from fanlib.data.validate import main as validate_main
@@ -212,7 +213,7 @@ def test_validate_cli_reads_the_declared_zone(tmp_path, tables, capsys):
 
 
 def test_every_report_declares_the_timezone_parameter():
-    for nb in P.discover(ROOT / "notebooks"):
+    for nb in N.discover(ROOT / "notebooks"):
         declared = P.read_parameters(nb)
         assert "timezone" in declared, nb.name
         assert declared["timezone"].default == "Asia/Shanghai" and declared["timezone"].help, nb.name

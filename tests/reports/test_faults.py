@@ -21,7 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fanlib.reports import cleanup, indexpages, runner
+from fanlib import io as fio
+from fanlib.reports import cleanup, execute, indexpages, kernel, layout
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 DATE = "2025-12-31"
@@ -208,7 +209,7 @@ def test_a_stopped_run_stops_its_processes_and_leaves_nothing_behind(good_run, s
     assert f"stopped by {signal.Signals(signum).name}" in err and "Traceback" not in err
     assert "stopped 02_slow" in err and "not started: 09_last" in err
     assert _gone(tree) == [], "a worker or kernel of the stopped run is still running"
-    assert not (run.day / runner.LOCK_NAME).exists()
+    assert not (run.day / layout.LOCK_NAME).exists()
     assert run.leftovers() == []  # no staging folder, temp summary or scratch DuckDB
     assert _good_files(run.day, "02_slow") == good, "the last good report is kept, byte for byte"
     stopped = json.loads((run.day / "02_slow.failed.manifest.json").read_text(encoding="utf-8"))
@@ -312,7 +313,7 @@ def test_the_next_run_never_touches_a_live_runs_files(tmp_path, nbs, csv_demo):
 
 def _full_after(monkeypatch, n_ok: int) -> None:
     """The disk is full for the file after the next ``n_ok`` ones (then there is room again)."""
-    real, calls = cleanup.write_temp, []
+    real, calls = fio.write_temp, []
 
     def write_temp(folder, name, raw):
         calls.append(name)
@@ -328,10 +329,10 @@ def _full_after(monkeypatch, n_ok: int) -> None:
 
 def test_write_atomic_on_a_full_disk_names_the_folder_and_the_space_needed(tmp_path, monkeypatch):
     target = tmp_path / "reports" / DATE / "index.html"
-    runner.write_atomic(target, "old")
+    fio.write_atomic(target, "old")
     _full_after(monkeypatch, 0)
-    with pytest.raises(cleanup.DiskFull) as info:
-        runner.write_atomic(target, "x" * 5000)
+    with pytest.raises(fio.DiskFull) as info:
+        fio.write_atomic(target, "x" * 5000)
     message = str(info.value)
     assert str(target.parent) in message and "index.html need 4.9 KB" in message and "is free" in message
     assert "Errno" not in message
@@ -340,12 +341,12 @@ def test_write_atomic_on_a_full_disk_names_the_folder_and_the_space_needed(tmp_p
 
 def test_a_report_on_a_full_disk_replaces_nothing_and_says_where(tmp_path, monkeypatch, nbs):
     day = tmp_path / DATE
-    job = runner.Job("01_quick", nbs / "01_quick.ipynb", {"source": "none", "fail": False, "slow": 0}, day,
+    job = execute.Job("01_quick", nbs / "01_quick.ipynb", {"source": "none", "fail": False, "slow": 0}, day,
                      tmp_path, 60)
-    assert runner.run_job(job)["status"] == "ok"
+    assert execute.run_job(job)["status"] == "ok"
     good = _good_files(day, "01_quick")
     _full_after(monkeypatch, 2)  # the notebook and the page fit, the analyst page does not
-    m = runner.run_job(job)
+    m = execute.run_job(job)
     assert m["status"] == "failed" and m["error"]["ename"] == "disk full"
     assert str(day) in m["error"]["evalue"] and "the files of 01_quick need" in m["error"]["evalue"]
     assert m["last_good"]["html"] == "01_quick.html"
@@ -387,7 +388,7 @@ def test_a_run_on_a_really_full_disk(tmp_path, nbs, csv_demo, first_run):
         run.day = run.out / DATE
         shutil.copytree(first_run, run.out)
         good = _good_files(run.day, "01_quick")
-        (base / "filler").write_bytes(b"\0" * (cleanup.free_space(base) - 64 * 1024))  # a page no longer fits
+        (base / "filler").write_bytes(b"\0" * (fio.free_space(base) - 64 * 1024))  # a page no longer fits
         proc = run.run()
         assert proc.returncode == 1, proc.stderr
         assert f"no space left on the device holding {run.day}" in proc.stderr and " need " in proc.stderr
@@ -425,7 +426,7 @@ def test_a_port_collision_at_kernel_start_is_retried_with_one_line(tmp_path, mon
     params = {"source": "none", "summary_path": str(tmp_path / "s.json"), "output_dir": str(tmp_path),
               "fail": False, "slow": 0}
     try:
-        nb, error = runner.execute(nbs / "01_quick.ipynb", params, cwd=tmp_path, timeout=60)
+        nb, error = kernel.execute_notebook(nbs / "01_quick.ipynb", params, cwd=tmp_path, timeout=60)
     finally:
         taken.close()
     assert error is None and nb.metadata["fanlib"]["kernel_start_retries"] == 1

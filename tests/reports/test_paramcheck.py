@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from fanlib.reports import paramcheck, params as P, runner
+from fanlib.data.asof import date_problem
+from fanlib.reports import cli, paramcheck, suite
+from fanlib.reports import execute as execute_report
+from fanlib.reports import notebooks as N
+from fanlib.reports import params as P
 from fanlib.reports.params import ParamError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,13 +27,13 @@ def no_kernel(monkeypatch):
     def refuse(*_, **__):
         raise AssertionError("a kernel was started")
 
-    monkeypatch.setattr(runner, "ensure_kernel", refuse)
-    monkeypatch.setattr(runner, "execute", refuse)
+    monkeypatch.setattr(suite, "ensure_kernel", refuse)
+    monkeypatch.setattr(execute_report, "execute_notebook", refuse)
 
 
 def run(capsys, *argv: str) -> tuple[int, str, float]:
     t0 = time.perf_counter()
-    code = runner.main([*argv, "--notebooks", str(NOTEBOOKS), "--params", str(ROOT / "params" / "default.yaml")])
+    code = cli.run_main([*argv, "--notebooks", str(NOTEBOOKS), "--params", str(ROOT / "params" / "default.yaml")])
     return code, capsys.readouterr().err, time.perf_counter() - t0
 
 
@@ -37,7 +41,7 @@ def run(capsys, *argv: str) -> tuple[int, str, float]:
 
 
 def test_every_number_and_fixed_choice_in_the_reports_has_a_rule():
-    decl = P.declarations(P.discover(NOTEBOOKS))
+    decl = P.declarations(N.discover(NOTEBOOKS))
     free_text = {"source", "summary_path", "output_dir", "targets_path", "model_dir", "experiment_id", "control",
                  "unit_table", "unit_variant_column", "unit_fan_column", "unit_outcomes", "unit_covariates",
                  "did_communities", "wait_for",
@@ -53,7 +57,7 @@ def test_every_number_and_fixed_choice_in_the_reports_has_a_rule():
 
 
 def test_every_report_default_keeps_its_own_rules():
-    decl = P.declarations(P.discover(NOTEBOOKS))
+    decl = P.declarations(N.discover(NOTEBOOKS))
     for stem, params in decl.items():
         assert paramcheck.value_problems(stem, {n: p.default for n, p in params.items()}) == [], stem
 
@@ -84,7 +88,7 @@ def test_rules_between_parameters_of_one_report():
 
 
 def test_params_listing_shows_each_rule(capsys):
-    assert P.main(["02_ab"]) == 0
+    assert cli.params_main(["02_ab"]) == 0
     out = capsys.readouterr().out
     assert "allowed" in out.splitlines()[1]
     line = next(line for line in out.splitlines() if line.strip().startswith("alpha "))
@@ -98,8 +102,8 @@ def test_params_listing_shows_each_rule(capsys):
     ("2025-6-1", "expected YYYY-MM-DD"),
 ])
 def test_date_messages_say_what_is_wrong(text, fragment):
-    assert fragment in paramcheck.date_problem(text, "--date")
-    assert paramcheck.date_problem("2024-02-29", "--date") is None
+    assert fragment in date_problem(text, "--date")
+    assert date_problem("2024-02-29", "--date") is None
 
 
 # --------------------------------------------------------------------------- `fanlib run` stops at once

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from fanlib.reports import cli
+from fanlib.reports import notebooks as N
 from fanlib.reports import params as P
+from fanlib.reports import paramvalues as V
 from fanlib.reports.params import ParamError, ParamType
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -178,7 +181,7 @@ def suite(tmp_path):
 
 def resolve(suite, sections=None, overrides=(), source=None, selected=None):
     notebooks, declared = suite
-    return P.resolve_parameters(selected or notebooks, declared, sections or {}, P.parse_overrides(list(overrides)),
+    return V.resolve_parameters(selected or notebooks, declared, sections or {}, V.parse_overrides(list(overrides)),
                                 params_file="params/test.yaml", source=source)
 
 
@@ -256,43 +259,43 @@ def test_runner_owned_parameters_cannot_be_set(suite):
 def test_notebook_must_declare_runner_parameters(tmp_path):
     nb = write_notebook(tmp_path, "01_x", "alpha: float = 0.05  # level\n")
     with pytest.raises(ParamError) as err:
-        P.resolve_parameters([nb], P.declarations([nb]), {}, [])
+        V.resolve_parameters([nb], P.declarations([nb]), {}, [])
     assert "must declare 'summary_path'" in str(err.value) and "must declare 'output_dir'" in str(err.value)
 
 
 def test_params_file_loading(tmp_path):
     good = tmp_path / "p.yaml"
     good.write_text("common:\n  as_of: 2025-06-30\n01_x:\n", encoding="utf-8")
-    assert P.load_params_file(good) == {"common": {"as_of": date(2025, 6, 30)}, "01_x": {}}
+    assert V.load_params_file(good) == {"common": {"as_of": date(2025, 6, 30)}, "01_x": {}}
     bad = tmp_path / "bad.yaml"
     bad.write_text("common: [1, 2]\n", encoding="utf-8")
     with pytest.raises(ParamError, match="section 'common' must map"):
-        P.load_params_file(bad)
+        V.load_params_file(bad)
     with pytest.raises(ParamError, match="cannot read params file"):
-        P.load_params_file(tmp_path / "missing.yaml")
+        V.load_params_file(tmp_path / "missing.yaml")
 
 
 def test_default_params_file_is_valid_yaml():
-    sections = P.load_params_file(Path(__file__).parents[2] / "params" / "default.yaml")
+    sections = V.load_params_file(Path(__file__).parents[2] / "params" / "default.yaml")
     assert "common" in sections
 
 
 def test_select_names_prefixes_and_all(tmp_path):
     nbs = [write_notebook(tmp_path, n, CELL) for n in ("00_data_overview", "01_fan_profiling", "02_ab_test")]
-    assert P.discover(tmp_path) == nbs
-    assert P.select(["all"], nbs) == nbs
-    assert P.select(["02", "00_data_overview"], nbs) == [nbs[0], nbs[2]]  # suite order
+    assert N.discover(tmp_path) == nbs
+    assert N.select(["all"], nbs) == nbs
+    assert N.select(["02", "00_data_overview"], nbs) == [nbs[0], nbs[2]]  # suite order
     with pytest.raises(ParamError, match="matches several"):
-        P.select(["0"], nbs)
+        N.select(["0"], nbs)
     with pytest.raises(ParamError, match="did you mean '01_fan_profiling'"):
-        P.select(["01_fan_profilin_"], nbs)
+        N.select(["01_fan_profilin_"], nbs)
 
 
 # --------------------------------------------------------------------------- CLI
 
 
 def test_params_cli_lists_name_type_default_help(capsys):
-    assert P.main(["--notebooks", str(NOTEBOOKS), "02"]) == 0
+    assert cli.params_main(["--notebooks", str(NOTEBOOKS), "02"]) == 0
     out = capsys.readouterr().out
     assert "02_types" in out and "01_chart" not in out
     line = next(line for line in out.splitlines() if line.strip().startswith("weights"))

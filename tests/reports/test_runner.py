@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from fanlib.reports import htmlexport, indexpages, runner
+from fanlib import errors
+from fanlib import io as fio
+from fanlib.reports import cli, execute, htmlexport, indexpages, kernel, layout, lock
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 DATE = "2025-12-31"
@@ -142,7 +144,7 @@ def test_manifest_is_complete(runs):
     # the source cannot be opened: the fingerprint is missing, with the reason recorded
     assert m["source"]["fingerprint"] is None and m["source"]["error"]
     assert re.fullmatch(r"[0-9a-f]{40}", m["git"]["commit"]) and isinstance(m["git"]["dirty"], bool)
-    assert m["kernel"]["name"] == "fanlib" and m["timeout_s"] == runner.DEFAULT_TIMEOUT
+    assert m["kernel"]["name"] == "fanlib" and m["timeout_s"] == execute.DEFAULT_TIMEOUT
     start, end = datetime.fromisoformat(m["started_at"]), datetime.fromisoformat(m["finished_at"])
     assert start <= end
     d = m["durations"]
@@ -237,11 +239,11 @@ def test_index_order_puts_overview_first_and_data_overview_last(tmp_path):
     day = tmp_path / "2025-01-01"
     day.mkdir()
     for name in ("00_data_overview", "03_retention", "05_overview", "01_fan_profiling"):
-        runner.write_json_atomic(day / f"{name}.manifest.json", {"report": name, "status": "ok"})
+        fio.write_json_atomic(day / f"{name}.manifest.json", {"report": name, "status": "ok"})
     assert [e["name"] for e in indexpages.collect(day)] == [
         "05_overview", "01_fan_profiling", "03_retention", "00_data_overview"]
     (tmp_path / "2025-02-01").mkdir()
-    runner.write_json_atomic(tmp_path / "2025-02-01" / "01_x.failed.manifest.json", {"status": "failed"})
+    fio.write_json_atomic(tmp_path / "2025-02-01" / "01_x.failed.manifest.json", {"status": "failed"})
     page = indexpages.root_index_html(tmp_path)
     assert page.index("2025-02-01") < page.index("2025-01-01")  # newest first
 
@@ -259,7 +261,7 @@ def test_headline_formatting(value, unit, text):
 
 
 def test_translator_renders_real_python_values():
-    runner.register_translator()
+    kernel.register_translator()
     from papermill.translators import translate_parameters
 
     code = translate_parameters("fanlib", "python", {
@@ -277,23 +279,23 @@ def test_translator_renders_real_python_values():
 def test_kernel_is_registered_for_this_python():
     from jupyter_client.kernelspec import KernelSpecManager
 
-    assert runner.ensure_kernel() == "fanlib"
+    assert kernel.ensure_kernel() == "fanlib"
     spec = KernelSpecManager().get_kernel_spec("fanlib")
     assert spec.argv[0] == sys.executable
-    assert spec.env["MPLBACKEND"] == runner.KERNEL_MPLBACKEND
+    assert spec.env["MPLBACKEND"] == kernel.KERNEL_MPLBACKEND
 
 
 def test_write_atomic_replaces_whole_files_and_leaves_no_temp(tmp_path):
     target = tmp_path / "a" / "x.json"
-    runner.write_json_atomic(target, {"v": "一"})
-    runner.write_atomic(target, "second")
+    fio.write_json_atomic(target, {"v": "一"})
+    fio.write_atomic(target, "second")
     assert target.read_text(encoding="utf-8") == "second"
     assert [p.name for p in target.parent.iterdir()] == ["x.json"]
 
 
 def test_mask_secrets_in_source_urls():
-    assert runner.mask_secrets("postgresql://fan:s3cret@db:5432/fans") == "postgresql://fan:***@db:5432/fans"
-    assert runner.mask_secrets("data/demo.duckdb") == "data/demo.duckdb"
+    assert execute.mask_secrets("postgresql://fan:s3cret@db:5432/fans") == "postgresql://fan:***@db:5432/fans"
+    assert execute.mask_secrets("data/demo.duckdb") == "data/demo.duckdb"
 
 
 def test_cell_timeout_and_dead_kernel_fail_their_reports(tmp_path):
@@ -363,14 +365,14 @@ def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
            "--out", str(out), "--date", DATE]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lock = out / DATE / runner.LOCK_NAME
+        lock_file = out / DATE / layout.LOCK_NAME
         for _ in range(600):
-            if lock.exists() and lock.read_text(encoding="utf-8"):
+            if lock_file.exists() and lock_file.read_text(encoding="utf-8"):
                 break
             time.sleep(0.05)
-        assert lock.exists(), "the first run never took the lock"
+        assert lock_file.exists(), "the first run never took the lock"
         second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        assert second.returncode == runner.EXIT_LOCKED, second.stderr
+        assert second.returncode == errors.EXIT_LOCKED, second.stderr
         assert "is being written by another run" in second.stderr and f"pid {first.pid}" in second.stderr
         assert "Traceback" not in second.stderr
         assert not (out / DATE / "01_slow.manifest.json").exists()  # the second run wrote nothing
@@ -383,14 +385,14 @@ def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
     assert waiting.returncode == 0, waiting.stderr
     assert "all 1 ok" in first_err and "all 1 ok" in waiting.stderr
     assert manifest(out / DATE, "01_slow")["status"] == "ok"
-    assert not (out / DATE / runner.LOCK_NAME).exists(), "the lock file is removed when the run ends"
+    assert not (out / DATE / layout.LOCK_NAME).exists(), "the lock file is removed when the run ends"
 
 
 def _hold_lock(folder, seconds: float, command: str = "") -> subprocess.Popen:
     """Another process that holds ``folder``'s run lock for ``seconds``; it prints "held" once it has it."""
     return subprocess.Popen([sys.executable, "-c", (
-        "import time; from pathlib import Path; from fanlib.reports import runner\n"
-        f"with runner.run_lock(Path({str(folder)!r}), command={command!r}):\n"
+        "import time; from pathlib import Path; from fanlib.reports import lock\n"
+        f"with lock.run_lock(Path({str(folder)!r}), command={command!r}):\n"
         f"    print('held', flush=True); time.sleep({seconds})\n")], stdout=subprocess.PIPE, text=True)
 
 
@@ -399,23 +401,23 @@ def test_run_lock_is_exclusive_across_processes_and_released(tmp_path):
     holder = _hold_lock(day, seconds=3, command="holder")
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(runner.RunLocked, match=r"another run \(pid \d+, started .* \(holder\)\)"):
-            with runner.run_lock(day):
+        with pytest.raises(lock.RunLocked, match=r"another run \(pid \d+, started .* \(holder\)\)"):
+            with lock.run_lock(day):
                 pass
         t0 = time.monotonic()
-        with runner.run_lock(day, wait=30) as held:  # waits for the holder to finish
-            assert held == day and (day / runner.LOCK_NAME).exists()
+        with lock.run_lock(day, wait=30) as held:  # waits for the holder to finish
+            assert held == day and (day / layout.LOCK_NAME).exists()
             assert time.monotonic() - t0 > 1.5
         assert holder.wait(timeout=30) == 0
     finally:
         holder.kill() if holder.poll() is None else None
-    assert not (day / runner.LOCK_NAME).exists()
+    assert not (day / layout.LOCK_NAME).exists()
 
 
 def _dated(out: Path, *names: str) -> None:
     for name in names:
         (out / name).mkdir(parents=True)
-        runner.write_json_atomic(out / name / "01_x.manifest.json", {"report": "01_x", "status": "ok"})
+        fio.write_json_atomic(out / name / "01_x.manifest.json", {"report": "01_x", "status": "ok"})
 
 
 def test_keep_prunes_only_old_dated_folders_and_never_the_current_or_a_locked_one(tmp_path):
@@ -428,7 +430,7 @@ def test_keep_prunes_only_old_dated_folders_and_never_the_current_or_a_locked_on
     holder = _hold_lock(out / "2025-02-01", seconds=20)
     try:
         assert holder.stdout.readline().strip() == "held"
-        result = runner.prune(out, 2, current="2025-03-01")  # an older date re-run today is still kept
+        result = lock.prune(out, 2, current="2025-03-01")  # an older date re-run today is still kept
     finally:
         holder.kill()
         holder.wait()
@@ -436,7 +438,7 @@ def test_keep_prunes_only_old_dated_folders_and_never_the_current_or_a_locked_on
     assert sorted(p.name for p in out.iterdir()) == ["2024-01-01.bak", "2024-13-01", "2025-02-01", "2025-03-01",
                                                      "2025-05-01", "README.md", "notes"]
     with pytest.raises(ValueError, match="at least 1"):
-        runner.prune(out, 0)
+        lock.prune(out, 0)
 
 
 def test_keep_option_prunes_after_the_run_and_rebuilds_the_reports_index(tmp_path):
@@ -449,7 +451,7 @@ def test_keep_option_prunes_after_the_run_and_rebuilds_the_reports_index(tmp_pat
                       notebooks=folder)
     assert proc.returncode == 0, proc.stderr
     assert "--keep 2: removed 2025-01-01" in proc.stderr
-    assert [p.name for p in runner.dated_folders(out)] == ["2025-03-01", "2025-06-01"]
+    assert [p.name for p in lock.dated_folders(out)] == ["2025-03-01", "2025-06-01"]
     root = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="2025-01-01/index.html"' not in root
     assert 'href="2025-03-01/index.html"' in root and 'href="2025-06-01/index.html"' in root
@@ -463,9 +465,9 @@ def test_runs_after_others_comes_from_notebook_metadata_not_the_name(tmp_path):
         "00_lead": "import json\nfrom pathlib import Path\n"
                    "rows = sorted(p.name for p in Path(summary_path).parent.glob('*.summary.json'))\n",
         "01_a": "rows = 1\n", "02_b": "rows = 2\n"}, after_others=("00_lead",))
-    args = runner.build_parser().parse_args(["all", "--notebooks", str(folder), "--params", os.devnull,
+    args = cli.build_parser().parse_args(["all", "--notebooks", str(folder), "--params", os.devnull,
                                              "--out", str(tmp_path / "r"), "--date", DATE])
-    jobs, _, _ = runner.plan(args)
+    jobs, _, _ = cli.plan(args)
     assert {j.name: j.runs_after_others for j in jobs} == {"00_lead": True, "01_a": False, "02_b": False}
     proc = fanlib_run("all", "--params", os.devnull, "--out", str(tmp_path / "r"), "--date", DATE, "--jobs", "2",
                       notebooks=folder)
@@ -482,10 +484,10 @@ def test_root_index_lists_every_run_with_status_and_headline_figures(runs, tmp_p
     shutil.copytree(runs["day"], out / DATE)
     older = out / "2025-12-24"
     older.mkdir()
-    runner.write_json_atomic(older / "05_overview.manifest.json",
+    fio.write_json_atomic(older / "05_overview.manifest.json",
                              {"report": "05_overview", "status": "ok", "title": "总览", "runs_after_others": True,
                               "finished_at": "2025-12-24T09:00:00+08:00"})
-    runner.write_json_atomic(older / "05_overview.summary.json", {"headline": [
+    fio.write_json_atomic(older / "05_overview.summary.json", {"headline": [
         {"key": "kpis_on_track", "label": "达标指标", "value": 3, "unit": "count", "good": True}]})
     page = indexpages.root_index_html(out)
     assert page.index(f'id="run-{DATE}"') < page.index('id="run-2025-12-24"')
@@ -533,7 +535,7 @@ def test_an_overview_that_waits_for_the_others_starts_early_and_still_sees_every
     lead["metadata"]["fanlib"] = {"runs_after_others": True, "waits_for_others": True}
     for cell in lead["cells"]:
         if "seen = sorted" in "".join(cell["source"]):
-            cell["metadata"]["tags"] = [runner.WAIT_TAG]
+            cell["metadata"]["tags"] = [kernel.WAIT_TAG]
             cell["source"] = ("import json, time\nfrom pathlib import Path\nfrom fanlib.executive import overview as ex\n"
                               "waited_from = time.time()\n"
                               "states = ex.wait_for_reports(Path(summary_path).parent, wait_for, run_started, "
@@ -578,7 +580,7 @@ def test_a_kernel_that_fails_before_the_first_cell_is_started_once_more(tmp_path
 
     monkeypatch.setattr(papermill_engines, "execute_notebook_with_engine", flaky)
     params = {"source": "none", "summary_path": str(tmp_path / "s.json"), "output_dir": str(tmp_path), "fail": False}
-    nb, error = runner.execute(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
+    nb, error = kernel.execute_notebook(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
     assert error is None and len(calls) == 2 and nb.metadata["fanlib"]["kernel_start_retries"] == 1
 
     # a failure after a cell has started is the notebook's own: reported, not retried
@@ -590,7 +592,7 @@ def test_a_kernel_that_fails_before_the_first_cell_is_started_once_more(tmp_path
         raise RuntimeError("Kernel died")
 
     monkeypatch.setattr(papermill_engines, "execute_notebook_with_engine", dies_in_a_cell)
-    nb, error = runner.execute(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
+    nb, error = kernel.execute_notebook(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
     assert len(calls) == 1 and error["ename"] == "RuntimeError" and error["cell_index"] is not None
 
 
@@ -598,11 +600,11 @@ def test_a_failed_cards_figures_are_labelled_with_their_own_run(tmp_path):
     # The dated index and the runs index never show a failed report's last good figures as current.
     day = tmp_path / "reports" / DATE
     day.mkdir(parents=True)
-    runner.write_json_atomic(day / "05_overview.manifest.json", {
+    fio.write_json_atomic(day / "05_overview.manifest.json", {
         "report": "05_overview", "status": "ok", "runs_after_others": True, "finished_at": "2025-12-31T09:00:00+08:00"})
-    runner.write_json_atomic(day / "05_overview.summary.json", {"as_of": "2025-12-30", "headline": [
+    fio.write_json_atomic(day / "05_overview.summary.json", {"as_of": "2025-12-30", "headline": [
         {"key": "attention_items", "label": "需关注事项", "value": 7, "unit": "count"}]})
-    runner.write_json_atomic(day / "05_overview.failed.manifest.json", {
+    fio.write_json_atomic(day / "05_overview.failed.manifest.json", {
         "report": "05_overview", "status": "failed", "runs_after_others": True,
         "finished_at": "2025-12-31T11:00:00+08:00", "error": {"ename": "ContractError", "evalue": "bad"}})
     page = indexpages.date_index_html(day)
