@@ -32,7 +32,6 @@ from typing import Any
 
 from fanlib.errors import EXIT_FAILED, FanlibError
 
-
 #: The errors of a write that ran out of space: no space left, or over the disk quota.
 _FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 

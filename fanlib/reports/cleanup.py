@@ -337,5 +337,7 @@ def explain_disk_full(error: dict, folders: list[Path]) -> dict:
     if "No space left on device" not in text and "[Errno 28]" not in text:
         return error
     free = ", ".join(f"{human_bytes(f)} free in {d}" for d in folders if (f := free_space(d)) is not None)
-    return dict(error, evalue=f"{error.get('evalue')} (no space left on the device; {free}). "
-                              f"Free some space and run the report again")
+    return dict(
+        error,
+        evalue=f"{error.get('evalue')} (no space left on the device; {free}). Free some space and run the report again",
+    )

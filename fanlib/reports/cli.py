@@ -32,31 +32,49 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fanlib run",
         description="Execute report notebooks into reports/<date>/ as offline HTML, with summaries and manifests.",
         epilog="Each report's status (ok, partial, failed) comes from its summary. Exit codes: 0 every report ok "
-               "or partial; 1 a report failed (or, with --strict, is partial); 2 wrong parameters or options; "
-               "3 the dated folder is locked by another run; 130 / 143 stopped by Ctrl-C / SIGTERM.",
+        "or partial; 1 a report failed (or, with --strict, is partial); 2 wrong parameters or options; "
+        "3 the dated folder is locked by another run; 130 / 143 stopped by Ctrl-C / SIGTERM.",
     )
-    ap.add_argument("names", nargs="+", metavar="name|all",
-                    help="notebook name (e.g. 00_data_overview), unique prefix (00), or all")
+    ap.add_argument(
+        "names", nargs="+", metavar="name|all", help="notebook name (e.g. 00_data_overview), unique prefix (00), or all"
+    )
     ap.add_argument("--params", help="parameters YAML (default: params/default.yaml)")
-    ap.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override a parameter (YAML value); NAME.KEY=VALUE targets one notebook; repeatable")
+    ap.add_argument(
+        "-p",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a parameter (YAML value); NAME.KEY=VALUE targets one notebook; repeatable",
+    )
     ap.add_argument("--date", help="report date YYYY-MM-DD (default: today in Asia/Shanghai)")
     ap.add_argument("--out", help="reports folder (default: reports/)")
     ap.add_argument("--jobs", type=int, default=1, help="notebooks to run in parallel (default 1)")
     ap.add_argument("--source", help="data source for every notebook (overrides the params)")
     ap.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="per-cell timeout in seconds (default 600)")
     ap.add_argument("--notebooks", help="folder of report notebooks (default: notebooks/, or $FANLIB_NOTEBOOKS)")
-    ap.add_argument("--keep", type=int, metavar="N",
-                    help="after the run, delete all but the N newest dated folders (never this run's, "
-                         "never one another run is writing)")
-    ap.add_argument("--wait", type=float, default=0, metavar="SECONDS",
-                    help="if another run is writing the same dated folder, wait up to this long for it "
-                         "(default 0: stop at once with exit code 3)")
-    ap.add_argument("--strict", action="store_true",
-                    help="exit 1 also when a report is partial (sections it could not produce); "
-                         "by default only a failed report exits 1")
+    ap.add_argument(
+        "--keep",
+        type=int,
+        metavar="N",
+        help="after the run, delete all but the N newest dated folders (never this run's, "
+        "never one another run is writing)",
+    )
+    ap.add_argument(
+        "--wait",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="if another run is writing the same dated folder, wait up to this long for it "
+        "(default 0: stop at once with exit code 3)",
+    )
+    ap.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 also when a report is partial (sections it could not produce); "
+        "by default only a failed report exits 1",
+    )
     return ap
-
 
 
 def plan(args: argparse.Namespace) -> tuple[list[Job], Path, Path]:
@@ -102,18 +120,36 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], Path, Path]:
     else:
         params_file = root / "params" / "default.yaml"
         sections = load_params_file(params_file) if params_file.exists() else {}
-    sections = {k: v for k, v in sections.items() if k == COMMON_SECTION or k in declared
-                or k not in {p.stem for p in notebooks}}
-    values = resolve_parameters(selected, declared, sections, parse_overrides(args.overrides),
-                                  params_file=display_path(Path(params_file), root), source=args.source)
+    sections = {
+        k: v
+        for k, v in sections.items()
+        if k == COMMON_SECTION or k in declared or k not in {p.stem for p in notebooks}
+    }
+    values = resolve_parameters(
+        selected,
+        declared,
+        sections,
+        parse_overrides(args.overrides),
+        params_file=display_path(Path(params_file), root),
+        source=args.source,
+    )
     check_meaning(values)  # bounds, choices, the source and dates within the data
     out_dir = Path(resolve(args.out)) if args.out else root / "reports"
     date_dir = out_dir / (args.date or today())
-    jobs = [Job(p.stem, p, values[p.stem], date_dir, root, args.timeout, runs_after_others=runs_after_others(p),
-                waits_for_others=waits_for_others(p))
-            for p in selected]
+    jobs = [
+        Job(
+            p.stem,
+            p,
+            values[p.stem],
+            date_dir,
+            root,
+            args.timeout,
+            runs_after_others=runs_after_others(p),
+            waits_for_others=waits_for_others(p),
+        )
+        for p in selected
+    ]
     return jobs, out_dir, date_dir
-
 
 
 def run_main(argv: list[str] | None = None) -> int:
@@ -130,7 +166,6 @@ def run_main(argv: list[str] | None = None) -> int:
             return exit_code_for(stop)
 
 
-
 def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from fanlib.reports.suite import run_planned
@@ -138,8 +173,16 @@ def _run(argv: list[str] | None) -> int:
     try:
         jobs, out_dir, date_dir = plan(args)
         command = "fanlib run " + " ".join(argv if argv is not None else sys.argv[1:])
-        return run_planned(jobs, out_dir, date_dir, workers=args.jobs, wait=args.wait, keep=args.keep,
-                           strict=args.strict, command=command)
+        return run_planned(
+            jobs,
+            out_dir,
+            date_dir,
+            workers=args.jobs,
+            wait=args.wait,
+            keep=args.keep,
+            strict=args.strict,
+            command=command,
+        )
     except FanlibError as exc:  # refused input (2), a dated folder another run is writing (3)
         print(f"fanlib run: {exc}", file=sys.stderr)
         return exit_code_for(exc)
@@ -166,14 +209,17 @@ def format_table(stem: str, params: dict[str, Param], path: Path | None = None) 
     widths = [max(_width(r[i]) for r in rows) for i in range(4)]
     lines = [f"{stem}" + (f"  ({path})" if path else "")]
     for r in rows:
-        lines.append("  " + "  ".join(c + " " * (w - _width(c)) for c, w in zip(r[:4], widths)) + "  " + r[4])
+        lines.append(
+            "  " + "  ".join(c + " " * (w - _width(c)) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4]
+        )
     return "\n".join(line.rstrip() for line in lines)
 
 
 def params_main(argv: list[str] | None = None) -> int:
     """``fanlib params [name …]``: print each notebook's parameters."""
-    ap = argparse.ArgumentParser(prog="fanlib params", description="List each report's parameters: "
-                                 "name, type, default, allowed values and help.")
+    ap = argparse.ArgumentParser(
+        prog="fanlib params", description="List each report's parameters: name, type, default, allowed values and help."
+    )
     ap.add_argument("names", nargs="*", help="notebook names or unique prefixes (default: all)")
     ap.add_argument("--notebooks", help="folder of report notebooks (default: notebooks/)")
     args = ap.parse_args(argv)

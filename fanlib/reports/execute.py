@@ -30,18 +30,26 @@ from typing import Any
 from fanlib.io import DiskFull, is_disk_full, json_text, to_jsonable, write_json_atomic
 from fanlib.reports import cleanup
 from fanlib.reports import status as report_status
-from fanlib.reports.status import DISK_FULL, error_text, failure_place
 from fanlib.reports.fingerprints import fingerprint_of, source_key
 from fanlib.reports.kernel import KERNEL_NAME, execute_notebook, fast_imports, mark_error
 from fanlib.reports.layout import RunFolder
+from fanlib.reports.status import DISK_FULL, error_text, failure_place
 
 DEFAULT_TIMEOUT = 600
 #: The error of a notebook that ran every cell but wrote no summary.
 NO_SUMMARY = "no summary"
 TIMEZONE = "Asia/Shanghai"
 #: Packages whose versions every manifest records.
-VERSIONED_PACKAGES = ("pandas", "numpy", "statsmodels", "scikit-learn", "duckdb", "ibis-framework",
-                      "papermill", "nbconvert")
+VERSIONED_PACKAGES = (
+    "pandas",
+    "numpy",
+    "statsmodels",
+    "scikit-learn",
+    "duckdb",
+    "ibis-framework",
+    "papermill",
+    "nbconvert",
+)
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -190,8 +198,13 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
         "status": None,
         "date": d.name,
         "notebook": display_path(job.notebook, job.root),
-        "parameters": to_jsonable({k: mask_secrets(v) if k == "source" else v for k, v in params.items()
-                                   if k not in ("summary_path", "output_dir")}),
+        "parameters": to_jsonable(
+            {
+                k: mask_secrets(v) if k == "source" else v
+                for k, v in params.items()
+                if k not in ("summary_path", "output_dir")
+            }
+        ),
         "source": {"value": mask_secrets(source), **_fingerprint(job)},
         "versions": job.context.get("versions") or package_versions(),
         "git": job.context.get("git") or git_state(job.root),
@@ -211,8 +224,13 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
         import traceback
 
         nb = nbformat.v4.new_notebook()
-        error = {"cell_index": None, "execution_count": None, "ename": type(exc).__name__,
-                 "evalue": str(exc), "traceback": traceback.format_exception(exc)}
+        error = {
+            "cell_index": None,
+            "execution_count": None,
+            "ename": type(exc).__name__,
+            "evalue": str(exc),
+            "traceback": traceback.format_exception(exc),
+        }
     if error is not None:  # a full disk inside the kernel: say where, and how much is free
         error = cleanup.explain_disk_full(error, [d, Path(tempfile.gettempdir())])
     t1 = time.perf_counter()
@@ -223,8 +241,13 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
         if summary is not None:  # timings belong to this run, not to the figures: the manifest holds them
             summary, timings = lift_timings(summary)
         if problem:
-            error = {"cell_index": None, "execution_count": None, "ename": NO_SUMMARY, "evalue": problem,
-                     "traceback": []}
+            error = {
+                "cell_index": None,
+                "execution_count": None,
+                "ename": NO_SUMMARY,
+                "evalue": problem,
+                "traceback": [],
+            }
         else:  # the report's own word on whether it gave its answer
             verdict = report_status.from_summary(json.loads(summary))
     title = htmlexport.notebook_title(nb, name)
@@ -240,16 +263,22 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
                 error = report_status.summary_error(verdict)
         else:
             mark_error(nb, error)
-            where = failure_place(error) or ("after the last cell" if error["ename"] == NO_SUMMARY
-                                             else "before any cell ran")
+            where = failure_place(error) or (
+                "after the last cell" if error["ename"] == NO_SUMMARY else "before any cell ran"
+            )
             failure = f"{where}: {error_text(error)}"
             pages = {"html": htmlexport.to_html(nb, title=f"{title} — FAILED", include_code=True, failure=failure)}
     except Exception as exc:  # export trouble must not hide the run's outcome
         pages = {}
         if ran:
             ran = False
-            error = {"cell_index": None, "execution_count": None, "ename": f"HTMLExport{type(exc).__name__}",
-                     "evalue": str(exc), "traceback": []}
+            error = {
+                "cell_index": None,
+                "execution_count": None,
+                "ename": f"HTMLExport{type(exc).__name__}",
+                "evalue": str(exc),
+                "traceback": [],
+            }
     t2 = time.perf_counter()
 
     # A report that failed, by a raised cell or by its own summary, never replaces the last good one.
@@ -277,8 +306,12 @@ def _run_and_write(job: Job, summary_tmp: Path, staging: Path) -> dict:
         title=title,
         status=verdict.status if ok else "failed",
         finished_at=now_iso(),
-        durations={"execution_s": round(t1 - t0, 3), "export_s": round(t2 - t1, 3),
-                   "total_s": round(time.perf_counter() - t0, 3), **({"notebook": timings} if timings else {})},
+        durations={
+            "execution_s": round(t1 - t0, 3),
+            "export_s": round(t2 - t1, 3),
+            "total_s": round(time.perf_counter() - t0, 3),
+            **({"notebook": timings} if timings else {}),
+        },
         error=error,
         files=files,
     )
@@ -318,8 +351,7 @@ def _record_disk_full(manifest: dict, job: Job, full: DiskFull) -> None:
     """Nothing of the report was replaced: record the failure in a small manifest, if even that fits."""
     error = manifest.get("error")
     if error is None:
-        error = {"cell_index": None, "execution_count": None, "ename": DISK_FULL, "evalue": str(full),
-                 "traceback": []}
+        error = {"cell_index": None, "execution_count": None, "ename": DISK_FULL, "evalue": str(full), "traceback": []}
     else:
         error = dict(error, evalue=f"{error.get('evalue')}; its error page could not be written: {full}")
     manifest.update(status="failed", error=error, files={"manifest": RunFolder.failed(job.name).manifest})
@@ -341,12 +373,23 @@ def crash_manifest(job: Job, exc: BaseException | None, *, ename: str | None = N
     if ename is None and exc is not None and is_disk_full(exc):
         ename = DISK_FULL
         evalue = str(exc) if isinstance(exc, DiskFull) else str(DiskFull(job.date_dir, 0))
-    m = {"report": job.name, "status": "failed", "date": job.date_dir.name,
-         "notebook": display_path(job.notebook, job.root), "runs_after_others": job.runs_after_others,
-         "finished_at": now_iso(), "durations": {},
-         "error": {"cell_index": None, "execution_count": None, "ename": ename or type(exc).__name__,
-                   "evalue": evalue or str(exc) or "the worker process stopped", "traceback": []},
-         "files": {"manifest": RunFolder.failed(job.name).manifest}}
+    m = {
+        "report": job.name,
+        "status": "failed",
+        "date": job.date_dir.name,
+        "notebook": display_path(job.notebook, job.root),
+        "runs_after_others": job.runs_after_others,
+        "finished_at": now_iso(),
+        "durations": {},
+        "error": {
+            "cell_index": None,
+            "execution_count": None,
+            "ename": ename or type(exc).__name__,
+            "evalue": evalue or str(exc) or "the worker process stopped",
+            "traceback": [],
+        },
+        "files": {"manifest": RunFolder.failed(job.name).manifest},
+    }
     _note_last_good(m, job)
     with contextlib.suppress(OSError):
         write_json_atomic(job.folder.manifest(job.name, ok=False), m)

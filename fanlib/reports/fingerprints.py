@@ -37,8 +37,11 @@ def data_fingerprint(source: str | None, *, timezone: str | None = None, mapping
 def source_key(parameters: dict) -> tuple:
     """What a report's data fingerprint depends on: its source, time zone and column mapping."""
     mapping = parameters.get("mapping")
-    return (parameters.get("source"), parameters.get("timezone"),
-            json.dumps(mapping, sort_keys=True, default=str) if mapping is not None else None)
+    return (
+        parameters.get("source"),
+        parameters.get("timezone"),
+        json.dumps(mapping, sort_keys=True, default=str) if mapping is not None else None,
+    )
 
 
 def fingerprint_of(key: tuple) -> dict:

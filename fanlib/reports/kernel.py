@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import sys
@@ -71,8 +72,13 @@ def ensure_kernel(name: str = KERNEL_NAME) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)  # several runs may start at once
         ksm = KernelSpecManager()
         if not _kernel_ok(ksm, name):
-            where = install(kernel_spec_manager=ksm, kernel_name=name, display_name="Python (fanlib)",
-                            prefix=sys.prefix, env=KERNEL_ENV)
+            where = install(
+                kernel_spec_manager=ksm,
+                kernel_name=name,
+                display_name="Python (fanlib)",
+                prefix=sys.prefix,
+                env=KERNEL_ENV,
+            )
             # Keep the kernel's own start-up chatter (e.g. its TCP notice) out of the run log.
             spec_file = Path(where) / "kernel.json"
             spec = json.loads(spec_file.read_text(encoding="utf-8"))
@@ -80,8 +86,10 @@ def ensure_kernel(name: str = KERNEL_NAME) -> str:
             write_json_atomic(spec_file, spec)
     if not _kernel_ok(KernelSpecManager(), name):
         spec_dir = KernelSpecManager().find_kernel_specs().get(name)
-        raise RuntimeError(f"the Jupyter kernel {name!r} resolves to {spec_dir}, not to this Python "
-                           f"({sys.executable}); remove that kernelspec or set JUPYTER_PREFER_ENV_PATH=1")
+        raise RuntimeError(
+            f"the Jupyter kernel {name!r} resolves to {spec_dir}, not to this Python "
+            f"({sys.executable}); remove that kernelspec or set JUPYTER_PREFER_ENV_PATH=1"
+        )
     return name
 
 
@@ -121,9 +129,13 @@ def _error_from_outputs(nb) -> dict | None:
             if out.get("output_type") == "error":
                 if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0"):
                     continue
-                return {"cell_index": index, "execution_count": cell.get("execution_count"),
-                        "ename": out.get("ename"), "evalue": out.get("evalue"),
-                        "traceback": [_strip_ansi(t) for t in out.get("traceback", [])]}
+                return {
+                    "cell_index": index,
+                    "execution_count": cell.get("execution_count"),
+                    "ename": out.get("ename"),
+                    "evalue": out.get("evalue"),
+                    "traceback": [_strip_ansi(t) for t in out.get("traceback", [])],
+                }
     return None
 
 
@@ -185,7 +197,7 @@ class _DropStartError:
     """Drops nbclient's own log line about a kernel that failed to start: the runner logs one line."""
 
     @staticmethod
-    def filter(record) -> bool:
+    def filter(record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("Error occurred while starting new kernel client")
 
 
@@ -198,8 +210,6 @@ def execute_notebook(
     before the banner), the exception and its message.
     """
     fast_imports()
-    import logging
-
     import nbformat
     from papermill.engines import papermill_engines
     from papermill.iorw import load_notebook_node
@@ -221,13 +231,21 @@ def execute_notebook(
                 try:
                     with chdir(str(cwd)):
                         papermill_engines.execute_notebook_with_engine(
-                            None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
-                            progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
+                            None,
+                            nb,
+                            input_path=str(notebook),
+                            output_path=None,
+                            kernel_name=kernel,
+                            progress_bar=False,
+                            log_output=False,
+                            start_timeout=120,
+                            execution_timeout=timeout,
                             kernel_manager_class=_quiet_kernel_manager(kernel_stderr),
                             # a cell that waits for the other reports is bounded by them, not by the per-cell
                             # timeout
-                            timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", [])
-                            else timeout,
+                            timeout_func=lambda cell: (
+                                None if WAIT_TAG in cell.get("metadata", {}).get("tags", []) else timeout
+                            ),
                         )
                 except Exception as exc:  # timeouts and dead kernels end up here
                     crash = exc
@@ -236,8 +254,10 @@ def execute_notebook(
             # same port) is started once more; a failure inside the notebook is never retried.
             if crash is None or _last_started_cell(nb) is not None or attempt == KERNEL_START_RETRIES:
                 break
-            progress(f"{Path(notebook).stem}: the kernel did not start ({said or str(crash).strip()[:200]}); "
-                      "starting it again")
+            progress(
+                f"{Path(notebook).stem}: the kernel did not start ({said or str(crash).strip()[:200]}); "
+                "starting it again"
+            )
     finally:
         papermill_log.removeFilter(_DropStartError)
     if attempt:
@@ -253,9 +273,15 @@ def execute_notebook(
             evalue = f"a cell ran longer than the per-cell timeout of {timeout} s (--timeout)"
         elif said:
             evalue = f"{evalue} (the kernel's last message: {said})"
-        error = {"cell_index": index, "execution_count": nb.cells[index].get("execution_count") if index is not None
-                 else None, "ename": ename, "evalue": evalue, "traceback": []}
+        error = {
+            "cell_index": index,
+            "execution_count": nb.cells[index].get("execution_count") if index is not None else None,
+            "ename": ename,
+            "evalue": evalue,
+            "traceback": [],
+        }
         if index is not None and nb.cells[index].cell_type == "code":
-            nb.cells[index].outputs.append(nbformat.v4.new_output(
-                "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+            nb.cells[index].outputs.append(
+                nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+            )
     return nb, error

@@ -109,12 +109,24 @@ def run_lock(date_dir: Path, *, wait: float = 0.0, command: str = "") -> Iterato
     try:
         fd = _acquire(date_dir, wait=wait)
     except _Busy as busy:
-        raise RunLocked(f"{date_dir} is being written by another run ({busy.args[0]}); waited {wait:g} s. "
-                        f"Two runs never write the same dated folder: wait for it to finish, pass --wait SECONDS, "
-                        f"or choose another --date / --out")
+        raise RunLocked(
+            f"{date_dir} is being written by another run ({busy.args[0]}); waited {wait:g} s. "
+            f"Two runs never write the same dated folder: wait for it to finish, pass --wait SECONDS, "
+            f"or choose another --date / --out"
+        ) from None
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started_at": datetime.now().astimezone().isoformat(timespec="seconds"), "command": command}).encode(), 0)
+        os.pwrite(
+            fd,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "command": command,
+                }
+            ).encode(),
+            0,
+        )
         yield date_dir
     finally:
         _release(fd, date_dir)
@@ -125,9 +137,10 @@ def dated_folders(reports_dir: Path) -> list[Path]:
     reports_dir = Path(reports_dir)
     if not reports_dir.is_dir():
         return []
-    return sorted((p for p in reports_dir.iterdir()
-                   if p.is_dir() and not p.is_symlink() and valid_day(p.name)),
-                  key=lambda p: p.name)
+    return sorted(
+        (p for p in reports_dir.iterdir() if p.is_dir() and not p.is_symlink() and valid_day(p.name)),
+        key=lambda p: p.name,
+    )
 
 
 def prune(reports_dir: Path, keep: int, *, current: str | None = None) -> dict[str, list[str]]:

@@ -55,7 +55,7 @@ class ParamError(InputError, ValueError):
 
 
 def suggest(word: str, choices: Iterable[str], n: int = 1) -> str:
-    """" — did you mean 'x'?" for the closest of ``choices`` to a mistyped ``word`` (empty if none is close)."""
+    """ " — did you mean 'x'?" for the closest of ``choices`` to a mistyped ``word`` (empty if none is close)."""
     close = difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6)
     return f" — did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
@@ -278,8 +278,9 @@ def parse_parameters_cell(source: str, notebook: str = "notebook") -> dict[str, 
         try:
             raw = _literal(stmt.value)
         except (ValueError, TypeError, SyntaxError):
-            problems.append(f"{where}: parameter {name!r}: the default must be a literal, found "
-                            f"{ast.unparse(stmt.value)!r}")
+            problems.append(
+                f"{where}: parameter {name!r}: the default must be a literal, found {ast.unparse(stmt.value)!r}"
+            )
             continue
         try:
             default = coerce(raw, ptype)

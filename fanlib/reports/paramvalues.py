@@ -44,8 +44,9 @@ def load_params_file(path: str | os.PathLike | None) -> dict[str, dict]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ParamError(f"params file {path}: expected sections (`common:` and notebook names), "
-                         f"found {type(data).__name__}")
+        raise ParamError(
+            f"params file {path}: expected sections (`common:` and notebook names), found {type(data).__name__}"
+        )
     problems = []
     for section, values in data.items():
         if values is None:
@@ -137,8 +138,10 @@ def resolve_parameters(
             for key in values:
                 check_key(f"{label} [{section}]", key, declared[section])
         else:
-            problems.append(f"{label}: section {section!r} is neither 'common' nor a notebook"
-                            f"{suggest(section, stems)} (notebooks: {', '.join(stems) or 'none'})")
+            problems.append(
+                f"{label}: section {section!r} is neither 'common' nor a notebook"
+                f"{suggest(section, stems)} (notebooks: {', '.join(stems) or 'none'})"
+            )
     targets: dict[Override, str] = {}
     for ov in overrides:
         if ov.notebook is None:
@@ -177,8 +180,9 @@ def resolve_parameters(
             try:
                 values[key] = coerce(raw, p.type, from_cli=from_cli)
             except TypeError as exc:
-                problems.append(f"{stem}: parameter {key!r} expects {p.type}, got {describe_value(raw)} "
-                                f"from {origin}: {exc}")
+                problems.append(
+                    f"{stem}: parameter {key!r} expects {p.type}, got {describe_value(raw)} from {origin}: {exc}"
+                )
 
         for key, raw in file_sections.get(COMMON_SECTION, {}).items():
             put(key, raw, f"{label} [common]")

@@ -63,8 +63,7 @@ def from_summary(summary: dict) -> ReportStatus:
     if status in ("ok", "partial"):
         return ReportStatus(status, sections if status == "partial" else [])
     if status != "failed":
-        return ReportStatus("failed", sections,
-                            f"its summary's status {status!r} is not one of {', '.join(STATUSES)}")
+        return ReportStatus("failed", sections, f"its summary's status {status!r} is not one of {', '.join(STATUSES)}")
     reason = next((str(summary[k]) for k in ("reason", "error") if summary.get(k)), None)
     if reason is None and isinstance(summary.get("problems"), list):
         reason = _contract_reason(summary["problems"])
@@ -75,8 +74,14 @@ def from_summary(summary: dict) -> ReportStatus:
 
 def summary_error(verdict: ReportStatus) -> dict:
     """A manifest's ``error`` for a report whose summary says it failed (no cell raised)."""
-    return {"cell_index": None, "execution_count": None, "ename": COULD_NOT_ANSWER, "evalue": verdict.reason,
-            "traceback": [], "from_summary": True}
+    return {
+        "cell_index": None,
+        "execution_count": None,
+        "ename": COULD_NOT_ANSWER,
+        "evalue": verdict.reason,
+        "traceback": [],
+        "from_summary": True,
+    }
 
 
 def manifest_status(manifest: dict) -> str:

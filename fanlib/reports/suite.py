@@ -52,8 +52,9 @@ def _outcome(m: dict) -> str:
     return f"{m['report']}: FAILED  {took}  {cell}{error_text(e)}"
 
 
-def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
-              fingerprints: BackgroundFingerprints | None = None) -> list[dict]:
+def run_suite(
+    jobs: list[Job], *, workers: int = 1, out_dir: Path, fingerprints: BackgroundFingerprints | None = None
+) -> list[dict]:
     """Run ``jobs`` (in parallel processes when ``workers`` > 1); index pages are
     rebuilt after each report. Returns the manifests in suite order.
 
@@ -91,8 +92,9 @@ def run_suite(jobs: list[Job], *, workers: int = 1, out_dir: Path,
         if job.waits_for_others:
             # Bound the wait by the longest the awaited reports may run: per-cell timeout × cells.
             bound = sum(j.timeout * code_cells(j.notebook) for j in first) + 60
-            job.parameters = dict(job.parameters, wait_for=[j.name for j in first], run_started=started,
-                                  wait_timeout_s=float(bound))
+            job.parameters = dict(
+                job.parameters, wait_for=[j.name for j in first], run_started=started, wait_timeout_s=float(bound)
+            )
     try:
         if workers <= 1 or len(jobs) <= 1:
             if fingerprints is not None:
@@ -131,8 +133,9 @@ def _run_pool(
     queue, later = list(first), list(last)
     running: dict = {}  # future -> (job, start); at most n, so start times are true
     progress(f"{len(jobs)} notebooks on {n} workers: " + ", ".join(j.name for j in jobs))
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=cleanup.worker_started,
-                             initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=n, mp_context=ctx, initializer=cleanup.worker_started, initargs=(os.getpid(),)
+    ) as pool:
         try:
             while queue or running or later:
                 if not queue and not running:
@@ -160,8 +163,10 @@ def _run_pool(
                         m = crash_manifest(job, exc)
                     finished(m, job)
                 if not done:
-                    progress("still running: " + ", ".join(
-                        f"{job.name} ({time.perf_counter() - t:.0f} s)" for job, t in running.values()))
+                    progress(
+                        "still running: "
+                        + ", ".join(f"{job.name} ({time.perf_counter() - t:.0f} s)" for job, t in running.values())
+                    )
         except cleanup.RunStopped:
             # Stop the workers and their kernels before leaving the pool, which would wait for them.
             pool.shutdown(wait=False, cancel_futures=True)
@@ -183,15 +188,17 @@ def _finished_since(job: Job, since: str) -> dict | None:
 
 
 def _stopped_manifest(job: Job, stop: cleanup.RunStopped) -> dict:
-    return crash_manifest(job, None, ename=STOPPED,
-                           evalue=f"the run was stopped ({stop.signame}) before this report finished; "
-                                  "nothing of it was replaced")
+    return crash_manifest(
+        job,
+        None,
+        ename=STOPPED,
+        evalue=f"the run was stopped ({stop.signame}) before this report finished; nothing of it was replaced",
+    )
 
 
 def _describe(exc: BaseException) -> str:
     """An exception for the log: a full disk speaks for itself, anything else with its type."""
     return str(exc) if isinstance(exc, DiskFull) else f"{type(exc).__name__}: {exc}"
-
 
 
 def _prune_and_reindex(out_dir: Path, keep: int, current: str) -> None:
@@ -204,7 +211,6 @@ def _prune_and_reindex(out_dir: Path, keep: int, current: str) -> None:
         indexpages.write_root_index(out_dir)
     except Exception as exc:  # the reports are written; a stale index is reported, not fatal
         progress(f"reports index not updated: {type(exc).__name__}: {exc}")
-
 
 
 def run_planned(
@@ -275,24 +281,29 @@ def run_planned(
 
 def _finish(manifests: list[dict], took: float, index: Path, *, strict: bool) -> int:
     """The run's last log line and its exit code, from each report's one status."""
-    by = {s: [m["report"] for m in manifests if report_status.manifest_status(m) == s]
-          for s in report_status.STATUSES}
+    by = {s: [m["report"] for m in manifests if report_status.manifest_status(m) == s] for s in report_status.STATUSES}
     code = report_status.exit_code(manifests, strict=strict)
     if not by["failed"] and not by["partial"]:
         progress(f"all {len(manifests)} ok in {took:.1f} s; open {index}")
         return code
     parts = [f"{len(by[s])} {s} ({', '.join(by[s])})" for s in ("failed", "partial") if by[s]]
     strict_note = "; --strict: a partial report fails the run" if strict and by["partial"] else ""
-    progress(f"{len(by['ok'])} of {len(manifests)} ok, " + ", ".join(parts) + f" in {took:.1f} s{strict_note}; "
-              f"see {index}")
+    progress(
+        f"{len(by['ok'])} of {len(manifests)} ok, " + ", ".join(parts) + f" in {took:.1f} s{strict_note}; see {index}"
+    )
     return code
 
 
 def _stopped(stop: cleanup.RunStopped, date_dir: Path) -> int:
     cleanup.sweep_date_folder(date_dir)  # before the lock is released
-    parts = [f"stopped {', '.join(stop.stopped)} (nothing of them replaced)" if stop.stopped else "",
-             f"not started: {', '.join(stop.not_started)}" if stop.not_started else ""]
-    print(f"fanlib run: stopped by {stop.signame}; " + "; ".join(p for p in parts if p)
-          + f"{'; ' if any(parts) else ''}staged files removed, lock released; see {RunFolder(date_dir).index}",
-          file=sys.stderr)
+    parts = [
+        f"stopped {', '.join(stop.stopped)} (nothing of them replaced)" if stop.stopped else "",
+        f"not started: {', '.join(stop.not_started)}" if stop.not_started else "",
+    ]
+    print(
+        f"fanlib run: stopped by {stop.signame}; "
+        + "; ".join(p for p in parts if p)
+        + f"{'; ' if any(parts) else ''}staged files removed, lock released; see {RunFolder(date_dir).index}",
+        file=sys.stderr,
+    )
     return exit_code_for(stop)

@@ -68,10 +68,12 @@ def csv_demo(small_demo_path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def nbs(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("fault_nbs")
-    for name, code, after in (("01_quick", "x = 1\n", False), ("02_slow", SLOW_CODE, False),
-                              ("09_last", "x = 9\n", True)):
-        (folder / f"{name}.ipynb").write_text(json.dumps(_notebook(name, code, after_others=after)),
-                                              encoding="utf-8")
+    for name, code, after in (
+        ("01_quick", "x = 1\n", False),
+        ("02_slow", SLOW_CODE, False),
+        ("09_last", "x = 9\n", True),
+    ):
+        (folder / f"{name}.ipynb").write_text(json.dumps(_notebook(name, code, after_others=after)), encoding="utf-8")
     return folder
 
 
@@ -88,16 +90,38 @@ class Run:
         self.names = ["all"]
 
     def cmd(self, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "fanlib", "run", *self.names, "--notebooks", str(self.nbs), "--params", os.devnull,
-                "--out", str(self.out), "--date", DATE, "--source", str(self.source), *extra]
+        return [
+            sys.executable,
+            "-m",
+            "fanlib",
+            "run",
+            *self.names,
+            "--notebooks",
+            str(self.nbs),
+            "--params",
+            os.devnull,
+            "--out",
+            str(self.out),
+            "--date",
+            DATE,
+            "--source",
+            str(self.source),
+            *extra,
+        ]
 
     def run(self, *extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(self.cmd(*extra), capture_output=True, text=True, timeout=300, env=self.env)
 
     def start(self, *extra: str) -> subprocess.Popen:
         # A session of its own: Ctrl-C can go to the run's whole process group, not to pytest's.
-        return subprocess.Popen(self.cmd(*extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=self.env, start_new_session=True)
+        return subprocess.Popen(
+            self.cmd(*extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+            start_new_session=True,
+        )
 
     def wait_until_sleeping(self, proc: subprocess.Popen, timeout: float = 120) -> None:
         """Until 02_slow has staged its export and sleeps (its scratch DuckDB is open)."""
@@ -185,11 +209,15 @@ def good_run(tmp_path, nbs, csv_demo, first_run) -> tuple[Run, dict[str, bytes]]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum, jobs, to_group", [
-    (signal.SIGTERM, "2", False),  # cron, systemd, Airflow: SIGTERM to the parent only
-    (signal.SIGINT, "2", True),  # Ctrl-C: SIGINT to the whole process group
-    (signal.SIGINT, "1", True),  # the same, reports run in the parent itself
-], ids=["sigterm-jobs2", "ctrl-c-jobs2", "ctrl-c-jobs1"])
+@pytest.mark.parametrize(
+    "signum, jobs, to_group",
+    [
+        (signal.SIGTERM, "2", False),  # cron, systemd, Airflow: SIGTERM to the parent only
+        (signal.SIGINT, "2", True),  # Ctrl-C: SIGINT to the whole process group
+        (signal.SIGINT, "1", True),  # the same, reports run in the parent itself
+    ],
+    ids=["sigterm-jobs2", "ctrl-c-jobs2", "ctrl-c-jobs1"],
+)
 def test_a_stopped_run_stops_its_processes_and_leaves_nothing_behind(good_run, signum, jobs, to_group):
     run, good = good_run
     proc = run.start("--jobs", jobs, "-p", "02_slow.slow=120")
@@ -278,11 +306,21 @@ def test_a_killed_parent_takes_its_workers_along_and_the_next_run_cleans_up(good
 def test_the_next_run_never_touches_a_live_runs_files(tmp_path, nbs, csv_demo):
     run = Run(tmp_path, nbs, csv_demo)
     # A live run elsewhere: its scratch folder is locked by a running process.
-    live = subprocess.Popen([sys.executable, "-c", (
-        "import time\nfrom fanlib.reports import cleanup\n"
-        "with cleanup.run_scratch() as s:\n"
-        "    (s / 'loaded.duckdb').write_text('live')\n"
-        "    print(s, flush=True); time.sleep(60)\n")], stdout=subprocess.PIPE, text=True, env=run.env)
+    live = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time\nfrom fanlib.reports import cleanup\n"
+                "with cleanup.run_scratch() as s:\n"
+                "    (s / 'loaded.duckdb').write_text('live')\n"
+                "    print(s, flush=True); time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=run.env,
+    )
     try:
         live_dir = Path(live.stdout.readline().strip())
         dead_dir = run.tmp / f"{cleanup.SCRATCH_PREFIX}999999-dead"
@@ -341,8 +379,9 @@ def test_write_atomic_on_a_full_disk_names_the_folder_and_the_space_needed(tmp_p
 
 def test_a_report_on_a_full_disk_replaces_nothing_and_says_where(tmp_path, monkeypatch, nbs):
     day = tmp_path / DATE
-    job = execute.Job("01_quick", nbs / "01_quick.ipynb", {"source": "none", "fail": False, "slow": 0}, day,
-                     tmp_path, 60)
+    job = execute.Job(
+        "01_quick", nbs / "01_quick.ipynb", {"source": "none", "fail": False, "slow": 0}, day, tmp_path, 60
+    )
     assert execute.run_job(job)["status"] == "ok"
     good = _good_files(day, "01_quick")
     _full_after(monkeypatch, 2)  # the notebook and the page fit, the analyst page does not
@@ -367,8 +406,9 @@ def test_a_full_disk_inside_the_kernel_names_the_folders():
 def _mount_tmpfs(folder: Path, size: str) -> bool:
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                              capture_output=True, timeout=20)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, timeout=20
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
@@ -423,8 +463,13 @@ def test_a_port_collision_at_kernel_start_is_retried_with_one_line(tmp_path, mon
         return taken.getsockname()[1] if len(calls) == 1 else real(self, ip)
 
     monkeypatch.setattr(connect.LocalPortCache, "find_available_port", first_port_taken)
-    params = {"source": "none", "summary_path": str(tmp_path / "s.json"), "output_dir": str(tmp_path),
-              "fail": False, "slow": 0}
+    params = {
+        "source": "none",
+        "summary_path": str(tmp_path / "s.json"),
+        "output_dir": str(tmp_path),
+        "fail": False,
+        "slow": 0,
+    }
     try:
         nb, error = kernel.execute_notebook(nbs / "01_quick.ipynb", params, cwd=tmp_path, timeout=60)
     finally:

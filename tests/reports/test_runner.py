@@ -20,12 +20,38 @@ from fanlib.reports import cli, execute, htmlexport, indexpages, kernel, layout,
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 DATE = "2025-12-31"
-MANIFEST_KEYS = {"report", "title", "status", "date", "notebook", "parameters", "source", "versions", "git",
-                 "kernel", "working_dir", "timeout_s", "started_at", "finished_at", "durations", "error", "files"}
-VERSION_KEYS = {"fanlib", "python", "pandas", "numpy", "statsmodels", "scikit-learn", "duckdb", "ibis-framework",
-                "papermill", "nbconvert"}
-GOOD_FILES = ("03_fail.html", "03_fail.analyst.html", "03_fail.ipynb", "03_fail.summary.json",
-              "03_fail.manifest.json")
+MANIFEST_KEYS = {
+    "report",
+    "title",
+    "status",
+    "date",
+    "notebook",
+    "parameters",
+    "source",
+    "versions",
+    "git",
+    "kernel",
+    "working_dir",
+    "timeout_s",
+    "started_at",
+    "finished_at",
+    "durations",
+    "error",
+    "files",
+}
+VERSION_KEYS = {
+    "fanlib",
+    "python",
+    "pandas",
+    "numpy",
+    "statsmodels",
+    "scikit-learn",
+    "duckdb",
+    "ibis-framework",
+    "papermill",
+    "nbconvert",
+}
+GOOD_FILES = ("03_fail.html", "03_fail.analyst.html", "03_fail.ipynb", "03_fail.summary.json", "03_fail.manifest.json")
 
 PARAMS_YAML = """\
 common:
@@ -64,8 +90,15 @@ def runs(tmp_path_factory):
     first_manifests = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in day.glob("*.manifest.json")}
     first_overview = json.loads((day / "05_overview.summary.json").read_text(encoding="utf-8"))
     second = fanlib_run("all", *common, "--jobs", "2")
-    return {"out": out, "day": day, "first": first, "second": second, "before": before,
-            "first_manifests": first_manifests, "first_overview": first_overview}
+    return {
+        "out": out,
+        "day": day,
+        "first": first,
+        "second": second,
+        "before": before,
+        "first_manifests": first_manifests,
+        "first_overview": first_overview,
+    }
 
 
 def manifest(day: Path, name: str) -> dict:
@@ -110,9 +143,13 @@ def test_stakeholder_page_has_no_code_and_analyst_page_has_it(runs):
     day = runs["day"]
     page = (day / "01_chart.html").read_text(encoding="utf-8")
     analyst = (day / "01_chart.analyst.html").read_text(encoding="utf-8")
-    assert not re.search(r"class=\"[^\"]*jp-InputArea-editor", page) and "class=\"highlight" not in page
+    assert not re.search(r"class=\"[^\"]*jp-InputArea-editor", page) and 'class="highlight' not in page
     assert "fans_by_channel.csv" not in page and "filterwarnings" not in page
-    assert re.search(r"class=\"[^\"]*jp-InputArea-editor", analyst) and "fans_by_channel.csv" in analyst and "filterwarnings" in analyst
+    assert (
+        re.search(r"class=\"[^\"]*jp-InputArea-editor", analyst)
+        and "fans_by_channel.csv" in analyst
+        and "filterwarnings" in analyst
+    )
 
 
 def test_stderr_noise_is_stripped(runs):
@@ -199,7 +236,8 @@ def test_overview_runs_after_the_other_reports(runs):
     assert runs["first_overview"]["seen"] == ["01_chart", "02_types", "03_fail"]
     first = runs["first_manifests"]
     assert first["05_overview.manifest.json"]["started_at"] >= max(
-        first[f"{n}.manifest.json"]["finished_at"] for n in ("01_chart", "02_types", "03_fail"))
+        first[f"{n}.manifest.json"]["finished_at"] for n in ("01_chart", "02_types", "03_fail")
+    )
 
 
 def test_index_pages_show_status_and_headlines(runs):
@@ -225,8 +263,9 @@ def test_rerun_after_failure_clears_the_failure(runs, tmp_path):
     shutil.copytree(runs["day"], day)
     assert (day / "03_fail.failed.html").exists()
     params = write_params(tmp_path)
-    proc = fanlib_run("03", "--params", str(params), "--out", str(tmp_path / "reports"), "--date", DATE,
-                      "-p", "fail=false")
+    proc = fanlib_run(
+        "03", "--params", str(params), "--out", str(tmp_path / "reports"), "--date", DATE, "-p", "fail=false"
+    )
     assert proc.returncode == 0, proc.stderr
     assert not (day / "03_fail.failed.html").exists() and not (day / "03_fail.failed.manifest.json").exists()
     assert "失败 failed</span>" not in (day / "index.html").read_text(encoding="utf-8")
@@ -241,7 +280,11 @@ def test_index_order_puts_overview_first_and_data_overview_last(tmp_path):
     for name in ("00_data_overview", "03_retention", "05_overview", "01_fan_profiling"):
         fio.write_json_atomic(day / f"{name}.manifest.json", {"report": name, "status": "ok"})
     assert [e["name"] for e in indexpages.collect(day)] == [
-        "05_overview", "01_fan_profiling", "03_retention", "00_data_overview"]
+        "05_overview",
+        "01_fan_profiling",
+        "03_retention",
+        "00_data_overview",
+    ]
     (tmp_path / "2025-02-01").mkdir()
     fio.write_json_atomic(tmp_path / "2025-02-01" / "01_x.failed.manifest.json", {"status": "failed"})
     page = indexpages.root_index_html(tmp_path)
@@ -250,11 +293,23 @@ def test_index_order_puts_overview_first_and_data_overview_last(tmp_path):
 
 @pytest.mark.parametrize(
     "value, unit, text",
-    [(0.314, "pct", "31.4%"), (1234.5, "cny", "¥1,234.50"), (12.5, "CNY", "¥12.50"),
-     (2_345_678, "cny", "¥234.57万"), (3.2e8, "cny", "¥3.20亿"), (9_876, "count", "9,876"), (20_000, "count", "2.0万"),
-     (None, "pct", "—"), (float("nan"), "number", "—"), (4.25, "days", "4.2 天"), (0.012, "pp", "+1.2 个百分点"),
-     (1.25, "ratio", "1.25×"), (0.7847, "number", "0.7847"), ("inconclusive", "text", "inconclusive"),
-     (3, "fans", "3 fans")],
+    [
+        (0.314, "pct", "31.4%"),
+        (1234.5, "cny", "¥1,234.50"),
+        (12.5, "CNY", "¥12.50"),
+        (2_345_678, "cny", "¥234.57万"),
+        (3.2e8, "cny", "¥3.20亿"),
+        (9_876, "count", "9,876"),
+        (20_000, "count", "2.0万"),
+        (None, "pct", "—"),
+        (float("nan"), "number", "—"),
+        (4.25, "days", "4.2 天"),
+        (0.012, "pp", "+1.2 个百分点"),
+        (1.25, "ratio", "1.25×"),
+        (0.7847, "number", "0.7847"),
+        ("inconclusive", "text", "inconclusive"),
+        (3, "fans", "3 fans"),
+    ],
 )
 def test_headline_formatting(value, unit, text):
     assert indexpages.format_figure(value, unit) == text
@@ -264,9 +319,19 @@ def test_translator_renders_real_python_values():
     kernel.register_translator()
     from papermill.translators import translate_parameters
 
-    code = translate_parameters("fanlib", "python", {
-        "as_of": date(2025, 6, 30), "since": datetime(2025, 1, 2, 3, 4), "title": "粉丝 \"报告\"",
-        "channels": ["wechat"], "weights": {"a": 1.5}, "none": None}, "Parameters")
+    code = translate_parameters(
+        "fanlib",
+        "python",
+        {
+            "as_of": date(2025, 6, 30),
+            "since": datetime(2025, 1, 2, 3, 4),
+            "title": '粉丝 "报告"',
+            "channels": ["wechat"],
+            "weights": {"a": 1.5},
+            "none": None,
+        },
+        "Parameters",
+    )
     ns: dict = {"datetime": "the notebook's own name"}
     exec(code, ns)
     assert ns["as_of"] == date(2025, 6, 30) and type(ns["as_of"]) is date
@@ -308,8 +373,20 @@ def test_cell_timeout_and_dead_kernel_fail_their_reports(tmp_path):
                 cell["source"] = code
         (folder / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     out = tmp_path / "reports"
-    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--timeout", "2", "--params", os.devnull,
-                      "--jobs", "2", notebooks=folder)
+    proc = fanlib_run(
+        "all",
+        "--out",
+        str(out),
+        "--date",
+        DATE,
+        "--timeout",
+        "2",
+        "--params",
+        os.devnull,
+        "--jobs",
+        "2",
+        notebooks=folder,
+    )
     assert proc.returncode == 1, proc.stderr
     slow = manifest(out / DATE, "01_slow.failed")
     assert "Timeout" in slow["error"]["ename"] and "timeout of 2 s" in slow["error"]["evalue"]
@@ -361,8 +438,21 @@ def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
     # names the holder and writes nothing; with --wait it runs once the first is done.
     folder = _notebook_folder(tmp_path, {"01_slow": "import time\ntime.sleep(8)\n"})
     out = tmp_path / "reports"
-    cmd = [sys.executable, "-m", "fanlib", "run", "all", "--notebooks", str(folder), "--params", os.devnull,
-           "--out", str(out), "--date", DATE]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fanlib",
+        "run",
+        "all",
+        "--notebooks",
+        str(folder),
+        "--params",
+        os.devnull,
+        "--out",
+        str(out),
+        "--date",
+        DATE,
+    ]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lock_file = out / DATE / layout.LOCK_NAME
@@ -390,10 +480,19 @@ def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
 
 def _hold_lock(folder, seconds: float, command: str = "") -> subprocess.Popen:
     """Another process that holds ``folder``'s run lock for ``seconds``; it prints "held" once it has it."""
-    return subprocess.Popen([sys.executable, "-c", (
-        "import time; from pathlib import Path; from fanlib.reports import lock\n"
-        f"with lock.run_lock(Path({str(folder)!r}), command={command!r}):\n"
-        f"    print('held', flush=True); time.sleep({seconds})\n")], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time; from pathlib import Path; from fanlib.reports import lock\n"
+                f"with lock.run_lock(Path({str(folder)!r}), command={command!r}):\n"
+                f"    print('held', flush=True); time.sleep({seconds})\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_run_lock_is_exclusive_across_processes_and_released(tmp_path):
@@ -435,8 +534,15 @@ def test_keep_prunes_only_old_dated_folders_and_never_the_current_or_a_locked_on
         holder.kill()
         holder.wait()
     assert result == {"removed": ["2025-01-01", "2025-04-01"], "locked": ["2025-02-01"]}
-    assert sorted(p.name for p in out.iterdir()) == ["2024-01-01.bak", "2024-13-01", "2025-02-01", "2025-03-01",
-                                                     "2025-05-01", "README.md", "notes"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "2024-01-01.bak",
+        "2024-13-01",
+        "2025-02-01",
+        "2025-03-01",
+        "2025-05-01",
+        "README.md",
+        "notes",
+    ]
     with pytest.raises(ValueError, match="at least 1"):
         lock.prune(out, 0)
 
@@ -447,8 +553,9 @@ def test_keep_option_prunes_after_the_run_and_rebuilds_the_reports_index(tmp_pat
     _dated(out, "2025-01-01", "2025-06-01")
     indexpages.write_root_index(out)
     assert 'href="2025-01-01/index.html"' in (out / "index.html").read_text(encoding="utf-8")
-    proc = fanlib_run("all", "--params", os.devnull, "--out", str(out), "--date", "2025-03-01", "--keep", "2",
-                      notebooks=folder)
+    proc = fanlib_run(
+        "all", "--params", os.devnull, "--out", str(out), "--date", "2025-03-01", "--keep", "2", notebooks=folder
+    )
     assert proc.returncode == 0, proc.stderr
     assert "--keep 2: removed 2025-01-01" in proc.stderr
     assert [p.name for p in lock.dated_folders(out)] == ["2025-03-01", "2025-06-01"]
@@ -461,16 +568,24 @@ def test_keep_option_prunes_after_the_run_and_rebuilds_the_reports_index(tmp_pat
 
 def test_runs_after_others_comes_from_notebook_metadata_not_the_name(tmp_path):
     # "00_lead" sorts first by name, but its metadata makes it wait for the others; the index leads with it.
-    folder = _notebook_folder(tmp_path, {
-        "00_lead": "import json\nfrom pathlib import Path\n"
-                   "rows = sorted(p.name for p in Path(summary_path).parent.glob('*.summary.json'))\n",
-        "01_a": "rows = 1\n", "02_b": "rows = 2\n"}, after_others=("00_lead",))
-    args = cli.build_parser().parse_args(["all", "--notebooks", str(folder), "--params", os.devnull,
-                                             "--out", str(tmp_path / "r"), "--date", DATE])
+    folder = _notebook_folder(
+        tmp_path,
+        {
+            "00_lead": "import json\nfrom pathlib import Path\n"
+            "rows = sorted(p.name for p in Path(summary_path).parent.glob('*.summary.json'))\n",
+            "01_a": "rows = 1\n",
+            "02_b": "rows = 2\n",
+        },
+        after_others=("00_lead",),
+    )
+    args = cli.build_parser().parse_args(
+        ["all", "--notebooks", str(folder), "--params", os.devnull, "--out", str(tmp_path / "r"), "--date", DATE]
+    )
     jobs, _, _ = cli.plan(args)
     assert {j.name: j.runs_after_others for j in jobs} == {"00_lead": True, "01_a": False, "02_b": False}
-    proc = fanlib_run("all", "--params", os.devnull, "--out", str(tmp_path / "r"), "--date", DATE, "--jobs", "2",
-                      notebooks=folder)
+    proc = fanlib_run(
+        "all", "--params", os.devnull, "--out", str(tmp_path / "r"), "--date", DATE, "--jobs", "2", notebooks=folder
+    )
     assert proc.returncode == 0, proc.stderr
     day = tmp_path / "r" / DATE
     lead = json.loads((day / "00_lead.summary.json").read_text(encoding="utf-8"))
@@ -484,18 +599,27 @@ def test_root_index_lists_every_run_with_status_and_headline_figures(runs, tmp_p
     shutil.copytree(runs["day"], out / DATE)
     older = out / "2025-12-24"
     older.mkdir()
-    fio.write_json_atomic(older / "05_overview.manifest.json",
-                             {"report": "05_overview", "status": "ok", "title": "总览", "runs_after_others": True,
-                              "finished_at": "2025-12-24T09:00:00+08:00"})
-    fio.write_json_atomic(older / "05_overview.summary.json", {"headline": [
-        {"key": "kpis_on_track", "label": "达标指标", "value": 3, "unit": "count", "good": True}]})
+    fio.write_json_atomic(
+        older / "05_overview.manifest.json",
+        {
+            "report": "05_overview",
+            "status": "ok",
+            "title": "总览",
+            "runs_after_others": True,
+            "finished_at": "2025-12-24T09:00:00+08:00",
+        },
+    )
+    fio.write_json_atomic(
+        older / "05_overview.summary.json",
+        {"headline": [{"key": "kpis_on_track", "label": "达标指标", "value": 3, "unit": "count", "good": True}]},
+    )
     page = indexpages.root_index_html(out)
     assert page.index(f'id="run-{DATE}"') < page.index('id="run-2025-12-24"')
-    newest = page[page.index(f'id="run-{DATE}"'):page.index('id="run-2025-12-24"')]
+    newest = page[page.index(f'id="run-{DATE}"') : page.index('id="run-2025-12-24"')]
     assert "成功 3 ok · 失败 1 failed" in newest and "有失败 failures" in newest
     assert "已完成报告" in newest  # the overview's headline figure, read from its summary
     assert f'href="{DATE}/03_fail.failed.html"' in newest and f'href="{DATE}/01_chart.html"' in newest
-    oldest = page[page.index('id="run-2025-12-24"'):]
+    oldest = page[page.index('id="run-2025-12-24"') :]
     assert "达标指标" in oldest and "全部成功 all ok" in oldest and "2025-12-24 09:00" in oldest
 
 
@@ -515,8 +639,20 @@ def test_manifests_record_the_data_fingerprint_computed_while_the_reports_run(tm
     # The fingerprint is counted in the background; every manifest, good or failed, still gets it.
     folder = _notebook_folder(tmp_path, {"01_ok": "x = 1\n", "02_bad": "raise KeyError('gone')\n"})
     out = tmp_path / "reports"
-    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", jobs,
-                      "--source", str(small_demo_path), notebooks=folder)
+    proc = fanlib_run(
+        "all",
+        "--out",
+        str(out),
+        "--date",
+        DATE,
+        "--params",
+        os.devnull,
+        "--jobs",
+        jobs,
+        "--source",
+        str(small_demo_path),
+        notebooks=folder,
+    )
     assert proc.returncode == 1, proc.stderr
     from fanlib.data.fandata import connect
 
@@ -536,24 +672,27 @@ def test_an_overview_that_waits_for_the_others_starts_early_and_still_sees_every
     for cell in lead["cells"]:
         if "seen = sorted" in "".join(cell["source"]):
             cell["metadata"]["tags"] = [kernel.WAIT_TAG]
-            cell["source"] = ("import json, time\nfrom pathlib import Path\nfrom fanlib.executive import overview as ex\n"
-                              "waited_from = time.time()\n"
-                              "states = ex.wait_for_reports(Path(summary_path).parent, wait_for, run_started, "
-                              "timeout_s=wait_timeout_s)\n"
-                              "waited = time.time() - waited_from\n"
-                              "seen = sorted(p.name[: -len('.summary.json')] "
-                              "for p in Path(summary_path).parent.glob('*.summary.json'))\n")
+            cell["source"] = (
+                "import json, time\nfrom pathlib import Path\nfrom fanlib.executive import overview as ex\n"
+                "waited_from = time.time()\n"
+                "states = ex.wait_for_reports(Path(summary_path).parent, wait_for, run_started, "
+                "timeout_s=wait_timeout_s)\n"
+                "waited = time.time() - waited_from\n"
+                "seen = sorted(p.name[: -len('.summary.json')] "
+                "for p in Path(summary_path).parent.glob('*.summary.json'))\n"
+            )
         if '"seen": seen' in "".join(cell["source"]):
-            cell["source"] = "".join(cell["source"]).replace('"seen": seen', '"seen": seen, "waited": waited, '
-                                                             '"states": states')
+            cell["source"] = "".join(cell["source"]).replace(
+                '"seen": seen', '"seen": seen, "waited": waited, "states": states'
+            )
     (folder / "05_lead.ipynb").write_text(json.dumps(lead), encoding="utf-8")
     out = tmp_path / "reports"
     # An earlier run's manifests in the same folder must not count as this run's.
-    first = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2",
-                       notebooks=folder)
+    first = fanlib_run(
+        "all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2", notebooks=folder
+    )
     assert first.returncode == 0, first.stderr
-    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2",
-                      notebooks=folder)
+    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2", notebooks=folder)
     assert proc.returncode == 0, proc.stderr
     day = out / DATE
     lead_m, slow_m = manifest(day, "05_lead"), manifest(day, "01_slow")
@@ -600,15 +739,34 @@ def test_a_failed_cards_figures_are_labelled_with_their_own_run(tmp_path):
     # The dated index and the runs index never show a failed report's last good figures as current.
     day = tmp_path / "reports" / DATE
     day.mkdir(parents=True)
-    fio.write_json_atomic(day / "05_overview.manifest.json", {
-        "report": "05_overview", "status": "ok", "runs_after_others": True, "finished_at": "2025-12-31T09:00:00+08:00"})
-    fio.write_json_atomic(day / "05_overview.summary.json", {"as_of": "2025-12-30", "headline": [
-        {"key": "attention_items", "label": "需关注事项", "value": 7, "unit": "count"}]})
-    fio.write_json_atomic(day / "05_overview.failed.manifest.json", {
-        "report": "05_overview", "status": "failed", "runs_after_others": True,
-        "finished_at": "2025-12-31T11:00:00+08:00", "error": {"ename": "ContractError", "evalue": "bad"}})
+    fio.write_json_atomic(
+        day / "05_overview.manifest.json",
+        {
+            "report": "05_overview",
+            "status": "ok",
+            "runs_after_others": True,
+            "finished_at": "2025-12-31T09:00:00+08:00",
+        },
+    )
+    fio.write_json_atomic(
+        day / "05_overview.summary.json",
+        {
+            "as_of": "2025-12-30",
+            "headline": [{"key": "attention_items", "label": "需关注事项", "value": 7, "unit": "count"}],
+        },
+    )
+    fio.write_json_atomic(
+        day / "05_overview.failed.manifest.json",
+        {
+            "report": "05_overview",
+            "status": "failed",
+            "runs_after_others": True,
+            "finished_at": "2025-12-31T11:00:00+08:00",
+            "error": {"ename": "ContractError", "evalue": "bad"},
+        },
+    )
     page = indexpages.date_index_html(day)
-    card = page[page.index('id="05_overview"'):]
+    card = page[page.index('id="05_overview"') :]
     assert "上次成功运行（2025-12-31 09:00）的数字，不是本次运行的" in card
     assert "figures from the last good run of 2025-12-31 09:00, not from this run" in card
     assert card.index("上次成功运行") < card.index("需关注事项")  # the label comes before the figures
