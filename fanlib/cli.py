@@ -1,13 +1,17 @@
 """The `fanlib` command line: `fanlib <command> [options]`.
 
 Each command's options and behaviour live in its own module; this file only
-dispatches, so that `fanlib --help` stays fast and modules stay independent.
+dispatches, so that `fanlib --help` stays fast and modules stay independent. A fanlib error
+that a command leaves uncaught ends it with its kind's exit code (:func:`fanlib.errors.exit_code_for`:
+2 for input that cannot be used, 1 otherwise) and its message, without a traceback.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+
+from fanlib.errors import FanlibError, exit_code_for
 
 #: command -> (entry, one-line help). An entry is ``module`` (its ``main(argv) -> int``) or ``module:function``.
 COMMANDS = {
@@ -48,7 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     module_name, _, function = COMMANDS[command][0].partition(":")
     entry = getattr(importlib.import_module(module_name), function or "main")
-    return int(entry(rest) or 0)
+    try:
+        return int(entry(rest) or 0)
+    except FanlibError as exc:  # a refusal the command did not handle itself: its words, its exit code
+        print(f"fanlib {command}: {exc}", file=sys.stderr)
+        return exit_code_for(exc)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+from helpers import sample_tables
 
-from fanlib.reports import notebooks as N
-from fanlib.reports import params as P
 from fanlib.data.fandata import connect
 from fanlib.data.validate import main as validate_main
-from helpers import sample_tables
+from fanlib.reports import notebooks as N
+from fanlib.reports import params as P
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parents[2]

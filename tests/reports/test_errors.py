@@ -166,3 +166,31 @@ def test_a_failed_report_exits_1_and_a_good_one_0_through_the_cli(tmp_path):
     manifest = json.loads((out / DATE / "03_fail.failed.manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "failed" and manifest["error"]["ename"] == "ValueError"
     assert main(["run", "01_fine", *args]) == 0
+
+
+def test_a_refusal_a_command_leaves_uncaught_ends_it_with_its_kinds_exit_code(monkeypatch, capsys):
+    from fanlib import cli
+    from fanlib.data.sources import SourceError
+    from fanlib.reports import cli as reports_cli
+
+    def refuses(argv):
+        raise SourceError("data source not found: nowhere.duckdb")
+
+    monkeypatch.setattr(reports_cli, "params_main", refuses)
+    assert cli.main(["params"]) == 2
+    assert capsys.readouterr().err.strip() == "fanlib params: data source not found: nowhere.duckdb"
+
+    def font_missing(argv):
+        from fanlib.present.plotting import MissingCJKFont
+
+        raise MissingCJKFont("no CJK font")
+
+    monkeypatch.setattr(reports_cli, "params_main", font_missing)
+    assert cli.main(["params"]) == 1
+
+    def bug(argv):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(reports_cli, "params_main", bug)
+    with pytest.raises(ZeroDivisionError):  # a fault in the code keeps its traceback
+        cli.main(["params"])

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from fanlib.data.fandata import connect
-from fanlib.present.i18n import messages, missing_translations
 from fanlib.io import to_jsonable
+from fanlib.present.i18n import messages, missing_translations
 from fanlib.present.privacy import find_pii
 from fanlib.sentiment import benchmark, corpus, crisis, drivers, monitor, narrative
 from fanlib.sentiment.analysis import alerts_table, analyse, summary_sections
