@@ -362,7 +362,7 @@ def _full_after(monkeypatch, n_ok: int) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(folder, name, raw)
 
-    monkeypatch.setattr(cleanup, "write_temp", write_temp)
+    monkeypatch.setattr(fio, "write_temp", write_temp)
 
 
 def test_write_atomic_on_a_full_disk_names_the_folder_and_the_space_needed(tmp_path, monkeypatch):
