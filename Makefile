@@ -15,7 +15,7 @@ DATE ?= $(shell TZ=Asia/Shanghai date +%F)
 PARAMS ?= params/demo.yaml
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: help setup system-deps fonts browser demo models report test test-fast bench lab env clean clean-reports test-spark
+.PHONY: help setup system-deps fonts browser demo models report test test-fast lint format bench lab env clean clean-reports test-spark
 
 help: ## list the verbs
 	@grep -E '^[a-zA-Z_.-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,8 +72,17 @@ test: setup system-deps ## set up, then run the whole test suite as CI does
 	else echo "PostgreSQL could not be started: its tests will be skipped"; fi; \
 	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -p no:cacheprovider --durations=15
 
-test-fast: $(VENV)/.installed ## the tests without the slow simulations and end-to-end runs
-	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -m "not slow"
+test-fast: $(VENV)/.installed ## the inner loop (< 3 min on 2 cores): every test not marked slow
+	$(VENV)/bin/pytest -n $(JOBS) --dist loadgroup -m "not slow" -p no:cacheprovider
+
+# The same checks as the pre-commit hook and CI: lint rules and formatting, over the whole repository.
+lint: $(VENV)/.installed ## ruff: lint rules and formatting (changes nothing; `make format` fixes)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed ## ruff: format the code, then fix what the lint rules can fix
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 # Spark is a separate target: PySpark is a large download and each kernel starts a JVM.
 test-spark: setup ## the suite on Spark in local mode (installs PySpark; needs Java 17)
@@ -82,7 +91,9 @@ test-spark: setup ## the suite on Spark in local mode (installs PySpark; needs J
 	FANLIB_TEST_SPARK=1 $(VENV)/bin/pytest -p no:cacheprovider -s --durations=0 tests/test_engines.py tests/test_spark.py
 
 bench: setup ## run the speed and memory benchmarks (benchmarks/results/)
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@# bench_suite_compare.py compares two checkouts: it runs on its own (see its docstring)
+	@for b in benchmarks/bench_*.py; do [ "$$b" = benchmarks/bench_suite_compare.py ] && continue; \
+	  echo "== $$b"; $(PY) $$b || exit 1; done
 	$(PY) benchmarks/report.py
 
 lab: setup demo ## open JupyterLab on the notebooks

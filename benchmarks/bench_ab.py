@@ -126,7 +126,9 @@ def build(folder: Path, n: int, seed: int = 1) -> tuple[Path, Path]:
         )
         SELECT fan_id, variant,
                pre_orders,
-               CASE WHEN pre_orders > 0 THEN pre_orders * exp(4.5 + 0.9 * sqrt(-2 * ln(u3)) * cos(6.2831853 * u4)) ELSE 0 END AS pre_revenue,
+               CASE WHEN pre_orders > 0
+                    THEN pre_orders * exp(4.5 + 0.9 * sqrt(-2 * ln(u3)) * cos(6.2831853 * u4))
+                    ELSE 0 END AS pre_revenue,
                CASE WHEN u5 < 0.2 + 0.3 * (pre_orders > 0)::INT + 0.01 * (variant = 'treatment')::INT
                     THEN 1 + floor(-ln(random()) * 1.2) ELSE 0 END AS orders
         FROM pre

@@ -81,16 +81,16 @@ def fanlib_profiling(db: Path, as_of: dt.date) -> dict:
     overall = activity_kpis(fd, w).iloc[0]
     by_comm = activity_kpis(fd, w, "community_id")
     return {
-        "tiers": dict(zip(tiers.tier, tiers.fans)),
-        "tier_gmv": dict(zip(tiers.tier, tiers.gmv)),
-        "layers": {**dict(zip(layers.table.layer, layers.table.fans)), **layers.outside},
-        "rfm_gmv": dict(zip(rfm.table.segment, rfm.table.gmv)),
+        "tiers": dict(zip(tiers.tier, tiers.fans, strict=True)),
+        "tier_gmv": dict(zip(tiers.tier, tiers.gmv, strict=True)),
+        "layers": {**dict(zip(layers.table.layer, layers.table.fans, strict=True)), **layers.outside},
+        "rfm_gmv": dict(zip(rfm.table.segment, rfm.table.gmv, strict=True)),
         "kpis": {
             k: float(overall[k])
             for k in ("members", "dau_rate", "mau", "speaking_rate", "ugc_share", "messages_per_1k_day")
         },
         "communities": int(len(by_comm)),
-        "community_dau_rate": dict(zip(by_comm.group, by_comm.dau_rate)),
+        "community_dau_rate": dict(zip(by_comm.group, by_comm.dau_rate, strict=True)),
     }
 
 
@@ -327,7 +327,7 @@ def main(argv=None) -> int:
             capture_output=True,
             text=True,
             cwd=ROOT,
-            preexec_fn=(lambda: _cap_address_space(cap)) if cap else None,
+            preexec_fn=(lambda cap=cap: _cap_address_space(cap)) if cap else None,
         )
         if out.returncode and cap and "MemoryError" in out.stderr + out.stdout:
             # The baseline cannot hold the data: that is its result at this size, not a benchmark failure.

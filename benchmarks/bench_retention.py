@@ -105,7 +105,8 @@ WITH f AS (
 SELECT 'size' AS kind, cohort, least(max_obs, 12) AS k, count(*) AS n FROM f GROUP BY ALL
 UNION ALL SELECT 'on', f.cohort, r.k, count(*) FROM per JOIN f USING (fan_key), range(0, 13) r(k)
   WHERE (per.mask >> r.k) & 1 = 1 GROUP BY ALL
-UNION ALL SELECT 'after', f.cohort, least(per.last, f.max_obs, 12), count(*) FROM per JOIN f USING (fan_key) GROUP BY ALL
+UNION ALL SELECT 'after', f.cohort, least(per.last, f.max_obs, 12), count(*)
+  FROM per JOIN f USING (fan_key) GROUP BY ALL
 """
 
 

@@ -171,7 +171,7 @@ def aggregation_pairs(fd, as_of) -> dict:
     import pandas as pd
 
     from fanlib.ab.outcomes import Metric, experiment_units, variant_moments
-    from fanlib.executive.early_warning import daily_kpis
+    from fanlib.executive.queries import daily_kpis
     from fanlib.profiling import features as F
     from fanlib.retention.cohorts import cohort_table
 
@@ -317,7 +317,7 @@ def aggregations_worker(source: str, repeat: int) -> dict:
     out = {}
     for name, (fanlib_fn, sqls) in aggregation_pairs(fd, as_of).items():
 
-        def run_sql():
+        def run_sql(sqls=sqls):
             return [bare.execute(q).fetchdf() for q in sqls]
 
         fanlib_fn(), run_sql()  # warm-up: both read the columns once

@@ -105,9 +105,23 @@ def suite_run(tmp_path_factory, small_demo_path):
     return out / SUITE_DATE, proc
 
 
+#: Module-scoped fixtures that run `fanlib run` several times or a whole analysis (tens of seconds), by the
+#: test file that defines them: the tests of that file that share one go to one worker (see below).
+SHARED_MODULE_FIXTURES = {
+    "test_runner.py": "runs",
+    "test_status.py": "runs",
+    "test_sentiment_monitor.py": "demo_report",
+}
+
+
 def pytest_collection_modifyitems(config, items):
     # Under `pytest -n --dist loadgroup`, every test that reads the shared suite run goes to one
-    # worker, so the whole report suite is rendered once rather than once per worker.
+    # worker, so the whole report suite is rendered once rather than once per worker; likewise the
+    # tests of one file that share one of its expensive module-scoped fixtures.
     for item in items:
-        if "suite_run" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "suite_run" in names:
             item.add_marker(pytest.mark.xdist_group("suite"))
+        shared = SHARED_MODULE_FIXTURES.get(item.path.name)
+        if shared in names:
+            item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}-{shared}"))

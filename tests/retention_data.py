@@ -45,8 +45,8 @@ def random_fans(n: int = 400, seed: int = 0, start="2025-01-01", days: int = 120
     )
     life = rng.exponential(60, n)
     rows = []
-    for fid, j, l in zip(ids, join, life):
-        last = min(j + pd.Timedelta(days=float(l)), end + pd.Timedelta(hours=23))
+    for fid, j, lifetime in zip(ids, join, life, strict=True):
+        last = min(j + pd.Timedelta(days=float(lifetime)), end + pd.Timedelta(hours=23))
         span = (last - j).total_seconds()
         k = rng.poisson(max(span, 0) / 86400 * 0.4) + 1
         offs = np.sort(rng.uniform(0, max(span, 1), k))

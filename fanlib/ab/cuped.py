@@ -9,6 +9,7 @@ outcome y - θ'x per variant, robust to different variances in the two variants.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,34 +17,10 @@ import numpy as np
 from fanlib.ab.lifts import AbsoluteLift, RelativeLift, _critical, _two_sided_p, absolute_lift, relative_lift, welch_df
 from fanlib.ab.notes import describe, note
 from fanlib.ab.stats import Moments
+from fanlib.stats.ols import OLSResult, ols_from_cross
 
 
-@dataclass(frozen=True)
-class OLSFit:
-    """An OLS fit: coefficients, their classical covariance, residual degrees of freedom."""
-
-    names: tuple[str, ...]
-    params: np.ndarray
-    cov: np.ndarray
-    df_resid: int
-    ssr: float
-
-    @property
-    def bse(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.cov))
-
-
-def ols_from_cross(xtx: np.ndarray, xty: np.ndarray, yty: float, n: int, names) -> OLSFit:
-    """OLS from X'X, X'y and y'y (no unit-level data needed); classical (non-robust) covariance."""
-    k = len(xty)
-    params = np.linalg.solve(xtx, xty)
-    ssr = float(yty - params @ xty)
-    df = n - k
-    sigma2 = max(ssr, 0.0) / df
-    return OLSFit(tuple(names), params, sigma2 * np.linalg.inv(xtx), df, ssr)
-
-
-def regression_adjusted_ols(treat: Moments, control: Moments, outcome: str, covariates) -> OLSFit:
+def regression_adjusted_ols(treat: Moments, control: Moments, outcome: str, covariates: Sequence[str]) -> OLSResult:
     """OLS of ``outcome ~ 1 + treatment + covariates`` built from the two variants' moments.
 
     Equal to ``statsmodels.OLS(y, [1, T, X]).fit()`` on the unit-level data.
@@ -83,7 +60,7 @@ def cuped(
     treat: Moments,
     control: Moments,
     outcome: str,
-    covariates,
+    covariates: Sequence[str],
     *,
     alpha: float = 0.05,
     relative_method: str = "fieller",

@@ -3,82 +3,26 @@
 A panel of units (communities) × periods (weeks from the campaign start) is built in
 the engine; the small panel is fitted here by two-way fixed-effects OLS with
 cluster-robust standard errors (clustered by unit), plus an event study whose pre-period
-coefficients give the pre-trend test. ``ols`` equals statsmodels' OLS with
-``cov_type`` "nonrobust", "HC0", "HC1" and "cluster".
+coefficients give the pre-trend test. The fits are ``fanlib.stats.ols.OLSResult``s.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
 from fanlib.ab.errors import ABInputError
+from fanlib.stats.ols import OLSResult
 
-COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
-
-
-@dataclass(frozen=True)
-class OLSResult:
-    names: tuple[str, ...]
-    params: np.ndarray
-    cov: np.ndarray
-    nobs: int
-    df_resid: int
-    cov_type: str
-    n_groups: int | None = None
-
-    @property
-    def bse(self) -> np.ndarray:
-        return np.sqrt(np.diag(self.cov))
-
-    def coef(self, name: str) -> tuple[float, float]:
-        i = self.names.index(name)
-        return float(self.params[i]), float(self.bse[i])
-
-
-def ols(y, X, *, names=None, cov_type: str = "nonrobust", groups=None, weights=None) -> OLSResult:
-    """Least squares of y on X (X includes any constant) with a classical, HC0, HC1 or cluster-robust covariance.
-
-    With ``weights`` it is weighted least squares (rows scaled by sqrt(weight), as statsmodels' WLS).
-    The cluster covariance uses statsmodels' small-sample factor G/(G-1) · (N-1)/(N-K).
-    """
-    if cov_type not in COV_TYPES:
-        raise ValueError(f"cov_type {cov_type!r} is not one of {', '.join(COV_TYPES)}")
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
-    if weights is not None:
-        root = np.sqrt(np.asarray(weights, dtype=float))
-        y, X = y * root, X * root[:, None]
-    n, k = X.shape
-    xtx_inv = np.linalg.pinv(X.T @ X)
-    params = xtx_inv @ (X.T @ y)
-    resid = y - X @ params
-    rank = np.linalg.matrix_rank(X)
-    df = n - rank
-    n_groups = None
-    if cov_type == "nonrobust":
-        cov = xtx_inv * (resid @ resid / df)
-    elif cov_type in ("HC0", "HC1"):
-        meat = (X * resid[:, None] ** 2).T @ X
-        cov = xtx_inv @ meat @ xtx_inv
-        if cov_type == "HC1":
-            cov *= n / df
-    else:
-        if groups is None:
-            raise ValueError("cluster-robust errors need groups")
-        codes, uniq = pd.factorize(np.asarray(groups))
-        n_groups = len(uniq)
-        scores = np.zeros((n_groups, k))
-        np.add.at(scores, codes, X * resid[:, None])
-        cov = xtx_inv @ (scores.T @ scores) @ xtx_inv
-        cov *= n_groups / (n_groups - 1) * (n - 1) / df
-    names = tuple(names) if names is not None else tuple(f"x{i}" for i in range(k))
-    return OLSResult(names, params, cov, n, df, cov_type, n_groups)
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
 
 
 def _absorb(
@@ -104,7 +48,15 @@ def _absorb(
     return M
 
 
-def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
+def ols_fe(
+    y: np.ndarray | Sequence[float],
+    X: np.ndarray,
+    *,
+    names: Sequence[str],
+    effects: Sequence[np.ndarray | Sequence],
+    groups: np.ndarray | Sequence,
+    weights: np.ndarray | Sequence[float] | None = None,
+) -> OLSResult:
     """``ols`` of y on X plus a constant and a dummy set per array in ``effects`` (e.g. unit and week),
     with unit-clustered errors; returns X's coefficients only.
 
@@ -141,14 +93,20 @@ def ols_fe(y, X, *, names, effects, groups, weights=None) -> OLSResult:
     np.add.at(scores, gcodes, Xs * resid[:, None])
     cov = xtx_inv @ (scores.T @ scores) @ xtx_inv
     cov *= n_groups / (n_groups - 1) * (n - 1) / df
-    return OLSResult(tuple(names), params, cov, n, df, "cluster", n_groups)
+    return OLSResult(tuple(names), params, cov, n, df, "cluster", n_groups, float(resid @ resid))
 
 
 # --- the panel, built in the engine --------------------------------------------------------
 
 
 def build_panel(
-    fd, start, *, pre_weeks: int = 12, post_weeks: int = 12, unit: str = "community_id", event_types=None
+    fd: FanData,
+    start: _dt.date | str,
+    *,
+    pre_weeks: int = 12,
+    post_weeks: int = 12,
+    unit: str = "community_id",
+    event_types: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Weekly event counts per community, weeks counted from the campaign ``start`` (week 0 starts on it).
 
@@ -258,7 +216,9 @@ def _positive(panel: pd.DataFrame, outcome: str) -> pd.DataFrame:
     return panel[np.isfinite(values) & (values > 0)]
 
 
-def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str = "events_per_fan") -> DiDResult:
+def fit_did(
+    panel: pd.DataFrame, treated: Iterable[str], *, alpha: float = 0.05, outcome: str = "events_per_fan"
+) -> DiDResult:
     """Two-way fixed-effects DiD on log(outcome), clustered by unit, with an event study.
 
     Rows are weighted by the unit's pre-period size (``unit_weights``).
@@ -318,7 +278,7 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     enames = [f"treated_week[{w}]" for w in weeks]
     es = ols_fe(y, E, names=enames, effects=[units, period], groups=units, weights=w)
     rows = []
-    for w, nm in zip(weeks, enames):
+    for w, nm in zip(weeks, enames, strict=True):
         c, s = es.coef(nm)
         rows.append({"period": w, "estimate": c, "low": c - crit * s, "high": c + crit * s, "se": s})
     rows.append({"period": -1, "estimate": 0.0, "low": 0.0, "high": 0.0, "se": 0.0})
@@ -344,7 +304,9 @@ def fit_did(panel: pd.DataFrame, treated, *, alpha: float = 0.05, outcome: str =
     )
 
 
-def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> tuple[float, float, int]:
+def pretrend_test(
+    panel: pd.DataFrame, treated: Iterable[str], outcome: str = "events_per_fan"
+) -> tuple[float, float, int]:
     """Test for a differential linear trend before the start: (t statistic, p-value, 1).
 
     Pre-period weeks only: log(outcome) ~ unit FE + week FE + treated × week, clustered by
@@ -369,7 +331,7 @@ def pretrend_test(panel: pd.DataFrame, treated, outcome: str = "events_per_fan")
     return t, float(2 * _st.t.sf(abs(t), res.n_groups - 1)), 1
 
 
-def trends(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> pd.DataFrame:
+def trends(panel: pd.DataFrame, treated: Iterable[str], outcome: str = "events_per_fan") -> pd.DataFrame:
     """Mean log(outcome) per week for treated and comparison communities (the pre-trend chart's data)."""
     frame = _positive(panel, outcome).copy()
     frame["group"] = np.where(frame["unit"].astype(str).isin({str(t) for t in treated}), "treated", "comparison")
@@ -377,5 +339,5 @@ def trends(panel: pd.DataFrame, treated, outcome: str = "events_per_fan") -> pd.
     return frame.groupby(["group", "period", "week_start"], as_index=False)["log_outcome"].mean()
 
 
-def as_date(value) -> _dt.date:
+def as_date(value: Any) -> _dt.date:
     return pd.Timestamp(value).date()

@@ -11,6 +11,8 @@ dimensions; per-segment p-values are corrected across every segment shown.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,12 @@ from scipy import stats as _st
 
 from fanlib.ab.lifts import absolute_lift
 from fanlib.ab.multiple import adjust
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from fanlib.ab.metrics import Metric
+    from fanlib.data.fandata import FanData
 
 #: Segments with fewer units per variant are shown but left out of the interaction test.
 MIN_SEGMENT_N = 100
@@ -101,10 +109,10 @@ def heterogeneity(
 
 
 def segment_readout(
-    fd,
-    units,
-    metric,
-    dimensions,
+    fd: FanData,
+    units: ir.Table,
+    metric: Metric,
+    dimensions: Sequence[str],
     *,
     control: str,
     treatment: str,

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from scipy import stats as _st
 
 from fanlib.ab.notes import describe, note
+
+if TYPE_CHECKING:
+    from fanlib.ab.stats import RatioStats, SampleStats
 
 #: Below this many units per arm a relative interval is flagged as not to be trusted.
 MIN_N_RELATIVE = 1_000
@@ -75,7 +79,9 @@ def _two_sided_p(stat: float, df: float) -> float:
     return float(2 * (_st.norm.sf(abs(stat)) if not math.isfinite(df) else _st.t.sf(abs(stat), df)))
 
 
-def absolute_lift(treat, control, alpha: float = 0.05) -> AbsoluteLift:
+def absolute_lift(
+    treat: SampleStats | RatioStats, control: SampleStats | RatioStats, alpha: float = 0.05
+) -> AbsoluteLift:
     """Difference of means treatment - control, with a (1 - alpha) interval and a two-sided p-value.
 
     ``treat`` and ``control`` are ``SampleStats`` or ``RatioStats`` of the same kind.

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 METHODS = ("holm", "bh", "none")
 
 
-def holm(p_values) -> np.ndarray:
+def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values (controls the family-wise error rate)."""
     p = np.asarray(p_values, dtype=float)
     m = len(p)
@@ -18,7 +20,7 @@ def holm(p_values) -> np.ndarray:
     return out
 
 
-def benjamini_hochberg(p_values) -> np.ndarray:
+def benjamini_hochberg(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg step-up adjusted p-values (controls the false discovery rate)."""
     p = np.asarray(p_values, dtype=float)
     m = len(p)
@@ -29,7 +31,7 @@ def benjamini_hochberg(p_values) -> np.ndarray:
     return out
 
 
-def adjust(p_values, method: str = "holm") -> np.ndarray:
+def adjust(p_values: Sequence[float] | np.ndarray, method: str = "holm") -> np.ndarray:
     """Adjust p-values with ``holm``, ``bh`` or ``none``; missing p-values stay missing and do not count."""
     method = method.lower()
     if method in ("fdr_bh", "benjamini-hochberg"):

@@ -7,13 +7,24 @@ so the same figures read in Simplified Chinese or English.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+# the error's text lives with the error; reports read it here with the other sentences
+from fanlib.ab.errors import error_text  # noqa: F401
 from fanlib.ab.lifts import MIN_N_INTERVAL
 from fanlib.ab.verdict import DONT_SHIP, INCONCLUSIVE, SHIP, WITHHELD, format_lift
 from fanlib.present.escape import md_text
 from fanlib.present.i18n import fmt_date, fmt_number
+
+if TYPE_CHECKING:
+    from fanlib.ab.did import DiDResult
+    from fanlib.ab.guardrails import GuardrailResult
+    from fanlib.ab.srm import SRMResult
+    from fanlib.ab.verdict import Verdict
+    from fanlib.present.i18n import Messages
 
 DOMAIN = "ab_campaign"
 _DECISION_KEYS = {
@@ -34,33 +45,33 @@ def _list(T) -> str:
     return "、" if T.lang == "zh" else ", "
 
 
-def metric_label(name: str, T, default: str | None = None) -> str:
+def metric_label(name: str, T: Messages, default: str | None = None) -> str:
     """A metric's name for readers; metrics of a user's own table keep their column name."""
     return T.label(f"metric_{name}", default if default is not None else name)
 
 
-def decision_label(decision: str, T) -> str:
+def decision_label(decision: str, T: Messages) -> str:
     return T(_DECISION_KEYS[decision])
 
 
-def dimension_label(dimension: str, T) -> str:
+def dimension_label(dimension: str, T: Messages) -> str:
     return T.label(f"dim_{dimension}", dimension)
 
 
-def segment_label(value, T, dimension: str | None = None) -> str:
+def segment_label(value: object, T: Messages, dimension: str | None = None) -> str:
     text = str(value)
     if dimension == "city_tier":
         return T.label(f"city_tier_{text}", text)
     return T.label(f"seg_{text}", T.label(text))
 
 
-def value_label(value, T) -> str:
+def value_label(value: Any, T: Messages) -> str:
     """Code values shown in tables (guardrail status, estimate source) in the report's language."""
     text = str(value)
     return T.label("val_" + text.replace(" ", "_").replace("'", ""), text)
 
 
-def value_labels(frame: pd.DataFrame, T, *columns: str) -> pd.DataFrame:
+def value_labels(frame: pd.DataFrame, T: Messages, *columns: str) -> pd.DataFrame:
     """A copy of ``frame`` with the code values (status, estimate source, yes/no) of ``columns`` in words."""
     out = frame.copy()
     for c in columns:
@@ -68,10 +79,10 @@ def value_labels(frame: pd.DataFrame, T, *columns: str) -> pd.DataFrame:
     return out
 
 
-def segment_table(table: pd.DataFrame, T, unit: str) -> pd.DataFrame:
+def segment_table(table: pd.DataFrame, T: Messages, unit: str) -> pd.DataFrame:
     """The per-segment effects (``hte.segment_readout``'s first frame) in words and formatted for the page."""
     shown = table.assign(
-        segment=[segment_label(s, T, d) for d, s in zip(table["dimension"], table["segment"])],
+        segment=[segment_label(s, T, d) for d, s in zip(table["dimension"], table["segment"], strict=True)],
         dimension=[dimension_label(d, T) for d in table["dimension"]],
     )
     shown = format_columns(
@@ -85,25 +96,25 @@ def segment_table(table: pd.DataFrame, T, unit: str) -> pd.DataFrame:
     return value_labels(shown, T, "tested")
 
 
-def interaction_table(tests: pd.DataFrame, T) -> pd.DataFrame:
+def interaction_table(tests: pd.DataFrame, T: Messages) -> pd.DataFrame:
     """The per-dimension heterogeneity tests in words and formatted for the page."""
     shown = tests.assign(dimension=[dimension_label(d, T) for d in tests["dimension"]])
     shown = format_columns(shown, T, "number", values=["q"], pvalues=["p_value", "p_adjusted"])
     return value_labels(shown, T, "heterogeneous")
 
 
-def relabel(frame: pd.DataFrame, T) -> pd.DataFrame:
+def relabel(frame: pd.DataFrame, T: Messages) -> pd.DataFrame:
     """A copy whose ``label`` column names each metric in the report's language."""
     out = frame.copy()
-    out["label"] = [metric_label(m, T, lab) for m, lab in zip(out["metric"], out["label"])]
+    out["label"] = [metric_label(m, T, lab) for m, lab in zip(out["metric"], out["label"], strict=True)]
     return out
 
 
-def lift_text(value: float, low: float, high: float, unit: str, T) -> str:
+def lift_text(value: float, low: float, high: float, unit: str, T: Messages) -> str:
     return format_lift(value, low, high, unit, lang=T.lang)
 
 
-def notes_text(codes, T) -> str:
+def notes_text(codes: Iterable[tuple[str, dict]] | None, T: Messages) -> str:
     """Caveats ``[(code, fields), …]`` as one sentence; a metric field is named for readers."""
     texts = []
     for code, fields in codes or ():
@@ -114,7 +125,7 @@ def notes_text(codes, T) -> str:
     return _sep(T).join(texts)
 
 
-def srm_sentence(srm, T) -> str:
+def srm_sentence(srm: SRMResult | None, T: Messages) -> str:
     """The split check in one sentence: as planned, or a mismatch that withholds the verdict."""
     pct = lambda v: fmt_number(v, "pct", T.lang)  # noqa: E731
     shares = " / ".join(f"{k} {pct(v)}" for k, v in srm.observed_shares.items())
@@ -126,7 +137,7 @@ def srm_sentence(srm, T) -> str:
     return T("srm_ok", shares=shares, plan=plan, p=f"{srm.p_value:.3g}")
 
 
-def guardrail_sentence(g, T) -> str:
+def guardrail_sentence(g: GuardrailResult, T: Messages) -> str:
     side = T("side_drop" if g.higher_is_better else "side_rise")
     key = {"fine": "guard_fine", "violated": "guard_violated", "at risk": "guard_at_risk"}[g.status]
     return T(key, metric=metric_label(g.metric, T), side=side, margin=fmt_number(g.margin, "pct", T.lang, 0))
@@ -144,7 +155,7 @@ def _guard_summary(guardrails, T) -> str:
     return T("guards_fine")
 
 
-def verdict_reason(verdict, T, srm=None) -> str:
+def verdict_reason(verdict: Verdict, T: Messages, srm: SRMResult | None = None) -> str:
     """Why the verdict is what it is, in one clause."""
     d = verdict.details or {}
     code = d.get("reason")
@@ -171,7 +182,7 @@ def verdict_reason(verdict, T, srm=None) -> str:
     )
 
 
-def verdict_sentence(verdict, T, srm=None) -> str:
+def verdict_sentence(verdict: Verdict, T: Messages, srm: SRMResult | None = None) -> str:
     """'treatment: conversion +1.2 pp [0.8, 1.6], revenue per fan +¥3.10 [1.20, 5.00]; guardrails fine; ship'."""
     d = verdict.details or {}
     if "variants" in d:
@@ -192,7 +203,7 @@ def verdict_sentence(verdict, T, srm=None) -> str:
     )
 
 
-def lift_sentence(row, T) -> str:
+def lift_sentence(row: pd.Series, T: Messages) -> str:
     """'conversion (treatment): +2.9 pp [0.1, 5.7], relative +11.6% [0.4%, 24.0%], adjusted p = 0.04'."""
     pct = lambda v: fmt_number(v, "pct", T.lang)  # noqa: E731
     finite = all(
@@ -221,7 +232,7 @@ def lift_sentence(row, T) -> str:
     )
 
 
-def segments_sentence(tests: pd.DataFrame, T, alpha: float = 0.05) -> str:
+def segments_sentence(tests: pd.DataFrame, T: Messages, alpha: float = 0.05) -> str:
     if tests.empty or not tests["p_adjusted"].astype(float).notna().any():  # no segment big enough to test
         return T("segments_none")
     het = tests[tests["heterogeneous"]]
@@ -231,7 +242,7 @@ def segments_sentence(tests: pd.DataFrame, T, alpha: float = 0.05) -> str:
     return T("segments_differ", dimensions=_list(T).join(dimension_label(d, T) for d in het["dimension"]), alpha=alpha)
 
 
-def did_sentence(res, T, alpha: float = 0.05) -> str:
+def did_sentence(res: DiDResult, T: Messages, alpha: float = 0.05) -> str:
     pct = lambda v: ("+" if v >= 0 else "") + fmt_number(v, "pct", T.lang)  # noqa: E731
     trend = (
         T("did_no_pretrend")
@@ -253,7 +264,7 @@ def did_sentence(res, T, alpha: float = 0.05) -> str:
     return f"{trend} {effect}"
 
 
-def did_caveat(res, T) -> tuple[str, str] | None:
+def did_caveat(res: DiDResult, T: Messages) -> tuple[str, str] | None:
     """The banner (text, level) a DiD estimate needs: not parallel before the start, or not testable."""
     if not res.pretrend_tested:
         return T("did_no_pretrend"), "warning"
@@ -262,7 +273,7 @@ def did_caveat(res, T) -> tuple[str, str] | None:
     return None
 
 
-def sequential_sentence(table: pd.DataFrame, T, alpha: float = 0.05, unit: str = "pct") -> str:
+def sequential_sentence(table: pd.DataFrame, T: Messages, alpha: float = 0.05, unit: str = "pct") -> str:
     if table.empty:
         return T("seq_none")
     last = table.iloc[-1]
@@ -305,7 +316,15 @@ def _fmt(value, unit: str, T, diff: bool) -> str:
     return sign + (f"{abs(v):,.3f}" if abs(v) < 1_000 else fmt_number(abs(v), "number", T.lang, 1))
 
 
-def format_columns(frame: pd.DataFrame, T, units, *, values=(), diffs=(), pvalues=()) -> pd.DataFrame:
+def format_columns(
+    frame: pd.DataFrame,
+    T: Messages,
+    units: str | Sequence[str],
+    *,
+    values: Sequence[str] = (),
+    diffs: Sequence[str] = (),
+    pvalues: Sequence[str] = (),
+) -> pd.DataFrame:
     """A copy with figures written for readers, each in its metric's unit.
 
     ``units`` is one unit for every row or a per-row sequence (pct, cny, count, number): ``values``
@@ -314,29 +333,9 @@ def format_columns(frame: pd.DataFrame, T, units, *, values=(), diffs=(), pvalue
     out = frame.copy()
     per_row = [units] * len(out) if isinstance(units, str) else list(units)
     for c in values:
-        out[c] = [_fmt(v, u, T, False) for v, u in zip(out[c], per_row)]
+        out[c] = [_fmt(v, u, T, False) for v, u in zip(out[c], per_row, strict=True)]
     for c in diffs:
-        out[c] = [_fmt(v, u, T, True) for v, u in zip(out[c], per_row)]
+        out[c] = [_fmt(v, u, T, True) for v, u in zip(out[c], per_row, strict=True)]
     for c in pvalues:
         out[c] = [f"{float(v):.3g}" if isinstance(v, (int, float)) and math.isfinite(v) else "–" for v in out[c]]
     return out
-
-
-def error_text(err, T) -> str:
-    """Why the readout cannot be made, in the report's language when the error has a message code."""
-    code = getattr(err, "code", None)
-    if not code or f"err_{code}" not in T:
-        return str(err)
-    fields = dict(err.fields)
-    if "n" in fields:
-        fields["n"] = fmt_number(fields["n"], "count", T.lang)
-    if "end" in fields:
-        fields["end"] = fmt_date(fields["end"], T.lang)
-    text = T(f"err_{code}", **fields)
-    where = [T(k, name=v) for k, v in (("err_table", err.table), ("err_column", err.column)) if v]
-    if where:
-        text += T("err_where", where=_list(T).join(where))
-    examples = getattr(err, "examples", None)
-    if examples is not None and len(examples):
-        text += " " + T("err_examples", rows=examples.head(5).to_string(index=False))
-    return text

@@ -7,10 +7,16 @@ A caveat is ``(code, fields)``; its text is the catalogue entry ``note_<code>`` 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fanlib.present.i18n import Messages
+
 DOMAIN = "ab_campaign"
 
 
-def describe(codes, messages=None) -> str:
+def describe(codes: Iterable[tuple[str, dict]], messages: Messages | None = None) -> str:
     """'; '-joined texts of ``codes`` in the language of ``messages`` (English if None)."""
     from fanlib.present.i18n import messages as _messages
 
@@ -18,5 +24,5 @@ def describe(codes, messages=None) -> str:
     return "; ".join(T(f"note_{code}", **dict(fields)) for code, fields in codes)
 
 
-def note(code: str, **fields) -> tuple[str, dict]:
+def note(code: str, **fields: Any) -> tuple[str, dict]:
     return code, fields

@@ -5,11 +5,20 @@ Titles, axis labels and legends come from the report's messages (``T``); Chinese
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from fanlib.ab import narrative
 from fanlib.present import plotting
+
+if TYPE_CHECKING:
+    import datetime
+
+    from matplotlib.axes import Axes
+
+    from fanlib.present.i18n import Messages
 
 
 def _messages(T):
@@ -26,7 +35,9 @@ def _finite(frame: pd.DataFrame, *columns: str) -> np.ndarray:
     return ok
 
 
-def forest_lifts(lifts: pd.DataFrame, *, T=None, title: str | None = None, ax=None):
+def forest_lifts(
+    lifts: pd.DataFrame, *, T: Messages | None = None, title: str | None = None, ax: Axes | None = None
+) -> Axes | None:
     """Forest plot of every metric × variant's relative lift and its interval (None when none has one)."""
     T = _messages(T)
     frame = narrative.relabel(lifts, T)
@@ -50,7 +61,14 @@ def forest_lifts(lifts: pd.DataFrame, *, T=None, title: str | None = None, ax=No
     )
 
 
-def forest_segments(segments: pd.DataFrame, *, T=None, unit: str = "pct", title: str | None = None, ax=None):
+def forest_segments(
+    segments: pd.DataFrame,
+    *,
+    T: Messages | None = None,
+    unit: str = "pct",
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes | None:
     """Forest plot of the absolute lift in every segment of every dimension with an interval (None if none)."""
     T = _messages(T)
     frame = segments[_finite(segments, "estimate", "low", "high")].copy()
@@ -58,7 +76,7 @@ def forest_segments(segments: pd.DataFrame, *, T=None, unit: str = "pct", title:
         return None
     frame["row"] = [
         f"{narrative.dimension_label(d, T)} = {narrative.segment_label(s, T, d)}"
-        for d, s in zip(frame["dimension"], frame["segment"])
+        for d, s in zip(frame["dimension"], frame["segment"], strict=True)
     ]
     frame["sig"] = frame["p_adjusted"] < 0.05
     return plotting.forest(
@@ -76,7 +94,14 @@ def forest_segments(segments: pd.DataFrame, *, T=None, unit: str = "pct", title:
     )
 
 
-def sequential_chart(table: pd.DataFrame, *, T=None, percent: bool = True, title: str | None = None, ax=None):
+def sequential_chart(
+    table: pd.DataFrame,
+    *,
+    T: Messages | None = None,
+    percent: bool = True,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """Cumulative estimate over the looks, with the naive interval and the always-valid sequence."""
     T = _messages(T)
     ax = plotting._axes(ax, figsize=(10, 4.5))
@@ -96,7 +121,14 @@ def sequential_chart(table: pd.DataFrame, *, T=None, percent: bool = True, title
     return plotting._finish(ax, title or T("chart_sequential", metric=""), "", T("chart_seq_y"))
 
 
-def did_trends_chart(trend: pd.DataFrame, start, *, T=None, title: str | None = None, ax=None):
+def did_trends_chart(
+    trend: pd.DataFrame,
+    start: datetime.date | str,
+    *,
+    T: Messages | None = None,
+    title: str | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     """Mean log(weekly events per active fan) of treated and comparison communities, start marked."""
     T = _messages(T)
     ax = plotting._axes(ax, figsize=(10, 4.5))
@@ -115,7 +147,9 @@ def did_trends_chart(trend: pd.DataFrame, start, *, T=None, title: str | None = 
     return plotting._finish(ax, title or T("chart_did_trends"), "", T("chart_did_y"))
 
 
-def event_study_chart(study: pd.DataFrame, *, T=None, title: str | None = None, ax=None):
+def event_study_chart(
+    study: pd.DataFrame, *, T: Messages | None = None, title: str | None = None, ax: Axes | None = None
+) -> Axes:
     """Event-study coefficients by week relative to the start (week -1 is the reference)."""
     T = _messages(T)
     ax = plotting._axes(ax, figsize=(10, 4.5))

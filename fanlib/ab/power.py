@@ -7,7 +7,9 @@ Two-sided z-approximations (the large-sample regime experiments run in), equal t
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
+import pandas as pd
 from scipy import stats as _st
 
 
@@ -54,15 +56,14 @@ def mde_for(se_diff: float, alpha: float = 0.05, power: float = 0.8) -> float:
 def planner(
     sd: float,
     baseline: float,
-    mde_relatives=(0.01, 0.02, 0.05, 0.10),
+    mde_relatives: Sequence[float] = (0.01, 0.02, 0.05, 0.10),
     *,
     alpha: float = 0.05,
     power: float = 0.8,
     ratio: float = 1.0,
-):
+) -> pd.DataFrame:
     """Fans per variant a new experiment needs for each relative minimum effect, from a metric's
     control mean (``baseline``) and unit standard deviation ``sd`` (e.g. from this experiment)."""
-    import pandas as pd
 
     if not (math.isfinite(sd) and sd > 0 and math.isfinite(baseline) and baseline != 0):
         from fanlib.ab.errors import ABInputError
@@ -88,3 +89,37 @@ def planner(
             }
         )
     return pd.DataFrame(rows)
+
+
+def lift_power(
+    lifts: pd.DataFrame, variants: pd.DataFrame, control: str, *, mde_relative: float, alpha: float, power: float
+) -> pd.DataFrame:
+    """Per metric and variant of a readout: the power for a relative effect of ``mde_relative``, the effect
+    this experiment could detect, and the fans per arm a new experiment would need."""
+    prow = []
+    sd_of = {(v.metric, v.variant): v.sd for v in variants.itertuples()}
+    for r in lifts.itertuples():
+        mde_abs = mde_relative * abs(r.control_mean) if math.isfinite(r.control_mean) else math.nan
+        sd_c = sd_of[(r.metric, control)]
+        plan_n = (
+            sample_size_per_arm(sd_c, mde_abs, alpha=alpha, power=power)["control"]
+            if sd_c and math.isfinite(sd_c) and mde_abs and math.isfinite(mde_abs)
+            else math.nan
+        )
+        prow.append(
+            {
+                "metric": r.metric,
+                "label": r.label,
+                "variant": r.variant,
+                "mde_relative": mde_relative,
+                "mde_absolute": mde_abs,
+                "achieved_power": achieved_power(r.se, mde_abs, alpha),
+                "detectable_absolute": mde_for(r.se, alpha, power) if r.se else math.nan,
+                "detectable_relative": (
+                    mde_for(r.se, alpha, power) / abs(r.control_mean) if r.se and r.control_mean else math.nan
+                ),
+                "n_per_arm_needed": plan_n,
+                "n_per_arm": min(r.n_control, r.n_variant),
+            }
+        )
+    return pd.DataFrame(prow)

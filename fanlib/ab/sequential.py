@@ -13,23 +13,30 @@ at most α however often one looks; inverting it gives the confidence sequence
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats as _st
+
+if TYPE_CHECKING:
+    from fanlib.ab.metrics import Metric
+    from fanlib.data.fandata import FanData
 
 #: τ² as a multiple of the estimate's variance at the planned final look; about 8 gives the
 #: narrowest sequence there (it minimises (1 + 1/r)(log(1 + r) + 2 log(1/α)) at α = 0.05).
 TAU_RATIO = 8.0
 
 
-def halfwidth(var, tau2, alpha: float = 0.05):
+def halfwidth(var: float | np.ndarray, tau2: float, alpha: float = 0.05) -> np.ndarray:
     """Half-width of the always-valid interval for estimates with variance ``var``."""
     var = np.asarray(var, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.sqrt(var * (var + tau2) / tau2 * (np.log((var + tau2) / var) - 2 * np.log(alpha)))
 
 
-def msprt_p_value(estimate, var, tau2):
+def msprt_p_value(estimate: float | np.ndarray, var: float | np.ndarray, tau2: float) -> np.ndarray:
     """The mSPRT p-value 1/Λ at each look (not yet made monotone), for H0: Δ = 0."""
     estimate, var = np.asarray(estimate, dtype=float), np.asarray(var, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -72,10 +79,10 @@ def sequential_table(looks: pd.DataFrame, *, alpha: float = 0.05, tau2: float | 
 
 
 def sequential_readout(
-    fd,
+    fd: FanData,
     experiment_id: str,
-    metric,
-    looks,
+    metric: Metric,
+    looks: Iterable[Any],
     *,
     control: str,
     treatment: str,
@@ -108,7 +115,7 @@ def sequential_readout(
     return sequential_table(frame, alpha=alpha, tau2=tau2)
 
 
-def daily_looks(fd, experiment_id: str, window_days: int) -> pd.DatetimeIndex:
+def daily_looks(fd: FanData, experiment_id: str, window_days: int) -> pd.DatetimeIndex:
     """One look a day, from the day after the first assignment to the end of the last fan's outcome window,
     but not past the day after the data end."""
     a = fd.assignments.filter(fd.assignments.experiment_id == experiment_id)

@@ -77,7 +77,7 @@ def srm_check(counts: dict[str, int], planned: dict[str, float], alpha: float = 
     return SRMResult(
         counts={k: int(counts.get(k, 0)) for k in shares},
         planned=shares,
-        expected=dict(zip(shares, exp)),
+        expected=dict(zip(shares, exp, strict=True)),
         chi2=float(chi2),
         df=len(obs) - 1,
         p_value=float(p),

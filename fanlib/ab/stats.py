@@ -8,6 +8,7 @@ else -- means, variances, covariances, ratio-metric variances -- is derived here
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +28,7 @@ class Moments:
     sums: np.ndarray
     cross: np.ndarray
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "sums", np.asarray(self.sums, dtype=float).reshape(-1))
         object.__setattr__(self, "cross", np.asarray(self.cross, dtype=float).reshape(len(self.names), len(self.names)))
 
@@ -61,7 +62,7 @@ class Moments:
         return Moments(self.n + other.n, self.names, self.sums + other.sums, self.cross + other.cross)
 
     @classmethod
-    def from_arrays(cls, names, *columns) -> Moments:
+    def from_arrays(cls, names: Sequence[str], *columns: Sequence[float] | np.ndarray) -> Moments:
         """Moments of in-memory columns (for tests and small data)."""
         z = np.column_stack([np.asarray(c, dtype=float) for c in columns])
         return cls(len(z), tuple(names), z.sum(axis=0), z.T @ z)
@@ -186,7 +187,7 @@ class RatioStats:
         )
 
 
-def variant_stats(m: Moments, kind: str, column: str, denominator: str | None = None):
+def variant_stats(m: Moments, kind: str, column: str, denominator: str | None = None) -> SampleStats | RatioStats:
     """The per-variant statistics object for a metric kind."""
     if kind == "ratio":
         if denominator is None:

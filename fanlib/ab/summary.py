@@ -9,10 +9,17 @@ the last sequential look, the segment tests and the difference-in-differences es
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from fanlib.ab import narrative
 from fanlib.present.notebook import Summary
+
+if TYPE_CHECKING:
+    from fanlib.ab.comparison import Readout
+    from fanlib.ab.did import DiDResult
+    from fanlib.present.i18n import Messages
 
 __all__ = ["fill_summary", "did_summary"]
 
@@ -23,7 +30,7 @@ DECISION_GOOD = {"ship": True, "don't ship": False, "withheld": False}
 SEQUENTIAL_COLUMNS = ["look", "estimate", "naive_low", "naive_high", "cs_low", "cs_high", "always_valid_p"]
 
 
-def did_summary(res) -> dict:
+def did_summary(res: DiDResult) -> dict:
     """The difference-in-differences estimate (a ``did.fit_did`` result) for the summary."""
     return {
         "not_an_experiment": True,
@@ -40,12 +47,12 @@ def did_summary(res) -> dict:
 
 def fill_summary(
     summary: Summary,
-    T,
-    ro=None,
+    T: Messages,
+    ro: Readout | None = None,
     *,
     seg_tests: pd.DataFrame | None = None,
     seq_table: pd.DataFrame | None = None,
-    did_res=None,
+    did_res: DiDResult | None = None,
 ) -> Summary:
     """Add the readout ``ro`` (if any), its segment tests and last sequential look, and the DiD result (if any)
     to ``summary``; returns it."""
@@ -54,7 +61,9 @@ def fill_summary(
         summary["experiment"] = ro.summary()
         # the verdict sentences in the report's language (the overview report quotes them); English kept beside
         for entry, v in zip(
-            [summary["experiment"]["verdict"], *summary["experiment"]["verdicts"]], [ro.verdict, *ro.verdicts]
+            [summary["experiment"]["verdict"], *summary["experiment"]["verdicts"]],
+            [ro.verdict, *ro.verdicts],
+            strict=True,
         ):
             entry.update(
                 text_en=entry["text"],

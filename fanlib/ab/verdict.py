@@ -6,20 +6,23 @@ import math
 from dataclasses import dataclass, field
 
 from fanlib.ab.lifts import MIN_N_INTERVAL
+from fanlib.present.i18n import messages
+
+DOMAIN = "ab_campaign"
 
 SHIP, DONT_SHIP, INCONCLUSIVE, WITHHELD = "ship", "don't ship", "inconclusive", "withheld"
 
 
 def format_lift(value: float, low: float, high: float, unit: str, lang: str = "en") -> str:
-    """'+1.2 pp [0.8, 1.6]' ('+1.2 个百分点 [0.8, 1.6]' in Chinese), '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
+    """'+1.2 pp [0.8, 1.6]' (in the report's language), '+¥3.10 [1.20, 5.00]' or '+0.42 [0.10, 0.74]'."""
+    T = messages(DOMAIN, lang)
     if not math.isfinite(value):
-        return "不可估计" if lang == "zh" else "not estimable"
+        return T("not_estimable")
     if not (math.isfinite(low) and math.isfinite(high)):  # e.g. one fan per variant: the difference, no interval
         point = format_lift(value, value, value, unit, lang).split(" [")[0]
-        return point + ("（无区间）" if lang == "zh" else " (no interval)")
+        return point + T("lift_no_interval")
     if unit == "pct":
-        pp = "个百分点" if lang == "zh" else "pp"
-        return f"{value * 100:+.1f} {pp} [{low * 100:.1f}, {high * 100:.1f}]"
+        return f"{value * 100:+.1f} {T('unit_pp')} [{low * 100:.1f}, {high * 100:.1f}]"
     if unit == "cny":
         sign = "+" if value >= 0 else "-"
         return f"{sign}¥{abs(value):.2f} [{low:.2f}, {high:.2f}]"
@@ -51,9 +54,9 @@ def decide(
     ``primary`` and each secondary are dicts with keys name, estimate, low, high, p_adjusted, unit,
     higher_is_better, and optionally se and n_min (the smaller variant's fans). Rules: SRM -> withheld;
     fewer than two fans in a variant -> inconclusive (no interval, no test); a violated guardrail ->
-    don't ship; the primary significantly better (adjusted p < alpha) with every guardrail fine -> ship; significantly worse
-    -> don't ship; a guardrail at risk -> inconclusive; not significant -> inconclusive, or don't ship
-    when the interval rules out the minimum effect worth having (``mde``, absolute).
+    don't ship; the primary significantly better (adjusted p < alpha) with every guardrail fine -> ship;
+    significantly worse -> don't ship; a guardrail at risk -> inconclusive; not significant -> inconclusive,
+    or don't ship when the interval rules out the minimum effect worth having (``mde``, absolute).
     """
     shown = [primary, *secondaries]
     lifts = ", ".join(f"{m['name']} {format_lift(m['estimate'], m['low'], m['high'], m['unit'])}" for m in shown)

@@ -43,12 +43,11 @@ import ibis.expr.types as ir
 from fanlib.data import contract
 from fanlib.data.columns import DECIMAL_KEY, TablePlan, decimal_marks, plan
 from fanlib.data.columns import IBIS_TYPES  # noqa: F401 - re-exported: the contract's ibis types
+from fanlib.data.engine import DUCKDB_MEMORY_LIMIT, duckdb_memory_limit  # noqa: F401 - re-exported
 from fanlib.data.sources import (  # noqa: F401 - the loaders' public names, re-exported
     CSV_MAX_LINE_BYTES,
-    DUCKDB_MEMORY_LIMIT,
     SourceError,
     detect_encoding,
-    duckdb_memory_limit,
     open_source,
     transcode_to_utf8,
 )

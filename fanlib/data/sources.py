@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import datetime as _dt
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from fanlib.data import contract
+from fanlib.data.engine import limit_memory
 from fanlib.errors import InputError
 from fanlib.paths import is_url, resolve
 
@@ -32,8 +32,6 @@ _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
 _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _CHUNK = 8 << 20  # bytes per read when sniffing or transcoding CSV files
-#: DuckDB memory per connection; two parallel reports on a million fans stay within 8 GB.
-DUCKDB_MEMORY_LIMIT = "2.5GB"
 #: The longest CSV line (a record, quoted line breaks included) that loads. DuckDB's own limit, 2 MB,
 #: refuses long comments and posts; a larger limit costs memory only when such a line occurs.
 CSV_MAX_LINE_BYTES = 256 << 20
@@ -146,7 +144,7 @@ def _table_files(folder: Path) -> dict[str, list[Path]]:
 def _new_scratch_duckdb():
     tmpdir = tempfile.mkdtemp(prefix="fanlib-")
     con = ibis.duckdb.connect(str(Path(tmpdir) / "loaded.duckdb"))
-    _limit_memory(con, str(Path(tmpdir) / "spill"))
+    limit_memory(con, str(Path(tmpdir) / "spill"))
     return con, tmpdir
 
 
@@ -324,20 +322,8 @@ def _load_duckdb(path: Path) -> _Loaded:
     except Exception as e:
         raise SourceError(f"{path}: cannot open the DuckDB file read-only ({e})") from e
     spill = tempfile.mkdtemp(prefix="fanlib-spill-")
-    _limit_memory(con, spill)
+    limit_memory(con, spill)
     return _Loaded(con, _contract_tables(con), f"DuckDB file {path} (read-only)", spill)
-
-
-def duckdb_memory_limit() -> str:
-    """DuckDB's memory cap per connection: ``FANLIB_DUCKDB_MEMORY_LIMIT`` or ``DUCKDB_MEMORY_LIMIT``."""
-    return os.environ.get("FANLIB_DUCKDB_MEMORY_LIMIT") or DUCKDB_MEMORY_LIMIT
-
-
-def _limit_memory(con, spill_dir: str) -> None:
-    """Cap DuckDB's memory and let it spill to ``spill_dir`` beyond the cap. DuckDB's own default, 80% of
-    RAM for every connection, lets two reports running side by side claim more than the machine has."""
-    con.raw_sql(f"SET memory_limit = {_sql_str(duckdb_memory_limit())}")
-    con.raw_sql(f"SET temp_directory = {_sql_str(spill_dir)}")
 
 
 def _list_tables(con) -> list[str]:

@@ -62,7 +62,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "fans",
         "data_overview:hl_fans",
-        "fanlib.data_overview.overview:table_summary",
+        "fanlib.data_overview.queries:table_summary",
         "count",
         None,
         ("00_data_overview:headline.fans",),
@@ -70,7 +70,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "events",
         "data_overview:hl_events",
-        "fanlib.data_overview.overview:table_summary",
+        "fanlib.data_overview.queries:table_summary",
         "count",
         None,
         ("00_data_overview:headline.events",),
@@ -78,7 +78,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "orders",
         "data_overview:hl_orders",
-        "fanlib.data_overview.overview:table_summary",
+        "fanlib.data_overview.queries:table_summary",
         "count",
         None,
         ("00_data_overview:headline.orders",),
@@ -319,7 +319,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "programme_month",
         "executive:hl_month",
-        "fanlib.executive.overview:Targets.programme_month",
+        "fanlib.executive.targets:Targets.programme_month",
         "count",
         None,
         ("05_overview:headline.programme_month",),
@@ -327,7 +327,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "kpis_on_track",
         "executive:hl_on_track",
-        "fanlib.executive.overview:kpi_board",
+        "fanlib.executive.board:kpi_board",
         "count",
         True,
         ("05_overview:headline.kpis_on_track",),
@@ -335,7 +335,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "kpi_warnings",
         "executive:hl_warnings",
-        "fanlib.executive.early_warning:scan",
+        "fanlib.executive.stats:scan",
         "count",
         False,
         ("05_overview:headline.kpi_warnings",),
@@ -343,7 +343,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "attention_items",
         "executive:hl_attention",
-        "fanlib.executive.overview:key_findings",
+        "fanlib.executive.findings:key_findings",
         "count",
         False,
         ("05_overview:headline.attention_items",),
@@ -351,7 +351,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "daily_active_fans",
         "executive:kpi_active_fans",
-        "fanlib.executive.early_warning:daily_kpis",
+        "fanlib.executive.queries:daily_kpis",
         "count",
         True,
         ("05_overview:warnings.active_fans",),
@@ -359,7 +359,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "daily_events",
         "executive:kpi_events",
-        "fanlib.executive.early_warning:daily_kpis",
+        "fanlib.executive.queries:daily_kpis",
         "count",
         True,
         ("05_overview:warnings.events",),
@@ -367,7 +367,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "daily_orders",
         "executive:kpi_orders",
-        "fanlib.executive.early_warning:daily_kpis",
+        "fanlib.executive.queries:daily_kpis",
         "count",
         True,
         ("05_overview:warnings.orders",),
@@ -375,7 +375,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "daily_gmv",
         "executive:kpi_gmv",
-        "fanlib.executive.early_warning:daily_kpis",
+        "fanlib.executive.queries:daily_kpis",
         "cny",
         True,
         ("05_overview:warnings.gmv",),
@@ -383,7 +383,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "daily_new_members",
         "executive:kpi_new_members",
-        "fanlib.executive.early_warning:daily_kpis",
+        "fanlib.executive.queries:daily_kpis",
         "count",
         True,
         ("05_overview:warnings.new_members",),

@@ -1,20 +1,30 @@
-"""Fan profiling and community health: portraits, RFM, fan classes, layers, behaviour segments,
-early identification of high-value fans and the community KPIs.
+"""Fan profiling and community health (report ``01_fan_profiling``): who the fans are, how valuable
+they are, and how healthy the communities are against the planning documents' targets.
+
+Portraits, RFM, fan classes, layers, behaviour segments, early identification of high-value fans and
+the community KPIs. The notebook calls :func:`analyse` and shows its :class:`ProfilingResult`.
 
 Every per-fan feature and KPI is computed in the engine (ibis); only small results reach pandas.
-Each module's docstring gives its definitions and rules.
+The engine-side modules: ``features``, ``portraits``, ``profile``, ``tiers``, ``rfm``, ``layers``,
+``kpis``, ``content``; the models and statistics on small frames: ``segments``, ``early_value``,
+``stats``; then ``benchmarks`` (KPIs against the targets), ``narrative``, ``plots``, ``summary``, ``export``
+and ``errors``. Each module's docstring gives its definitions and rules.
 """
 
+from fanlib.profiling import narrative, plots
+from fanlib.profiling.benchmarks import BENCHMARKS, biggest_gaps, scorecard
 from fanlib.profiling.early_value import EarlyValueModel, early_features
+from fanlib.profiling.errors import ProfilingDataError, ProfilingRulesError
 from fanlib.profiling.features import fan_features
-from fanlib.profiling.kpis import BENCHMARKS, CommunityKPIs, biggest_gaps, community_kpis, kpi_trend, scorecard
+from fanlib.profiling.kpis import CommunityKPIs, community_kpis, kpi_trend
 from fanlib.profiling.layers import LAYER_TARGETS, LayerRules, layer_shares, layer_transitions
 from fanlib.profiling.profile import FanProfile, fan_profile, tier_shares
+from fanlib.profiling.report import TREND_CHARTS, ProfilingResult, analyse
 from fanlib.profiling.rfm import rfm_scores, segment_value
 from fanlib.profiling.segments import BehaviourSegments, segment_inputs
 from fanlib.profiling.summary import profiling_summary
 from fanlib.profiling.tiers import TierRules
-from fanlib.profiling.window import ProfilingDataError, resolve_as_of
+from fanlib.profiling.window import resolve_as_of
 
 __all__ = [
     "BENCHMARKS",
@@ -25,7 +35,11 @@ __all__ = [
     "LAYER_TARGETS",
     "LayerRules",
     "ProfilingDataError",
+    "ProfilingResult",
+    "ProfilingRulesError",
+    "TREND_CHARTS",
     "TierRules",
+    "analyse",
     "biggest_gaps",
     "community_kpis",
     "early_features",
@@ -34,6 +48,8 @@ __all__ = [
     "kpi_trend",
     "layer_shares",
     "layer_transitions",
+    "narrative",
+    "plots",
     "profiling_summary",
     "resolve_as_of",
     "rfm_scores",

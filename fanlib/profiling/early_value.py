@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import numpy as np
@@ -24,14 +25,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve, precision_score, recall_score, roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
+from fanlib.data.asof import to_date
 from fanlib.data.contract import CHANNELS
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.features import INTERACTION_TYPES
-from fanlib.profiling.window import Note, ProfilingDataError, to_date
+from fanlib.profiling.window import Note
 
 EARLY_COLUMNS = ("events", "active_days", "interactions", "shares", "speaking", "checkins", "orders", "spend")
 
 
-def early_features(fd, as_of, early_days: int = 14, horizon_days: int = 60) -> ibis.Table:
+def early_features(fd: Any, as_of: Any, early_days: int = 14, horizon_days: int = 60) -> ibis.Table:
     """Per fan who joined ≥ horizon_days before as_of: first-``early_days`` activity and the ``horizon`` spend."""
     end = dt.datetime.combine(to_date(as_of) + dt.timedelta(days=1), dt.time())
     cutoff = ibis.literal(end - dt.timedelta(days=horizon_days), type="timestamp")

@@ -9,11 +9,13 @@ openpyxl or ``pandas.read_excel`` it holds the same values as the CSV.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from fanlib.io import atomic_target
 from fanlib.present.xlsx import MAX_ROWS, write_xlsx
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.profile import EXPORT_COLUMNS, FanProfile
 from fanlib.profiling.tiers import TIERS
 
@@ -21,7 +23,7 @@ from fanlib.profiling.tiers import TIERS
 EXCEL_MAX_ROWS = MAX_ROWS - 1
 
 
-def fan_export_frame(fd, profile: FanProfile, segments: pd.DataFrame | None = None) -> pd.DataFrame:
+def fan_export_frame(fd: Any, profile: FanProfile, segments: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per fan (the export itself, so one row per fan is the intended size)."""
     t = profile.table.select(*EXPORT_COLUMNS).order_by(["tier", "fan_id"])
     df = fd.execute(t, label="profiling:export")
@@ -42,7 +44,7 @@ def _atomic(path: Path, write) -> Path:
 
 
 def export_fans(
-    df: pd.DataFrame, output_dir, stem: str = "01_fan_profiling_fans", T=None, created=None
+    df: pd.DataFrame, output_dir: str | Path, stem: str = "01_fan_profiling_fans", T: Any = None, created: Any = None
 ) -> dict[str, Path]:
     """Write ``<stem>.csv`` and ``<stem>.xlsx`` (a sheet per fan class, named in the language of ``T``,
     Chinese when omitted) into ``output_dir``. Column names stay codes: CRM imports map them.
@@ -59,7 +61,7 @@ def export_fans(
     for tier in TIERS:
         part = df[df.tier == tier]
         if len(part) > EXCEL_MAX_ROWS:
-            raise ValueError(
+            raise ProfilingDataError(
                 f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; use the CSV export"
             )
         parts.append((T(f"tier_{tier}")[:31], part))

@@ -7,6 +7,8 @@ analysis day. RFM, fan classes, layers and behaviour segments all read this tabl
 
 from __future__ import annotations
 
+from typing import Any
+
 import ibis
 
 from fanlib.profiling.window import Window, days_between, window
@@ -25,22 +27,23 @@ def _count_if(cond):
     return cond.ifelse(1, 0).sum()
 
 
-def fan_features(fd, as_of, window_days: int = 90) -> ibis.Table:
+def fan_features(fd: Any, as_of: Any, window_days: int = 90) -> ibis.Table:
     """The per-fan feature table over the ``window_days`` ending on ``as_of`` (an ibis expression).
 
     Columns: fan_id, channel, community_id, join_time, tenure_days, observed_days (days of the
-    window the fan was a member), present_days (from joining or the window start to the last event or order
-    in the window; 0 without either), active_span_days (first to last event in the window), events, active_days, interactions, browsing, shares, clicks, ugc_posts,
-    messages, speaking, checkins, interaction_share (interactions ÷ (interactions + browsing)),
-    interactions_per_30d, interactions_per_present_30d and orders_per_present_30d (per 30 days of presence,
-    at least 7), active_day_share, days_since_event, orders, spend, days_since_order (NULL for fans without an order in the window), orders_total,
-    spend_total (lifetime up to as_of). Fans with no events or orders get zeros, not NULLs.
+    window the fan was a member), present_days (from joining or the window start to the last event or
+    order in the window; 0 without either), active_span_days (first to last event in the window), events,
+    active_days, interactions, browsing, shares, clicks, ugc_posts, messages, speaking, checkins,
+    interaction_share (interactions ÷ (interactions + browsing)), interactions_per_30d,
+    interactions_per_present_30d and orders_per_present_30d (per 30 days of presence, at least 7),
+    active_day_share, days_since_event, orders, spend, days_since_order (NULL for fans without an order in
+    the window), orders_total, spend_total (lifetime up to as_of). Fans with no events or orders get zeros, not NULLs.
     """
     w = window(as_of, window_days)
     return features_for_window(fd, w)
 
 
-def features_for_window(fd, w: Window) -> ibis.Table:
+def features_for_window(fd: Any, w: Window) -> ibis.Table:
     start, end = w.lit_start(), w.lit_end()
     fans = fd.fans.filter(fd.fans.join_time < end)
     ev = fd.events.filter((fd.events.event_time >= start) & (fd.events.event_time < end))

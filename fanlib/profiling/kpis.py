@@ -19,32 +19,28 @@ Definitions:
 * funnel: members who viewed → of them, who clicked → of them, who ordered, all in the window;
 * touch-to-purchase steps: per order in the window, 1 + the fan's events in the
   ``touch_lookback_days`` before it (and after their previous order); the mean over orders;
-* content performance per content type: distinct items, interactions, shares and attributed orders
-  per item (an order is attributed to the fan's last click within 24 hours before it);
-* publishing hours: interactions (likes, comments, shares, messages, UGC) by weekday and hour of day.
+* content performance and publishing hours: :mod:`fanlib.profiling.content`; the scorecard against
+  the planning documents' figures: :mod:`fanlib.profiling.benchmarks`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import numpy as np
 import pandas as pd
 
-from fanlib.metrics import METRICS
-from fanlib.metrics import name as metric_name
-from fanlib.profiling.features import INTERACTION_TYPES, SPEAKING_TYPES
-from fanlib.profiling.window import Note, ProfilingDataError, Window, days_between, require_events, window
+from fanlib.data.asof import to_date
+from fanlib.profiling.benchmarks import BENCHMARKS, scorecard
+from fanlib.profiling.content import content_performance, publishing_hours
+from fanlib.profiling.errors import ProfilingDataError
+from fanlib.profiling.features import SPEAKING_TYPES
+from fanlib.profiling.window import Note, Window, days_between, require_events, window
 
-#: KPI → (unit, today's figure or None, target or None, higher is better), in scorecard order: the
-#: scorecard KPIs of the catalogue (fanlib.metrics), which holds the planning documents' figures.
-BENCHMARKS: dict[str, tuple[str, float | None, float | None, bool]] = {
-    m.key: (m.unit, m.benchmark, m.target, bool(m.higher_is_better))
-    for m in METRICS
-    if f"01_fan_profiling:kpis.{m.key}" in m.sources
-}
 RETENTION_DAYS = (7, 30, 90)
 
 
@@ -75,7 +71,7 @@ def _scoped_events(fd, w: Window, by: str | None, start: dt.datetime | None = No
     return ev.mutate(group=ibis.literal("all"))
 
 
-def activity_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
+def activity_kpis(fd: Any, w: Window, by: str | None = None) -> pd.DataFrame:
     """Members, daily active rate, DAU/WAU/MAU, stickiness, speaking rate, UGC share and messages per group."""
     members = _members_by_day(fd, w, by)
     early = min(w.start, w.end - dt.timedelta(days=30))
@@ -124,7 +120,9 @@ def activity_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
     return out.reset_index()
 
 
-def retention_kpis(fd, w: Window, by: str | None = None, days=RETENTION_DAYS, span_days: int = 7) -> pd.DataFrame:
+def retention_kpis(
+    fd: Any, w: Window, by: str | None = None, days: Sequence[int] = RETENTION_DAYS, span_days: int = 7
+) -> pd.DataFrame:
     """Cohort size and retention at each N in ``days`` per group (see the module docstring)."""
     fans = fd.fans.select("fan_id", "join_time", group=_group(fd.fans, by))
     ev = fd.events.filter(fd.events.event_time < w.lit_end())
@@ -154,7 +152,7 @@ def retention_kpis(fd, w: Window, by: str | None = None, days=RETENTION_DAYS, sp
     return out.reset_index()
 
 
-def value_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
+def value_kpis(fd: Any, w: Window, by: str | None = None) -> pd.DataFrame:
     """Buyers, repurchase rate, median repurchase interval, GMV, AOV and the view → click → order funnel."""
     fans = fd.fans.select("fan_id", group=_group(fd.fans, by))
     od = fd.orders.filter(fd.orders.order_time < w.lit_end())
@@ -204,7 +202,7 @@ def value_kpis(fd, w: Window, by: str | None = None) -> pd.DataFrame:
     return out.reset_index()
 
 
-def touch_steps(fd, w: Window, lookback_days: int = 7) -> dict:
+def touch_steps(fd: Any, w: Window, lookback_days: int = 7) -> dict:
     """Mean and median touches to purchase over orders in the window (1 + events before each order)."""
     od = fd.orders.filter(fd.orders.order_time < w.lit_end())
     od = od.mutate(
@@ -231,78 +229,6 @@ def touch_steps(fd, w: Window, lookback_days: int = 7) -> dict:
     }
 
 
-def content_performance(fd, w: Window, attribution_hours: int = 24) -> pd.DataFrame:
-    """Per content type: items, views, interactions, shares and attributed orders, per item."""
-    ev = fd.events.filter(
-        (fd.events.event_time >= w.lit_start())
-        & (fd.events.event_time < w.lit_end())
-        & fd.events.content_type.notnull()
-    )
-    et = ev.event_type
-    per = fd.execute(
-        ev.group_by("content_type").aggregate(
-            items=ev.content_id.nunique(),
-            views=(et == "view").ifelse(1, 0).sum(),
-            interactions=et.isin(INTERACTION_TYPES).ifelse(1, 0).sum(),
-            shares=(et == "share").ifelse(1, 0).sum(),
-        )
-    ).set_index("content_type")
-    od = fd.orders.filter((fd.orders.order_time >= w.lit_start()) & (fd.orders.order_time < w.lit_end()))
-    clicks = fd.events.filter(
-        (fd.events.event_type == "click") & fd.events.content_type.notnull() & (fd.events.event_time < w.lit_end())
-    )
-    j = od.join(
-        clicks,
-        [
-            od.fan_id == clicks.fan_id,
-            clicks.event_time <= od.order_time,
-            clicks.event_time > od.order_time - ibis.interval(hours=attribution_hours),
-        ],
-    )
-    j = j.select(od.order_id, clicks.event_time, clicks.content_type, clicks.content_id)
-    j = j.mutate(
-        rn=ibis.row_number().over(ibis.window(group_by=j.order_id, order_by=[ibis.desc(j.event_time), j.content_id]))
-    )
-    last = j.filter(j.rn == 0)
-    conv = fd.execute(last.group_by("content_type").aggregate(orders=last.count())).set_index("content_type")
-    out = per.join(conv, how="outer").fillna(0)
-    for c in ("items", "views", "interactions", "shares", "orders"):
-        out[c] = out[c].astype(int)
-    items = out["items"].where(out["items"] > 0)
-    out["interactions_per_item"] = out.interactions / items
-    out["shares_per_item"] = out.shares / items
-    out["orders_per_item"] = out.orders / items
-    out.index.name = "content_type"
-    return out.reset_index().sort_values("interactions_per_item", ascending=False, ignore_index=True)
-
-
-def publishing_hours(fd, w: Window) -> pd.DataFrame:
-    """Interactions by weekday (0 = Monday) and hour of day in the window."""
-    ev = fd.events.filter(
-        (fd.events.event_time >= w.lit_start())
-        & (fd.events.event_time < w.lit_end())
-        & fd.events.event_type.isin(INTERACTION_TYPES)
-    )
-    df = fd.execute(
-        ev.group_by(weekday=ev.event_time.day_of_week.index(), hour=ev.event_time.hour()).aggregate(
-            interactions=ev.count()
-        )
-    )
-    df = df.astype({"weekday": "int64", "hour": "int64"})
-    full = pd.MultiIndex.from_product([range(7), range(24)], names=["weekday", "hour"])
-    return df.set_index(["weekday", "hour"]).reindex(full, fill_value=0).reset_index()
-
-
-def best_hours(hours: pd.DataFrame, n: int = 3) -> pd.DataFrame:
-    """The ``n`` hours of day with the most interactions, with their share of all interactions."""
-    by_hour = hours.groupby("hour").interactions.sum()
-    total = by_hour.sum()
-    top = by_hour.sort_values(ascending=False, kind="stable").head(n)
-    return pd.DataFrame(
-        {"hour": top.index, "interactions": top.values, "share": top.values / total if total else np.nan}
-    )
-
-
 @dataclass
 class CommunityKPIs:
     """All KPIs for one window: overall, by community, by channel, plus tables and notes."""
@@ -316,7 +242,7 @@ class CommunityKPIs:
     funnel: pd.DataFrame
     notes: list[str] = field(default_factory=list)
 
-    def scorecard(self, T=None) -> pd.DataFrame:
+    def scorecard(self, T: Any = None) -> pd.DataFrame:
         """One row per KPI: value, today's figure, target, good/bad and the relative gap to target."""
         return scorecard(self.overall, T)
 
@@ -348,7 +274,7 @@ def _grouped(fd, w: Window, by: str, span_days: int) -> pd.DataFrame:
 
 
 def community_kpis(
-    fd, as_of, window_days: int = 30, *, retention_span_days: int = 7, touch_lookback_days: int = 7
+    fd: Any, as_of: Any, window_days: int = 30, *, retention_span_days: int = 7, touch_lookback_days: int = 7
 ) -> CommunityKPIs:
     """Every community KPI over the window, overall, by community and by channel."""
     w = window(as_of, window_days)
@@ -421,65 +347,8 @@ def _check_communities(fd, w: Window, by_comm: pd.DataFrame) -> tuple[pd.DataFra
     return by_comm[by_comm.members > 0].reset_index(drop=True), notes
 
 
-def scorecard(overall: dict, T=None) -> pd.DataFrame:
-    """KPI values against today's figure and the target, with a good/bad flag and the relative gap.
-
-    ``label`` is in the language of ``T`` (the fan_profiling :class:`fanlib.present.i18n.Messages`; Chinese if omitted).
-    """
-    from fanlib.present.i18n import messages
-
-    T = T or messages("fan_profiling")
-    rows = []
-    for key, (unit, today, target, hib) in BENCHMARKS.items():
-        label = metric_name(key, T.lang)
-        v = overall.get(key)
-        v = None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
-        good = None
-        gap = None
-        if v is not None and target is not None:
-            good = v >= target if hib else v <= target
-            gap = (v - target) / target if hib else (target - v) / target
-        rows.append(
-            {
-                "kpi": key,
-                "label": label,
-                "unit": unit,
-                "value": v,
-                "today": today,
-                "target": target,
-                "higher_is_better": hib,
-                "good": good,
-                "relative_gap": gap,
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def biggest_gaps(card: pd.DataFrame, n: int = 3, T=None) -> list[str]:
-    """The ``n`` KPIs furthest short of their targets (largest relative shortfall first), in plain words in
-    the language of ``T`` (Chinese if omitted); empty when every KPI with a target meets it."""
-    from fanlib.present.i18n import fmt_number, messages
-
-    T = T or messages("fan_profiling")
-    short = card[(card.good == False) & card.relative_gap.notna()].sort_values("relative_gap")  # noqa: E712
-    out = []
-    for _, r in short.head(n).iterrows():
-        out.append(
-            T(
-                "gap_sentence_low" if r.higher_is_better else "gap_sentence_high",
-                label=r.label,
-                value=fmt_number(r.value, r.unit, T.lang),
-                target=fmt_number(r.target, r.unit, T.lang),
-                gap=fmt_number(abs(r.relative_gap), "pct", T.lang, 0),
-            )
-        )
-    return out
-
-
-def kpi_trend(fd, as_of, months: int = 12) -> pd.DataFrame:
+def kpi_trend(fd: Any, as_of: Any, months: int = 12) -> pd.DataFrame:
     """Monthly daily active rate, speaking rate, messages per 1,000 members per day and UGC share."""
-    from fanlib.profiling.window import to_date
-
     end_day = to_date(as_of)
     first = (pd.Timestamp(end_day).to_period("M") - (months - 1)).to_timestamp().date()
     w = Window(dt.datetime.combine(first, dt.time()), dt.datetime.combine(end_day + dt.timedelta(days=1), dt.time()))
@@ -514,3 +383,16 @@ def kpi_trend(fd, as_of, months: int = 12) -> pd.DataFrame:
     content = g.ugc_posts + g.brand_items
     g["ugc_share"] = g.ugc_posts / content.where(content > 0)
     return g.reset_index()[["month", "members", "dau_rate", "speaking_rate", "messages_per_1k_day", "ugc_share"]]
+
+
+#: BENCHMARKS is read here by older callers; its home is fanlib.profiling.benchmarks.
+__all__ = [
+    "BENCHMARKS",
+    "CommunityKPIs",
+    "activity_kpis",
+    "community_kpis",
+    "kpi_trend",
+    "retention_kpis",
+    "touch_steps",
+    "value_kpis",
+]

@@ -23,13 +23,17 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import ibis
 import pandas as pd
 
+from fanlib.data.asof import to_date
+from fanlib.profiling.errors import ProfilingRulesError
 from fanlib.profiling.features import features_for_window
-from fanlib.profiling.stats import wilson_interval
+from fanlib.profiling.stats import PROFILING_Z
 from fanlib.profiling.window import Note, window
+from fanlib.stats.intervals import wilson_interval
 
 LAYERS = ("core", "active", "potential", "silent")
 #: Fans outside the four layers: no event in the window, or too little presence to judge.
@@ -59,7 +63,7 @@ def assign_layers(features: ibis.Table, rules: LayerRules = LayerRules()) -> ibi
     """Add the ``layer`` column to a feature table built over ``rules.window_days``."""
     t = features
     if rules.min_present_days > rules.window_days:
-        raise ValueError(
+        raise ProfilingRulesError(
             f"min_present_days ({rules.min_present_days}) is longer than the layer window "
             f"({rules.window_days} days): no fan could be rated"
         )
@@ -77,7 +81,7 @@ def assign_layers(features: ibis.Table, rules: LayerRules = LayerRules()) -> ibi
     )
 
 
-def fan_layers(fd, as_of, rules: LayerRules = LayerRules()) -> ibis.Table:
+def fan_layers(fd: Any, as_of: Any, rules: LayerRules = LayerRules()) -> ibis.Table:
     """fan_id and layer of every fan who had joined by ``as_of`` (an ibis expression)."""
     f = features_for_window(fd, window(as_of, rules.window_days))
     return assign_layers(f, rules).select("fan_id", "layer")
@@ -94,10 +98,10 @@ class LayerShares:
 
     @property
     def shares(self) -> dict[str, float]:
-        return dict(zip(self.table.layer, self.table.share))
+        return dict(zip(self.table.layer, self.table.share, strict=True))
 
 
-def layer_shares(fd, layered: ibis.Table, z: float = 1.96) -> LayerShares:
+def layer_shares(fd: Any, layered: ibis.Table, z: float = PROFILING_Z) -> LayerShares:
     """Counts, shares with Wilson intervals and gaps to the targets, per layer."""
     df = fd.execute(layered.group_by("layer").aggregate(fans=layered.count()))
     every = df.set_index("layer").fans
@@ -145,11 +149,11 @@ class LayerTransitions:
         """Share of fans present in both periods who stayed in the same layer."""
         sub = self.counts.loc[[r for r in LAYERS if r in self.counts.index], list(LAYERS)]
         total = sub.to_numpy().sum()
-        return float(sum(sub.loc[l, l] for l in sub.index) / total) if total else None
+        return float(sum(sub.loc[layer, layer] for layer in sub.index) / total) if total else None
 
     def summary(self) -> pd.DataFrame:
         """Per previous layer: fans, share that moved up, stayed, moved down (in the four layers) or lapsed."""
-        rank = {l: i for i, l in enumerate(LAYERS)}
+        rank = {layer: i for i, layer in enumerate(LAYERS)}
         rows = []
         for prev in [r for r in LAYERS if r in self.counts.index]:
             row = self.counts.loc[prev]
@@ -169,13 +173,13 @@ class LayerTransitions:
         return pd.DataFrame(rows)
 
 
-def layer_transitions(fd, as_of, rules: LayerRules = LayerRules(), period_days: int | None = None) -> LayerTransitions:
+def layer_transitions(
+    fd: Any, as_of: Any, rules: LayerRules = LayerRules(), period_days: int | None = None
+) -> LayerTransitions:
     """The transition matrix between the layers at ``as_of - period_days`` and at ``as_of``.
 
     ``period_days`` defaults to the layer window (a quarter), so the two assessments do not overlap.
     """
-    from fanlib.profiling.window import to_date
-
     current = to_date(as_of)
     previous = current - dt.timedelta(days=int(period_days or rules.window_days))
     now = fan_layers(fd, current, rules)

@@ -5,10 +5,13 @@ Every function takes ``T``, the ``fan_profiling`` :class:`fanlib.present.i18n.Me
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from fanlib.metrics import CATALOGUE
 from fanlib.present.i18n import fmt_date, fmt_number, fmt_period
+from fanlib.profiling.benchmarks import biggest_gaps
 from fanlib.profiling.layers import LAYERS, LayerShares, LayerTransitions
 
 #: The planning documents' figure: high-value users give this share of community GMV (kept in the KPI catalogue).
@@ -19,7 +22,7 @@ def _pct(v, T, digits: int = 1) -> str:
     return fmt_number(v, "pct", T.lang, digits)
 
 
-def tier_finding(tiers: pd.DataFrame, T) -> str:
+def tier_finding(tiers: pd.DataFrame, T: Any) -> str:
     hv = tiers.set_index("tier").loc["high_value"]
     if hv.gmv_share is None or pd.isna(hv.gmv_share):
         return T("finding_tiers_none")
@@ -31,12 +34,12 @@ def tier_finding(tiers: pd.DataFrame, T) -> str:
     )
 
 
-def layer_finding(shares: LayerShares, T) -> str:
+def layer_finding(shares: LayerShares, T: Any) -> str:
     t = shares.table.dropna(subset=["share"])
     if t.empty:
         return T("finding_layers_none")
     worst = t.loc[t.gap.abs().idxmax()]
-    sep = "；" if T.lang == "zh" else "; "
+    sep = T("finding_sep")
     parts = sep.join(
         T("finding_layer_part", name=T(f"layer_{r.layer}"), share=_pct(r.share, T), target=_pct(r.target, T, 0))
         for r in t.itertuples()
@@ -50,9 +53,9 @@ def layer_finding(shares: LayerShares, T) -> str:
     )
 
 
-def transition_finding(tr: LayerTransitions, T) -> str:
+def transition_finding(tr: LayerTransitions, T: Any) -> str:
     s = tr.summary().set_index("previous")
-    sep = "；" if T.lang == "zh" else "; "
+    sep = T("finding_sep")
     bits = [
         T(
             "finding_transition_part",
@@ -74,14 +77,14 @@ def transition_finding(tr: LayerTransitions, T) -> str:
     )
 
 
-def segment_finding(model, T) -> str:
+def segment_finding(model: Any, T: Any) -> str:
     text = T(
         "finding_segments", k=model.k_, silhouette=f"{model.scores_.silhouette.max():.2f}", ari=f"{model.ari_mean_:.2f}"
     )
     return text if model.ari_mean_ >= 0.8 else f"{text} {T('finding_segments_unstable')}"
 
 
-def early_value_finding(m: dict, T) -> str:
+def early_value_finding(m: dict, T: Any) -> str:
     return T(
         "finding_early",
         early=m["early_days"],
@@ -93,3 +96,20 @@ def early_value_finding(m: dict, T) -> str:
         base=_pct(m["test_base_rate"], T, 0),
         line=fmt_number(m["high_value_spend_cny"], "cny", T.lang),
     )
+
+
+def gaps_banner(card: pd.DataFrame, T: Any) -> tuple[str, str]:
+    """The banner under the scorecard and its level: the KPIs furthest short of target, or that all meet it."""
+    gaps = biggest_gaps(card, T=T)
+    if gaps:
+        return T("gaps_banner", gaps=T("gaps_sep").join(gaps)), "danger"
+    return T("gaps_none"), "success"
+
+
+def best_hours_text(best: pd.DataFrame, T: Any) -> str:
+    """The best publishing hours as a sentence: each hour with its share of all interactions."""
+    items = (
+        T("best_hour_item", hour=f"{int(r.hour):02d}:00", share=fmt_number(r.share, "pct", T.lang))
+        for r in best.itertuples()
+    )
+    return T("best_hours", hours=T("best_hour_sep").join(items))

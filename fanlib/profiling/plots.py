@@ -5,15 +5,18 @@ Titles and labels come from ``T``, the ``fan_profiling`` :class:`fanlib.present.
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 
 from fanlib.present import plotting
 from fanlib.profiling.layers import LayerShares, LayerTransitions
 
 
-def distribution_bars(dist: pd.DataFrame, title: str, sort: bool = True, ax=None):
+def distribution_bars(dist: pd.DataFrame, title: str, sort: bool = True, ax: Axes | None = None) -> Axes:
     """Sorted horizontal bars of shares with Wilson intervals (provinces too: never a pie)."""
     frame = dist.sort_values("share", ascending=True) if sort else dist.iloc[::-1]
     ax = plotting._axes(ax, figsize=(8, max(2.5, 0.3 * len(frame) + 1)))
@@ -23,19 +26,19 @@ def distribution_bars(dist: pd.DataFrame, title: str, sort: bool = True, ax=None
     ax.errorbar(frame.share, ys, xerr=err, fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
     ax.set_yticks(ys)
     ax.set_yticklabels(frame.category)
-    for y, v in zip(ys, frame.share):
+    for y, v in zip(ys, frame.share, strict=True):
         ax.annotate(f"{v:.1%}", (v, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8)
     ax.grid(axis="y", visible=False)
     plotting.percent_axis(ax, "x")
     return plotting._finish(ax, title, "", "")
 
 
-def breakdown_heatmap(shares: pd.DataFrame, title: str, ax=None):
+def breakdown_heatmap(shares: pd.DataFrame, title: str, ax: Axes | None = None) -> Axes:
     """Shares of each category (columns) within each group (rows)."""
     return plotting.heatmap(shares, title=title, percent=True, ax=ax)
 
 
-def layer_bars(shares: LayerShares, T, ax=None):
+def layer_bars(shares: LayerShares, T: Any, ax: Axes | None = None) -> Axes:
     """Layer shares (with Wilson intervals) against the 15/30/40/15 targets."""
     t = shares.table
     ax = plotting._axes(ax, figsize=(8, 3.5))
@@ -53,14 +56,14 @@ def layer_bars(shares: LayerShares, T, ax=None):
     )
     ax.scatter(t.target, ys, marker="|", s=600, color="black", zorder=3, label=T("target_marker"))
     ax.set_yticks(ys)
-    ax.set_yticklabels([T(f"layer_{l}") for l in t.layer])
+    ax.set_yticklabels([T(f"layer_{layer}") for layer in t.layer])
     ax.grid(axis="y", visible=False)
     plotting.percent_axis(ax, "x")
     ax.legend(loc="lower right", frameon=False)
     return plotting._finish(ax, T("chart_layers"), "", "")
 
 
-def transition_heatmap(trans: LayerTransitions, T, ax=None):
+def transition_heatmap(trans: LayerTransitions, T: Any, ax: Axes | None = None) -> Axes:
     """Row shares of the layer transition matrix (previous layer → current layer)."""
     from fanlib.present.i18n import fmt_date
 
@@ -70,7 +73,7 @@ def transition_heatmap(trans: LayerTransitions, T, ax=None):
     return plotting.heatmap(m, title=title, xlabel=T("axis_current"), ylabel=T("axis_previous"), ax=ax)
 
 
-def gmv_share_bars(table: pd.DataFrame, T, label: str = "name", title: str = "", ax=None):
+def gmv_share_bars(table: pd.DataFrame, T: Any, label: str = "name", title: str = "", ax: Axes | None = None) -> Axes:
     """Side-by-side share of fans and share of GMV per group (RFM segment or fan class)."""
     frame = table[[label, "fan_share" if "fan_share" in table else "share", "gmv_share"]].copy()
     frame.columns = [label, T("share_of_fans"), T("share_of_gmv")]
@@ -78,7 +81,7 @@ def gmv_share_bars(table: pd.DataFrame, T, label: str = "name", title: str = "",
     return plotting.bar(long, x=label, y="share", hue="measure", percent=True, title=title, ax=ax)
 
 
-def segment_profile_heatmap(model, T, ax=None):
+def segment_profile_heatmap(model: Any, T: Any, ax: Axes | None = None) -> Axes:
     """Cluster centroids as z-scores (how far each cluster sits from the average fan)."""
     z = model._z_centroids.copy()
     z.columns = [T(f"col_{c}") for c in z.columns]
@@ -90,7 +93,7 @@ def segment_profile_heatmap(model, T, ax=None):
     return plotting._finish(ax, T("chart_segments"), "", "")
 
 
-def kpi_attainment(card: pd.DataFrame, T, ax=None):
+def kpi_attainment(card: pd.DataFrame, T: Any, ax: Axes | None = None) -> Axes:
     """Each KPI with a target as attainment (100% = on target), green when met, red when not."""
     c = card[card.target.notna() & card.value.notna()].copy()
     if c.empty:
@@ -103,7 +106,15 @@ def kpi_attainment(card: pd.DataFrame, T, ax=None):
     )
 
 
-def trend_lines(trend: pd.DataFrame, column: str, title: str, T, target: float | None = None, percent=True, ax=None):
+def trend_lines(
+    trend: pd.DataFrame,
+    column: str,
+    title: str,
+    T: Any,
+    target: float | None = None,
+    percent: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
     ax = plotting.line(trend, "month", column, title=title, percent=percent, markers=True, ax=ax)
     if target is not None:
         ax.axhline(target, color=plotting.BAD, linestyle="--", linewidth=1, label=T("target_marker"))
@@ -111,7 +122,7 @@ def trend_lines(trend: pd.DataFrame, column: str, title: str, T, target: float |
     return ax
 
 
-def hours_heatmap(hours: pd.DataFrame, T, ax=None):
+def hours_heatmap(hours: pd.DataFrame, T: Any, ax: Axes | None = None) -> Axes:
     """Interactions by weekday × hour: when fans are there to read and react."""
     m = hours.pivot(index="weekday", columns="hour", values="interactions")
     m.index = [T(f"weekday_{d}") for d in m.index]
@@ -127,12 +138,12 @@ def hours_heatmap(hours: pd.DataFrame, T, ax=None):
     )
 
 
-def funnel_bars(funnel: pd.DataFrame, T, ax=None):
+def funnel_bars(funnel: pd.DataFrame, T: Any, ax: Axes | None = None) -> Axes:
     shown = funnel.assign(step=[T(f"step_{s}") for s in funnel.step])
     return plotting.bar(shown, x="step", y="share_of_viewers", percent=True, sort=False, title=T("chart_funnel"), ax=ax)
 
 
-def early_value_scores(model, T, ax=None):
+def early_value_scores(model: Any, T: Any, ax: Axes | None = None) -> Axes:
     """Score distribution of test fans who did / did not become high-value, with the flag threshold."""
     ax = plotting._axes(ax, figsize=(8, 3.5))
     t = model.test_
@@ -144,5 +155,5 @@ def early_value_scores(model, T, ax=None):
     return plotting._finish(ax, T("chart_early"), T("axis_score"), T("axis_density"))
 
 
-def close():
+def close() -> None:
     plt.close("all")

@@ -7,12 +7,14 @@ groups is only claimed when a chi-square test of independence is significant.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import pandas as pd
 
-from fanlib.profiling.stats import ChiSquare, chi_square, shares_with_ci
-from fanlib.profiling.window import to_date
+from fanlib.data.asof import to_date
+from fanlib.profiling.stats import PROFILING_Z, ChiSquare, chi_square, shares_with_ci
+from fanlib.stats.intervals import wilson_interval
 
 #: Portrait dimensions; their names are ``dim_<dimension>`` in the fan_profiling catalogue.
 DIMENSIONS = ("age_band", "gender", "province", "city_tier", "occupation", "channel")
@@ -31,12 +33,12 @@ CITY_TIERS = range(1, 7)
 GENDERS = ("female", "male")
 
 
-def category_label(category, T) -> str:
+def category_label(category: Any, T: Any) -> str:
     """A category code in the report's language (provinces, age bands and occupations without a label stay)."""
     return T.label(str(category))
 
 
-def portrait_base(fd, as_of) -> ibis.Table:
+def portrait_base(fd: Any, as_of: Any) -> ibis.Table:
     """One row per fan who joined by ``as_of``: fan_id, community_id and the portrait dimensions as labels."""
     day = to_date(as_of)
     f = fd.fans.filter(fd.fans.join_time < ibis.literal(pd.Timestamp(day) + pd.Timedelta(days=1)))
@@ -56,7 +58,7 @@ def portrait_base(fd, as_of) -> ibis.Table:
     )
 
 
-def distribution(fd, base: ibis.Table, dimension: str) -> pd.DataFrame:
+def distribution(fd: Any, base: ibis.Table, dimension: str) -> pd.DataFrame:
     """Fans per category of ``dimension``, with share and Wilson interval, largest first."""
     if dimension not in DIMENSIONS:
         raise ValueError(f"unknown portrait dimension {dimension!r}; choose one of {', '.join(DIMENSIONS)}")
@@ -89,7 +91,6 @@ class Breakdown:
 
     def largest_difference(self) -> dict | None:
         """The category whose share differs most between two groups, with both Wilson intervals."""
-        from fanlib.profiling.stats import wilson_interval
 
         sh = self.shares.dropna(how="all")
         if sh.shape[0] < 2:
@@ -102,13 +103,13 @@ class Breakdown:
             "category": cat,
             "high_group": hi_g,
             "high_share": float(sh.loc[hi_g, cat]),
-            "high_ci": wilson_interval(int(self.counts.loc[hi_g, cat]), n_hi),
+            "high_ci": wilson_interval(int(self.counts.loc[hi_g, cat]), n_hi, PROFILING_Z),
             "low_group": lo_g,
             "low_share": float(sh.loc[lo_g, cat]),
-            "low_ci": wilson_interval(int(self.counts.loc[lo_g, cat]), n_lo),
+            "low_ci": wilson_interval(int(self.counts.loc[lo_g, cat]), n_lo, PROFILING_Z),
         }
 
-    def finding(self, T=None) -> str:
+    def finding(self, T: Any = None) -> str:
         """One sentence in the language of ``T`` (English when omitted): a significant difference with
         its largest gap and both intervals, or no claim."""
         from fanlib.present.escape import md_text
@@ -144,7 +145,7 @@ class Breakdown:
 
 
 def breakdown(
-    fd, base: ibis.Table, dimension: str, group: str, groups: list | None = None, alpha: float = 0.05
+    fd: Any, base: ibis.Table, dimension: str, group: str, groups: list | None = None, alpha: float = 0.05
 ) -> Breakdown:
     """Counts of ``dimension`` by ``group`` (a column of ``base``), restricted to ``groups`` if given."""
     t = base if groups is None else base.filter(base[group].isin(list(groups)))
@@ -158,7 +159,7 @@ def breakdown(
     return Breakdown(dimension, group, counts, chi_square(counts), alpha)
 
 
-def largest_groups(fd, base: ibis.Table, group: str, n: int = 8) -> list:
+def largest_groups(fd: Any, base: ibis.Table, group: str, n: int = 8) -> list:
     """The ``n`` largest groups by fans (e.g. the biggest communities)."""
     df = fd.execute(base.group_by(group).aggregate(fans=base.count()).order_by(ibis.desc("fans")).limit(n))
     return df[group].tolist()

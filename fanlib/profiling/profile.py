@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import pandas as pd
 
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.features import fan_features
 from fanlib.profiling.layers import LayerRules, assign_layers, fan_layers
 from fanlib.profiling.rfm import rfm_scores
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
-from fanlib.profiling.window import Note, ProfilingDataError, require_events, window
+from fanlib.profiling.window import Note, require_events, window
 
 EXPORT_COLUMNS = [
     "fan_id",
@@ -46,9 +48,16 @@ class FanProfile:
 
 
 def fan_profile(
-    fd, as_of, rfm_window_days: int = 90, tier_rules: TierRules = TierRules(), layer_rules: LayerRules = LayerRules()
+    fd: Any,
+    as_of: Any,
+    rfm_window_days: int = 90,
+    tier_rules: TierRules | None = None,
+    layer_rules: LayerRules | None = None,
 ) -> FanProfile:
-    """RFM (over ``rfm_window_days``), fan class and layer for every fan who joined by ``as_of``."""
+    """RFM (over ``rfm_window_days``), fan class and layer for every fan who joined by ``as_of``
+    (the default rules when none are given)."""
+    tier_rules = tier_rules or TierRules()
+    layer_rules = layer_rules or LayerRules()
     w = window(as_of, rfm_window_days)
     require_events(fd, w)
     notes = []
@@ -75,10 +84,11 @@ def fan_profile(
     return FanProfile(t, threshold, tier_rules, layer_rules, notes)
 
 
-def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
+def tier_shares(fd: Any, profile: FanProfile) -> pd.DataFrame:
     """Fans, share (Wilson interval), GMV and GMV share per fan class."""
-    from fanlib.profiling.stats import wilson_interval
+    from fanlib.profiling.stats import PROFILING_Z
     from fanlib.profiling.tiers import TIERS
+    from fanlib.stats.intervals import wilson_interval
 
     t = profile.table
     df = fd.execute(t.group_by("tier").aggregate(fans=t.count(), gmv=t.spend.sum(), orders=t.orders.sum()))
@@ -86,7 +96,7 @@ def tier_shares(fd, profile: FanProfile) -> pd.DataFrame:
     n, gmv = int(df.fans.sum()), float(df.gmv.sum())
     rows = []
     for tier, r in df.iterrows():
-        lo, hi = wilson_interval(int(r.fans), n)
+        lo, hi = wilson_interval(int(r.fans), n, PROFILING_Z)
         rows.append(
             {
                 "tier": tier,

@@ -18,6 +18,7 @@ The named segments use the widely used R × F grid (Champions, Loyal, …): see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -79,13 +80,13 @@ class SegmentValue:
     total_gmv: float
     notes: list[str] = field(default_factory=list)
 
-    def share_of(self, segments) -> float | None:
+    def share_of(self, segments: Any) -> float | None:
         if self.total_gmv <= 0:
             return None
         return float(self.table.loc[self.table.segment.isin(list(segments)), "gmv"].sum() / self.total_gmv)
 
 
-def segment_value(fd, scored: ibis.Table) -> SegmentValue:
+def segment_value(fd: Any, scored: ibis.Table) -> SegmentValue:
     """Fans, buyers, GMV and GMV share per RFM segment (aggregated in the engine)."""
     agg = scored.group_by("rfm_segment").aggregate(
         fans=scored.count(),

@@ -17,6 +17,7 @@ labelling every fan. Clusters are described in plain words from their centroids.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import numpy as np
@@ -25,7 +26,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from threadpoolctl import threadpool_limits
 
-from fanlib.profiling.window import ProfilingDataError
+from fanlib.profiling.errors import ProfilingDataError
 
 #: Feature → (log-transform?, words for high, words for low). Rates are per 30 days of membership in the window.
 #: Feature → log-transform? The words for a high and a low value are ``seg_<feature>_high``/``_low``
@@ -160,7 +161,7 @@ class BehaviourSegments:
     def ari_mean_(self) -> float:
         return float(np.mean(self.ari_)) if len(self.ari_) else float("nan")
 
-    def describe(self, T=None, threshold: float = 0.5, top: int = 3) -> pd.Series:
+    def describe(self, T: Any = None, threshold: float = 0.5, top: int = 3) -> pd.Series:
         """A plain-words description per cluster: its most distinctive features (|z| ≥ threshold).
 
         ``T`` is the ``fan_profiling`` :class:`fanlib.present.i18n.Messages` (Chinese when omitted).
@@ -169,7 +170,7 @@ class BehaviourSegments:
             from fanlib.present.i18n import messages
 
             T = messages("fan_profiling")
-        sep = "，" if T.lang == "zh" else "; "
+        sep = T("segment_sep")
         out = {}
         for c, row in self._z_centroids.iterrows():
             picks = row[row.abs() >= threshold].abs().sort_values(ascending=False).index[:top]

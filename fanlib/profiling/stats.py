@@ -1,4 +1,4 @@
-"""Small statistics helpers for shares: Wilson intervals and chi-square comparisons."""
+"""Small statistics helpers for shares: Wilson intervals (the shared ones) and chi-square comparisons."""
 
 from __future__ import annotations
 
@@ -9,16 +9,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from fanlib.stats.intervals import wilson_interval
 
-def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float | None, float | None]:
-    """Wilson score interval for a share k/n; (None, None) when n is 0."""
-    if n <= 0:
-        return None, None
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+#: The normal quantile of the report's 95% intervals. The profiling report has always used the rounded
+#: 1.96 (the shared default is the exact 1.959963984540054); every profiling call of the shared
+#: :func:`fanlib.stats.intervals.wilson_interval` passes it, so the published intervals do not move.
+PROFILING_Z = 1.96
 
 
 @dataclass(frozen=True)
@@ -32,6 +28,7 @@ class ChiSquare:
     cramers_v: float
 
     def significant(self, alpha: float = 0.05) -> bool:
+        """Whether the groups differ at level ``alpha``."""
         return self.p_value < alpha
 
 
@@ -50,7 +47,7 @@ def chi_square(counts: pd.DataFrame) -> ChiSquare | None:
     return ChiSquare(float(stat), int(dof), float(p), n, float(v))
 
 
-def shares_with_ci(counts: pd.Series, z: float = 1.96) -> pd.DataFrame:
+def shares_with_ci(counts: pd.Series, z: float = PROFILING_Z) -> pd.DataFrame:
     """Category, count, share and Wilson interval, sorted by count."""
     n = int(counts.sum())
     rows = []

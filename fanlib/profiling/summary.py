@@ -7,9 +7,11 @@ every KPI with its benchmarks, the segment count and the GMV share of the top ti
 
 from __future__ import annotations
 
+from typing import Any
+
 from fanlib.metrics import name as metric_name
 from fanlib.present.notebook import Summary
-from fanlib.profiling.kpis import BENCHMARKS, biggest_gaps
+from fanlib.profiling.benchmarks import BENCHMARKS, biggest_gaps
 from fanlib.profiling.layers import LAYER_TARGETS
 from fanlib.profiling.narrative import PLANNED_HIGH_VALUE_GMV_SHARE
 
@@ -17,7 +19,7 @@ from fanlib.profiling.narrative import PLANNED_HIGH_VALUE_GMV_SHARE
 HEADLINE_KPIS = ("dau_rate", "ugc_share", "conversion_rate", "speaking_rate", "retention_7d", "messages_per_1k_day")
 
 
-def profiling_summary(results: dict, T, as_of=None, parameters: dict | None = None) -> Summary:
+def profiling_summary(results: dict, T: Any, as_of: Any = None, parameters: dict | None = None) -> Summary:
     """The summary of whatever sections computed; ``status`` is ``partial`` when a section is missing."""
     needed = ("tiers", "layers", "kpis", "segments")
     s = Summary("01_fan_profiling", as_of=as_of, status="ok" if all(k in results for k in needed) else "partial")

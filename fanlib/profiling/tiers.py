@@ -16,8 +16,11 @@ whose rule they meet, so the classes are mutually exclusive and cover every fan.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import ibis
+
+from fanlib.profiling.errors import ProfilingRulesError
 
 TIERS = ("high_value", "loyal", "active", "ordinary")
 #: Names are ``tier_<tier>`` in the fan_profiling message catalogue.
@@ -37,10 +40,10 @@ class TierRules:
         return asdict(self)
 
 
-def high_value_threshold(fd, features: ibis.Table, rules: TierRules = TierRules()) -> float | None:
+def high_value_threshold(fd: Any, features: ibis.Table, rules: TierRules = TierRules()) -> float | None:
     """The spend (CNY) from which a fan counts as high-value; None when nobody spent anything."""
     if not 0 < rules.high_value_top_share < 1:
-        raise ValueError(f"high_value_top_share must be between 0 and 1, got {rules.high_value_top_share}")
+        raise ProfilingRulesError(f"high_value_top_share must be between 0 and 1, got {rules.high_value_top_share}")
     buyers = features.filter(features.spend > 0)
     q = buyers.aggregate(q=buyers.spend.quantile(1 - rules.high_value_top_share), n=buyers.count())
     row = fd.execute(q).iloc[0]

@@ -19,12 +19,22 @@ from pathlib import Path
 
 from fanlib.errors import FanlibError, exit_code_for
 from fanlib.reports import cleanup
-from fanlib.reports.execute import DEFAULT_TIMEOUT, Job, display_path, today
+from fanlib.reports.execute import DEFAULT_TIMEOUT, Job, display_path
 from fanlib.reports.notebooks import discover, notebooks_dir, runs_after_others, select, waits_for_others
 from fanlib.reports.params import Param, ParamError, declarations, read_parameters
 from fanlib.reports.paramvalues import COMMON_SECTION, load_params_file, parse_overrides, resolve_parameters
 
+#: A run's folder is named after today's date here unless ``--date`` says otherwise.
+TIMEZONE = "Asia/Shanghai"
+
 # --------------------------------------------------------------------------- fanlib run
+
+
+def today(tz: str = TIMEZONE) -> str:
+    """Today's date in China Standard Time, as YYYY-MM-DD."""
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(tz)).date().isoformat()
 
 
 def build_parser() -> argparse.ArgumentParser:

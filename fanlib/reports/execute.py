@@ -38,7 +38,6 @@ from fanlib.reports.status import DISK_FULL, error_text, failure_place
 DEFAULT_TIMEOUT = 600
 #: The error of a notebook that ran every cell but wrote no summary.
 NO_SUMMARY = "no summary"
-TIMEZONE = "Asia/Shanghai"
 #: Packages whose versions every manifest records.
 VERSIONED_PACKAGES = (
     "pandas",
@@ -53,13 +52,6 @@ VERSIONED_PACKAGES = (
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def today(tz: str = TIMEZONE) -> str:
-    """Today's date in China Standard Time, as YYYY-MM-DD."""
-    from zoneinfo import ZoneInfo
-
-    return datetime.now(ZoneInfo(tz)).date().isoformat()
 
 
 def now_iso() -> str:

@@ -3,6 +3,8 @@ comments (the recommended actions are in ``narrative.what_to_do``)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from ibis import _
@@ -10,6 +12,10 @@ from ibis import _
 from fanlib.present.privacy import mask_pii
 from fanlib.sentiment.crisis import Alert, CrisisParams
 from fanlib.sentiment.drivers import log_odds, term_counts
+
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
+    from fanlib.sentiment.queries import ScoredComments
 
 _BIN = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
 
@@ -19,8 +25,8 @@ def _window(table, start, end_exclusive):
 
 
 def enrich(
-    fd,
-    scored,
+    fd: FanData,
+    scored: ScoredComments,
     alerts: list[Alert],
     params: CrisisParams,
     freq: str = "day",

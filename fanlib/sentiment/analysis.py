@@ -1,246 +1,177 @@
-"""The whole sentiment report in one call: ``analyse(fd, …) -> SentimentReport``.
+"""The whole sentiment report in one call: score, aggregate, detect and explain, section by section.
 
-The notebook shows what this returns; each section that cannot be computed (no comments,
-no events for the churn link, too little history) carries the reason instead of a result.
+Each section runs inside the one section guard (:class:`fanlib.present.notebook.Sections`): a section
+that fails is said in a plain banner and named in the summary, which becomes "partial"; the sections
+that need its results say so. A part of a section that the data cannot give (no city tier, no events,
+too little history) is not a failure: the result carries its reason, shown where the part would be.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from fanlib.present.privacy import mask_frame
+from fanlib.present.i18n import messages
+from fanlib.present.notebook import Sections
 from fanlib.sentiment import alerts as alerts_mod
-from fanlib.sentiment import churn, crisis, drivers, monitor
-from fanlib.sentiment.card import ModelCard
-from fanlib.sentiment.stats import TwoRates
+from fanlib.sentiment import crisis, drivers, monitor, queries
+from fanlib.sentiment.card import Metrics, ModelCard
+from fanlib.sentiment.errors import ChurnComparisonError
+from fanlib.sentiment.result import SentimentResult
+from fanlib.sentiment.summary import build_summary
+
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
+    from fanlib.sentiment.model import SentimentModel
+
+#: The notebook parameters the analysis reads, with the values it takes when one is not given.
+DEFAULTS: dict[str, Any] = {
+    "lang": "zh",
+    "as_of": None,
+    "start": None,
+    "model_dir": None,
+    "negative_threshold": 0.2,
+    "freq": "day",
+    "baseline_days": 28,
+    "alert_thresholds": None,
+    "index_window": 28,
+    "current_days": 7,
+    "churn_days": 30,
+    "top_terms": 15,
+}
 
 
-@dataclass
-class SentimentReport:
-    """Everything the sentiment report shows. Missing sections hold None and a reason in ``unavailable``."""
+def needs_training(model_dir: str | None) -> bool:
+    """Whether the default model must be trained first (about 10 s) before the report can score."""
+    from fanlib.sentiment.store import default_model_dir
 
-    as_of: pd.Timestamp
-    scored: monitor.ScoredComments
-    card: ModelCard | None
-    daily: pd.DataFrame
-    hourly: pd.DataFrame
-    by_channel: pd.DataFrame
-    by_community: pd.DataFrame
-    by_content: pd.DataFrame
-    by_tier: pd.DataFrame | None
-    by_layer: pd.DataFrame | None
-    alerts: list
-    detector_bins: pd.DataFrame
-    params: crisis.CrisisParams
-    current: dict
-    negative_drivers: pd.DataFrame | None
-    emerging: pd.DataFrame | None
-    aspects: pd.DataFrame | None
-    churn_link: TwoRates | None
-    labelled: pd.DataFrame | None = None
-    examples: pd.DataFrame | None = None  # the most repeated negative comments, masked
-    unavailable: dict = field(default_factory=dict)
-
-    @property
-    def open_alerts(self) -> list:
-        return [a for a in self.alerts if a.open]
-
-    def actions(self, messages) -> list[str]:
-        """What to do now, for the most severe open alert (empty when none is open)."""
-        from fanlib.sentiment.narrative import what_to_do
-
-        return what_to_do(self.alerts, messages)
+    return model_dir is None and not (default_model_dir() / "model.json").exists()
 
 
 def analyse(
-    fd,
-    as_of=None,
-    model=None,
-    card: ModelCard | None = None,
-    negative_threshold: float = 0.2,
-    freq: str = "day",
-    baseline_days: int = 28,
-    alert_thresholds: dict | None = None,
-    index_window: int = 28,
-    churn_days: int = 30,
-    current_days: int = 7,
-    top_terms: int = 15,
-    start=None,
-) -> SentimentReport:
-    """Score, aggregate, detect and explain. ``as_of`` (default: the last comment's day) closes
-    the analysis window; ``start`` opens it (default: the first comment)."""
-    from fanlib.sentiment.store import load_model
+    fd: FanData, params: Mapping[str, Any], *, model: SentimentModel | None = None, card: ModelCard | None = None
+) -> SentimentResult:
+    """The sentiment report for ``fd`` with the notebook's ``params`` (missing ones take ``DEFAULTS``).
 
-    model = model or load_model()
-    if freq not in ("day", "hour"):
-        raise ValueError(f"freq must be 'day' or 'hour' (got {freq!r})")
-    scored = monitor.score_comments(fd, model, negative_threshold=negative_threshold, start=start, end=as_of)
-    as_of = pd.Timestamp(as_of).normalize() if as_of is not None else scored.last.normalize()
-    first = pd.Timestamp(start).normalize() if start is not None else scored.first.normalize()
+    ``as_of`` (default: the last comment's day) closes the analysis window, ``start`` opens it (default:
+    the first comment). ``model`` and ``card`` default to the ones in ``model_dir`` (or the default model,
+    trained on first use)."""
+    from fanlib.sentiment.store import load_card, load_model
+
+    p = {**DEFAULTS, **params}
+    if p["freq"] not in ("day", "hour"):
+        raise ValueError(f"freq must be 'day' or 'hour' (got {p['freq']!r})")
+    model = model or load_model(p["model_dir"])
+    card = card if card is not None else load_card(p["model_dir"])
+    T = messages("sentiment", p["lang"])
+    result = SentimentResult(lang=p["lang"], sections=Sections(T), card=card)
+    sections = result.sections
+
+    with sections.guard(T("h_status"), makes=["scored"]):
+        _score(fd, model, p, result)
+        sections["scored"] = result.scored
+    with sections.guard(T("h_index")):
+        sections.need("scored")  # the index is drawn from the daily figures the status section made
+    with sections.guard(T("h_alerts")):
+        _detect(fd, sections.need("scored"), p, result)
+    with sections.guard(T("h_breakdown")):
+        _break_down(fd, sections.need("scored"), result)
+    with sections.guard(T("h_drivers")):
+        _explain(fd, sections.need("scored"), p, result)
+    with sections.guard(T("h_churn")):
+        _link_churn(fd, sections.need("scored"), p, result)
+    with sections.guard(T("h_card")):
+        if result.scored is not None:
+            result.labelled = labelled_check(fd, result.scored)
+            if result.labelled is None:
+                result.reasons["labelled"] = ("why_no_labels", {})
+    result.summary = build_summary(result, T, as_of=p["as_of"])
+    return result
+
+
+def _score(fd: FanData, model: SentimentModel, p: dict[str, Any], result: SentimentResult) -> None:
+    """Score the comments of the window, and the daily and hourly figures every later section reads."""
+    scored = queries.score_comments(
+        fd, model, negative_threshold=p["negative_threshold"], start=p["start"], end=p["as_of"]
+    )
+    as_of = pd.Timestamp(p["as_of"]).normalize() if p["as_of"] is not None else scored.last.normalize()
+    first = pd.Timestamp(p["start"]).normalize() if p["start"] is not None else scored.first.normalize()
     end_bin = as_of + pd.Timedelta(days=1) - pd.Timedelta(hours=1)
-    unavailable: dict[str, str] = {}
+    daily = queries.aggregate(fd, scored, "day", start=first, end=as_of)
+    result.daily = monitor.add_baseline_band(daily, "index", window=p["index_window"])
+    result.hourly = queries.aggregate(fd, scored, "hour", start=first, end=end_bin)
+    result.current = monitor.current_figures(result.daily, p["current_days"])
+    result.scored, result.as_of = scored, as_of
 
-    daily = monitor.aggregate(fd, scored, "day", start=first, end=as_of)
-    daily = monitor.add_baseline_band(daily, "index", window=index_window)
-    hourly = monitor.aggregate(fd, scored, "hour", start=first, end=end_bin)
-    by_channel = monitor.breakdown(fd, scored, "channel")
-    by_community = monitor.breakdown(fd, scored, "community_id", top=30)
-    by_content = monitor.breakdown(fd, scored, "content_id", top=30)
-    by_tier = None
-    try:
-        by_tier = monitor.breakdown(fd, scored, "city_tier")
-    except Exception as exc:  # the fans table or its city_tier may be missing
-        unavailable["by_tier"] = f"no fan city tier to split by ({exc.__class__.__name__}: {exc})"
-    by_layer = None
-    if fd.has("events"):
-        by_layer = monitor.breakdown(fd, scored, "fan_layer", as_of=as_of)
-    else:
-        unavailable["by_layer"] = "no events table: fan layers cannot be assigned"
 
-    thresholds = dict(alert_thresholds or {})
-    season = 24 if freq == "hour" else 1
-    thresholds.setdefault("season", season)
-    thresholds.setdefault("baseline_bins", baseline_days)
+def _detect(fd: FanData, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
+    """Crisis alerts: the detector on the per-channel counts, each alert with its details."""
+    freq = p["freq"]
+    thresholds = dict(p["alert_thresholds"] or {})
+    thresholds.setdefault("season", 24 if freq == "hour" else 1)
+    thresholds.setdefault("baseline_bins", p["baseline_days"])
     params = crisis.CrisisParams.from_dict(thresholds)
-    counts = monitor.channel_counts(fd, scored, freq=freq)
-    bins = pd.DatetimeIndex(daily["bin"] if freq == "day" else hourly["bin"])
+    counts = queries.channel_counts(fd, scored, freq=freq)
+    bins = pd.DatetimeIndex(result.daily["bin"] if freq == "day" else result.hourly["bin"])
     found, detector_bins = crisis.detect(counts, params, bins=bins)
     if found:
         alerts_mod.enrich(fd, scored, found, params, freq=freq, n_drivers=8)
-    if len(daily) < params.min_baseline_bins * params.season // max(params.season, 1) + 1:
-        unavailable["alerts"] = (
-            f"only {len(daily)} days of comments: the detector needs at least "
-            f"{params.min_baseline_bins} days of baseline"
-        )
+    days = len(result.daily)
+    if days < params.min_baseline_bins * params.season // max(params.season, 1) + 1:
+        result.reasons["alerts"] = ("why_short_history", {"days": days, "needed": params.min_baseline_bins})
+    result.alerts, result.detector_bins, result.params = found, detector_bins, params
 
-    neg_drivers = emerging = aspects = examples = None
+
+def _break_down(fd: FanData, scored: queries.ScoredComments, result: SentimentResult) -> None:
+    """Volume, negative share and index by channel, community, content, city tier and fan layer."""
+    by_channel = queries.breakdown(fd, scored, "channel")
+    by_community = queries.breakdown(fd, scored, "community_id", top=30)
+    by_content = queries.breakdown(fd, scored, "content_id", top=30)
+    by_tier = by_layer = None
     try:
-        neg_drivers = drivers.negative_drivers(fd, scored, top=top_terms)
-        examples = drivers.example_comments(fd, scored)
-        emerging = drivers.emerging_terms(fd, scored, as_of, days=7, top=top_terms)
-        aspects = drivers.aspects(fd, scored)
-    except Exception as exc:  # jieba missing or no texts
-        unavailable["drivers"] = f"driver terms could not be computed ({exc.__class__.__name__}: {exc})"
-
-    churn_link = None
+        by_tier = queries.breakdown(fd, scored, "city_tier")
+    except Exception as exc:  # noqa: BLE001 - the fans table or its city_tier may be missing
+        result.reasons["by_tier"] = ("why_no_tier", {"error": f"{exc.__class__.__name__}: {exc}"})
     if fd.has("events"):
-        try:
-            churn_link = churn.negative_commenter_churn(fd, scored, as_of, churn_days=churn_days)
-        except ValueError as exc:
-            unavailable["churn_link"] = str(exc)
+        by_layer = queries.breakdown(fd, scored, "fan_layer", as_of=result.as_of)
     else:
-        unavailable["churn_link"] = "no events table: churn cannot be observed"
-
-    labelled = labelled_check(fd, scored, model)
-    if labelled is None:
-        unavailable["labelled"] = "no comment carries a human label (comments.label)"
-    return SentimentReport(
-        as_of=as_of,
-        scored=scored,
-        card=card,
-        daily=daily,
-        hourly=hourly,
-        by_channel=by_channel,
-        by_community=by_community,
-        by_content=by_content,
-        by_tier=by_tier,
-        by_layer=by_layer,
-        alerts=found,
-        detector_bins=detector_bins,
-        params=params,
-        current=monitor.current_figures(daily, current_days),
-        negative_drivers=neg_drivers,
-        emerging=emerging,
-        aspects=aspects,
-        churn_link=churn_link,
-        labelled=labelled,
-        examples=examples,
-        unavailable=unavailable,
-    )
+        result.reasons["by_layer"] = ("why_no_layer_events", {})
+    result.by_channel, result.by_community, result.by_content = by_channel, by_community, by_content
+    result.by_tier, result.by_layer = by_tier, by_layer
 
 
-def labelled_check(fd, scored, model, compare_snownlp: int = 0) -> pd.DataFrame | None:
+def _explain(fd: FanData, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
+    """The words behind dissatisfaction: driver terms, example comments, emerging terms, aspects."""
+    top = p["top_terms"]
+    try:
+        negative_drivers = drivers.negative_drivers(fd, scored, top=top)
+        examples = drivers.example_comments(fd, scored)
+        emerging = drivers.emerging_terms(fd, scored, result.as_of, days=7, top=top)
+        aspects = drivers.aspects(fd, scored)
+    except Exception as exc:  # noqa: BLE001 - jieba missing or no texts: the section says why
+        result.reasons["drivers"] = ("why_no_drivers", {"error": f"{exc.__class__.__name__}: {exc}"})
+        return
+    result.negative_drivers, result.examples = negative_drivers, examples
+    result.emerging, result.aspects = emerging, aspects
+
+
+def _link_churn(fd: FanData, scored: queries.ScoredComments, p: dict[str, Any], result: SentimentResult) -> None:
+    """Whether fans who write negative comments churn more than the other commenters."""
+    if not fd.has("events"):
+        result.reasons["churn_link"] = ("why_no_churn_events", {})
+        return
+    try:
+        result.churn_link = queries.negative_commenter_churn(fd, scored, result.as_of, churn_days=p["churn_days"])
+    except ChurnComparisonError as exc:
+        result.reasons["churn_link"] = ("why_churn_compare", exc.fields)
+
+
+def labelled_check(fd: FanData, scored: queries.ScoredComments) -> pd.DataFrame | None:
     """Accuracy of the model on comments that carry a human label (positive or negative), if any."""
-    from fanlib.sentiment.card import Metrics, snownlp_proba
-
-    t = scored.table
-    lab = t.filter(t.label.isin(["positive", "negative"]) & (t.has_text == 1))
-    df = fd.execute(lab.group_by(["text", "label"]).aggregate(p_pos=lab.p_pos.max()), label="sentiment:labelled")
+    df = queries.labelled_scores(fd, scored)
     if df.empty or df["label"].nunique() < 2:
         return None
     y = (df["label"] == "positive").astype(int).to_numpy()
-    rows = [{"model": "fanlib", **Metrics.of(y, df["p_pos"].to_numpy()).__dict__}]
-    if compare_snownlp:
-        sub = df.sample(min(compare_snownlp, len(df)), random_state=0)
-        ys = (sub["label"] == "positive").astype(int).to_numpy()
-        rows.append({"model": "fanlib (same subsample)", **Metrics.of(ys, sub["p_pos"].to_numpy()).__dict__})
-        rows.append(
-            {"model": "snownlp (same subsample)", **Metrics.of(ys, snownlp_proba(sub["text"].tolist())).__dict__}
-        )
-    return pd.DataFrame(rows)
-
-
-def alerts_table(report: SentimentReport, sep: str = "、") -> pd.DataFrame:
-    """One row per alert with its details, masked: ready to show or export (lists joined by ``sep``)."""
-    rows = []
-    for a in report.alerts:
-        rows.append(
-            {
-                "level": a.level,
-                "start": a.start,
-                "end": a.end,
-                "open": a.open,
-                "negatives": a.negatives,
-                "expected": round(a.expected_negatives, 1),
-                "share": a.share,
-                "baseline_share": a.baseline_share,
-                "evidence_z": a.evidence_z,
-                "channels": sep.join(a.channels),
-                "communities": sep.join(c["community_id"] for c in a.communities),
-                "drivers": sep.join(a.drivers),
-                "examples": " | ".join(a.examples),
-            }
-        )
-    cols = [
-        "level",
-        "start",
-        "end",
-        "open",
-        "negatives",
-        "expected",
-        "share",
-        "baseline_share",
-        "evidence_z",
-        "channels",
-        "communities",
-        "drivers",
-        "examples",
-    ]
-    return mask_frame(pd.DataFrame(rows, columns=cols), ["drivers", "examples"])
-
-
-def summary_sections(report: SentimentReport) -> dict:
-    """The report-specific sections of ``04_sentiment.summary.json``: figures only, the same on every run
-    on the same data (the scoring time goes to the manifest through ``Summary.timing``)."""
-    card = report.card
-    return {
-        "current": report.current,
-        "alerts": [a.as_dict() for a in report.alerts],
-        "open_alerts": [
-            {"level": a.level, "start": str(a.start), "channels": a.channels, "drivers": a.drivers}
-            for a in report.open_alerts
-        ],
-        "top_negative_drivers": (
-            report.negative_drivers["term"].tolist() if report.negative_drivers is not None else []
-        ),
-        "emerging_terms": report.emerging["term"].tolist() if report.emerging is not None else [],
-        "aspects": report.aspects if report.aspects is not None else [],
-        "model_card": card.to_dict() if card is not None else None,
-        "churn_link": report.churn_link.as_dict() if report.churn_link is not None else None,
-        "detector": report.params.as_dict(),
-        "negative_threshold": report.scored.negative_threshold,
-        "scoring": {"comments": report.scored.n_comments, "distinct_texts": report.scored.n_texts},
-        "unavailable": report.unavailable,
-    }
+    return pd.DataFrame([{"model": "fanlib", **Metrics.of(y, df["p_pos"].to_numpy()).__dict__}])

@@ -18,11 +18,16 @@ false alert.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from fanlib.sentiment.crisis import CrisisParams, detect
+
+if TYPE_CHECKING:
+    from fanlib.sentiment.crisis import Alert
+    from fanlib.sentiment.model import SentimentModel
 
 CHANNELS = ("wechat", "weibo", "douyin", "xiaohongshu", "qq", "live")
 BASE_VOLUME = np.array([40.0, 15.0, 25.0, 20.0, 8.0, 10.0])  # comments per day and channel
@@ -163,7 +168,7 @@ class Score:
         }
 
 
-def score_alerts(alerts, stream: Stream) -> Score:
+def score_alerts(alerts: list[Alert], stream: Stream) -> Score:
     origin = stream.counts_true["bin"].min()
     spans = [((a.start - origin).days, (a.end - origin).days) for a in alerts]
     crises = [p for p in stream.planted if p.kind == "crisis"]
@@ -225,7 +230,7 @@ def run(
     return totals  # type: ignore[return-value]
 
 
-def held_out_pools(model, corpus: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def held_out_pools(model: SentimentModel, corpus: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """The model's P(positive) for the corpus' held-out negative and positive test texts."""
     test = corpus[(corpus["split"] == "test") & corpus["label"].notna()]
     p = model.predict_proba(test["text"].tolist())
@@ -298,7 +303,7 @@ def tokenisation_comparison(corpus: pd.DataFrame, C: float = 8.0, min_df: int = 
 
     def word_bigrams(text):
         w = jieba_tokens(text)
-        return w + [a + " " + b for a, b in zip(w, w[1:])]
+        return w + [a + " " + b for a, b in zip(w, w[1:], strict=False)]
 
     rows = []
     for name, analyzer in (

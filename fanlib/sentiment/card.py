@@ -13,9 +13,17 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
+
+    from fanlib.sentiment.model import SentimentModel
 
 
 @dataclass
@@ -30,7 +38,7 @@ class Metrics:
     brier: float
 
     @classmethod
-    def of(cls, labels, proba, threshold: float = 0.5) -> Metrics:
+    def of(cls, labels: ArrayLike, proba: ArrayLike, threshold: float = 0.5) -> Metrics:
         from sklearn.metrics import accuracy_score, brier_score_loss, f1_score, roc_auc_score
 
         y = np.asarray(labels, dtype=int)
@@ -49,7 +57,7 @@ class Metrics:
         )
 
 
-def reliability_table(labels, proba, bins: int = 10) -> pd.DataFrame:
+def reliability_table(labels: ArrayLike, proba: ArrayLike, bins: int = 10) -> pd.DataFrame:
     """Per probability bin: count, mean predicted probability, observed positive rate."""
     y = np.asarray(labels, dtype=float)
     p = np.asarray(proba, dtype=float)
@@ -67,7 +75,9 @@ def expected_calibration_error(labels, proba, bins: int = 10) -> float:
     return float((t["n"] / t["n"].sum() * (t["mean_predicted"] - t["observed"]).abs()).sum())
 
 
-def paired_bootstrap_diff(labels, proba_a, proba_b, n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+def paired_bootstrap_diff(
+    labels: ArrayLike, proba_a: ArrayLike, proba_b: ArrayLike, n_boot: int = 2000, seed: int = 0
+) -> tuple[float, float, float]:
     """Accuracy of A minus accuracy of B on the same texts, with a 95% percentile bootstrap interval."""
     y = np.asarray(labels, dtype=int)
     ca = ((np.asarray(proba_a) >= 0.5).astype(int) == y).astype(float)
@@ -78,7 +88,7 @@ def paired_bootstrap_diff(labels, proba_a, proba_b, n_boot: int = 2000, seed: in
     return float(d.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
 
 
-def mcnemar(labels, proba_a, proba_b) -> dict:
+def mcnemar(labels: ArrayLike, proba_a: ArrayLike, proba_b: ArrayLike) -> dict:
     """Exact McNemar test on the texts where exactly one of A and B is right: ``a_only`` and
     ``b_only`` count them, ``p_value`` is the two-sided binomial p-value of a_only against b_only."""
     from scipy.stats import binomtest
@@ -91,7 +101,7 @@ def mcnemar(labels, proba_a, proba_b) -> dict:
     return {"a_only": a_only, "b_only": b_only, "p_value": p}
 
 
-def fan_comment_evaluation(model, seed: int = 0) -> dict:
+def fan_comment_evaluation(model: SentimentModel, seed: int = 0) -> dict:
     """Both models on the fan-comment evaluation set (``corpus.fan_comments_eval``), which neither
     trained on: metrics on the positive and negative comments, the paired bootstrap interval and
     McNemar test of the accuracy difference, per-aspect accuracy, and how the neutral comments score."""
@@ -133,7 +143,7 @@ def fan_comment_evaluation(model, seed: int = 0) -> dict:
     return out
 
 
-def snownlp_proba(texts) -> np.ndarray:
+def snownlp_proba(texts: Sequence[str]) -> np.ndarray:
     """SnowNLP's P(positive) for each text (empty texts get 0.5)."""
     import snownlp.sentiment as sn
 
@@ -225,7 +235,7 @@ class ModelCard:
         return "\n".join(lines)
 
 
-def build_card(model, corpus: pd.DataFrame, compare_snownlp: int = 600, seed: int = 0) -> ModelCard:
+def build_card(model: SentimentModel, corpus: pd.DataFrame, compare_snownlp: int = 600, seed: int = 0) -> ModelCard:
     """Evaluate ``model`` on the corpus' test split, and against SnowNLP on a fixed random
     subsample of ``compare_snownlp`` test texts (0 skips the comparison: SnowNLP is slow)."""
     test = corpus[(corpus["split"] == "test") & corpus["label"].notna()]

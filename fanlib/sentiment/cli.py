@@ -94,8 +94,7 @@ def _evaluate(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from fanlib.sentiment.corpus import CorpusError
-    from fanlib.sentiment.model import ModelFormatError
+    from fanlib.sentiment.errors import CorpusError, ModelFormatError
 
     args = _parser().parse_args(argv)
     try:

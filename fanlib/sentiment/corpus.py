@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fanlib.errors import InputError
+from fanlib.sentiment.errors import CorpusError
 
 #: Split shares, as hash buckets out of 100.
 TEST_BUCKETS = range(0, 20)
@@ -53,10 +53,6 @@ LABEL_ALIASES = {
     "中性": None,
     "中立": None,
 }
-
-
-class CorpusError(InputError, ValueError):
-    """A labelled data file cannot be used; the message says where and why."""
 
 
 def dedup_key(text: str) -> str:
@@ -213,6 +209,6 @@ def eval_set_hash(path: str | Path = FAN_COMMENTS_EVAL) -> str:
 def corpus_hash(df: pd.DataFrame) -> str:
     """A stable hash of a labelled corpus' content (text and label), order-independent."""
     h = hashlib.sha256()
-    for label, text in sorted(zip(df["label"].astype("float").fillna(-1).astype(int), df["text"])):
+    for label, text in sorted(zip(df["label"].astype("float").fillna(-1).astype(int), df["text"], strict=True)):
         h.update(f"{label}\t{text}\n".encode())
     return h.hexdigest()

@@ -16,12 +16,18 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from ibis import _
 
 from fanlib.present.privacy import PLACEHOLDER, mask_pii
+from fanlib.stats.intervals import wilson
+
+if TYPE_CHECKING:
+    from fanlib.data.fandata import FanData
+    from fanlib.sentiment.queries import DayLike, ScoredComments
 
 #: Aspects and the words that mark them (matched as substrings, in the engine).
 ASPECT_KEYWORDS = {
@@ -33,16 +39,6 @@ ASPECT_KEYWORDS = {
     "packaging": ("包装", "漏液", "破损", "礼盒", "压烂"),
     "effect": ("效果", "过敏", "皮肤", "味道", "刺痛", "红疹", "上脸"),
     "live": ("直播", "主播", "开播", "直播间"),
-}
-ASPECT_NAMES_ZH = {
-    "quality": "质量",
-    "logistics": "物流",
-    "price": "价格",
-    "service": "服务",
-    "authenticity": "正品",
-    "packaging": "包装",
-    "effect": "效果",
-    "live": "直播",
 }
 
 _KEEP = re.compile(r"^(?:[\u4e00-\u9fff]{2,}|[a-z]{3,}|\[[^\]]+\])$")
@@ -130,7 +126,7 @@ def term_counts(texts: pd.Series, weights: pd.Series | None = None) -> Counter:
     """Word counts over texts (each text weighted by how often it occurs)."""
     counts: Counter = Counter()
     weights = weights if weights is not None else pd.Series(1, index=texts.index)
-    for text, w in zip(texts, weights):
+    for text, w in zip(texts, weights, strict=True):
         for word in set(words(text)):
             counts[word] += int(w)
     return counts
@@ -163,7 +159,14 @@ def _texts_with_counts(fd, table, label: str, limit: int = 50_000) -> pd.DataFra
     return fd.execute(grouped.order_by([grouped.k.desc(), grouped.text]).limit(limit), label=label)
 
 
-def negative_drivers(fd, scored, start=None, end=None, top: int = 15, limit: int = 50_000) -> pd.DataFrame:
+def negative_drivers(
+    fd: FanData,
+    scored: ScoredComments,
+    start: DayLike | None = None,
+    end: DayLike | None = None,
+    top: int = 15,
+    limit: int = 50_000,
+) -> pd.DataFrame:
     """Words that separate negative comments from the rest over a window (z ≥ 1.96 is significant)."""
     t = _window(scored.table, start, end)
     neg = _texts_with_counts(fd, t.filter(t.is_negative == 1), "sentiment:drivers:negative", limit)
@@ -173,7 +176,13 @@ def negative_drivers(fd, scored, start=None, end=None, top: int = 15, limit: int
 
 
 def emerging_terms(
-    fd, scored, as_of, days: int = 7, baseline_days: int = 56, top: int = 15, limit: int = 50_000
+    fd: FanData,
+    scored: ScoredComments,
+    as_of: DayLike,
+    days: int = 7,
+    baseline_days: int = 56,
+    top: int = 15,
+    limit: int = 50_000,
 ) -> pd.DataFrame:
     """Words said more in the last ``days`` days up to ``as_of`` than in the ``baseline_days`` before."""
     as_of = pd.Timestamp(as_of).normalize()
@@ -187,7 +196,14 @@ def emerging_terms(
     return table.rename(columns={"count_a": "this_period", "count_b": "baseline"}).head(top)
 
 
-def example_comments(fd, scored, start=None, end=None, top: int = 5, limit: int = 50_000) -> pd.DataFrame:
+def example_comments(
+    fd: FanData,
+    scored: ScoredComments,
+    start: DayLike | None = None,
+    end: DayLike | None = None,
+    top: int = 5,
+    limit: int = 50_000,
+) -> pd.DataFrame:
     """The most repeated negative comments over a window, the most clearly negative first among equally
     repeated ones; masked before counting, so comments that differ only in a contact detail count as the
     one comment a reader sees. Columns ``example`` and ``comments``."""
@@ -209,11 +225,14 @@ def _window(table, start=None, end=None):
     return table
 
 
-def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
+def aspects(
+    fd: FanData, scored: ScoredComments, start: DayLike | None = None, end: DayLike | None = None
+) -> pd.DataFrame:
     """Per aspect: how many negative and other comments mention it (counted in the engine), the
     share of negative comments that mention it, and the aspect's negative rate with a Wilson interval."""
-    from fanlib.sentiment.stats import wilson
+    from fanlib.present.i18n import messages
 
+    zh = messages("sentiment", "zh")  # the summary names each aspect in Chinese too, whatever the report's language
     t = _window(scored.table, start, end)
     t = t.filter(t.has_text == 1)
     # Keywords are searched once per distinct text (comments repeat a lot), weighted by its counts.
@@ -231,7 +250,7 @@ def aspects(fd, scored, start=None, end=None) -> pd.DataFrame:
         rows.append(
             {
                 "aspect": aspect,
-                "aspect_zh": ASPECT_NAMES_ZH[aspect],
+                "aspect_zh": zh(f"aspect_{aspect}"),
                 "mentions": n,
                 "negative_mentions": k,
                 "share_of_negative": k / row["n_negative"] if row["n_negative"] else np.nan,

@@ -208,7 +208,7 @@ ENGLISH_LEXICON: dict[str, int] = {
 }
 
 
-def normalize(text, trad_to_simp: dict[int, str] | None = None) -> str:
+def normalize(text: object, trad_to_simp: dict[int, str] | None = None) -> str:
     """Normalise a comment for the model: NFKC (full-width to half-width), traditional to
     simplified characters, lower case, long character runs shortened, whitespace collapsed,
     cut to ``MAX_CHARS``. Non-strings give ""."""

@@ -19,13 +19,19 @@ import time
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from fanlib.errors import InputError
 from fanlib.io import atomic_target, write_atomic
 from fanlib.sentiment import features
+from fanlib.sentiment.errors import ModelFormatError
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from numpy.typing import ArrayLike
 
 #: Bump when the files' layout or the feature definition changes; old caches are then rebuilt.
 FORMAT_VERSION = 1
@@ -38,10 +44,6 @@ DEFAULTS = {
     "ngrams": list(features.NGRAMS),
     "max_chars": features.MAX_CHARS,
 }
-
-
-class ModelFormatError(InputError, ValueError):
-    """A saved model folder cannot be read by this version of fanlib."""
 
 
 def _sigmoid(x):
@@ -94,7 +96,13 @@ class SentimentModel:
     meta: dict = field(default_factory=dict)
 
     # ---- training -------------------------------------------------------------------------
-    def fit(self, texts, labels, calibration_texts=None, calibration_labels=None) -> SentimentModel:
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: ArrayLike,
+        calibration_texts: Sequence[str] | None = None,
+        calibration_labels: ArrayLike | None = None,
+    ) -> SentimentModel:
         """Fit on ``texts``/``labels`` (1 positive, 0 negative), then calibrate on the
         calibration texts (required: calibrating on training texts would be overconfident)."""
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -175,7 +183,7 @@ class SentimentModel:
         if not hasattr(self, "weights_"):
             raise RuntimeError("this SentimentModel is not fitted; call fit() or SentimentModel.load(folder)")
 
-    def decision_function(self, texts, chunk: int = 20_000) -> np.ndarray:
+    def decision_function(self, texts: Sequence[str], chunk: int = 20_000) -> np.ndarray:
         """Raw scores (log-odds before calibration); NaN where the text has no known feature."""
         self._check_fitted()
         texts = list(texts)
@@ -225,7 +233,7 @@ class SentimentModel:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(den > 0, self.intercept_ + num / np.sqrt(den), np.nan)
 
-    def predict_proba(self, texts) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Calibrated probability that each text is positive (0.5 when there is no evidence)."""
         if isinstance(texts, str):
             raise TypeError("predict_proba takes a list of texts; wrap a single text in a list")
@@ -235,7 +243,7 @@ class SentimentModel:
         p = _sigmoid(a * raw + c)
         return np.where(np.isnan(raw), 0.5, p)
 
-    def predict(self, texts, threshold: float = 0.5) -> np.ndarray:
+    def predict(self, texts: Sequence[str], threshold: float = 0.5) -> np.ndarray:
         """1 for positive, 0 for negative."""
         return (self.predict_proba(texts) >= threshold).astype(int)
 

@@ -8,11 +8,19 @@ sentences escape every value from data (channels, communities, words) with ``md_
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 import pandas as pd
 
 from fanlib.present.escape import md_text
 from fanlib.present.i18n import Messages, fmt_date, fmt_number, fmt_period
-from fanlib.sentiment.crisis import LEVELS, Alert
+from fanlib.sentiment.crisis import LEVELS, Alert, CrisisParams
+
+if TYPE_CHECKING:
+    from fanlib.sentiment.card import ModelCard
+    from fanlib.sentiment.result import SentimentResult
+    from fanlib.sentiment.stats import TwoRates
 
 DOMAIN = "sentiment"
 ACTION_KEYS = {
@@ -26,13 +34,15 @@ def _num(T: Messages, value, unit: str = "number", digits: int = 1) -> str:
     return fmt_number(value, unit, T.lang, digits)
 
 
-def _when(T: Messages, ts) -> str:
+def when(T: Messages, ts: Any) -> str:
+    """A bin's start for reading: the date, and the hour when the bin is shorter than a day."""
     ts = pd.Timestamp(ts)
     # Hourly alerts need the hour; daily ones read better as a date.
     return fmt_date(ts, T.lang) + (f" {ts:%H:%M}" if (ts.hour or ts.minute) else "")
 
 
-def _join(T: Messages, items) -> str:
+def join_items(T: Messages, items: Iterable[Any]) -> str:
+    """Items joined with the language's list separator."""
     return T("list_sep").join(str(i) for i in items)
 
 
@@ -40,11 +50,11 @@ def _md_join(T: Messages, items) -> str:
     return T("list_sep").join(md_text(i) for i in items)
 
 
-def channel_name(T: Messages, channel) -> str:
+def channel_name(T: Messages, channel: object) -> str:
     return T.label(str(channel))
 
 
-def status(report, T: Messages, index_window: int) -> str:
+def status(report: SentimentResult, T: Messages, index_window: int) -> str:
     cur = report.current
     text = T(
         "status_scored",
@@ -74,17 +84,17 @@ def status(report, T: Messages, index_window: int) -> str:
     )
 
 
-def worst_open(alerts) -> Alert | None:
+def worst_open(alerts: Iterable[Alert]) -> Alert | None:
     open_alerts = [a for a in alerts if a.open]
     return min(open_alerts, key=lambda a: LEVELS.index(a.level)) if open_alerts else None
 
 
-def status_banner(report, T: Messages) -> tuple[str, str]:
+def status_banner(report: SentimentResult, T: Messages) -> tuple[str, str]:
     """(text, banner level) for the state of alerts."""
     worst = worst_open(report.alerts)
     if worst is not None:
         return (
-            T("banner_open", n=len(report.open_alerts), level=worst.level, start=_when(T, worst.start)),
+            T("banner_open", n=len(report.open_alerts), level=worst.level, start=when(T, worst.start)),
             "danger" if worst.level in ("I", "II") else "warning",
         )
     if report.alerts:
@@ -92,7 +102,7 @@ def status_banner(report, T: Messages) -> tuple[str, str]:
     return T("banner_none"), "success"
 
 
-def what_to_do(alerts, T: Messages) -> list[str]:
+def what_to_do(alerts: Iterable[Alert], T: Messages) -> list[str]:
     """Recommended actions for the most severe open alert (empty when none is open)."""
     worst = worst_open(alerts)
     if worst is None:
@@ -101,7 +111,7 @@ def what_to_do(alerts, T: Messages) -> list[str]:
     head = T(
         "actions_head",
         level=worst.level,
-        start=_when(T, worst.start),
+        start=when(T, worst.start),
         channels=channels,
         drivers=_md_join(T, worst.drivers[:5]) or T("none"),
     )
@@ -114,7 +124,7 @@ def index_note(daily: pd.DataFrame, T: Messages) -> str:
     return T("index_outside", n=len(outside), low=len(low))
 
 
-def thresholds(params, T: Messages) -> str:
+def thresholds(params: CrisisParams, T: Messages) -> str:
     p = params
     return T(
         "thresholds",
@@ -134,8 +144,8 @@ def alert_heading(alert: Alert, T: Messages) -> str:
     return T(
         "alert_heading",
         level=alert.level,
-        start=_when(T, alert.start),
-        end=_when(T, alert.end),
+        start=when(T, alert.start),
+        end=when(T, alert.end),
         open=T("alert_open") if alert.open else "",
     )
 
@@ -186,7 +196,7 @@ def emerging_note(emerging: pd.DataFrame, T: Messages) -> str:
     return T("emerging_note", terms=_md_join(T, rising[:10])) if rising else T("emerging_none")
 
 
-def churn_table(link, T: Messages) -> pd.DataFrame:
+def churn_table(link: TwoRates, T: Messages) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {"group": T("group_negative"), "fans": link.n_a, "churned": link.k_a, "churn_rate": link.rate_a},
@@ -195,7 +205,7 @@ def churn_table(link, T: Messages) -> pd.DataFrame:
     )
 
 
-def churn_text(link, T: Messages) -> str:
+def churn_text(link: TwoRates, T: Messages) -> str:
     low, high = link.difference_ci
     rlow, rhigh = link.ratio_ci
     verdict = T("verdict_higher") if low > 0 else T("verdict_lower") if high < 0 else T("verdict_same")
@@ -222,7 +232,7 @@ def metrics_display(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def card_table(card, T: Messages) -> pd.DataFrame:
+def card_table(card: ModelCard, T: Messages) -> pd.DataFrame:
     df = card.table()
     df["texts"] = df["texts"].map(
         {
@@ -234,19 +244,7 @@ def card_table(card, T: Messages) -> pd.DataFrame:
     return metrics_display(df)
 
 
-def alerts_display(report, T: Messages) -> pd.DataFrame:
-    """The alerts table for reading: dates in the reader's format, channels by name, no examples."""
-    from fanlib.sentiment.analysis import alerts_table
-
-    df = alerts_table(report, sep=T("list_sep")).drop(columns=["examples"])
-    df["start"] = [_when(T, a.start) for a in report.alerts]
-    df["end"] = [_when(T, a.end) for a in report.alerts]
-    df["open"] = [T("open_yes") if a.open else T("open_no") for a in report.alerts]
-    df["channels"] = [_join(T, [channel_name(T, c) for c in a.channels]) for a in report.alerts]
-    return df
-
-
-def card_text(card, T: Messages) -> str:
+def card_text(card: ModelCard, T: Messages) -> str:
     m = card.held_out
     text = T(
         "card_text",

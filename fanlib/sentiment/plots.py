@@ -5,6 +5,8 @@ Every label comes from the report's messages ``T`` (``fanlib.present.i18n.messag
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
@@ -12,6 +14,12 @@ import numpy as np
 import pandas as pd
 
 from fanlib.present import plotting
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from fanlib.present.i18n import Messages
+    from fanlib.sentiment.crisis import Alert
 
 LEVEL_COLOURS = {"I": "#B2182B", "II": plotting.BAD, "III": "#F0E442"}
 _NO_GLYPH = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
@@ -22,7 +30,7 @@ def _safe(label: str) -> str:
     return _NO_GLYPH.sub("", str(label)) or "?"
 
 
-def index_chart(daily: pd.DataFrame, T, alerts=()):
+def index_chart(daily: pd.DataFrame, T: Messages, alerts: Sequence[Alert] = ()) -> Figure:
     """The daily sentiment index with its rolling baseline band; alert periods shaded by level."""
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(10, 4.2))
@@ -49,7 +57,7 @@ def index_chart(daily: pd.DataFrame, T, alerts=()):
     return fig
 
 
-def negative_share_chart(daily: pd.DataFrame, T):
+def negative_share_chart(daily: pd.DataFrame, T: Messages) -> Figure:
     """Daily negative share with its Wilson interval."""
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(10, 3.6))
@@ -62,7 +70,9 @@ def negative_share_chart(daily: pd.DataFrame, T):
     return fig
 
 
-def breakdown_chart(df: pd.DataFrame, by: str, title: str, labels=None, top: int = 12):
+def breakdown_chart(
+    df: pd.DataFrame, by: str, title: str, labels: Callable[[Any], str] | None = None, top: int = 12
+) -> Figure:
     """Negative share per channel / community / tier, with intervals; ``labels`` maps values to names."""
     plotting.use_theme()
     d = df.head(top).iloc[::-1]
@@ -86,7 +96,7 @@ def breakdown_chart(df: pd.DataFrame, by: str, title: str, labels=None, top: int
     return fig
 
 
-def drivers_chart(drivers: pd.DataFrame, T, top: int = 15):
+def drivers_chart(drivers: pd.DataFrame, T: Messages, top: int = 15) -> Figure:
     """Horizontal bars of the drivers' z-scores."""
     plotting.use_theme()
     d = drivers.head(top).iloc[::-1]
@@ -102,8 +112,10 @@ def drivers_chart(drivers: pd.DataFrame, T, top: int = 15):
     return fig
 
 
-def reliability_chart(reliability: pd.DataFrame, T):
-    """Mean predicted probability against the observed positive rate per probability bin."""
+def reliability_chart(reliability: pd.DataFrame | list[dict], T: Messages) -> Figure:
+    """Mean predicted probability against the observed positive rate per probability bin (a frame, or
+    the model card's ``reliability`` rows)."""
+    reliability = pd.DataFrame(reliability)
     plotting.use_theme()
     fig, ax = plt.subplots(figsize=(4.8, 4.5))
     ax.plot([0, 1], [0, 1], color=plotting.NEUTRAL, ls="--", lw=1, label=T("chart_perfect"))

@@ -1,4 +1,6 @@
-"""Small interval helpers used across the sentiment reports."""
+"""Two shares compared: the churn of negative commenters against the other commenters.
+
+Shares and their Wilson intervals come from :mod:`fanlib.stats.intervals`, the one Wilson every report uses."""
 
 from __future__ import annotations
 
@@ -6,23 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Z95 = 1.959963984540054
-
-
-def wilson(k, n, z: float = Z95):
-    """Share k/n with its Wilson score interval (arrays in, arrays out; NaN where n = 0)."""
-    k = np.asarray(k, dtype=float)
-    n = np.asarray(n, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denom = 1 + z * z / n
-        centre = (p + z * z / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-        # At k = 0 or k = n rounding can put the bound a hair past the share itself.
-        lo, hi = np.minimum(centre - half, p), np.maximum(centre + half, p)
-    nan = n <= 0
-    p, lo, hi = np.where(nan, np.nan, p), np.where(nan, np.nan, lo), np.where(nan, np.nan, hi)
-    return p, lo, hi
+from fanlib.stats.intervals import Z95, wilson
 
 
 @dataclass

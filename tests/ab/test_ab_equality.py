@@ -16,6 +16,7 @@ from fanlib.ab.cuped import cuped, regression_adjusted_ols
 from fanlib.ab.lifts import absolute_lift
 from fanlib.ab.multiple import adjust
 from fanlib.ab.stats import Moments, RatioStats, SampleStats
+from fanlib.stats.ols import ols
 
 TOL = 1e-8
 
@@ -129,7 +130,7 @@ def test_did_ols_covariances_equal_statsmodels(cov_type):
     X.insert(0, "treated_post", (treated & (period >= 0)).astype(float))
     X.insert(0, "const", 1.0)
     kw = {"groups": units} if cov_type == "cluster" else {}
-    got = did.ols(y, X.to_numpy(), cov_type=cov_type, **kw)
+    got = ols(y, X.to_numpy(), cov_type=cov_type, **kw)
     sm_kw = {"cov_kwds": {"groups": pd.factorize(units)[0]}} if cov_type == "cluster" else {}
     ref = sm.OLS(y, X.to_numpy()).fit(cov_type=cov_type, **sm_kw)
     np.testing.assert_allclose(got.params, ref.params, atol=TOL)
@@ -143,7 +144,7 @@ def test_did_weighted_cluster_equals_statsmodels_wls():
     X = pd.get_dummies(pd.DataFrame({"u": units, "p": period.astype(str)}), drop_first=True, dtype=float)
     X.insert(0, "treated_post", (treated & (period >= 0)).astype(float))
     X.insert(0, "const", 1.0)
-    got = did.ols(y, X.to_numpy(), cov_type="cluster", groups=units, weights=w)
+    got = ols(y, X.to_numpy(), cov_type="cluster", groups=units, weights=w)
     ref = sm.WLS(y, X.to_numpy(), weights=w).fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(units)[0]})
     np.testing.assert_allclose(got.params, ref.params, atol=TOL)
     np.testing.assert_allclose(got.bse, ref.bse, atol=TOL)

@@ -9,8 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanlib.ab import ABInputError, analyze, experiment_readout, outcomes
-from fanlib.ab.readout import all_experiments_srm
+from fanlib.ab import ABInputError, checks, outcomes
+from fanlib.ab import metrics as ab_metrics
+from fanlib.ab.comparison import analyze
+from fanlib.ab.readout import all_experiments_srm, experiment_readout
+from fanlib.data.engine import memory_cap
 from fanlib.data.fandata import connect
 
 PLAN = {"control": 0.5, "treatment": 0.5}
@@ -138,9 +141,9 @@ def test_unit_level_table_gives_the_same_readout(tiny, tmp_path):
     frame = frame.rename(columns={"variant": "arm"})
     export = _write(tmp_path / "export.duckdb", {**tables, "ab_export": frame})
     fd2 = connect(export, validate=False)
-    t = outcomes.unit_table(fd2, "ab_export", variant="arm")
-    metrics = outcomes.infer_proportions(
-        fd2, t, outcomes.unit_metrics(t, ["converted", "revenue"], {"revenue": "pre_revenue"})
+    t = checks.unit_table(fd2, "ab_export", variant="arm")
+    metrics = checks.infer_proportions(
+        fd2, t, ab_metrics.unit_metrics(t, ["converted", "revenue"], {"revenue": "pre_revenue"})
     )
     assert metrics["converted"].kind == "proportion" and metrics["revenue"].kind == "mean"
     mom = outcomes.by_variant(outcomes.variant_moments(fd2, t, metrics))
@@ -303,8 +306,8 @@ def _moments_agree(got, want):
 )
 def test_moments_from_active_fans_equal_moments_over_every_assigned_fan(tiny, names):
     fd = connect(tiny[0], validate=False)
-    chosen = {m: outcomes.METRICS[m] for m in names}
-    counts = outcomes.check_assignments(fd, "exp_t", PLAN)
+    chosen = {m: ab_metrics.METRICS[m] for m in names}
+    counts = checks.check_assignments(fd, "exp_t", PLAN)
     got = outcomes.experiment_moments(fd, "exp_t", chosen, counts)
     want = outcomes.by_variant(outcomes.variant_moments(fd, outcomes.experiment_units(fd, "exp_t"), chosen))
     _moments_agree(got, want)
@@ -319,8 +322,8 @@ def test_moments_keep_a_variant_whose_fans_have_no_outcome_at_all(tmp_path):
     t["orders"] = t["orders"][~t["orders"].fan_id.isin(treated)]
     t["events"] = t["events"][~t["events"].fan_id.isin(treated)]
     fd = _fd(tmp_path, t)
-    chosen = {m: outcomes.METRICS[m] for m in ("conversion", "revenue_per_fan", "active")}
-    counts = outcomes.check_assignments(fd, "exp_t", PLAN)
+    chosen = {m: ab_metrics.METRICS[m] for m in ("conversion", "revenue_per_fan", "active")}
+    counts = checks.check_assignments(fd, "exp_t", PLAN)
     got = outcomes.experiment_moments(fd, "exp_t", chosen, counts)
     want = outcomes.by_variant(outcomes.variant_moments(fd, outcomes.experiment_units(fd, "exp_t"), chosen))
     _moments_agree(got, want)
@@ -330,10 +333,10 @@ def test_moments_keep_a_variant_whose_fans_have_no_outcome_at_all(tmp_path):
 def test_readout_on_the_demo_equals_the_readout_over_every_assigned_fan(small_demo_path):
     fd = connect(small_demo_path)
     chosen = {
-        m: outcomes.METRICS[m]
+        m: ab_metrics.METRICS[m]
         for m in ("conversion", "revenue_per_fan", "revenue_per_order", "active", "events_per_fan", "messages_per_fan")
     }
-    counts = outcomes.check_assignments(fd, "exp_coupon")
+    counts = checks.check_assignments(fd, "exp_coupon")
     got = outcomes.experiment_moments(fd, "exp_coupon", chosen, counts)
     units = outcomes.experiment_units(fd, "exp_coupon")
     _moments_agree(got, outcomes.by_variant(outcomes.variant_moments(fd, units, chosen)))
@@ -365,20 +368,20 @@ def test_readout_queries_run_under_the_memory_cap_and_the_cap_is_restored(tiny):
 def test_memory_cap_only_lowers_and_survives_repeated_use(tiny):
     fd = connect(tiny[0], validate=False)
     fd.con.raw_sql("SET memory_limit = '200MB'")
-    with outcomes.memory_cap(fd, "512MB"):
+    with memory_cap(fd, "512MB"):
         assert _memory_limit(fd) == "190.7 MiB"  # a smaller cap the user set stays
     fd.con.raw_sql("SET memory_limit = '2.5GB'")
     for _ in range(5):  # DuckDB shows the setting cut to one decimal; restoring must not creep down
-        with outcomes.memory_cap(fd, "512MB"):
+        with memory_cap(fd, "512MB"):
             assert _memory_limit(fd) == "488.2 MiB"
         assert _memory_limit(fd) == "2.3 GiB"
     for bad in ("lots", "1.2.3GB"):
         with pytest.raises(ValueError, match="memory size"):
-            with outcomes.memory_cap(fd, bad):
+            with memory_cap(fd, bad):
                 pass
     assert _memory_limit(fd) == "2.3 GiB"
     fd.con.raw_sql("SET memory_limit = '-1'")  # no limit at all
     unlimited = _memory_limit(fd)
-    with outcomes.memory_cap(fd, "512MB"):
+    with memory_cap(fd, "512MB"):
         assert _memory_limit(fd) == "488.2 MiB"
     assert _memory_limit(fd) == unlimited

@@ -49,7 +49,8 @@ def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path,
         **demo_campaign(small_demo_path),
     )
     T = i18n.messages("ab_campaign", lang)
-    assert ns["ro"] is not None and ns["did_res"] is not None and not ns["seq_table"].empty
+    result = ns["result"]
+    assert ns["ro"] is not None and result.did_result is not None and not result.sequential_table.empty
     # every table header is a catalogue column name of this language
     col_texts = {T(k) for k in i18n.catalogue("ab_campaign") if k.startswith("col_")}
     headers = [h for h in _headers([s for s in shown if "<table" in s]) if h]
@@ -270,7 +271,8 @@ def test_bad_input_is_explained_in_chinese_too(tmp_path):
     import pandas as pd
     from test_ab_readout import PLAN, _tables, _write
 
-    from fanlib.ab import ABInputError, experiment_readout
+    from fanlib.ab import ABInputError
+    from fanlib.ab.readout import experiment_readout
     from fanlib.data.fandata import connect
 
     zh, en = i18n.messages("ab_campaign", "zh"), i18n.messages("ab_campaign", "en")
@@ -330,7 +332,8 @@ def test_errors_outside_the_bad_input_list_are_explained_in_chinese(tmp_path):
     import pandas as pd
     from test_ab_readout import PLAN, _tables, _write
 
-    from fanlib.ab import ABInputError, did, experiment_readout, outcomes
+    from fanlib.ab import ABInputError, checks, did
+    from fanlib.ab.readout import experiment_readout
     from fanlib.data.fandata import connect
 
     zh, en = i18n.messages("ab_campaign", "zh"), i18n.messages("ab_campaign", "en")
@@ -348,8 +351,8 @@ def test_errors_outside_the_bad_input_list_are_explained_in_chinese(tmp_path):
     cases = {
         "unknown_metrics": lambda: experiment_readout(fd, "exp_t", planned_split=PLAN, metrics=["conversoin"]),
         "bad_windows": lambda: experiment_readout(fd, "exp_t", planned_split=PLAN, window_days=0),
-        "no_column": lambda: outcomes.unit_table(fd, "ab_export", variant="组别"),
-        "no_unit_table": lambda: outcomes.unit_table(fd, "no_such_export"),
+        "no_column": lambda: checks.unit_table(fd, "ab_export", variant="组别"),
+        "no_unit_table": lambda: checks.unit_table(fd, "no_such_export"),
         "did_treated_missing": lambda: did.fit_did(panel, ["C9"]),
         "did_no_groups": lambda: did.fit_did(panel, ["C1", "C2"]),
         "did_no_periods": lambda: did.fit_did(panel[panel["period"] < 0], ["C1"]),

@@ -21,7 +21,7 @@ TOL = 1e-8
 def _segment_stats(rng, rates_control, rates_treatment, n):
     """{segment: {variant: SampleStats}} of conversions drawn per segment."""
     out = {}
-    for i, (pc, pt) in enumerate(zip(rates_control, rates_treatment)):
+    for i, (pc, pt) in enumerate(zip(rates_control, rates_treatment, strict=True)):
         xc, xt = rng.binomial(n, pc), rng.binomial(n, pt)
         out[f"s{i}"] = {
             "control": SampleStats(n, xc, xc, "proportion"),
@@ -79,7 +79,8 @@ def test_every_segment_is_reported_and_corrections_cover_all_of_them():
 
 
 def test_segment_readout_on_the_demo_covers_every_segment(small_demo_path):
-    from fanlib.ab import experiment_readout, outcomes
+    from fanlib.ab.metrics import METRICS
+    from fanlib.ab.readout import experiment_readout
     from fanlib.data.fandata import connect
 
     fd = connect(small_demo_path)
@@ -87,7 +88,7 @@ def test_segment_readout_on_the_demo_covers_every_segment(small_demo_path):
         fd, "exp_coupon", planned_split={"control": 1, "treatment": 1}, metrics=["conversion"]
     )
     segments, tests = hte.segment_readout(
-        fd, units, outcomes.METRICS["conversion"], ["channel", "tenure"], control="control", treatment="treatment"
+        fd, units, METRICS["conversion"], ["channel", "tenure"], control="control", treatment="treatment"
     )
     per_dim = fd.execute(units.group_by("channel").aggregate(n=units.count()))
     assert set(segments[segments["dimension"] == "channel"]["segment"]) == set(per_dim["channel"].astype(str))
@@ -163,8 +164,8 @@ def test_planner_equals_statsmodels_and_achieved_power_is_consistent():
 
 
 def test_readout_reports_achieved_power_and_detectable_effect():
-    from fanlib.ab import analyze
-    from fanlib.ab.outcomes import Metric
+    from fanlib.ab.comparison import analyze
+    from fanlib.ab.metrics import Metric
     from fanlib.ab.stats import Moments
 
     rng = np.random.default_rng(4)
@@ -189,8 +190,8 @@ def test_readout_reports_achieved_power_and_detectable_effect():
 @pytest.mark.parametrize("correction,sm_method", [("holm", "holm"), ("bh", "fdr_bh")])
 def test_correction_runs_across_every_arm_and_metric(correction, sm_method):
     """Two treatment arms × three metrics: one family of six p-values, and six summary rows."""
-    from fanlib.ab import analyze
-    from fanlib.ab.outcomes import Metric
+    from fanlib.ab.comparison import analyze
+    from fanlib.ab.metrics import Metric
     from fanlib.ab.stats import Moments
 
     rng = np.random.default_rng(5)

@@ -38,7 +38,8 @@ def _revenue_stats(rng, sims, n, buy=0.3, mu=4.0, sigma=1.3, scale=1.0):
 
 def _lifts(n1, s1, q1, n0, s0, q0, kind):
     return [
-        absolute_lift(SampleStats(n1, a, b, kind), SampleStats(n0, c, d, kind)) for a, b, c, d in zip(s1, q1, s0, q0)
+        absolute_lift(SampleStats(n1, a, b, kind), SampleStats(n0, c, d, kind))
+        for a, b, c, d in zip(s1, q1, s0, q0, strict=True)
     ]
 
 
@@ -97,7 +98,7 @@ def test_relative_interval_coverage_at_5000_per_arm(method):
     p0, p1 = 0.05, 0.06
     x1, x0 = rng.binomial(n, p1, sims), rng.binomial(n, p0, sims)
     hits = 0
-    for a, b in zip(x1, x0):
+    for a, b in zip(x1, x0, strict=True):
         t, c = SampleStats(n, a, a, "proportion"), SampleStats(n, b, b, "proportion")
         r = relative_lift(t.mean, t.se, c.mean, c.se, n_min=n, method=method)
         hits += r.low <= p1 / p0 - 1 <= r.high
@@ -105,7 +106,7 @@ def test_relative_interval_coverage_at_5000_per_arm(method):
     s1, q1 = _revenue_stats(rng, sims, n, scale=1.05)
     s0, q0 = _revenue_stats(rng, sims, n)
     hits = 0
-    for a, b, c, d in zip(s1, q1, s0, q0):
+    for a, b, c, d in zip(s1, q1, s0, q0, strict=True):
         t, ctl = SampleStats(n, a, b), SampleStats(n, c, d)
         r = relative_lift(t.mean, t.se, ctl.mean, ctl.se, n_min=n, method=method)
         hits += r.low <= 0.05 <= r.high

@@ -84,8 +84,10 @@ def test_without_a_readout_only_the_campaign_is_summarised():
 
 
 def test_unit_table_readout_equals_analysing_its_moments(tmp_path):
-    from fanlib.ab import outcomes
-    from fanlib.ab.readout import analyze, unit_readout
+    from fanlib.ab import checks, outcomes
+    from fanlib.ab.comparison import analyze
+    from fanlib.ab.metrics import unit_metrics
+    from fanlib.ab.readout import unit_readout
 
     tables = _tables(n=2_000)
     frame = pd.DataFrame(
@@ -99,8 +101,8 @@ def test_unit_table_readout_equals_analysing_its_moments(tmp_path):
     ro, units = unit_readout(
         fd, "ab_export", variant="arm", planned_split=PLAN, outcomes=["converted"], control="control", use_cuped=False
     )
-    t = outcomes.unit_table(fd, "ab_export", variant="arm", planned_split=PLAN)
-    chosen = outcomes.infer_proportions(fd, t, outcomes.unit_metrics(t, ["converted"], {}))
+    t = checks.unit_table(fd, "ab_export", variant="arm", planned_split=PLAN)
+    chosen = checks.infer_proportions(fd, t, unit_metrics(t, ["converted"], {}))
     want = analyze(
         outcomes.by_variant(outcomes.variant_moments(fd, t, chosen)),
         chosen,

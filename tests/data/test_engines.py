@@ -116,7 +116,7 @@ def _plain(v):
 
 
 def daily(fd, by=None):
-    from fanlib.executive.early_warning import daily_kpis
+    from fanlib.executive.queries import daily_kpis
 
     return daily_kpis(fd, by=by)
 

@@ -238,7 +238,7 @@ BROKEN = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_overview_figures_describe_structurally_broken_data(tmp_path, case):
-    from fanlib.data_overview import overview
+    from fanlib.data_overview import narrative, queries
     from fanlib.data.fandata import connect
     from fanlib.data.validate import problems
 
@@ -246,19 +246,19 @@ def test_overview_figures_describe_structurally_broken_data(tmp_path, case):
     fd = connect(_folder(tmp_path, edit), mapping=mapping, validate=False)
     found = problems(fd)
     assert expected in {(p.table, p.column, p.check) for p in found}
-    tables = overview.table_summary(fd).set_index("table")
+    tables = queries.table_summary(fd).set_index("table")
     for name in ("fans", "events", "orders"):
         if fd.has(name):
             assert tables.loc[name, "rows"] > 0
     assert not tables.loc[expected[0], "sound"]
-    for f in (overview.null_rates, overview.absent_columns, overview.duplicate_keys, overview.daily_volume,
-              overview.member_growth, overview.orphan_counts):
+    for f in (queries.null_rates, queries.absent_columns, queries.duplicate_keys, queries.daily_volume,
+              queries.member_growth, queries.orphan_counts):
         f(fd)  # each figure is made from what is there
-    shown = overview.problem_table(found, i18n.messages("data_overview", "zh"))
+    shown = narrative.problem_table(found, i18n.messages("data_overview", "zh"))
     assert (shown["table"] == expected[0]).any() and CJK.search(" ".join(shown["check"]))
     if case == "missing_column":
-        assert overview.member_growth(fd).empty  # no join times, no growth chart
-        assert "join_time" not in set(overview.absent_columns(fd)["column"])  # required, not "optional absent"
+        assert queries.member_growth(fd).empty  # no join times, no growth chart
+        assert "join_time" not in set(queries.absent_columns(fd)["column"])  # required, not "optional absent"
 
 
 # --------------------------------------------------------------------------- timing warnings
@@ -278,9 +278,9 @@ def test_data_ending_long_before_the_report_date_is_a_warning(tmp_path):
     assert events.fields["days"] > STALE_AFTER_DAYS and events.fields["last"] == "2025-04-30"
     assert data_warnings(fd, as_of="2025-07-01", stale_after_days=90) == []
     T = i18n.messages("data_overview", "zh")
-    from fanlib.data_overview import overview
+    from fanlib.data_overview import narrative, queries
 
-    assert "2025-04-30" in overview.warning_table(late, T)["detail"].iloc[0]
+    assert "2025-04-30" in narrative.warning_table(late, T)["detail"].iloc[0]
 
 
 def test_activity_all_on_one_day_is_a_warning(tmp_path):

@@ -5,7 +5,7 @@ import pytest
 from helpers import sample_tables
 
 from fanlib.data.fandata import connect
-from fanlib.data_overview import overview
+from fanlib.data_overview import queries as overview
 
 
 @pytest.fixture()

@@ -521,7 +521,7 @@ def test_privacy_plants(con, demo_truth):
     # ID numbers carry a valid check digit
     for m in planted.text.str.extract(r"(\d{17}[\dX])")[0].dropna():
         w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-        assert "10X98765432"[sum(int(a) * b for a, b in zip(m[:17], w)) % 11] == m[17]
+        assert "10X98765432"[sum(int(a) * b for a, b in zip(m[:17], w, strict=True)) % 11] == m[17]
     # the other comments carry no such details
     clean = q(con, "SELECT text FROM comments JOIN truth_comments USING (comment_id) WHERE pii_kind IS NULL").text
     for kind, pattern in PII_PATTERNS.items():
@@ -612,7 +612,7 @@ def _fingerprint(path: Path) -> dict:
 def test_same_seed_same_data(tmp_path):
     a = demo.generate(tmp_path / "a" / "demo.duckdb", n_fans=600, seed=3, progress=False)
     b = demo.generate(tmp_path / "b" / "demo.duckdb", n_fans=600, seed=3, progress=False)
-    c = demo.generate(tmp_path / "c" / "demo.duckdb", n_fans=600, seed=4, progress=False)
+    demo.generate(tmp_path / "c" / "demo.duckdb", n_fans=600, seed=4, progress=False)
     fa, fb, fc = (_fingerprint(tmp_path / x / "demo.duckdb") for x in "abc")
     assert fa == fb
     assert fa["events"] != fc["events"] and fa["comments"] != fc["comments"]

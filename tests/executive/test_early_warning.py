@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from fanlib.data.fandata import connect
-from fanlib.executive import early_warning as ew
+from fanlib.executive import queries, stats
 
 
 def _series(days=300, level=2000.0, growth=0.002, seed=0, drop=None, holiday=None):
@@ -24,11 +24,11 @@ def _series(days=300, level=2000.0, growth=0.002, seed=0, drop=None, holiday=Non
 
 @pytest.mark.parametrize("seed", range(5))
 def test_weekly_cycle_trend_and_noise_raise_no_warning(seed):
-    assert ew.detect(_series(seed=seed), "events").empty
+    assert stats.detect(_series(seed=seed), "events").empty
 
 
 def test_a_planted_drop_is_caught_with_its_dates():
-    found = ew.detect(_series(drop=("2025-08-10", "2025-08-12", 0.8)), "events")
+    found = stats.detect(_series(drop=("2025-08-10", "2025-08-12", 0.8)), "events")
     assert len(found) == 1
     row = found.iloc[0]
     assert row.direction == "drop"
@@ -39,24 +39,24 @@ def test_a_planted_drop_is_caught_with_its_dates():
 def test_a_holiday_surge_is_expected_not_flagged():
     holidays = [("2025-06-01", "2025-06-18", "618")]
     series = _series(holiday=("2025-06-01", "2025-06-18"))
-    assert ew.detect(series, "events", holidays=holidays).empty
+    assert stats.detect(series, "events", holidays=holidays).empty
     # Without the holiday calendar the same surge is flagged: the calendar is what prevents it.
-    assert not ew.detect(series, "events", holidays=[]).empty
+    assert not stats.detect(series, "events", holidays=[]).empty
 
 
 def test_too_short_a_history_is_a_clear_error():
     with pytest.raises(ValueError, match="at least 28"):
-        ew.baseline(_series(days=20), "events")
+        stats.baseline(_series(days=20), "events")
 
 
 def test_scan_leaves_out_a_kpi_too_small_to_judge_and_says_why():
     big = _series(drop=("2025-08-10", "2025-08-12", 0.8))
     daily = pd.DataFrame({"date": big.index, "events": big.to_numpy(), "orders": _series(level=3.0).to_numpy()})
-    found = ew.scan(daily, columns=["events", "orders"])
+    found = stats.scan(daily, columns=["events", "orders"])
     assert list(found.kpi) == ["events"]
     assert list(found.attrs["not_judged"]) == ["orders"]
     assert "too few days with an expected value of at least 50" in found.attrs["not_judged"]["orders"]
-    assert ew.scan(daily, columns=["events"]).attrs["not_judged"] == {}
+    assert stats.scan(daily, columns=["events"]).attrs["not_judged"] == {}
 
 
 def test_drill_down_names_the_group_that_moved():
@@ -69,7 +69,7 @@ def test_drill_down_names_the_group_that_moved():
             )
             rows.append({"date": d, "channel": ch, "events": value})
     by = pd.DataFrame(rows)
-    out = ew.drill_down(by, "channel", "events", "2025-02-20", "2025-02-22")
+    out = stats.drill_down(by, "channel", "events", "2025-02-20", "2025-02-22")
     assert out.iloc[0]["channel"] == "douyin"
     assert out.iloc[0]["share_of_change"] == pytest.approx(1.0)
     assert out.iloc[0]["change"] == pytest.approx(-0.5)
@@ -78,16 +78,16 @@ def test_drill_down_names_the_group_that_moved():
 def test_demo_douyin_incident_is_caught_and_nothing_else(demo_path, demo_truth):
     plant = demo_truth["kpi_drop"]
     fd = connect(demo_path, validate=False)
-    daily = ew.daily_kpis(fd)
-    found = ew.scan(daily, columns=["active_fans", "events"])
+    daily = queries.daily_kpis(fd)
+    found = stats.scan(daily, columns=["active_fans", "events"])
     start, end = pd.Timestamp(plant["start"]), pd.Timestamp(plant["end"])
     hits = found[(found.start <= end) & (found.end >= start)]
     assert set(hits.kpi) == {"active_fans", "events"}
     assert (hits.direction == "drop").all()
     # Weekly cycles, Spring Festival, Double 11 and growth raise nothing else.
     assert found.drop(hits.index).empty, found.drop(hits.index)
-    by_channel = ew.daily_kpis(fd, by="channel")
-    top = ew.drill_down(by_channel, "channel", "events", start, end).iloc[0]
+    by_channel = queries.daily_kpis(fd, by="channel")
+    top = stats.drill_down(by_channel, "channel", "events", start, end).iloc[0]
     assert top["channel"] == plant["channel"] and top["share_of_change"] > 0.5
     # Computed in the engine: only daily aggregates came back.
     assert max(rows for _, rows in fd.materialized) < 10_000

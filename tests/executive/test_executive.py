@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from fanlib.executive import overview as ex
+from fanlib import executive as ex
 
 TARGETS = """
 programme_start: 2024-07-01
@@ -67,7 +67,7 @@ def test_board_and_milestones_from_summaries_and_history(tmp_path, targets):
     assert board.loc["dau_rate", "trend"] == [0.10, 0.12]
     assert board.loc["dau_rate", "next_target"] == 0.45 and board.loc["dau_rate", "next_month"] == 12
     table = ex.milestone_table(targets, summaries, "2024-10-14", lang="zh")
-    status = dict(zip(zip(table.month, table.kpi), table.status))
+    status = dict(zip(zip(table.month, table.kpi, strict=True), table.status, strict=True))
     assert status[(3, "会员数")] == "met" and status[(3, "日活跃率")] == "missed"
     assert status[(12, "日活跃率")] == "upcoming"
 
@@ -266,7 +266,7 @@ def test_findings_and_todos_render_in_both_languages_with_links(lang):
 
     T = messages("executive", lang)
     items = ex.key_findings(SUMMARIES)
-    lines = [ex.finding_text(it, T, lang) for it in items]
+    lines = [ex.narrative.finding_text(it, T, lang) for it in items]
     text = "\n".join(lines)
     for report in ("02_ab_campaign", "03_retention", "04_sentiment", "01_fan_profiling"):
         assert f"]({report}.html)" in text
@@ -278,7 +278,7 @@ def test_findings_and_todos_render_in_both_languages_with_links(lang):
         assert "**ship**" in text and "**don't ship**" in text and "Weibo, Xiaohongshu" in text
         assert "29 Dec 2025" in text
         assert not re.search(r"[\u4e00-\u9fff]", text.replace("过敏, 退货, 失望, 退款, 避雷", ""))
-    todos = ex.finding_todos(items, T, lang)
+    todos = ex.narrative.finding_todos(items, T, lang)
     assert len(todos) == 3  # the open alert, the at-risk list, the variant to roll out
     assert all("](" in t for t in todos)
 
@@ -371,7 +371,7 @@ def test_wait_for_reports_counts_only_this_runs_manifests_and_names_the_missing_
     import threading
     import time
 
-    from fanlib.executive.overview import wait_for_reports
+    from fanlib.executive import wait_for_reports
 
     (tmp_path / "01_a.manifest.json").write_text("{}")  # written before this run started
     since = time.time() + 0.05
@@ -437,10 +437,12 @@ def test_a_failed_reports_earlier_summary_is_never_read_as_this_runs(tmp_path, t
     assert [f["kind"] for f in churn] == ["failed"] and churn[0]["href"] == "03_retention.failed.html"
     for lang in ("zh", "en"):
         T = messages("executive", lang)
-        text = "\n".join(ex.finding_text(f, T, lang) for f in findings) + "\n".join(ex.finding_todos(findings, T, lang))
+        text = "\n".join(ex.narrative.finding_text(f, T, lang) for f in findings) + "\n".join(
+            ex.narrative.finding_todos(findings, T, lang)
+        )
         assert "500" not in text and "43.2" not in text, text
         assert "03_retention.failed.html" in text
-    assert not any("500" in t for t in ex.finding_todos(findings, messages("executive", "zh"), "zh"))
+    assert not any("500" in t for t in ex.narrative.finding_todos(findings, messages("executive", "zh"), "zh"))
     # the trend's latest point of this folder is this run's figures only
     hist = ex.history(tmp_path, until=day.name, current=summaries)
     assert set(hist.report) == {"01_fan_profiling"}
@@ -458,12 +460,12 @@ def test_figures_of_a_report_not_in_this_run_carry_their_run(tmp_path, targets):
         targets, summaries, ex.history(tmp_path, until=day.name, current=summaries), day.name, "zh", reports=reports
     ).set_index("kpi")
     assert board.loc["members", "value"] == 1500 and board.loc["members", "from_run"] == "2025-12-31 10:00"
-    html = ex.board_html(board.reset_index(), messages("executive", "zh"), "zh")
+    html = ex.plots.board_html(board.reset_index(), messages("executive", "zh"), "zh")
     assert "2025-12-31 10:00 运行的数字" in html
     findings = ex.key_findings(summaries, reports=reports)
     profile = [f for f in findings if f["report"] == "01_fan_profiling"]
     assert profile and all(f["from_run"] == "2025-12-31 10:00" for f in profile)
-    text = ex.finding_text(profile[0], messages("executive", "en"), "en")
+    text = ex.narrative.finding_text(profile[0], messages("executive", "en"), "en")
     assert "figures from the run of 2025-12-31 10:00, not this run" in text
     # outside a run (no states), a report whose latest run failed still shows none of its older figures
     assert ex.run_reports(day, ["03_retention"])["03_retention"]["state"] == "failed"
@@ -484,7 +486,7 @@ def test_a_kpi_of_a_failed_report_says_so_instead_of_showing_an_older_value(tmp_
         targets, summaries, ex.history(tmp_path, until=day.name, current=summaries), day.name, "zh", reports=reports
     )
     assert board.value.isna().all() and board.report_failed.all() and not any(board.trend.map(len))
-    html = ex.board_html(board, messages("executive", "zh"), "zh")
+    html = ex.plots.board_html(board, messages("executive", "zh"), "zh")
     assert "4,321" not in html and "报告运行失败" in html
     milestones = ex.milestone_table(targets, summaries, "2025-12-31", "zh", reports=reports)
     assert set(milestones.status) == {"report_failed"}

@@ -337,7 +337,8 @@ def hostile_run(tmp_path_factory, small_demo_path):
     folder = tmp_path_factory.mktemp("hostile")
     source = build_hostile_source(small_demo_path, folder)
     out = folder / "reports"
-    split = '{control: 0.5, "%s": 0.5}' % VARIANT.replace('"', '\\"')
+    variant = VARIANT.replace('"', '\\"')
+    split = f'{{control: 0.5, "{variant}": 0.5}}'
     proc = run_suite(out, source, "-p", f"02_ab_campaign.planned_split={split}")
     return out / SUITE_DATE, proc
 
@@ -377,10 +378,10 @@ def test_payloads_in_the_data_show_as_text_and_never_run(hostile_run):
                 errors: list[str] = []
                 context = browser.new_context(offline=True)
                 page = context.new_page()
-                page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+                page.on("dialog", lambda d, dialogs=dialogs: (dialogs.append(d.message), d.dismiss()))
                 # A blocked script or a Content-Security-Policy violation shows up here.
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda e: errors.append(str(e)))
+                page.on("console", lambda m, errors=errors: errors.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda e, errors=errors: errors.append(str(e)))
                 page.goto(path.resolve().as_uri(), wait_until="load")
                 page.wait_for_timeout(200)
                 where = path.relative_to(day.parent)

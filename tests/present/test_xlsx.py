@@ -116,8 +116,8 @@ def test_every_kind_of_value_reads_back_cell_for_cell(tmp_path):
         got = read_values(path, read_only=read_only)
         want = rows_of(frame)
         assert len(got) == len(want)
-        for i, (g, w) in enumerate(zip(got, want)):
-            for j, (a, b) in enumerate(zip(g, w)):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            for j, (a, b) in enumerate(zip(g, w, strict=True)):
                 assert same(a, b), (i, frame.columns[j], a, b)
 
 
@@ -147,8 +147,8 @@ def test_same_values_as_openpyxls_own_writer(tmp_path):
     write_xlsx(tmp_path / "fast.xlsx", [("s", frame)])
     theirs, ours = read_values(tmp_path / "openpyxl.xlsx"), read_values(tmp_path / "fast.xlsx")
     assert len(theirs) == len(ours) == len(frame) + 1
-    for t, o in zip(theirs, ours):
-        for a, b in zip(t, o):
+    for t, o in zip(theirs, ours, strict=True):
+        for a, b in zip(t, o, strict=True):
             if b == "":  # openpyxl writes an empty string as an empty cell
                 assert a in ("", None)
             elif isinstance(a, str) and "\r" in b:  # openpyxl writes a bare CR, which XML reads as LF
@@ -166,7 +166,9 @@ def test_pandas_reads_the_frame_back(tmp_path):
     assert list(back) == ["a", "b"] and back["b"].empty and list(back["b"].columns) == list(frame.columns)
     got = back["a"]
     assert got["int"].tolist() == frame["int"].tolist()
-    assert [same(a, b) for a, b in zip(got["float"].tolist(), frame["float"].tolist())] == [True] * len(frame)
+    assert [same(a, b) for a, b in zip(got["float"].tolist(), frame["float"].tolist(), strict=True)] == [True] * len(
+        frame
+    )
     # a column with empty cells comes back as floats
     pd.testing.assert_series_equal(got["nullable_int"], frame["nullable_int"].astype("float64"))
     assert got["bool"].tolist() == frame["bool"].tolist()

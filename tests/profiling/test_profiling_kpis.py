@@ -14,6 +14,7 @@ from profiling_tinydata import AS_OF, connect_tiny
 from pytest import approx
 
 from fanlib.present.i18n import messages
+from fanlib.profiling import benchmarks, content
 from fanlib.profiling import kpis as K
 from fanlib.profiling.window import window
 
@@ -113,7 +114,7 @@ def test_publishing_hours_by_hand(result):
     assert h.interactions.sum() == 11
     by_hour = h.groupby("hour").interactions.sum()
     assert by_hour[12] == 4 and by_hour[21] == 3 and by_hour[20] == 2 and by_hour[13] == 1 and by_hour[10] == 1
-    best = K.best_hours(h)
+    best = content.best_hours(h)
     assert best.hour.tolist() == [12, 21, 20]
     assert best.share.iloc[0] == approx(4 / 11)
     # Wednesday (2) at 21h: e12, e13.
@@ -126,12 +127,12 @@ def test_scorecard_and_gaps(result):
     assert card.loc["touch_steps", "good"] == True  # 3.4 ≤ 5  # noqa: E712
     assert card.loc["repurchase_interval_days", "good"] == True  # noqa: E712
     assert card.loc["messages_per_1k_day", "relative_gap"] == approx((3 / 56 * 1000 - 89) / 89)
-    gaps = K.biggest_gaps(result.scorecard())
+    gaps = benchmarks.biggest_gaps(result.scorecard())
     assert len(gaps) == 3
     # Relative shortfalls: DAU rate 27.0% vs 55% (-50.9%), repurchase 25% vs 50% (-50%), 7-day retention
     # 2/7 vs 50% (-42.9%), messages 53.6 vs 89 (-39.8%), UGC 2/7 vs 40% (-28.6%); speaking 5/9 meets 35%.
     assert gaps[0].startswith("日活跃率") and gaps[1].startswith("复购率") and gaps[2].startswith("7 日留存率")
-    en = K.biggest_gaps(result.scorecard(messages("fan_profiling", "en")), T=messages("fan_profiling", "en"))
+    en = benchmarks.biggest_gaps(result.scorecard(messages("fan_profiling", "en")), T=messages("fan_profiling", "en"))
     assert en[0] == "Daily active rate is 27.0%, below the target of 55.0% (short by 51%)"
 
 

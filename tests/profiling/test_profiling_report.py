@@ -17,8 +17,7 @@ import pytest
 from profiling_tinydata import AS_OF, EVENTS, FANS, connect_tiny, frames, write
 
 from fanlib.present.i18n import messages, missing_translations
-from fanlib.profiling import community_kpis, fan_profile, narrative, segment_value, tier_shares
-from fanlib.profiling.window import ProfilingDataError
+from fanlib.profiling import ProfilingDataError, community_kpis, fan_profile, narrative, segment_value, tier_shares
 
 matplotlib.use("Agg")
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "01_fan_profiling.ipynb"

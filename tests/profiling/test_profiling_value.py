@@ -19,8 +19,9 @@ from fanlib.profiling.export import export_fans, fan_export_frame
 from fanlib.profiling.features import fan_features
 from fanlib.profiling.profile import fan_profile, tier_shares
 from fanlib.profiling.rfm import segment_value
-from fanlib.profiling.stats import chi_square, wilson_interval
+from fanlib.profiling.stats import PROFILING_Z, chi_square
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
+from fanlib.stats.intervals import wilson_interval
 
 TIER_RULES = TierRules(
     high_value_top_share=0.25,
@@ -102,7 +103,7 @@ def test_tiers_by_hand(fd, profile, frame):
     shares = tier_shares(fd, profile).set_index("tier")
     assert shares.fans.tolist() == [1, 2, 2, 4] and shares.fans.sum() == 9
     assert shares.loc["high_value", "gmv_share"] == approx(200 / 530)
-    assert shares.loc["high_value", "ci_low"] == approx(wilson_interval(1, 9)[0])
+    assert shares.loc["high_value", "ci_low"] == approx(wilson_interval(1, 9, PROFILING_Z)[0])
 
 
 def test_tier_precedence_makes_classes_exclusive(fd):
@@ -169,7 +170,7 @@ def test_portraits_by_hand(fd):
     base = portraits.portrait_base(fd, AS_OF)
     g = portraits.distribution(fd, base, "gender").set_index("category")
     assert g.loc["female", "fans"] == 6 and g.loc["female", "share"] == approx(6 / 9)
-    lo, hi = wilson_interval(6, 9)
+    lo, hi = wilson_interval(6, 9, PROFILING_Z)
     assert (g.loc["female", "ci_low"], g.loc["female", "ci_high"]) == (approx(lo), approx(hi))
     age = portraits.distribution(fd, base, "age_band").set_index("category").fans
     # Ages in 2025: 30, 24, 37, 33, 46, 22, 35, unknown, 40.

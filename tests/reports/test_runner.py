@@ -673,7 +673,7 @@ def test_an_overview_that_waits_for_the_others_starts_early_and_still_sees_every
         if "seen = sorted" in "".join(cell["source"]):
             cell["metadata"]["tags"] = [kernel.WAIT_TAG]
             cell["source"] = (
-                "import json, time\nfrom pathlib import Path\nfrom fanlib.executive import overview as ex\n"
+                "import json, time\nfrom pathlib import Path\nfrom fanlib import executive as ex\n"
                 "waited_from = time.time()\n"
                 "states = ex.wait_for_reports(Path(summary_path).parent, wait_for, run_started, "
                 "timeout_s=wait_timeout_s)\n"

@@ -152,7 +152,7 @@ def _stopping_data(tmp_path, stop_all: bool):
     fans, events, orders = random_fans(n=80, seed=21, start="2025-01-01", days=20, end="2025-06-30")
     rng = np.random.default_rng(1)
     rows = []
-    for fid, j in zip(fans.fan_id, fans.join_time):
+    for fid, j in zip(fans.fan_id, fans.join_time, strict=True):
         last = pd.Timestamp("2025-03-01") if stop_all else pd.Timestamp("2025-06-30")
         for day in pd.date_range(j.normalize() + pd.Timedelta(days=1), last, freq="D"):
             rows.append((fid, day + pd.Timedelta(hours=float(rng.uniform(8, 20))), "view"))

@@ -113,7 +113,7 @@ def test_baseline_cumulative_hazard_is_breslow_and_not_lagged():
     assert m.cumulative_hazard_at([times[0]])[0] == pytest.approx(hand[0])
     assert m.cumulative_hazard_at([times[0] - 1e-9])[0] == 0.0
     sm = PHReg(t, X, status=e, ties="efron").fit().baseline_cumulative_hazard[0]
-    sm_times, sm_h = np.asarray(sm[0]), np.asarray(sm[1])
+    sm_h = np.asarray(sm[1])
     assert sm_h[0] == 0.0  # statsmodels lags by one event time …
     np.testing.assert_allclose(sm_h[1:], hand[:-1], rtol=1e-6)  # … with the same values
     # predictions use the non-lagged hazard

@@ -13,7 +13,8 @@ import pytest
 
 from fanlib.sentiment import corpus, features
 from fanlib.sentiment.card import Metrics, expected_calibration_error, snownlp_proba
-from fanlib.sentiment.model import FORMAT_VERSION, ModelFormatError, SentimentModel
+from fanlib.sentiment.errors import CorpusError, ModelFormatError
+from fanlib.sentiment.model import FORMAT_VERSION, SentimentModel
 from fanlib.sentiment.store import load_card, load_model
 
 
@@ -72,6 +73,7 @@ def test_snownlp_corpus_is_deduplicated_and_split_stably(snow):
 # ---- training, calibration, storage ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_training_is_deterministic(snow):
     part = snow[snow["split"] == "train"].sample(1500, random_state=0)
     cal = snow[snow["split"] == "calibration"].sample(300, random_state=0)
@@ -186,6 +188,7 @@ def test_against_snownlp_on_texts_neither_model_trained_on(model, card, snow, de
     assert m_ours.accuracy >= 0.98 and m_ours.accuracy >= m_theirs.accuracy - 0.02
 
 
+@pytest.mark.slow
 def test_char_ngrams_measured_against_word_tokens(snow):
     from fanlib.sentiment.benchmark import tokenisation_comparison
 
@@ -281,13 +284,13 @@ def test_labelled_csv_encodings_and_invalid_utf8(tmp_path):
         assert df.set_index("text")["label"].isna()["请问几点发货"]
     bad = "text,label\n很好,positive\n".encode() + b"\xff\xfe\xfa bad,negative\n"
     (tmp_path / "bad.csv").write_bytes(bad)
-    with pytest.raises(corpus.CorpusError, match=r"line 3 .*re-save the file as UTF-8"):
+    with pytest.raises(CorpusError, match=r"line 3 .*re-save the file as UTF-8"):
         corpus.read_labelled_csv(tmp_path / "bad.csv")
     (tmp_path / "nolabel.csv").write_text("text,score\n好,1\n", encoding="utf-8")
-    with pytest.raises(corpus.CorpusError, match="missing column"):
+    with pytest.raises(CorpusError, match="missing column"):
         corpus.read_labelled_csv(tmp_path / "nolabel.csv")
     (tmp_path / "weird.csv").write_text("text,label\n好,maybe\n", encoding="utf-8")
-    with pytest.raises(corpus.CorpusError, match="maybe"):
+    with pytest.raises(CorpusError, match="maybe"):
         corpus.read_labelled_csv(tmp_path / "weird.csv")
 
 
@@ -403,12 +406,12 @@ def test_fan_comment_eval_set_is_fresh_varied_and_shipped(snow, demo_path):
 def test_fan_comment_eval_file_errors_name_the_file_and_the_check(tmp_path):
     bad = tmp_path / "eval.csv"
     bad.write_text("# provenance\ntext,label,platform,aspect\n好,maybe,weibo,product\n", encoding="utf-8")
-    with pytest.raises(corpus.CorpusError, match=r"eval\.csv.*positive/negative/neutral.*maybe"):
+    with pytest.raises(CorpusError, match=r"eval\.csv.*positive/negative/neutral.*maybe"):
         corpus.fan_comments_eval(bad)
     bad.write_text("text,label\n好,positive\n", encoding="utf-8")
-    with pytest.raises(corpus.CorpusError, match=r"eval\.csv: missing column.*aspect"):
+    with pytest.raises(CorpusError, match=r"eval\.csv: missing column.*aspect"):
         corpus.fan_comments_eval(bad)
-    with pytest.raises(corpus.CorpusError, match="missing from the installed package"):
+    with pytest.raises(CorpusError, match="missing from the installed package"):
         corpus.fan_comments_eval(tmp_path / "absent.csv")
 
 

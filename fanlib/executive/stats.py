@@ -1,7 +1,7 @@
 """KPI early warnings: abnormal daily moves against a baseline that knows the week and the holidays.
 
-Daily KPIs are aggregated in the engine (``daily_kpis``), then each series is
-decomposed with statsmodels' robust STL on the log scale (weekly period).
+Daily KPIs are aggregated in the engine (:func:`fanlib.executive.queries.daily_kpis`), then each
+series is decomposed with statsmodels' robust STL on the log scale (weekly period).
 Residuals are scored robustly (median and MAD), so one bad day cannot hide
 another. Days inside known holiday windows (Spring Festival, Double 11, …) are
 bridged before the fit so they neither distort the baseline nor raise
@@ -11,10 +11,14 @@ warning, and ``drill_down`` says which channels or communities made the move.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from fanlib.executive.errors import EarlyWarningError
 
 #: Holiday windows that move every KPI and are not anomalies (China; extend in params).
 DEFAULT_HOLIDAYS = (
@@ -29,72 +33,13 @@ DEFAULT_HOLIDAYS = (
     ("2026-06-01", "2026-06-18", "618"),
 )
 
-#: KPI name -> (label, how it is computed, higher is better)
-KPIS = {
-    "active_fans": ("活跃粉丝 Active fans", "distinct fans with any event that day", True),
-    "events": ("互动行为 Events", "events that day", True),
-    "orders": ("订单 Orders", "orders that day", True),
-    "gmv": ("成交额 GMV", "sum of order amounts that day (CNY)", True),
-    "new_members": ("新增会员 New members", "fans who joined that day", True),
-}
+
+#: The daily KPIs the early warnings judge (names in the ``executive`` catalogue as ``kpi_<name>``,
+#: definitions in the KPI catalogue, ``fanlib.metrics``); higher is better for each.
+KPIS = ("active_fans", "events", "orders", "gmv", "new_members")
 
 
-def daily_kpis(fd, by: str | None = None, start=None, end=None) -> pd.DataFrame:
-    """Daily KPIs, computed in the engine; ``by`` = 'channel' or 'community_id' splits them.
-
-    Returns one row per day (and group): date, [group], active_fans, events, orders, gmv, new_members,
-    with zero-filled days so that a day with no activity is a zero, not a gap.
-    """
-    if by not in (None, "channel", "community_id"):
-        raise ValueError(f"by must be None, 'channel' or 'community_id', not {by!r}")
-    fans = fd.fans.select("fan_id", "channel", "community_id", "join_time")
-    events = fd.events
-    orders = fd.orders
-    group = [] if by is None else [by]
-
-    def per_day(t, time_col, **metrics):
-        if by is not None and by not in t.columns:
-            t = t.join(fans.select("fan_id", by), "fan_id")
-        if start is not None:
-            t = t.filter(t[time_col] >= pd.Timestamp(start))
-        if end is not None:
-            t = t.filter(t[time_col] < pd.Timestamp(end) + pd.Timedelta(days=1))
-        keys = [t[time_col].date().name("date")] + [t[g] for g in group]
-        return fd.execute(
-            t.group_by(keys).aggregate(**{k: f(t) for k, f in metrics.items()}),
-            label=f"early_warning:{time_col}:{by or 'all'}",
-        )
-
-    # Events carry their own community_id; channel comes from the fan.
-    ev = per_day(
-        events.select("fan_id", "event_time", *([by] if by == "community_id" else [])),
-        "event_time",
-        active_fans=lambda t: t.fan_id.nunique(),
-        events=lambda t: t.count(),
-    )
-    od = per_day(
-        orders.select("fan_id", "order_time", "amount_cny"),
-        "order_time",
-        orders=lambda t: t.count(),
-        gmv=lambda t: t.amount_cny.sum(),
-    )
-    nm = per_day(fans.select("fan_id", "join_time", *group), "join_time", new_members=lambda t: t.count())
-    out = ev
-    for part in (od, nm):
-        out = out.merge(part, on=["date", *group], how="outer")
-    if out.empty:
-        return pd.DataFrame(columns=["date", *group, *KPIS])
-    out["date"] = pd.to_datetime(out["date"])
-    days = pd.date_range(out["date"].min(), out["date"].max(), freq="D", name="date")
-    if group:
-        index = pd.MultiIndex.from_product([days, sorted(out[by].dropna().unique())], names=["date", by])
-    else:
-        index = days
-    out = out.set_index(["date", *group]).reindex(index).fillna(0.0).reset_index()
-    return out[["date", *group, *KPIS]].sort_values(["date", *group]).reset_index(drop=True)
-
-
-def holiday_mask(dates: pd.DatetimeIndex, holidays=DEFAULT_HOLIDAYS) -> np.ndarray:
+def holiday_mask(dates: pd.DatetimeIndex, holidays: Sequence[tuple] = DEFAULT_HOLIDAYS) -> np.ndarray:
     mask = np.zeros(len(dates), dtype=bool)
     for start, end, *_ in holidays:
         mask |= (dates >= pd.Timestamp(start)) & (dates <= pd.Timestamp(end))
@@ -117,7 +62,7 @@ def baseline(
     series: pd.Series,
     kpi: str = "kpi",
     period: int = 7,
-    holidays=DEFAULT_HOLIDAYS,
+    holidays: Sequence[tuple] = DEFAULT_HOLIDAYS,
     min_days: int = 28,
     min_expected: float = 20.0,
     seasonal: int = 15,
@@ -135,7 +80,7 @@ def baseline(
     s = series.astype(float).sort_index()
     s.index = pd.DatetimeIndex(s.index)
     if len(s) < min_days:
-        raise ValueError(f"{kpi}: {len(s)} days of data; early warnings need at least {min_days}")
+        raise EarlyWarningError(f"{kpi}: {len(s)} days of data; early warnings need at least {min_days}")
     dates = s.index
     hol = holiday_mask(dates, holidays)
     log = np.log1p(s.clip(lower=0))
@@ -149,7 +94,7 @@ def baseline(
     pearson = (s.to_numpy() - expected) / np.sqrt(np.maximum(expected, 1.0))
     usable = ~hol & (expected >= min_expected)
     if usable.sum() < min_days // 2:
-        raise ValueError(f"{kpi}: too few days with an expected value of at least {min_expected} to judge moves")
+        raise EarlyWarningError(f"{kpi}: too few days with an expected value of at least {min_expected} to judge moves")
     # median of a chi-square(1) variable is 0.4549
     dispersion = float(np.median(pearson[usable] ** 2) / 0.4549) or 1.0
     scale = float(np.sqrt(dispersion))
@@ -172,8 +117,8 @@ def detect(
     kpi: str = "kpi",
     threshold: float = 5.0,
     period: int = 7,
-    holidays=DEFAULT_HOLIDAYS,
-    since=None,
+    holidays: Sequence[tuple] = DEFAULT_HOLIDAYS,
+    since: Any = None,
     min_relative_change: float = 0.05,
     min_expected: float = 50.0,
     warmup_days: int = 28,
@@ -222,7 +167,11 @@ def detect(
 
 
 def scan(
-    kpis: pd.DataFrame, threshold: float = 5.0, holidays=DEFAULT_HOLIDAYS, since=None, columns=None
+    kpis: pd.DataFrame,
+    threshold: float = 5.0,
+    holidays: Sequence[tuple] = DEFAULT_HOLIDAYS,
+    since: Any = None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Run ``detect`` on every KPI column of an ungrouped ``daily_kpis`` frame.
 
@@ -248,7 +197,9 @@ def scan(
     return out
 
 
-def drill_down(by_group: pd.DataFrame, group: str, kpi: str, start, end, reference_weeks: int = 4) -> pd.DataFrame:
+def drill_down(
+    by_group: pd.DataFrame, group: str, kpi: str, start: Any, end: Any, reference_weeks: int = 4
+) -> pd.DataFrame:
     """Which groups made a move: each group's change over [start, end] against the same weekdays of the
     previous ``reference_weeks`` weeks, and its share of the total change (largest contributions first)."""
     frame = by_group[["date", group, kpi]].copy()
@@ -267,20 +218,3 @@ def drill_down(by_group: pd.DataFrame, group: str, kpi: str, start, end, referen
     out["share_of_change"] = out["difference"] / total if total else np.nan
     out = out.reindex(out["difference"].abs().sort_values(ascending=False).index)
     return out.rename_axis(group).reset_index()
-
-
-def warning_chart(daily: pd.DataFrame, warning, since, T, title: str):
-    """One warning's KPI over the four weeks before ``since`` and after: actual against expected (dashed),
-    the warned days shaded. ``warning``: a row of ``scan``; ``T``: the overview's catalogue. Returns the axes."""
-    from fanlib.present import plotting
-
-    base = baseline(daily.set_index("date")[warning.kpi], warning.kpi).frame
-    recent = base[base.date >= since - pd.Timedelta(days=28)]
-    ax = plotting.line(recent.rename(columns={"value": T("actual")}), "date", T("actual"), title=title)
-    ax.lines[0].set_label(T("actual"))
-    ax.plot(recent.date, recent.expected, color=plotting.NEUTRAL, linestyle="--", label=T("expected"))
-    ax.axvspan(
-        warning.start - pd.Timedelta(hours=12), warning.end + pd.Timedelta(hours=12), color=plotting.BAD, alpha=0.15
-    )
-    ax.legend(frameon=False)
-    return ax

@@ -1,4 +1,4 @@
-"""The data overview: what a data source holds, computed in the engine.
+"""The data overview's engine queries: what a data source holds.
 
 Row counts, time ranges, null rates, duplicate keys and daily volumes for the
 five contract tables. Every function takes a ``FanData`` and returns a small
@@ -12,27 +12,30 @@ and readable. A figure that needs a missing column is left out, and the contract
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from fanlib.data import contract
 
 
-def _count(value) -> int:
+def _count(value: Any) -> int:
     """An engine count or sum as int; an empty sum is NULL (None in DuckDB, NaN from Spark)."""
     return 0 if value is None or pd.isna(value) else int(value)
 
 
-def present_tables(fd) -> list[str]:
+def present_tables(fd: Any) -> list[str]:
+    """The contract tables the source has, in contract order."""
     return [name for name in contract.TABLE_NAMES if fd.has(name)]
 
 
-def _typed(fd, name: str):
+def _typed(fd: Any, name: str) -> Any:
     """The table with the contract's names and types, also when it fails the structural checks
     (``fd.table`` refuses such a table; the overview must still describe it)."""
     return fd.plans[name].typed
 
 
-def _readable(fd, name: str, *columns: str) -> bool:
+def _readable(fd: Any, name: str, *columns: str) -> bool:
     """Whether the source has these columns of table ``name`` and they could be cast to the contract's types."""
     if not fd.has(name):
         return False
@@ -40,12 +43,12 @@ def _readable(fd, name: str, *columns: str) -> bool:
     return all(c in plan.present and plan.castable.get(c, False) for c in columns)
 
 
-def structurally_sound(fd, name: str) -> bool:
+def structurally_sound(fd: Any, name: str) -> bool:
     """Whether a present table has every required column, readable, and a mapping that fits."""
     return fd.has(name) and not fd.structure_problems(name)
 
 
-def table_summary(fd) -> pd.DataFrame:
+def table_summary(fd: Any) -> pd.DataFrame:
     """One row per contract table: present?, sound (no structural problem)?, rows, columns, first and
     last timestamp (NaT when the time column is missing or unreadable)."""
     rows = []
@@ -87,7 +90,7 @@ def table_summary(fd) -> pd.DataFrame:
     return frame
 
 
-def null_rates(fd) -> pd.DataFrame:
+def null_rates(fd: Any) -> pd.DataFrame:
     """Share of missing values per contract column the source has (one aggregate query per table).
 
     Optional columns the source lacks are not listed here; ``absent_columns`` lists them.
@@ -117,7 +120,7 @@ def null_rates(fd) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "column", "required", "nullable", "missing", "null_rate"])
 
 
-def absent_columns(fd) -> pd.DataFrame:
+def absent_columns(fd: Any) -> pd.DataFrame:
     """Optional contract columns the source does not provide (the sections needing them are limited)."""
     rows = [
         {"table": name, "column": c}
@@ -128,7 +131,7 @@ def absent_columns(fd) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "column"])
 
 
-def duplicate_keys(fd) -> pd.DataFrame:
+def duplicate_keys(fd: Any) -> pd.DataFrame:
     """Primary keys that occur more than once, per table (count of keys and of surplus rows)."""
     rows = []
     for name in present_tables(fd):
@@ -152,7 +155,7 @@ def duplicate_keys(fd) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "key", "duplicated_keys", "surplus_rows"])
 
 
-def daily_volume(fd) -> pd.DataFrame:
+def daily_volume(fd: Any) -> pd.DataFrame:
     """Rows per day for each timed table: long format (date, table, rows)."""
     frames = []
     for name in present_tables(fd):
@@ -172,7 +175,7 @@ def daily_volume(fd) -> pd.DataFrame:
     return out.sort_values(["table", "date"]).reset_index(drop=True)
 
 
-def member_growth(fd) -> pd.DataFrame:
+def member_growth(fd: Any) -> pd.DataFrame:
     """Cumulative members by month of joining (empty when fans or their join times are missing)."""
     if not _readable(fd, "fans", "join_time"):
         return pd.DataFrame(columns=["month", "joined", "members"])
@@ -185,7 +188,7 @@ def member_growth(fd) -> pd.DataFrame:
     return got
 
 
-def distribution(fd, table_name: str, column: str, top: int = 12) -> pd.DataFrame:
+def distribution(fd: Any, table_name: str, column: str, top: int = 12) -> pd.DataFrame:
     """Counts and shares of a categorical column's values (the top ones, the rest as 'other')."""
     t = _typed(fd, table_name)
     col = t[column].cast("string").fill_null("(missing)").name("value")
@@ -198,7 +201,7 @@ def distribution(fd, table_name: str, column: str, top: int = 12) -> pd.DataFram
     return got
 
 
-def orphan_counts(fd) -> pd.DataFrame:
+def orphan_counts(fd: Any) -> pd.DataFrame:
     """Rows whose fan_id is not in fans, per table (anti-join in the engine)."""
     rows = []
     if not _readable(fd, "fans", "fan_id"):
@@ -214,37 +217,6 @@ def orphan_counts(fd) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "orphan_rows"])
 
 
-def problem_table(problems, T) -> pd.DataFrame:
-    """The contract problems as rows for the report: table, column, the check in the report's language,
-    failing rows (blank for structural problems, where rows do not apply), what was found, examples."""
-    rows = [
-        {
-            "table": p.table,
-            "column": p.column or "",
-            "check": T.label(f"check_{p.check}", p.check),
-            "failing_rows": p.failing_rows,
-            "detail": p.detail,
-            "examples": "; ".join(map(str, p.examples[:3])),
-        }
-        for p in problems
-    ]
-    return pd.DataFrame(rows, columns=["table", "column", "check", "failing_rows", "detail", "examples"])
-
-
-def warning_table(warnings, T) -> pd.DataFrame:
-    """Data warnings (``fanlib.data.freshness``) as rows in the report's language."""
-    rows = [
-        {
-            "table": w.table,
-            "column": w.column,
-            "check": T.label(f"check_{w.check}", w.check),
-            "detail": T(f"warn_{w.check}", **w.fields),
-        }
-        for w in warnings
-    ]
-    return pd.DataFrame(rows, columns=["table", "column", "check", "detail"])
-
-
 __all__ = [
     "structurally_sound",
     "table_summary",
@@ -256,6 +228,4 @@ __all__ = [
     "distribution",
     "orphan_counts",
     "present_tables",
-    "problem_table",
-    "warning_table",
 ]
