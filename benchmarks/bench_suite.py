@@ -386,7 +386,7 @@ def _trivial_notebook(folder: Path) -> Path:
 IMPORTS = {
     "fanlib CLI (`fanlib --help`)": "import fanlib.cli",
     "runner + papermill + nbconvert (parent)": (
-        "import fanlib.reports.runner as r; r._fast_imports(); "
+        "import fanlib.reports.cli, fanlib.reports.suite as r; r.fast_imports(); "
         "import papermill.engines, nbconvert, fanlib.reports.htmlexport"
     ),
     "papermill alone, as it imports": "import papermill",
@@ -414,9 +414,9 @@ def _kernel_start_seconds(repeat: int, folder: Path) -> float:
     path = folder / "one_cell.ipynb"
     nbformat.write(nb, path)
     code = (
-        "from pathlib import Path; import time; from fanlib.reports import runner; runner._fast_imports(); "
+        "from pathlib import Path; import time; from fanlib.reports import kernel; kernel.fast_imports(); "
         "import papermill.engines; t = time.perf_counter(); "
-        f"nb, err = runner.execute(Path({str(path)!r}), {{}}, cwd=Path({str(folder)!r}), timeout=60); "
+        f"nb, err = kernel.execute_notebook(Path({str(path)!r}), {{}}, cwd=Path({str(folder)!r}), timeout=60); "
         "assert err is None, err; print(time.perf_counter() - t)"
     )
     times = []

@@ -2,10 +2,12 @@
 
 The one home of both for the whole package:
 
-* :func:`write_atomic` writes bytes or text through a temporary file in the same folder, flushes and
-  fsyncs it, gives it the permissions a new file would get under the current umask (reports are meant
-  to be shared; ``mkstemp`` alone makes them private), then renames it over the target. A full disk
-  raises :class:`DiskFull` and leaves the old file as it was.
+* :func:`write_atomic` writes bytes or text through a temporary file in the same folder
+  (:func:`write_temp`: flushed and fsynced, with the permissions a new file would get under the current
+  umask; reports are meant to be shared, and ``mkstemp`` alone makes them private), then renames it over
+  the target. A full disk raises :class:`DiskFull`, which names the folder and the space needed and free,
+  and leaves the old file as it was. The report runner stages a report's whole set of files with
+  :func:`write_temp` before renaming any of them.
 * :func:`atomic_target` does the same for writers that want a path (openpyxl, ``numpy.savez``,
   DuckDB, ``DataFrame.to_csv``): they write the temporary path, and it is renamed when the block ends
   without an error.
@@ -22,32 +24,59 @@ import errno
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fanlib.errors import FanlibError
+from fanlib.errors import EXIT_FAILED, FanlibError
+
+#: The errors of a write that ran out of space: no space left, or over the disk quota.
+_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` says the disk (or the user's quota) is full."""
+    return isinstance(exc, OSError) and exc.errno in _FULL_ERRNOS
+
+
+def human_bytes(n: float) -> str:
+    """A size as people read it: 512 bytes, 4.9 KB, 1.2 GB."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if abs(n) < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
+def free_space(folder: str | os.PathLike) -> int | None:
+    """The bytes free on the device holding ``folder`` (None when it cannot be read)."""
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
 
 
 class DiskFull(FanlibError, OSError):
-    """The disk filled up while a file was written; nothing already written was replaced."""
+    """Writing into ``folder`` ran out of space; the message names the folder, what was being written,
+    the space it needed (when known) and the space that is free. Nothing was replaced."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
-    def __init__(self, path: str | os.PathLike, cause: OSError | None = None) -> None:
-        self.path = Path(path)
-        free = _free_bytes(self.path.parent)
-        where = f" ({free / 1e6:.1f} MB free)" if free is not None else ""
-        super().__init__(errno.ENOSPC, f"the disk is full: {self.path} could not be written{where}")
-        self.__cause__ = cause
+    def __init__(self, folder: str | os.PathLike, needed: int | None = None, what: str = "the files") -> None:
+        self.folder, self.needed = Path(folder), needed
+        free = free_space(folder)
+        has = f"{human_bytes(free)} is free" if free is not None else "the free space is unknown"
+        need = f"{what} need {human_bytes(needed)}, " if needed is not None else f"{what} could not be written, "
+        self.message = (
+            f"no space left on the device holding {folder}: {need}{has}. Nothing was replaced; "
+            f"free some space and run again"
+        )
+        super().__init__(errno.ENOSPC, self.message)
 
-
-def _free_bytes(folder: Path) -> int | None:
-    try:
-        return os.statvfs(folder).f_bavail * os.statvfs(folder).f_frsize
-    except OSError:
-        return None
+    def __str__(self) -> str:
+        return self.message
 
 
 def _shared_mode() -> int:
@@ -56,10 +85,20 @@ def _shared_mode() -> int:
     return 0o666 & ~umask
 
 
-def _temp_beside(path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    os.chmod(tmp, _shared_mode())
+def write_temp(folder: Path, name: str, raw: bytes) -> Path:
+    """``raw`` in a fsynced temporary file beside ``folder/name``, with a new file's permissions under the
+    current umask; removed again if writing fails. Renaming it over ``folder/name`` is the caller's."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _shared_mode())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return Path(tmp)
 
 
@@ -76,7 +115,12 @@ def atomic_target(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path
     (``numpy.savez`` adds ``.npz`` to a name without one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_beside(path)
+    try:
+        tmp = write_temp(path.parent, path.name, b"")
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFull(path.parent, what=path.name) from None
+        raise
     if suffix:
         tmp = tmp.rename(tmp.with_name(tmp.name + suffix))
     try:
@@ -85,8 +129,8 @@ def atomic_target(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise DiskFull(path, exc) from exc
+        if is_disk_full(exc):
+            raise DiskFull(path.parent, what=path.name) from None
         raise
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -94,11 +138,18 @@ def atomic_target(path: str | os.PathLike, *, suffix: str = "") -> Iterator[Path
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> Path:
-    """Write ``data`` (text as UTF-8) to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``data`` (text as UTF-8) to ``path`` so that readers see the old file or the whole new one;
+    a full disk raises :class:`DiskFull` and leaves the old file as it was."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     path = Path(path)
-    with atomic_target(path) as tmp:
-        tmp.write_bytes(raw)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp = write_temp(path.parent, path.name, raw)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise DiskFull(path.parent, len(raw), path.name) from None
+        raise
+    os.replace(tmp, path)
     return path
 
 

@@ -3,12 +3,14 @@
 A report looks at the data "as of" a day. By default that is the last day with any event or order
 (comments are not activity: a complaint thread can outlast the data's last purchase). A day given by
 the user must fall on or before that day; reports that need a window before it check the window
-themselves.
+themselves. :func:`date_problem` says why a date typed on a command line is not one.
 """
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
+import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pandas as pd
@@ -65,3 +67,30 @@ def resolve_as_of(fd: FanData, as_of: Any = None) -> AsOf:
             "choose a date on or before the last day with events or orders"
         )
     return AsOf(day, end)
+
+
+_ISO_DAY = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def date_problem(text: str, option: str, *, time: bool = False) -> str | None:
+    """Why ``text``, typed for command-line option ``option``, is not a date (or, with ``time``, a date and
+    time) in ISO form; None when it is."""
+    want = "YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS]" if time else "YYYY-MM-DD"
+    try:
+        (_dt.datetime.fromisoformat if time else _dt.date.fromisoformat)(text.strip())
+        if time or re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text):
+            return None
+    except ValueError:
+        pass
+    m = _ISO_DAY.match(text)
+    if m:
+        year, month, day = map(int, m.groups())
+        if not 1 <= month <= 12:
+            return f"{option} {text!r}: there is no month {month}; expected {want}"
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            return (
+                f"{option} {text!r}: that day does not exist ({calendar.month_name[month]} {year} has "
+                f"{last} days); expected {want}"
+            )
+    return f"{option} {text!r}: not a date; expected {want}, e.g. {_dt.date.today().isoformat()}"

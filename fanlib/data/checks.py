@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fanlib.data import contract
 from fanlib.data.errors import ContractError, Problem
 from fanlib.data.examples import MAX_EXAMPLES, example_columns, example_rows, examples
+from fanlib.io import write_atomic
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -290,6 +291,4 @@ def validate(fd: FanData) -> None:
         raise ContractError(found, fd.describe_source())
     fd.validated = "checked"
     if record is not None:
-        tmp = record.with_name(f".{record.name}.{os.getpid()}.tmp")
-        tmp.write_text(fd.describe_source(), encoding="utf-8")
-        os.replace(tmp, record)
+        write_atomic(record, fd.describe_source())

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.now is not None:
-        from fanlib.reports.paramcheck import date_problem
+        from fanlib.data.asof import date_problem
 
         bad = date_problem(args.now, "--now", time=True)
         if bad:

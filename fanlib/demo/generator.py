@@ -30,6 +30,7 @@ from fanlib.demo.tables import (
 )
 from fanlib.demo.text import _TextBank
 from fanlib.demo.truth import _truth, _truth_fans_table
+from fanlib.io import atomic_target
 
 # ---------------------------------------------------------------------------
 # The generator
@@ -181,8 +182,7 @@ def generate(out: Path, n_fans: int = 20_000, seed: int = 7, progress: bool = Tr
     truth["generator"]["seconds"] = round(time.perf_counter() - t_start, 2)
 
     truth_path = out.with_name("demo_truth.json")
-    tmp_json = truth_path.with_name(f".{truth_path.name}.{os.getpid()}.tmp")
-    tmp_json.write_text(json.dumps(truth, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, out)
-    os.replace(tmp_json, truth_path)
+    with atomic_target(truth_path) as tmp_json:  # renamed after the database, as before
+        tmp_json.write_text(json.dumps(truth, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, out)
     return truth

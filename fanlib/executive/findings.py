@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fanlib.reports.layout import RunFolder
+
 #: The reports whose findings the overview gathers, in the order stakeholders read them.
 FINDING_REPORTS = ("02_ab_campaign", "03_retention", "04_sentiment", "01_fan_profiling")
 
@@ -53,7 +55,7 @@ def _churn(summary: dict, report: str) -> list[dict]:
             "churn_rate": churn_rate,
             "horizon_days": model.get("horizon_days"),
             "at_risk": n_at_risk,
-            "list_href": f"{report}_files/{list_file}" if list_file else None,
+            "list_href": f"{RunFolder.good(report).exports}/{list_file}" if list_file else None,
             "good": None,
         }
     ]
@@ -139,7 +141,7 @@ def key_findings(summaries: dict, top_gaps: int = 3, reports: dict | None = None
             items.append(
                 {
                     "report": report,
-                    "href": f"{report}.failed.html",
+                    "href": RunFolder.failed(report).html,
                     "kind": "failed",
                     "good": None,
                     "in_run": place.get("in_run", True),
@@ -164,7 +166,7 @@ def key_findings(summaries: dict, top_gaps: int = 3, reports: dict | None = None
             found = [{"kind": "missing", "good": None, "in_run": isinstance(summary, dict)}]
         from_run = place.get("run") if isinstance(summary, dict) else None
         items += [
-            {"report": report, "href": f"{report}.html", **f, **({"from_run": from_run} if from_run else {})}
+            {"report": report, "href": RunFolder.good(report).html, **f, **({"from_run": from_run} if from_run else {})}
             for f in found
         ]
     return items

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-SUMMARY_SUFFIX = ".summary.json"
+from fanlib.reports.layout import FAILED_MARK, SUMMARY_SUFFIX, RunFolder
 
 
 def wait_for_reports(
@@ -41,8 +41,8 @@ def wait_for_reports(
     while True:
         for name in list(pending):
             for state, path in (
-                ("ok", folder / f"{name}.manifest.json"),
-                ("failed", folder / f"{name}.failed.manifest.json"),
+                ("ok", RunFolder(folder).manifest(name)),
+                ("failed", RunFolder(folder).manifest(name, ok=False)),
             ):
                 try:
                     fresh = since is None or path.stat().st_mtime >= since
@@ -70,11 +70,11 @@ def read_summaries_of(folder: str | Path, names: Iterable[str] | None = None) ->
     paths = (
         sorted(Path(folder).glob(f"*{SUMMARY_SUFFIX}"))
         if names is None
-        else [Path(folder) / f"{n}{SUMMARY_SUFFIX}" for n in names if (Path(folder) / f"{n}{SUMMARY_SUFFIX}").exists()]
+        else [RunFolder(folder).summary(n) for n in names if RunFolder(folder).summary(n).exists()]
     )
     for path in paths:
         name = path.name[: -len(SUMMARY_SUFFIX)]
-        if name.endswith(".failed"):
+        if name.endswith(FAILED_MARK):
             continue
         try:
             out[name] = json.loads(path.read_text(encoding="utf-8"))
@@ -89,9 +89,9 @@ def report_states(folder: str | Path, names: Iterable[str]) -> dict[str, str]:
     folder = Path(folder)
     states = {}
     for name in names:
-        if (folder / f"{name}.failed.manifest.json").exists():
+        if RunFolder(folder).manifest(name, ok=False).exists():
             states[name] = "failed"
-        elif (folder / f"{name}{SUMMARY_SUFFIX}").exists():
+        elif RunFolder(folder).summary(name).exists():
             states[name] = "ok"
         else:
             states[name] = "missing"
@@ -105,8 +105,8 @@ def run_time(folder: str | Path, name: str) -> str:
 
     folder = Path(folder)
     for path, key in (
-        (folder / f"{name}.manifest.json", "finished_at"),
-        (folder / f"{name}{SUMMARY_SUFFIX}", "generated_at"),
+        (RunFolder(folder).manifest(name), "finished_at"),
+        (RunFolder(folder).summary(name), "generated_at"),
     ):
         try:
             when = json.loads(path.read_text(encoding="utf-8")).get(key)
@@ -134,7 +134,7 @@ def run_reports(folder: str | Path, names: Iterable[str], states: dict[str, str]
         summary = read_summaries_of(folder, [name]).get(name) if state == "ok" else None
         if state == "ok" and summary is None:
             state = "missing"
-        last_good = (folder / f"{name}.html").exists()
+        last_good = RunFolder(folder).html(name).exists()
         out[name] = {
             "state": state,
             "in_run": in_run,

@@ -19,12 +19,14 @@ from typing import Any
 
 import yaml
 
+from fanlib.errors import FanlibError
+
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 _LOCALES = Path(__file__).resolve().parent / "locales"
 
 
-class MissingMessage(KeyError):
+class MissingMessage(FanlibError, KeyError):
     """A report asked for a message key that its catalogue lacks."""
 
     def __str__(self) -> str:

@@ -11,84 +11,15 @@ import datetime as _dt
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from fanlib.errors import FanlibError
+from fanlib.io import json_text, to_jsonable, write_json_atomic
 from fanlib.present.escape import html_text, md_guard
 
 #: Units a headline value may have; the index pages format values by unit.
 UNITS = ("pct", "cny", "count", "number", "days", "ratio", "text")
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert numpy/pandas/datetime values into plain JSON types; NaN and inf become None."""
-    try:
-        import numpy as np
-        import pandas as pd
-    except ImportError:  # pragma: no cover - both are dependencies
-        np = pd = None
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):  # a set's order changes from one process to the next
-        return sorted((to_jsonable(v) for v in value), key=lambda v: (str(type(v)), str(v)))
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
-    if np is not None:
-        if isinstance(value, np.bool_):
-            return bool(value)
-        if isinstance(value, np.integer):
-            return int(value)
-        if isinstance(value, np.floating):
-            return to_jsonable(float(value))
-        if isinstance(value, np.ndarray):
-            return [to_jsonable(v) for v in value.tolist()]
-        if isinstance(value, pd.Timestamp):
-            return None if pd.isna(value) else value.isoformat()
-        if isinstance(value, pd.DataFrame):
-            return [to_jsonable(r) for r in value.to_dict(orient="records")]
-        if isinstance(value, pd.Series):
-            return {str(k): to_jsonable(v) for k, v in value.items()}
-        if value is pd.NaT or (
-            not isinstance(value, (list, dict)) and pd.api.types.is_scalar(value) and pd.isna(value)
-        ):
-            return None
-    if hasattr(value, "to_dict"):
-        return to_jsonable(value.to_dict())
-    if hasattr(value, "__dataclass_fields__"):
-        import dataclasses
-
-        return to_jsonable(dataclasses.asdict(value))
-    return str(value)
-
-
-def write_json_atomic(path: str | os.PathLike, payload: Any) -> Path:
-    """Write JSON atomically: a temp file in the same folder, fsync, then rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(to_jsonable(payload), ensure_ascii=False, indent=2, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; reports are meant to be shared
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 class Summary(dict):
@@ -158,7 +89,7 @@ class Summary(dict):
     def write(self, path: str | os.PathLike) -> Path:
         from fanlib.paths import resolve
 
-        return write_json_atomic(resolve(path), stable_floats(to_jsonable(self)))
+        return write_json_atomic(resolve(path), stable_floats(to_jsonable(self)), trailing_newline=False)
 
 
 #: Significant digits of the floats in a summary: engines that sum in parallel add in a varying order,
@@ -187,14 +118,14 @@ def lift_timings(raw: bytes) -> tuple[bytes, dict]:
     if not isinstance(data, dict) or TIMINGS not in data:
         return raw, {}
     timings = data.pop(TIMINGS)
-    text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)  # as write_json_atomic writes it
+    text = json_text(data, trailing_newline=False)  # as Summary.write writes it
     return text.encode("utf-8"), timings if isinstance(timings, dict) else {TIMINGS: timings}
 
 
 # --- the section guard (for notebooks) -------------------------------------------------------
 
 
-class NeedsEarlierSection(LookupError):
+class NeedsEarlierSection(FanlibError, LookupError):
     """A section asked for a result that an earlier section did not produce."""
 
     def __init__(self, keys: tuple[str, ...]):

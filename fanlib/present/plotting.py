@@ -24,6 +24,8 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from fanlib.errors import FanlibError  # noqa: E402
+
 #: Preferred CJK families, best first: Debian's fonts-noto-cjk, then macOS and Windows fonts.
 CJK_FAMILIES = (
     "Noto Sans CJK SC",
@@ -51,7 +53,7 @@ NEUTRAL = "#999999"
 ACCENT = PALETTE[0]
 
 
-class MissingCJKFont(RuntimeError):
+class MissingCJKFont(FanlibError, RuntimeError):
     """No CJK font is available, so Chinese labels would render as boxes."""
 
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 import re
 import zipfile
 from collections.abc import Iterable
@@ -51,6 +50,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from fanlib.io import atomic_target
 
 #: Excel's limits: rows per sheet (with the header), columns per sheet, characters per sheet name.
 MAX_ROWS, MAX_COLUMNS, MAX_SHEET_NAME = 1_048_576, 16_384, 31
@@ -88,8 +89,7 @@ def write_xlsx(path, sheets: Iterable[tuple[str, pd.DataFrame]], created: dt.dat
     when = _package_date(created)
 
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_target(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf:
             zf.writestr(_part("[Content_Types].xml", when), _content_types(len(rendered), created is not None))
             zf.writestr(_part("_rels/.rels", when), _root_rels(created is not None))
@@ -103,10 +103,6 @@ def write_xlsx(path, sheets: Iterable[tuple[str, pd.DataFrame]], created: dt.dat
                     for part in sheet.xml():
                         out.write(part.encode("utf-8"))
             zf.writestr(_part("xl/sharedStrings.xml", when), strings.xml())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -8,12 +8,12 @@ openpyxl or ``pandas.read_excel`` it holds the same values as the CSV.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from fanlib.io import atomic_target
 from fanlib.present.xlsx import MAX_ROWS, write_xlsx
 from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.profile import EXPORT_COLUMNS, FanProfile
@@ -38,13 +38,8 @@ def fan_export_frame(fd: Any, profile: FanProfile, segments: pd.DataFrame | None
 
 
 def _atomic(path: Path, write) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    with atomic_target(path) as tmp:  # no partial file left behind
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # no partial file left behind
-        raise
     return path
 
 

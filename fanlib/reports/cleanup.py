@@ -15,7 +15,6 @@ run lives: the next run removes the folders of dead runs only, never a live run'
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
@@ -27,6 +26,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+
+import fanlib.io
+from fanlib.errors import StopSignal
+from fanlib.io import DiskFull, free_space, human_bytes, is_disk_full
+from fanlib.reports.layout import LOCK_NAME, OLD_EXPORTS, PRUNED, SCRATCH_SUFFIX
 
 #: The signals that stop a run, and each one's exit code is 128 + its number.
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -36,25 +41,18 @@ SCRATCH_PREFIX = "fanlib-run-"
 OWNER_FILE = ".owner"
 #: A scratch folder without its owner file (being created) is left alone this long.
 YOUNG_S = 120.0
-#: ``_replace_dir`` keeps the previous exports under this name while it swaps folders.
-_OLD = re.compile(r"^\.(?P<final>.+)\.old\.\d+$")
-_PRUNED = re.compile(r"^\.\d{4}-\d{2}-\d{2}\.pruned\.\d+$")
 
 
-class RunStopped(BaseException):
-    """A stop signal reached the run's parent. A BaseException, so that no ``except Exception``
-    in the report code mistakes it for a report's failure."""
+class RunStopped(StopSignal):
+    """A stop signal reached the run's parent. A BaseException (:class:`fanlib.errors.StopSignal`), so
+    that no ``except Exception`` in the report code mistakes it for a report's failure."""
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int) -> None:
         self.signum = signum
         self.signame = signal.Signals(signum).name
         self.stopped: list[str] = []  # reports that were running
         self.not_started: list[str] = []
         super().__init__(self.signame)
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
 
 
 # --------------------------------------------------------------------------- signals
@@ -62,7 +60,7 @@ class RunStopped(BaseException):
 _state = {"deferred": 0, "pending": None, "stopping": False, "worker": False}
 
 
-def _on_stop(signum, frame) -> None:
+def _on_stop(signum: int, frame: FrameType | None) -> None:
     if _state["stopping"]:
         return  # a second signal while the run cleans up: the cleanup finishes first
     if _state["deferred"]:
@@ -254,7 +252,7 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
-def sweep_date_folder(date_dir: Path, lock_name: str) -> list[str]:
+def sweep_date_folder(date_dir: Path) -> list[str]:
     """Remove what interrupted runs left in a dated folder: staging folders and temp files
     (``.*.tmp``); exports set aside while being replaced (``.<name>.old.<pid>``) go back in place
     if the replacement never arrived. Call it only while holding the folder's run lock: then no
@@ -264,18 +262,18 @@ def sweep_date_folder(date_dir: Path, lock_name: str) -> list[str]:
         return removed
     for path in sorted(Path(date_dir).iterdir()):
         name = path.name
-        if not name.startswith(".") or name == lock_name:
+        if not name.startswith(".") or name == LOCK_NAME:
             continue
-        old = _OLD.match(name)
+        old = OLD_EXPORTS.match(name)
         if old and path.is_dir() and not (path.parent / old["final"]).exists():
             os.replace(path, path.parent / old["final"])  # the last good exports, restored
-        elif old or name.endswith(".tmp"):
+        elif old or name.endswith(SCRATCH_SUFFIX):
             _remove(path)
             removed.append(name)
     return removed
 
 
-def sweep_pruned(reports_dir: Path, lock_name: str) -> list[str]:
+def sweep_pruned(reports_dir: Path) -> list[str]:
     """Remove dated folders that an interrupted ``--keep`` had renamed for deletion; a pruning run
     holds the lock inside such a folder, so a locked one is left to it."""
     import fcntl
@@ -284,10 +282,10 @@ def sweep_pruned(reports_dir: Path, lock_name: str) -> list[str]:
     if not Path(reports_dir).is_dir():
         return removed
     for path in sorted(Path(reports_dir).iterdir()):
-        if not _PRUNED.match(path.name) or not path.is_dir():
+        if not PRUNED.match(path.name) or not path.is_dir():
             continue
         try:
-            fd = os.open(path / lock_name, os.O_RDWR)
+            fd = os.open(path / LOCK_NAME, os.O_RDWR)
         except FileNotFoundError:
             fd = None
         try:
@@ -306,66 +304,16 @@ def sweep_pruned(reports_dir: Path, lock_name: str) -> list[str]:
 # --------------------------------------------------------------------------- disk full
 
 
-def human_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if abs(n) < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
-def free_space(folder: str | os.PathLike) -> int | None:
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return None
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
-class DiskFull(OSError):
-    """Writing into ``folder`` ran out of space; the message names the folder and the space needed."""
-
-    def __init__(self, folder: str | os.PathLike, needed: int | None = None, what: str = "the files"):
-        self.folder, self.needed = Path(folder), needed
-        free = free_space(folder)
-        has = f"{human_bytes(free)} is free" if free is not None else "the free space is unknown"
-        need = f"{what} need {human_bytes(needed)}, " if needed is not None else ""
-        self.message = (f"no space left on the device holding {folder}: {need}{has}. Nothing was replaced; "
-                        f"free some space and run again")
-        super().__init__(errno.ENOSPC, self.message)
-
-    def __str__(self) -> str:
-        return self.message
-
-
-def write_temp(folder: Path, name: str, raw: bytes) -> Path:
-    """``raw`` in a fsynced temp file beside ``folder/name`` (removed again if writing fails)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(raw)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return Path(tmp)
-
-
 def stage_set(folder: Path, files: dict[str, bytes], what: str = "") -> list[tuple[Path, Path]]:
     """Write ``files`` (name → bytes) to temp files in ``folder``; :func:`commit_set` then renames them
-    into place. On a full disk nothing is left behind, and :class:`DiskFull` names the folder and the
-    space the whole set needs."""
+    into place. On a full disk nothing is left behind, and :class:`fanlib.io.DiskFull` names the folder
+    and the space the whole set needs. Each file is written by :func:`fanlib.io.write_temp`, the one
+    writer of every atomic file."""
     folder = Path(folder)
     staged: list[tuple[Path, Path]] = []
     try:
         for name, raw in files.items():
-            staged.append((write_temp(folder, name, raw), folder / name))
+            staged.append((fanlib.io.write_temp(folder, name, raw), folder / name))
     except BaseException as exc:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
@@ -389,5 +337,7 @@ def explain_disk_full(error: dict, folders: list[Path]) -> dict:
     if "No space left on device" not in text and "[Errno 28]" not in text:
         return error
     free = ", ".join(f"{human_bytes(f)} free in {d}" for d in folders if (f := free_space(d)) is not None)
-    return dict(error, evalue=f"{error.get('evalue')} (no space left on the device; {free}). "
-                              f"Free some space and run the report again")
+    return dict(
+        error,
+        evalue=f"{error.get('evalue')} (no space left on the device; {free}). Free some space and run the report again",
+    )

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
+from typing import Any
+
+from fanlib.io import write_json_atomic
 
 
 def data_fingerprint(source: str | None, *, timezone: str | None = None, mapping: dict | None = None) -> dict:
@@ -33,11 +37,15 @@ def data_fingerprint(source: str | None, *, timezone: str | None = None, mapping
 def source_key(parameters: dict) -> tuple:
     """What a report's data fingerprint depends on: its source, time zone and column mapping."""
     mapping = parameters.get("mapping")
-    return (parameters.get("source"), parameters.get("timezone"),
-            json.dumps(mapping, sort_keys=True, default=str) if mapping is not None else None)
+    return (
+        parameters.get("source"),
+        parameters.get("timezone"),
+        json.dumps(mapping, sort_keys=True, default=str) if mapping is not None else None,
+    )
 
 
-def _fingerprint_of(key: tuple) -> dict:
+def fingerprint_of(key: tuple) -> dict:
+    """The fingerprint for a :func:`source_key`."""
     source, timezone, mapping = key
     return data_fingerprint(source, timezone=timezone, mapping=json.loads(mapping) if mapping else None)
 
@@ -51,16 +59,15 @@ class BackgroundFingerprints:
     the fingerprint to a finished report's manifest and rewrites the file.
     """
 
-    def __init__(self, sources, *, warm_up_export: bool = False):
+    def __init__(self, sources: list[tuple], *, warm_up_export: bool = False) -> None:
         self.sources = list(dict.fromkeys(sources))  # source_key() of each report
         self.warm_up_export = warm_up_export
         self.results: dict = {}
-        self._thread = None
+        self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start computing (once the workers are forked)."""
         if self._thread is None:
-            import threading
-
             self._thread = threading.Thread(target=self._compute, name="fanlib-fingerprints", daemon=True)
             self._thread.start()
 
@@ -71,22 +78,23 @@ class BackgroundFingerprints:
             with contextlib.suppress(Exception):
                 htmlexport.warm_up()
         for key in self.sources:
-            self.results[key] = _fingerprint_of(key)
+            self.results[key] = fingerprint_of(key)
 
     def get(self, key: tuple) -> dict:
+        """The fingerprint for ``key``, waiting for the thread if it is still counting."""
         self.start()
         self._thread.join()
-        return self.results.get(key) or _fingerprint_of(key)
+        return self.results.get(key) or fingerprint_of(key)
 
-    def record(self, manifest: dict, job) -> dict:
+    def record(self, manifest: dict, job: Any) -> dict:
+        """Add the fingerprint to a finished report's manifest (a :class:`fanlib.reports.execute.Job`'s)
+        and rewrite its file."""
         src = manifest.get("source")
         if not isinstance(src, dict) or src.get("fingerprint") is not None or src.get("error") is not None:
             return manifest
         src.update(self.get(source_key(job.parameters)))
         name = (manifest.get("files") or {}).get("manifest")
         if name:
-            from fanlib.reports.runner import write_json_atomic
-
             with contextlib.suppress(OSError):
                 write_json_atomic(job.date_dir / name, manifest)
         return manifest

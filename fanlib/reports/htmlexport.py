@@ -18,8 +18,12 @@ import copy
 import re
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fanlib.present.escape import add_csp, inline_scripts, script_hash
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "fanlib_html"
@@ -46,12 +50,13 @@ _warm: list = []
 # The runner may compile the templates in a background thread while a report runs.
 _lock = threading.RLock()
 
+
 def external_references(html: str) -> list[str]:
     """Every URL in ``html`` that a browser would fetch from the network."""
     return [m.group(2) or m.group(3) for m in _EXTERNAL.finditer(html)]
 
 
-def notebook_title(nb, fallback: str) -> str:
+def notebook_title(nb: NotebookNode, fallback: str) -> str:
     """The notebook's first level-1 heading, else ``fallback``.
 
     The heading may be a Markdown cell or an output (reports that switch
@@ -73,7 +78,7 @@ def notebook_title(nb, fallback: str) -> str:
     return fallback
 
 
-def clean_for_export(nb, *, keep_errors: bool = True):
+def clean_for_export(nb: NotebookNode, *, keep_errors: bool = True) -> NotebookNode:
     """A copy of ``nb`` without stderr stream outputs and cells tagged for removal."""
     nb = copy.deepcopy(nb)
     cells = []
@@ -92,7 +97,7 @@ def clean_for_export(nb, *, keep_errors: bool = True):
     return nb
 
 
-def page_language(nb) -> str:
+def page_language(nb: NotebookNode) -> str:
     """The page's language for ``<html lang>``: the report's ``lang`` parameter (zh by default)."""
     params = (nb.metadata.get("papermill") or {}).get("parameters") or {}
     return "en" if params.get("lang") == "en" else "zh"
@@ -104,18 +109,20 @@ def _exporter(include_code: bool):
     if not _exporter_cache:
         from nbconvert import HTMLExporter
 
-        _exporter_cache.append(HTMLExporter(
-            template_name=TEMPLATE_NAME,
-            extra_template_basedirs=[str(TEMPLATE_DIR)],
-            embed_images=True,
-            language_code="zh",
-        ))
+        _exporter_cache.append(
+            HTMLExporter(
+                template_name=TEMPLATE_NAME,
+                extra_template_basedirs=[str(TEMPLATE_DIR)],
+                embed_images=True,
+                language_code="zh",
+            )
+        )
     ex = _exporter_cache[0]
     ex.exclude_input = ex.exclude_input_prompt = ex.exclude_output_prompt = not include_code
     return ex
 
 
-def to_html(nb, *, title: str, include_code: bool, failure: str | None = None) -> str:
+def to_html(nb: NotebookNode, *, title: str, include_code: bool, failure: str | None = None) -> str:
     """The notebook as one offline HTML page.
 
     ``include_code`` selects the analyst variant; ``failure`` (a one-line
@@ -154,9 +161,11 @@ def warm_up() -> None:
 def _warm_up() -> None:
     import nbformat
 
-    nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# 预热 warm-up\n\n*text*"),
-        nbformat.v4.new_code_cell("import math  # highlight a little Python\nx: int = 1\nprint(f'{x}')"),
-    ])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# 预热 warm-up\n\n*text*"),
+            nbformat.v4.new_code_cell("import math  # highlight a little Python\nx: int = 1\nprint(f'{x}')"),
+        ]
+    )
     to_html(nb, title="warm-up", include_code=True)
     _warm.append(True)

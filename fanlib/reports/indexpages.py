@@ -13,25 +13,28 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
+from fanlib.io import write_atomic
 from fanlib.present.escape import csp_meta, html_text
+from fanlib.reports.layout import DATE_PATTERN, INDEX_NAME, RunFolder, root_index
+from fanlib.reports.status import error_text, failure_place
 
-_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: The overview report leads the page (also for manifests written before they recorded
 #: ``runs_after_others``); the data overview closes it.
 FIRST_PREFIXES = ("05_overview",)
 LAST_PREFIXES = ("00_data_overview",)
 
-FONT_STACK = ('"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
-              '"Hiragino Sans GB", "WenQuanYi Micro Hei", system-ui, -apple-system, "Segoe UI", '
-              'Roboto, "Helvetica Neue", Arial, sans-serif')
+FONT_STACK = (
+    '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
+    '"Hiragino Sans GB", "WenQuanYi Micro Hei", system-ui, -apple-system, "Segoe UI", '
+    'Roboto, "Helvetica Neue", Arial, sans-serif'
+)
 
 _CSS = """
 *{box-sizing:border-box}
-body{font-family:%(fonts)s;margin:0;padding:16px;color:#1f2933;background:#f5f7fa;line-height:1.5;
+body{font-family:@FONTS@;margin:0;padding:16px;color:#1f2933;background:#f5f7fa;line-height:1.5;
  overflow-wrap:anywhere}
 main{max-width:1000px;margin:0 auto}
 h1{font-size:1.5em;margin:.2em 0 .6em}
@@ -54,7 +57,7 @@ h1{font-size:1.5em;margin:.2em 0 .6em}
 .links{display:flex;flex-wrap:wrap;gap:4px 14px}
 .links a{color:#2f80ed;white-space:nowrap}
 .figures{display:flex;flex-wrap:wrap;gap:8px;margin:10px 0 2px;padding:0;list-style:none}
-.figure{flex:1 1 140px;max-width:100%%;background:#f0f4f8;border-radius:6px;padding:6px 10px}
+.figure{flex:1 1 140px;max-width:100%;background:#f0f4f8;border-radius:6px;padding:6px 10px}
 .figure .label{font-size:.85em;color:#52606d}
 .figure .value{font-size:1.35em;font-weight:600}
 .figure .target{font-size:.8em;color:#52606d}
@@ -65,15 +68,15 @@ h1{font-size:1.5em;margin:.2em 0 .6em}
 .runs{list-style:none;padding:0;margin:0}
 .empty{color:#52606d}
 @media (max-width:480px){body{padding:10px}.figure{flex-basis:120px}}
-""" % {"fonts": FONT_STACK}
+""".replace("@FONTS@", FONT_STACK)
 
 
 def _page(title: str, body: str) -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
         f"{csp_meta()}\n"  # the index pages run no script at all
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-        "<meta name=\"generator\" content=\"fanlib\">\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="generator" content="fanlib">\n'
         f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
     )
@@ -112,7 +115,9 @@ def format_figure(value: Any, unit: str | None) -> str:
     if u == "pp":
         return f"{value * 100:+.1f} 个百分点"
     if u == "cny":
-        return ("-" if value < 0 else "") + "¥" + (_zh_big(abs(value), 2) if abs(value) >= 1e4 else f"{abs(value):,.2f}")
+        return (
+            ("-" if value < 0 else "") + "¥" + (_zh_big(abs(value), 2) if abs(value) >= 1e4 else f"{abs(value):,.2f}")
+        )
     if u == "count":
         return _zh_big(round(value))
     if u == "days":
@@ -135,8 +140,10 @@ def _figure_html(item: dict) -> str:
     elif mark:
         target = f'<div class="target">{mark.strip()}</div>'
     label = item.get("label") or item.get("key") or ""
-    return (f'<li class="{cls}"><div class="label">{_e(label)}</div>'
-            f'<div class="value">{_e(format_figure(item.get("value"), unit))}</div>{target}</li>')
+    return (
+        f'<li class="{cls}"><div class="label">{_e(label)}</div>'
+        f'<div class="value">{_e(format_figure(item.get("value"), unit))}</div>{target}</li>'
+    )
 
 
 def _figures(summary: dict | None, last_good: dict | None = None) -> str:
@@ -150,9 +157,11 @@ def _figures(summary: dict | None, last_good: dict | None = None) -> str:
         return f'<ul class="figures">{items}</ul>'
     when = format_time(last_good.get("finished_at")) or format_time(summary.get("generated_at")) or "?"
     as_of = format_time(summary.get("as_of"))
-    note = (f"上次成功运行（{when}）的数字，不是本次运行的"
-            + (f"，数据截至 {as_of}" if as_of else "")
-            + f" · figures from the last good run of {when}, not from this run")
+    note = (
+        f"上次成功运行（{when}）的数字，不是本次运行的"
+        + (f"，数据截至 {as_of}" if as_of else "")
+        + f" · figures from the last good run of {when}, not from this run"
+    )
     return f'<p class="stale">{_e(note)}</p><ul class="figures earlier">{items}</ul>'
 
 
@@ -185,37 +194,6 @@ def _load(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def failure_place(error: dict) -> str:
-    """Where a report failed, as the reader sees it in the notebook: "In [6]"."""
-    if error.get("execution_count") is not None:
-        return f"In [{error['execution_count']}]"
-    if error.get("cell_index") is not None:
-        return f"cell {error['cell_index']}"
-    return ""
-
-
-#: fanlib's own errors about the input (and the runner's own outcomes): their text is written for
-#: people, and a Python class name would mean nothing to them.
-INPUT_ERRORS = frozenset({
-    "ContractError", "SourceError", "MissingTableError", "ParamError", "ProfilingDataError",
-    "RetentionInputError", "SurvivalInputError", "ModelFormatError", "NoCommentsError", "CorpusError",
-    "ABInputError", "SummaryError", "disk full", "stopped",
-})
-
-
-def error_text(error: dict, for_stakeholders: bool = False) -> str:
-    """What went wrong, for the run log (``for_stakeholders=False``) or an index page: an input error
-    speaks for itself; an unexpected one is named only in the log, never on a stakeholder's page."""
-    ename, evalue = error.get("ename") or "", error.get("evalue") or ""
-    if not ename or ename in INPUT_ERRORS:
-        return evalue
-    if " " in ename:  # the runner's own words ("could not answer", "no summary"), not a class name
-        return f"{ename}: {evalue}"
-    if for_stakeholders:
-        return f"报告内部出错 · an unexpected error inside the report (the error report shows where): {evalue}"
-    return f"{ename}: {evalue}"
-
-
 def report_order(name: str, leads: bool = False) -> tuple:
     """Sort key: the overview (``leads``: its manifest says it runs after the others) first,
     the data overview last, the rest by name."""
@@ -230,21 +208,25 @@ def collect(date_dir: Path) -> list[dict]:
     """One entry per report in ``date_dir``: its latest status (ok, partial or failed, as its manifest
     records it), manifests and summaries (``failed_summary``: the summary of a report that ran but
     could not give its answer)."""
-    names = set()
-    for p in date_dir.glob("*.manifest.json"):
-        names.add(p.name[: -len(".failed.manifest.json")] if p.name.endswith(".failed.manifest.json")
-                  else p.name[: -len(".manifest.json")])
+    folder = RunFolder(date_dir)
     entries = []
-    for name in names:
-        good = _load(date_dir / f"{name}.manifest.json")
-        failed = _load(date_dir / f"{name}.failed.manifest.json")
+    for name in folder.report_names():
+        good = _load(folder.manifest(name))
+        failed = _load(folder.manifest(name, ok=False))
         latest = failed or good or {}
-        summary = _load(date_dir / f"{name}.summary.json") if good else None
+        summary = _load(folder.summary(name)) if good else None
         status = "failed" if failed else latest.get("status")
-        entries.append({"name": name, "status": status if status in ("ok", "partial") else "failed",
-                        "good": good, "failed": failed, "summary": summary,
-                        "failed_summary": _load(date_dir / f"{name}.failed.summary.json") if failed else None,
-                        "leads": bool(latest.get("runs_after_others"))})
+        entries.append(
+            {
+                "name": name,
+                "status": status if status in ("ok", "partial") else "failed",
+                "good": good,
+                "failed": failed,
+                "summary": summary,
+                "failed_summary": _load(folder.summary(name, ok=False)) if failed else None,
+                "leads": bool(latest.get("runs_after_others")),
+            }
+        )
     return sorted(entries, key=lambda e: report_order(e["name"], e["leads"]))
 
 
@@ -264,8 +246,9 @@ def date_index_html(date_dir: Path) -> str:
     for e in entries:
         name, good, failed, summary = e["name"], e["good"], e["failed"], e["summary"]
         title = (good or failed or {}).get("title") or name
+        bad, ok = RunFolder.failed(name), RunFolder.good(name)
         if failed:
-            main_href = f"{name}.failed.html"
+            main_href = bad.html
             badge = '<span class="badge failed">失败 failed</span>'
             err = failed.get("error") or {}
             if err.get("from_summary"):  # every cell ran; the report says it could not give its answer
@@ -274,14 +257,18 @@ def date_index_html(date_dir: Path) -> str:
                 cell = f"{failure_place(err)}: " if failure_place(err) else ""
                 detail = f'<p class="error">{_e(cell)}{_e(error_text(err, for_stakeholders=True))}</p>'
             when = failed.get("finished_at", "")
-            links = [("错误报告 error report", f"{name}.failed.html"),
-                     ("含代码 with code", f"{name}.failed.analyst.html"), ("notebook", f"{name}.failed.ipynb"),
-                     ("summary", f"{name}.failed.summary.json"), ("manifest", f"{name}.failed.manifest.json"),
-                     ("导出 exports", f"{name}.failed_files/")]
+            links = [
+                ("错误报告 error report", bad.html),
+                ("含代码 with code", bad.analyst_html),
+                ("notebook", bad.notebook),
+                ("summary", bad.summary),
+                ("manifest", bad.manifest),
+                ("导出 exports", f"{bad.exports}/"),
+            ]
             if good:
-                links.append(("上次成功的报告 last good report", f"{name}.html"))
+                links.append(("上次成功的报告 last good report", ok.html))
         else:
-            main_href = f"{name}.html"
+            main_href = ok.html
             detail, when = "", (good or {}).get("finished_at", "")
             if e["status"] == "partial":
                 badge = '<span class="badge partial">部分 partial</span>'
@@ -289,18 +276,29 @@ def date_index_html(date_dir: Path) -> str:
                 detail = f'<p class="missing">未生成的章节 sections not produced: {_e(missing)}</p>'
             else:
                 badge = '<span class="badge ok">成功 ok</span>'
-            links = [("报告 report", f"{name}.html"), ("含代码 with code", f"{name}.analyst.html"),
-                     ("notebook", f"{name}.ipynb"), ("summary", f"{name}.summary.json"),
-                     ("manifest", f"{name}.manifest.json"), ("导出 exports", f"{name}_files/")]
+            links = [
+                ("报告 report", ok.html),
+                ("含代码 with code", ok.analyst_html),
+                ("notebook", ok.notebook),
+                ("summary", ok.summary),
+                ("manifest", ok.manifest),
+                ("导出 exports", f"{ok.exports}/"),
+            ]
         # A report that could not answer shows its own figures of this run; else a failed card's are its last
         # good run's, labelled so.
         own = e["failed_summary"] if failed and (e["failed_summary"] or {}).get("headline") else None
         figures = _figures(own) if own else _figures(summary, good if failed else None)
         as_of = format_time((own or (summary if not failed else None) or {}).get("as_of"))
         secs = ((failed or good or {}).get("durations") or {}).get("total_s")
-        meta = " · ".join(x for x in (f"数据截至 {as_of}" if as_of else "",
-                                      f"生成于 {format_time(when)}" if when else "",
-                                      f"用时 {secs:.0f} 秒" if isinstance(secs, (int, float)) else "") if x)
+        meta = " · ".join(
+            x
+            for x in (
+                f"数据截至 {as_of}" if as_of else "",
+                f"生成于 {format_time(when)}" if when else "",
+                f"用时 {secs:.0f} 秒" if isinstance(secs, (int, float)) else "",
+            )
+            if x
+        )
         cards.append(
             f'<section class="card {_e(e["status"])}" id="{_e(name)}">'
             f'<h2><a href="{_e(main_href)}">{_e(title)}</a>{badge}</h2>'
@@ -308,9 +306,9 @@ def date_index_html(date_dir: Path) -> str:
             f"{detail}{figures}{_links(links, date_dir)}</section>"
         )
     body = (
-        f'<h1>粉丝社群报告 · {_e(date_dir.name)}</h1>'
+        f"<h1>粉丝社群报告 · {_e(date_dir.name)}</h1>"
         f'<p class="meta">{len(entries)} 份报告 reports · {_counts(entries)} · '
-        f'<a href="../index.html">全部运行 all runs</a></p>'
+        f'<a href="../{INDEX_NAME}">全部运行 all runs</a></p>'
         + ("".join(cards) if cards else '<p class="empty">还没有报告 (no reports yet).</p>')
     )
     return _page(f"粉丝社群报告 {date_dir.name}", body)
@@ -321,7 +319,7 @@ RUN_BADGES = {"ok": "全部成功 all ok", "partial": "有部分报告 partial",
 
 
 def _counts(entries: list[dict]) -> str:
-    """"成功 5 ok · 失败 1 failed", with the partial reports between when there are any."""
+    """ "成功 5 ok · 失败 1 failed", with the partial reports between when there are any."""
     n = {s: sum(e["status"] == s for e in entries) for s in ("ok", "partial", "failed")}
     partial = f" · 部分 {n['partial']} partial" if n["partial"] else ""
     return f"成功 {n['ok']} ok{partial} · 失败 {n['failed']} failed"
@@ -330,8 +328,15 @@ def _counts(entries: list[dict]) -> str:
 def root_index_html(reports_dir: Path) -> str:
     """The HTML of ``reports/index.html``: every dated run, newest first."""
     reports_dir = Path(reports_dir)
-    days = sorted((p for p in reports_dir.iterdir() if p.is_dir() and _DATE_DIR.match(p.name)),
-                  key=lambda p: p.name, reverse=True) if reports_dir.is_dir() else []
+    days = (
+        sorted(
+            (p for p in reports_dir.iterdir() if p.is_dir() and DATE_PATTERN.match(p.name)),
+            key=lambda p: p.name,
+            reverse=True,
+        )
+        if reports_dir.is_dir()
+        else []
+    )
     rows = []
     for day in days:
         entries = collect(day)
@@ -341,11 +346,16 @@ def root_index_html(reports_dir: Path) -> str:
         status = "failed" if "failed" in statuses else "partial" if "partial" in statuses else "ok"
         reports = []
         for e in entries:
-            href = f"{day.name}/{e['name']}{'.failed' if e['status'] == 'failed' else ''}.html"
+            href = f"{day.name}/{RunFolder.files(e['name'], ok=e['status'] != 'failed').html}"
             mark = {"failed": "（失败 failed）", "partial": "（部分 partial）"}.get(e["status"], "")
-            reports.append(f'<a href="{_e(href)}">{_e(e["name"])}</a>{mark}' if (reports_dir / href).exists()
-                           else f"{_e(e['name'])}{mark}")
-        finished = [str(m["finished_at"]) for e in entries for m in (e["good"], e["failed"]) if m and m.get("finished_at")]
+            reports.append(
+                f'<a href="{_e(href)}">{_e(e["name"])}</a>{mark}'
+                if (reports_dir / href).exists()
+                else f"{_e(e['name'])}{mark}"
+            )
+        finished = [
+            str(m["finished_at"]) for e in entries for m in (e["good"], e["failed"]) if m and m.get("finished_at")
+        ]
         when = format_time(max(finished)) if finished else ""
         lead = entries[0]
         figures = _figures(lead["summary"], lead["good"] if lead["failed"] else None)
@@ -353,31 +363,28 @@ def root_index_html(reports_dir: Path) -> str:
             title = (lead["good"] or {}).get("title") or lead["name"]
             figures = f'<div class="meta">{_e(title)}</div>{figures}'
         rows.append(
-            f'<li class="card {status}" id="run-{_e(day.name)}"><h2><a href="{_e(day.name)}/index.html">'
-            f'{_e(day.name)}</a>'
+            f'<li class="card {status}" id="run-{_e(day.name)}"><h2><a href="{_e(day.name)}/{INDEX_NAME}">'
+            f"{_e(day.name)}</a>"
             f'<span class="badge {status}">{RUN_BADGES[status]}</span></h2>'
             f'<div class="meta">{len(entries)} 份报告 · {_counts(entries)}'
-            f'{" · 生成于 " + _e(when) if when else ""}</div>'
+            f"{' · 生成于 ' + _e(when) if when else ''}</div>"
             f'{figures}<div class="links">{" ".join(reports)}</div></li>'
         )
-    body = ('<h1>粉丝社群报告 · 全部运行</h1><p class="meta">All report runs, newest first.</p>'
-            + (f'<ul class="runs">{"".join(rows)}</ul>' if rows else '<p class="empty">还没有运行 (no runs yet).</p>'))
+    body = '<h1>粉丝社群报告 · 全部运行</h1><p class="meta">All report runs, newest first.</p>' + (
+        f'<ul class="runs">{"".join(rows)}</ul>' if rows else '<p class="empty">还没有运行 (no runs yet).</p>'
+    )
     return _page("粉丝社群报告 · 全部运行", body)
 
 
 def write_root_index(reports_dir: Path) -> Path:
     """Rewrite ``reports/index.html`` (atomically), e.g. after old runs were pruned."""
-    from fanlib.reports.runner import write_atomic
-
-    return write_atomic(Path(reports_dir) / "index.html", root_index_html(Path(reports_dir)))
+    return write_atomic(root_index(reports_dir), root_index_html(Path(reports_dir)))
 
 
 def write_indexes(date_dir: Path, reports_dir: Path | None = None) -> tuple[Path, Path]:
     """Rewrite both index pages (atomically); returns their paths."""
-    from fanlib.reports.runner import write_atomic
-
     date_dir = Path(date_dir)
     reports_dir = Path(reports_dir) if reports_dir else date_dir.parent
-    a = write_atomic(date_dir / "index.html", date_index_html(date_dir))
-    b = write_atomic(reports_dir / "index.html", root_index_html(reports_dir))
+    a = write_atomic(RunFolder(date_dir).index, date_index_html(date_dir))
+    b = write_atomic(root_index(reports_dir), root_index_html(reports_dir))
     return a, b

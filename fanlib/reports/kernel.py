@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import sys
@@ -16,6 +17,9 @@ import tempfile
 import time
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
+
+from fanlib.io import to_jsonable, write_json_atomic
 
 KERNEL_NAME = "fanlib"
 #: Headless, and still renders figures into the notebook (plain ``Agg`` would not).
@@ -24,14 +28,15 @@ KERNEL_MPLBACKEND = "module://matplotlib_inline.backend_inline"
 KERNEL_ENV = {"MPLBACKEND": KERNEL_MPLBACKEND, "PYDEVD_DISABLE_FILE_VALIDATION": "1", "FANLIB_KERNELSPEC": "1"}
 
 
-def _fast_imports() -> None:
+def fast_imports() -> None:
+    """Keep slow imports nobody here needs out of the run's start-up."""
     # jsonschema imports rfc3987_syntax when present, which builds a parser
     # grammar at import (~3 s here) for an "iri" format notebooks never use.
     sys.modules.setdefault("rfc3987_syntax", None)
 
 
-
-def _progress(message: str) -> None:
+def progress(message: str) -> None:
+    """One line of the run's log, on stderr, with the time."""
     print(f"[fanlib run {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
@@ -67,19 +72,24 @@ def ensure_kernel(name: str = KERNEL_NAME) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)  # several runs may start at once
         ksm = KernelSpecManager()
         if not _kernel_ok(ksm, name):
-            where = install(kernel_spec_manager=ksm, kernel_name=name, display_name="Python (fanlib)",
-                            prefix=sys.prefix, env=KERNEL_ENV)
+            where = install(
+                kernel_spec_manager=ksm,
+                kernel_name=name,
+                display_name="Python (fanlib)",
+                prefix=sys.prefix,
+                env=KERNEL_ENV,
+            )
             # Keep the kernel's own start-up chatter (e.g. its TCP notice) out of the run log.
             spec_file = Path(where) / "kernel.json"
             spec = json.loads(spec_file.read_text(encoding="utf-8"))
             spec["argv"].append("--IPKernelApp.log_level=CRITICAL")
-            from fanlib.reports.runner import write_json_atomic
-
             write_json_atomic(spec_file, spec)
     if not _kernel_ok(KernelSpecManager(), name):
         spec_dir = KernelSpecManager().find_kernel_specs().get(name)
-        raise RuntimeError(f"the Jupyter kernel {name!r} resolves to {spec_dir}, not to this Python "
-                           f"({sys.executable}); remove that kernelspec or set JUPYTER_PREFER_ENV_PATH=1")
+        raise RuntimeError(
+            f"the Jupyter kernel {name!r} resolves to {spec_dir}, not to this Python "
+            f"({sys.executable}); remove that kernelspec or set JUPYTER_PREFER_ENV_PATH=1"
+        )
     return name
 
 
@@ -119,9 +129,13 @@ def _error_from_outputs(nb) -> dict | None:
             if out.get("output_type") == "error":
                 if out.get("ename") == "SystemExit" and out.get("evalue") in ("", "0"):
                     continue
-                return {"cell_index": index, "execution_count": cell.get("execution_count"),
-                        "ename": out.get("ename"), "evalue": out.get("evalue"),
-                        "traceback": [_strip_ansi(t) for t in out.get("traceback", [])]}
+                return {
+                    "cell_index": index,
+                    "execution_count": cell.get("execution_count"),
+                    "ename": out.get("ename"),
+                    "evalue": out.get("evalue"),
+                    "traceback": [_strip_ansi(t) for t in out.get("traceback", [])],
+                }
     return None
 
 
@@ -134,7 +148,7 @@ def _last_started_cell(nb) -> int | None:
     return started[-1] if started else None
 
 
-def _mark_error(nb, error: dict) -> None:
+def mark_error(nb: Any, error: dict) -> None:
     """Insert papermill's error banner and anchor, as ``papermill`` itself would."""
     import nbformat
     from papermill.execute import ERROR_ANCHOR_MSG, ERROR_MARKER_TAG, ERROR_MESSAGE_TEMPLATE
@@ -183,26 +197,24 @@ class _DropStartError:
     """Drops nbclient's own log line about a kernel that failed to start: the runner logs one line."""
 
     @staticmethod
-    def filter(record) -> bool:
+    def filter(record: logging.LogRecord) -> bool:
         return not str(record.msg).startswith("Error occurred while starting new kernel client")
 
 
-def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME):
+def execute_notebook(
+    notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel: str = KERNEL_NAME
+) -> tuple[Any, dict | None]:
     """Run ``notebook`` with ``parameters`` injected; returns ``(executed nb, error or None)``.
 
     The error, if any, names the failing cell (index in the executed notebook,
     before the banner), the exception and its message.
     """
-    _fast_imports()
-    import logging
-
+    fast_imports()
     import nbformat
     from papermill.engines import papermill_engines
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
     from papermill.utils import chdir
-
-    from fanlib.reports.params import to_jsonable
 
     register_translator()
     papermill_log = logging.getLogger("papermill")
@@ -219,13 +231,21 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
                 try:
                     with chdir(str(cwd)):
                         papermill_engines.execute_notebook_with_engine(
-                            None, nb, input_path=str(notebook), output_path=None, kernel_name=kernel,
-                            progress_bar=False, log_output=False, start_timeout=120, execution_timeout=timeout,
+                            None,
+                            nb,
+                            input_path=str(notebook),
+                            output_path=None,
+                            kernel_name=kernel,
+                            progress_bar=False,
+                            log_output=False,
+                            start_timeout=120,
+                            execution_timeout=timeout,
                             kernel_manager_class=_quiet_kernel_manager(kernel_stderr),
                             # a cell that waits for the other reports is bounded by them, not by the per-cell
                             # timeout
-                            timeout_func=lambda cell: None if WAIT_TAG in cell.get("metadata", {}).get("tags", [])
-                            else timeout,
+                            timeout_func=lambda cell: (
+                                None if WAIT_TAG in cell.get("metadata", {}).get("tags", []) else timeout
+                            ),
                         )
                 except Exception as exc:  # timeouts and dead kernels end up here
                     crash = exc
@@ -234,8 +254,10 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
             # same port) is started once more; a failure inside the notebook is never retried.
             if crash is None or _last_started_cell(nb) is not None or attempt == KERNEL_START_RETRIES:
                 break
-            _progress(f"{Path(notebook).stem}: the kernel did not start ({said or str(crash).strip()[:200]}); "
-                      "starting it again")
+            progress(
+                f"{Path(notebook).stem}: the kernel did not start ({said or str(crash).strip()[:200]}); "
+                "starting it again"
+            )
     finally:
         papermill_log.removeFilter(_DropStartError)
     if attempt:
@@ -251,9 +273,15 @@ def execute(notebook: Path, parameters: dict, *, cwd: Path, timeout: int, kernel
             evalue = f"a cell ran longer than the per-cell timeout of {timeout} s (--timeout)"
         elif said:
             evalue = f"{evalue} (the kernel's last message: {said})"
-        error = {"cell_index": index, "execution_count": nb.cells[index].get("execution_count") if index is not None
-                 else None, "ename": ename, "evalue": evalue, "traceback": []}
+        error = {
+            "cell_index": index,
+            "execution_count": nb.cells[index].get("execution_count") if index is not None else None,
+            "ename": ename,
+            "evalue": evalue,
+            "traceback": [],
+        }
         if index is not None and nb.cells[index].cell_type == "code":
-            nb.cells[index].outputs.append(nbformat.v4.new_output(
-                "error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]))
+            nb.cells[index].outputs.append(
+                nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+            )
     return nb, error

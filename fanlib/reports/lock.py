@@ -9,20 +9,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import time
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-#: The lock file a run holds in its dated folder.
-LOCK_NAME = ".run.lock"
-#: Exit code of a run that found its dated folder locked by another run.
-EXIT_LOCKED = 3
+from fanlib.errors import EXIT_LOCKED, FanlibError
+from fanlib.reports.layout import DATE_PATTERN, RunFolder
 
 
-def _valid_date(text: str) -> bool:
+def valid_day(text: str) -> bool:
+    """Whether ``text`` names a dated folder: YYYY-MM-DD, and a real day."""
+    if not DATE_PATTERN.match(text):
+        return False
     try:
         date.fromisoformat(text)
         return True
@@ -33,8 +33,10 @@ def _valid_date(text: str) -> bool:
 # --------------------------------------------------------------------------- run lock and pruning
 
 
-class RunLocked(RuntimeError):
+class RunLocked(FanlibError, RuntimeError):
     """Another run holds the dated folder."""
+
+    exit_code = EXIT_LOCKED
 
 
 def _lock_holder(fd: int) -> str:
@@ -49,7 +51,7 @@ def _lock_holder(fd: int) -> str:
     return f"pid {holder.get('pid')}, started {holder.get('started_at')}{command}"
 
 
-class _Busy(Exception):
+class _Busy(FanlibError):
     """Another process holds the lock; ``args[0]`` describes it."""
 
 
@@ -61,7 +63,7 @@ def _acquire(folder: Path, *, wait: float = 0.0, create_folder: bool = True) -> 
     import fcntl
 
     deadline = time.monotonic() + wait
-    path = folder / LOCK_NAME
+    path = RunFolder(folder).lock
     while True:
         if create_folder:
             folder.mkdir(parents=True, exist_ok=True)
@@ -95,24 +97,36 @@ def _acquire(folder: Path, *, wait: float = 0.0, create_folder: bool = True) -> 
 def _release(fd: int, folder: Path) -> None:
     # Delete the file while still holding it, so that a waiting run re-checks and locks a fresh one.
     with contextlib.suppress(FileNotFoundError):
-        os.unlink(folder / LOCK_NAME)
+        os.unlink(RunFolder(folder).lock)
     os.close(fd)
 
 
 @contextlib.contextmanager
-def run_lock(date_dir: Path, *, wait: float = 0.0, command: str = ""):
+def run_lock(date_dir: Path, *, wait: float = 0.0, command: str = "") -> Iterator[Path]:
     """Hold ``date_dir/.run.lock`` for a run; :class:`RunLocked` names the holder if another run keeps
     it for more than ``wait`` seconds."""
     date_dir = Path(date_dir)
     try:
         fd = _acquire(date_dir, wait=wait)
     except _Busy as busy:
-        raise RunLocked(f"{date_dir} is being written by another run ({busy.args[0]}); waited {wait:g} s. "
-                        f"Two runs never write the same dated folder: wait for it to finish, pass --wait SECONDS, "
-                        f"or choose another --date / --out")
+        raise RunLocked(
+            f"{date_dir} is being written by another run ({busy.args[0]}); waited {wait:g} s. "
+            f"Two runs never write the same dated folder: wait for it to finish, pass --wait SECONDS, "
+            f"or choose another --date / --out"
+        ) from None
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "started_at": datetime.now().astimezone().isoformat(timespec="seconds"), "command": command}).encode(), 0)
+        os.pwrite(
+            fd,
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+                    "command": command,
+                }
+            ).encode(),
+            0,
+        )
         yield date_dir
     finally:
         _release(fd, date_dir)
@@ -123,9 +137,10 @@ def dated_folders(reports_dir: Path) -> list[Path]:
     reports_dir = Path(reports_dir)
     if not reports_dir.is_dir():
         return []
-    return sorted((p for p in reports_dir.iterdir()
-                   if p.is_dir() and not p.is_symlink() and _DATE.match(p.name) and _valid_date(p.name)),
-                  key=lambda p: p.name)
+    return sorted(
+        (p for p in reports_dir.iterdir() if p.is_dir() and not p.is_symlink() and valid_day(p.name)),
+        key=lambda p: p.name,
+    )
 
 
 def prune(reports_dir: Path, keep: int, *, current: str | None = None) -> dict[str, list[str]]:
@@ -153,7 +168,7 @@ def prune(reports_dir: Path, keep: int, *, current: str | None = None) -> dict[s
         if fd is None:  # gone meanwhile (another run pruned it)
             continue
         try:
-            trash = folder.with_name(f".{folder.name}.pruned.{os.getpid()}")
+            trash = RunFolder(folder).pruned(os.getpid())
             try:
                 os.rename(folder, trash)
             except FileNotFoundError:

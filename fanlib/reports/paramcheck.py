@@ -13,9 +13,7 @@ means the same by it. ``fanlib params`` lists each parameter's rule. ``check`` r
 
 from __future__ import annotations
 
-import calendar
 import importlib
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -90,12 +88,32 @@ RULES: dict[str, Rule] = {
     # 00 data overview
     "stale_after_days": POSITIVE,
     # 01 fan profiling
-    **dict.fromkeys(("rfm_window_days", "kpi_window_days", "segment_window_days", "layer_period_days",
-                     "early_days", "horizon_days"), POSITIVE),
-    **dict.fromkeys(("segment_min_span_days", "loyal_min_tenure_days", "loyal_min_orders",
-                     "active_min_interactions_per_30d", "active_min_shares", "core_min_interactions_per_30d",
-                     "core_min_orders", "active_layer_min_interactions_per_30d", "potential_min_intent_per_30d",
-                     "layer_min_present_days"), NON_NEGATIVE),
+    **dict.fromkeys(
+        (
+            "rfm_window_days",
+            "kpi_window_days",
+            "segment_window_days",
+            "layer_period_days",
+            "early_days",
+            "horizon_days",
+        ),
+        POSITIVE,
+    ),
+    **dict.fromkeys(
+        (
+            "segment_min_span_days",
+            "loyal_min_tenure_days",
+            "loyal_min_orders",
+            "active_min_interactions_per_30d",
+            "active_min_shares",
+            "core_min_interactions_per_30d",
+            "core_min_orders",
+            "active_layer_min_interactions_per_30d",
+            "potential_min_intent_per_30d",
+            "layer_min_present_days",
+        ),
+        NON_NEGATIVE,
+    ),
     "high_value_top_share": SHARE,
     "top_communities": AT_LEAST_ONE,
     "n_bootstrap": AT_LEAST_ONE,
@@ -113,8 +131,18 @@ RULES: dict[str, Rule] = {
     "sequential_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "segments": Rule(choices_from="fanlib.ab.metrics:SEGMENTS"),
     # 03 retention
-    **dict.fromkeys(("churn_days", "curve_days", "landmark_days", "active_within_days", "clv_holdout_days",
-                     "clv_horizon_days", "retention_days"), POSITIVE),
+    **dict.fromkeys(
+        (
+            "churn_days",
+            "curve_days",
+            "landmark_days",
+            "active_within_days",
+            "clv_holdout_days",
+            "clv_horizon_days",
+            "retention_days",
+        ),
+        POSITIVE,
+    ),
     **dict.fromkeys(("cohort_max_periods", "train_cutoffs", "churn_max_train_rows", "at_risk_top"), AT_LEAST_ONE),
     "churn_basis": Rule(choices_from="fanlib.retention.activity:BASES"),
     "cohort_by": Rule(choices_from="fanlib.retention.activity:COHORT_BY"),
@@ -173,14 +201,20 @@ def _between(stem: str, v: dict[str, Any]) -> list[str]:
     if v.get("start") and v.get("as_of") and _day(v["start"]) > _day(v["as_of"]):
         out.append(f"{stem}: parameter 'start' ({_day(v['start'])}) must not be after 'as_of' ({_day(v['as_of'])})")
     if "primary_metric" in v and "metrics" in v and not v.get("unit_table") and v["primary_metric"] not in v["metrics"]:
-        out.append(f"{stem}: parameter 'primary_metric' must be one of the report's 'metrics' "
-                   f"({', '.join(v['metrics'])}); got {v['primary_metric']!r}")
+        out.append(
+            f"{stem}: parameter 'primary_metric' must be one of the report's 'metrics' "
+            f"({', '.join(v['metrics'])}); got {v['primary_metric']!r}"
+        )
     if "control" in v and isinstance(v.get("planned_split"), dict) and v["control"] not in v["planned_split"]:
-        out.append(f"{stem}: parameter 'planned_split' must name the control variant {v['control']!r}; "
-                   f"it names {', '.join(map(repr, v['planned_split'])) or 'none'}")
+        out.append(
+            f"{stem}: parameter 'planned_split' must name the control variant {v['control']!r}; "
+            f"it names {', '.join(map(repr, v['planned_split'])) or 'none'}"
+        )
     if "early_days" in v and "horizon_days" in v and v["horizon_days"] <= v["early_days"]:
-        out.append(f"{stem}: parameter 'horizon_days' ({v['horizon_days']}) must be greater than 'early_days' "
-                   f"({v['early_days']}): fans are judged high-value later than their first days are observed")
+        out.append(
+            f"{stem}: parameter 'horizon_days' ({v['horizon_days']}) must be greater than 'early_days' "
+            f"({v['early_days']}): fans are judged high-value later than their first days are observed"
+        )
     return out
 
 
@@ -199,7 +233,8 @@ def source_problem(source: str) -> str | None:
     """Why ``source`` cannot be a data source (None when it can): a missing file or folder, a file of a
     kind fanlib does not read, a folder with none of the contract's tables. Database URLs pass: whether
     the database answers is the report's to say."""
-    from fanlib.data import fandata as data, sources
+    from fanlib.data import fandata as data
+    from fanlib.data import sources
     from fanlib.paths import is_url, resolve
 
     text = str(source)
@@ -220,16 +255,23 @@ def source_problem(source: str) -> str | None:
         if not tables:
             from fanlib.data import contract
 
-            return (f"{path}: the folder holds no table files; name them after the contract's tables "
-                    f"({', '.join(contract.TABLE_NAMES)}), e.g. fans.csv or events.parquet")
+            return (
+                f"{path}: the folder holds no table files; name them after the contract's tables "
+                f"({', '.join(contract.TABLE_NAMES)}), e.g. fans.csv or events.parquet"
+            )
         return None
     suffix = path.suffix.lower()
     if suffix in sources._DUCKDB_SUFFIXES | sources._EXCEL_SUFFIXES:
         return None
-    hint = " (put CSV or Parquet files in a folder, one per table, and give the folder)" \
-        if suffix in sources._CSV_SUFFIXES | sources._PARQUET_SUFFIXES else ""
-    return (f"{path}: not a kind of data source fanlib reads; give a DuckDB file (.duckdb), an Excel workbook "
-            f"(.xlsx), a folder of CSV/Parquet/Excel files named after the tables, or a database URL{hint}")
+    hint = (
+        " (put CSV or Parquet files in a folder, one per table, and give the folder)"
+        if suffix in sources._CSV_SUFFIXES | sources._PARQUET_SUFFIXES
+        else ""
+    )
+    return (
+        f"{path}: not a kind of data source fanlib reads; give a DuckDB file (.duckdb), an Excel workbook "
+        f"(.xlsx), a folder of CSV/Parquet/Excel files named after the tables, or a database URL{hint}"
+    )
 
 
 def data_days(source: str, mapping: dict | None, timezone: str | None = None) -> tuple[date, date] | None:
@@ -291,35 +333,10 @@ def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
         for name, day in dates.items():
             if not first <= day <= last:
                 side = "before the data begins" if day < first else "after the data ends"
-                problems.append(f"{stem}: parameter {name!r} ({day}) is {side}: it must lie within the data, "
-                                f"from {first} to {last} (the first and last day with events, orders or comments "
-                                f"in {source})")
+                problems.append(
+                    f"{stem}: parameter {name!r} ({day}) is {side}: it must lie within the data, "
+                    f"from {first} to {last} (the first and last day with events, orders or comments "
+                    f"in {source})"
+                )
     if problems:
         raise ParamError(_group(problems))
-
-
-# --------------------------------------------------------------------------- dates typed on the command line
-
-_ISO_DAY = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})")
-
-
-def date_problem(text: str, option: str, *, time: bool = False) -> str | None:
-    """Why ``text`` is not a date (or, with ``time``, a date and time) in ISO form; None when it is."""
-    want = "YYYY-MM-DD or YYYY-MM-DD HH:MM[:SS]" if time else "YYYY-MM-DD"
-    try:
-        (datetime.fromisoformat if time else date.fromisoformat)(text.strip())
-        if time or re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", text):
-            return None
-    except ValueError:
-        pass
-    m = _ISO_DAY.match(text)
-    if m:
-        year, month, day = map(int, m.groups())
-        if not 1 <= month <= 12:
-            return f"{option} {text!r}: there is no month {month}; expected {want}"
-        last = calendar.monthrange(year, month)[1]
-        if not 1 <= day <= last:
-            return (f"{option} {text!r}: that day does not exist ({calendar.month_name[month]} {year} has "
-                    f"{last} days); expected {want}")
-    return f"{option} {text!r}: not a date; expected {want}, e.g. {date.today().isoformat()}"
-

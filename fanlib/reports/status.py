@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 STATUSES = ("ok", "partial", "failed")
 #: The ``ename`` of a manifest's error when the report's own summary says it failed.
 COULD_NOT_ANSWER = "could not answer"
+#: The ``ename`` of a report whose files did not fit on the disk, and of one a stop signal interrupted.
+DISK_FULL = "disk full"
+STOPPED = "stopped"
+#: The runner's own outcomes whose text speaks for itself ("SummaryError": manifests of earlier versions).
+OWN_OUTCOMES = frozenset({DISK_FULL, STOPPED, "SummaryError"})
 #: Exit codes of ``fanlib run`` by the worst status (``--strict``: partial counts as failed).
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -58,8 +63,7 @@ def from_summary(summary: dict) -> ReportStatus:
     if status in ("ok", "partial"):
         return ReportStatus(status, sections if status == "partial" else [])
     if status != "failed":
-        return ReportStatus("failed", sections,
-                            f"its summary's status {status!r} is not one of {', '.join(STATUSES)}")
+        return ReportStatus("failed", sections, f"its summary's status {status!r} is not one of {', '.join(STATUSES)}")
     reason = next((str(summary[k]) for k in ("reason", "error") if summary.get(k)), None)
     if reason is None and isinstance(summary.get("problems"), list):
         reason = _contract_reason(summary["problems"])
@@ -70,8 +74,14 @@ def from_summary(summary: dict) -> ReportStatus:
 
 def summary_error(verdict: ReportStatus) -> dict:
     """A manifest's ``error`` for a report whose summary says it failed (no cell raised)."""
-    return {"cell_index": None, "execution_count": None, "ename": COULD_NOT_ANSWER, "evalue": verdict.reason,
-            "traceback": [], "from_summary": True}
+    return {
+        "cell_index": None,
+        "execution_count": None,
+        "ename": COULD_NOT_ANSWER,
+        "evalue": verdict.reason,
+        "traceback": [],
+        "from_summary": True,
+    }
 
 
 def manifest_status(manifest: dict) -> str:
@@ -84,3 +94,36 @@ def exit_code(manifests: list[dict], *, strict: bool = False) -> int:
     """1 when a report failed (or, ``strict``, is partial), else 0."""
     bad = {"failed", "partial"} if strict else {"failed"}
     return EXIT_FAILED if any(manifest_status(m) in bad for m in manifests) else EXIT_OK
+
+
+# --------------------------------------------------------------------------- what went wrong, in words
+
+
+def failure_place(error: dict) -> str:
+    """Where a report failed, as the reader sees it in the notebook: "In [6]"."""
+    if error.get("execution_count") is not None:
+        return f"In [{error['execution_count']}]"
+    if error.get("cell_index") is not None:
+        return f"cell {error['cell_index']}"
+    return ""
+
+
+def speaks_for_itself(ename: str) -> bool:
+    """Whether an error's text is written for people, so that a class name would only get in the way:
+    fanlib's input errors (:func:`fanlib.errors.input_error_names`) and the runner's own outcomes."""
+    from fanlib.errors import input_error_names
+
+    return not ename or ename in OWN_OUTCOMES or ename in input_error_names()
+
+
+def error_text(error: dict, for_stakeholders: bool = False) -> str:
+    """What went wrong, for the run log (``for_stakeholders=False``) or an index page: an input error
+    speaks for itself; an unexpected one is named only in the log, never on a stakeholder's page."""
+    ename, evalue = error.get("ename") or "", error.get("evalue") or ""
+    if speaks_for_itself(ename):
+        return evalue
+    if " " in ename:  # the runner's own words ("could not answer", "no summary"), not a class name
+        return f"{ename}: {evalue}"
+    if for_stakeholders:
+        return f"报告内部出错 · an unexpected error inside the report (the error report shows where): {evalue}"
+    return f"{ename}: {evalue}"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from fanlib.io import atomic_target, write_atomic
 from fanlib.sentiment import features
 from fanlib.sentiment.errors import ModelFormatError
 
@@ -264,9 +265,8 @@ class SentimentModel:
         self._check_fitted()
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp_npz = folder / ".weights.tmp.npz"
-        np.savez_compressed(tmp_npz, terms=self.terms_.astype(str), weights=self.weights_, idf=self.idf_)
-        os.replace(tmp_npz, folder / "weights.npz")
+        with atomic_target(folder / "weights.npz", suffix=".npz") as tmp_npz:
+            np.savez_compressed(tmp_npz, terms=self.terms_.astype(str), weights=self.weights_, idf=self.idf_)
         doc = {
             "format": "fanlib-sentiment",
             "format_version": FORMAT_VERSION,
@@ -284,9 +284,7 @@ class SentimentModel:
             "traditional_to_simplified": {chr(k): v for k, v in sorted(self.trad_to_simp_.items())},
             "meta": self.meta,
         }
-        tmp_json = folder / ".model.tmp.json"
-        tmp_json.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp_json, folder / "model.json")
+        write_atomic(folder / "model.json", json.dumps(doc, ensure_ascii=False, indent=1))
         return folder
 
     @classmethod

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fanlib.io import write_atomic
 from fanlib.sentiment import corpus as corpus_mod
 from fanlib.sentiment.card import ModelCard, _has_snownlp, build_card, fan_comment_evaluation
 from fanlib.sentiment.errors import CorpusError
@@ -155,6 +156,6 @@ def _save_card_atomically(card: ModelCard, folder: Path) -> None:
     try:
         card.save(tmp)
         for name in ("card.json", "card.md"):
-            os.replace(tmp / name, folder / name)
+            write_atomic(folder / name, (tmp / name).read_bytes())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -113,7 +113,7 @@ def test_notebook_explains_bad_input_without_crashing(tmp_path, small_demo_path)
 def test_the_demo_params_name_the_campaign_planted_in_the_default_demo(demo_path):
     from conftest import DEMO_FANS, DEMO_SEED
 
-    from fanlib.reports.params import load_params_file
+    from fanlib.reports.paramvalues import load_params_file
 
     sections = load_params_file(ROOT / "params" / "demo.yaml")
     assert (DEMO_FANS, DEMO_SEED) == (20_000, 7)  # the size and seed `make demo` uses, as demo.yaml says

@@ -19,6 +19,7 @@ from helpers import frames_to_duckdb, sample_tables
 
 from fanlib.data.fandata import connect
 from fanlib.data.validate import main as validate_main
+from fanlib.reports import notebooks as N
 from fanlib.reports import params as P
 
 NOW = "2026-01-01 00:00:00"
@@ -209,7 +210,7 @@ def test_validate_cli_reads_the_declared_zone(tmp_path, tables, capsys):
 
 
 def test_every_report_declares_the_timezone_parameter():
-    for nb in P.discover(ROOT / "notebooks"):
+    for nb in N.discover(ROOT / "notebooks"):
         declared = P.read_parameters(nb)
         assert "timezone" in declared, nb.name
         assert declared["timezone"].default == "Asia/Shanghai" and declared["timezone"].help, nb.name

@@ -75,7 +75,8 @@ _FIELD = re.compile(r"\{[^{}]*\}")
 
 
 def _report_notebooks():
-    from fanlib.reports.params import discover, read_parameters
+    from fanlib.reports.notebooks import discover
+    from fanlib.reports.params import read_parameters
 
     return {p.stem: read_parameters(p) for p in discover(ROOT / "notebooks")}
 

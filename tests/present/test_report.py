@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fanlib.present.notebook import Summary, format_value, to_jsonable, write_json_atomic
+from fanlib.io import to_jsonable, write_json_atomic
+from fanlib.present.notebook import Summary, format_value
 
 
 def test_summary_round_trips_numpy_and_pandas_values(tmp_path):

@@ -20,18 +20,31 @@ import pytest
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DATE = "2025-12-31"
-CJK_FONT = re.compile(r"Noto Sans CJK|Noto Serif CJK|Source Han|PingFang|Microsoft YaHei|Hiragino|WenQuanYi|"
-                      r"Droid Sans Fallback|SimHei|SimSun", re.IGNORECASE)
+CJK_FONT = re.compile(
+    r"Noto Sans CJK|Noto Serif CJK|Source Han|PingFang|Microsoft YaHei|Hiragino|WenQuanYi|"
+    r"Droid Sans Fallback|SimHei|SimSun",
+    re.IGNORECASE,
+)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 
 if not os.path.exists(CHROMIUM):
-    pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for the browser "
-                f"checks", allow_module_level=True)
+    pytest.skip(
+        f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) for the browser checks",
+        allow_module_level=True,
+    )
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 
 
@@ -40,9 +53,27 @@ def reports(tmp_path_factory):
     """One run: 01_chart succeeds, 03_fail fails, so the index shows both states."""
     out = tmp_path_factory.mktemp("browser") / "reports"
     proc = subprocess.run(
-        [sys.executable, "-m", "fanlib", "run", "01", "03", "--notebooks", str(NOTEBOOKS), "--params", os.devnull,
-         "--out", str(out), "--date", DATE, "--jobs", "2"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "fanlib",
+            "run",
+            "01",
+            "03",
+            "--notebooks",
+            str(NOTEBOOKS),
+            "--params",
+            os.devnull,
+            "--out",
+            str(out),
+            "--date",
+            DATE,
+            "--jobs",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 1, proc.stderr  # 03_fail fails on purpose
     return out
@@ -150,7 +181,8 @@ def test_report_loads_offline_with_figures_and_chinese(browser, reports):
         v.assert_clean()
         v.assert_cjk_rendered("h1")
         images = v.page.evaluate(
-            "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.src.slice(0, 22)])")
+            "Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.src.slice(0, 22)])"
+        )
         assert images and all(ok and w > 0 and src.startswith("data:image/png") for ok, w, src in images), images
     finally:
         v.close()
@@ -181,13 +213,17 @@ MAIN_TEXT = "h1, h2, h3, h4, p, li, .fanlib-banner, .jp-RenderedMarkdown, .card,
 
 
 def _suite_pages(day: Path) -> list[Path]:
-    return [day.parent / "index.html", day / "index.html",
-            *sorted(p for p in day.glob("*.html") if p.name != "index.html" and ".analyst." not in p.name)]
+    return [
+        day.parent / "index.html",
+        day / "index.html",
+        *sorted(p for p in day.glob("*.html") if p.name != "index.html" and ".analyst." not in p.name),
+    ]
 
 
 def _overflowing_text(page) -> list[str]:
     """Main-text elements wider than the window or sticking out of its right edge (outside scroll boxes)."""
-    return page.evaluate("""(selector) => {
+    return page.evaluate(
+        """(selector) => {
         const inner = window.innerWidth, out = [];
         const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
             const s = getComputedStyle(p); if (/(auto|scroll)/.test(s.overflowX) && p.scrollWidth > p.clientWidth)
@@ -195,10 +231,14 @@ def _overflowing_text(page) -> list[str]:
         for (const el of document.querySelectorAll(selector)) {
             const r = el.getBoundingClientRect();
             if (r.width === 0 || scrolls(el)) continue;
-            if (r.right > inner + 1 || r.left < -1) out.push(`${el.tagName}.${el.className}: ${Math.round(r.left)}..${Math.round(r.right)} "${el.innerText.slice(0, 40)}"`);
+            if (r.right > inner + 1 || r.left < -1)
+                out.push(`${el.tagName}.${el.className}: ${Math.round(r.left)}..${Math.round(r.right)} `
+                         + `"${el.innerText.slice(0, 40)}"`);
         }
         return out;
-    }""", MAIN_TEXT)
+    }""",
+        MAIN_TEXT,
+    )
 
 
 @pytest.mark.slow
@@ -222,7 +262,8 @@ def test_the_suite_renders_cleanly_at_desktop_and_phone_width(browser, suite_run
                 if v.errors or v.failed or v.network:
                     problems.append(f"{where}: console {v.errors} failed {v.failed} network {v.network}")
                 images = v.page.evaluate(
-                    "Array.from(document.images).map(i => [i.complete && i.naturalWidth > 0, i.src.slice(0, 30)])")
+                    "Array.from(document.images).map(i => [i.complete && i.naturalWidth > 0, i.src.slice(0, 30)])"
+                )
                 broken = [src for ok, src in images if not ok]
                 if broken:
                     problems.append(f"{where}: broken images {broken}")

@@ -21,7 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fanlib.reports import cleanup, indexpages, runner
+from fanlib import io as fio
+from fanlib.reports import cleanup, execute, indexpages, kernel, layout
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 DATE = "2025-12-31"
@@ -67,10 +68,12 @@ def csv_demo(small_demo_path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def nbs(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("fault_nbs")
-    for name, code, after in (("01_quick", "x = 1\n", False), ("02_slow", SLOW_CODE, False),
-                              ("09_last", "x = 9\n", True)):
-        (folder / f"{name}.ipynb").write_text(json.dumps(_notebook(name, code, after_others=after)),
-                                              encoding="utf-8")
+    for name, code, after in (
+        ("01_quick", "x = 1\n", False),
+        ("02_slow", SLOW_CODE, False),
+        ("09_last", "x = 9\n", True),
+    ):
+        (folder / f"{name}.ipynb").write_text(json.dumps(_notebook(name, code, after_others=after)), encoding="utf-8")
     return folder
 
 
@@ -87,16 +90,38 @@ class Run:
         self.names = ["all"]
 
     def cmd(self, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "fanlib", "run", *self.names, "--notebooks", str(self.nbs), "--params", os.devnull,
-                "--out", str(self.out), "--date", DATE, "--source", str(self.source), *extra]
+        return [
+            sys.executable,
+            "-m",
+            "fanlib",
+            "run",
+            *self.names,
+            "--notebooks",
+            str(self.nbs),
+            "--params",
+            os.devnull,
+            "--out",
+            str(self.out),
+            "--date",
+            DATE,
+            "--source",
+            str(self.source),
+            *extra,
+        ]
 
     def run(self, *extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(self.cmd(*extra), capture_output=True, text=True, timeout=300, env=self.env)
 
     def start(self, *extra: str) -> subprocess.Popen:
         # A session of its own: Ctrl-C can go to the run's whole process group, not to pytest's.
-        return subprocess.Popen(self.cmd(*extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                env=self.env, start_new_session=True)
+        return subprocess.Popen(
+            self.cmd(*extra),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+            start_new_session=True,
+        )
 
     def wait_until_sleeping(self, proc: subprocess.Popen, timeout: float = 120) -> None:
         """Until 02_slow has staged its export and sleeps (its scratch DuckDB is open)."""
@@ -184,11 +209,15 @@ def good_run(tmp_path, nbs, csv_demo, first_run) -> tuple[Run, dict[str, bytes]]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum, jobs, to_group", [
-    (signal.SIGTERM, "2", False),  # cron, systemd, Airflow: SIGTERM to the parent only
-    (signal.SIGINT, "2", True),  # Ctrl-C: SIGINT to the whole process group
-    (signal.SIGINT, "1", True),  # the same, reports run in the parent itself
-], ids=["sigterm-jobs2", "ctrl-c-jobs2", "ctrl-c-jobs1"])
+@pytest.mark.parametrize(
+    "signum, jobs, to_group",
+    [
+        (signal.SIGTERM, "2", False),  # cron, systemd, Airflow: SIGTERM to the parent only
+        (signal.SIGINT, "2", True),  # Ctrl-C: SIGINT to the whole process group
+        (signal.SIGINT, "1", True),  # the same, reports run in the parent itself
+    ],
+    ids=["sigterm-jobs2", "ctrl-c-jobs2", "ctrl-c-jobs1"],
+)
 def test_a_stopped_run_stops_its_processes_and_leaves_nothing_behind(good_run, signum, jobs, to_group):
     run, good = good_run
     proc = run.start("--jobs", jobs, "-p", "02_slow.slow=120")
@@ -208,7 +237,7 @@ def test_a_stopped_run_stops_its_processes_and_leaves_nothing_behind(good_run, s
     assert f"stopped by {signal.Signals(signum).name}" in err and "Traceback" not in err
     assert "stopped 02_slow" in err and "not started: 09_last" in err
     assert _gone(tree) == [], "a worker or kernel of the stopped run is still running"
-    assert not (run.day / runner.LOCK_NAME).exists()
+    assert not (run.day / layout.LOCK_NAME).exists()
     assert run.leftovers() == []  # no staging folder, temp summary or scratch DuckDB
     assert _good_files(run.day, "02_slow") == good, "the last good report is kept, byte for byte"
     stopped = json.loads((run.day / "02_slow.failed.manifest.json").read_text(encoding="utf-8"))
@@ -277,11 +306,21 @@ def test_a_killed_parent_takes_its_workers_along_and_the_next_run_cleans_up(good
 def test_the_next_run_never_touches_a_live_runs_files(tmp_path, nbs, csv_demo):
     run = Run(tmp_path, nbs, csv_demo)
     # A live run elsewhere: its scratch folder is locked by a running process.
-    live = subprocess.Popen([sys.executable, "-c", (
-        "import time\nfrom fanlib.reports import cleanup\n"
-        "with cleanup.run_scratch() as s:\n"
-        "    (s / 'loaded.duckdb').write_text('live')\n"
-        "    print(s, flush=True); time.sleep(60)\n")], stdout=subprocess.PIPE, text=True, env=run.env)
+    live = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time\nfrom fanlib.reports import cleanup\n"
+                "with cleanup.run_scratch() as s:\n"
+                "    (s / 'loaded.duckdb').write_text('live')\n"
+                "    print(s, flush=True); time.sleep(60)\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=run.env,
+    )
     try:
         live_dir = Path(live.stdout.readline().strip())
         dead_dir = run.tmp / f"{cleanup.SCRATCH_PREFIX}999999-dead"
@@ -312,7 +351,7 @@ def test_the_next_run_never_touches_a_live_runs_files(tmp_path, nbs, csv_demo):
 
 def _full_after(monkeypatch, n_ok: int) -> None:
     """The disk is full for the file after the next ``n_ok`` ones (then there is room again)."""
-    real, calls = cleanup.write_temp, []
+    real, calls = fio.write_temp, []
 
     def write_temp(folder, name, raw):
         calls.append(name)
@@ -323,15 +362,15 @@ def _full_after(monkeypatch, n_ok: int) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(folder, name, raw)
 
-    monkeypatch.setattr(cleanup, "write_temp", write_temp)
+    monkeypatch.setattr(fio, "write_temp", write_temp)
 
 
 def test_write_atomic_on_a_full_disk_names_the_folder_and_the_space_needed(tmp_path, monkeypatch):
     target = tmp_path / "reports" / DATE / "index.html"
-    runner.write_atomic(target, "old")
+    fio.write_atomic(target, "old")
     _full_after(monkeypatch, 0)
-    with pytest.raises(cleanup.DiskFull) as info:
-        runner.write_atomic(target, "x" * 5000)
+    with pytest.raises(fio.DiskFull) as info:
+        fio.write_atomic(target, "x" * 5000)
     message = str(info.value)
     assert str(target.parent) in message and "index.html need 4.9 KB" in message and "is free" in message
     assert "Errno" not in message
@@ -340,12 +379,13 @@ def test_write_atomic_on_a_full_disk_names_the_folder_and_the_space_needed(tmp_p
 
 def test_a_report_on_a_full_disk_replaces_nothing_and_says_where(tmp_path, monkeypatch, nbs):
     day = tmp_path / DATE
-    job = runner.Job("01_quick", nbs / "01_quick.ipynb", {"source": "none", "fail": False, "slow": 0}, day,
-                     tmp_path, 60)
-    assert runner.run_job(job)["status"] == "ok"
+    job = execute.Job(
+        "01_quick", nbs / "01_quick.ipynb", {"source": "none", "fail": False, "slow": 0}, day, tmp_path, 60
+    )
+    assert execute.run_job(job)["status"] == "ok"
     good = _good_files(day, "01_quick")
     _full_after(monkeypatch, 2)  # the notebook and the page fit, the analyst page does not
-    m = runner.run_job(job)
+    m = execute.run_job(job)
     assert m["status"] == "failed" and m["error"]["ename"] == "disk full"
     assert str(day) in m["error"]["evalue"] and "the files of 01_quick need" in m["error"]["evalue"]
     assert m["last_good"]["html"] == "01_quick.html"
@@ -366,8 +406,9 @@ def test_a_full_disk_inside_the_kernel_names_the_folders():
 def _mount_tmpfs(folder: Path, size: str) -> bool:
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                              capture_output=True, timeout=20)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, timeout=20
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
@@ -387,7 +428,7 @@ def test_a_run_on_a_really_full_disk(tmp_path, nbs, csv_demo, first_run):
         run.day = run.out / DATE
         shutil.copytree(first_run, run.out)
         good = _good_files(run.day, "01_quick")
-        (base / "filler").write_bytes(b"\0" * (cleanup.free_space(base) - 64 * 1024))  # a page no longer fits
+        (base / "filler").write_bytes(b"\0" * (fio.free_space(base) - 64 * 1024))  # a page no longer fits
         proc = run.run()
         assert proc.returncode == 1, proc.stderr
         assert f"no space left on the device holding {run.day}" in proc.stderr and " need " in proc.stderr
@@ -422,10 +463,15 @@ def test_a_port_collision_at_kernel_start_is_retried_with_one_line(tmp_path, mon
         return taken.getsockname()[1] if len(calls) == 1 else real(self, ip)
 
     monkeypatch.setattr(connect.LocalPortCache, "find_available_port", first_port_taken)
-    params = {"source": "none", "summary_path": str(tmp_path / "s.json"), "output_dir": str(tmp_path),
-              "fail": False, "slow": 0}
+    params = {
+        "source": "none",
+        "summary_path": str(tmp_path / "s.json"),
+        "output_dir": str(tmp_path),
+        "fail": False,
+        "slow": 0,
+    }
     try:
-        nb, error = runner.execute(nbs / "01_quick.ipynb", params, cwd=tmp_path, timeout=60)
+        nb, error = kernel.execute_notebook(nbs / "01_quick.ipynb", params, cwd=tmp_path, timeout=60)
     finally:
         taken.close()
     assert error is None and nb.metadata["fanlib"]["kernel_start_retries"] == 1

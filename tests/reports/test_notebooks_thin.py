@@ -22,15 +22,19 @@ def _body(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_function_or_class_is_defined_in_a_notebook(path):
-    found = [line for c in _body(path) for line in c.source.splitlines()
-             if re.match(r"\s*(async\s+)?(def|class)\s", line)]
+    found = [
+        line for c in _body(path) for line in c.source.splitlines() if re.match(r"\s*(async\s+)?(def|class)\s", line)
+    ]
     assert not found, found
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_code_cell_is_long_except_the_parameters(path):
-    long = [(i, len(c.source.splitlines())) for i, c in enumerate(_body(path))
-            if len(c.source.splitlines()) > MAX_CELL_LINES]
+    long = [
+        (i, len(c.source.splitlines()))
+        for i, c in enumerate(_body(path))
+        if len(c.source.splitlines()) > MAX_CELL_LINES
+    ]
     assert not long, long
 
 

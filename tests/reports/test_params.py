@@ -10,12 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from fanlib.reports import cli
+from fanlib.reports import notebooks as N
 from fanlib.reports import params as P
+from fanlib.reports import paramvalues as V
 from fanlib.reports.params import ParamError, ParamType
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
-CELL = '''from datetime import date, datetime
+CELL = """from datetime import date, datetime
 source: str = "data/demo.duckdb"  # DuckDB file, data folder, Excel workbook or database URL
 summary_path: str = "reports/latest/x.summary.json"  # where the summary goes
 output_dir: str = "reports/latest"  # exports
@@ -30,15 +33,21 @@ weights: dict[str, float] = {"wechat": 1}  # channel weights
 names: dict[str, str] = {}  # display names
 mapping: dict = {}  # column mapping
 title: str | None = None  # page title
-'''
+"""
 
 
 def write_notebook(folder: Path, name: str, cell_source: str) -> Path:
     nb = {
         "cells": [
             {"cell_type": "markdown", "id": "a", "metadata": {}, "source": [f"# {name}"]},
-            {"cell_type": "code", "id": "b", "metadata": {"tags": ["parameters"]}, "execution_count": None,
-             "outputs": [], "source": cell_source.splitlines(keepends=True)},
+            {
+                "cell_type": "code",
+                "id": "b",
+                "metadata": {"tags": ["parameters"]},
+                "execution_count": None,
+                "outputs": [],
+                "source": cell_source.splitlines(keepends=True),
+            },
         ],
         "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
         "nbformat": 4,
@@ -54,8 +63,22 @@ def write_notebook(folder: Path, name: str, cell_source: str) -> Path:
 
 def test_parse_every_allowed_annotation_with_help():
     params = P.parse_parameters_cell(CELL, "01_x")
-    assert list(params) == ["source", "summary_path", "output_dir", "as_of", "start", "window_days", "alpha",
-                            "mask_pii", "channels", "tiers", "weights", "names", "mapping", "title"]
+    assert list(params) == [
+        "source",
+        "summary_path",
+        "output_dir",
+        "as_of",
+        "start",
+        "window_days",
+        "alpha",
+        "mask_pii",
+        "channels",
+        "tiers",
+        "weights",
+        "names",
+        "mapping",
+        "title",
+    ]
     assert params["window_days"].type == ParamType("int")
     assert params["window_days"].default == 90
     assert params["window_days"].help == "RFM window in days"
@@ -74,9 +97,11 @@ def test_parse_every_allowed_annotation_with_help():
 
 
 def test_help_comment_survives_hash_inside_string_and_multiline_default():
-    src = ('tag: str = "#hashtag"  # the topic # with a hash\n'
-           'channels: list[str] = [\n    "wechat",\n    "weibo",\n]  # channels to show\n'
-           'plain: int = 3\n')
+    src = (
+        'tag: str = "#hashtag"  # the topic # with a hash\n'
+        'channels: list[str] = [\n    "wechat",\n    "weibo",\n]  # channels to show\n'
+        "plain: int = 3\n"
+    )
     params = P.parse_parameters_cell(src)
     assert params["tag"].default == "#hashtag"
     assert params["tag"].help == "the topic # with a hash"
@@ -178,13 +203,18 @@ def suite(tmp_path):
 
 def resolve(suite, sections=None, overrides=(), source=None, selected=None):
     notebooks, declared = suite
-    return P.resolve_parameters(selected or notebooks, declared, sections or {}, P.parse_overrides(list(overrides)),
-                                params_file="params/test.yaml", source=source)
+    return V.resolve_parameters(
+        selected or notebooks,
+        declared,
+        sections or {},
+        V.parse_overrides(list(overrides)),
+        params_file="params/test.yaml",
+        source=source,
+    )
 
 
 def test_precedence_defaults_common_section_p_and_targeted_p(suite):
-    sections = {"common": {"alpha": 0.1, "window_days": 30, "channels": ["weibo"]},
-                "01_fan_profiling": {"alpha": 0.2}}
+    sections = {"common": {"alpha": 0.1, "window_days": 30, "channels": ["weibo"]}, "01_fan_profiling": {"alpha": 0.2}}
     out = resolve(suite, sections)
     assert out["01_fan_profiling"]["alpha"] == 0.2  # section beats common
     assert out["02_ab_test"]["alpha"] == 0.1  # common applies to every declaring notebook
@@ -200,9 +230,20 @@ def test_precedence_defaults_common_section_p_and_targeted_p(suite):
 
 
 def test_cli_values_are_parsed_as_yaml_into_real_types(suite):
-    out = resolve(suite, overrides=["as_of=2025-06-30", "channels=[wechat, xiaohongshu]", "weights={a: 1, b: 2.5}",
-                                    "mask_pii=false", "start=2025-03-01 09:00:00", "tiers=1,3",
-                                    "source=0123", "title=null", "mapping={fans: {uid: fan_id}}"])
+    out = resolve(
+        suite,
+        overrides=[
+            "as_of=2025-06-30",
+            "channels=[wechat, xiaohongshu]",
+            "weights={a: 1, b: 2.5}",
+            "mask_pii=false",
+            "start=2025-03-01 09:00:00",
+            "tiers=1,3",
+            "source=0123",
+            "title=null",
+            "mapping={fans: {uid: fan_id}}",
+        ],
+    )
     v = out["01_fan_profiling"]
     assert v["as_of"] == date(2025, 6, 30) and type(v["as_of"]) is date
     assert v["channels"] == ["wechat", "xiaohongshu"]
@@ -256,43 +297,43 @@ def test_runner_owned_parameters_cannot_be_set(suite):
 def test_notebook_must_declare_runner_parameters(tmp_path):
     nb = write_notebook(tmp_path, "01_x", "alpha: float = 0.05  # level\n")
     with pytest.raises(ParamError) as err:
-        P.resolve_parameters([nb], P.declarations([nb]), {}, [])
+        V.resolve_parameters([nb], P.declarations([nb]), {}, [])
     assert "must declare 'summary_path'" in str(err.value) and "must declare 'output_dir'" in str(err.value)
 
 
 def test_params_file_loading(tmp_path):
     good = tmp_path / "p.yaml"
     good.write_text("common:\n  as_of: 2025-06-30\n01_x:\n", encoding="utf-8")
-    assert P.load_params_file(good) == {"common": {"as_of": date(2025, 6, 30)}, "01_x": {}}
+    assert V.load_params_file(good) == {"common": {"as_of": date(2025, 6, 30)}, "01_x": {}}
     bad = tmp_path / "bad.yaml"
     bad.write_text("common: [1, 2]\n", encoding="utf-8")
     with pytest.raises(ParamError, match="section 'common' must map"):
-        P.load_params_file(bad)
+        V.load_params_file(bad)
     with pytest.raises(ParamError, match="cannot read params file"):
-        P.load_params_file(tmp_path / "missing.yaml")
+        V.load_params_file(tmp_path / "missing.yaml")
 
 
 def test_default_params_file_is_valid_yaml():
-    sections = P.load_params_file(Path(__file__).parents[2] / "params" / "default.yaml")
+    sections = V.load_params_file(Path(__file__).parents[2] / "params" / "default.yaml")
     assert "common" in sections
 
 
 def test_select_names_prefixes_and_all(tmp_path):
     nbs = [write_notebook(tmp_path, n, CELL) for n in ("00_data_overview", "01_fan_profiling", "02_ab_test")]
-    assert P.discover(tmp_path) == nbs
-    assert P.select(["all"], nbs) == nbs
-    assert P.select(["02", "00_data_overview"], nbs) == [nbs[0], nbs[2]]  # suite order
+    assert N.discover(tmp_path) == nbs
+    assert N.select(["all"], nbs) == nbs
+    assert N.select(["02", "00_data_overview"], nbs) == [nbs[0], nbs[2]]  # suite order
     with pytest.raises(ParamError, match="matches several"):
-        P.select(["0"], nbs)
+        N.select(["0"], nbs)
     with pytest.raises(ParamError, match="did you mean '01_fan_profiling'"):
-        P.select(["01_fan_profilin_"], nbs)
+        N.select(["01_fan_profilin_"], nbs)
 
 
 # --------------------------------------------------------------------------- CLI
 
 
 def test_params_cli_lists_name_type_default_help(capsys):
-    assert P.main(["--notebooks", str(NOTEBOOKS), "02"]) == 0
+    assert cli.params_main(["--notebooks", str(NOTEBOOKS), "02"]) == 0
     out = capsys.readouterr().out
     assert "02_types" in out and "01_chart" not in out
     line = next(line for line in out.splitlines() if line.strip().startswith("weights"))
@@ -304,9 +345,24 @@ def test_run_cli_param_errors_exit_2_without_traceback(tmp_path):
     params = tmp_path / "p.yaml"
     params.write_text("common:\n  sourse: x.duckdb\n02_types:\n  window_days: ninety\n", encoding="utf-8")
     proc = subprocess.run(
-        [sys.executable, "-m", "fanlib", "run", "all", "--notebooks", str(NOTEBOOKS), "--params", str(params),
-         "--out", str(tmp_path / "reports"), "-p", "02_types.as_of=2025-13-45"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "fanlib",
+            "run",
+            "all",
+            "--notebooks",
+            str(NOTEBOOKS),
+            "--params",
+            str(params),
+            "--out",
+            str(tmp_path / "reports"),
+            "-p",
+            "02_types.as_of=2025-13-45",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr

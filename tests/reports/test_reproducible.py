@@ -11,13 +11,15 @@ from fanlib.profiling import BehaviourSegments
 def _fans(n: int = 1200, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     group = rng.integers(0, 3, n)
-    return pd.DataFrame({
-        "fan_id": [f"F{i:05d}" for i in range(n)],
-        "interactions_per_active_day": rng.gamma(2.0, 1.0 + group, n),
-        "interaction_share": rng.beta(2 + group, 3, n),
-        "orders_per_30d": rng.poisson(0.5 + group, n).astype(float),
-        "spend_per_30d": rng.gamma(1.5, 40.0 * (1 + group), n),
-    })
+    return pd.DataFrame(
+        {
+            "fan_id": [f"F{i:05d}" for i in range(n)],
+            "interactions_per_active_day": rng.gamma(2.0, 1.0 + group, n),
+            "interaction_share": rng.beta(2 + group, 3, n),
+            "orders_per_30d": rng.poisson(0.5 + group, n).astype(float),
+            "spend_per_30d": rng.gamma(1.5, 40.0 * (1 + group), n),
+        }
+    )
 
 
 def test_segments_do_not_depend_on_the_order_the_engine_returns_fans_in():
@@ -67,10 +69,18 @@ def two_runs(tmp_path_factory, small_demo_path):
         for name in REPORTS:
             dirs = []
             for run in ("a", "b"):
-                out = tmp_path_factory.mktemp(f"run_{run}", numbered=False) if name == REPORTS[0] \
+                out = (
+                    tmp_path_factory.mktemp(f"run_{run}", numbered=False)
+                    if name == REPORTS[0]
                     else tmp_path_factory.getbasetemp() / f"run_{run}"
-                render_notebook(mp, NOTEBOOKS / f"{name}.ipynb", source=str(small_demo_path),
-                                summary_path=str(out / f"{name}.summary.json"), output_dir=str(out / f"{name}_files"))
+                )
+                render_notebook(
+                    mp,
+                    NOTEBOOKS / f"{name}.ipynb",
+                    source=str(small_demo_path),
+                    summary_path=str(out / f"{name}.summary.json"),
+                    output_dir=str(out / f"{name}_files"),
+                )
                 dirs.append(out)
             runs[name] = tuple(dirs)
     finally:
@@ -100,7 +110,7 @@ def test_two_runs_write_the_same_exports(two_runs):
 
 def _first_difference(a: bytes, b: bytes) -> str:
     la, lb = a.decode().splitlines(), b.decode().splitlines()
-    for i, (x, y) in enumerate(zip(la, lb)):
+    for i, (x, y) in enumerate(zip(la, lb, strict=False)):
         if x != y:
             return f"line {i + 1}: {x.strip()!r} != {y.strip()!r}"
     return f"lengths {len(la)} and {len(lb)}"
@@ -132,8 +142,15 @@ def test_the_at_risk_workbook_is_the_same_whenever_it_is_written(tmp_path, monke
 
     from fanlib.retention import churn
 
-    lst = pd.DataFrame({"fan_id": ["F1", "F2"], "p_churn": [0.91, 0.82], "tier": ["core", "ordinary"],
-                        "last_active": pd.to_datetime(["2025-12-01", "2025-11-20"]), "spend_90": [120.5, 0.0]})
+    lst = pd.DataFrame(
+        {
+            "fan_id": ["F1", "F2"],
+            "p_churn": [0.91, 0.82],
+            "tier": ["core", "ordinary"],
+            "last_active": pd.to_datetime(["2025-12-01", "2025-11-20"]),
+            "spend_90": [120.5, 0.0],
+        }
+    )
     real_time = zipfile.time.time
     monkeypatch.setattr(zipfile.time, "time", lambda: real_time() - 86_400)  # as if written a day earlier
     first = churn.write_at_risk(lst, tmp_path / "a", created=dt.date(2025, 12, 31))

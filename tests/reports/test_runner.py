@@ -14,16 +14,44 @@ from pathlib import Path
 
 import pytest
 
-from fanlib.reports import htmlexport, indexpages, runner
+from fanlib import errors
+from fanlib import io as fio
+from fanlib.reports import cli, execute, htmlexport, indexpages, kernel, layout, lock
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 DATE = "2025-12-31"
-MANIFEST_KEYS = {"report", "title", "status", "date", "notebook", "parameters", "source", "versions", "git",
-                 "kernel", "working_dir", "timeout_s", "started_at", "finished_at", "durations", "error", "files"}
-VERSION_KEYS = {"fanlib", "python", "pandas", "numpy", "statsmodels", "scikit-learn", "duckdb", "ibis-framework",
-                "papermill", "nbconvert"}
-GOOD_FILES = ("03_fail.html", "03_fail.analyst.html", "03_fail.ipynb", "03_fail.summary.json",
-              "03_fail.manifest.json")
+MANIFEST_KEYS = {
+    "report",
+    "title",
+    "status",
+    "date",
+    "notebook",
+    "parameters",
+    "source",
+    "versions",
+    "git",
+    "kernel",
+    "working_dir",
+    "timeout_s",
+    "started_at",
+    "finished_at",
+    "durations",
+    "error",
+    "files",
+}
+VERSION_KEYS = {
+    "fanlib",
+    "python",
+    "pandas",
+    "numpy",
+    "statsmodels",
+    "scikit-learn",
+    "duckdb",
+    "ibis-framework",
+    "papermill",
+    "nbconvert",
+}
+GOOD_FILES = ("03_fail.html", "03_fail.analyst.html", "03_fail.ipynb", "03_fail.summary.json", "03_fail.manifest.json")
 
 PARAMS_YAML = """\
 common:
@@ -62,8 +90,15 @@ def runs(tmp_path_factory):
     first_manifests = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in day.glob("*.manifest.json")}
     first_overview = json.loads((day / "05_overview.summary.json").read_text(encoding="utf-8"))
     second = fanlib_run("all", *common, "--jobs", "2")
-    return {"out": out, "day": day, "first": first, "second": second, "before": before,
-            "first_manifests": first_manifests, "first_overview": first_overview}
+    return {
+        "out": out,
+        "day": day,
+        "first": first,
+        "second": second,
+        "before": before,
+        "first_manifests": first_manifests,
+        "first_overview": first_overview,
+    }
 
 
 def manifest(day: Path, name: str) -> dict:
@@ -108,9 +143,13 @@ def test_stakeholder_page_has_no_code_and_analyst_page_has_it(runs):
     day = runs["day"]
     page = (day / "01_chart.html").read_text(encoding="utf-8")
     analyst = (day / "01_chart.analyst.html").read_text(encoding="utf-8")
-    assert not re.search(r"class=\"[^\"]*jp-InputArea-editor", page) and "class=\"highlight" not in page
+    assert not re.search(r"class=\"[^\"]*jp-InputArea-editor", page) and 'class="highlight' not in page
     assert "fans_by_channel.csv" not in page and "filterwarnings" not in page
-    assert re.search(r"class=\"[^\"]*jp-InputArea-editor", analyst) and "fans_by_channel.csv" in analyst and "filterwarnings" in analyst
+    assert (
+        re.search(r"class=\"[^\"]*jp-InputArea-editor", analyst)
+        and "fans_by_channel.csv" in analyst
+        and "filterwarnings" in analyst
+    )
 
 
 def test_stderr_noise_is_stripped(runs):
@@ -142,7 +181,7 @@ def test_manifest_is_complete(runs):
     # the source cannot be opened: the fingerprint is missing, with the reason recorded
     assert m["source"]["fingerprint"] is None and m["source"]["error"]
     assert re.fullmatch(r"[0-9a-f]{40}", m["git"]["commit"]) and isinstance(m["git"]["dirty"], bool)
-    assert m["kernel"]["name"] == "fanlib" and m["timeout_s"] == runner.DEFAULT_TIMEOUT
+    assert m["kernel"]["name"] == "fanlib" and m["timeout_s"] == execute.DEFAULT_TIMEOUT
     start, end = datetime.fromisoformat(m["started_at"]), datetime.fromisoformat(m["finished_at"])
     assert start <= end
     d = m["durations"]
@@ -197,7 +236,8 @@ def test_overview_runs_after_the_other_reports(runs):
     assert runs["first_overview"]["seen"] == ["01_chart", "02_types", "03_fail"]
     first = runs["first_manifests"]
     assert first["05_overview.manifest.json"]["started_at"] >= max(
-        first[f"{n}.manifest.json"]["finished_at"] for n in ("01_chart", "02_types", "03_fail"))
+        first[f"{n}.manifest.json"]["finished_at"] for n in ("01_chart", "02_types", "03_fail")
+    )
 
 
 def test_index_pages_show_status_and_headlines(runs):
@@ -223,8 +263,9 @@ def test_rerun_after_failure_clears_the_failure(runs, tmp_path):
     shutil.copytree(runs["day"], day)
     assert (day / "03_fail.failed.html").exists()
     params = write_params(tmp_path)
-    proc = fanlib_run("03", "--params", str(params), "--out", str(tmp_path / "reports"), "--date", DATE,
-                      "-p", "fail=false")
+    proc = fanlib_run(
+        "03", "--params", str(params), "--out", str(tmp_path / "reports"), "--date", DATE, "-p", "fail=false"
+    )
     assert proc.returncode == 0, proc.stderr
     assert not (day / "03_fail.failed.html").exists() and not (day / "03_fail.failed.manifest.json").exists()
     assert "失败 failed</span>" not in (day / "index.html").read_text(encoding="utf-8")
@@ -237,34 +278,60 @@ def test_index_order_puts_overview_first_and_data_overview_last(tmp_path):
     day = tmp_path / "2025-01-01"
     day.mkdir()
     for name in ("00_data_overview", "03_retention", "05_overview", "01_fan_profiling"):
-        runner.write_json_atomic(day / f"{name}.manifest.json", {"report": name, "status": "ok"})
+        fio.write_json_atomic(day / f"{name}.manifest.json", {"report": name, "status": "ok"})
     assert [e["name"] for e in indexpages.collect(day)] == [
-        "05_overview", "01_fan_profiling", "03_retention", "00_data_overview"]
+        "05_overview",
+        "01_fan_profiling",
+        "03_retention",
+        "00_data_overview",
+    ]
     (tmp_path / "2025-02-01").mkdir()
-    runner.write_json_atomic(tmp_path / "2025-02-01" / "01_x.failed.manifest.json", {"status": "failed"})
+    fio.write_json_atomic(tmp_path / "2025-02-01" / "01_x.failed.manifest.json", {"status": "failed"})
     page = indexpages.root_index_html(tmp_path)
     assert page.index("2025-02-01") < page.index("2025-01-01")  # newest first
 
 
 @pytest.mark.parametrize(
     "value, unit, text",
-    [(0.314, "pct", "31.4%"), (1234.5, "cny", "¥1,234.50"), (12.5, "CNY", "¥12.50"),
-     (2_345_678, "cny", "¥234.57万"), (3.2e8, "cny", "¥3.20亿"), (9_876, "count", "9,876"), (20_000, "count", "2.0万"),
-     (None, "pct", "—"), (float("nan"), "number", "—"), (4.25, "days", "4.2 天"), (0.012, "pp", "+1.2 个百分点"),
-     (1.25, "ratio", "1.25×"), (0.7847, "number", "0.7847"), ("inconclusive", "text", "inconclusive"),
-     (3, "fans", "3 fans")],
+    [
+        (0.314, "pct", "31.4%"),
+        (1234.5, "cny", "¥1,234.50"),
+        (12.5, "CNY", "¥12.50"),
+        (2_345_678, "cny", "¥234.57万"),
+        (3.2e8, "cny", "¥3.20亿"),
+        (9_876, "count", "9,876"),
+        (20_000, "count", "2.0万"),
+        (None, "pct", "—"),
+        (float("nan"), "number", "—"),
+        (4.25, "days", "4.2 天"),
+        (0.012, "pp", "+1.2 个百分点"),
+        (1.25, "ratio", "1.25×"),
+        (0.7847, "number", "0.7847"),
+        ("inconclusive", "text", "inconclusive"),
+        (3, "fans", "3 fans"),
+    ],
 )
 def test_headline_formatting(value, unit, text):
     assert indexpages.format_figure(value, unit) == text
 
 
 def test_translator_renders_real_python_values():
-    runner.register_translator()
+    kernel.register_translator()
     from papermill.translators import translate_parameters
 
-    code = translate_parameters("fanlib", "python", {
-        "as_of": date(2025, 6, 30), "since": datetime(2025, 1, 2, 3, 4), "title": "粉丝 \"报告\"",
-        "channels": ["wechat"], "weights": {"a": 1.5}, "none": None}, "Parameters")
+    code = translate_parameters(
+        "fanlib",
+        "python",
+        {
+            "as_of": date(2025, 6, 30),
+            "since": datetime(2025, 1, 2, 3, 4),
+            "title": '粉丝 "报告"',
+            "channels": ["wechat"],
+            "weights": {"a": 1.5},
+            "none": None,
+        },
+        "Parameters",
+    )
     ns: dict = {"datetime": "the notebook's own name"}
     exec(code, ns)
     assert ns["as_of"] == date(2025, 6, 30) and type(ns["as_of"]) is date
@@ -277,23 +344,23 @@ def test_translator_renders_real_python_values():
 def test_kernel_is_registered_for_this_python():
     from jupyter_client.kernelspec import KernelSpecManager
 
-    assert runner.ensure_kernel() == "fanlib"
+    assert kernel.ensure_kernel() == "fanlib"
     spec = KernelSpecManager().get_kernel_spec("fanlib")
     assert spec.argv[0] == sys.executable
-    assert spec.env["MPLBACKEND"] == runner.KERNEL_MPLBACKEND
+    assert spec.env["MPLBACKEND"] == kernel.KERNEL_MPLBACKEND
 
 
 def test_write_atomic_replaces_whole_files_and_leaves_no_temp(tmp_path):
     target = tmp_path / "a" / "x.json"
-    runner.write_json_atomic(target, {"v": "一"})
-    runner.write_atomic(target, "second")
+    fio.write_json_atomic(target, {"v": "一"})
+    fio.write_atomic(target, "second")
     assert target.read_text(encoding="utf-8") == "second"
     assert [p.name for p in target.parent.iterdir()] == ["x.json"]
 
 
 def test_mask_secrets_in_source_urls():
-    assert runner.mask_secrets("postgresql://fan:s3cret@db:5432/fans") == "postgresql://fan:***@db:5432/fans"
-    assert runner.mask_secrets("data/demo.duckdb") == "data/demo.duckdb"
+    assert execute.mask_secrets("postgresql://fan:s3cret@db:5432/fans") == "postgresql://fan:***@db:5432/fans"
+    assert execute.mask_secrets("data/demo.duckdb") == "data/demo.duckdb"
 
 
 def test_cell_timeout_and_dead_kernel_fail_their_reports(tmp_path):
@@ -306,8 +373,20 @@ def test_cell_timeout_and_dead_kernel_fail_their_reports(tmp_path):
                 cell["source"] = code
         (folder / f"{name}.ipynb").write_text(json.dumps(nb), encoding="utf-8")
     out = tmp_path / "reports"
-    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--timeout", "2", "--params", os.devnull,
-                      "--jobs", "2", notebooks=folder)
+    proc = fanlib_run(
+        "all",
+        "--out",
+        str(out),
+        "--date",
+        DATE,
+        "--timeout",
+        "2",
+        "--params",
+        os.devnull,
+        "--jobs",
+        "2",
+        notebooks=folder,
+    )
     assert proc.returncode == 1, proc.stderr
     slow = manifest(out / DATE, "01_slow.failed")
     assert "Timeout" in slow["error"]["ename"] and "timeout of 2 s" in slow["error"]["evalue"]
@@ -359,18 +438,31 @@ def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
     # names the holder and writes nothing; with --wait it runs once the first is done.
     folder = _notebook_folder(tmp_path, {"01_slow": "import time\ntime.sleep(8)\n"})
     out = tmp_path / "reports"
-    cmd = [sys.executable, "-m", "fanlib", "run", "all", "--notebooks", str(folder), "--params", os.devnull,
-           "--out", str(out), "--date", DATE]
+    cmd = [
+        sys.executable,
+        "-m",
+        "fanlib",
+        "run",
+        "all",
+        "--notebooks",
+        str(folder),
+        "--params",
+        os.devnull,
+        "--out",
+        str(out),
+        "--date",
+        DATE,
+    ]
     first = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        lock = out / DATE / runner.LOCK_NAME
+        lock_file = out / DATE / layout.LOCK_NAME
         for _ in range(600):
-            if lock.exists() and lock.read_text(encoding="utf-8"):
+            if lock_file.exists() and lock_file.read_text(encoding="utf-8"):
                 break
             time.sleep(0.05)
-        assert lock.exists(), "the first run never took the lock"
+        assert lock_file.exists(), "the first run never took the lock"
         second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-        assert second.returncode == runner.EXIT_LOCKED, second.stderr
+        assert second.returncode == errors.EXIT_LOCKED, second.stderr
         assert "is being written by another run" in second.stderr and f"pid {first.pid}" in second.stderr
         assert "Traceback" not in second.stderr
         assert not (out / DATE / "01_slow.manifest.json").exists()  # the second run wrote nothing
@@ -383,15 +475,24 @@ def test_two_overlapping_runs_never_write_the_same_dated_folder(tmp_path):
     assert waiting.returncode == 0, waiting.stderr
     assert "all 1 ok" in first_err and "all 1 ok" in waiting.stderr
     assert manifest(out / DATE, "01_slow")["status"] == "ok"
-    assert not (out / DATE / runner.LOCK_NAME).exists(), "the lock file is removed when the run ends"
+    assert not (out / DATE / layout.LOCK_NAME).exists(), "the lock file is removed when the run ends"
 
 
 def _hold_lock(folder, seconds: float, command: str = "") -> subprocess.Popen:
     """Another process that holds ``folder``'s run lock for ``seconds``; it prints "held" once it has it."""
-    return subprocess.Popen([sys.executable, "-c", (
-        "import time; from pathlib import Path; from fanlib.reports import runner\n"
-        f"with runner.run_lock(Path({str(folder)!r}), command={command!r}):\n"
-        f"    print('held', flush=True); time.sleep({seconds})\n")], stdout=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import time; from pathlib import Path; from fanlib.reports import lock\n"
+                f"with lock.run_lock(Path({str(folder)!r}), command={command!r}):\n"
+                f"    print('held', flush=True); time.sleep({seconds})\n"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_run_lock_is_exclusive_across_processes_and_released(tmp_path):
@@ -399,23 +500,23 @@ def test_run_lock_is_exclusive_across_processes_and_released(tmp_path):
     holder = _hold_lock(day, seconds=3, command="holder")
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(runner.RunLocked, match=r"another run \(pid \d+, started .* \(holder\)\)"):
-            with runner.run_lock(day):
+        with pytest.raises(lock.RunLocked, match=r"another run \(pid \d+, started .* \(holder\)\)"):
+            with lock.run_lock(day):
                 pass
         t0 = time.monotonic()
-        with runner.run_lock(day, wait=30) as held:  # waits for the holder to finish
-            assert held == day and (day / runner.LOCK_NAME).exists()
+        with lock.run_lock(day, wait=30) as held:  # waits for the holder to finish
+            assert held == day and (day / layout.LOCK_NAME).exists()
             assert time.monotonic() - t0 > 1.5
         assert holder.wait(timeout=30) == 0
     finally:
         holder.kill() if holder.poll() is None else None
-    assert not (day / runner.LOCK_NAME).exists()
+    assert not (day / layout.LOCK_NAME).exists()
 
 
 def _dated(out: Path, *names: str) -> None:
     for name in names:
         (out / name).mkdir(parents=True)
-        runner.write_json_atomic(out / name / "01_x.manifest.json", {"report": "01_x", "status": "ok"})
+        fio.write_json_atomic(out / name / "01_x.manifest.json", {"report": "01_x", "status": "ok"})
 
 
 def test_keep_prunes_only_old_dated_folders_and_never_the_current_or_a_locked_one(tmp_path):
@@ -428,15 +529,22 @@ def test_keep_prunes_only_old_dated_folders_and_never_the_current_or_a_locked_on
     holder = _hold_lock(out / "2025-02-01", seconds=20)
     try:
         assert holder.stdout.readline().strip() == "held"
-        result = runner.prune(out, 2, current="2025-03-01")  # an older date re-run today is still kept
+        result = lock.prune(out, 2, current="2025-03-01")  # an older date re-run today is still kept
     finally:
         holder.kill()
         holder.wait()
     assert result == {"removed": ["2025-01-01", "2025-04-01"], "locked": ["2025-02-01"]}
-    assert sorted(p.name for p in out.iterdir()) == ["2024-01-01.bak", "2024-13-01", "2025-02-01", "2025-03-01",
-                                                     "2025-05-01", "README.md", "notes"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "2024-01-01.bak",
+        "2024-13-01",
+        "2025-02-01",
+        "2025-03-01",
+        "2025-05-01",
+        "README.md",
+        "notes",
+    ]
     with pytest.raises(ValueError, match="at least 1"):
-        runner.prune(out, 0)
+        lock.prune(out, 0)
 
 
 def test_keep_option_prunes_after_the_run_and_rebuilds_the_reports_index(tmp_path):
@@ -445,11 +553,12 @@ def test_keep_option_prunes_after_the_run_and_rebuilds_the_reports_index(tmp_pat
     _dated(out, "2025-01-01", "2025-06-01")
     indexpages.write_root_index(out)
     assert 'href="2025-01-01/index.html"' in (out / "index.html").read_text(encoding="utf-8")
-    proc = fanlib_run("all", "--params", os.devnull, "--out", str(out), "--date", "2025-03-01", "--keep", "2",
-                      notebooks=folder)
+    proc = fanlib_run(
+        "all", "--params", os.devnull, "--out", str(out), "--date", "2025-03-01", "--keep", "2", notebooks=folder
+    )
     assert proc.returncode == 0, proc.stderr
     assert "--keep 2: removed 2025-01-01" in proc.stderr
-    assert [p.name for p in runner.dated_folders(out)] == ["2025-03-01", "2025-06-01"]
+    assert [p.name for p in lock.dated_folders(out)] == ["2025-03-01", "2025-06-01"]
     root = (out / "index.html").read_text(encoding="utf-8")
     assert 'href="2025-01-01/index.html"' not in root
     assert 'href="2025-03-01/index.html"' in root and 'href="2025-06-01/index.html"' in root
@@ -459,16 +568,24 @@ def test_keep_option_prunes_after_the_run_and_rebuilds_the_reports_index(tmp_pat
 
 def test_runs_after_others_comes_from_notebook_metadata_not_the_name(tmp_path):
     # "00_lead" sorts first by name, but its metadata makes it wait for the others; the index leads with it.
-    folder = _notebook_folder(tmp_path, {
-        "00_lead": "import json\nfrom pathlib import Path\n"
-                   "rows = sorted(p.name for p in Path(summary_path).parent.glob('*.summary.json'))\n",
-        "01_a": "rows = 1\n", "02_b": "rows = 2\n"}, after_others=("00_lead",))
-    args = runner.build_parser().parse_args(["all", "--notebooks", str(folder), "--params", os.devnull,
-                                             "--out", str(tmp_path / "r"), "--date", DATE])
-    jobs, _, _ = runner.plan(args)
+    folder = _notebook_folder(
+        tmp_path,
+        {
+            "00_lead": "import json\nfrom pathlib import Path\n"
+            "rows = sorted(p.name for p in Path(summary_path).parent.glob('*.summary.json'))\n",
+            "01_a": "rows = 1\n",
+            "02_b": "rows = 2\n",
+        },
+        after_others=("00_lead",),
+    )
+    args = cli.build_parser().parse_args(
+        ["all", "--notebooks", str(folder), "--params", os.devnull, "--out", str(tmp_path / "r"), "--date", DATE]
+    )
+    jobs, _, _ = cli.plan(args)
     assert {j.name: j.runs_after_others for j in jobs} == {"00_lead": True, "01_a": False, "02_b": False}
-    proc = fanlib_run("all", "--params", os.devnull, "--out", str(tmp_path / "r"), "--date", DATE, "--jobs", "2",
-                      notebooks=folder)
+    proc = fanlib_run(
+        "all", "--params", os.devnull, "--out", str(tmp_path / "r"), "--date", DATE, "--jobs", "2", notebooks=folder
+    )
     assert proc.returncode == 0, proc.stderr
     day = tmp_path / "r" / DATE
     lead = json.loads((day / "00_lead.summary.json").read_text(encoding="utf-8"))
@@ -482,18 +599,27 @@ def test_root_index_lists_every_run_with_status_and_headline_figures(runs, tmp_p
     shutil.copytree(runs["day"], out / DATE)
     older = out / "2025-12-24"
     older.mkdir()
-    runner.write_json_atomic(older / "05_overview.manifest.json",
-                             {"report": "05_overview", "status": "ok", "title": "总览", "runs_after_others": True,
-                              "finished_at": "2025-12-24T09:00:00+08:00"})
-    runner.write_json_atomic(older / "05_overview.summary.json", {"headline": [
-        {"key": "kpis_on_track", "label": "达标指标", "value": 3, "unit": "count", "good": True}]})
+    fio.write_json_atomic(
+        older / "05_overview.manifest.json",
+        {
+            "report": "05_overview",
+            "status": "ok",
+            "title": "总览",
+            "runs_after_others": True,
+            "finished_at": "2025-12-24T09:00:00+08:00",
+        },
+    )
+    fio.write_json_atomic(
+        older / "05_overview.summary.json",
+        {"headline": [{"key": "kpis_on_track", "label": "达标指标", "value": 3, "unit": "count", "good": True}]},
+    )
     page = indexpages.root_index_html(out)
     assert page.index(f'id="run-{DATE}"') < page.index('id="run-2025-12-24"')
-    newest = page[page.index(f'id="run-{DATE}"'):page.index('id="run-2025-12-24"')]
+    newest = page[page.index(f'id="run-{DATE}"') : page.index('id="run-2025-12-24"')]
     assert "成功 3 ok · 失败 1 failed" in newest and "有失败 failures" in newest
     assert "已完成报告" in newest  # the overview's headline figure, read from its summary
     assert f'href="{DATE}/03_fail.failed.html"' in newest and f'href="{DATE}/01_chart.html"' in newest
-    oldest = page[page.index('id="run-2025-12-24"'):]
+    oldest = page[page.index('id="run-2025-12-24"') :]
     assert "达标指标" in oldest and "全部成功 all ok" in oldest and "2025-12-24 09:00" in oldest
 
 
@@ -513,8 +639,20 @@ def test_manifests_record_the_data_fingerprint_computed_while_the_reports_run(tm
     # The fingerprint is counted in the background; every manifest, good or failed, still gets it.
     folder = _notebook_folder(tmp_path, {"01_ok": "x = 1\n", "02_bad": "raise KeyError('gone')\n"})
     out = tmp_path / "reports"
-    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", jobs,
-                      "--source", str(small_demo_path), notebooks=folder)
+    proc = fanlib_run(
+        "all",
+        "--out",
+        str(out),
+        "--date",
+        DATE,
+        "--params",
+        os.devnull,
+        "--jobs",
+        jobs,
+        "--source",
+        str(small_demo_path),
+        notebooks=folder,
+    )
     assert proc.returncode == 1, proc.stderr
     from fanlib.data.fandata import connect
 
@@ -534,25 +672,28 @@ def test_an_overview_that_waits_for_the_others_starts_early_and_still_sees_every
     lead["metadata"]["fanlib"] = {"runs_after_others": True, "waits_for_others": True}
     for cell in lead["cells"]:
         if "seen = sorted" in "".join(cell["source"]):
-            cell["metadata"]["tags"] = [runner.WAIT_TAG]
-            cell["source"] = ("import json, time\nfrom pathlib import Path\nfrom fanlib import executive as ex\n"
-                              "waited_from = time.time()\n"
-                              "states = ex.wait_for_reports(Path(summary_path).parent, wait_for, run_started, "
-                              "timeout_s=wait_timeout_s)\n"
-                              "waited = time.time() - waited_from\n"
-                              "seen = sorted(p.name[: -len('.summary.json')] "
-                              "for p in Path(summary_path).parent.glob('*.summary.json'))\n")
+            cell["metadata"]["tags"] = [kernel.WAIT_TAG]
+            cell["source"] = (
+                "import json, time\nfrom pathlib import Path\nfrom fanlib import executive as ex\n"
+                "waited_from = time.time()\n"
+                "states = ex.wait_for_reports(Path(summary_path).parent, wait_for, run_started, "
+                "timeout_s=wait_timeout_s)\n"
+                "waited = time.time() - waited_from\n"
+                "seen = sorted(p.name[: -len('.summary.json')] "
+                "for p in Path(summary_path).parent.glob('*.summary.json'))\n"
+            )
         if '"seen": seen' in "".join(cell["source"]):
-            cell["source"] = "".join(cell["source"]).replace('"seen": seen', '"seen": seen, "waited": waited, '
-                                                             '"states": states')
+            cell["source"] = "".join(cell["source"]).replace(
+                '"seen": seen', '"seen": seen, "waited": waited, "states": states'
+            )
     (folder / "05_lead.ipynb").write_text(json.dumps(lead), encoding="utf-8")
     out = tmp_path / "reports"
     # An earlier run's manifests in the same folder must not count as this run's.
-    first = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2",
-                       notebooks=folder)
+    first = fanlib_run(
+        "all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2", notebooks=folder
+    )
     assert first.returncode == 0, first.stderr
-    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2",
-                      notebooks=folder)
+    proc = fanlib_run("all", "--out", str(out), "--date", DATE, "--params", os.devnull, "--jobs", "2", notebooks=folder)
     assert proc.returncode == 0, proc.stderr
     day = out / DATE
     lead_m, slow_m = manifest(day, "05_lead"), manifest(day, "01_slow")
@@ -579,7 +720,7 @@ def test_a_kernel_that_fails_before_the_first_cell_is_started_once_more(tmp_path
 
     monkeypatch.setattr(papermill_engines, "execute_notebook_with_engine", flaky)
     params = {"source": "none", "summary_path": str(tmp_path / "s.json"), "output_dir": str(tmp_path), "fail": False}
-    nb, error = runner.execute(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
+    nb, error = kernel.execute_notebook(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
     assert error is None and len(calls) == 2 and nb.metadata["fanlib"]["kernel_start_retries"] == 1
 
     # a failure after a cell has started is the notebook's own: reported, not retried
@@ -591,7 +732,7 @@ def test_a_kernel_that_fails_before_the_first_cell_is_started_once_more(tmp_path
         raise RuntimeError("Kernel died")
 
     monkeypatch.setattr(papermill_engines, "execute_notebook_with_engine", dies_in_a_cell)
-    nb, error = runner.execute(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
+    nb, error = kernel.execute_notebook(folder / "01_ok.ipynb", params, cwd=tmp_path, timeout=60)
     assert len(calls) == 1 and error["ename"] == "RuntimeError" and error["cell_index"] is not None
 
 
@@ -599,15 +740,34 @@ def test_a_failed_cards_figures_are_labelled_with_their_own_run(tmp_path):
     # The dated index and the runs index never show a failed report's last good figures as current.
     day = tmp_path / "reports" / DATE
     day.mkdir(parents=True)
-    runner.write_json_atomic(day / "05_overview.manifest.json", {
-        "report": "05_overview", "status": "ok", "runs_after_others": True, "finished_at": "2025-12-31T09:00:00+08:00"})
-    runner.write_json_atomic(day / "05_overview.summary.json", {"as_of": "2025-12-30", "headline": [
-        {"key": "attention_items", "label": "需关注事项", "value": 7, "unit": "count"}]})
-    runner.write_json_atomic(day / "05_overview.failed.manifest.json", {
-        "report": "05_overview", "status": "failed", "runs_after_others": True,
-        "finished_at": "2025-12-31T11:00:00+08:00", "error": {"ename": "ContractError", "evalue": "bad"}})
+    fio.write_json_atomic(
+        day / "05_overview.manifest.json",
+        {
+            "report": "05_overview",
+            "status": "ok",
+            "runs_after_others": True,
+            "finished_at": "2025-12-31T09:00:00+08:00",
+        },
+    )
+    fio.write_json_atomic(
+        day / "05_overview.summary.json",
+        {
+            "as_of": "2025-12-30",
+            "headline": [{"key": "attention_items", "label": "需关注事项", "value": 7, "unit": "count"}],
+        },
+    )
+    fio.write_json_atomic(
+        day / "05_overview.failed.manifest.json",
+        {
+            "report": "05_overview",
+            "status": "failed",
+            "runs_after_others": True,
+            "finished_at": "2025-12-31T11:00:00+08:00",
+            "error": {"ename": "ContractError", "evalue": "bad"},
+        },
+    )
     page = indexpages.date_index_html(day)
-    card = page[page.index('id="05_overview"'):]
+    card = page[page.index('id="05_overview"') :]
     assert "上次成功运行（2025-12-31 09:00）的数字，不是本次运行的" in card
     assert "figures from the last good run of 2025-12-31 09:00, not from this run" in card
     assert card.index("上次成功运行") < card.index("需关注事项")  # the label comes before the figures

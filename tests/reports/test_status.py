@@ -22,13 +22,13 @@ REASON = "the planted readout was refused: 实验窗口内没有结果"
 EXPLAINED = "本报告无法给出结论"
 
 # One tiny report whose ending is a parameter: ok, partial, failed (by its summary), raise, silent (no summary).
-PARAMETERS = '''\
+PARAMETERS = """\
 source: str | None = None  # data source (this test report reads none)
 summary_path: str = "reports/latest/x.summary.json"  # where the summary JSON goes
 output_dir: str = "reports/latest"  # where exports go
 outcome: str = "{outcome}"  # ok, partial, failed, raise or silent
-'''
-BODY = '''\
+"""
+BODY = """\
 import json
 from pathlib import Path
 from IPython.display import Markdown, display
@@ -45,7 +45,7 @@ if outcome == "raise":
 Path(output_dir, "rows.csv").write_text("rows\\n3\\n", encoding="utf-8")
 if outcome != "silent":
     Path(summary_path).write_text(json.dumps(summary, ensure_ascii=False), encoding="utf-8")
-'''
+"""
 
 
 def _notebooks(folder: Path, outcomes: dict[str, str]) -> Path:
@@ -54,16 +54,18 @@ def _notebooks(folder: Path, outcomes: dict[str, str]) -> Path:
         params = nbformat.v4.new_code_cell(PARAMETERS.format(outcome=outcome))
         params.metadata["tags"] = ["parameters"]
         body = BODY.format(name=name, section=SECTION, reason=REASON, explained=EXPLAINED)
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# 状态测试 {name}"), params,
-                                             nbformat.v4.new_code_cell(body)])
+        nb = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_markdown_cell(f"# 状态测试 {name}"), params, nbformat.v4.new_code_cell(body)]
+        )
         nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
         nbformat.write(nb, folder / f"{name}.ipynb")
     return folder
 
 
 def fanlib_run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "fanlib", "run", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "fanlib", "run", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _json(path: Path) -> dict:
@@ -72,14 +74,14 @@ def _json(path: Path) -> dict:
 
 def _card(page: str, name: str) -> str:
     start = page.rindex("<section", 0, page.index(f'id="{name}"'))
-    return page[start:page.index("</section>", start)]
+    return page[start : page.index("</section>", start)]
 
 
 def _root_run(out: Path) -> str:
     page = (out / "index.html").read_text(encoding="utf-8")
     start = page.rindex("<li", 0, page.index(f'id="run-{DATE}"'))
     end = page.find('<li class="card', start + 1)
-    return page[start:end if end > 0 else len(page)]
+    return page[start : end if end > 0 else len(page)]
 
 
 BADGES = {"ok": "成功 ok", "partial": "部分 partial", "failed": "失败 failed"}
@@ -113,21 +115,43 @@ def runs(tmp_path_factory):
     """A good run of five tiny reports (one partial), then one where three of them fail: by their summary,
     by a raised cell, and by writing no summary."""
     base = tmp_path_factory.mktemp("status")
-    folder = _notebooks(base / "nbs", {"01_ok": "ok", "02_partial": "partial", "03_answer": "ok",
-                                       "04_raise": "ok", "05_silent": "ok"})
+    folder = _notebooks(
+        base / "nbs", {"01_ok": "ok", "02_partial": "partial", "03_answer": "ok", "04_raise": "ok", "05_silent": "ok"}
+    )
     out = base / "reports"
     common = ["--notebooks", str(folder), "--out", str(out), "--date", DATE, "--params", os.devnull]
     first = fanlib_run("all", *common, "--jobs", "2")
     day = out / DATE
-    good = {p.name: p.read_bytes() for p in day.iterdir() if p.name.startswith(("03_answer", "04_raise", "05_silent"))
-            and p.is_file()}
+    good = {
+        p.name: p.read_bytes()
+        for p in day.iterdir()
+        if p.name.startswith(("03_answer", "04_raise", "05_silent")) and p.is_file()
+    }
     shutil.copytree(out, base / "after_first")
     strict_partial = fanlib_run("02_partial", *common, "--strict")
     strict_ok = fanlib_run("01_ok", *common, "--strict")
-    second = fanlib_run("all", *common, "--jobs", "2", "-p", "03_answer.outcome=failed",
-                        "-p", "04_raise.outcome=raise", "-p", "05_silent.outcome=silent")
-    return {"out": out, "day": day, "first": first, "good": good, "after_first": base / "after_first",
-            "strict_partial": strict_partial, "strict_ok": strict_ok, "second": second}
+    second = fanlib_run(
+        "all",
+        *common,
+        "--jobs",
+        "2",
+        "-p",
+        "03_answer.outcome=failed",
+        "-p",
+        "04_raise.outcome=raise",
+        "-p",
+        "05_silent.outcome=silent",
+    )
+    return {
+        "out": out,
+        "day": day,
+        "first": first,
+        "good": good,
+        "after_first": base / "after_first",
+        "strict_partial": strict_partial,
+        "strict_ok": strict_ok,
+        "second": second,
+    }
 
 
 def test_a_partial_report_is_partial_everywhere_and_exits_0(runs):
@@ -159,7 +183,7 @@ def test_strict_makes_a_partial_report_exit_1(runs):
 def test_a_report_whose_summary_says_failed_is_failed_everywhere(runs):
     second, out, day = runs["second"], runs["out"], runs["day"]
     assert second.returncode == 1, second.stderr
-    assert f"03_answer: FAILED" in second.stderr and f"could not answer: {REASON}" in second.stderr
+    assert "03_answer: FAILED" in second.stderr and f"could not answer: {REASON}" in second.stderr
     assert "Traceback" not in second.stderr
     manifest = assert_agree(out, "03_answer", "failed")
     assert manifest["error"]["ename"] == report_status.COULD_NOT_ANSWER and manifest["error"]["evalue"] == REASON
@@ -191,8 +215,13 @@ def test_a_raised_cell_and_a_missing_summary_are_failed_everywhere(runs):
 
 def test_the_last_good_reports_stay_byte_identical(runs):
     day = runs["day"]
-    assert {"03_answer.html", "03_answer.summary.json", "03_answer.manifest.json", "03_answer.analyst.html",
-            "03_answer.ipynb"} <= set(runs["good"])
+    assert {
+        "03_answer.html",
+        "03_answer.summary.json",
+        "03_answer.manifest.json",
+        "03_answer.analyst.html",
+        "03_answer.ipynb",
+    } <= set(runs["good"])
     for name, content in runs["good"].items():
         assert (day / name).read_bytes() == content, name
     assert not list(day.glob(".*.tmp")) and not list(day.glob(".*_files.*"))
@@ -219,10 +248,16 @@ def _csv_source(small_demo_path: Path, folder: Path, drop: tuple[str, str] | Non
     con = duckdb.connect(str(small_demo_path), read_only=True)
     try:
         for (table,) in con.execute("select table_name from information_schema.tables").fetchall():
-            cols = con.execute("select column_name, data_type from information_schema.columns "
-                               "where table_name = ? order by ordinal_position", [table]).fetchall()
-            shown = [f"strftime({c}, '%Y-%m-%dT%H:%M:%S+08:00') as {c}" if t.startswith("TIMESTAMP") else c
-                     for c, t in cols if (table, c) != drop]
+            cols = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_name = ? order by ordinal_position",
+                [table],
+            ).fetchall()
+            shown = [
+                f"strftime({c}, '%Y-%m-%dT%H:%M:%S+08:00') as {c}" if t.startswith("TIMESTAMP") else c
+                for c, t in cols
+                if (table, c) != drop
+            ]
             con.execute(f"copy (select {', '.join(shown)} from {table}) to '{folder / table}.csv' (header)")
     finally:
         con.close()
@@ -236,8 +271,19 @@ def test_the_data_overview_on_data_missing_a_required_column_fails_and_keeps_the
     notebooks = Path(__file__).resolve().parents[2] / "notebooks"
     out, day = tmp_path / "reports", tmp_path / "reports" / DATE
     good_source = _csv_source(small_demo_path, tmp_path / "good")
-    common = ["00_data_overview", "--notebooks", str(notebooks), "--out", str(out), "--date", DATE,
-              "--params", os.devnull, "-p", "timezone=UTC"]
+    common = [
+        "00_data_overview",
+        "--notebooks",
+        str(notebooks),
+        "--out",
+        str(out),
+        "--date",
+        DATE,
+        "--params",
+        os.devnull,
+        "-p",
+        "timezone=UTC",
+    ]
     first = fanlib_run(*common, "--source", str(good_source))
     assert first.returncode == 0, first.stderr
     assert_agree(out, "00_data_overview", "ok")
@@ -268,8 +314,9 @@ def test_the_data_overview_on_data_missing_a_required_column_fails_and_keeps_the
 
 
 @pytest.mark.slow
-def test_reports_on_data_without_their_optional_tables_are_partial_and_a_refused_readout_fails(tmp_path,
-                                                                                               small_demo_path):
+def test_reports_on_data_without_their_optional_tables_are_partial_and_a_refused_readout_fails(
+    tmp_path, small_demo_path
+):
     import duckdb
 
     bare = tmp_path / "bare.duckdb"
@@ -308,16 +355,27 @@ def test_reports_on_data_without_their_optional_tables_are_partial_and_a_refused
 # --------------------------------------------------------------------------- parts
 
 
-@pytest.mark.parametrize("summary, expected", [
-    ({"status": "ok"}, ("ok", [], None)),
-    ({}, ("ok", [], None)),
-    ({"status": "partial", "sections_failed": ["A", "B"]}, ("partial", ["A", "B"], None)),
-    ({"status": "partial", "missing_sections": ["segments"]}, ("partial", ["segments"], None)),
-    ({"status": "failed", "error": "no unit table"}, ("failed", [], "no unit table")),
-    ({"status": "failed", "problems": [{"table": "fans", "column": "channel", "check": "required column present"}]},
-     ("failed", [], "the data fails the contract (1 problem): fans.channel: required column present")),
-    ({"status": "unavailable"}, ("failed", [], "its summary's status 'unavailable' is not one of ok, partial, failed")),
-])
+@pytest.mark.parametrize(
+    "summary, expected",
+    [
+        ({"status": "ok"}, ("ok", [], None)),
+        ({}, ("ok", [], None)),
+        ({"status": "partial", "sections_failed": ["A", "B"]}, ("partial", ["A", "B"], None)),
+        ({"status": "partial", "missing_sections": ["segments"]}, ("partial", ["segments"], None)),
+        ({"status": "failed", "error": "no unit table"}, ("failed", [], "no unit table")),
+        (
+            {
+                "status": "failed",
+                "problems": [{"table": "fans", "column": "channel", "check": "required column present"}],
+            },
+            ("failed", [], "the data fails the contract (1 problem): fans.channel: required column present"),
+        ),
+        (
+            {"status": "unavailable"},
+            ("failed", [], "its summary's status 'unavailable' is not one of ok, partial, failed"),
+        ),
+    ],
+)
 def test_the_status_a_summary_declares(summary, expected):
     got = report_status.from_summary(summary)
     assert (got.status, got.sections, got.reason) == expected

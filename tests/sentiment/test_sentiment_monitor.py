@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from fanlib.data.fandata import connect
+from fanlib.io import to_jsonable
 from fanlib.present.i18n import messages, missing_translations
-from fanlib.present.notebook import to_jsonable
 from fanlib.present.privacy import find_pii
 from fanlib.sentiment import alerts_table, analyse, benchmark, corpus, crisis, drivers, monitor, narrative, queries
 from fanlib.sentiment.errors import NoCommentsError
