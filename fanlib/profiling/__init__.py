@@ -15,10 +15,10 @@ from fanlib.profiling import narrative, plots
 from fanlib.profiling.benchmarks import BENCHMARKS, biggest_gaps, scorecard
 from fanlib.profiling.early_value import EarlyValueModel, early_features
 from fanlib.profiling.errors import ProfilingDataError, ProfilingRulesError
-from fanlib.profiling.queries_features import fan_features
-from fanlib.profiling.queries import CommunityKPIs, community_kpis, kpi_trend
 from fanlib.profiling.layers import LAYER_TARGETS, LayerRules, layer_shares, layer_transitions
 from fanlib.profiling.profile import FanProfile, fan_profile, tier_shares
+from fanlib.profiling.queries import CommunityKPIs, community_kpis, kpi_trend
+from fanlib.profiling.queries_features import fan_features
 from fanlib.profiling.report import TREND_CHARTS, ProfilingResult, analyse
 from fanlib.profiling.rfm import rfm_scores, segment_value
 from fanlib.profiling.segments import BehaviourSegments, segment_inputs

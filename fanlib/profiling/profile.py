@@ -9,8 +9,8 @@ import ibis
 import pandas as pd
 
 from fanlib.profiling.errors import ProfilingDataError
-from fanlib.profiling.queries_features import fan_features
 from fanlib.profiling.layers import LayerRules, assign_layers, fan_layers
+from fanlib.profiling.queries_features import fan_features
 from fanlib.profiling.rfm import rfm_scores
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
 from fanlib.profiling.window import Note, require_events, window

@@ -36,8 +36,8 @@ import pandas as pd
 
 from fanlib.data.asof import to_date
 from fanlib.profiling.benchmarks import BENCHMARKS, scorecard
-from fanlib.profiling.queries_content import content_performance, publishing_hours
 from fanlib.profiling.errors import ProfilingDataError
+from fanlib.profiling.queries_content import content_performance, publishing_hours
 from fanlib.profiling.queries_features import SPEAKING_TYPES
 from fanlib.profiling.window import Note, Window, days_between, require_events, window
 

@@ -20,13 +20,13 @@ import pandas as pd
 from fanlib.present.i18n import Messages, fmt_number, fmt_period, messages
 from fanlib.present.notebook import Sections, Summary
 from fanlib.profiling import narrative, portraits
-from fanlib.profiling.queries_content import best_hours
 from fanlib.profiling.early_value import EarlyValueModel, early_features
 from fanlib.profiling.export import export_fans, fan_export_frame
-from fanlib.profiling.queries_features import fan_features
-from fanlib.profiling.queries import community_kpis, kpi_trend
 from fanlib.profiling.layers import LayerRules, layer_shares, layer_transitions
 from fanlib.profiling.profile import fan_profile, tier_shares
+from fanlib.profiling.queries import community_kpis, kpi_trend
+from fanlib.profiling.queries_content import best_hours
+from fanlib.profiling.queries_features import fan_features
 from fanlib.profiling.rfm import segment_value
 from fanlib.profiling.segments import BehaviourSegments, segment_inputs
 from fanlib.profiling.summary import profiling_summary

@@ -214,9 +214,9 @@ def test_every_targets_file_kpi_has_an_entry_with_its_name_and_unit():
 
 
 def test_benchmarks_and_targets_have_one_home():
-    from fanlib.profiling.queries import BENCHMARKS
     from fanlib.profiling.layers import LAYER_TARGETS
     from fanlib.profiling.narrative import PLANNED_HIGH_VALUE_GMV_SHARE
+    from fanlib.profiling.queries import BENCHMARKS
     from fanlib.retention.cohorts import BENCHMARKS as RETENTION_BENCHMARKS
 
     for key, (unit, today, target, hib) in BENCHMARKS.items():

@@ -15,8 +15,8 @@ from pytest import approx
 
 from fanlib.present.i18n import messages
 from fanlib.profiling import benchmarks
-from fanlib.profiling import queries_content as content
 from fanlib.profiling import queries as K
+from fanlib.profiling import queries_content as content
 from fanlib.profiling.window import window
 
 

@@ -16,8 +16,8 @@ from fanlib.present.i18n import messages
 from fanlib.profiling import layers as L
 from fanlib.profiling import portraits
 from fanlib.profiling.export import export_fans, fan_export_frame
-from fanlib.profiling.queries_features import fan_features
 from fanlib.profiling.profile import fan_profile, tier_shares
+from fanlib.profiling.queries_features import fan_features
 from fanlib.profiling.rfm import segment_value
 from fanlib.profiling.stats import PROFILING_Z, chi_square
 from fanlib.profiling.tiers import TierRules, assign_tiers, high_value_threshold
