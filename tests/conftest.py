@@ -119,7 +119,7 @@ def _group(item, name: str) -> None:
     ``--dist loadgroup`` schedules by. pytest-xdist 3.8 sets that suffix on ``item._nodeid``, which pytest 9.2
     no longer reads (node ids live in ``item._id``), so its groups would be ignored: set it here."""
     item.add_marker(pytest.mark.xdist_group(name))
-    if item.config.getvalue("loadgroup") and "@" not in item.nodeid:
+    if getattr(item.config.option, "loadgroup", False) and "@" not in item.nodeid:
         if hasattr(item, "_id"):
             from _pytest.nodes import coerce_node_id
 

@@ -11,12 +11,18 @@ import datetime as _dt
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fanlib.errors import FanlibError
 from fanlib.io import json_text, to_jsonable, write_json_atomic
 from fanlib.present.escape import html_text, md_guard
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from fanlib.present.i18n import Messages
 
 #: Units a headline value may have; the index pages format values by unit.
 UNITS = ("pct", "cny", "count", "number", "days", "ratio", "text")
@@ -172,7 +178,7 @@ class Sections(dict):
         self.failed: dict[str, str] = {}  # section title -> what went wrong, in plain words
         self._makers: dict[str, str] = {}  # result key -> the title of the section that makes it
 
-    def need(self, *keys: str):
+    def need(self, *keys: str) -> Any:
         """The results ``keys`` (one value for one key, else a tuple); a missing one ends the section with a
         note naming the section that should have made it."""
         missing = tuple(k for k in keys if k not in self)
@@ -181,7 +187,7 @@ class Sections(dict):
         return self[keys[0]] if len(keys) == 1 else tuple(self[k] for k in keys)
 
     @contextlib.contextmanager
-    def guard(self, title: str, makes: tuple[str, ...] | list[str] = ()):
+    def guard(self, title: str, makes: tuple[str, ...] | list[str] = ()) -> Iterator[Sections]:
         """Run one section; whatever goes wrong is said plainly and recorded, and the report goes on."""
         import sys
         import traceback
@@ -272,28 +278,26 @@ def format_value(value: Any, unit: str = "number", digits: int = 1, lang: str = 
 
 
 def table(
-    df,
+    df: pd.DataFrame,
     caption: str | None = None,
     formats: dict[str, str] | None = None,
     max_rows: int = 60,
     index: bool = False,
     lang: str = "en",
-):
+) -> None:
     """Display a DataFrame as a clean HTML table; ``formats`` maps columns to units (pct, cny, count …)."""
     from IPython.display import HTML, display
 
     display(HTML(table_html(df, caption, formats, max_rows, index, lang)))
     if len(df) > max_rows:
-        more = (
-            f"另有 {len(df) - max_rows:,} 行未显示。"
-            if lang == "zh"
-            else f"{len(df) - max_rows:,} more rows not shown."
-        )
+        from fanlib.present.i18n import messages
+
+        more = messages("common", lang)("rows_not_shown", n=f"{len(df) - max_rows:,}")
         display(HTML(f"<p><em>{more}</em></p>"))
 
 
 def table_html(
-    df,
+    df: pd.DataFrame,
     caption: str | None = None,
     formats: dict[str, str] | None = None,
     max_rows: int = 60,
@@ -319,13 +323,13 @@ def table_html(
 
 
 def localized_table(
-    df,
-    messages,
+    df: pd.DataFrame,
+    messages: Messages,
     caption: str | None = None,
     formats: dict[str, str] | None = None,
     max_rows: int = 60,
     index: bool = False,
-):
+) -> None:
     """``table`` with column headers from a message catalogue (key ``col_<column>``) and numbers
     formatted for the catalogue's language."""
     renamed = {c: messages(f"col_{c}") for c in df.columns if f"col_{c}" in messages}

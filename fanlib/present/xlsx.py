@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import re
 import zipfile
 from collections.abc import Iterable
@@ -52,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from fanlib.io import atomic_target
+from fanlib.present import xlsx_package as pkg
 
 #: Excel's limits: rows per sheet (with the header), columns per sheet, characters per sheet name.
 MAX_ROWS, MAX_COLUMNS, MAX_SHEET_NAME = 1_048_576, 16_384, 31
@@ -71,7 +73,9 @@ _EPOCH_US = np.datetime64("1899-12-30", "us").astype(np.int64)  # Excel's day 0 
 _DAY_US = 86_400_000_000
 
 
-def write_xlsx(path, sheets: Iterable[tuple[str, pd.DataFrame]], created: dt.date | None = None) -> Path:
+def write_xlsx(
+    path: str | os.PathLike, sheets: Iterable[tuple[str, pd.DataFrame]], created: dt.date | None = None
+) -> Path:
     """Write the ``(sheet name, frame)`` pairs, in order, as one workbook at ``path``; returns the path.
 
     Each sheet has the frame's column names as its header row and one row per frame row (the index is
@@ -91,13 +95,13 @@ def write_xlsx(path, sheets: Iterable[tuple[str, pd.DataFrame]], created: dt.dat
     path = Path(path)
     with atomic_target(path) as tmp:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL) as zf:
-            zf.writestr(_part("[Content_Types].xml", when), _content_types(len(rendered), created is not None))
-            zf.writestr(_part("_rels/.rels", when), _root_rels(created is not None))
+            zf.writestr(_part("[Content_Types].xml", when), pkg.content_types(len(rendered), created is not None))
+            zf.writestr(_part("_rels/.rels", when), pkg.root_rels(created is not None))
             if created is not None:
-                zf.writestr(_part("docProps/core.xml", when), _core_props(when))
-            zf.writestr(_part("xl/workbook.xml", when), _workbook([name for name, _ in rendered]))
-            zf.writestr(_part("xl/_rels/workbook.xml.rels", when), _workbook_rels(len(rendered)))
-            zf.writestr(_part("xl/styles.xml", when), _STYLES)
+                zf.writestr(_part("docProps/core.xml", when), pkg.core_props(when))
+            zf.writestr(_part("xl/workbook.xml", when), pkg.workbook([name for name, _ in rendered]))
+            zf.writestr(_part("xl/_rels/workbook.xml.rels", when), pkg.workbook_rels(len(rendered)))
+            zf.writestr(_part("xl/styles.xml", when), pkg.STYLES)
             for i, (_, sheet) in enumerate(rendered, start=1):
                 with zf.open(_part(f"xl/worksheets/sheet{i}.xml", when), "w", force_zip64=True) as out:
                     for part in sheet.xml():
@@ -184,7 +188,7 @@ class _SharedStrings:
         else:
             items = "<si><t>" + "</t></si><si><t>".join(strings) + "</t></si>" if strings else ""
         return (
-            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="{_NS}" '
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="{pkg.NS}" '
             f'count="{self.count}" uniqueCount="{len(self.index)}">{items}</sst>'
         ).encode()
 
@@ -208,8 +212,8 @@ class _Sheet:
         letters = [column_letter(j) for j in range(n_cols)]
         last = f"{letters[-1]}{self.n_rows + 1}" if n_cols else "A1"
         yield (
-            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{_NS}" '
-            f'xmlns:r="{_NS_R}"><dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0">'
+            f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{pkg.NS}" '
+            f'xmlns:r="{pkg.NS_R}"><dimension ref="A1:{last}"/><sheetViews><sheetView workbookViewId="0">'
             '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
             '</sheetView></sheetViews><sheetFormatPr defaultRowHeight="15"/><sheetData>'
         )
@@ -329,99 +333,3 @@ def _check_text(sheet: str, cell: str, text: str) -> None:
             f"sheet {sheet!r}, cell {cell}: {text!r} holds the control character "
             f"U+{ord(bad.group()):04X}, which an Excel file cannot store; clean the source data"
         )
-
-
-_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-_NS_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_NS_PKG_R = "http://schemas.openxmlformats.org/package/2006/relationships"
-_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-
-_NS_CORE_R = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
-
-
-def _root_rels(with_core: bool) -> str:
-    core = f'<Relationship Id="rId2" Type="{_NS_CORE_R}" Target="docProps/core.xml"/>' if with_core else ""
-    return (
-        f'{_XML}<Relationships xmlns="{_NS_PKG_R}"><Relationship Id="rId1" '
-        f'Type="{_NS_R}/officeDocument" Target="xl/workbook.xml"/>{core}</Relationships>'
-    )
-
-
-def _core_props(when: tuple[int, int, int, int, int, int]) -> str:
-    stamp = dt.datetime(*when).strftime("%Y-%m-%dT%H:%M:%SZ")
-    dates = "".join(
-        f'<dcterms:{tag} xsi:type="dcterms:W3CDTF">{stamp}</dcterms:{tag}>' for tag in ("created", "modified")
-    )
-    return (
-        f"{_XML}<cp:coreProperties "
-        'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
-        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
-        f"<dc:creator>fanlib</dc:creator>{dates}</cp:coreProperties>"
-    )
-
-
-_STYLES = (
-    f'{_XML}<styleSheet xmlns="{_NS}">'
-    '<numFmts count="2"><numFmt numFmtId="164" formatCode="yyyy\\-mm\\-dd"/>'
-    '<numFmt numFmtId="165" formatCode="yyyy\\-mm\\-dd\\ hh:mm:ss"/></numFmts>'
-    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
-    '<fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
-    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
-    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
-    "</styleSheet>"
-)
-
-
-def _content_types(n_sheets: int, with_core: bool = False) -> str:
-    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
-    sheets = "".join(
-        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{sheet_type}"/>' for i in range(1, n_sheets + 1)
-    )
-    main = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-    return (
-        f'{_XML}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        f'<Override PartName="/xl/workbook.xml" ContentType="{main}.sheet.main+xml"/>'
-        f'<Override PartName="/xl/styles.xml" ContentType="{main}.styles+xml"/>'
-        f'<Override PartName="/xl/sharedStrings.xml" ContentType="{main}.sharedStrings+xml"/>'
-        + (
-            '<Override PartName="/docProps/core.xml" '
-            'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
-            if with_core
-            else ""
-        )
-        + f"{sheets}</Types>"
-    )
-
-
-def _workbook(names: list[str]) -> str:
-    def attr(s):
-        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-    sheets = "".join(f'<sheet name="{attr(n)}" sheetId="{i}" r:id="rId{i}"/>' for i, n in enumerate(names, 1))
-    return (
-        f'{_XML}<workbook xmlns="{_NS}" xmlns:r="{_NS_R}"><bookViews><workbookView/></bookViews>'
-        f"<sheets>{sheets}</sheets></workbook>"
-    )
-
-
-def _workbook_rels(n_sheets: int) -> str:
-    rels = "".join(
-        f'<Relationship Id="rId{i}" Type="{_NS_R}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-        for i in range(1, n_sheets + 1)
-    )
-    n = n_sheets
-    rels += (
-        f'<Relationship Id="rId{n + 1}" Type="{_NS_R}/styles" Target="styles.xml"/>'
-        f'<Relationship Id="rId{n + 2}" Type="{_NS_R}/sharedStrings" Target="sharedStrings.xml"/>'
-    )
-    return f'{_XML}<Relationships xmlns="{_NS_PKG_R}">{rels}</Relationships>'
