@@ -170,8 +170,8 @@ class _Engine:
 
 
 def _fanlib_readout(con, table):
+    from fanlib.ab.comparison import analyze
     from fanlib.ab.queries import by_variant, variant_moments
-    from fanlib.ab.readout import analyze
 
     metrics = _metrics()
     mom = by_variant(variant_moments(_Engine(con), table, metrics))

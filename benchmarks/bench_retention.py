@@ -203,7 +203,7 @@ def worker(scenario: str, args) -> dict:
         import duckdb
         import pandas as pd
 
-        from fanlib.data.fandata import duckdb_memory_limit
+        from fanlib.data.engine import duckdb_memory_limit
 
         con = duckdb.connect(args.db, read_only=True)
         con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'")  # the same cap fanlib's connection has

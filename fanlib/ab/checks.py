@@ -18,7 +18,7 @@ from fanlib.ab.queries import require_table, run_query
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
 
 
 def check_assignments(fd: FanData, experiment_id: str, planned_split: dict | None = None) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from fanlib.ab.errors import ABInputError
 from fanlib.stats.ols import OLSResult
 
 if TYPE_CHECKING:
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
 
 
 def _absorb(

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import ibis.expr.types as ir
 
     from fanlib.ab.metrics import Metric
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
 
 #: Segments with fewer units per variant are shown but left out of the interaction test.
 MIN_SEGMENT_N = 100

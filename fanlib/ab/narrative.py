@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 # the error's text lives with the error; reports read it here with the other sentences
-from fanlib.ab.errors import error_text  # noqa: F401
 from fanlib.ab.lifts import MIN_N_INTERVAL
 from fanlib.ab.verdict import DONT_SHIP, INCONCLUSIVE, SHIP, WITHHELD, format_lift
 from fanlib.present.escape import md_text

@@ -28,7 +28,7 @@ from fanlib.ab.stats import Moments
 if TYPE_CHECKING:
     import ibis.expr.types as ir
 
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
 
 
 def run_query(fd: FanData, expr: ir.Expr, label: str) -> pd.DataFrame:

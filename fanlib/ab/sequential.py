@@ -22,7 +22,7 @@ from scipy import stats as _st
 
 if TYPE_CHECKING:
     from fanlib.ab.metrics import Metric
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
 
 #: τ² as a multiple of the estimate's variance at the planned final look; about 8 gives the
 #: narrowest sequence there (it minimises (1 + 1/r)(log(1 + r) + 2 log(1/α)) at α = 0.05).

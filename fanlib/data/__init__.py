@@ -12,6 +12,7 @@ public face and ``fanlib validate``). Beside them: ``errors`` (what goes wrong a
 Reports call ``connect(source)`` and then run their own queries through ``FanData``.
 """
 
-from fanlib.data.fandata import FanData, connect
+from fanlib.data.fandata import connect
+from fanlib.data.tables import FanData
 
 __all__ = ["FanData", "connect"]

@@ -38,18 +38,9 @@ from typing import Any
 
 from fanlib.data import contract
 from fanlib.data.checks import validate as check_contract
-from fanlib.data.clock import as_naive as _as_naive  # noqa: F401 - re-exported under its old name
-from fanlib.data.clock import local_now, shanghai_now  # noqa: F401 - re-exported
-from fanlib.data.columns import IBIS_TYPES  # noqa: F401 - re-exported: the contract's ibis types
-from fanlib.data.engine import DUCKDB_MEMORY_LIMIT, duckdb_memory_limit  # noqa: F401 - re-exported
-from fanlib.data.errors import ContractError, MissingTableError, Problem, SourceError  # noqa: F401 - re-exported
-from fanlib.data.sources import (  # noqa: F401 - the loaders' public names, re-exported
-    CSV_MAX_LINE_BYTES,
-    _Loaded,
-    _mask_url,
-    detect_encoding,
+from fanlib.data.errors import ContractError
+from fanlib.data.sources import (
     open_source,
-    transcode_to_utf8,
 )
 from fanlib.data.tables import FanData
 

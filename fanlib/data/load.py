@@ -196,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         help=f"IANA time zone the timestamps are written in (default {contract.TIMEZONE})",
     )
     args = ap.parse_args(argv)
-    from fanlib.data.fandata import SourceError, _mask_url
+    from fanlib.data.errors import SourceError
+    from fanlib.data.loaded import mask_url
 
     def say(msg: str) -> None:
         print(f"[fanlib load] {msg}", file=sys.stderr, flush=True)
@@ -206,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SourceError, ValueError, TypeError) as e:
         print(f"fanlib load: {e}", file=sys.stderr)
         return 2
-    where = _mask_url(args.to) + (f" (schema {args.schema})" if args.schema else "")
+    where = mask_url(args.to) + (f" (schema {args.schema})" if args.schema else "")
     say(f"copied {', '.join(f'{k} {v:,}' for k, v in counts.items())} rows into {where}")
     return 0
 

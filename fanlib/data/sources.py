@@ -23,11 +23,8 @@ from typing import Any
 import ibis
 
 from fanlib.data import contract
-from fanlib.data.csv_files import (  # noqa: F401 - CSV_MAX_LINE_BYTES, detect_encoding, transcode_to_utf8 re-exported
-    CSV_MAX_LINE_BYTES,
-    detect_encoding,
+from fanlib.data.csv_files import (
     load_csv,
-    transcode_to_utf8,
 )
 from fanlib.data.engine import limit_memory
 from fanlib.data.errors import SourceError
@@ -35,10 +32,6 @@ from fanlib.data.excel import excel_frame, read_excel
 from fanlib.data.loaded import Loaded, contract_tables, duckdb_cause, mask_url, run_load, sql_list, sql_str
 from fanlib.data.spark import load_spark
 from fanlib.paths import is_url, resolve
-
-#: The old private names of what moved to ``fanlib.data.loaded``, still used by callers.
-_Loaded = Loaded
-_mask_url = mask_url
 
 _DUCKDB_SUFFIXES = {".duckdb", ".ddb", ".db"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}

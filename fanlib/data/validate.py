@@ -35,18 +35,11 @@ import sys
 from pathlib import Path
 
 from fanlib.data import contract
-from fanlib.data.checks import (  # noqa: F401 - the checks' public names, re-exported
-    PASSED_DIR_ENV,
-    check_summary,
+from fanlib.data.checks import (
     problems,
-    run_checks,
-    table_checks,
-    validate,
 )
-from fanlib.data.errors import CHECKS, ContractError, Problem, SourceError  # noqa: F401 - re-exported
-from fanlib.data.examples import MAX_EXAMPLES, MAX_TEXT  # noqa: F401 - re-exported
+from fanlib.data.errors import ContractError, SourceError
 from fanlib.data.fandata import DEFAULT_SOURCE, FanData, connect
-from fanlib.data.structure import pandera_schema, structure_problems  # noqa: F401 - re-exported
 
 # --------------------------------------------------------------------------- CLI
 

@@ -63,8 +63,8 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> DataOverviewResult:
     """The data overview of ``fd`` (connected without validation, so broken data is described too).
 
     ``params``: the notebook's parameters; ``lang``, ``as_of`` and ``stale_after_days`` are used."""
+    from fanlib.data.checks import problems as find_problems
     from fanlib.data.freshness import data_warnings
-    from fanlib.data.validate import problems as find_problems
 
     lang = params.get("lang", "zh")
     T = messages("data_overview", lang)

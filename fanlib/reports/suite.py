@@ -249,7 +249,7 @@ def run_planned(
     for job in jobs:
         job.context = context
     # The first report to pass the contract check records it here; the others of this run reuse it.
-    from fanlib.data.validate import PASSED_DIR_ENV
+    from fanlib.data.checks import PASSED_DIR_ENV
 
     previous = os.environ.get(PASSED_DIR_ENV)
     left = cleanup.sweep_scratch() + cleanup.sweep_pruned(out_dir)

@@ -14,7 +14,7 @@ from fanlib.sentiment.crisis import Alert, CrisisParams
 from fanlib.sentiment.drivers import log_odds, term_counts
 
 if TYPE_CHECKING:
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
     from fanlib.sentiment.queries import ScoredComments
 
 _BIN = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}

@@ -23,7 +23,7 @@ from fanlib.sentiment.result import SentimentResult
 from fanlib.sentiment.summary import build_summary
 
 if TYPE_CHECKING:
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
     from fanlib.sentiment.model import SentimentModel
 
 #: The notebook parameters the analysis reads, with the values it takes when one is not given.

@@ -26,7 +26,7 @@ from fanlib.present.privacy import PLACEHOLDER, mask_pii
 from fanlib.stats.intervals import wilson
 
 if TYPE_CHECKING:
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
     from fanlib.sentiment.queries import DayLike, ScoredComments
 
 #: Aspects and the words that mark them (matched as substrings, in the engine).

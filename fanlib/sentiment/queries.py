@@ -36,7 +36,7 @@ from fanlib.sentiment.monitor import finish_stats
 from fanlib.sentiment.stats import TwoRates
 
 if TYPE_CHECKING:
-    from fanlib.data.fandata import FanData
+    from fanlib.data.tables import FanData
     from fanlib.sentiment.model import SentimentModel
 
 #: A day as the report's parameters give it: a date, a timestamp or an ISO string.

@@ -18,6 +18,7 @@ from conftest import demo_campaign
 from inprocess import render_notebook, table_headers
 
 from fanlib.ab import narrative
+from fanlib.ab.errors import error_text
 from fanlib.present import i18n
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -269,7 +270,8 @@ def test_bad_input_is_explained_in_chinese_too(tmp_path):
     """The issue's bad-input cases carry message codes, so a Chinese report explains them in Chinese."""
     import numpy as np
     import pandas as pd
-    from test_ab_readout import PLAN, _tables, _write
+    from helpers import frames_to_duckdb
+    from test_ab_readout import PLAN, _tables
 
     from fanlib.ab import ABInputError
     from fanlib.ab.readout import experiment_readout
@@ -287,16 +289,16 @@ def test_bad_input_is_explained_in_chinese_too(tmp_path):
     late["assignments"]["assigned_time"] = pd.Timestamp("2026-01-01")
     cases = {"one_variant": one, "unknown_variants": unknown, "duplicate_assignment": dup, "empty_window": late}
     for code, tables in cases.items():
-        fd = connect(_write(tmp_path / f"{code}.duckdb", tables), validate=False)
+        fd = connect(frames_to_duckdb(tables, tmp_path / f"{code}.duckdb"), validate=False)
         with pytest.raises(ABInputError) as err:
             experiment_readout(fd, "exp_t", planned_split=PLAN)
         assert err.value.code == code
-        text_zh, text_en = narrative.error_text(err.value, zh), narrative.error_text(err.value, en)
+        text_zh, text_en = error_text(err.value, zh), error_text(err.value, en)
         assert CJK.search(text_zh) and "{" not in text_zh, text_zh
         assert not CJK.search(text_en)
     with pytest.raises(ABInputError) as err:
         experiment_readout(connect(tmp_path / "one_variant.duckdb", validate=False), "exp_nope", planned_split=PLAN)
-    assert "exp_nope" in narrative.error_text(err.value, zh) and "没有分组记录" in narrative.error_text(err.value, zh)
+    assert "exp_nope" in error_text(err.value, zh) and "没有分组记录" in error_text(err.value, zh)
 
 
 def _input_error_calls():
@@ -330,7 +332,8 @@ def test_every_input_error_has_a_message_code_whose_fields_fill_both_languages()
 
 def test_errors_outside_the_bad_input_list_are_explained_in_chinese(tmp_path):
     import pandas as pd
-    from test_ab_readout import PLAN, _tables, _write
+    from helpers import frames_to_duckdb
+    from test_ab_readout import PLAN, _tables
 
     from fanlib.ab import ABInputError, checks, did
     from fanlib.ab.readout import experiment_readout
@@ -338,7 +341,9 @@ def test_errors_outside_the_bad_input_list_are_explained_in_chinese(tmp_path):
 
     zh, en = i18n.messages("ab_campaign", "zh"), i18n.messages("ab_campaign", "en")
     tables = _tables(n=300)
-    fd = connect(_write(tmp_path / "t.duckdb", {**tables, "ab_export": tables["assignments"]}), validate=False)
+    fd = connect(
+        frames_to_duckdb({**tables, "ab_export": tables["assignments"]}, tmp_path / "t.duckdb"), validate=False
+    )
     panel = pd.DataFrame(
         {
             "unit": ["C1", "C1", "C2", "C2"],
@@ -361,9 +366,9 @@ def test_errors_outside_the_bad_input_list_are_explained_in_chinese(tmp_path):
         with pytest.raises(ABInputError) as err:
             run()
         assert err.value.code == code, (code, str(err.value))
-        text_zh, text_en = narrative.error_text(err.value, zh), narrative.error_text(err.value, en)
+        text_zh, text_en = error_text(err.value, zh), error_text(err.value, en)
         assert CJK.search(text_zh) and "{" not in text_zh, text_zh
         assert not CJK.search(text_en.replace("组别", "")) and "{" not in text_en, text_en
     with pytest.raises(ABInputError) as err:
         cases["unknown_metrics"]()
-    assert "conversoin" in narrative.error_text(err.value, zh) and "未定义" in narrative.error_text(err.value, zh)
+    assert "conversoin" in error_text(err.value, zh) and "未定义" in error_text(err.value, zh)

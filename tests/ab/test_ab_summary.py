@@ -6,9 +6,11 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from test_ab_readout import PLAN, _tables, _write
+from helpers import frames_to_duckdb
+from test_ab_readout import PLAN, _tables
 
 from fanlib.ab import narrative
+from fanlib.ab.errors import error_text
 from fanlib.ab.readout import experiment_readout
 from fanlib.ab.summary import SEQUENTIAL_COLUMNS, fill_summary
 from fanlib.data.fandata import connect
@@ -18,7 +20,7 @@ from fanlib.present.notebook import Summary
 
 @pytest.fixture(scope="module")
 def readout(tmp_path_factory):
-    path = _write(tmp_path_factory.mktemp("ab_summary") / "t.duckdb", _tables(n=3_000))
+    path = frames_to_duckdb(_tables(n=3_000), tmp_path_factory.mktemp("ab_summary") / "t.duckdb")
     ro, _ = experiment_readout(
         connect(path, validate=False),
         "exp_t",
@@ -98,7 +100,7 @@ def test_unit_table_readout_equals_analysing_its_moments(tmp_path):
             "converted": (pd.Series(range(2_000)) % 7 == 0).astype(int),
         }
     )
-    fd = connect(_write(tmp_path / "u.duckdb", {**tables, "ab_export": frame}), validate=False)
+    fd = connect(frames_to_duckdb({**tables, "ab_export": frame}, tmp_path / "u.duckdb"), validate=False)
     ro, units = unit_readout(
         fd, "ab_export", variant="arm", planned_split=PLAN, outcomes=["converted"], control="control", use_cuped=False
     )
@@ -128,4 +130,4 @@ def test_input_errors_speak_the_reports_language():
         fields={"units": "C9"},
     )
     zh, en = messages("ab_campaign", "zh"), messages("ab_campaign", "en")
-    assert err.text(zh) == narrative.error_text(err, zh) and "C9" in err.text(zh) and err.text(zh) != err.text(en)
+    assert err.text(zh) == error_text(err, zh) and "C9" in err.text(zh) and err.text(zh) != err.text(en)

@@ -11,16 +11,12 @@ import pytest
 from helpers import frames_to_duckdb, sample_tables
 
 from fanlib.data import contract, csv_files, sources
-from fanlib.data import fandata as data_mod
-from fanlib.data.fandata import (
-    FanData,
-    MissingTableError,
-    SourceError,
-    connect,
-    detect_encoding,
-    transcode_to_utf8,
-)
-from fanlib.data.validate import ContractError
+from fanlib.data.columns import IBIS_TYPES
+from fanlib.data.csv_files import detect_encoding, transcode_to_utf8
+from fanlib.data.errors import ContractError, MissingTableError, SourceError
+from fanlib.data.fandata import connect
+from fanlib.data.loaded import mask_url
+from fanlib.data.tables import FanData
 
 NOW = "2026-01-01 00:00:00"
 
@@ -68,7 +64,7 @@ def test_duckdb_file_gives_contract_tables_with_contract_types(reference, tables
     for name in contract.TABLE_NAMES:
         schema = reference.table(name).schema()
         for col in contract.table(name).columns:
-            assert schema[col.name] == data_mod.IBIS_TYPES[col.dtype], (name, col.name)
+            assert schema[col.name] == IBIS_TYPES[col.dtype], (name, col.name)
     assert reference.fans.columns[: len(contract.FANS.columns)] == tuple(contract.FANS.column_names)
     assert "DuckDB file" in reference.describe_source() and "read-only" in reference.describe_source()
 
@@ -384,8 +380,8 @@ def test_date_range_and_row_counts(reference, tables):
 
 
 def test_url_passwords_are_masked():
-    assert data_mod._mask_url("postgresql://ana:s3cret@db:5432/fans") == "postgresql://ana:***@db:5432/fans"
-    assert data_mod._mask_url("postgresql://db/fans") == "postgresql://db/fans"
+    assert mask_url("postgresql://ana:s3cret@db:5432/fans") == "postgresql://ana:***@db:5432/fans"
+    assert mask_url("postgresql://db/fans") == "postgresql://db/fans"
 
 
 @pytest.mark.parametrize(
@@ -413,7 +409,7 @@ def test_timestamp_precisions_and_time_zones_are_not_wrong_types(tmp_path, table
     con.execute("ALTER TABLE events ALTER event_time TYPE TIMESTAMPTZ")
     con.close()
     with connect(path, now=NOW) as fd:  # validates: no dtype problems
-        assert fd.orders.schema()["order_time"] == data_mod.IBIS_TYPES["timestamp"]
+        assert fd.orders.schema()["order_time"] == IBIS_TYPES["timestamp"]
         # A UTC instant becomes China Standard Time wall-clock time (UTC+8).
         first = fd.execute(fd.events.event_time.min())
         assert first == tables["events"]["event_time"].min() + pd.Timedelta(hours=8)

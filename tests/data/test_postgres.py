@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 from helpers import frames_to_duckdb, sample_tables
 
+from fanlib.data.errors import ContractError
 from fanlib.data.fandata import connect
-from fanlib.data.validate import ContractError
 
 pytestmark = pytest.mark.postgres
 

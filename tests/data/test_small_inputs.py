@@ -18,6 +18,7 @@ import pytest
 
 from fanlib.ab import metrics as ab_metrics
 from fanlib.ab import narrative
+from fanlib.ab.errors import error_text
 from fanlib.ab.metrics import Metric
 from fanlib.ab.stats import Moments
 from fanlib.present import i18n
@@ -42,7 +43,7 @@ METRICS = {
 
 
 def test_one_fan_per_variant_gives_no_interval_no_test_and_no_win():
-    from fanlib.ab.readout import analyze
+    from fanlib.ab.comparison import analyze
 
     mom = _moments(
         {"conversion": {"control": [0.0], "treatment": [1.0]}, "revenue": {"control": [10.0], "treatment": [250.0]}}
@@ -119,7 +120,7 @@ def test_sequential_monitoring_with_one_fan_per_variant_has_no_look_and_says_so(
 def test_variants_without_spread_are_not_a_win():
     """Three fans a variant, all treated fans convert and no control fan does: the Wald interval is a
     single point and the z-test says p = 0.014; that is no evidence to ship on."""
-    from fanlib.ab.readout import analyze
+    from fanlib.ab.comparison import analyze
 
     mom = _moments(
         {
@@ -176,12 +177,12 @@ def test_planning_from_a_metric_without_spread_is_explained_in_the_report_langua
     with pytest.raises(ABInputError) as err:
         power.planner(sd=float("nan"), baseline=0.4)
     assert err.value.code == "planner_no_sd"
-    assert CJK.search(narrative.error_text(err.value, ZH)) and "sd = –" in narrative.error_text(err.value, EN)
+    assert CJK.search(error_text(err.value, ZH)) and "sd = –" in error_text(err.value, EN)
 
 
 def test_forest_chart_with_no_interval_draws_nothing():
     from fanlib.ab import plots
-    from fanlib.ab.readout import analyze
+    from fanlib.ab.comparison import analyze
 
     ro = analyze(
         _moments({"conversion": {"control": [0.0], "treatment": [1.0]}}),
@@ -210,7 +211,7 @@ def test_did_on_a_panel_with_no_residual_degrees_of_freedom_is_a_clear_error():
     with pytest.raises(ABInputError) as err:
         did.fit_did(_panel(["C1", "C2"], [-1, 0]), ["C1"])
     assert err.value.code == "did_too_small"
-    assert CJK.search(narrative.error_text(err.value, ZH)) and "2 communities" in narrative.error_text(err.value, EN)
+    assert CJK.search(error_text(err.value, ZH)) and "2 communities" in error_text(err.value, EN)
 
 
 def test_did_without_enough_weeks_before_the_start_says_the_trend_is_untested():
@@ -280,8 +281,8 @@ BROKEN = {
 
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_overview_figures_describe_structurally_broken_data(tmp_path, case):
+    from fanlib.data.checks import problems
     from fanlib.data.fandata import connect
-    from fanlib.data.validate import problems
     from fanlib.data_overview import narrative, queries
 
     edit, mapping, expected = BROKEN[case]

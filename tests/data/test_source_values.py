@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from helpers import sample_tables
 
-from fanlib.data.fandata import MissingTableError, SourceError, connect
-from fanlib.data.validate import ContractError, Problem
+from fanlib.data.errors import ContractError, MissingTableError, Problem, SourceError
+from fanlib.data.fandata import connect
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,11 @@ import pytest
 from helpers import frames_to_duckdb, sample_tables
 
 from fanlib.data import contract
+from fanlib.data.checks import check_summary, problems
+from fanlib.data.errors import ContractError, Problem
 from fanlib.data.fandata import connect
-from fanlib.data.validate import ContractError, Problem, check_summary, main, pandera_schema, problems
+from fanlib.data.structure import pandera_schema
+from fanlib.data.validate import main
 
 NOW = "2026-01-01 00:00:00"
 ROOT = Path(__file__).resolve().parents[2]
@@ -372,7 +375,7 @@ def test_cli_unreadable_source_exits_2_with_a_message(tmp_path, capsys):
 
 
 def test_a_pass_is_reused_within_a_run_but_changed_or_failing_data_is_checked_again(tmp_path, tables, monkeypatch):
-    from fanlib.data.validate import PASSED_DIR_ENV
+    from fanlib.data.checks import PASSED_DIR_ENV
 
     run = tmp_path / "run"
     run.mkdir()

@@ -170,7 +170,7 @@ def test_a_failed_report_exits_1_and_a_good_one_0_through_the_cli(tmp_path):
 
 def test_a_refusal_a_command_leaves_uncaught_ends_it_with_its_kinds_exit_code(monkeypatch, capsys):
     from fanlib import cli
-    from fanlib.data.sources import SourceError
+    from fanlib.data.errors import SourceError
     from fanlib.reports import cli as reports_cli
 
     def refuses(argv):
