@@ -112,18 +112,10 @@ def clean_orders(plan: TablePlan, present: list[str]) -> ir.Table:
         **first,
     )
     status = ibis.literal(PAID) if uses_status(present) else ibis.null("string")
-    return per_order.select(
-        "order_id",
-        "fan_id",
-        "order_time",
-        "amount_cny",
-        "campaign_id",
-        "source",
-        "quantity",
-        unit_price=ibis.null("float64"),
-        status=status,
-        *extras,
-    )
+    columns = {c: per_order[c] for c in ("order_id", "fan_id", "order_time", "amount_cny", "campaign_id", "source")}
+    columns.update(quantity=per_order.quantity, unit_price=ibis.null("float64"), status=status)
+    columns.update({c: per_order[c] for c in extras})
+    return per_order.select(**columns)
 
 
 @dataclass(frozen=True)

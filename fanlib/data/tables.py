@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 
-from fanlib.data import contract
+from fanlib.data import contract, derived, orders, vocabulary
 from fanlib.data.clock import as_naive
-from fanlib.data import derived, orders, vocabulary
 from fanlib.data.columns import DECIMAL_KEY, TablePlan, decimal_marks, plan
 from fanlib.data.errors import ContractError, MissingTableError, Problem, TableNotFoundError
 from fanlib.data.loaded import Loaded
