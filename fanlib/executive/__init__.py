@@ -34,7 +34,7 @@ from fanlib.executive.runs import (
 from fanlib.executive.stats import KPIS, drill_down, scan
 from fanlib.executive.summary import overview_summary
 from fanlib.executive.targets import Targets, load_targets
-from fanlib.present.i18n import Messages, messages
+from fanlib.present.i18n import DEFAULT_CURRENCY, Messages, messages
 from fanlib.present.notebook import Summary
 
 #: The reports whose summaries the overview reads, in the order of its report list.
@@ -83,6 +83,8 @@ class ExecutiveResult:
     warnings_found: pd.DataFrame
     #: KPI -> why its moves are not judged (too small or too short a series).
     not_judged: dict[str, str]
+    #: Report -> the currency its summary's amounts are in, for the reports whose currency is not the overview's.
+    other_currency: dict[str, str] = field(default_factory=dict)
     warnings: list[EarlyWarning] = field(default_factory=list)
     warning_rows: list[dict] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
@@ -100,7 +102,7 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ExecutiveResult:
     from fanlib.paths import resolve
 
     lang = params.get("lang", "zh")
-    T, common = messages("executive", lang), messages("common", lang)
+    T, common = messages("executive", lang, currency=params.get("currency", DEFAULT_CURRENCY)), messages("common", lang)
     run_dir = resolve(params["summary_path"]).parent
     targets = load_targets(params["targets_path"])
     as_of = analysis_day(fd)
@@ -115,6 +117,9 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ExecutiveResult:
     # report that was not part of this run has its figures marked with the run they come from.
     reports = run_reports(run_dir, list(REPORTS), states)
     summaries = current_summaries(reports)
+    other_currency = {
+        name: s["currency"] for name, s in summaries.items() if s.get("currency", T.currency) != T.currency
+    }
     hist = history(run_dir.parent, until=run_dir.name, current=summaries)
 
     board = kpi_board(targets, summaries, hist, as_of, lang, reports=reports)
@@ -140,6 +145,7 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ExecutiveResult:
         since=since,
         warnings_found=found,
         not_judged=dict(found.attrs["not_judged"]),
+        other_currency=other_currency,
     )
     kpi_label = {k: T(f"kpi_{k}") for k in KPIS}
     for w in found.itertuples():

@@ -41,7 +41,7 @@ class FanProfile:
     """The profile expression plus the figures that shaped it."""
 
     table: ibis.Table  # one row per fan: features, RFM, tier, layer
-    high_value_spend: float | None  # CNY from which a fan is high-value (None: nobody spent)
+    high_value_spend: float | None  # spend (report currency) from which a fan is high-value (None: nobody spent)
     tier_rules: TierRules
     layer_rules: LayerRules
     notes: list[str] = field(default_factory=list)

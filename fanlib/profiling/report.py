@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from fanlib.present.i18n import Messages, fmt_number, fmt_period, messages
+from fanlib.present.i18n import DEFAULT_CURRENCY, Messages, fmt_number, fmt_period, messages
 from fanlib.present.notebook import Sections, Summary
 from fanlib.profiling import narrative, portraits
 from fanlib.profiling.early_value import EarlyValueModel, early_features
@@ -131,7 +131,7 @@ def rules(params: Mapping[str, Any]) -> tuple[TierRules, LayerRules]:
 def analyse(fd: Any, params: Mapping[str, Any]) -> ProfilingResult:
     """Every section of the profiling report on ``fd``; ``params``: the notebook's parameters."""
     lang = params.get("lang", "zh")
-    T = messages("fan_profiling", lang)
+    T = messages("fan_profiling", lang, currency=params.get("currency", DEFAULT_CURRENCY))
     S = Sections(T)
     tier_rules, layer_rules = rules(params)
     result = ProfilingResult(T, params, params.get("as_of"), tier_rules, layer_rules, S)
@@ -217,7 +217,7 @@ def _tiers(fd: Any, result: ProfilingResult) -> None:
     result.shown["tiers_caption"] = T(
         "cap_tiers",
         days=result.params["rfm_window_days"],
-        threshold=fmt_number(profile.high_value_spend or 0, "cny", T.lang),
+        threshold=T.money(profile.high_value_spend or 0),
     )
     result.shown["tiers_finding"] = narrative.tier_finding(tiers, T)
 
@@ -287,7 +287,7 @@ def _kpis(fd: Any, result: ProfilingResult) -> None:
     card = kpis.scorecard(T)
     shown = card.copy()
     for col in ("value", "today", "target"):
-        shown[col] = [fmt_number(v, u, lang) for v, u in zip(card[col], card.unit, strict=True)]
+        shown[col] = [T.fmt(v, u) for v, u in zip(card[col], card.unit, strict=True)]
     shown["status"] = card.good.map({True: T("status_met"), False: T("status_below")}).fillna("–")
     result.shown["scorecard"] = card
     result.shown["scorecard_table"] = shown[["label", "value", "today", "target", "status"]].rename(
@@ -316,5 +316,5 @@ def _export(fd: Any, result: ProfilingResult) -> None:
     seg_labels = None
     if "segments" in S:
         seg_labels = result.shown["segment_inputs"][["fan_id"]].assign(segment=S["segments"].labels_)
-    frame = fan_export_frame(fd, S.need("profile"), seg_labels)
+    frame = fan_export_frame(fd, S.need("profile"), seg_labels, currency=result.T.currency)
     result.shown["export"] = export_fans(frame, p["output_dir"], T=result.T, created=result.as_of)

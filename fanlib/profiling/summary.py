@@ -22,7 +22,12 @@ HEADLINE_KPIS = ("dau_rate", "ugc_share", "conversion_rate", "speaking_rate", "r
 def profiling_summary(results: dict, T: Any, as_of: Any = None, parameters: dict | None = None) -> Summary:
     """The summary of whatever sections computed; ``status`` is ``partial`` when a section is missing."""
     needed = ("tiers", "layers", "kpis", "segments")
-    s = Summary("01_fan_profiling", as_of=as_of, status="ok" if all(k in results for k in needed) else "partial")
+    s = Summary(
+        "01_fan_profiling",
+        as_of=as_of,
+        status="ok" if all(k in results for k in needed) else "partial",
+        currency=getattr(T, "currency", "CNY"),
+    )
     s["missing_sections"] = [k for k in needed if k not in results]
     if "kpis" in results:
         kpis = results["kpis"]

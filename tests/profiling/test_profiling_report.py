@@ -121,7 +121,23 @@ def test_summary_has_the_keys_the_issue_and_the_overview_need(rendered):
     assert kpis["dau_rate"]["today"] == 0.236 and kpis["dau_rate"]["target"] == 0.55
     assert kpis["touch_steps"]["today"] == 7.2 and kpis["touch_steps"]["target"] == 5.0
     assert s["status"] == "partial" and s["missing_sections"] == ["segments"]  # 9 fans: no clustering
+    assert s["currency"] == "CNY"
     assert (tmp_path / "01_fan_profiling_fans.csv").exists() and (tmp_path / "01_fan_profiling_fans.xlsx").exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_gbp_report_writes_pounds_never_yuan(lang, tmp_path):
+    """With ``currency="GBP"`` every amount of the page, the summary and the export is in pounds."""
+    text, summary = run_in_process(write(tmp_path / "tiny.duckdb"), tmp_path, lang=lang, currency="GBP", **TINY)
+    assert summary["currency"] == "GBP"
+    assert "¥" not in text and "¥" not in json.dumps(summary, ensure_ascii=False)
+    assert "£" in text  # GMV per fan class, the high-value line, the AOV by channel
+    tiers_caption = messages("fan_profiling", lang, currency="GBP")("cap_tiers", days=7, threshold="£")
+    assert tiers_caption.split("£")[0] in text
+    export = pd.read_csv(tmp_path / "01_fan_profiling_fans.csv")
+    assert set(export.currency) == {"GBP"} and list(export.columns).index("currency") == 1 + list(export.columns).index(
+        "spend_total"
+    )
 
 
 def test_segment_count_in_the_summary(small_demo_path, tmp_path):
