@@ -61,13 +61,16 @@ def export_fans(
     out.mkdir(parents=True, exist_ok=True)
     csv = _atomic(out / f"{stem}.csv", lambda p: df.to_csv(p, index=False, encoding="utf-8-sig"))
 
+    if len(df) and df.tier.isna().all():  # orders-only data: no fan classes, one sheet of every fan
+        sheets = [(T("sheet_all_fans"), "all fans", df)]
+    else:
+        sheets = [(T(f"tier_{tier}"), f"fan class {tier!r}", df[df.tier == tier]) for tier in TIERS]
     parts = []
-    for tier in TIERS:
-        part = df[df.tier == tier]
+    for name, what, part in sheets:
         if len(part) > EXCEL_MAX_ROWS:
             raise ProfilingDataError(
-                f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; use the CSV export"
+                f"{what} has {len(part):,} fans, more than an Excel sheet holds; use the CSV export"
             )
-        parts.append((T(f"tier_{tier}")[:31], part))
+        parts.append((name[:31], part))
     xlsx = write_xlsx(out / f"{stem}.xlsx", parts, created=created)  # atomic itself
     return {"csv": csv, "xlsx": xlsx}

@@ -17,10 +17,12 @@ from typing import Any
 
 import pandas as pd
 
+from fanlib.data.errors import AttributeProblem
 from fanlib.present.i18n import DEFAULT_CURRENCY, Messages, fmt_number, fmt_period, messages
 from fanlib.present.notebook import Sections, Summary
 from fanlib.profiling import narrative, portraits
 from fanlib.profiling.early_value import EarlyValueModel, early_features
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.export import export_fans, fan_export_frame
 from fanlib.profiling.layers import LayerRules, layer_shares, layer_transitions
 from fanlib.profiling.profile import fan_profile, tier_shares
@@ -50,6 +52,12 @@ SECTIONS = {
     "content": "sec_content",
     "export": "sec_export",
 }
+#: The sections that give the report's main answer, who the fans are worth: without the analysis date or the
+#: RFM value segments (from the orders alone) the report has failed; any other section missing makes it partial.
+MAIN_SECTIONS = ("as_of", "rfm")
+#: The sections that rest on interactions (table ``events``): on orders-only data each says so and is named
+#: among the sections that could not be produced.
+NEEDS_EVENTS = ("tiers", "layers", "transitions", "segments", "early", "kpis", "groups", "trend", "content")
 #: The community KPIs charted month by month: (column, chart title key, shown as a share).
 TREND_CHARTS = (
     ("dau_rate", "chart_trend_dau", True),
@@ -73,8 +81,10 @@ class ProfilingResult:
     #: What the sections computed, by key, and (once the page is shown) which sections failed.
     sections: Sections
     errors: dict[str, BaseException] = field(default_factory=dict)
-    #: (dimension, distribution with categories in the report's language), one per portrait dimension.
-    portraits: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    #: (dimension, its title, distribution with categories in the report's language, whether the categories
+    #: are in their own order: age bands, quantile bins), one per portrait dimension: the built-in ones the
+    #: data gives, then the team's own ``portrait_columns``.
+    portraits: list[tuple[str, str, pd.DataFrame, bool]] = field(default_factory=list)
     #: (shares by group with labels in the report's language, chart title), in the order of the page.
     comparisons: list[tuple[pd.DataFrame, str]] = field(default_factory=list)
     comparison_findings: list[str] = field(default_factory=list)
@@ -143,24 +153,33 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ProfilingResult:
     with run.section("compare"):
         _compare(fd, result)
     with run.section("tiers"):
+        _needs_events(fd)
         _tiers(fd, result)
     with run.section("rfm"):
         _rfm(fd, result)
     with run.section("layers"):
+        _needs_events(fd)
         _layers(fd, result)
     with run.section("transitions"):
+        _needs_events(fd)
         _transitions(fd, result)
     with run.section("segments"):
+        _needs_events(fd)
         _segments(fd, result)
     with run.section("early"):
+        _needs_events(fd)
         _early(fd, result)
     with run.section("kpis"):
+        _needs_events(fd)
         _kpis(fd, result)
     with run.section("groups"):
+        _needs_events(fd)
         S.need("kpis")
     with run.section("trend"):
+        _needs_events(fd)
         result.shown["trend"] = kpi_trend(fd, result.as_of, 12)
     with run.section("content"):
+        _needs_events(fd)
         _content(result)
     with run.section("export"):
         _export(fd, result)
@@ -177,17 +196,49 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ProfilingResult:
         },
     )
     result.summary = summary.sections_failed([T(SECTIONS[k]) for k in SECTIONS if k in result.errors])
+    if any(k in result.errors for k in MAIN_SECTIONS):
+        result.summary["status"] = "failed"
     return result
 
 
+def _needs_events(fd: Any) -> None:
+    """Refuse a section that rests on interactions when the data has no events table (orders-only data)."""
+    if not fd.has("events"):
+        raise ProfilingDataError(
+            "table 'events' is not in the data: this section rests on the fans' interactions", "needs_events"
+        )
+
+
 def _portraits(fd: Any, result: ProfilingResult) -> None:
-    T = result.T
-    base = portraits.portrait_base(fd, result.as_of)
+    T, p = result.T, result.params
+    try:
+        base = portraits.portrait_base(
+            fd, result.as_of, columns=p.get("portrait_columns") or [], bins=p.get("portrait_bins", 4)
+        )
+    except AttributeProblem as exc:  # said in the report's language, naming the column and the ones there are
+        raise ProfilingDataError(
+            str(exc), f"portrait_column_{exc.check}", column=exc.column, available=", ".join(exc.available) or "–"
+        ) from exc
     result.sections["base"] = base
-    for d in portraits.DIMENSIONS:
+    codes = {}
+    for d in base.all:
+        own = d in base.own
         dist = portraits.distribution(fd, base, d)
-        dist["category"] = [portraits.category_label(c, T) for c in dist.category]
-        result.portraits.append((d, dist))
+        codes[d] = dist[["category", "fans", "share"]].copy()
+        dist["category"] = [portraits.category_label(c, T, own) for c in dist.category]
+        ordered = d == "age_band" or portraits.is_binned(dist)
+        result.portraits.append((d, portraits.dimension_title(d, T), dist, ordered))
+    result.sections["portraits"] = codes
+    if base.absent:
+        result.shown["portraits_absent"] = T(
+            "portraits_absent", dims=T("list_sep").join(T(f"dim_{d}") for d in base.absent)
+        )
+    if not base.all:
+        raise ProfilingDataError(
+            "table 'fans' has none of the portrait columns (gender, age or birth_year, province, city_tier, "
+            "occupation, channel) and no portrait_columns are named",
+            "no_portrait_columns",
+        )
 
 
 def _compare(fd: Any, result: ProfilingResult) -> None:
@@ -195,15 +246,19 @@ def _compare(fd: Any, result: ProfilingResult) -> None:
     profile = fan_profile(fd, result.as_of, p["rfm_window_days"], result.tier_rules, result.layer_rules)
     S["profile"] = profile
     base = S.need("base")
-    with_tier = base.join(profile.table.select("fan_id", "tier"), "fan_id")
+    with_tier = base.table.join(profile.table.select("fan_id", "tier"), "fan_id")
     top = portraits.largest_groups(fd, base, "community_id", p["top_communities"])
-    for d in COMPARED:
-        for group, groups, src in (("tier", None, with_tier), ("community_id", top, base)):
-            b = portraits.breakdown(fd, src, d, group, groups)
+    for d in [*[c for c in COMPARED if c in base.dimensions], *base.own]:
+        own = d in base.own
+        for group, groups, src in (("tier", None, with_tier), ("community_id", top, base.table)):
+            if group == d or (group == "tier" and not profile.has_events):  # no fan classes without events
+                continue
+            b = portraits.breakdown(fd, src, d, group, groups, own=own)
             result.comparison_findings.append(b.finding(T))
             if d in CHARTED_COMPARISONS:
                 shares = b.shares.rename(
-                    columns=lambda c: portraits.category_label(c, T), index=lambda g: T.label(f"tier_{g}", str(g))
+                    columns=lambda c, own=own: portraits.category_label(c, T, own),
+                    index=lambda g: T.label(f"tier_{g}", str(g)),
                 )
                 result.comparisons.append((shares, f"{T(f'dim_{d}')} × {T(f'group_{group}')}"))
 

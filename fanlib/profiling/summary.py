@@ -44,6 +44,8 @@ def profiling_summary(results: dict, T: Any, as_of: Any = None, parameters: dict
         s["kpi_by_channel"] = kpis.by_channel
         s["biggest_gaps"] = biggest_gaps(card, T=T)
         s["notes_kpis"] = [n.text(T) for n in kpis.notes]
+    if "portraits" in results:  # dimension -> [{category (a code or the team's own value), fans, share}]
+        s["portraits"] = {d: dist.to_dict(orient="records") for d, dist in results["portraits"].items()}
     if "tiers" in results:
         tiers = results["tiers"].set_index("tier")
         hv = tiers.loc["high_value"]

@@ -254,7 +254,8 @@ def test_notebook_shows_bad_input_as_messages(case, tmp_path):
         ]
         assert all(text.count(n) == 1 for n in needs_profile), needs_profile
         assert summary["sections_failed"][:2] == [T("sec_compare"), T("sec_tiers")]
-        assert summary["status"] == "partial" and not summary["headline"]
+        # no RFM value segments (the report's main answer) can be given: the report failed, it is not partial
+        assert summary["status"] == "failed" and not summary["headline"]
 
 
 def test_notebook_renders_on_an_empty_window_with_papermill(tmp_path):
@@ -279,4 +280,4 @@ def test_notebook_renders_on_an_empty_window_with_papermill(tmp_path):
     html = json.dumps(nbformat.read(out, as_version=4).cells, ensure_ascii=False)
     assert "events 表在 2024年4月2日 至 2024年6月30日 内没有记录" in html  # the 90-day profile window
     assert "events 表在 2024年6月1日 至 2024年6月30日 内没有记录" in html  # the 30-day KPI window
-    assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["status"] == "partial"
+    assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["status"] == "failed"  # no main answer
