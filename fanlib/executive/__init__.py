@@ -20,7 +20,7 @@ from fanlib.executive import narrative, plots
 from fanlib.executive.board import headline_value, kpi_board, milestone_table, missing_kpis
 from fanlib.executive.errors import EarlyWarningError, TargetsError
 from fanlib.executive.findings import key_findings
-from fanlib.executive.queries import daily_kpis
+from fanlib.executive.queries import EVENT_KPIS, daily_kpis
 from fanlib.executive.runs import (
     current_summaries,
     earlier_runs,
@@ -83,6 +83,8 @@ class ExecutiveResult:
     warnings_found: pd.DataFrame
     #: KPI -> why its moves are not judged (too small or too short a series).
     not_judged: dict[str, str]
+    #: Without an events table: the banner saying which early warnings cannot be given (else None).
+    needs_events: str | None = None
     #: Report -> the currency its summary's amounts are in, for the reports whose currency is not the overview's.
     other_currency: dict[str, str] = field(default_factory=dict)
     warnings: list[EarlyWarning] = field(default_factory=list)
@@ -182,6 +184,10 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ExecutiveResult:
     result.summary = overview_summary(
         as_of, month, board, milestones, result.warning_rows, result.findings, result.missing, reports, T, lang
     )
+    if not fd.has("events"):  # orders-only data: the activity KPIs are not known, the order KPIs are judged
+        kpis = T("list_sep").join(T(f"kpi_{k}") for k in EVENT_KPIS)
+        result.needs_events = T("warnings_need_events", kpis=kpis)
+        result.summary.sections_failed([T("sec_activity_warnings")])
     return result
 
 
