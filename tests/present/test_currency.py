@@ -54,12 +54,12 @@ def test_an_unknown_currency_code_is_refused_naming_the_known_ones():
         Summary("01_fan_profiling", currency="XYZ")
 
 
-def test_the_parameter_check_can_read_the_known_codes():
-    """The runner's parameter rules name their choices as ``module:ATTRIBUTE``; the codes are the keys."""
-    from fanlib.reports.paramcheck import Rule
+def test_the_parameter_check_refuses_an_unknown_code_before_any_kernel_starts():
+    from fanlib.reports.paramcheck import value_problems
 
-    rule = Rule(choices_from="fanlib.present.i18n:CURRENCIES")
-    assert rule.fits("GBP") and rule.fits("CNY") and not rule.fits("XYZ")
+    assert value_problems("01_fan_profiling", {"currency": "GBP"}) == []
+    (problem,) = value_problems("01_fan_profiling", {"currency": "XYZ"})
+    assert "'currency' must be one of CNY, USD, GBP, EUR, HKD" in problem and "'XYZ'" in problem
 
 
 def test_messages_format_amounts_and_name_the_currency():

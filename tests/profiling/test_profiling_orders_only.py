@@ -118,3 +118,41 @@ def test_no_analysis_date_or_no_rfm_is_a_failed_report(orders_only):
     fd = connect(str(orders_only), validate=False)
     result = analyse(fd, _params(as_of=pd.Timestamp("2026-01-01").date()))  # after the data
     assert result.summary["status"] == "failed"
+
+
+def test_the_page_says_what_needs_events_and_shows_the_rest(orders_only, tmp_path, monkeypatch):
+    """The notebook's cells on the orders-only shop (in-process; the source is read without the contract
+    check, which requires events until the data layer makes them optional)."""
+    import html
+    import json
+
+    import IPython.display
+    import matplotlib
+
+    import fanlib.data
+
+    matplotlib.use("Agg")
+    real = fanlib.data.connect
+    monkeypatch.setattr(fanlib.data, "connect", lambda source, **kw: real(source, validate=False, **kw))
+    shown: list[str] = []
+    monkeypatch.setattr(
+        IPython.display, "display", lambda *objs, **_: shown.extend(str(getattr(o, "data", o)) for o in objs)
+    )
+    cells = [c for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+    ns = _params(portrait_columns=["country"], currency="GBP", output_dir=str(tmp_path), lang="en")
+    ns.update(source=str(orders_only), summary_path=str(tmp_path / "s.json"))
+    for cell in cells[1:]:
+        exec(cell.source, ns)
+
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    text = "\n".join(shown)
+    T = messages("fan_profiling", "en")
+    C = messages("common", "en")
+    needs = C("section_data", section=T("sec_tiers"), reason=T("err_needs_events"))
+    assert needs.split(":")[0] in text and html.escape(T("err_needs_events")) in text
+    assert "£" in text and "¥" not in text  # the RFM table's GMV
+    summary = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
+    assert summary["status"] == "partial" and T("sec_tiers") in summary["sections_failed"]
+    assert T("sec_portraits") not in summary["sections_failed"] and T("sec_rfm") not in summary["sections_failed"]
