@@ -6,6 +6,12 @@ recomputes an analysis: the figures are read from the summaries this run's repor
 run folder (:mod:`fanlib.executive.runs`); only the early warnings query the data
 (:mod:`fanlib.executive.queries`, judged by :mod:`fanlib.executive.stats`). The notebook shows the
 :class:`ExecutiveResult` of :func:`analyse`.
+
+Its main answer is the KPI board against this month's targets, with the early warnings on the daily KPIs
+it can compute. On fans and orders alone (no ``events`` table) orders, GMV and new members are computed and
+judged; daily active fans and events are not known, and their early warnings are named as not given
+(``sections_failed``: the report is partial). Amounts are in the ``currency`` parameter's currency; a
+report whose summary names another currency is flagged.
 """
 
 from __future__ import annotations
