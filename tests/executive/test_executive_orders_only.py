@@ -3,6 +3,8 @@ said to need events and the early warnings on them are named as not given (parti
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from helpers import frames_to_duckdb
@@ -41,6 +43,8 @@ def test_the_overview_judges_the_order_kpis_and_names_the_activity_warnings(tmp_
     (tmp_path / "targets.yaml").write_text(TARGETS, encoding="utf-8")
     run = tmp_path / "reports" / "2025-03-31"
     run.mkdir(parents=True)
+    profiling = {"report": "01_fan_profiling", "status": "ok", "currency": "USD", "headline": []}
+    (run / "01_fan_profiling.summary.json").write_text(json.dumps(profiling), encoding="utf-8")
     fd = connect(str(source), validate=False)
     params = dict(
         lang="en", currency="GBP", targets_path=str(tmp_path / "targets.yaml"), summary_path=str(run / "s.json")
@@ -60,6 +64,8 @@ def test_the_overview_judges_the_order_kpis_and_names_the_activity_warnings(tmp_
     assert result.summary["status"] == "partial"
     assert result.summary["sections_failed"] == [T("sec_activity_warnings")]
     assert result.summary["currency"] == "GBP"
+    # a report whose amounts are in another currency is flagged, not mixed in silently
+    assert result.other_currency == {"01_fan_profiling": "USD"}
     # the channel is not known: a warning's drill-down names the unknown channel, never fails
     by_channel = ex.daily_kpis(fd, by="channel")
     assert set(by_channel.channel) == {"unknown"}
