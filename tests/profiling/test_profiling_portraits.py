@@ -96,7 +96,7 @@ def test_a_portrait_column_that_is_not_there_is_said_naming_the_columns_there_ar
         text = result.errors["portraits"].text(T)
         assert "nope" in text and "history" in text and "region" in text
     result = analyse(fd, _params(portrait_columns=["flat"], lang="en"))
-    assert "single value" in result.errors["portraits"].text(messages("fan_profiling", "en"))
+    assert "fewer than two values" in result.errors["portraits"].text(messages("fan_profiling", "en"))
 
 
 def test_the_notebook_shows_the_own_columns(own_columns, tmp_path):
