@@ -29,11 +29,12 @@ from fanlib.profiling.profile import fan_profile, tier_shares
 from fanlib.profiling.queries import community_kpis, kpi_trend
 from fanlib.profiling.queries_content import best_hours
 from fanlib.profiling.queries_features import fan_features
+from fanlib.profiling.queries_orders import purchase_kpis
 from fanlib.profiling.rfm import segment_value
 from fanlib.profiling.segments import BehaviourSegments, segment_inputs
 from fanlib.profiling.summary import profiling_summary
 from fanlib.profiling.tiers import TierRules
-from fanlib.profiling.window import resolve_as_of
+from fanlib.profiling.window import resolve_as_of, window
 
 #: Section key -> the message key of its title, in the order of the page.
 SECTIONS = {
@@ -170,6 +171,8 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ProfilingResult:
         _needs_events(fd)
         _early(fd, result)
     with run.section("kpis"):
+        if not fd.has("events"):  # orders-only data: the purchase figures, then the community KPIs are refused
+            _purchase_kpis(fd, result)
         _needs_events(fd)
         _kpis(fd, result)
     with run.section("groups"):
@@ -350,6 +353,20 @@ def _kpis(fd: Any, result: ProfilingResult) -> None:
     )
     result.shown["kpis_caption"] = T("cap_kpis", period=fmt_period(*kpis.window.period, lang=lang))
     result.shown["gaps"] = narrative.gaps_banner(card, T)
+
+
+def _purchase_kpis(fd: Any, result: ProfilingResult) -> None:
+    T, p = result.T, result.params
+    figures = purchase_kpis(fd, result.as_of, p["kpi_window_days"])
+    result.sections["purchase_kpis"] = figures
+    shown = figures.assign(
+        figure=[T(f"purchase_{f}") for f in figures.figure],
+        value=[T.fmt(v, u) for v, u in zip(figures.value, figures.unit, strict=True)],
+    )
+    result.shown["purchase_kpis"] = shown[["figure", "value"]]
+    result.shown["purchase_kpis_caption"] = T(
+        "cap_purchase_kpis", period=fmt_period(*window(result.as_of, p["kpi_window_days"]).period, lang=T.lang)
+    )
 
 
 def _content(result: ProfilingResult) -> None:

@@ -82,6 +82,8 @@ def profiling_summary(results: dict, T: Any, as_of: Any = None, parameters: dict
             "bootstrap_ari_mean": m.ari_mean_,
             "clusters": m.summary.assign(description=m.describe(T).values),
         }
+    if "purchase_kpis" in results:  # orders-only data: the purchase figures of the KPI window
+        s["purchase_kpis"] = dict(zip(results["purchase_kpis"].figure, results["purchase_kpis"].value, strict=True))
     if "rfm" in results:
         s["rfm_segments"] = results["rfm"][["segment", "fans", "fan_share", "gmv", "gmv_share"]]
     if "early" in results:

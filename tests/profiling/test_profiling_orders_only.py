@@ -98,6 +98,15 @@ def test_portraits_and_rfm_from_orders_the_rest_says_it_needs_events(orders_only
     assert "events" in result.errors["tiers"].text(messages("fan_profiling", "zh"))
     assert sum(p["fans"] for p in summary["portraits"]["country"]) == 6
     assert summary["rfm_segments"].fans.sum() == 6
+    # what the orders alone tell of the KPI window (30 days to 30 Mar), as plain pandas counts it
+    last30 = ORDERS[ORDERS.order_time >= "2025-03-01"]
+    per_fan = last30.groupby("fan_id").order_id.count()
+    figures = summary["purchase_kpis"]
+    assert figures["buyers"] == per_fan.size == 4 and figures["repeat_buyers"] == (per_fan >= 2).sum() == 1
+    assert figures["orders"] == len(last30) and figures["gmv"] == pytest.approx(last30.amount_cny.sum())
+    assert figures["aov"] == pytest.approx(last30.amount_cny.mean())
+    gaps = ORDERS.sort_values("order_time").groupby("fan_id").order_time.diff().dt.total_seconds() / 86400
+    assert figures["repurchase_interval_days"] == pytest.approx(gaps[ORDERS.order_time >= "2025-03-01"].median())
 
 
 def test_the_export_holds_every_customer_with_rfm_and_no_invented_classes(orders_only, tmp_path):
@@ -152,7 +161,8 @@ def test_the_page_says_what_needs_events_and_shows_the_rest(orders_only, tmp_pat
     C = messages("common", "en")
     needs = C("section_data", section=T("sec_tiers"), reason=T("err_needs_events"))
     assert needs.split(":")[0] in text and html.escape(T("err_needs_events")) in text
-    assert "£" in text and "¥" not in text  # the RFM table's GMV
+    assert "£" in text and "¥" not in text  # the RFM table's GMV, the purchase figures
+    assert html.escape(T("cap_purchase_kpis", period="")[:20]) in text
     summary = json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))
     assert summary["status"] == "partial" and T("sec_tiers") in summary["sections_failed"]
     assert T("sec_portraits") not in summary["sections_failed"] and T("sec_rfm") not in summary["sections_failed"]
