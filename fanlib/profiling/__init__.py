@@ -9,7 +9,8 @@ the orders alone), with the portraits beside them. Without it the report has fai
 missing makes it partial. On fans and orders alone (no ``events`` table) the portraits, the RFM value
 segments, the purchase figures of the KPI window (``queries_orders``) and the per-fan export are given, and
 every section that rests on interactions (fan classes, layers, transitions, behaviour segments, early
-identification, community KPIs, trends, content) says so and is named in ``sections_failed``. Portraits take any declared fan column (``portrait_columns``).
+identification, community KPIs, trends, content) says so and is named in ``sections_failed``.
+Portraits take any declared fan column (``portrait_columns``).
 
 Every per-fan feature and KPI is computed in the engine (ibis); only small results reach pandas.
 The engine-side modules: ``features``, ``portraits``, ``profile``, ``tiers``, ``rfm``, ``layers``,
