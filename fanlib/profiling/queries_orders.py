@@ -60,5 +60,9 @@ def purchase_kpis(fd: Any, as_of: Any, window_days: int = 30) -> pd.DataFrame:
         "aov": gmv / orders if orders else None,
     }
     return pd.DataFrame(
-        {"figure": list(values), "value": list(values.values()), "unit": list(PURCHASE_FIGURES.values())}
+        {
+            "figure": list(values),
+            "value": pd.Series(list(values.values()), dtype=object),  # counts stay whole numbers
+            "unit": list(PURCHASE_FIGURES.values()),
+        }
     )

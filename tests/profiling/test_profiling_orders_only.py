@@ -102,6 +102,7 @@ def test_portraits_and_rfm_from_orders_the_rest_says_it_needs_events(orders_only
     last30 = ORDERS[ORDERS.order_time >= "2025-03-01"]
     per_fan = last30.groupby("fan_id").order_id.count()
     figures = summary["purchase_kpis"]
+    assert isinstance(figures["buyers"], int) and isinstance(figures["orders"], int)
     assert figures["buyers"] == per_fan.size == 4 and figures["repeat_buyers"] == (per_fan >= 2).sum() == 1
     assert figures["orders"] == len(last30) and figures["gmv"] == pytest.approx(last30.amount_cny.sum())
     assert figures["aov"] == pytest.approx(last30.amount_cny.mean())
