@@ -8,7 +8,9 @@ means the same by it. ``fanlib params`` lists each parameter's rule. ``check`` r
 * dates (``as_of``, ``start``, ``did_start``) must lie within the data, whose first and last day are
   read from the source without starting a kernel;
 * a few rules between parameters of one report (``primary_metric`` among ``metrics``, ``start`` before
-  ``as_of``).
+  ``as_of``);
+* the fan columns that parameters name (covariates, segments) and the mapping's vocabulary
+  (:mod:`fanlib.reports.datacheck`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from fanlib.reports.datacheck import problems_in_data
 from fanlib.reports.params import ParamError
 
 
@@ -85,6 +88,7 @@ SHARE = Rule(0, 1, low_open=True)  # (0, 1]
 RULES: dict[str, Rule] = {
     # every report
     "lang": Rule(choices=("zh", "en")),
+    "currency": Rule(choices_from="fanlib.present.i18n:CURRENCIES"),
     # 00 data overview
     "stale_after_days": POSITIVE,
     # 01 fan profiling
@@ -129,7 +133,6 @@ RULES: dict[str, Rule] = {
     "primary_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "segment_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "sequential_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
-    "segments": Rule(choices_from="fanlib.ab.metrics:SEGMENTS"),
     # 03 retention
     **dict.fromkeys(
         (
@@ -315,6 +318,7 @@ def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
             if why:
                 problems.append(f"{stem}: parameter 'source': {why}")
                 bad_sources.add(values["source"])
+    problems += problems_in_data(values_by_stem, bad_sources)  # named fan columns, the vocabulary
     ranges: dict[tuple, tuple[date, date] | None] = {}
     for stem, values in values_by_stem.items():
         dates = {n: _day(values[n]) for n in DATES_IN_DATA if values.get(n) is not None}
