@@ -10,7 +10,9 @@ nothing:
   computes itself (pre-period metrics, activity tier, …); a covariate must hold numbers, a segment must
   have at least two levels among the fans (:func:`fanlib.data.attributes.check_segment`);
 * the mapping's ``vocabulary`` must map source values onto built-in codes or onto codes it declares
-  (:func:`fanlib.data.vocabulary.check_vocabulary`; reads no data).
+  (:func:`fanlib.data.vocabulary.check_vocabulary`; reads no data);
+* the overview's ``targets_path`` must be a targets file the overview can read
+  (:func:`fanlib.executive.targets.load_targets`).
 
 A source that cannot be opened is not judged here: the report says why (the contract check).
 """
@@ -146,14 +148,42 @@ def vocabulary_problems(stem: str, values: dict[str, Any]) -> list[str]:
     return [f"{stem}: parameter 'mapping': {text}" for text in check_vocabulary(mapping)]
 
 
+def targets_problems(stem: str, values: dict[str, Any]) -> list[str]:
+    """Why the targets file ``targets_path`` names cannot be read (programme start, KPIs, milestones)."""
+    path = values.get("targets_path")
+    if not path:
+        return []
+    import yaml
+
+    from fanlib.executive.errors import TargetsError
+    from fanlib.executive.targets import load_targets
+
+    where = f"{stem}: parameter 'targets_path'"
+    try:
+        load_targets(path)
+    except FileNotFoundError:
+        return [f"{where}: no targets file at {path}"]
+    except TargetsError as exc:
+        return [f"{where}: {exc}"]
+    except yaml.YAMLError as exc:
+        return [f"{where}: {path} is not YAML: {' '.join(str(exc).split())}"]
+    except (OSError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        return [
+            f"{where}: {path} is not laid out as a targets file (programme_start: a date; kpis: name -> "
+            f"{{report, key, unit}}; milestones: a list of {{month, name, targets}}): {exc!r}"
+        ]
+    return []
+
+
 def problems_in_data(values_by_stem: dict[str, dict[str, Any]], bad_sources: set[str]) -> list[str]:
-    """Every selected report's vocabulary and named-column problems; each source is opened once."""
+    """Every selected report's targets file, vocabulary and named-column problems; each source is opened once."""
     from fanlib.data.fandata import connect
 
     problems: list[str] = []
     opened: dict[tuple, Any] = {}
     try:
         for stem, values in values_by_stem.items():
+            problems += targets_problems(stem, values)
             vocabulary = vocabulary_problems(stem, values)
             problems += vocabulary
             source = values.get("source")

@@ -182,3 +182,36 @@ def test_the_command_line_exits_2_on_a_bad_segment(earlier, notebooks, source):
     assert proc.returncode == 2, proc.stderr
     assert "parameter 'segments': segment 'womens'" in proc.stderr and "Traceback" not in proc.stderr
     assert _state(earlier) == before
+
+
+# --------------------------------------------------------------------------- the overview's targets
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("kpis: {}\nmilestones: []\n", "'programme_start' is missing"),
+        (
+            "programme_start: 2025-01-01\nkpis: {members: {report: 01_fan_profiling, key: members}}\nmilestones: []\n",
+            "KPI 'members' lacks unit",
+        ),
+        (
+            "programme_start: 2025-01-01\nkpis: {}\nmilestones: [{month: 3, targets: {members: 100}}]\n",
+            "milestone month 3 targets unknown KPIs members",
+        ),
+        ("programme_start: 2025-01-01\nkpis: [members]\nmilestones: []\n", "is not laid out as a targets file"),
+        ("programme_start: [2025\n", "is not YAML"),
+    ],
+)
+def test_a_targets_file_the_overview_cannot_read_stops_the_run(
+    capsys, no_kernel, earlier, small_demo_path, tmp_path, text, fragment
+):
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(text, encoding="utf-8")
+    err = refused(capsys, earlier, NOTEBOOKS, small_demo_path, f"05_overview.targets_path={targets}")
+    assert "05_overview: parameter 'targets_path': " in err and fragment in err, err
+
+
+def test_a_missing_targets_file_is_named(capsys, no_kernel, earlier, small_demo_path, tmp_path):
+    err = refused(capsys, earlier, NOTEBOOKS, small_demo_path, f"targets_path={tmp_path / 'nope.yaml'}")
+    assert f"05_overview: parameter 'targets_path': no targets file at {tmp_path / 'nope.yaml'}" in err, err
