@@ -215,3 +215,18 @@ def test_a_targets_file_the_overview_cannot_read_stops_the_run(
 def test_a_missing_targets_file_is_named(capsys, no_kernel, earlier, small_demo_path, tmp_path):
     err = refused(capsys, earlier, NOTEBOOKS, small_demo_path, f"targets_path={tmp_path / 'nope.yaml'}")
     assert f"05_overview: parameter 'targets_path': no targets file at {tmp_path / 'nope.yaml'}" in err, err
+
+
+def test_the_readmes_targets_example_is_a_targets_file_the_run_accepts(no_kernel, tmp_path, small_demo_path):
+    from fanlib.executive import REPORTS
+    from fanlib.executive.targets import load_targets
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Your own targets: `params/targets.yaml`", 1)[1].split("\n## ", 1)[0]
+    example = tmp_path / "targets.yaml"
+    example.write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0], encoding="utf-8")
+    targets = load_targets(example)
+    assert {k.report for k in targets.kpis.values()} <= set(REPORTS) and targets.milestones
+    argv = ["05", "--source", str(small_demo_path), "--out", str(tmp_path / "r"), "--notebooks", str(NOTEBOOKS)]
+    jobs, _, _ = cli.plan(cli.build_parser().parse_args([*argv, "-p", f"targets_path={example}"]))
+    assert jobs[0].parameters["targets_path"] == str(example)
