@@ -48,16 +48,24 @@ class Columns:
     """A parameter whose values name fan-level columns of the data.
 
     ``numeric``: each must hold numbers (covariates); ``levels``: each must have two levels or more among
-    the fans (segments). ``builtin`` gives the names the report computes itself, which need no column.
+    the fans (segments; ``bins`` names the report's parameter of quantile bins). ``builtin`` gives the names
+    the report computes itself, which need no column.
     """
 
     what: str
     numeric: bool = False
     levels: bool = False
     builtin: Callable[[], Iterable[str]] | None = None
+    bins: str = "segment_bins"  # the report's parameter of quantile bins for numeric columns
 
     def builtins(self) -> list[str]:
         return list(self.builtin()) if self.builtin else []
+
+    def describe(self) -> str:
+        """The rule as ``fanlib params`` lists it."""
+        column = f"a {'numeric ' if self.numeric else ''}fan column{' of 2+ values' if self.levels else ''}"
+        builtin = self.builtins()
+        return f"one of {', '.join(builtin)} or {column}" if builtin else column
 
 
 #: parameter name -> the fan columns it names. A report that lets its users name columns adds its
@@ -67,7 +75,7 @@ COLUMN_PARAMS: dict[str, Columns] = {
     "covariates": Columns("covariate", numeric=True, builtin=ab_pre_period),
     "segments": Columns("segment", levels=True, builtin=ab_segments),
     # 01 fan profiling: more portrait dimensions
-    "portrait_columns": Columns("portrait dimension", levels=True),
+    "portrait_columns": Columns("portrait dimension", levels=True, bins="portrait_bins"),
 }
 
 
@@ -123,7 +131,7 @@ def column_problems(stem: str, values: dict[str, Any], fd: FanData) -> list[str]
                 )
             elif rule.levels:
                 try:
-                    check_segment(fd, column, as_of=values.get("as_of"))
+                    check_segment(fd, column, bins=int(values.get(rule.bins) or 4), as_of=values.get("as_of"))
                 except AttributeProblem as exc:
                     problems.append(f"{where}: {exc}")
                 except Exception:  # noqa: BLE001 - a column the engine cannot read: the report says why

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from fanlib.reports.datacheck import problems_in_data
+from fanlib.reports.datacheck import COLUMN_PARAMS, problems_in_data
 from fanlib.reports.params import ParamError
 
 
@@ -172,6 +172,8 @@ DATES_IN_DATA = ("as_of", "start", "did_start")
 def rule_text(name: str) -> str:
     """The rule of parameter ``name`` for ``fanlib params`` (empty when it has none)."""
     rule = RULES.get(name)
+    if rule is None and name in COLUMN_PARAMS:
+        return COLUMN_PARAMS[name].describe()
     return rule.describe(name) if rule else ""
 
 

@@ -230,3 +230,12 @@ def test_the_readmes_targets_example_is_a_targets_file_the_run_accepts(no_kernel
     argv = ["05", "--source", str(small_demo_path), "--out", str(tmp_path / "r"), "--notebooks", str(NOTEBOOKS)]
     jobs, _, _ = cli.plan(cli.build_parser().parse_args([*argv, "-p", f"targets_path={example}"]))
     assert jobs[0].parameters["targets_path"] == str(example)
+
+
+def test_the_parameter_listing_says_what_a_column_parameter_may_name():
+    from fanlib.reports.paramcheck import rule_text
+
+    assert rule_text("segments") == "one of activity_tier, channel, tenure, city_tier or a fan column of 2+ values"
+    assert rule_text("covariates").startswith("one of pre_converted, pre_revenue, pre_orders")
+    assert rule_text("covariates").endswith(" or a numeric fan column")
+    assert rule_text("portrait_columns") == "a fan column of 2+ values"
