@@ -76,6 +76,8 @@ COLUMN_PARAMS: dict[str, Columns] = {
     "segments": Columns("segment", levels=True, builtin=ab_segments),
     # 01 fan profiling: more portrait dimensions
     "portrait_columns": Columns("portrait dimension", levels=True, bins="portrait_bins"),
+    # 03 retention: the team's own churn-model features
+    "churn_attributes": Columns("churn feature"),
 }
 
 

@@ -29,6 +29,7 @@ timezone: str = "Asia/Shanghai"  # zone of the timestamps
 covariates: list[str] = []  # CUPED covariates
 segments: list[str] = []  # segment columns
 portrait_columns: list[str] = []  # more portrait dimensions
+churn_attributes: list[str] = []  # churn features
 summary_path: str = "reports/latest/02_check.summary.json"  # where the summary goes
 output_dir: str = "reports/latest"  # exports
 """
@@ -130,6 +131,14 @@ def test_numeric_columns_and_pre_period_metrics_are_accepted_as_covariates(no_ke
 
 
 # --------------------------------------------------------------------------- segments
+
+
+def test_a_churn_feature_that_is_no_column_is_refused_and_one_that_is_passes(
+    capsys, no_kernel, earlier, notebooks, source
+):
+    err = refused(capsys, earlier, notebooks, source, "churn_attributes=[region, womens, histroy]")
+    assert "02_check: parameter 'churn_attributes': churn feature 'histroy' is not a column of fans" in err, err
+    assert "'region'" not in err and "'womens'" not in err  # text and constant columns are columns
 
 
 def test_a_segment_of_one_level_is_refused(capsys, no_kernel, earlier, notebooks, source):
