@@ -121,6 +121,7 @@ RULES: dict[str, Rule] = {
     "high_value_top_share": SHARE,
     "top_communities": AT_LEAST_ONE,
     "n_bootstrap": AT_LEAST_ONE,
+    "portrait_bins": Rule(2),
     # 02 A/B campaign
     **dict.fromkeys(("window_days", "pre_days", "did_pre_weeks", "did_post_weeks"), POSITIVE),
     **dict.fromkeys(("alpha", "srm_alpha", "power"), PROBABILITY),
