@@ -57,7 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a parameter (YAML value); NAME.KEY=VALUE targets one notebook; repeatable",
     )
-    ap.add_argument("--date", help="report date YYYY-MM-DD (default: today in Asia/Shanghai)")
+    ap.add_argument(
+        "--date",
+        help="name of the dated report folder, YYYY-MM-DD (default: today in Asia/Shanghai); "
+        "it changes no figure (the analysis date is each report's as_of)",
+    )
+    ap.add_argument(
+        "--now",
+        metavar="TIME",
+        help="the data's clock, YYYY-MM-DD[ HH:MM:SS] in the data's time zone: timestamps after it are refused "
+        "and 'today' means its day (default: now); sets every report's 'now' parameter",
+    )
     ap.add_argument("--out", help="reports folder (default: reports/)")
     ap.add_argument("--jobs", type=int, default=1, help="notebooks to run in parallel (default 1)")
     ap.add_argument("--source", help="data source for every notebook (overrides the params)")
@@ -98,6 +108,8 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], Path, Path]:
     problems = []
     if args.date and not valid_day(args.date):
         problems.append(date_problem(args.date, "--date"))
+    if args.now is not None and date_problem(args.now, "--now", time=True):
+        problems.append(date_problem(args.now, "--now", time=True))
     if args.jobs < 1:
         problems.append(f"--jobs {args.jobs}: must be at least 1")
     if args.timeout < 1:
@@ -142,6 +154,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Job], Path, Path]:
         parse_overrides(args.overrides),
         params_file=display_path(Path(params_file), root),
         source=args.source,
+        now=args.now,
     )
     check_meaning(values)  # bounds, choices, the source and dates within the data
     out_dir = Path(resolve(args.out)) if args.out else root / "reports"

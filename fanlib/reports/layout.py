@@ -39,6 +39,8 @@ OLD_EXPORTS = re.compile(r"^\.(?P<final>.+)\.old\.\d+$")
 PRUNED = re.compile(r"^\.\d{4}-\d{2}-\d{2}\.pruned\.\d+$")
 #: Files a run stages are hidden and end so; whatever an interrupted run left of them is removed.
 SCRATCH_SUFFIX = ".tmp"
+#: A staged name: ``.<final name>.<token>.tmp`` (the token: the worker's pid and a clock reading).
+_SCRATCH = re.compile(r"^\.(?P<final>.+)\.(?P<token>\d+-\d+)" + re.escape(SCRATCH_SUFFIX) + "$")
 
 
 @dataclass(frozen=True)
@@ -154,6 +156,15 @@ class RunFolder:
     def pruned(self, pid: int) -> Path:
         """The hidden name this folder has while ``--keep`` deletes it."""
         return self.path.with_name(f".{self.path.name}.pruned.{pid}")
+
+
+def filed_path(path: str | os.PathLike) -> Path:
+    """Where a file a report writes ends up: under ``fanlib run`` a notebook writes its summary and exports
+    under staged names (:meth:`RunFolder.summary_scratch`), which the runner renames once the report is
+    done; this is the name they get then. Any other path is its own."""
+    path = Path(path)
+    m = _SCRATCH.match(path.name)
+    return path.with_name(m["final"]) if m else path
 
 
 def root_index(reports_dir: str | os.PathLike) -> Path:

@@ -8,7 +8,9 @@ means the same by it. ``fanlib params`` lists each parameter's rule. ``check`` r
 * dates (``as_of``, ``start``, ``did_start``) must lie within the data, whose first and last day are
   read from the source without starting a kernel;
 * a few rules between parameters of one report (``primary_metric`` among ``metrics``, ``start`` before
-  ``as_of``).
+  ``as_of``);
+* the fan columns that parameters name (covariates, segments) and the mapping's vocabulary
+  (:mod:`fanlib.reports.datacheck`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from fanlib.reports.datacheck import COLUMN_PARAMS, problems_in_data
 from fanlib.reports.params import ParamError
 
 
@@ -131,7 +134,6 @@ RULES: dict[str, Rule] = {
     "primary_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "segment_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "sequential_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
-    "segments": Rule(choices_from="fanlib.ab.metrics:SEGMENTS"),
     # 03 retention
     **dict.fromkeys(
         (
@@ -171,6 +173,8 @@ DATES_IN_DATA = ("as_of", "start", "did_start")
 def rule_text(name: str) -> str:
     """The rule of parameter ``name`` for ``fanlib params`` (empty when it has none)."""
     rule = RULES.get(name)
+    if rule is None and name in COLUMN_PARAMS:
+        return COLUMN_PARAMS[name].describe()
     return rule.describe(name) if rule else ""
 
 
@@ -317,6 +321,7 @@ def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
             if why:
                 problems.append(f"{stem}: parameter 'source': {why}")
                 bad_sources.add(values["source"])
+    problems += problems_in_data(values_by_stem, bad_sources)  # named fan columns, the vocabulary
     ranges: dict[tuple, tuple[date, date] | None] = {}
     for stem, values in values_by_stem.items():
         dates = {n: _day(values[n]) for n in DATES_IN_DATA if values.get(n) is not None}

@@ -108,12 +108,14 @@ def resolve_parameters(
     *,
     params_file: str | os.PathLike | None = None,
     source: str | None = None,
+    now: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The final parameter values for each selected notebook.
 
     ``declared`` maps every known notebook stem (not only the selected ones,
     so that the params file's other sections are still checked) to its
-    declarations. Raises ParamError listing every problem found.
+    declarations. ``source`` and ``now`` (``--source``, ``--now``) set those parameters of every selected
+    notebook, after the params file and ``-p``. Raises ParamError listing every problem found.
     """
     problems: list[str] = []
     label = str(params_file) if params_file else "params"
@@ -199,6 +201,11 @@ def resolve_parameters(
                 put("source", source, "--source")
             else:
                 problems.append(f"{stem}: --source given but the notebook declares no 'source' parameter")
+        if now is not None:
+            if "now" in params:
+                put("now", now, "--now", from_cli=True)
+            else:  # it would read the data by the real clock
+                problems.append(f"{stem}: --now given but the notebook declares no 'now' parameter")
         if isinstance(values.get("timezone"), str):  # the zone every source's timestamps are read in
             from fanlib.data.contract import check_timezone
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fanlib.data.asof import date_problem
-from fanlib.reports import cli, paramcheck, suite
+from fanlib.reports import cli, datacheck, paramcheck, suite
 from fanlib.reports import execute as execute_report
 from fanlib.reports import notebooks as N
 from fanlib.reports import params as P
@@ -59,8 +59,9 @@ def test_every_number_and_fixed_choice_in_the_reports_has_a_rule():
         "did_communities",
         "portrait_columns",  # column names, checked against the data by the report
         "wait_for",
-        "timezone",
-    }  # an IANA zone name, checked by fanlib.data.contract.check_timezone
+        "timezone",  # an IANA zone name, checked by fanlib.data.contract.check_timezone
+        *datacheck.COLUMN_PARAMS,  # fan columns, checked against the data by fanlib.reports.datacheck
+    }
     unruled = []
     for stem, params in decl.items():
         for name, p in params.items():

@@ -36,7 +36,7 @@ def fd(small_demo_path):
 def test_the_analysis_reads_every_parameter_it_names_from_the_notebook():
     declared = set(read_parameters(NOTEBOOK))
     assert set(retention.PARAMETERS) <= declared
-    assert declared - set(retention.PARAMETERS) == {"source", "mapping", "timezone"}  # for connect()
+    assert declared - set(retention.PARAMETERS) == {"source", "mapping", "timezone", "now"}  # for connect()
 
 
 def test_missing_parameters_are_named(fd):
