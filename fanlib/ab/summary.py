@@ -112,7 +112,7 @@ def fill_summary(
             "primary_lift",
             prim["absolute"],
             label=label,
-            unit="pct" if prim["unit"] == "pct" else "number",
+            unit="pp" if prim["unit"] == "pct" else "number",  # a rate's lift is in percentage points
             good=bool(prim["significant"] and prim["absolute"] > 0),
         )
         summary["primary_lift_variant"] = prim["variant"]

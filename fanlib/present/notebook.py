@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from fanlib.present.i18n import Messages
 
 #: Units a headline value may have; the index pages format values by unit.
-UNITS = ("pct", "cny", "count", "number", "days", "ratio", "text")
+UNITS = ("pct", "pp", "cny", "count", "number", "days", "ratio", "text")
 
 
 class Summary(dict):

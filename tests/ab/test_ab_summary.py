@@ -54,7 +54,7 @@ def test_readout_fills_the_headlines_and_verdict_in_the_reports_language(readout
     assert verdict["text"] == s["verdict_text"] and verdict["text_en"] == readout.verdict.text
     assert s["headline"][0]["value"] == narrative.decision_label(readout.verdict.decision, T)
     primary = readout.lifts[readout.lifts["metric"] == "conversion"].iloc[0]
-    assert s["headline"][2]["value"] == pytest.approx(primary["absolute"]) and s["headline"][2]["unit"] == "pct"
+    assert s["headline"][2]["value"] == pytest.approx(primary["absolute"]) and s["headline"][2]["unit"] == "pp"
     assert "segments" not in s and "sequential" not in s and "did" not in s
     assert s["primary_lift_variant"] == "treatment" and s["headline"][2]["label"] == T(
         "hl_primary_lift", metric=narrative.metric_label("conversion", T)
