@@ -71,6 +71,7 @@ class Readout:
             "p_value",
             "p_adjusted",
             "variance_reduction",
+            "covariates",
             "test",
         ]
         return {
@@ -236,6 +237,7 @@ def analyze(
                 "variance_reduction": math.nan,
                 "cuped_applied": False,
                 "cuped_codes": [],
+                "covariates": list(metric.covariates) if metric.kind != "ratio" else [],
                 "n_covariates": len(metric.covariates),
                 "note": "; ".join(dict.fromkeys(filter(None, [ab.note, rel.note]))),
                 "note_codes": _unique([*ab.codes, *rel.codes]),

@@ -77,6 +77,23 @@ EVENT_COLUMNS = frozenset(
     {"events", "messages", "clicks", "views", "active", "pre_events", "pre_messages", "pre_active"}
 )
 
+#: The pre-period metrics a covariate list (parameter ``covariates``) may name, each per fan over the
+#: ``pre_days`` before its assignment: orders, revenue, whether the fan bought (0/1), and from ``events``
+#: (unavailable without it) events, messages and whether the fan was active (0/1). Any declared numeric
+#: fan attribute (``fanlib.data.attributes.declared_columns``) may be named too.
+PRE_PERIOD = ("pre_orders", "pre_revenue", "pre_converted", "pre_events", "pre_messages", "pre_active")
+
+
+def with_covariates(metrics: dict[str, Metric], covariates: list[str] | tuple[str, ...]) -> dict[str, Metric]:
+    """The metrics adjusted for ``covariates`` instead of their own pre-period covariates (none: unchanged).
+
+    Ratio metrics are never adjusted, so they keep no covariates.
+    """
+    if not covariates:
+        return dict(metrics)
+    chosen = tuple(dict.fromkeys(covariates))
+    return {n: m if m.kind == "ratio" else replace(m, covariates=chosen) for n, m in metrics.items()}
+
 
 def unit_metrics(table: ir.Table, outcomes: list[str], covariates: dict | None = None) -> dict[str, Metric]:
     """Metrics for a user's unit table: ``a/b`` is a ratio, a 0/1 column a proportion, else a mean."""

@@ -201,14 +201,26 @@ def experiment_moments(
     window_days: int = 28,
     pre_days: int = 28,
     label: str = "ab:moments",
+    attributes: ir.Table | None = None,
 ) -> dict:
     """Per-variant moments of the metrics from the contract tables, as ``{metric: {variant: Moments}}``.
 
     The same numbers as ``variant_moments`` over ``experiment_units`` (n, sums and cross products per
     variant), computed from the fans with any outcome (``active_units``) and the assignment counts
     per variant (``counts``: columns variant, n, as ``check_assignments`` returns them).
+
+    ``attributes`` (``fan_id`` plus numeric fan attributes, one row per fan) adds covariates every assigned
+    fan has, active or not: the moments then come from every assigned fan's row (``experiment_units``), a
+    fan without a value counting as 0.
     """
     needs_events = any(c in EVENT_COLUMNS for m in metrics.values() for c in m.columns)
+    if attributes is not None:
+        units = experiment_units(
+            fd, experiment_id, window_days=window_days, pre_days=pre_days, with_events=needs_events, with_segments=False
+        )
+        attrs = attributes.rename(_attr_fan="fan_id")
+        units = units.left_join(attrs, units.fan_id == attrs._attr_fan).drop("_attr_fan")
+        return by_variant(variant_moments(fd, units, metrics, label=label))
     units = active_units(fd, experiment_id, window_days=window_days, pre_days=pre_days, with_events=needs_events)
     missing = sorted({c for m in metrics.values() for c in m.columns} - set(units.columns))
     if missing:

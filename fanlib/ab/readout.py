@@ -52,17 +52,21 @@ def experiment_readout(
     metrics: list[str] | None = None,
     window_days: int = 28,
     pre_days: int = 28,
+    covariates: list[str] | None = None,
     memory_limit: str | None = READOUT_MEMORY_LIMIT,
     **options: Any,
 ) -> tuple[Readout, object]:
     """The readout of one experiment from the contract tables; returns (readout, unit expression).
 
     The unit expression (one row per fan, in the engine) is returned for the segment analysis.
+    ``covariates``: the CUPED covariates of every metric (pre-period metrics and numeric fan attributes, see
+    ``fanlib.ab.covariates``); None or empty: each metric's own pre-period covariates.
     ``memory_limit``: DuckDB's memory cap while the readout's queries run (see ``fanlib.data.engine.memory_cap``).
     """
     from fanlib.ab import queries as outcomes
     from fanlib.data.engine import memory_cap
 
+    options["covariates"] = list(covariates or [])
     with memory_cap(fd, memory_limit):
         ro = _contract_readout(fd, experiment_id, control, planned_split, metrics, window_days, pre_days, options)
     units = outcomes.experiment_units(fd, experiment_id, window_days=window_days, pre_days=pre_days)
@@ -94,9 +98,10 @@ def unit_readout(
 
 
 def _contract_readout(fd, experiment_id, control, planned_split, metrics, window_days, pre_days, options):
+    from fanlib.ab import covariates as ab_covariates
     from fanlib.ab import queries as outcomes
     from fanlib.ab.checks import check_assignments
-    from fanlib.ab.metrics import METRICS
+    from fanlib.ab.metrics import METRICS, with_covariates
 
     counts = check_assignments(fd, experiment_id, planned_split)
     cover = outcomes.window_coverage(fd, experiment_id, window_days)
@@ -120,8 +125,14 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
             code="unknown_metrics",
             fields={"metrics": ", ".join(bad), "available": ", ".join(sorted(METRICS))},
         )
-    chosen = {m: METRICS[m] for m in names}
-    # moments from the fans with any outcome plus the counts: no join back onto every assignment
+    asked = options.pop("covariates")
+    chosen, covs, guards, notes = ab_covariates.without_events(
+        fd, {m: METRICS[m] for m in names}, asked, options.get("primary"), dict(options.pop("guardrails", None) or {})
+    )
+    attributes = ab_covariates.resolve(fd, covs)
+    chosen = with_covariates(chosen, covs)
+    # moments from the fans with any outcome plus the counts: no join back onto every assignment (unless fan
+    # attributes are covariates: every assigned fan has one)
     mom = outcomes.experiment_moments(
         fd,
         experiment_id,
@@ -130,12 +141,23 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
         window_days=window_days,
         pre_days=pre_days,
         label=f"ab:{experiment_id}:moments",
+        attributes=ab_covariates.attribute_table(fd, attributes, cover["first_assigned"]) if attributes else None,
     )
     check_outcomes(mom, chosen, experiment_id)
-    ro = analyze(mom, chosen, control=control, planned_split=planned_split, experiment_id=experiment_id, **options)
+    ro = analyze(
+        mom,
+        chosen,
+        control=control,
+        planned_split=planned_split,
+        experiment_id=experiment_id,
+        guardrails=guards,
+        **options,
+    )
+    for code, fields in notes:
+        ro.add_note(code, **fields)
     if cover["complete"] < cover["n"]:
         ro.add_note("cut_windows", cut=cover["n"] - cover["complete"], n=cover["n"], days=window_days)
-    ro.settings.update(window_days=window_days, pre_days=pre_days)
+    ro.settings.update(window_days=window_days, pre_days=pre_days, covariates=covs)
     return ro
 
 

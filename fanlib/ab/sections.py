@@ -66,6 +66,7 @@ def readout(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
                 pre_days=p["pre_days"],
                 primary=p["primary_metric"],
                 guardrails=p["guardrails"],
+                covariates=p["covariates"],
                 **options,
             )
     except ABInputError as err:

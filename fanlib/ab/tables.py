@@ -46,6 +46,7 @@ _CUPED_COLUMNS = [
     "absolute",
     "absolute_low",
     "absolute_high",
+    "covariates",
     "variance_reduction",
     "cuped_applied",
     "cuped_note",
@@ -104,6 +105,7 @@ def cuped_table(ro: Readout, T: Any) -> Table:
     cu = narrative.relabel(ro.lifts, T)
     enabled = bool(ro.settings.get("cuped", True))
     cu["cuped_note"] = [narrative.cuped_note(r, T, enabled) for _, r in ro.lifts.iterrows()]
+    cu["covariates"] = [", ".join(c) if enabled else "–" for c in ro.lifts["covariates"]]
     cu = cu[_CUPED_COLUMNS]
     diffs = ["raw_absolute", "raw_low", "raw_high", "absolute", "absolute_low", "absolute_high"]
     cu = narrative.format_columns(cu, T, ro.lifts["unit"], diffs=diffs)

@@ -8,7 +8,9 @@ means the same by it. ``fanlib params`` lists each parameter's rule. ``check`` r
 * dates (``as_of``, ``start``, ``did_start``) must lie within the data, whose first and last day are
   read from the source without starting a kernel;
 * a few rules between parameters of one report (``primary_metric`` among ``metrics``, ``start`` before
-  ``as_of``).
+  ``as_of``);
+* named columns (the A/B report's ``covariates`` and ``segments``): a fixed choice, or a column the data
+  declares (``fanlib.data.attributes``) of the right kind, a segment with at least two levels.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from fanlib.reports.paramcolumns import declared_problems
 from fanlib.reports.params import ParamError
 
 
@@ -36,6 +39,9 @@ class Rule:
     high_open: bool = False
     choices: tuple = ()
     choices_from: str | None = None
+    #: besides the choices, a column the data declares (``fanlib.data.attributes``) of this kind: "numeric"
+    #: or "any"; checked against the source by ``declared_problems``, not by ``fits``
+    or_declared: str | None = None
 
     def allowed(self) -> tuple:
         if self.choices_from:
@@ -46,7 +52,8 @@ class Rule:
     def describe(self, name: str = "x") -> str:
         """The rule as people read it: ``0 < alpha < 1``, ``churn_days > 0``, ``one of zh, en``."""
         if self.choices or self.choices_from:
-            return "one of " + ", ".join(map(str, self.allowed()))
+            declared = {"numeric": " or a declared numeric fan attribute", "any": " or a declared fan attribute"}
+            return "one of " + ", ".join(map(str, self.allowed())) + declared.get(self.or_declared or "", "")
         low = "" if self.low is None else f"{self.low:g} {'<' if self.low_open else '<='} "
         high = "" if self.high is None else f" {'<' if self.high_open else '<='} {self.high:g}"
         if self.low is not None and self.high is None:
@@ -66,7 +73,7 @@ class Rule:
 
     def fits(self, value: Any) -> bool:
         if self.choices or self.choices_from:
-            return value in self.allowed()
+            return value in self.allowed() or (self.or_declared is not None and isinstance(value, str))
         if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
             return False
         if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
@@ -129,7 +136,8 @@ RULES: dict[str, Rule] = {
     "primary_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "segment_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "sequential_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
-    "segments": Rule(choices_from="fanlib.ab.metrics:SEGMENTS"),
+    "segments": Rule(choices_from="fanlib.ab.metrics:SEGMENTS", or_declared="any"),
+    "covariates": Rule(choices_from="fanlib.ab.metrics:PRE_PERIOD", or_declared="numeric"),
     # 03 retention
     **dict.fromkeys(
         (
@@ -315,6 +323,9 @@ def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
             if why:
                 problems.append(f"{stem}: parameter 'source': {why}")
                 bad_sources.add(values["source"])
+    for stem, values in values_by_stem.items():
+        if values.get("source") not in bad_sources:
+            problems += declared_problems(stem, values, RULES)
     ranges: dict[tuple, tuple[date, date] | None] = {}
     for stem, values in values_by_stem.items():
         dates = {n: _day(values[n]) for n in DATES_IN_DATA if values.get(n) is not None}

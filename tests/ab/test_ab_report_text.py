@@ -167,6 +167,10 @@ def test_sentences_render_in_both_languages_for_every_verdict_and_caveat():
         "days": 28,
         "min_expected": 5,
         "k": 2,
+        "metrics": "active, events_per_fan",
+        "covariates": "pre_events",
+        "reduction": 0.0004,
+        "min_reduction": 0.001,
     }
     for code in codes:
         for T in (en, zh):
