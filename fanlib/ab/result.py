@@ -81,6 +81,7 @@ class ABResult:
     power: Table | None = None
     planner: Table | None = None
     segments: list[SegmentView] = field(default_factory=list)
+    segment_notes: list[str] = field(default_factory=list)  # dimensions left out, and why
     sequential: list[SequentialView] = field(default_factory=list)  # one per treatment, in variant order
     did_setup: str = ""
     did_result: did.DiDResult | None = None

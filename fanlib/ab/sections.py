@@ -16,6 +16,7 @@ from fanlib.ab.errors import ABInputError
 from fanlib.ab.metrics import METRICS
 from fanlib.ab.readout import all_experiments_srm, experiment_readout, unit_readout
 from fanlib.ab.result import ABResult, SegmentView, SequentialView
+from fanlib.ab.segment_columns import segment_units
 from fanlib.present.escape import md_code, md_text
 
 
@@ -131,12 +132,14 @@ def segments(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
     T = result.T
     metric = METRICS[p["segment_metric"]]
     metric_name = narrative.metric_label(metric.name, T, metric.display)
+    units, dimensions, notes = segment_units(fd, result.units, p["segments"], bins=p["segment_bins"])
+    result.segment_notes = [narrative.notes_text([item], T) for item in notes]
     for variant in treatments(result):
         seg_table, seg_tests = hte.segment_readout(
             fd,
-            result.units,
+            units,
             metric,
-            p["segments"],
+            dimensions,
             control=p["control"],
             treatment=variant,
             alpha=p["alpha"],

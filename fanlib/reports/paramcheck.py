@@ -138,6 +138,7 @@ RULES: dict[str, Rule] = {
     "sequential_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "segments": Rule(choices_from="fanlib.ab.metrics:SEGMENTS", or_declared="any"),
     "covariates": Rule(choices_from="fanlib.ab.metrics:PRE_PERIOD", or_declared="numeric"),
+    "segment_bins": Rule(2),
     # 03 retention
     **dict.fromkeys(
         (
