@@ -48,7 +48,8 @@ def analyse(fd: Any, params: Mapping[str, Any], *, source_error: BaseException |
         try:
             result.source_line = T("source_line", source=md_code(fd.describe_source()), fingerprint=fd.fingerprint())
             # the last activity timestamp, as written before fanlib.data.asof (which gives the day only)
-            summary["as_of"] = str(fd.date_range()[1])
+            last = _last_activity(fd, unit_only=bool(p["unit_table"]))
+            summary["as_of"] = None if last is None else str(last)
         except Exception as err:  # a broken source is shown, not a traceback
             source_error = err
     if source_error is not None:
@@ -63,10 +64,10 @@ def analyse(fd: Any, params: Mapping[str, Any], *, source_error: BaseException |
         sections.readout_views(result, p)
         with _section(result, T("h_power")):
             sections.planner(result, p)
-    if ro is not None and not p["unit_table"] and p["segments"]:
+    if ro is not None and p["segments"]:
         with _section(result, T("h_segments")):
             sections.segments(result, fd, p)
-    if ro is not None and p["sequential"] and not p["unit_table"]:
+    if ro is not None and p["sequential"] and (not p["unit_table"] or p["unit_time_column"]):
         with _section(result, T("h_sequential")):
             sections.sequential(result, fd, p)
     if fd is not None and p["did_start"] is not None and p["did_communities"]:
@@ -93,3 +94,13 @@ def analyse(fd: Any, params: Mapping[str, Any], *, source_error: BaseException |
     fill_summary(summary, T, ro, segments=result.segments, sequential=result.sequential, did_res=result.did_result)
     result.sections.mark(summary)  # a section that could not be produced makes the report partial, naming it
     return result
+
+
+def _last_activity(fd: Any, *, unit_only: bool) -> Any:
+    """The data's last activity time; a source holding only a unit table may have none (None)."""
+    try:
+        return fd.date_range()[1]
+    except Exception:
+        if unit_only:
+            return None
+        raise

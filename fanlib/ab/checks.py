@@ -103,19 +103,7 @@ def unit_table(
     Checked in the engine: not empty, one row per fan (when it has a fan id column), variant
     labels in ``planned_split`` and at least two variants.
     """
-    try:
-        t = fd.table(name)
-    except Exception:
-        try:
-            t = fd.con.table(name)
-        except Exception as err:
-            raise ABInputError(
-                f"the data source has no table {name!r} ({err})",
-                table=name,
-                check="table present",
-                code="no_unit_table",
-                fields={"table": name},
-            ) from None
+    t = _read_unit_table(fd, name)
     if variant not in t.columns:
         raise ABInputError(
             f"no variant column {variant!r}; columns are {list(t.columns)}",
@@ -165,6 +153,53 @@ def unit_table(
             )
     _check_variants(counts, planned_split, name, variant, f"table {name!r}")
     return t
+
+
+def _read_unit_table(fd: FanData, name: str) -> ir.Table:
+    """The user's table ``name`` from any kind of source (``fd.raw_table``), or an error listing the tables found."""
+    from fanlib.errors import FanlibError
+
+    reader = getattr(fd, "raw_table", None)
+    try:
+        if reader is not None:
+            return reader(name)
+        return fd.con.table(name)
+    except Exception as err:  # noqa: BLE001 - whatever the source says, the report says which table and why
+        why = str(err) if isinstance(err, FanlibError) else f"{type(err).__name__}: {err}"
+        try:
+            found = ", ".join(sorted(fd.con.list_tables())) or "none"
+        except Exception:  # noqa: BLE001 - a source that cannot list its tables
+            found = "–"
+        raise ABInputError(
+            f"the data source has no table {name!r} (tables found: {found}; {why})",
+            table=name,
+            check="table present",
+            code="no_unit_table",
+            fields={"table": name, "found": found, "why": why},
+        ) from None
+
+
+def time_column(units: ir.Table, name: str, column: str) -> None:
+    """The unit table's time column (parameter ``unit_time_column``) must exist and hold dates or times."""
+    if column not in units.columns:
+        raise ABInputError(
+            f"no time column {column!r}; columns are {list(units.columns)}",
+            table=name,
+            column=column,
+            check="column present",
+            code="no_column",
+            fields={"column": column, "columns": ", ".join(units.columns)},
+        )
+    dtype = units[column].type()
+    if not (dtype.is_timestamp() or dtype.is_date()):
+        raise ABInputError(
+            f"time column {column!r} holds {dtype}, not dates or times",
+            table=name,
+            column=column,
+            check="time column",
+            code="not_time_column",
+            fields={"column": column, "type": str(dtype)},
+        )
 
 
 def infer_proportions(fd: FanData, table: ir.Table, metrics: dict[str, Metric]) -> dict[str, Metric]:

@@ -41,6 +41,7 @@ class Readout:
     verdict: Verdict
     note_codes: list = field(default_factory=list)  # caveats as (code, fields), rendered in the report's language
     settings: dict = field(default_factory=dict)
+    metric_defs: dict = field(default_factory=dict, repr=False)  # name -> Metric, as read out
 
     @property
     def notes(self) -> list[str]:

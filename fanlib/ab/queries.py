@@ -14,8 +14,8 @@ The metrics themselves are defined in ``fanlib.ab.metrics``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import ibis
 import numpy as np
@@ -344,47 +344,3 @@ def by_variant(moments: dict) -> dict[str, dict[str, Moments]]:
         for name, m in per_metric.items():
             out.setdefault(name, {})[key[-1]] = m
     return out
-
-
-def cumulative_looks(
-    fd: FanData, experiment_id: str, metric: Metric, looks: Iterable[Any], *, window_days: int = 28
-) -> pd.DataFrame:
-    """Per look date and variant: n, Σy, Σy² of the metric using only data known by that date.
-
-    A fan counts from its assignment; its outcome accumulates orders up to the look (capped at the
-    outcome window). Only proportion and mean metrics built from orders are supported.
-    """
-    if metric.column not in ("converted", "revenue", "orders"):
-        raise ABInputError(
-            f"the peeking-safe mode supports conversion, revenue and orders metrics, not {metric.name!r}",
-            check="sequential metric",
-            code="sequential_metric",
-            fields={"metric": metric.name},
-        )
-    a = require_table(fd, "assignments")
-    a = a.filter(a.experiment_id == experiment_id).select("fan_id", "variant", "assigned_time")
-    lk = ibis.memtable(pd.DataFrame({"look": pd.to_datetime(list(looks))}))
-    al = a.cross_join(lk)
-    al = al.filter(al.assigned_time < al.look)
-    o = fd.orders.select(o_fan="fan_id", t="order_time", amount="amount_cny")
-    j = al.left_join(
-        o,
-        [
-            al.fan_id == o.o_fan,
-            o.t >= al.assigned_time,
-            o.t < al.look,
-            o.t < al.assigned_time + ibis.interval(days=window_days),
-        ],
-    )
-    per = j.group_by([j.fan_id, j.variant, j.look]).aggregate(
-        orders=j.amount.count(), revenue=j.amount.sum().fill_null(0.0)
-    )
-    y = {
-        "converted": (per.orders > 0).ifelse(1.0, 0.0),
-        "revenue": per.revenue.cast("float64"),
-        "orders": per.orders.cast("float64"),
-    }[metric.column]
-    per = per.mutate(y=y)
-    agg = per.group_by(["look", "variant"]).aggregate(n=per.count(), sum=per.y.sum(), sum_sq=(per.y * per.y).sum())
-    frame = run_query(fd, agg, f"ab:{experiment_id}:looks")
-    return frame.sort_values(["look", "variant"]).reset_index(drop=True)

@@ -81,19 +81,44 @@ def unit_readout(
     planned_split: dict | None = None,
     fan_id: str | None = None,
     outcomes: list[str],
-    covariates: dict[str, str] | None = None,
+    covariates: dict[str, list[str] | str] | None = None,
+    common_covariates: list[str] | None = None,
+    guardrails: dict[str, float] | None = None,
+    time_column: str | None = None,
     **options: Any,
 ) -> tuple[Readout, object]:
     """The readout of a one-row-per-fan table exported from another tool (variant column plus outcome columns;
-    ``a/b`` makes a ratio metric); the first outcome is the primary one. Returns (readout, unit table)."""
+    ``a/b`` makes a ratio metric); the first outcome is the primary one. Returns (readout, unit table).
+
+    ``covariates`` maps an outcome to its own covariate column(s); ``common_covariates`` adjust every outcome.
+    ``guardrails`` naming outcomes of the table apply; the others (the contract metrics' defaults) are left out,
+    and a caveat names them. ``time_column``: when each fan entered (checked here; the daily view uses it).
+    """
     from fanlib.ab import checks
     from fanlib.ab import queries as oc
     from fanlib.ab.metrics import unit_metrics
 
     units = checks.unit_table(fd, table, variant=variant, planned_split=planned_split, fan_id=fan_id)
-    chosen = checks.infer_proportions(fd, units, unit_metrics(units, outcomes, covariates or {}))
+    if time_column:
+        checks.time_column(units, table, time_column)
+    metrics = unit_metrics(units, outcomes, covariates or {}, common_covariates or [])
+    chosen = checks.infer_proportions(fd, units, metrics)
+    guards = {k: v for k, v in (guardrails or {}).items() if k in chosen}
     moments = oc.by_variant(oc.variant_moments(fd, units, chosen, label="ab:unit:moments"))
-    ro = analyze(moments, chosen, planned_split=planned_split, primary=outcomes[0], experiment_id=table, **options)
+    ro = analyze(
+        moments,
+        chosen,
+        planned_split=planned_split,
+        primary=outcomes[0],
+        experiment_id=table,
+        guardrails=guards,
+        **options,
+    )
+    left_out = [k for k in guardrails or {} if k not in chosen]
+    if left_out:
+        ro.add_note("guardrails_not_outcomes", names=", ".join(left_out), outcomes=", ".join(outcomes))
+    ro.metric_defs = chosen
+    ro.settings.update(unit_table=table, covariates=list(common_covariates or []), time_column=time_column)
     return ro, units
 
 
@@ -158,6 +183,7 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
     if cover["complete"] < cover["n"]:
         ro.add_note("cut_windows", cut=cover["n"] - cover["complete"], n=cover["n"], days=window_days)
     ro.settings.update(window_days=window_days, pre_days=pre_days, covariates=covs)
+    ro.metric_defs = chosen
     return ro
 
 

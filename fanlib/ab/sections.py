@@ -56,6 +56,9 @@ def readout(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
                 fan_id=p["unit_fan_column"],
                 outcomes=p["unit_outcomes"],
                 covariates=p["unit_covariates"],
+                common_covariates=p["covariates"],
+                guardrails=p["guardrails"],
+                time_column=p["unit_time_column"],
                 **options,
             )
         elif fd.has("assignments"):
@@ -129,10 +132,13 @@ def planner(result: ABResult, p: dict[str, Any]) -> None:
 
 def segments(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
     """Every treatment's effect per segment, kept as each is done (a failure still shows those before it)."""
-    T = result.T
-    metric = METRICS[p["segment_metric"]]
+    T, unit_table = result.T, bool(p["unit_table"])
+    ro = result.readout
+    metric = ro.metric_defs[ro.settings["primary"]] if unit_table else METRICS[p["segment_metric"]]
     metric_name = narrative.metric_label(metric.name, T, metric.display)
-    units, dimensions, notes = segment_units(fd, result.units, p["segments"], bins=p["segment_bins"])
+    units, dimensions, notes = segment_units(
+        fd, result.units, p["segments"], bins=p["segment_bins"], unit_table=unit_table
+    )
     result.segment_notes = [narrative.notes_text([item], T) for item in notes]
     for variant in treatments(result):
         seg_table, seg_tests = hte.segment_readout(
@@ -156,21 +162,27 @@ def segments(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
 
 def sequential(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
     """The peeking-safe daily monitoring of every treatment against control (one engine query for all)."""
-    T = result.T
-    looks = seq.daily_looks(fd, p["experiment_id"], p["window_days"])
-    metric = METRICS[p["sequential_metric"]]
+    T, ro = result.T, result.readout
     arms = treatments(result)
-    by_arm = seq.sequential_readouts(
-        fd,
-        p["experiment_id"],
-        metric,
-        looks,
-        control=p["control"],
-        treatments=arms,
-        window_days=p["window_days"],
-        alpha=p["alpha"],
-    )
-    name = narrative.metric_label(metric.name, T)
+    if p["unit_table"]:  # a unit table with a time column: a look a day as its fans entered, on its primary outcome
+        metric = ro.metric_defs[ro.settings["primary"]]
+        by_arm = seq.unit_sequential_readouts(
+            fd, result.units, metric, p["unit_time_column"], control=p["control"], treatments=arms, alpha=p["alpha"]
+        )
+    else:
+        looks = seq.daily_looks(fd, p["experiment_id"], p["window_days"])
+        metric = METRICS[p["sequential_metric"]]
+        by_arm = seq.sequential_readouts(
+            fd,
+            p["experiment_id"],
+            metric,
+            looks,
+            control=p["control"],
+            treatments=arms,
+            window_days=p["window_days"],
+            alpha=p["alpha"],
+        )
+    name = narrative.metric_label(metric.name, T, metric.display)
     for variant in arms:
         table = by_arm[variant]
         result.sequential.append(

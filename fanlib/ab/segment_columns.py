@@ -41,8 +41,11 @@ def segment_units(
 
     notes: list[tuple[str, dict]] = []
     dims = list(dict.fromkeys(dimensions))
-    if unit_table:
-        own = [d for d in dims if d != "variant"]
+    if unit_table:  # the built-in dimensions (the parameter's default) only if the table has such columns
+        absent = [d for d in dims if d in SEGMENTS and d not in units.columns]
+        if absent:
+            notes.append(("segments_not_in_table", {"dimensions": ", ".join(absent)}))
+        own = [d for d in dims if d not in absent and d != "variant"]
         missing = [d for d in own if d not in units.columns]
         if missing:
             raise _unknown(missing, [c for c in units.columns if c != "variant"])
@@ -57,7 +60,7 @@ def segment_units(
     labelled = {d: segment_labels(fd, units, d, None, bins) for d in own}
     if labelled:
         units = units.mutate(**labelled)
-    candidates = [d for d in dims if d in units.columns]
+    candidates = [d for d in dims if d in units.columns and d != "variant"]
     kept = _with_two_levels(fd, units, candidates, notes)
     if not kept:
         raise ABInputError(

@@ -117,9 +117,28 @@ def sequential_readouts(
     tau2: float | None = None,
 ) -> dict[str, pd.DataFrame]:
     """The peeking-safe table of every treatment against control, from one engine aggregate of all variants."""
-    from fanlib.ab.queries import cumulative_looks
+    from fanlib.ab.queries_looks import cumulative_looks
 
     raw = cumulative_looks(fd, experiment_id, metric, looks, window_days=window_days)
+    return {t: looks_table(raw, metric.kind, control=control, treatment=t, alpha=alpha, tau2=tau2) for t in treatments}
+
+
+def unit_sequential_readouts(
+    fd: FanData,
+    units: Any,
+    metric: Metric,
+    time_column: str,
+    *,
+    control: str,
+    treatments: Sequence[str],
+    alpha: float = 0.05,
+    tau2: float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The peeking-safe table of every treatment of a unit table, one look a day as its fans entered
+    (``time_column``), from one engine aggregate per day and variant."""
+    from fanlib.ab.queries_looks import unit_looks
+
+    raw = unit_looks(fd, units, metric, time_column)
     return {t: looks_table(raw, metric.kind, control=control, treatment=t, alpha=alpha, tau2=tau2) for t in treatments}
 
 

@@ -171,6 +171,9 @@ def test_sentences_render_in_both_languages_for_every_verdict_and_caveat():
         "covariates": "pre_events",
         "reduction": 0.0004,
         "min_reduction": 0.001,
+        "names": "active",
+        "outcomes": "visit, spend",
+        "dimensions": "brand",
     }
     for code in codes:
         for T in (en, zh):
