@@ -166,10 +166,7 @@ def _read_unit_table(fd: FanData, name: str) -> ir.Table:
         return fd.con.table(name)
     except Exception as err:  # noqa: BLE001 - whatever the source says, the report says which table and why
         why = str(err) if isinstance(err, FanlibError) else f"{type(err).__name__}: {err}"
-        try:
-            found = ", ".join(sorted(fd.con.list_tables())) or "none"
-        except Exception:  # noqa: BLE001 - a source that cannot list its tables
-            found = "–"
+        found = ", ".join(_tables_found(fd)) or "none"
         raise ABInputError(
             f"the data source has no table {name!r} (tables found: {found}; {why})",
             table=name,
@@ -177,6 +174,17 @@ def _read_unit_table(fd: FanData, name: str) -> ir.Table:
             code="no_unit_table",
             fields={"table": name, "found": found, "why": why},
         ) from None
+
+
+def _tables_found(fd: FanData) -> list[str]:
+    """The tables (and views) the source holds, as far as it can list them."""
+    try:
+        return sorted(str(r[0]) for r in fd.con.raw_sql("SELECT table_name FROM information_schema.tables").fetchall())
+    except Exception:  # noqa: BLE001 - a backend without an information schema
+        try:
+            return sorted(fd.con.list_tables())
+        except Exception:  # noqa: BLE001 - a source that cannot list its tables
+            return ["–"]
 
 
 def time_column(units: ir.Table, name: str, column: str) -> None:

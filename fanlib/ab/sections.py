@@ -7,6 +7,7 @@ monitoring, and the difference-in-differences.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fanlib.ab import did, hte, narrative, tables
@@ -135,6 +136,7 @@ def segments(result: ABResult, fd: Any, p: dict[str, Any]) -> None:
     T, unit_table = result.T, bool(p["unit_table"])
     ro = result.readout
     metric = ro.metric_defs[ro.settings["primary"]] if unit_table else METRICS[p["segment_metric"]]
+    metric = replace(metric, covariates=())  # a segment's effect is unadjusted; its column may be a covariate
     metric_name = narrative.metric_label(metric.name, T, metric.display)
     units, dimensions, notes = segment_units(
         fd, result.units, p["segments"], bins=p["segment_bins"], unit_table=unit_table
