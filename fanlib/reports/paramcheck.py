@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from fanlib.reports.paramcolumns import declared_problems
+from fanlib.reports.paramcolumns import declared_problems, unit_table_in_folder
 from fanlib.reports.params import ParamError
 
 
@@ -321,6 +321,8 @@ def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
     for stem, values in values_by_stem.items():
         if "source" in values and values["source"] is not None:
             why = source_problem(values["source"])
+            if why and unit_table_in_folder(values["source"], values.get("unit_table")):
+                why = None  # a folder holding only the A/B report's unit table
             if why:
                 problems.append(f"{stem}: parameter 'source': {why}")
                 bad_sources.add(values["source"])

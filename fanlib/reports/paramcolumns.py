@@ -68,3 +68,27 @@ def declared_problems(stem: str, values: dict[str, Any], rules: dict[str, Any]) 
     finally:
         fd.close()
     return problems
+
+
+#: The file kinds a folder source may hold a unit table in.
+UNIT_TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
+
+
+def unit_table_in_folder(source: Any, unit_table: str | None) -> bool:
+    """Whether ``source`` is a folder with a file (or a folder of parts) named after ``unit_table``: a source
+    the A/B report reads even when it holds none of the contract's tables."""
+    from fanlib.paths import resolve
+
+    if not unit_table:
+        return False
+    try:
+        folder = resolve(str(source))
+        entries = list(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return False
+    name = unit_table.lower()
+    return any(
+        (p.is_file() and p.stem.lower() == name and p.suffix.lower() in UNIT_TABLE_SUFFIXES)
+        or (p.is_dir() and p.name.lower() == name)
+        for p in entries
+    )

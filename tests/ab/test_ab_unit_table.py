@@ -242,3 +242,42 @@ def test_the_page_shows_the_unit_tables_segments_and_daily_view(monkeypatch, tmp
     assert sum(t.startswith("Cumulative result by day") for t in charts) == 2
     assert "zip_code" in text and "Multichannel" in text
     assert "Welch t-test on the CUPED-adjusted outcome (in place of the two-proportion z-test)" in text
+
+
+def test_a_folder_holding_only_the_unit_table_passes_the_parameter_check(frame, tmp_path):
+    from fanlib.reports import paramcheck
+    from fanlib.reports.params import ParamError
+
+    folder = _folder(frame, tmp_path, "csv")
+    values = {"source": str(folder), "unit_table": "email_test", "control": CONTROL, "planned_split": PLAN}
+    paramcheck.check({"02_ab_campaign": values})
+    with pytest.raises(ParamError, match="holds no table files"):
+        paramcheck.check({"02_ab_campaign": {**values, "unit_table": "other_export"}})
+
+
+@pytest.mark.slow
+def test_fanlib_run_reads_out_the_unit_table_with_only_a_params_file(duckdb_source, frame, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import yaml
+
+    section = {k: v for k, v in _params(duckdb_source).items() if k in (
+        "unit_table", "unit_variant_column", "unit_fan_column", "unit_outcomes", "unit_covariates", "covariates",
+        "control", "planned_split", "guardrails", "segments", "unit_time_column", "lang")}  # fmt: skip
+    params = tmp_path / "email.yaml"
+    params.write_text(yaml.safe_dump({"02_ab_campaign": section}, allow_unicode=True), encoding="utf-8")
+    cmd = [sys.executable, "-m", "fanlib", "run", "02_ab_campaign", "--source", str(duckdb_source), "--params",
+           str(params), "--out", str(tmp_path / "reports"), "--date", "2025-04-20"]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    s = json.loads((tmp_path / "reports" / "2025-04-20" / "02_ab_campaign.summary.json").read_text(encoding="utf-8"))
+    assert s["status"] == "ok" and s["experiment"]["control"] == CONTROL
+    visit = {m["variant"]: m for m in s["experiment"]["metrics"] if m["metric"] == "visit"}
+    for arm in ("Mens E-Mail", "Womens E-Mail"):
+        two = _pair(frame, arm)
+        fit = sm.OLS(two["visit"].astype(float), sm.add_constant(two[["T", "history"]].astype(float))).fit()
+        assert visit[arm]["absolute"] == pytest.approx(fit.params["T"], rel=1e-6)
+    head = next(h for h in s["headline"] if h["key"] == "primary_lift")
+    assert head["unit"] == "pp" and s["primary_lift_variant"] in head["label"]
