@@ -103,7 +103,7 @@ def unit_table(
     Checked in the engine: not empty, one row per fan (when it has a fan id column), variant
     labels in ``planned_split`` and at least two variants.
     """
-    t = _read_unit_table(fd, name)
+    t = read_unit_table(fd, name)
     if variant not in t.columns:
         raise ABInputError(
             f"no variant column {variant!r}; columns are {list(t.columns)}",
@@ -155,7 +155,7 @@ def unit_table(
     return t
 
 
-def _read_unit_table(fd: FanData, name: str) -> ir.Table:
+def read_unit_table(fd: FanData, name: str) -> ir.Table:
     """The user's table ``name`` from any kind of source (``fd.raw_table``), or an error listing the tables found."""
     from fanlib.errors import FanlibError
 

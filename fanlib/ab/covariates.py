@@ -1,6 +1,6 @@
 """The readout's own covariates and what the data can give: pre-period metrics and declared fan attributes
-named as CUPED covariates (``covariates``), and the metrics, guardrails and covariates that need an
-``events`` table the source does not have.
+named as CUPED covariates (``covariates``), how many fans have no value of one (counted as 0, and said), and
+the metrics, guardrails and covariates that need an ``events`` table the source does not have.
 
 ``resolve`` checks the names (a pre-period metric of ``fanlib.ab.metrics.PRE_PERIOD``, or a numeric column
 of ``fanlib.data.attributes.declared_columns``) and says which are fan attributes; ``without_events``
@@ -80,6 +80,28 @@ def attribute_table(fd: FanData, attributes: list[str], as_of: Any) -> ir.Table:
     from fanlib.data.attributes import fan_attributes
 
     return fan_attributes(fd, attributes, as_of=as_of, numeric=True)
+
+
+def missing_values(fd: FanData, rows: ir.Table, columns: list[str]) -> dict[str, int]:
+    """How many of ``rows`` (one per fan) have no value of each covariate (only those with some missing)."""
+    from fanlib.ab.queries import run_query
+
+    if not columns:
+        return {}
+    aggs = {f"m{i}": rows[c].isnull().cast("int64").sum() for i, c in enumerate(columns)}
+    got = run_query(fd, rows.aggregate(**aggs), "ab:covariates:missing").iloc[0]
+    counts = {c: int(got[f"m{i}"] or 0) for i, c in enumerate(columns)}
+    return {c: n for c, n in counts.items() if n}
+
+
+def assigned_with(fd: FanData, experiment_id: str, attributes: ir.Table) -> ir.Table:
+    """The experiment's assigned fans with their attribute values (NULL where a fan has none)."""
+    from fanlib.ab.queries import require_table
+
+    a = require_table(fd, "assignments")
+    a = a.filter(a.experiment_id == experiment_id).select("fan_id")
+    attrs = attributes.rename(_attr_fan="fan_id")
+    return a.left_join(attrs, a.fan_id == attrs._attr_fan).drop("_attr_fan")
 
 
 def without_events(

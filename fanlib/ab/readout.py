@@ -95,6 +95,7 @@ def unit_readout(
     and a caveat names them. ``time_column``: when each fan entered (checked here; the daily view uses it).
     """
     from fanlib.ab import checks
+    from fanlib.ab import covariates as ab_covariates
     from fanlib.ab import queries as oc
     from fanlib.ab.metrics import unit_metrics
 
@@ -114,6 +115,10 @@ def unit_readout(
         guardrails=guards,
         **options,
     )
+    covs = list(dict.fromkeys(c for m in chosen.values() for c in m.covariates))
+    n_units = sum(int(m.n) for m in next(iter(moments.values())).values())
+    for column, n in ab_covariates.missing_values(fd, units, covs).items():
+        ro.add_note("covariate_missing", column=column, n=n, total=n_units)
     left_out = [k for k in guardrails or {} if k not in chosen]
     if left_out:
         ro.add_note("guardrails_not_outcomes", names=", ".join(left_out), outcomes=", ".join(outcomes))
@@ -158,6 +163,7 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
     chosen = with_covariates(chosen, covs)
     # moments from the fans with any outcome plus the counts: no join back onto every assignment (unless fan
     # attributes are covariates: every assigned fan has one)
+    attr_table = ab_covariates.attribute_table(fd, attributes, cover["first_assigned"]) if attributes else None
     mom = outcomes.experiment_moments(
         fd,
         experiment_id,
@@ -166,8 +172,12 @@ def _contract_readout(fd, experiment_id, control, planned_split, metrics, window
         window_days=window_days,
         pre_days=pre_days,
         label=f"ab:{experiment_id}:moments",
-        attributes=ab_covariates.attribute_table(fd, attributes, cover["first_assigned"]) if attributes else None,
+        attributes=attr_table,
     )
+    if attr_table is not None:
+        rows = ab_covariates.assigned_with(fd, experiment_id, attr_table)
+        for column, n in ab_covariates.missing_values(fd, rows, attributes).items():
+            notes.append(("covariate_missing", {"column": column, "n": n, "total": cover["n"]}))
     check_outcomes(mom, chosen, experiment_id)
     ro = analyze(
         mom,

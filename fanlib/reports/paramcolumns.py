@@ -3,7 +3,8 @@
 A rule of ``fanlib.reports.paramcheck`` with ``or_declared`` ("numeric" or "any") accepts, besides its fixed
 choices, a column of ``fans`` or ``fan_attributes`` (``fanlib.data.attributes``): the A/B report's
 ``covariates`` (pre-period metrics or numeric fan attributes) and ``segments`` (built-in dimensions or any
-declared column with at least two levels, numeric ones cut into ``segment_bins`` quantile bins).
+declared column with at least two levels, numeric ones cut into ``segment_bins`` quantile bins). When the A/B
+report reads a unit table, the columns its parameters name are checked in that table instead.
 """
 
 from __future__ import annotations
@@ -23,22 +24,16 @@ def declared_problems(stem: str, values: dict[str, Any], rules: dict[str, Any]) 
         if name in rules and rules[name].or_declared and value
     }
     named = {k: v for k, v in named.items() if v}
-    if not named or values.get("unit_table") or not values.get("source"):
+    if values.get("unit_table") and values.get("source"):
+        return unit_table_problems(stem, values)
+    if not named or not values.get("source"):
         return []
     from fanlib.data.attributes import NUMERIC, check_segment, declared_columns
     from fanlib.data.errors import AttributeProblem
-    from fanlib.data.fandata import connect
     from fanlib.errors import FanlibError
 
-    timezone = values.get("timezone")
-    try:
-        fd = connect(
-            values["source"],
-            mapping=values.get("mapping"),
-            validate=False,
-            **({"timezone": timezone} if timezone else {}),
-        )
-    except Exception:  # noqa: BLE001 - an unreadable source is the report's to explain
+    fd = _open(values)
+    if fd is None:
         return []
     problems = []
     try:
@@ -68,6 +63,70 @@ def declared_problems(stem: str, values: dict[str, Any], rules: dict[str, Any]) 
     finally:
         fd.close()
     return problems
+
+
+def _open(values: dict[str, Any]) -> Any:
+    """The report's source, opened without the contract check (None when it cannot be opened)."""
+    from fanlib.data.fandata import connect
+
+    timezone = values.get("timezone")
+    try:
+        return connect(
+            values["source"],
+            mapping=values.get("mapping"),
+            validate=False,
+            **({"timezone": timezone} if timezone else {}),
+        )
+    except Exception:  # noqa: BLE001 - an unreadable source is the report's to explain
+        return None
+
+
+def unit_table_problems(stem: str, values: dict[str, Any]) -> list[str]:
+    """The columns the A/B report's parameters name in its unit table (``unit_table``): the variant, outcome,
+    covariate and time columns must exist (outcomes and covariates holding numbers, the time dates or times),
+    and so must the segments that are not built-in dimensions. A table that cannot be read is the report's
+    to explain (its error lists the tables found)."""
+    from fanlib.ab.checks import read_unit_table
+    from fanlib.ab.metrics import SEGMENTS
+
+    fd = _open(values)
+    if fd is None:
+        return []
+    try:
+        try:
+            table = read_unit_table(fd, values["unit_table"])
+            schema = dict(table.schema().items())
+        except Exception:  # noqa: BLE001 - see above
+            return []
+        own = values.get("unit_covariates") or {}
+        numeric = {
+            "unit_outcomes": [c.strip() for o in values.get("unit_outcomes") or [] for c in str(o).split("/")],
+            "covariates": list(values.get("covariates") or []),
+            "unit_covariates": [c for v in own.values() for c in ([v] if isinstance(v, str) else list(v or []))],
+        }
+        present = {
+            "unit_variant_column": [values.get("unit_variant_column") or "variant"],
+            "unit_fan_column": [values["unit_fan_column"]] if values.get("unit_fan_column") else [],
+            "segments": [d for d in values.get("segments") or [] if d not in SEGMENTS],
+        }
+        where = f"the unit table {values['unit_table']!r}"
+        problems = []
+        for name, cols in {**present, **numeric}.items():
+            for col in dict.fromkeys(cols):
+                if col not in schema:
+                    problems.append(
+                        f"{stem}: parameter {name!r}: {col!r} is not a column of {where} (columns: {', '.join(schema)})"
+                    )
+                elif name in numeric and not (schema[col].is_numeric() or schema[col].is_boolean()):
+                    problems.append(f"{stem}: parameter {name!r}: {col!r} in {where} holds {schema[col]}, not numbers")
+        time = values.get("unit_time_column")
+        if time and time not in schema:
+            problems.append(f"{stem}: parameter 'unit_time_column': {time!r} is not a column of {where}")
+        elif time and not (schema[time].is_timestamp() or schema[time].is_date()):
+            problems.append(f"{stem}: parameter 'unit_time_column': {time!r} holds {schema[time]}, not dates or times")
+        return problems
+    finally:
+        fd.close()
 
 
 #: The file kinds a folder source may hold a unit table in.

@@ -194,3 +194,14 @@ def test_without_events_the_event_metrics_and_covariates_are_left_out_and_named(
     assert ro.lifts.iloc[0]["absolute"] == pytest.approx(fit.params["T"], rel=1e-9)
     with pytest.raises(ABInputError, match="primary metric 'active' is built from events"):
         experiment_readout(fd, "exp_c", planned_split=PLAN, metrics=["active"], primary="active")
+
+
+def test_fans_without_a_covariate_value_count_as_zero_and_are_counted(tmp_path):
+    frames = _frames(n=2_000, seed=8)
+    frames["fans"].loc[frames["fans"].index[:150], "history"] = np.nan
+    fd = connect(str(frames_to_duckdb(frames, tmp_path / "gaps.duckdb")), validate=False)
+    ro, _ = experiment_readout(fd, "exp_c", planned_split=PLAN, metrics=["conversion"], covariates=["history"])
+    assert "150 of 2,000 fans have no value of history; the adjustment counts it as 0" in ro.notes
+    u = _units(frames).fillna({"history": 0.0})
+    fit = sm.OLS(u["converted"], sm.add_constant(u[["T", "history"]])).fit()
+    assert ro.lifts.iloc[0]["absolute"] == pytest.approx(fit.params["T"], rel=1e-9)

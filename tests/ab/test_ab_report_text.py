@@ -174,6 +174,8 @@ def test_sentences_render_in_both_languages_for_every_verdict_and_caveat():
         "names": "active",
         "outcomes": "visit, spend",
         "dimensions": "brand",
+        "column": "history",
+        "total": 3000,
     }
     for code in codes:
         for T in (en, zh):

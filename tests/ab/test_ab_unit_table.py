@@ -281,3 +281,25 @@ def test_fanlib_run_reads_out_the_unit_table_with_only_a_params_file(duckdb_sour
         assert visit[arm]["absolute"] == pytest.approx(fit.params["T"], rel=1e-6)
     head = next(h for h in s["headline"] if h["key"] == "primary_lift")
     assert head["unit"] == "pp" and s["primary_lift_variant"] in head["label"]
+
+
+@pytest.mark.parametrize(
+    ("values", "says"),
+    [
+        ({"covariates": ["zip_code"]}, "'covariates': 'zip_code' in the unit table 'email_test' holds string"),
+        ({"unit_covariates": {"spend": ["histroy"]}}, "'unit_covariates': 'histroy' is not a column of"),
+        ({"unit_outcomes": ["vist"]}, "'unit_outcomes': 'vist' is not a column"),
+        ({"segments": ["zipcode"]}, "'segments': 'zipcode' is not a column"),
+        ({"unit_time_column": "history"}, "'history' holds float64, not dates or times"),
+        ({"unit_variant_column": "arm"}, "'unit_variant_column': 'arm' is not a column"),
+    ],
+)
+def test_the_unit_tables_named_columns_are_checked_before_any_kernel(duckdb_source, values, says):
+    from fanlib.reports import paramcheck
+    from fanlib.reports.params import ParamError
+
+    good = {k: v for k, v in _params(duckdb_source).items() if k not in ("did_start",)}
+    paramcheck.check({"02_ab_campaign": good})
+    with pytest.raises(ParamError) as err:
+        paramcheck.check({"02_ab_campaign": {**good, **values}})
+    assert says in str(err.value)
