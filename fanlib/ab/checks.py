@@ -156,35 +156,56 @@ def unit_table(
 
 
 def read_unit_table(fd: FanData, name: str) -> ir.Table:
-    """The user's table ``name`` from any kind of source (``fd.raw_table``), or an error listing the tables found."""
-    from fanlib.errors import FanlibError
-
+    """The user's table ``name`` from any kind of source (``fd.raw_table``), or an error listing the tables found
+    and why the named one was not read; text columns that hold only numbers (a CSV's) become numbers, and
+    only dates or times, timestamps."""
     reader = getattr(fd, "raw_table", None)
     try:
-        if reader is not None:
-            return reader(name)
-        return fd.con.table(name)
+        table = reader(name) if reader is not None else fd.con.table(name)
     except Exception as err:  # noqa: BLE001 - whatever the source says, the report says which table and why
-        why = str(err) if isinstance(err, FanlibError) else f"{type(err).__name__}: {err}"
-        found = ", ".join(_tables_found(fd)) or "none"
+        found = list(getattr(err, "found", None) or _tables_found(fd))
+        why = str(err)
         raise ABInputError(
-            f"the data source has no table {name!r} (tables found: {found}; {why})",
+            f"the data source has no table {name!r} (tables found: {', '.join(found) or 'none'}; {why})",
             table=name,
             check="table present",
             code="no_unit_table",
-            fields={"table": name, "found": found, "why": why},
+            fields={"table": name, "found": ", ".join(found) or "–", "why": why},
         ) from None
+    return _typed(fd, table, name)
+
+
+def _typed(fd: FanData, table: ir.Table, name: str) -> ir.Table:
+    """Text columns whose every value reads as a number (or as a time) cast to it, in one engine query."""
+    text = [c for c, t in table.schema().items() if t.is_string()]
+    if not text:
+        return table
+    aggs = {}
+    for i, c in enumerate(text):
+        col = table[c].strip().nullif("")
+        aggs[f"v{i}"] = col.count()
+        aggs[f"n{i}"] = col.try_cast("float64").count()
+        aggs[f"t{i}"] = col.try_cast("timestamp").count()
+    got = run_query(fd, table.aggregate(**aggs), f"ab:{name}:types").iloc[0]
+    casts = {}
+    for i, c in enumerate(text):
+        seen = int(got[f"v{i}"])
+        if seen and int(got[f"n{i}"]) == seen:
+            casts[c] = table[c].strip().nullif("").try_cast("float64")
+        elif seen and int(got[f"t{i}"]) == seen:
+            casts[c] = table[c].strip().nullif("").try_cast("timestamp")
+    return table.mutate(**casts) if casts else table
 
 
 def _tables_found(fd: FanData) -> list[str]:
     """The tables (and views) the source holds, as far as it can list them."""
+    lister = getattr(fd, "source_tables", None)
     try:
+        if lister is not None:
+            return sorted(lister())
         return sorted(str(r[0]) for r in fd.con.raw_sql("SELECT table_name FROM information_schema.tables").fetchall())
-    except Exception:  # noqa: BLE001 - a backend without an information schema
-        try:
-            return sorted(fd.con.list_tables())
-        except Exception:  # noqa: BLE001 - a source that cannot list its tables
-            return ["–"]
+    except Exception:  # noqa: BLE001 - a source that cannot list its tables
+        return []
 
 
 def time_column(units: ir.Table, name: str, column: str) -> None:

@@ -69,7 +69,8 @@ def experiment_readout(
     options["covariates"] = list(covariates or [])
     with memory_cap(fd, memory_limit):
         ro = _contract_readout(fd, experiment_id, control, planned_split, metrics, window_days, pre_days, options)
-    units = outcomes.experiment_units(fd, experiment_id, window_days=window_days, pre_days=pre_days)
+        # built under the cap too: reading the tables it joins may query the source
+        units = outcomes.experiment_units(fd, experiment_id, window_days=window_days, pre_days=pre_days)
     return ro, units
 
 

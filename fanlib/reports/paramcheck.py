@@ -257,13 +257,14 @@ def source_problem(source: str) -> str | None:
         hint = "; `make demo` builds the demo data there" if text == data.DEFAULT_SOURCE else ""
         return f"data source not found: {text}{shown}{hint}"
     if path.is_dir():
+        from fanlib.data import contract
+        from fanlib.data.errors import SourceError
+
         try:
-            tables = sources._table_files(path)
-        except (data.SourceError, OSError) as exc:
+            tables = [n for n in sources._folder_entries(path)[0] if n in contract.TABLES]
+        except (SourceError, OSError) as exc:
             return str(exc)
         if not tables:
-            from fanlib.data import contract
-
             return (
                 f"{path}: the folder holds no table files; name them after the contract's tables "
                 f"({', '.join(contract.TABLE_NAMES)}), e.g. fans.csv or events.parquet"
@@ -321,8 +322,15 @@ def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
     for stem, values in values_by_stem.items():
         if "source" in values and values["source"] is not None:
             why = source_problem(values["source"])
-            if why and unit_table_in_folder(values["source"], values.get("unit_table")):
-                why = None  # a folder holding only the A/B report's unit table
+            if why and values.get("unit_table"):  # a folder may hold only the A/B report's unit table
+                there, names = unit_table_in_folder(values["source"], values["unit_table"])
+                if there:
+                    why = None
+                elif names:
+                    why = (
+                        f"the folder has no table {values['unit_table']!r} (parameter unit_table); "
+                        f"it has {', '.join(names)}"
+                    )
             if why:
                 problems.append(f"{stem}: parameter 'source': {why}")
                 bad_sources.add(values["source"])

@@ -85,7 +85,7 @@ def unit_table_problems(stem: str, values: dict[str, Any]) -> list[str]:
     """The columns the A/B report's parameters name in its unit table (``unit_table``): the variant, outcome,
     covariate and time columns must exist (outcomes and covariates holding numbers, the time dates or times),
     and so must the segments that are not built-in dimensions. A table that cannot be read is the report's
-    to explain (its error lists the tables found)."""
+    to explain; one that is not there is named, with the tables the source has."""
     from fanlib.ab.checks import read_unit_table
     from fanlib.ab.metrics import SEGMENTS
 
@@ -96,7 +96,9 @@ def unit_table_problems(stem: str, values: dict[str, Any]) -> list[str]:
         try:
             table = read_unit_table(fd, values["unit_table"])
             schema = dict(table.schema().items())
-        except Exception:  # noqa: BLE001 - see above
+        except Exception as err:  # noqa: BLE001 - a table that is not there is named; others are the report's
+            if getattr(err, "code", None) == "no_unit_table" and getattr(err, "fields", {}).get("found"):
+                return [f"{stem}: parameter 'unit_table': {err.fields['why']}"]
             return []
         own = values.get("unit_covariates") or {}
         numeric = {
@@ -129,25 +131,17 @@ def unit_table_problems(stem: str, values: dict[str, Any]) -> list[str]:
         fd.close()
 
 
-#: The file kinds a folder source may hold a unit table in.
-UNIT_TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".xlsx", ".xlsm")
-
-
-def unit_table_in_folder(source: Any, unit_table: str | None) -> bool:
-    """Whether ``source`` is a folder with a file (or a folder of parts) named after ``unit_table``: a source
-    the A/B report reads even when it holds none of the contract's tables."""
+def unit_table_in_folder(source: Any, unit_table: str | None) -> tuple[bool, list[str]]:
+    """Whether ``source`` is a folder holding a table named ``unit_table`` (in any letter case), and the tables
+    it holds: a folder the A/B report reads even when it holds none of the contract's tables."""
+    from fanlib.data import sources
     from fanlib.paths import resolve
 
     if not unit_table:
-        return False
+        return False, []
     try:
         folder = resolve(str(source))
-        entries = list(folder.iterdir()) if folder.is_dir() else []
-    except OSError:
-        return False
-    name = unit_table.lower()
-    return any(
-        (p.is_file() and p.stem.lower() == name and p.suffix.lower() in UNIT_TABLE_SUFFIXES)
-        or (p.is_dir() and p.name.lower() == name)
-        for p in entries
-    )
+        names = sorted(sources._folder_entries(folder)[0]) if folder.is_dir() else []
+    except Exception:  # noqa: BLE001 - the source check says what is wrong with the folder
+        return False, []
+    return unit_table.strip().lower() in {n.strip().lower() for n in names}, names

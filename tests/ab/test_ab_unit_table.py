@@ -249,9 +249,10 @@ def test_a_folder_holding_only_the_unit_table_passes_the_parameter_check(frame, 
     from fanlib.reports.params import ParamError
 
     folder = _folder(frame, tmp_path, "csv")
-    values = {"source": str(folder), "unit_table": "email_test", "control": CONTROL, "planned_split": PLAN}
+    values = {"source": str(folder), "unit_table": "email_test", "unit_variant_column": "segment", "control": CONTROL}
+    values["planned_split"] = PLAN
     paramcheck.check({"02_ab_campaign": values})
-    with pytest.raises(ParamError, match="holds no table files"):
+    with pytest.raises(ParamError, match="the folder has no table 'other_export' .*; it has email_test"):
         paramcheck.check({"02_ab_campaign": {**values, "unit_table": "other_export"}})
 
 
