@@ -142,7 +142,7 @@ def experiment_units(
     if not with_segments:
         return units
     fans = fd.fans
-    keep = [c for c in ("channel", "city_tier", "join_time") if c in fans.columns]
+    keep = [c for c in ("channel", "city_tier", "join_time") if c in _given_fan_columns(fd, fans)]
     f = fans.select(ff="fan_id", **{c: fans[c] for c in keep})
     units = units.left_join(f, units.fan_id == f.ff).drop("ff")
     if "join_time" in keep:
@@ -156,6 +156,14 @@ def experiment_units(
     if "channel" in keep:
         units = units.mutate(channel=units.channel.fill_null("unknown"))
     return units
+
+
+def _given_fan_columns(fd: FanData, fans: ir.Table) -> list[str]:
+    """The columns of ``fans`` the source gives (an optional contract column it lacks is no segment)."""
+    try:
+        return list(fd.present_columns("fans"))
+    except Exception:  # noqa: BLE001 - a source object without the contract's bookkeeping
+        return list(fans.columns)
 
 
 def _check_windows(window_days: int, pre_days: int) -> None:

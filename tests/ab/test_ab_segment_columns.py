@@ -136,3 +136,22 @@ def test_bad_covariate_and_segment_names_stop_the_run_before_any_kernel(data, va
 
 def test_good_names_pass_the_parameter_check(data):
     _check(data[0], covariates=["history", "pre_orders"], segments=["zip_code", "history", "tenure"])
+
+
+def test_orders_only_data_with_the_default_parameters_reads_out_and_says_what_it_left_out(tmp_path):
+    path = frames_to_duckdb(_frames(n=2_000, events=False), tmp_path / "orders_only.duckdb")
+    params = {**_defaults(), "source": str(path), "lang": "en", "experiment_id": "exp_c", "planned_split": PLAN}
+    result = ab.analyse(connect(str(path)), {**params, "did_start": None})
+    assert result.summary["status"] == "ok" and result.readout_error is None
+    assert [m["metric"] for m in result.summary["experiment"]["metrics"]] == [
+        "conversion",
+        "revenue_per_fan",
+        "revenue_per_order",
+    ]
+    assert any("(active, events_per_fan) are left out" in b for b in result.note_banners)
+    assert result.segment_notes == [
+        "these segment dimensions need data the source does not have and are left out: "
+        "activity_tier (events), city_tier (fans.city_tier)"
+    ]
+    assert result.summary["segments"]["dimension"].tolist() == ["channel", "tenure"]
+    assert result.guardrails is None  # both default guardrails are built from events
