@@ -103,7 +103,7 @@ def unit_table(
     Checked in the engine: not empty, one row per fan (when it has a fan id column), variant
     labels in ``planned_split`` and at least two variants.
     """
-    t = read_unit_table(fd, name)
+    t = read_unit_table(fd, name, keep_text=(variant, fan_id or "fan_id"))
     if variant not in t.columns:
         raise ABInputError(
             f"no variant column {variant!r}; columns are {list(t.columns)}",
@@ -155,10 +155,10 @@ def unit_table(
     return t
 
 
-def read_unit_table(fd: FanData, name: str) -> ir.Table:
+def read_unit_table(fd: FanData, name: str, keep_text: tuple[str | None, ...] = ()) -> ir.Table:
     """The user's table ``name`` from any kind of source (``fd.raw_table``), or an error listing the tables found
     and why the named one was not read; text columns that hold only numbers (a CSV's) become numbers, and
-    only dates or times, timestamps."""
+    only dates or times, timestamps, but for the labels and ids in ``keep_text`` (the variant and fan id)."""
     reader = getattr(fd, "raw_table", None)
     try:
         table = reader(name) if reader is not None else fd.con.table(name)
@@ -172,12 +172,12 @@ def read_unit_table(fd: FanData, name: str) -> ir.Table:
             code="no_unit_table",
             fields={"table": name, "found": ", ".join(found) or "–", "why": why},
         ) from None
-    return _typed(fd, table, name)
+    return _typed(fd, table, name, keep_text)
 
 
-def _typed(fd: FanData, table: ir.Table, name: str) -> ir.Table:
+def _typed(fd: FanData, table: ir.Table, name: str, keep_text: tuple = ()) -> ir.Table:
     """Text columns whose every value reads as a number (or as a time) cast to it, in one engine query."""
-    text = [c for c, t in table.schema().items() if t.is_string()]
+    text = [c for c, t in table.schema().items() if t.is_string() and c not in keep_text]
     if not text:
         return table
     aggs = {}

@@ -94,7 +94,8 @@ def unit_table_problems(stem: str, values: dict[str, Any]) -> list[str]:
         return []
     try:
         try:
-            table = read_unit_table(fd, values["unit_table"])
+            keep = (values.get("unit_variant_column") or "variant", values.get("unit_fan_column") or "fan_id")
+            table = read_unit_table(fd, values["unit_table"], keep_text=keep)
             schema = dict(table.schema().items())
         except Exception as err:  # noqa: BLE001 - a table that is not there is named; others are the report's
             if getattr(err, "code", None) == "no_unit_table" and getattr(err, "fields", {}).get("found"):

@@ -304,3 +304,31 @@ def test_the_unit_tables_named_columns_are_checked_before_any_kernel(duckdb_sour
     with pytest.raises(ParamError) as err:
         paramcheck.check({"02_ab_campaign": {**good, **values}})
     assert says in str(err.value)
+
+
+def test_a_csvs_numbers_are_numbers_but_its_variant_labels_and_ids_stay_as_written(tmp_path):
+    rows = pd.DataFrame(
+        {
+            "customer_id": ["007", "7", "0042", "42"] * 250,
+            "arm": ["1", "2"] * 500,
+            "spend": [f"{x:.2f}" for x in np.random.default_rng(0).gamma(2.0, 10.0, 1_000)],
+        }
+    )
+    rows["customer_id"] = [f"{c}-{i}" if i >= 4 else c for i, c in enumerate(rows["customer_id"])]
+    (tmp_path / "src").mkdir()
+    rows.to_csv(tmp_path / "src" / "export.csv", index=False)
+    fd = connect(str(tmp_path / "src"), validate=False)
+    ro, units = unit_readout(
+        fd,
+        "export",
+        variant="arm",
+        fan_id="customer_id",
+        outcomes=["spend"],
+        control="1",
+        planned_split={"1": 1, "2": 1},
+    )
+    assert sorted(ro.srm.counts) == ["1", "2"] and ro.lifts.iloc[0]["variant"] == "2"
+    spend = rows["spend"].astype(float)
+    want = spend[rows["arm"] == "2"].mean() - spend[rows["arm"] == "1"].mean()
+    assert ro.lifts.iloc[0]["absolute"] == pytest.approx(want, rel=1e-12)
+    assert units.schema()["fan_id"].is_string()  # "007" and "7" are two customers, not one
