@@ -78,6 +78,7 @@ class ABResult:
     cuped: Table | None = None
     guardrails: Table | None = None
     guardrail_banners: list[tuple[str, str]] = field(default_factory=list)
+    guardrails_absent: str = ""  # guardrails were set but none could be read out: why (else: none were set)
     power: Table | None = None
     planner: Table | None = None
     segments: list[SegmentView] = field(default_factory=list)

@@ -118,6 +118,9 @@ def readout_views(result: ABResult, p: dict[str, Any]) -> None:
         result.guardrail_banners = [
             (narrative.guardrail_sentence(x, T), tables.GUARDRAIL_LEVEL[x.status]) for x in ro.guardrails
         ]
+    elif p["guardrails"]:  # set, but none could be read out (built from events the source lacks, not an outcome)
+        names = ", ".join(md_text(narrative.metric_label(g, T)) for g in p["guardrails"])
+        result.guardrails_absent = T("guardrails_left_out", names=names)
     result.power = tables.power_table(ro, T, p["mde_relative"])
 
 

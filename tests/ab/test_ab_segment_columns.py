@@ -154,4 +154,5 @@ def test_orders_only_data_with_the_default_parameters_reads_out_and_says_what_it
         "activity_tier (events), city_tier (fans.city_tier)"
     ]
     assert result.summary["segments"]["dimension"].tolist() == ["channel", "tenure"]
-    assert result.guardrails is None  # both default guardrails are built from events
+    assert result.guardrails is None  # both default guardrails are built from events, and the page says so
+    assert result.guardrails_absent.startswith("none of the guardrails set (active in window, events per fan)")
