@@ -146,7 +146,7 @@ RULES: dict[str, Rule] = {
     **dict.fromkeys(("cohort_max_periods", "train_cutoffs", "churn_max_train_rows", "at_risk_top"), AT_LEAST_ONE),
     "churn_basis": Rule(choices_from="fanlib.retention.activity:BASES"),
     "cohort_by": Rule(choices_from="fanlib.retention.activity:COHORT_BY"),
-    "cohort_period": Rule(choices=("day", "week", "month")),
+    "cohort_period": Rule(choices_from="fanlib.retention.queries_cohorts:PERIODS"),
     "lifecycle_period": Rule(choices=("week", "month")),
     "annual_discount_rate": Rule(0, 1, high_open=True),
     "margin": SHARE,

@@ -8,10 +8,12 @@ function takes the catalogue's :class:`fanlib.present.i18n.Messages` as ``T``.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import numpy as np
 import pandas as pd
 
-from fanlib.present.i18n import Messages, fmt_number, messages
+from fanlib.present.i18n import Messages, fmt_date, fmt_number, messages
 
 __all__ = [
     "retention_findings",
@@ -30,6 +32,8 @@ __all__ = [
     "feature_label",
     "reason_text",
     "churn_event_messages",
+    "cohort_label",
+    "cohort_axes",
 ]
 
 
@@ -278,3 +282,24 @@ def churn_event_messages(durations: pd.DataFrame, T: Messages | None = None) -> 
     if k == n:
         return [T("all_churned", **fields)]
     return []
+
+
+def cohort_label(day: _dt.date, cohort_period: str, lang: str = "en") -> str:
+    """A cohort's name from its first day: the ISO week (``2025-W01``, whose Monday may lie in the year
+    before), the month (``2025-03`` / ``2025年3月``) or the day."""
+    if cohort_period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if cohort_period == "month":
+        return f"{day.year}年{day.month}月" if lang == "zh" else f"{day.year}-{day.month:02d}"
+    return fmt_date(day, lang)
+
+
+def cohort_axes(period: str, cohort_period: str, cohort_by: str, T: Messages) -> dict[str, str]:
+    """The cohort heatmap's axis titles: which periods the columns count (calendar or fixed length) and
+    which calendar period groups the rows, both from the fans' start (joining or first order)."""
+    start = T(f"start_{cohort_by}")
+    return {
+        "xlabel": T(f"axis_period_{period}", start=start),
+        "ylabel": T(f"axis_cohort_{cohort_period}", start=start),
+    }

@@ -24,7 +24,7 @@ __all__ = ["SECTIONS", "RetentionResult"]
 #: sections (and the summary).
 SECTIONS = (
     ("day_n", "sec_day_n", ("day_n",)),
-    ("cohorts", "sec_cohorts", ()),
+    ("cohorts", "sec_cohorts", ("cohort",)),
     ("curves", "sec_curves", ()),
     ("lifecycle", "sec_lifecycle", ()),
     ("survival", "sec_survival_data", ("surv",)),
@@ -42,7 +42,7 @@ class RetentionResult:
 
     ``views[<section>]`` holds what one section shows (tables, chart inputs, sentences, banners in
     ``notes``); ``headings`` the sections' headings; ``sections`` the guard's record (its dict holds the
-    results later sections and the summary use: day_n, cohort, curves, lifecycle, surv, logrank, cox, ph,
+    results later sections and the summary use: day_n, cohort, cohort_files, curves, lifecycle, surv, logrank, cox, ph,
     references, churn, at_risk, at_risk_files, clv); ``summary`` the report's summary, partial when a
     section failed.
     """

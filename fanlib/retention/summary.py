@@ -1,7 +1,8 @@
 """The retention report's summary JSON (``03_retention.summary.json``) and its closing conclusions, built from
 the sections' results (a :class:`fanlib.present.notebook.Sections`, or any dict of the same keys).
 
-Headline keys the executive overview reads (params/targets.yaml): ``retention_d7`` and ``retention_d30``
+The cohort matrix is kept under ``cohort_matrix`` (see :func:`cohort_summary`). Headline keys the executive
+overview reads (params/targets.yaml): ``retention_d7`` and ``retention_d30``
 (shares as fractions), ``hr_checkin``, ``churn_auc``, ``churn_ece``, ``at_risk_fans`` and ``total_clv``.
 A section that did not compute leaves its keys out; ``Sections.mark`` then makes the summary partial.
 """
@@ -16,9 +17,10 @@ import pandas as pd
 
 from fanlib.present.i18n import Messages, fmt_number
 from fanlib.present.notebook import Summary
-from fanlib.retention.narrative import churn_text, driver_label
+from fanlib.retention.cohort_matrix import matrix_rows
+from fanlib.retention.narrative import churn_text, cohort_axes, driver_label
 
-__all__ = ["retention_summary", "conclusions", "heading_text", "bullet_text"]
+__all__ = ["retention_summary", "cohort_summary", "conclusions", "heading_text", "bullet_text"]
 
 
 def heading_text(key: str, T: Messages, **fields: Any) -> str:
@@ -77,6 +79,23 @@ def conclusions(results: dict, T: Messages, clv_horizon_days: int) -> list[str]:
     return lines
 
 
+def cohort_summary(cohort: Any, T: Messages, files: dict[str, str] | None = None) -> dict[str, Any]:
+    """The cohort matrix for the summary: which periods (calendar or fixed length), the axis in words,
+    and per cohort its label, first day, size and rates per period (None where the heatmap is blank)."""
+    return {
+        "period": cohort.period,
+        "calendar": cohort.calendar,
+        "cohort_period": cohort.cohort_period,
+        "cohort_by": cohort.cohort_by,
+        "basis": cohort.basis,
+        "min_cohort_size": cohort.min_cohort_size,
+        "axis": cohort_axes(cohort.period, cohort.cohort_period, cohort.cohort_by, T)["xlabel"],
+        "periods": sorted(int(k) for k in cohort.cells["period"].unique()),
+        "cohorts": matrix_rows(cohort, T.lang),
+        **({"files": {k: Path(v).name for k, v in files.items()}} if files else {}),
+    }
+
+
 def retention_summary(
     results: dict,
     T: Messages,
@@ -119,6 +138,8 @@ def retention_summary(
                     unit="pct",
                     target=dn.loc[d, "healthy"] if pd.notna(dn.loc[d, "healthy"]) else None,
                 )
+    if "cohort" in results:
+        s["cohort_matrix"] = cohort_summary(results["cohort"], T, results.get("cohort_files"))
     if "cox" in results:
         cox = results["cox"]
         cs = cox.summary

@@ -17,6 +17,7 @@ from fanlib.present.i18n import fmt_date, fmt_number
 
 from . import churn, clv, cohorts
 from .activity import orders_without_events
+from .cohort_matrix import write_cohort_matrix
 from .cox import CoxPH, design_matrix, reference_levels
 from .durations import fan_durations
 from .narrative import (
@@ -25,6 +26,8 @@ from .narrative import (
     churn_sample_note,
     churn_text,
     clv_findings,
+    cohort_axes,
+    cohort_label,
     cox_findings,
     curves_line,
     driver_label,
@@ -95,11 +98,12 @@ def _cohorts(fd: Any, r: RetentionResult) -> dict[str, Any]:
     )
     small = cohort.cells.loc[cohort.cells["small"], "cohort"].nunique()
     notes = [(T("cohort_note_small", n=small, min=cohort.min_cohort_size), "info")] if small else []
-    r.sections["cohort"] = cohort
+    files = write_cohort_matrix(cohort, resolve(p["output_dir"]), T, created=r.as_of)
+    r.sections["cohort"], r.sections["cohort_files"] = cohort, files
     matrices = []
     for definition in ("on", "on_or_after"):
         table_view = cohort.matrix(definition).tail(26)
-        table_view.index = [fmt_date(d, lang) for d in table_view.index]
+        table_view.index = [cohort_label(d, cohort.cohort_period, lang) for d in table_view.index]
         matrices.append((table_view, T("chart_cohort_on" if definition == "on" else "chart_cohort_after")))
     incomplete = cohort.cells[~cohort.cells["complete"] & (cohort.cells["eligible"] > 0)]
     line = T(
@@ -108,7 +112,8 @@ def _cohorts(fd: Any, r: RetentionResult) -> dict[str, Any]:
         fans=fmt_number(cohort.sizes.sum(), "count", lang),
         incomplete=len(incomplete),
     )
-    axes = {"xlabel": T("axis_period_n", unit=T(f"unit_{p['cohort_period']}")), "ylabel": T("axis_cohort")}
+    line += " " + T("cohort_files_line", csv=Path(files["csv"]).name, xlsx=Path(files["xlsx"]).name)
+    axes = cohort_axes(cohort.period, cohort.cohort_period, cohort.cohort_by, T)
     return {"notes": notes, "matrices": matrices, "axes": axes, "line": line}
 
 
