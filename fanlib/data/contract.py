@@ -230,7 +230,31 @@ ASSIGNMENTS = Table(
     ),
 )
 
-TABLES: dict[str, Table] = {t.name: t for t in (FANS, EVENTS, ORDERS, COMMENTS, ASSIGNMENTS)}
+FAN_ATTRIBUTES = Table(
+    name="fan_attributes",
+    description=(
+        "Any fan-level columns of your own (CRM fields, survey answers, model scores), one row per fan, or one row "
+        "per fan and `as_of` time when they change: the reports use the latest row at or before their as-of date. "
+        "Every column other than `fan_id` and `as_of` can be named in a report's covariate or segment parameters, "
+        "like an extra column of `fans`."
+    ),
+    primary_key=("fan_id", "as_of"),
+    time_column="as_of",
+    foreign_keys=(ForeignKey("fan_id", "fans", "fan_id"),),
+    required=False,
+    columns=(
+        Column("fan_id", "string", "The fan the attributes describe."),
+        Column(
+            "as_of",
+            "timestamp",
+            "When the values became true (omit the column when they do not change).",
+            required=False,
+            nullable=True,
+        ),
+    ),
+)
+
+TABLES: dict[str, Table] = {t.name: t for t in (FANS, EVENTS, ORDERS, COMMENTS, ASSIGNMENTS, FAN_ATTRIBUTES)}
 TABLE_NAMES = tuple(TABLES)
 
 

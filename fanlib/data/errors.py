@@ -99,3 +99,14 @@ class ContractError(InputError, ValueError):
 
     def __str__(self) -> str:
         return self.report()
+
+
+class AttributeProblem(InputError, ValueError):
+    """A fan attribute named in the parameters that the data cannot give (absent, not numeric, one level only)."""
+
+    def __init__(self, column: str, check: str, detail: str, available: list[str] | None = None):
+        self.column = column
+        self.check = check
+        self.available = list(available or [])
+        listed = f"; the declared columns are {', '.join(self.available)}" if available is not None else ""
+        super().__init__(f"fan attribute {column!r} [{check}]: {detail}{listed}")
