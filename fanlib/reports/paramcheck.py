@@ -146,6 +146,7 @@ RULES: dict[str, Rule] = {
     **dict.fromkeys(("cohort_max_periods", "train_cutoffs", "churn_max_train_rows", "at_risk_top"), AT_LEAST_ONE),
     "churn_basis": Rule(choices_from="fanlib.retention.activity:BASES"),
     "cohort_by": Rule(choices_from="fanlib.retention.activity:COHORT_BY"),
+    "churn_population": Rule(choices_from="fanlib.retention.churn_features:POPULATIONS"),
     "cohort_period": Rule(choices_from="fanlib.retention.queries_cohorts:PERIODS"),
     "lifecycle_period": Rule(choices=("week", "month")),
     "annual_discount_rate": Rule(0, 1, high_open=True),

@@ -37,6 +37,8 @@ PARAMETERS = (
     "landmark_days",
     "horizon_days",
     "active_within_days",
+    "churn_population",
+    "churn_attributes",
     "train_cutoffs",
     "churn_max_train_rows",
     "at_risk_top",

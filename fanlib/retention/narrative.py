@@ -15,6 +15,8 @@ import pandas as pd
 
 from fanlib.present.i18n import Messages, fmt_date, fmt_number, messages
 
+from .churn_encoding import ATTRIBUTE_PREFIX
+
 __all__ = [
     "retention_findings",
     "cox_findings",
@@ -24,6 +26,9 @@ __all__ = [
     "pct",
     "driver_label",
     "churn_text",
+    "activity_words",
+    "population_text",
+    "unscored_text",
     "catalogue",
     "model_label",
     "curves_line",
@@ -51,10 +56,28 @@ def pct(x: float | None, digits: int = 1) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}%}"
 
 
+def activity_words(basis: str, T: Messages | None = None) -> str:
+    """What counts as activity, in words: any event or order, or an order."""
+    return _T(T)("churn_activity" if basis == "activity" else "churn_order")
+
+
 def churn_text(churn_days: int, basis: str, T: Messages | None = None) -> str:
     """The churn definition in words, for the report."""
     T = _T(T)
-    return T("churn_text", days=churn_days, what=T("churn_activity" if basis == "activity" else "churn_order"))
+    return T("churn_text", days=churn_days, what=activity_words(basis, T))
+
+
+def population_text(population: str, active_within_days: int, basis: str, T: Messages | None = None) -> str:
+    """Who the churn models score at a cut-off, in words (``active`` or ``ever_bought``)."""
+    T = _T(T)
+    return T(f"churn_pop_{population}", active=active_within_days, what=activity_words(basis, T))
+
+
+def unscored_text(population: str, active_within_days: int, churn_days: int, basis: str, T: Messages) -> str:
+    """Which fans the at-risk list leaves out (recently quiet ones) or that every buyer is in it."""
+    return T(
+        f"at_risk_unscored_{population}", active=active_within_days, days=churn_days, what=activity_words(basis, T)
+    )
 
 
 def driver_label(name: str, T: Messages | None = None, references: dict | None = None) -> str:
@@ -147,8 +170,10 @@ def churn_sample_note(metrics: pd.DataFrame, cap: int | None, T: Messages | None
     )
 
 
-def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Messages | None = None) -> list[str]:
-    """Bullets on model quality in words an operator can act on."""
+def churn_findings(
+    metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Messages | None = None, population: str = "active"
+) -> list[str]:
+    """Bullets on model quality in words an operator can act on (``population``: who was scored)."""
     T = _T(T)
     lang = T.lang
     m = metrics.loc[best]
@@ -171,7 +196,7 @@ def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Mes
         ),
     ]
     if m["roc_auc"] < 0.65:
-        out.append(T("churn_low_auc"))
+        out.append(T("churn_low_auc" if population == "active" else "churn_low_auc_ever_bought"))
     return out
 
 
@@ -252,6 +277,9 @@ def feature_label(col: str, T: Messages | None = None) -> str:
     T = _T(T)
     if col.startswith("channel_"):
         return T("feat_channel", channel=T.label(col.removeprefix("channel_")))
+    if col.startswith(ATTRIBUTE_PREFIX):
+        name, _, level = col.removeprefix(ATTRIBUTE_PREFIX).partition("=")
+        return f"{name} = {level}" if level else name
     return T.label(f"feat_{col}", col)
 
 
@@ -265,9 +293,11 @@ def reason_text(col: str, value: float, T: Messages | None = None) -> str:
         return T("reason_flag", label=label, answer=T("reason_yes") if value >= 0.5 else T("reason_no"))
     if col.endswith("share"):
         return f"{label} {value:.0%}"
-    if col == "spend_90":
-        return f"{label} ¥{value:,.0f}"
-    return f"{label} {fmt_number(value, 'number', 'en', 0)}"
+    if col.startswith("spend_"):
+        return f"{label} {fmt_number(value, 'cny', T.lang)}"
+    if col.startswith(ATTRIBUTE_PREFIX) and "=" in col:
+        return label  # this fan's level of a categorical attribute
+    return f"{label} {fmt_number(value, 'number', 'en', 0 if float(value).is_integer() else 2)}"
 
 
 def churn_event_messages(durations: pd.DataFrame, T: Messages | None = None) -> list[str]:
@@ -276,7 +306,12 @@ def churn_event_messages(durations: pd.DataFrame, T: Messages | None = None) -> 
     T = T if T is not None else catalogue("en")
     n, k = len(durations), int(durations["event"].sum())
     a = durations.attrs
-    fields = dict(n=fmt_number(n, "count", T.lang), days=a.get("churn_days"), follow_end=a.get("follow_end"))
+    fields = dict(
+        n=fmt_number(n, "count", T.lang),
+        days=a.get("churn_days"),
+        follow_end=a.get("follow_end"),
+        what=activity_words(a.get("basis", "activity"), T),
+    )
     if k == 0:
         return [T("no_churn_observed", **fields)]
     if k == n:

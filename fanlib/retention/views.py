@@ -34,7 +34,9 @@ from .narrative import (
     km_groups,
     km_medians_text,
     model_label,
+    population_text,
     retention_findings,
+    unscored_text,
 )
 from .result import RetentionResult
 from .summary import bullet_text, heading_text
@@ -61,7 +63,12 @@ def intro(fd: Any, r: RetentionResult) -> None:
         "curves": heading_text("h_curves", T),
         "lifecycle": heading_text("h_lifecycle", T),
         "survival": heading_text("h_survival", T, landmark=p["landmark_days"]),
-        "churn": heading_text("h_churn", T, active=p["active_within_days"], horizon=p["horizon_days"]),
+        "churn": heading_text(
+            "h_churn",
+            T,
+            population=population_text(p["churn_population"], p["active_within_days"], p["churn_basis"], T),
+            horizon=p["horizon_days"],
+        ),
         "clv": heading_text(
             "h_clv",
             T,
@@ -253,6 +260,9 @@ def _churn(fd: Any, r: RetentionResult) -> dict[str, Any]:
         n_train=p["train_cutoffs"],
         max_train_rows=p["churn_max_train_rows"],
         as_of=r.as_of,
+        basis=p["churn_basis"],
+        population=p["churn_population"],
+        attributes=p["churn_attributes"],
     )
     r.sections["churn"] = ch
     cutoffs = T(
@@ -269,14 +279,14 @@ def _churn(fd: Any, r: RetentionResult) -> dict[str, Any]:
         "notes": [(sample_note, "info")] if sample_note else [],
         "metrics": shown.assign(model=[model_label(m, T) for m in shown["model"]]),
         "model": ch,
-        "findings": bullet_text(churn_findings(ch.metrics, ch.best, ch.gains[ch.best], T)),
+        "findings": bullet_text(churn_findings(ch.metrics, ch.best, ch.gains[ch.best], T, ch.population)),
     }
 
 
 def _at_risk(fd: Any, r: RetentionResult) -> dict[str, Any]:
     p, T, lang = r.params, r.T, r.T.lang
     ch = r.sections.need("churn")
-    at_risk = churn.at_risk_list(ch.model, ch.current, top=p["at_risk_top"], T=T)
+    at_risk = churn.at_risk_list(ch.model, ch.current, top=p["at_risk_top"], T=T, basis=ch.basis)
     files = churn.write_at_risk(at_risk, resolve(p["output_dir"]), T=T, created=r.as_of)
     r.sections["at_risk"], r.sections["at_risk_files"] = at_risk, files
     return {
@@ -286,8 +296,7 @@ def _at_risk(fd: Any, r: RetentionResult) -> dict[str, Any]:
             "at_risk_line",
             csv=Path(files["csv"]).name,
             xlsx=Path(files["xlsx"]).name,
-            active=p["active_within_days"],
-            days=p["churn_days"],
+            unscored=unscored_text(ch.population, ch.active_within_days, ch.churn_days, ch.basis, T),
         ),
     }
 
