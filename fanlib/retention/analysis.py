@@ -10,7 +10,7 @@ from typing import Any
 
 from fanlib.present.notebook import Sections, Summary
 
-from .activity import RetentionDataWarning, analysis_date
+from .activity import RetentionDataWarning, analysis_date, effective_basis
 from .errors import RetentionInputError
 from .narrative import catalogue
 from .result import SECTIONS, RetentionResult
@@ -72,6 +72,7 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> RetentionResult:
     """The whole retention report for the data ``fd`` with the notebook's ``params``: retention, cohorts,
     lifecycle, survival, Cox drivers, churn prediction and the at-risk list, and lifetime value."""
     p = _parameters(params)
+    p["churn_basis"] = effective_basis(fd, p["churn_basis"])  # a source without events has orders only
     T = catalogue(p["lang"])
     day = analysis_date(fd, p["as_of"])
     sections = Sections(T)

@@ -252,15 +252,22 @@ def curves_line(by_channel: pd.DataFrame, day: int, T: Messages) -> str:
 
 def km_groups(surv: pd.DataFrame, T: Messages) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """``surv`` with the Kaplan–Meier grouping columns in words, and the (column, title) pairs to draw:
-    check-in, channel and, when the comments table exists, negative commenters."""
-    out = surv.assign(
-        checkin_group=surv["checkin"].map({1: T("grp_checkin_yes"), 0: T("grp_checkin_no")}),
-        channel_group=[T.label(v) for v in surv["channel"]],
-    )
-    groups = [("checkin_group", T("by_checkin")), ("channel_group", T("by_channel"))]
+    check-in (when the source has events), channel (when fans come from more than one) and, when the
+    comments table exists, negative commenters."""
+    out = surv.copy()
+    groups = []
+    if "checkin" in surv:
+        out["checkin_group"] = surv["checkin"].map({1: T("grp_checkin_yes"), 0: T("grp_checkin_no")})
+        groups.append(("checkin_group", T("by_checkin")))
+    if surv["channel"].nunique() > 1:
+        out["channel_group"] = [T.label(v) for v in surv["channel"].fillna("unknown")]
+        groups.append(("channel_group", T("by_channel")))
     if "negative_commenter" in surv:
         out["negative_group"] = out["negative_commenter"].map({1: T("grp_negative_yes"), 0: T("grp_negative_no")})
         groups.append(("negative_group", T("by_negative")))
+    if not groups:  # nothing to compare: the curve of all fans
+        out["all_group"] = T("grp_all_fans")
+        groups.append(("all_group", T("by_all_fans")))
     return out, groups
 
 

@@ -20,6 +20,7 @@ from .activity import orders_without_events
 from .cohort_matrix import write_cohort_matrix
 from .cox import CoxPH, design_matrix, reference_levels
 from .durations import fan_durations
+from .errors import RetentionInputError
 from .narrative import (
     churn_event_messages,
     churn_findings,
@@ -49,6 +50,8 @@ def intro(fd: Any, r: RetentionResult) -> None:
     """The page's title, its data banners and every section's heading."""
     T, p, lang = r.T, r.params, r.T.lang
     r.intro = f"# {T('title')}\n\n{T('intro')}"
+    if not fd.has("events"):
+        r.notes.append((T("orders_only_note"), "info"))
     n_orders_only, examples = orders_without_events(fd)
     if n_orders_only:
         message = T("orders_without_events", n=fmt_number(n_orders_only, "count", lang), examples=", ".join(examples))
@@ -186,6 +189,8 @@ def _survival(fd: Any, r: RetentionResult) -> dict[str, Any]:
     surv = fan_durations(fd, **window, landmark_days=p["landmark_days"])
     notes = [(msg, "warning") for msg in churn_event_messages(surv, T)]
     r.sections["surv"] = surv
+    if "checkin" not in surv:
+        notes.append((T("section_unavailable", reason=T("no_events_table")), "warning"))
     if "negative_commenter" not in surv:
         notes.append((T("section_unavailable", reason=T("no_comments_table")), "warning"))
     line = T(
@@ -205,6 +210,8 @@ def _km(fd: Any, r: RetentionResult) -> dict[str, Any]:
     for col, title in groups:
         curves_km = kaplan_meier_by(surv_km, col)
         charts.append({"curves": curves_km, "title": T("chart_km", landmark=landmark, by=title)})
+        if surv_km[col].nunique() < 2:
+            continue  # one curve: nothing to test
         lr = logrank_test(surv_km["duration"], surv_km["event"], surv_km[col])
         tests.append(
             {
@@ -226,8 +233,10 @@ def _km(fd: Any, r: RetentionResult) -> dict[str, Any]:
 def _cox(fd: Any, r: RetentionResult) -> dict[str, Any]:
     T, lang = r.T, r.T.lang
     surv = r.sections.need("surv")
-    numeric = ["checkin"] + (["negative_commenter"] if "negative_commenter" in surv else [])
+    numeric = [c for c in ("checkin", "negative_commenter") if c in surv]
     references = reference_levels(surv)
+    if not numeric and not references:
+        raise RetentionInputError(T("cox_no_drivers"))
     X = design_matrix(surv.fillna({"city_tier": "unknown"}), numeric=numeric, categorical=references)
     cox = CoxPH(ties="efron").fit(X, surv["duration"], surv["event"])
     ph = cox.check_proportional_hazards()
