@@ -147,6 +147,7 @@ RULES: dict[str, Rule] = {
     "churn_basis": Rule(choices_from="fanlib.retention.activity:BASES"),
     "cohort_by": Rule(choices_from="fanlib.retention.activity:COHORT_BY"),
     "churn_population": Rule(choices_from="fanlib.retention.churn_features:POPULATIONS"),
+    "segment_bins": Rule(2),
     "cohort_period": Rule(choices_from="fanlib.retention.queries_cohorts:PERIODS"),
     "lifecycle_period": Rule(choices=("week", "month")),
     "annual_discount_rate": Rule(0, 1, high_open=True),

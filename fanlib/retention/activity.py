@@ -75,16 +75,26 @@ def activity_days(fd: Any, basis: str = "activity") -> ir.Table:
     return activity_rows(fd, basis).distinct()
 
 
-def start_days(fd: Any, cohort_by: str = "join") -> ir.Table:
-    """(fan_id, start_day) plus the fans' attributes: the day each fan's clock starts."""
+def start_days(fd: Any, cohort_by: str = "join", attributes: Sequence[str] = (), as_of: Any = None) -> ir.Table:
+    """(fan_id, start_day) plus the fans' channel, community and city tier, and the declared fan
+    ``attributes`` named (as of ``as_of``, :func:`fanlib.data.attributes.fan_attributes`): the day each
+    fan's clock starts."""
     _check_choice("cohort_by", cohort_by, COHORT_BY)
     f = fd.fans
     attrs = dict(channel=f.channel, community_id=f.community_id, city_tier=f.city_tier)
     if cohort_by == "join":
-        return f.select(fan_id=f.fan_id, start_day=f.join_time.date(), **attrs)
-    o = fd.orders
-    first = o.group_by(o.fan_id).aggregate(start_day=o.order_time.min().date())
-    return first.join(f.select(fan_id=f.fan_id, **attrs), "fan_id")
+        out = f.select(fan_id=f.fan_id, start_day=f.join_time.date(), **attrs)
+    else:
+        o = fd.orders
+        first = o.group_by(o.fan_id).aggregate(start_day=o.order_time.min().date())
+        out = first.join(f.select(fan_id=f.fan_id, **attrs), "fan_id")
+    extra = [c for c in dict.fromkeys(attributes) if c not in attrs]
+    if not extra:
+        return out
+    from fanlib.data.attributes import fan_attributes
+
+    a = fan_attributes(fd, extra, as_of=as_of)
+    return out.left_join(a, "fan_id").select(out, *[a[c] for c in extra])
 
 
 def last_activity_day(fd: Any) -> _dt.date:

@@ -41,6 +41,7 @@ from .queries_cohorts import (
     cohort_counts_by,
     period_start,
 )
+from .segments import declared_kinds, grouping
 
 __all__ = [
     "CohortTable",
@@ -252,23 +253,30 @@ def retention_curves_by(
     basis: str = "activity",
     as_of: Any = None,
     top: dict[str, int] | None = None,
+    bins: int = 4,
 ) -> dict[str, pd.DataFrame]:
     """``retention_curves`` for several fan attributes with one pass over the activity rows: ``{by: curves}``;
-    ``top`` keeps the largest groups of the attributes it names (``{"community_id": 8}``)."""
+    ``top`` keeps the largest groups of the attributes it names (``{"community_id": 8}``).
+
+    ``bys`` are the fans' channel, community and city tier, or any declared fan column
+    (:func:`fanlib.data.attributes.declared_columns`): categorical as it is, numeric in ``bins`` quantile
+    bins (:func:`fanlib.data.attributes.segment_labels`), as of the analysis date.
+    """
     bys = list(bys)
-    unknown = [by for by in bys if by not in _GROUPS]
-    if unknown:
-        raise RetentionInputError(f"by must be one of {', '.join(_GROUPS)}; got {unknown[0]!r}")
     check_period(period)
     as_of = analysis_date(fd, as_of).day
+    own = [by for by in bys if by not in _GROUPS]
+    kinds = declared_kinds(fd, own)
+    groups = {by: _GROUPS[by] if by in _GROUPS else grouping(fd, by, kinds[by], bins) for by in bys}
     counts = cohort_counts_by(
         fd,
-        groups={by: _GROUPS[by] for by in bys},
+        groups=groups,
         period=period,
         max_period=max_periods,
         as_of=as_of,
         cohort_by=cohort_by,
         basis=basis,
+        attributes=own,
     )
     result = {}
     for by in bys:

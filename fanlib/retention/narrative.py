@@ -235,33 +235,39 @@ def clv_findings(
     ]
 
 
-def curves_line(by_channel: pd.DataFrame, day: int, T: Messages) -> str:
-    """The best and the worst channel's retention on or after ``day`` (rows sorted best first), as Markdown."""
+def curves_line(by_segment: pd.DataFrame, day: int, T: Messages, by: str) -> str:
+    """The best and the worst segment's retention on or after ``day`` (rows sorted best first, labels in
+    ``segment``), as Markdown; ``by`` names the segments (``by channel``), already escaped."""
     from fanlib.present.escape import md_text
 
-    best, worst = by_channel.iloc[0], by_channel.iloc[-1]
+    best, worst = by_segment.iloc[0], by_segment.iloc[-1]
     return T(
         "curves_line",
+        by=by,
         day=day,
-        best=md_text(T.label(best["channel"])),
+        best=md_text(str(best["segment"])),
         best_rate=fmt_number(best["rate_on_or_after"], "pct", T.lang, 1),
-        worst=md_text(T.label(worst["channel"])),
+        worst=md_text(str(worst["segment"])),
         worst_rate=fmt_number(worst["rate_on_or_after"], "pct", T.lang, 1),
     )
 
 
-def km_groups(surv: pd.DataFrame, T: Messages) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+def km_groups(
+    surv: pd.DataFrame, T: Messages, segments: list[tuple[str, str, bool]] = ()
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """``surv`` with the Kaplan–Meier grouping columns in words, and the (column, title) pairs to draw:
-    check-in (when the source has events), channel (when fans come from more than one) and, when the
-    comments table exists, negative commenters."""
+    check-in (when the source has events), each segment ``(column of surv, title, is a channel)`` with at
+    least two groups and, when the comments table exists, negative commenters; all fans when none."""
     out = surv.copy()
     groups = []
     if "checkin" in surv:
         out["checkin_group"] = surv["checkin"].map({1: T("grp_checkin_yes"), 0: T("grp_checkin_no")})
         groups.append(("checkin_group", T("by_checkin")))
-    if surv["channel"].nunique() > 1:
-        out["channel_group"] = [T.label(v) for v in surv["channel"].fillna("unknown")]
-        groups.append(("channel_group", T("by_channel")))
+    for col, title, channel in segments:
+        values = surv[col].fillna("unknown").astype(str)
+        if values.nunique() > 1:
+            out[f"{col}_group"] = [T.label(v) for v in values] if channel else values
+            groups.append((f"{col}_group", title))
     if "negative_commenter" in surv:
         out["negative_group"] = out["negative_commenter"].map({1: T("grp_negative_yes"), 0: T("grp_negative_no")})
         groups.append(("negative_group", T("by_negative")))

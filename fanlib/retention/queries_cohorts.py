@@ -15,7 +15,7 @@ Only counts leave the engine; :mod:`.cohorts` divides them into rates.
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ibis
@@ -99,6 +99,7 @@ def cohort_counts_by(
     as_of: _dt.date,
     cohort_by: str,
     basis: str,
+    attributes: Sequence[str] = (),
 ) -> dict[str, tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
     """Engine counts: fans per (group, last observable period), active fans per (group, period) and fans
     per (group, last period reached).
@@ -107,7 +108,8 @@ def cohort_counts_by(
     day, group, last observable period and an integer row key), then reduced per fan to the last period
     reached and a bit mask of the periods 0 … max_period the fan was active in. Counting per group is
     then bit tests over one row per fan, so no (fan, period) pairs are ever made distinct and the fan id
-    string is hashed only once, in the join. Several groupings (``{name: fans → group}``) share that
+    string is hashed only once, in the join. Several groupings (``{name: fans → group}``, over the start
+    days and the declared fan ``attributes`` named) share that
     per-fan reduction: it is kept in an engine-side temporary table while each grouping's counts are read
     from it, and comes back as ``{name: (sizes, on, after)}``.
 
@@ -115,7 +117,7 @@ def cohort_counts_by(
     one before the period holding the day after ``as_of`` (``period``: see the module notes).
     """
     check_period(period)
-    s = start_days(fd, cohort_by)
+    s = start_days(fd, cohort_by, attributes, as_of=as_of)
     as_of_lit = ibis.date(as_of)
     s = s.filter(s.start_day <= as_of_lit)
     names = list(groups)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from fanlib.paths import resolve
+from fanlib.present.escape import md_text
 from fanlib.present.i18n import fmt_date, fmt_number
 
 from . import churn, clv, cohorts
@@ -40,6 +41,7 @@ from .narrative import (
     unscored_text,
 )
 from .result import RetentionResult
+from .segments import choose_segments, fan_segments
 from .summary import bullet_text, heading_text
 from .survival import kaplan_meier_by, logrank_test
 
@@ -60,10 +62,18 @@ def intro(fd: Any, r: RetentionResult) -> None:
     r.notes.append(
         (T("data_line", source=fd.describe_source(), as_of=fmt_date(r.as_of, lang), churn=churn_words), "info")
     )
+    r.sections["curve_segments"] = choose_segments(fd, p["curve_segments"])
     r.headings = {
         "day_n": heading_text("h_day_n", T),
         "cohorts": heading_text("h_cohorts", T),
-        "curves": heading_text("h_curves", T),
+        "curves": heading_text(
+            "h_curves",
+            T,
+            segments=T("list_sep").join(
+                _segment_title(c, T, p["top_communities"]) for c in r.sections["curve_segments"]
+            )
+            or T("by_all_fans"),
+        ),
         "lifecycle": heading_text("h_lifecycle", T),
         "survival": heading_text("h_survival", T, landmark=p["landmark_days"]),
         "churn": heading_text(
@@ -115,7 +125,7 @@ def _cohorts(fd: Any, r: RetentionResult) -> dict[str, Any]:
         table_view = cohort.matrix(definition).tail(26)
         table_view.index = [cohort_label(d, cohort.cohort_period, lang) for d in table_view.index]
         matrices.append((table_view, T("chart_cohort_on" if definition == "on" else "chart_cohort_after")))
-    incomplete = cohort.cells[~cohort.cells["complete"] & (cohort.cells["eligible"] > 0)]
+    incomplete = cohort.cells[~cohort.cells["complete"] & ~cohort.cells["small"]]  # blank until the period ends
     line = T(
         "cohort_line",
         cohorts=cohort.sizes.size,
@@ -127,37 +137,47 @@ def _cohorts(fd: Any, r: RetentionResult) -> dict[str, Any]:
     return {"notes": notes, "matrices": matrices, "axes": axes, "line": line}
 
 
+def _segment_title(by: str, T: Any, top: int) -> str:
+    """A segment's name in a chart title or sentence: the built-in ones in words, others by column name."""
+    if by == "community_id":
+        return T("by_community", n=top)
+    if by in ("channel", "city_tier"):
+        return T(f"by_{by}")
+    return T("by_column", column=by)
+
+
 def _curves(fd: Any, r: RetentionResult) -> dict[str, Any]:
     p, T = r.params, r.T
+    segments = r.sections["curve_segments"]
     curves = cohorts.retention_curves_by(
         fd,
-        ["channel", "community_id", "city_tier"],
+        segments or ["all"],
         period="day",
         max_periods=p["curve_days"],
         cohort_by=p["cohort_by"],
         basis=p["churn_basis"],
         as_of=r.as_of,
         top={"community_id": p["top_communities"]},
+        bins=p["segment_bins"],
     )
-    titles = {
-        "channel": T("by_channel"),
-        "community_id": T("by_community", n=p["top_communities"]),
-        "city_tier": T("by_city_tier"),
-    }
     charts = []
-    for by, title in titles.items():
+    for by in segments or ["all"]:
         c = curves[by]
         names = {v: T.label(v) for v in c[by].astype(str).unique()} if by == "channel" else None
+        title = _segment_title(by, T, p["top_communities"]) if segments else T("by_all_fans")
         charts.append({"curves": c[c["period"] >= 1], "by": by, "title": T("chart_curves", by=title), "labels": names})
     r.sections["curves"] = curves
     day = min(30, p["curve_days"])
-    by_channel = curves["channel"][curves["channel"]["period"] == day][["channel", "eligible", "rate_on_or_after"]]
-    by_channel = by_channel.sort_values("rate_on_or_after", ascending=False)
-    return {
-        "charts": charts,
-        "by_channel": by_channel.assign(channel=[T.label(v) for v in by_channel["channel"]]),
-        "line": curves_line(by_channel, day, T),
-    }
+    first = segments[0] if segments else "all"
+    table = curves[first][curves[first]["period"] == day][[first, "eligible", "rate_on_or_after"]]
+    table = table.sort_values("rate_on_or_after", ascending=False).rename(columns={first: "segment"})
+    if first == "channel":
+        table = table.assign(segment=[T.label(v) for v in table["segment"]])
+    if not segments:
+        line = T("curves_line_all", day=day, rate=fmt_number(table["rate_on_or_after"].iloc[0], "pct", T.lang, 1))
+    else:
+        line = curves_line(table, day, T, md_text(_segment_title(first, T, p["top_communities"])))
+    return {"charts": charts, "by_segment": table, "line": line}
 
 
 def _lifecycle(fd: Any, r: RetentionResult) -> dict[str, Any]:
@@ -204,8 +224,16 @@ def _survival(fd: Any, r: RetentionResult) -> dict[str, Any]:
 
 
 def _km(fd: Any, r: RetentionResult) -> dict[str, Any]:
-    T, landmark = r.T, r.params["landmark_days"]
-    surv_km, groups = km_groups(r.sections.need("surv"), T)
+    p, T, landmark = r.params, r.T, r.params["landmark_days"]
+    surv = r.sections.need("surv")
+    names = choose_segments(fd, p["churn_segments"], defaults=("channel",))
+    segments = []
+    if names:
+        labels = fan_segments(fd, names, as_of=r.as_of, bins=p["segment_bins"])
+        labels = labels.rename(columns={c: f"segment:{c}" for c in names})
+        surv = surv.merge(labels, on="fan_id", how="left")
+        segments = [(f"segment:{c}", _segment_title(c, T, p["top_communities"]), c == "channel") for c in names]
+    surv_km, groups = km_groups(surv, T, segments)
     charts, tests = [], []
     for col, title in groups:
         curves_km = kaplan_meier_by(surv_km, col)

@@ -40,9 +40,12 @@ def shop(tmp_path_factory):
 
 
 def test_every_section_runs_on_orders_alone_and_says_activity_means_orders(shop, tmp_path):
-    result = retention.analyse(shop, _params(tmp_path))
+    result = retention.analyse(shop, _params(tmp_path, curve_segments=["community_id"], churn_segments=["city_tier"]))
     T = i18n.messages("retention", "en")
     assert result.failed == {}, result.failed
+    assert [c["by"] for c in result.views["curves"]["charts"]] == ["community_id"]
+    km_titles = [c["title"] for c in result.views["km"]["charts"]]
+    assert km_titles == [T("chart_km", landmark=30, by=T("by_city_tier"))]  # no check-ins without events
     assert set(result.views) == {key for key, _, _ in retention.SECTIONS}
     assert any("activity here means orders" in text for text, _ in result.notes)
     s = result.summary
@@ -68,4 +71,6 @@ def test_fans_without_channels_still_get_survival_and_churn(tmp_path):
     s = result.summary
     assert s["status"] == "partial" and s["sections_failed"] == [T("sec_cox")]
     assert {"churn_model", "at_risk", "clv", "retention"} <= set(s)
-    assert result.views["km"]["charts"]  # the curve of all fans
+    assert [c["title"] for c in result.views["km"]["charts"]] == [T("chart_km", landmark=30, by=T("by_all_fans"))]
+    assert [c["by"] for c in result.views["curves"]["charts"]] == ["all"]  # no segment the fans carry
+    assert "of all fans" in result.views["curves"]["line"]

@@ -168,9 +168,14 @@ def test_km_groups_add_negative_commenters_only_when_known():
     from fanlib.retention.narrative import km_groups
 
     T = catalogue("en")
-    surv = pd.DataFrame({"checkin": [1, 0], "channel": ["wechat", "douyin"]})
-    out, groups = km_groups(surv, T)
-    assert [g for g, _ in groups] == ["checkin_group", "channel_group"]
+    surv = pd.DataFrame({"checkin": [1, 0], "segment:channel": ["wechat", "douyin"], "segment:tier": ["a", "a"]})
+    segments = [("segment:channel", T("by_channel"), True), ("segment:tier", "by tier", False)]
+    out, groups = km_groups(surv, T, segments)
+    assert [g for g, _ in groups] == ["checkin_group", "segment:channel_group"]  # one tier only: no curve
     assert out["checkin_group"].tolist() == [T("grp_checkin_yes"), T("grp_checkin_no")]
-    _, groups = km_groups(surv.assign(negative_commenter=[0, 1]), T)
+    assert out["segment:channel_group"].tolist() == ["WeChat", "Douyin"]
+    _, groups = km_groups(surv.assign(negative_commenter=[0, 1]), T, segments)
     assert [g for g, _ in groups][-1] == "negative_group"
+    # orders only, fans without channels: the curve of all fans
+    _, groups = km_groups(pd.DataFrame({"duration": [1.0, 2.0]}), T)
+    assert groups == [("all_group", T("by_all_fans"))]
