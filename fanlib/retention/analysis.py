@@ -11,6 +11,7 @@ from typing import Any
 from fanlib.present.notebook import Sections, Summary
 
 from .activity import RetentionDataWarning, analysis_date, effective_basis
+from .churn_labels import check_horizon
 from .errors import RetentionInputError
 from .narrative import catalogue
 from .result import SECTIONS, RetentionResult
@@ -75,6 +76,7 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> RetentionResult:
     """The whole retention report for the data ``fd`` with the notebook's ``params``: retention, cohorts,
     lifecycle, survival, Cox drivers, churn prediction and the at-risk list, and lifetime value."""
     p = _parameters(params)
+    check_horizon(p["horizon_days"])  # "churn within the next 0 days" would be no prediction at all
     p["churn_basis"] = effective_basis(fd, p["churn_basis"])  # a source without events has orders only
     T = catalogue(p["lang"])
     day = analysis_date(fd, p["as_of"])

@@ -122,3 +122,17 @@ def test_data_without_any_activity_is_refused_in_the_reports_words(tmp_path):
         with pytest.raises(retention.RetentionDateError) as caught:
             analysis_date(quiet)
     assert str(caught.value) == NO_ACTIVITY == "the events and orders tables are empty, so there is nothing to analyse"
+
+
+def test_a_horizon_of_zero_days_is_refused_before_anything_speaks_of_it(fd, tmp_path):
+    """ "Churn within the next 0 days" is no prediction: the run's parameter check and the analysis both
+    refuse it, naming the parameter."""
+    from fanlib.reports import paramcheck
+
+    problems = paramcheck.value_problems("03_retention", {"horizon_days": 0})
+    assert problems and "horizon_days" in problems[0]
+    with pytest.raises(retention.RetentionInputError, match="horizon_days must be at least 1"):
+        retention.analyse(fd, notebook_params(tmp_path, horizon_days=0))
+    assert paramcheck.value_problems("03_retention", {"churn_population": "everyone"})
+    assert paramcheck.value_problems("03_retention", {"cohort_period": "fortnight"})
+    assert not paramcheck.value_problems("03_retention", {"cohort_period": "30d", "churn_population": "ever_bought"})
