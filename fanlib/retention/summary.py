@@ -96,6 +96,18 @@ def cohort_summary(cohort: Any, T: Messages, files: dict[str, str] | None = None
     }
 
 
+def _churn_inputs(ch: Any) -> dict[str, Any]:
+    """Who the churn models scored, on what activity, and the features they learnt from."""
+    if not hasattr(ch, "population"):
+        return {}
+    return {
+        "population": ch.population,
+        "basis": ch.basis,
+        "attributes": dict(ch.attributes),
+        "features": list(ch.model.features_),
+    }
+
+
 def retention_summary(
     results: dict,
     T: Messages,
@@ -171,6 +183,7 @@ def retention_summary(
             "test_cutoff": ch.test_cutoff,
             "train_cutoffs": ch.train_cutoffs,
             "horizon_days": horizon_days,
+            **_churn_inputs(ch),
         }
         s.headline("churn_auc", m["roc_auc"], label=T("hl_churn_auc"), unit="number")
         s.headline("churn_ece", m["ece"], label=T("hl_churn_ece"), unit="number", target=0.02, higher_is_better=False)

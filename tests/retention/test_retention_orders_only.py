@@ -57,6 +57,9 @@ def test_every_section_runs_on_orders_alone_and_says_activity_means_orders(shop,
     ch = result.sections["churn"]
     assert ch.basis == "order" and not set(EVENT_FEATURES) & set(ch.model.features_)
     assert {"orders_total", "spend_total", "tenure_days"} <= set(ch.model.features_)
+    model = s["churn_model"]
+    assert (model["population"], model["basis"], model["attributes"]) == ("active", "order", {})
+    assert model["features"] == list(ch.model.features_)
     assert "checkin" not in s["cox"]["hazard_ratios"] and "hr_checkin" not in {h["key"] for h in s["headline"]}
 
 
