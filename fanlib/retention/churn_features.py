@@ -283,7 +283,8 @@ def _attribute_kinds(fd: Any, attributes: Sequence[str]) -> dict[str, str]:
 
     fan_attributes(fd, list(attributes))  # refuses an undeclared column, naming the ones there are
     declared = declared_columns(fd)
-    return {col: declared[col] for col in dict.fromkeys(attributes)}
+    # the channel is a feature already (one indicator per channel)
+    return {col: declared[col] for col in dict.fromkeys(attributes) if col != "channel"}
 
 
 def churn_features(

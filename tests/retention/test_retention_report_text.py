@@ -189,6 +189,17 @@ def test_sentences_render_in_both_languages(lang):
         + narrative.churn_findings(metrics, "boosting", gains, T)
         + narrative.clv_findings(params, 123456.0, 150, 365, holdout, T=T)
         + [narrative.churn_text(30, "activity", T), narrative.churn_text(30, "order", T)]
+        + [
+            narrative.population_text(pop, 7, basis, T)
+            for pop in ("active", "ever_bought")
+            for basis in ("activity", "order")
+        ]
+        + [narrative.unscored_text(pop, 7, 30, "order", T) for pop in ("active", "ever_bought")]
+        + [
+            narrative.curves_line(
+                pd.DataFrame({"segment": ["a", "b"], "rate_on_or_after": [0.5, 0.4]}), 30, T, T("by_channel")
+            )
+        ]
     )
     sampled = metrics.assign(n_train=[1_060_000], n_fit=[200_000])
     assert narrative.churn_sample_note(metrics.assign(n_train=[900], n_fit=[900]), 200_000, T) is None
