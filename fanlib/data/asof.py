@@ -50,7 +50,8 @@ def data_end(fd: FanData) -> _dt.date:
     ends = [stats[n]["max_time"] for n in ACTIVITY_TABLES if n in stats and stats[n].get("max_time")]
     if not ends:
         raise AnalysisDateError(
-            "tables 'events' and 'orders' are both empty: there is no analysis date (check: activity present)"
+            "the source has no events or orders with a time (absent or empty): there is no analysis date "
+            "(check: activity present)"
         )
     return max(pd.Timestamp(v) for v in ends).date()
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fanlib.data import contract
+from fanlib.data import contract, derived, orders, vocabulary
 from fanlib.data.errors import ContractError, Problem
 from fanlib.data.examples import MAX_EXAMPLES, example_columns, example_rows, examples
 from fanlib.io import write_atomic
@@ -43,7 +43,7 @@ def _column_rules(fd: FanData, name: str) -> list[_Rule]:
     plan = fd.plans[name]
     table = contract.table(name)
     now = fd.now
-    rules = []
+    rules = _order_rules(plan, fd.order_columns()) if name == "orders" else []
     for c in table.columns:
         if c.name not in plan.present or not plan.castable[c.name]:
             continue
@@ -68,16 +68,19 @@ def _column_rules(fd: FanData, name: str) -> list[_Rule]:
             )
         if not c.nullable:
             rules.append(_Rule(c.name, "not_null", ~given, f"{c.name!r} must not be missing"))
-        if c.allowed:
-            codes = ", ".join(map(str, c.allowed))
+        allowed = vocabulary.allowed_codes(fd.mapping, name, c.name)
+        if allowed:
+            codes = ", ".join(map(str, allowed))
             rules.append(
                 _Rule(
                     c.name,
                     "allowed_values",
-                    x.notnull() & ~x.isin(list(c.allowed)),
-                    f"{c.name!r} must be one of {codes}",
+                    x.notnull() & ~x.isin(list(allowed)),
+                    f"{c.name!r} must be one of {codes}{vocabulary.hint(name, c.name)}",
                 )
             )
+        if name == "orders" and c.name == "amount_cny":
+            continue  # its checks are the order rules
         if c.min_value is not None:
             rules.append(_Rule(c.name, "min_value", x < c.min_value, f"{c.name!r} must be >= {c.min_value:g}"))
         if c.max_value is not None:
@@ -88,6 +91,39 @@ def _column_rules(fd: FanData, name: str) -> list[_Rule]:
             bound = ibis.literal(now, type="timestamp")
             rules.append(
                 _Rule(c.name, "not_in_future", x > bound, f"{c.name!r} must not be after {now:%Y-%m-%d %H:%M:%S}")
+            )
+    return rules
+
+
+def _count(value: Any) -> int:
+    """An engine count as int; an empty sum (NULL, NaN) is 0."""
+    return 0 if value is None or value != value else int(value)
+
+
+def _order_rules(plan: Any, present: list[str]) -> list[_Rule]:
+    """The amount's checks: given (or computable from quantity × unit_price) and not negative, except on
+    the rows left out as cancelled or returned (``fanlib.data.orders``). ``present``: the columns given."""
+    x = plan.exprs
+    parts = [c for c in ("amount_cny", "quantity", "unit_price") if c in present]
+    if not parts or not all(plan.castable[c] for c in parts):
+        return []
+    rules = []
+    cancelled = orders.status_left_out(x, present)
+    if "amount_cny" in present or {"quantity", "unit_price"} <= set(present):
+        amount = orders.line_amount(x)
+        how = " (or give quantity and unit_price)" if "amount_cny" in present else ""
+        rules.append(
+            _Rule("amount_cny", "not_null", amount.isnull() & ~cancelled, f"'amount_cny' must not be missing{how}")
+        )
+        if not orders.uses_lines(present):
+            rules.append(
+                _Rule(
+                    "amount_cny",
+                    "min_value",
+                    (amount < 0) & ~cancelled,
+                    "'amount_cny' must be >= 0; a negative amount is a return only on order lines (with "
+                    "quantity) or with a status of cancelled or refunded",
+                )
             )
     return rules
 
@@ -119,7 +155,12 @@ def table_checks(fd: FanData, name: str) -> list[Problem]:
     rules = _column_rules(fd, name)
     metrics = {f"r{i}": ibis.ifelse(rule.cond.fill_null(False), 1, 0).sum() for i, rule in enumerate(rules)}
     metrics["n_rows"] = plan.raw.count()
+    if name == "fans" and "join_time" in plan.present and plan.castable["join_time"]:
+        metrics["gap_time"] = plan.exprs["join_time"].isnull().sum()
     pk = list(table.primary_key)
+    lines = name == "orders" and orders.uses_lines(fd.order_columns())
+    if lines:
+        pk = []  # lines share their order's id; one order's lines must name one fan (below)
     check_pk = bool(pk) and _key_usable(fd, name, pk)
     if check_pk:
         key = _key_expr(plan.exprs, pk)
@@ -146,9 +187,44 @@ def table_checks(fd: FanData, name: str) -> list[Problem]:
         results.append(Problem(name, rule.column, rule.check, failing, shown, rule.detail if failing else ""))
     if check_pk:
         results.append(_primary_key_check(fd, name, pk, int(row["pk_given"]) - int(row["pk_distinct"])))
+    if lines and _key_usable(fd, name, ["order_id", "fan_id"]):
+        results.append(_order_lines_check(fd))
+    if name == "fans" and ("join_time" not in plan.present or _count(row.get("gap_time"))):
+        results.append(_join_time_check(fd))
     for fk in table.foreign_keys:
-        results.extend(_foreign_key_check(fd, name, fk))
+        if not fd.is_derived(fk.table):  # derived fans hold every fan of the activity tables
+            results.extend(_foreign_key_check(fd, name, fk))
     return results
+
+
+def _order_lines_check(fd: FanData) -> Problem:
+    """The lines of one order must name one fan."""
+    t = fd.plans["orders"].typed
+    per = t.filter(t.order_id.notnull()).group_by("order_id").aggregate(fans=t.fan_id.nunique())
+    bad = per.filter(per.fans > 1)
+    n = int(fd.execute(bad.count(), label="validate:orders:order_lines:count"))
+    if not n:
+        return Problem("orders", "order_id", "order_lines", 0)
+    columns = example_columns("orders", fd.plans["orders"].present)
+    q = t.semi_join(bad.select("order_id"), "order_id").select(columns).order_by(columns).limit(MAX_EXAMPLES)
+    found = example_rows(fd.execute, q, "validate:orders:order_lines:examples")
+    return Problem("orders", "order_id", "order_lines", n, found, f"{n:,} order(s) have lines naming different fans")
+
+
+def _join_time_check(fd: FanData) -> Problem:
+    """A fan without a join time needs an order or event to take it from."""
+    counts = fd.join_times()
+    if not counts.unfillable:
+        return Problem("fans", "join_time", "not_null", 0)
+    found = derived.unfillable_examples(fd.plans["fans"], fd.plans, fd.execute)
+    return Problem(
+        "fans",
+        "join_time",
+        "not_null",
+        counts.unfillable,
+        found,
+        "'join_time' is missing and the fan has no order or event to take it from",
+    )
 
 
 def _primary_key_check(fd: FanData, name: str, pk: list[str], surplus: int) -> Problem:
@@ -201,7 +277,11 @@ def run_checks(fd: FanData) -> list[Problem]:
     """Every contract check on ``fd``: structural problems, then one record per value check
     (``failing_rows == 0`` for the checks that pass)."""
     results: list[Problem] = list(fd.mapping_problems)
+    if not any(fd.has(name) for name in contract.FAN_SOURCES):
+        results.append(_no_fans_problem(fd))
     for name, table in contract.TABLES.items():
+        if fd.is_derived(name):
+            continue  # made from checked tables; nothing of the source's own to check
         if not fd.has(name):
             if table.required:
                 results.append(
@@ -221,6 +301,20 @@ def run_checks(fd: FanData) -> list[Problem]:
                 )
             )
     return results
+
+
+def _no_fans_problem(fd: FanData) -> Problem:
+    found = fd.source_tables()
+    listed = ", ".join(found) if found else "no tables"
+    return Problem(
+        "fans",
+        None,
+        "missing_table",
+        None,
+        [],
+        "the source has no fans, orders or events table; give at least one (without fans, every fan of the "
+        f"orders and events is a fan, joining at the first order or event). The source has: {listed}",
+    )
 
 
 def _is_engine_error(e: Exception) -> bool:

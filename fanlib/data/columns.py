@@ -192,6 +192,11 @@ def present(col: ir.Column) -> ir.BooleanValue:
     return col.notnull()
 
 
+def _null_typed(src: dt.DataType) -> bool:
+    """A column of the NULL type (a Parquet column that pandas wrote from values that are all None)."""
+    return isinstance(src, dt.Unknown) and str(getattr(src, "raw_type", "")).strip('"').upper() == "NULL"
+
+
 def _guarded_cast(col: ir.StringValue, to: dt.DataType, pattern: str, engine: str):
     if engine == "duckdb":
         return col.try_cast(to)
@@ -226,6 +231,8 @@ def cast_column(
     """
     src = col.type()
     to = IBIS_TYPES[dtype]
+    if _null_typed(src):
+        return col.cast(to)  # a column (not a NULL literal), so checks and counts work on it
     if src.is_null():
         return ibis.null(to)
     if dtype == "string":
@@ -334,8 +341,12 @@ def plan(
     *,
     timezone: str = contract.TIMEZONE,
     marks: dict[str, str] | None = None,
+    values: dict[str, dict[str, str]] | None = None,
 ) -> TablePlan:
-    """The plan of contract table ``name`` over the source's table ``raw``."""
+    """The plan of contract table ``name`` over the source's table ``raw``.
+
+    ``values``: per text column, source values translated onto contract codes (the mapping's vocabulary,
+    ``fanlib.data.vocabulary``); other values pass unchanged."""
     raw, problems = apply_mapping(name, raw, renames)
     table = contract.table(name)
     exprs, castable, from_text, refused = {}, {}, [], {}
@@ -350,6 +361,8 @@ def plan(
                 refused[c.name] = refusals(raw[c.name], c.name, c.dtype, engine, decimal=mark)
                 if raw[c.name].type().is_string() and c.dtype != "string":
                     from_text.append(c.name)
+                if c.dtype == "string" and (values or {}).get(c.name):
+                    typed = typed.substitute(values[c.name])
             exprs[c.name] = typed
         elif not c.required:
             exprs[c.name] = ibis.null(IBIS_TYPES[c.dtype])

@@ -1,4 +1,4 @@
-"""The fan data contract: the five tables every fanlib module reads.
+"""The fan data contract: the tables every fanlib module reads.
 
 This module is the single source of truth for table and column names, types,
 units and constraints. Validation (``fanlib.data.validate``), the loaders
@@ -10,12 +10,20 @@ Conventions
 * Timestamps are naive, in one declared time zone: ``timezone`` (an IANA name),
   China Standard Time (Asia/Shanghai, UTC+8) unless said otherwise. Values
   with a zone or offset are converted to it.
-* Money is in CNY (yuan), as a finite float. Integer columns hold whole numbers.
+* Money is in the report's ``currency`` (CNY unless said otherwise), as a finite float; the column keeps
+  its contract name ``amount_cny``. Integer columns hold whole numbers.
 * Numbers given as text use ``.`` as the decimal mark and ``,`` for thousands
   (``1,234.50``) unless the mapping declares ``decimal: ","`` (``1.234,56``).
 * Identifiers are strings, even when a source stores them as integers.
 * Categorical codes are lower-case English; Chinese display names live in the
-  report layer.
+  report layer. A source's own channels and event types are translated onto them, or declared new, by
+  the mapping's ``vocabulary`` (``fanlib.data.vocabulary``).
+* A source needs ``fans``, ``orders`` or ``events`` (at least one). Without ``fans``, the fans are derived
+  from the orders and events: every fan id there is a fan, joining at the first order or event
+  (``fanlib.data.derived``), which also fills a missing ``fans.join_time``.
+* ``orders`` may hold order lines (``quantity``, ``unit_price``): several rows per ``order_id``.
+  Cancellations and returns (a negative quantity or amount, or a ``status`` other than paid) are left out
+  of every order count and amount (``fanlib.data.orders``).
 """
 
 from __future__ import annotations
@@ -46,6 +54,10 @@ ENGAGED_TYPES = (*INTERACTION_TYPES, "checkin")
 #: The planning documents' five content types.
 CONTENT_TYPES = ("product", "educational", "interactive", "emotional", "entertainment")
 ORDER_SOURCES = ("community", "private_domain", "public_domain")
+#: An order line's status: only paid lines (or lines without a status) count as orders.
+ORDER_STATUSES = ("paid", "cancelled", "refunded")
+#: A source must give at least one of these tables; without ``fans``, the fans are derived from the others.
+FAN_SOURCES = ("fans", "orders", "events")
 SENTIMENT_LABELS = ("negative", "neutral", "positive")
 #: 1 = first tier (一线), 2 = new first tier (新一线), 3 = second tier (二线),
 #: 4 = third tier (三线), 5 = fourth tier (四线), 6 = fifth tier and below (五线及以下).
@@ -105,12 +117,22 @@ class Table:
 
 FANS = Table(
     name="fans",
-    description="One row per fan (community member or follower).",
+    description="One row per fan (community member or follower). When the source has no fans table, it is "
+    "derived from orders and events: every buyer is a fan, joining at the first order (or event); its other "
+    "columns are then empty.",
     primary_key=("fan_id",),
     time_column="join_time",
+    required=False,
     columns=(
         Column("fan_id", "string", "Fan identifier, unique."),
-        Column("join_time", "timestamp", "When the fan joined or first followed.", not_in_future=True),
+        Column(
+            "join_time",
+            "timestamp",
+            "When the fan joined or first followed; where missing, the fan's first order or event.",
+            required=False,
+            nullable=True,
+            not_in_future=True,
+        ),
         Column("gender", "string", "Gender.", required=False, nullable=True, allowed=GENDERS),
         Column(
             "birth_year",
@@ -144,7 +166,14 @@ FANS = Table(
         Column(
             "occupation", "string", "Occupation (e.g. white_collar, student, homemaker).", required=False, nullable=True
         ),
-        Column("channel", "string", "Acquisition channel.", allowed=CHANNELS),
+        Column(
+            "channel",
+            "string",
+            "Acquisition channel (a source's own names through the vocabulary).",
+            required=False,
+            nullable=True,
+            allowed=CHANNELS,
+        ),
         Column("community_id", "string", "The community or group the fan belongs to.", required=False, nullable=True),
     ),
 )
@@ -156,10 +185,16 @@ EVENTS = Table(
     primary_key=(),
     time_column="event_time",
     foreign_keys=(ForeignKey("fan_id", "fans", "fan_id"),),
+    required=False,
     columns=(
         Column("fan_id", "string", "The acting fan."),
         Column("event_time", "timestamp", "When it happened.", not_in_future=True),
-        Column("event_type", "string", "What the fan did.", allowed=EVENT_TYPES),
+        Column(
+            "event_type",
+            "string",
+            "What the fan did (a source's own names through the vocabulary).",
+            allowed=EVENT_TYPES,
+        ),
         Column("community_id", "string", "The community where it happened.", required=False, nullable=True),
         Column("content_id", "string", "The content item acted on.", required=False, nullable=True),
         Column(
@@ -175,15 +210,46 @@ EVENTS = Table(
 
 ORDERS = Table(
     name="orders",
-    description="One row per order.",
+    description="One row per order, or one row per order line when `quantity` or `unit_price` is given "
+    "(several rows with one `order_id`; the order is their sum, at its first line's time). A line with a "
+    "negative quantity or amount is a cancellation or return, and a row whose `status` is not `paid` is "
+    "cancelled or refunded: both are left out of every order count and amount. Without lines, a negative "
+    "amount is refused unless the row's status says cancelled or refunded.",
     primary_key=("order_id",),
     time_column="order_time",
     foreign_keys=(ForeignKey("fan_id", "fans", "fan_id"),),
+    required=False,
     columns=(
-        Column("order_id", "string", "Order identifier, unique."),
+        Column("order_id", "string", "Order identifier, unique (shared by the lines of one order)."),
         Column("fan_id", "string", "The buying fan."),
         Column("order_time", "timestamp", "When the order was paid.", not_in_future=True),
-        Column("amount_cny", "float", "Amount paid.", unit="CNY", min_value=0),
+        Column(
+            "amount_cny",
+            "float",
+            "Amount paid, in the report's currency; may be left out when quantity and unit_price are given "
+            "(amount = quantity × unit_price).",
+            required=False,
+            nullable=True,
+            unit="currency",
+            min_value=0,
+        ),
+        Column("quantity", "int", "Units on the order line; negative for a return.", required=False, nullable=True),
+        Column(
+            "unit_price",
+            "float",
+            "Price per unit, in the report's currency.",
+            required=False,
+            nullable=True,
+            unit="currency",
+        ),
+        Column(
+            "status",
+            "string",
+            "paid, cancelled or refunded; rows without a status count as paid.",
+            required=False,
+            nullable=True,
+            allowed=ORDER_STATUSES,
+        ),
         Column("campaign_id", "string", "The campaign the order is attributed to.", required=False, nullable=True),
         Column("source", "string", "Where the order came from.", required=False, nullable=True, allowed=ORDER_SOURCES),
     ),
@@ -288,13 +354,21 @@ def markdown() -> str:
     lines = [
         f"Timestamps are naive, in one time zone: {TIMEZONE} unless the `timezone` parameter names another.",
         "Values with a zone or offset (`…Z`, `+08:00`, TIMESTAMPTZ columns) are converted to it.",
-        "Money is in CNY. Identifiers are strings. Integer columns hold whole numbers; amounts are finite.",
+        "Money is in the report's `currency` (CNY unless the `currency` parameter names another), in the",
+        "column `amount_cny` whatever the currency. Identifiers are strings. Integer columns hold whole",
+        "numbers; amounts are finite.",
         "Numbers given as text use `.` as the decimal mark and `,` for thousands (`1,234.50`), unless the",
         'mapping declares `decimal: ","` (`1.234,56`).',
+        "A source's own channel and event type names are translated onto the codes below, or declared as new",
+        'codes, by the mapping\'s `vocabulary` (see "Bring your own data").',
+        "A source needs at least one of `fans`, `orders` and `events`. Without `fans`, every fan id of `orders`",
+        "and `events` is a fan, joining at the first order or event; the other fan columns are empty.",
         "",
     ]
     for t in TABLES.values():
         need = "required" if t.required else "optional"
+        if t.name in FAN_SOURCES:
+            need = "optional; the source needs fans, orders or events"
         pk = ", ".join(t.primary_key) if t.primary_key else "none"
         lines += [f"### `{t.name}` ({need} table)", "", t.description, "", f"Primary key: {pk}.", ""]
         for fk in t.foreign_keys:

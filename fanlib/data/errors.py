@@ -28,6 +28,7 @@ CHECKS = {
     "max_value": "values above the maximum",
     "not_in_future": "timestamps after the validation time",
     "primary_key": "duplicate values of the primary key",
+    "order_lines": "the lines of one order name different fans",
     "foreign_key": "rows that refer to fans not in the fans table",
     "not_empty": "the table has no rows",
     "engine": "the database could not evaluate the checks",
@@ -46,6 +47,33 @@ class MissingTableError(InputError, LookupError):
         where = f" in {source}" if source else ""
         what = "has no rows (a header only) and is read as absent" if empty else "is not available"
         super().__init__(f"table {name!r} {what}{where}; check fd.has({name!r}) before using it")
+
+    def __str__(self) -> str:  # LookupError would quote the message like a key
+        return self.args[0]
+
+
+class TableNotFoundError(InputError, LookupError):
+    """A table a report names (a unit table) that the source does not hold: lists the tables it does
+    hold, and why entries of the source that were not read were left out."""
+
+    def __init__(self, name: str, found: list[str], skipped: dict[str, str] | None = None, source: str = ""):
+        import difflib
+
+        self.table, self.found, self.skipped = name, list(found), dict(skipped or {})
+        where = f" in {source}" if source else ""
+        lines = [f"table {name!r} was not found{where}."]
+        key = name.strip().lower()
+        same = {entry: why for entry, why in self.skipped.items() if entry.rsplit(".", 1)[0].strip().lower() == key}
+        for entry, why in same.items():
+            lines.append(f"{entry!r} has that name but was not read: {why}.")
+        lines.append("The source has: " + (", ".join(self.found) if self.found else "no tables") + ".")
+        near = difflib.get_close_matches(key, [f.lower() for f in self.found], n=1, cutoff=0.6)
+        if near and not same:
+            lines.append(f"Did you mean {next(f for f in self.found if f.lower() == near[0])!r}?")
+        others = {e: w for e, w in self.skipped.items() if e not in same}
+        if others:
+            lines.append("Not read: " + "; ".join(f"{e} ({w})" for e, w in others.items()) + ".")
+        super().__init__(" ".join(lines))
 
     def __str__(self) -> str:  # LookupError would quote the message like a key
         return self.args[0]

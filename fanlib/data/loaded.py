@@ -7,7 +7,8 @@ when the data is closed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -40,12 +41,19 @@ def mask_url(url: str) -> str:
 
 @dataclass
 class Loaded:
-    """An opened source: its connection, raw contract tables, description and temporary folder."""
+    """An opened source: its connection, raw contract tables, description and temporary folder.
+
+    ``tables`` names every table the source holds, contract or not (files of a folder by their name
+    without suffix, sheets of a workbook, tables of a database), each with a reader called on demand;
+    ``skipped`` says for each entry of the source that is not read why (a file kind fanlib does not read).
+    """
 
     con: Any
     raw: dict[str, ir.Table]
     description: str
     tmpdir: str | None = None
+    tables: dict[str, Callable[[], ir.Table]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 def run_load(con: Any, sql: str, files: list[Path], kind: str) -> None:
@@ -85,6 +93,11 @@ def list_tables(con: Any) -> list[str]:
         ).fetchall()
         return [r[0] for r in rows]
     return con.list_tables()
+
+
+def database_tables(con: Any) -> dict[str, Callable[[], ir.Table]]:
+    """Every table of the connection's current schema, by name, with its reader."""
+    return {t: (lambda t=t: con.table(t)) for t in list_tables(con)}
 
 
 def contract_tables(con: Any) -> dict[str, ir.Table]:

@@ -29,7 +29,16 @@ from fanlib.data.csv_files import (
 from fanlib.data.engine import limit_memory
 from fanlib.data.errors import SourceError
 from fanlib.data.excel import excel_frame, read_excel
-from fanlib.data.loaded import Loaded, contract_tables, duckdb_cause, mask_url, run_load, sql_list, sql_str
+from fanlib.data.loaded import (
+    Loaded,
+    contract_tables,
+    database_tables,
+    duckdb_cause,
+    mask_url,
+    run_load,
+    sql_list,
+    sql_str,
+)
 from fanlib.data.spark import load_spark
 from fanlib.paths import is_url, resolve
 
@@ -39,32 +48,92 @@ _CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 
 
-def _table_files(folder: Path) -> dict[str, list[Path]]:
-    """Map contract table names to the files that hold them in ``folder``."""
+_READ_SUFFIXES = _CSV_SUFFIXES | _PARQUET_SUFFIXES | _EXCEL_SUFFIXES
+#: Why a file of a folder is not read, by suffix (other suffixes get ``_OTHER_FILE``).
+_UNREAD = {
+    ".xls": "old Excel .xls workbooks are not read; save it as .xlsx",
+    ".xlsb": "binary Excel workbooks are not read; save it as .xlsx",
+    ".json": "JSON files are not read; save it as CSV or Parquet",
+    ".zip": "archives are not read; unpack it into the folder",
+    ".gz": "compressed files are not read; unpack it into the folder",
+}
+_OTHER_FILE = (
+    "only .csv, .tsv, .txt, .parquet, .pq, .xlsx and .xlsm files (or a folder of CSV or Parquet parts) are read"
+)
+
+
+def _folder_entries(folder: Path) -> tuple[dict[str, list[Path]], dict[str, str]]:
+    """Every table of ``folder`` by name (a file's name without its suffix, or a sub-folder of parts), with
+    its files; and each entry not read, with why. Contract table names are matched in any letter case."""
     found: dict[str, list[Path]] = {}
-    entries = {p.name.lower(): p for p in folder.iterdir()}
-    for name in contract.TABLE_NAMES:
-        candidates = [
-            p
-            for key, p in entries.items()
-            if p.is_file()
-            and Path(key).stem == name
-            and Path(key).suffix in _CSV_SUFFIXES | _PARQUET_SUFFIXES | _EXCEL_SUFFIXES
-        ]
-        sub = entries.get(name)
-        if sub is not None and sub.is_dir():
-            parts = sorted(
-                p for p in sub.rglob("*") if p.is_file() and p.suffix.lower() in _CSV_SUFFIXES | _PARQUET_SUFFIXES
-            )
+    skipped: dict[str, str] = {}
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith((".", "~$")):
+            continue  # hidden files and Excel's lock files
+        if p.is_dir():
+            parts = [q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in _CSV_SUFFIXES | _PARQUET_SUFFIXES]
+            name = p.name.lower() if p.name.lower() in contract.TABLES else p.name
             if not parts:
-                raise SourceError(f"{sub}: the folder for table {name!r} holds no .parquet or .csv files")
-            candidates.append(sub)
-        if len(candidates) > 1:
-            listed = ", ".join(sorted(p.name for p in candidates))
-            raise SourceError(f"{folder}: table {name!r} is given more than once ({listed}); keep one")
-        if candidates:
-            found[name] = candidates
-    return found
+                if name in contract.TABLES:
+                    raise SourceError(f"{p}: the folder for table {name!r} holds no .parquet or .csv files")
+                skipped[p.name + "/"] = "the folder holds no .csv or .parquet files"
+                continue
+            found.setdefault(name, []).append(p)
+        elif p.suffix.lower() in _READ_SUFFIXES:
+            stem = p.stem.strip()
+            name = stem.lower() if stem.lower() in contract.TABLES else stem
+            found.setdefault(name, []).append(p)
+        else:
+            skipped[p.name] = _UNREAD.get(p.suffix.lower(), _OTHER_FILE)
+    for name, entries in list(found.items()):
+        if len(entries) > 1:
+            listed = ", ".join(sorted(p.name for p in entries))
+            if name in contract.TABLES:
+                raise SourceError(f"{folder}: table {name!r} is given more than once ({listed}); keep one")
+            del found[name]
+            skipped[listed] = f"table {name!r} is given more than once; keep one"
+    return found, skipped
+
+
+def _load_entry(con: Any, tmpdir: str, name: str, entry: Path) -> str:
+    """Load one table's file or folder of parts into ``con`` as ``name``; returns a note on what was read."""
+    if entry.is_dir():
+        parts = sorted(p for p in entry.rglob("*") if p.is_file())
+        kinds = {p.suffix.lower() for p in parts} & (_CSV_SUFFIXES | _PARQUET_SUFFIXES)
+        if kinds <= _PARQUET_SUFFIXES:
+            files = [p for p in parts if p.suffix.lower() in _PARQUET_SUFFIXES]
+            run_load(
+                con,
+                f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({sql_list(files)}, union_by_name = true)',
+                files,
+                "Parquet",
+            )
+            return f"{entry.name}/ ({len(files)} Parquet parts)"
+        if kinds <= _CSV_SUFFIXES:
+            files = [p for p in parts if p.suffix.lower() in _CSV_SUFFIXES]
+            enc = load_csv(con, name, files, tmpdir)
+            return f"{entry.name}/ ({len(files)} CSV parts, {enc})"
+        raise SourceError(f"{entry}: mixes CSV and Parquet parts; use one kind per table")
+    if entry.suffix.lower() in _PARQUET_SUFFIXES:
+        run_load(con, f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({sql_str(entry)})', [entry], "Parquet")
+        return entry.name
+    if entry.suffix.lower() in _CSV_SUFFIXES:
+        return f"{entry.name} ({load_csv(con, name, [entry], tmpdir)})"
+    con.create_table(name, excel_frame(read_excel(entry, sheet=0)))
+    return entry.name
+
+
+def _on_demand(load: Callable[[str], None], con: Any, name: str) -> Callable[[], Any]:
+    """A reader that loads a non-contract table into ``con`` the first time it is asked for."""
+    done: list[bool] = []
+
+    def read() -> Any:
+        if not done:
+            load(name)
+            done.append(True)
+        return con.table(name)
+
+    return read
 
 
 def _new_scratch_duckdb() -> tuple[Any, str]:
@@ -91,38 +160,18 @@ def _load_folder(folder: Path) -> Loaded:
 
 def _fill_from_folder(con: Any, tmpdir: str, folder: Path) -> Loaded:
     notes = []
-    for name, (entry,) in _table_files(folder).items():
-        if entry.is_dir():
-            parts = sorted(p for p in entry.rglob("*") if p.is_file())
-            kinds = {p.suffix.lower() for p in parts} & (_CSV_SUFFIXES | _PARQUET_SUFFIXES)
-            if kinds <= _PARQUET_SUFFIXES:
-                files = [p for p in parts if p.suffix.lower() in _PARQUET_SUFFIXES]
-                run_load(
-                    con,
-                    f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({sql_list(files)}, union_by_name = true)',
-                    files,
-                    "Parquet",
-                )
-                notes.append(f"{name}/ ({len(files)} Parquet parts)")
-            elif kinds <= _CSV_SUFFIXES:
-                files = [p for p in parts if p.suffix.lower() in _CSV_SUFFIXES]
-                enc = load_csv(con, name, files, tmpdir)
-                notes.append(f"{name}/ ({len(files)} CSV parts, {enc})")
-            else:
-                raise SourceError(f"{entry}: mixes CSV and Parquet parts; use one kind per table")
-        elif entry.suffix.lower() in _PARQUET_SUFFIXES:
-            run_load(con, f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({sql_str(entry)})', [entry], "Parquet")
-            notes.append(entry.name)
-        elif entry.suffix.lower() in _CSV_SUFFIXES:
-            enc = load_csv(con, name, [entry], tmpdir)
-            notes.append(f"{entry.name} ({enc})")
+    found, skipped = _folder_entries(folder)
+    readers: dict[str, Callable[[], Any]] = {}
+    for i, (name, (entry,)) in enumerate(found.items()):
+        if name in contract.TABLES:
+            notes.append(_load_entry(con, tmpdir, name, entry))
+            readers[name] = lambda name=name: con.table(name)
         else:
-            frame = read_excel(entry, sheet=0)
-            con.create_table(name, excel_frame(frame))
-            notes.append(entry.name)
+            internal = f"source_table_{i}"
+            readers[name] = _on_demand(lambda n, e=entry: _load_entry(con, tmpdir, n, e), con, internal)
     raw = contract_tables(con)
     listed = ", ".join(notes) if notes else "no table files"
-    return Loaded(con, raw, f"folder {folder}: {listed}", tmpdir)
+    return Loaded(con, raw, f"folder {folder}: {listed}", tmpdir, readers, skipped)
 
 
 def _load_workbook(path: Path) -> Loaded:
@@ -132,13 +181,19 @@ def _load_workbook(path: Path) -> Loaded:
 
 def _fill_from_workbook(con: Any, tmpdir: str, path: Path, sheets: dict) -> Loaded:
     names = []
-    for sheet, frame in sheets.items():
+    readers: dict[str, Callable[[], Any]] = {}
+    for i, (sheet, frame) in enumerate(sheets.items()):
         name = str(sheet).strip().lower()
         if name in contract.TABLES:
             con.create_table(name, excel_frame(frame))
             names.append(name)
+            readers[name] = lambda name=name: con.table(name)
+        else:
+            load = lambda n, frame=frame: con.create_table(n, excel_frame(frame))  # noqa: E731
+            readers[str(sheet).strip()] = _on_demand(load, con, f"source_sheet_{i}")
     raw = {name: con.table(name) for name in names}
-    return Loaded(con, raw, f"Excel workbook {path} (sheets: {', '.join(names) or 'none matching'})", tmpdir)
+    description = f"Excel workbook {path} (sheets: {', '.join(names) or 'none matching'})"
+    return Loaded(con, raw, description, tmpdir, readers)
 
 
 def _load_duckdb(path: Path) -> Loaded:
@@ -148,7 +203,7 @@ def _load_duckdb(path: Path) -> Loaded:
         raise SourceError(f"{path}: cannot open the DuckDB file read-only ({e})") from e
     spill = tempfile.mkdtemp(prefix="fanlib-spill-")
     limit_memory(con, spill)
-    return Loaded(con, contract_tables(con), f"DuckDB file {path} (read-only)", spill)
+    return Loaded(con, contract_tables(con), f"DuckDB file {path} (read-only)", spill, database_tables(con))
 
 
 def _load_url(url: str) -> Loaded:
@@ -156,7 +211,7 @@ def _load_url(url: str) -> Loaded:
         con = ibis.connect(url)
     except Exception as e:
         raise SourceError(f"cannot connect to {mask_url(url)}: {e}") from e
-    return Loaded(con, contract_tables(con), f"{con.name} database {mask_url(url)}")
+    return Loaded(con, contract_tables(con), f"{con.name} database {mask_url(url)}", tables=database_tables(con))
 
 
 def open_source(source: str | Path, timezone: str = contract.TIMEZONE) -> Loaded:

@@ -9,7 +9,7 @@ import ibis
 
 from fanlib.data import contract
 from fanlib.data.errors import SourceError
-from fanlib.data.loaded import Loaded, contract_tables
+from fanlib.data.loaded import Loaded, contract_tables, database_tables
 
 
 def _teach_spark_bit_or() -> None:
@@ -46,10 +46,15 @@ def load_spark(url: str) -> Loaded:
     _teach_spark_bit_or()
     con = ibis.pyspark.connect(session)
     if folder is None:
-        return Loaded(con, contract_tables(con), f"Spark {master}, current database")
+        return Loaded(con, contract_tables(con), f"Spark {master}, current database", tables=database_tables(con))
     raw = {}
     for name in contract.TABLE_NAMES:
         found = [p for p in (folder / f"{name}.parquet", folder / name) if p.exists()]
         if found:
             raw[name] = con.read_parquet(str(found[0]), table_name=f"fanlib_{name}")
-    return Loaded(con, raw, f"Spark {master}, Parquet tables in {folder}")
+    readers = {name: (lambda t=t: t) for name, t in raw.items()}
+    for i, p in enumerate(sorted(folder.iterdir())):
+        name = p.name.removesuffix(".parquet")
+        if name not in contract.TABLES and not p.name.startswith(".") and (p.is_dir() or p.suffix == ".parquet"):
+            readers[name] = lambda p=p, i=i: con.read_parquet(str(p), table_name=f"fanlib_source_{i}")
+    return Loaded(con, raw, f"Spark {master}, Parquet tables in {folder}", tables=readers)

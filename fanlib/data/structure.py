@@ -54,7 +54,7 @@ def structure_problems(plan: TablePlan, name: str, now: _dt.datetime, execute: E
     import pandera.errors as pe
     from pandera.config import ValidationDepth, config_context
 
-    problems = list(plan.mapping_problems)
+    problems = list(plan.mapping_problems) + _amount_problems(plan, name, execute)
     schema = pandera_schema(name, now)
     try:
         with config_context(validation_depth=ValidationDepth.SCHEMA_ONLY):
@@ -97,3 +97,26 @@ def structure_problems(plan: TablePlan, name: str, now: _dt.datetime, execute: E
         else:  # pragma: no cover - schema-only validation reports only the two above
             problems.append(Problem(name, getattr(err.schema, "name", None), str(reason), None, [], str(err)))
     return problems
+
+
+def _amount_problems(plan: TablePlan, name: str, execute: Execute) -> list[Problem]:
+    """``orders`` needs ``amount_cny``, or ``quantity`` and ``unit_price`` (holding values) to compute it from."""
+    from fanlib.data.orders import used_columns
+
+    if name != "orders" or "amount_cny" in plan.present:
+        return []
+    if {"quantity", "unit_price"} <= set(used_columns(plan, execute)):
+        return []
+    if any(p.column == "amount_cny" and p.check == "mapping" for p in plan.mapping_problems):
+        return []  # the mapping problem already explains it
+    return [
+        Problem(
+            name,
+            "amount_cny",
+            "missing_column",
+            None,
+            [],
+            "the amount is missing: give 'amount_cny', or 'quantity' and 'unit_price' (amount = quantity × "
+            f"unit_price); the source has {', '.join(plan.raw.columns) or 'no columns'}",
+        )
+    ]

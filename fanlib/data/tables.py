@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 
-from fanlib.data import contract
+from fanlib.data import contract, derived, orders, vocabulary
 from fanlib.data.clock import as_naive
 from fanlib.data.columns import DECIMAL_KEY, TablePlan, decimal_marks, plan
-from fanlib.data.errors import ContractError, MissingTableError, Problem
+from fanlib.data.errors import ContractError, MissingTableError, Problem, TableNotFoundError
 from fanlib.data.loaded import Loaded
 from fanlib.data.structure import structure_problems
 
@@ -50,6 +50,8 @@ class FanData:
         self.materialized: list[tuple[str, int]] = []
         self._description = loaded.description + (f"; times in {timezone}" if timezone != contract.TIMEZONE else "")
         self._tmpdir = loaded.tmpdir
+        self._source_tables = dict(loaded.tables) or {name: (lambda t=t: t) for name, t in loaded.raw.items()}
+        self._skipped = dict(loaded.skipped)
         if self._tmpdir:
             self._finalizer = weakref.finalize(self, shutil.rmtree, self._tmpdir, True)
         self._stats: dict[str, dict] | None = None
@@ -67,14 +69,21 @@ class FanData:
                 f"the tables are {', '.join(contract.TABLE_NAMES)}",
             )
             for k in self.mapping
-            if k not in contract.TABLES and k != DECIMAL_KEY
+            if k not in contract.TABLES and k not in (DECIMAL_KEY, vocabulary.VOCABULARY_KEY)
         ]
-        #: Optional tables the source gives with no rows (a header only): read as absent.
+        self.mapping_problems += vocabulary.vocabulary_problems(self.mapping)
+        #: Optional tables the source gives with no rows (a header only): read as absent. Not ``fans``: a fans
+        #: file with no rows is an export gone wrong, refused rather than replaced by fans derived from orders.
         self.empty_tables: list[str] = [
-            name for name, raw in loaded.raw.items() if not contract.table(name).required and self._is_empty(raw)
+            name
+            for name, raw in loaded.raw.items()
+            if not contract.table(name).required and name != "fans" and self._is_empty(raw)
         ]
+        values = {name: vocabulary.translations(self.mapping, name) for name in loaded.raw}
         self.plans: dict[str, TablePlan] = {
-            name: plan(name, raw, self.mapping.get(name) or {}, engine, timezone=timezone, marks=marks)
+            name: plan(
+                name, raw, self.mapping.get(name) or {}, engine, timezone=timezone, marks=marks, values=values[name]
+            )
             for name, raw in loaded.raw.items()
             if name not in self.empty_tables
         }
@@ -90,6 +99,16 @@ class FanData:
                         f"the mapping renames columns of {k!r}, but the source has no such table",
                     )
                 )
+        #: Tables the source lacks that were derived from others: name -> the tables they came from.
+        self.derived: dict[str, list[str]] = {}
+        fans = derived.derived_fans(self.plans) if "fans" not in self.plans else None
+        if fans is not None:
+            self.plans["fans"] = plan("fans", fans, {}, engine, timezone=timezone)
+            self.derived["fans"] = derived.activity_sources(self.plans)
+        self._views: dict[str, ir.Table] = {}
+        self._join_times: derived.JoinTimes | None = None
+        self._cleaning: orders.OrderCleaning | None = None
+        self._order_columns: list[str] | None = None
 
     def _is_empty(self, raw: ir.Table) -> bool:
         try:
@@ -100,22 +119,93 @@ class FanData:
     # ---- tables
 
     def has(self, name: str) -> bool:
-        """Whether the source provides contract table ``name``."""
+        """Whether the source provides contract table ``name`` (``fans`` also when derived from activity)."""
         contract.table(name)  # unknown names are a programming error
         return name in self.plans
+
+    def is_derived(self, name: str) -> bool:
+        """Whether table ``name`` was derived from other tables (``fans`` from orders and events)."""
+        return name in self.derived
 
     def table(self, name: str) -> ir.Table:
         """Contract table ``name`` with the contract's column names and types.
 
-        Raises ``MissingTableError`` if the source lacks it, and ``ContractError``
-        if a required column is missing or has a type that cannot be cast.
+        ``fans`` has each missing join time filled from the fan's first order or event; ``orders`` holds
+        paid orders, one row per order (``fanlib.data.orders``). Raises ``MissingTableError`` if the
+        source lacks the table, and ``ContractError`` if a required column is missing or has a type that
+        cannot be cast.
         """
         if not self.has(name):
             raise MissingTableError(name, self.describe_source(), empty=name in self.empty_tables)
         problems = self.structure_problems(name)
         if problems:
             raise ContractError(problems, self.describe_source())
-        return self.plans[name].typed
+        if name not in self._views:
+            self._views[name] = self._view(name)
+        return self._views[name]
+
+    def _view(self, name: str) -> ir.Table:
+        typed = self.plans[name].typed
+        if name == "orders":
+            return orders.clean_orders(self.plans[name], self.order_columns())
+        if name == "fans" and not self.is_derived("fans") and self.join_times().missing:
+            first = derived.first_activity(self.plans)
+            return typed if first is None else derived.filled_fans(typed, first)
+        return typed
+
+    def join_times(self) -> derived.JoinTimes:
+        """Fans whose join time the source leaves out, and how many were filled from a first order or event
+        (all of them, when the fans are derived)."""
+        if self._join_times is None:
+            if not self.has("fans"):
+                self._join_times = derived.JoinTimes(0, 0)
+            elif self.is_derived("fans"):
+                n = self._table_stats()["fans"]["rows"]
+                self._join_times = derived.JoinTimes(n, n)
+            elif "join_time" in self.plans["fans"].present and not self._table_stats()["fans"].get("null_time"):
+                self._join_times = derived.JoinTimes(0, 0)
+            else:
+                self._join_times = derived.join_time_counts(self.plans["fans"], self.plans, self.execute)
+        return self._join_times
+
+    def order_cleaning(self) -> orders.OrderCleaning | None:
+        """The source's order rows, the paid orders counted, and what was left out as cancelled or returned
+        (None without orders)."""
+        if not self.has("orders"):
+            return None
+        if self._cleaning is None:
+            self._cleaning = orders.order_cleaning(self.plans["orders"], self.order_columns(), self.execute)
+        return self._cleaning
+
+    def order_columns(self) -> list[str]:
+        """The columns of the source's orders that are given; ``quantity``, ``unit_price`` and ``status``
+        only when they hold a value (``fanlib.data.orders.used_columns``)."""
+        if self._order_columns is None:
+            self._order_columns = orders.used_columns(self.plans["orders"], self.execute)
+        return self._order_columns
+
+    def source_tables(self) -> list[str]:
+        """Every table the source holds, contract or not, as the source names them (a folder's files
+        without their suffix, a workbook's sheets, a database's tables)."""
+        return list(self._source_tables)
+
+    def raw_table(self, name: str) -> ir.Table:
+        """A table of the source as it is (no mapping, no casts), e.g. a one-row-per-fan unit table.
+
+        Names match exactly, else in any letter case and without surrounding spaces. CSV columns come as
+        text. Raises ``TableNotFoundError`` listing the tables found and why entries were not read.
+        """
+        key = str(name).strip().lower()
+        match = [n for n in self._source_tables if n == name] or [
+            n for n in self._source_tables if n.strip().lower() == key
+        ]
+        if len(match) != 1:
+            raise TableNotFoundError(str(name), self.source_tables(), self._skipped, self.describe_source())
+        return self._source_tables[match[0]]()
+
+    def codes(self, vocabulary_name: str) -> tuple[str, ...]:
+        """The codes of ``channel`` or ``event_type``: the built-in ones, then those the mapping declares."""
+        return vocabulary.codes(self.mapping, vocabulary_name)
 
     def structure_problems(self, name: str) -> list[Problem]:
         """Missing required columns, types that cannot be cast, and mapping mistakes of one table."""
@@ -188,12 +278,13 @@ class FanData:
                 tcol = contract.table(name).time_column
                 metrics = {"rows": t.count()}
                 if plan.castable.get(tcol):
-                    metrics.update(min_time=t[tcol].min(), max_time=t[tcol].max())
+                    metrics.update(min_time=t[tcol].min(), max_time=t[tcol].max(), null_time=t[tcol].isnull().sum())
                 row = self.execute(t.aggregate(**metrics), label=f"data:{name}:stats").iloc[0]
                 stats[name] = {
                     "rows": int(row["rows"]),
                     "min_time": _iso(row.get("min_time")),
                     "max_time": _iso(row.get("max_time")),
+                    "null_time": _whole(row.get("null_time")),
                 }
             self._stats = stats
         return self._stats
@@ -222,7 +313,7 @@ class FanData:
         stats = self._table_stats()
         payload = {
             name: {
-                **stats[name],
+                **{k: v for k, v in stats[name].items() if k != "null_time"},
                 "columns": [[c, str(self.plans[name].typed[c].type())] for c in self.plans[name].present],
             }
             for name in sorted(stats)
@@ -258,6 +349,11 @@ def _label(expr: ir.Expr) -> str:
         return f"query:{expr.get_name()}"
     except Exception:
         return "query"
+
+
+def _whole(value: Any) -> int:
+    """An engine count as int; an empty sum (NULL, NaN) is 0."""
+    return 0 if value is None or value != value else int(value)
 
 
 def _iso(value: Any) -> str | None:

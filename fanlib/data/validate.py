@@ -73,6 +73,22 @@ def _print_warnings(fd: FanData) -> None:
             print(f"  - {w.describe()}")
 
 
+def _order_note(fd: FanData, name: str) -> str:
+    """What the rows of ``orders`` count as: orders or lines, and the rows left out as cancelled or returned;
+    for ``fans``, the join times filled from a first order or event."""
+    if name == "fans" and fd.join_times().filled:
+        return f"  ({fd.join_times().filled:,} join times taken from the first order or event)"
+    if name != "orders":
+        return ""
+    c = fd.order_cleaning()
+    if c is None or (not c.lines and not c.left_out_rows):
+        return ""
+    what = f"{c.orders:,} paid orders" + (" in lines" if c.lines else "")
+    if c.left_out_rows:
+        what += f"; {c.left_out_rows:,} rows left out as cancelled, refunded or returned"
+    return f"  ({what})"
+
+
 def main(argv: list[str] | None = None) -> int:
     """``fanlib validate [SOURCE] [--mapping FILE.yaml] [--now TIME] [--timezone ZONE]``."""
     parser = argparse.ArgumentParser(
@@ -119,8 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         counts = fd.row_counts()
         print(f"OK: {fd.describe_source()} meets the fan data contract.")
         for name in contract.TABLE_NAMES:
-            if name in counts:
-                print(f"  {name:<12} {counts[name]:>12,} rows")
+            if fd.is_derived(name):
+                print(f"  {name:<12} {counts[name]:>12,} rows  (derived from {' and '.join(fd.derived[name])})")
+            elif name in counts:
+                print(f"  {name:<12} {counts[name]:>12,} rows" + _order_note(fd, name))
             else:
                 print(
                     f"  {name:<12} {'absent':>12}" + ("  (no rows, a header only)" if name in fd.empty_tables else "")

@@ -55,6 +55,10 @@ class DataOverviewResult:
     orphans: pd.DataFrame
     #: (chart title key, distribution with values in the report's language) per charted column.
     distributions: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    #: Why a chart is not shown: its table is absent (e.g. "no events table"), one sentence each.
+    missing_charts: list[str] = field(default_factory=list)
+    #: What the engine made of the source: fans derived, join times filled, order lines, rows left out.
+    shape_notes: list[str] = field(default_factory=list)
     conclusions: list[str] = field(default_factory=list)
     summary: Summary | None = None
 
@@ -97,8 +101,12 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> DataOverviewResult:
             dist = queries.distribution(fd, table_name, column)
             dist["value"] = [T.label(v) for v in dist["value"]]
             result.distributions.append((title, dist))
-    result.conclusions = narrative.conclusions(tables, problems, warnings, T)
-    result.summary = overview_summary(fd, tables, problems, warnings, T, lang)
+        elif not fd.has(table_name) and T(f"no_table_{table_name}") not in result.missing_charts:
+            result.missing_charts.append(T(f"no_table_{table_name}"))
+    shape = queries.source_shape(fd)
+    result.shape_notes = narrative.shape_notes(shape, T, params.get("currency", "CNY"))
+    result.conclusions = narrative.conclusions(tables, problems, warnings, T) + result.shape_notes
+    result.summary = overview_summary(fd, tables, problems, warnings, T, lang, shape)
     return result
 
 

@@ -176,10 +176,15 @@ def daily_volume(fd: Any) -> pd.DataFrame:
 
 
 def member_growth(fd: Any) -> pd.DataFrame:
-    """Cumulative members by month of joining (empty when fans or their join times are missing)."""
-    if not _readable(fd, "fans", "join_time"):
+    """Cumulative members by month of joining (empty when fans or their join times are missing); join times
+    the source leaves out count at the fan's first order or event."""
+    if structurally_sound(fd, "fans") and (_readable(fd, "fans", "join_time") or fd.join_times().filled):
+        t = fd.fans
+    elif _readable(fd, "fans", "join_time"):
+        t = _typed(fd, "fans")
+    else:
         return pd.DataFrame(columns=["month", "joined", "members"])
-    t = _typed(fd, "fans")
+    t = t.filter(t.join_time.notnull())
     month = t.join_time.truncate("M").name("month")
     got = fd.execute(t.group_by(month).aggregate(joined=t.count()), label="overview:fans:growth")
     got = got.sort_values("month").reset_index(drop=True)
@@ -201,10 +206,31 @@ def distribution(fd: Any, table_name: str, column: str, top: int = 12) -> pd.Dat
     return got
 
 
+def source_shape(fd: Any) -> dict:
+    """What the engine made of the source's shape: ``fans_derived_from`` (the tables the fans were derived
+    from, or absent), ``fans`` (their number), ``join_times_filled``, and ``orders`` (the order rows, the
+    paid orders counted, and the rows and value left out as cancelled, refunded or returned). Keys with
+    nothing to say are left out, so a source shaped like the contract's (the demo) gets an empty dict."""
+    shape: dict = {}
+    if fd.has("fans") and fd.is_derived("fans"):
+        shape["fans_derived_from"] = list(fd.derived["fans"])
+        shape["fans"] = fd.row_counts()["fans"]
+    elif fd.has("fans") and structurally_sound(fd, "fans"):
+        filled = fd.join_times().filled
+        if filled:
+            shape["join_times_filled"] = filled
+    if fd.has("orders") and structurally_sound(fd, "orders"):
+        cleaning = fd.order_cleaning()
+        if cleaning.lines or cleaning.left_out_rows:
+            shape["orders"] = cleaning.as_dict()
+    return shape
+
+
 def orphan_counts(fd: Any) -> pd.DataFrame:
-    """Rows whose fan_id is not in fans, per table (anti-join in the engine)."""
+    """Rows whose fan_id is not in fans, per table (anti-join in the engine); none when the fans were derived
+    from those rows."""
     rows = []
-    if not _readable(fd, "fans", "fan_id"):
+    if not _readable(fd, "fans", "fan_id") or fd.is_derived("fans"):
         return pd.DataFrame(columns=["table", "orphan_rows"])  # no fan ids to compare with
     fans = _typed(fd, "fans").select("fan_id")
     for name in present_tables(fd):
@@ -228,4 +254,5 @@ __all__ = [
     "distribution",
     "orphan_counts",
     "present_tables",
+    "source_shape",
 ]

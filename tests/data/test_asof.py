@@ -73,7 +73,7 @@ def test_empty_activity_tables_have_no_analysis_date(tmp_path, tables):
     tables["events"] = tables["events"].iloc[:0]
     tables["orders"] = tables["orders"].iloc[:0]
     with connect(frames_to_duckdb(tables, tmp_path / "empty.duckdb"), validate=False, now=NOW) as fd:
-        with pytest.raises(AnalysisDateError, match="both empty"):
+        with pytest.raises(AnalysisDateError, match="no events or orders with a time"):
             data_end(fd)
         with pytest.raises(AnalysisDateError):
             resolve_as_of(fd, "2025-03-01")

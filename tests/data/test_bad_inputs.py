@@ -29,9 +29,9 @@ validate: ``fanlib validate SOURCE`` exits 2 and lists the problem as ``table.co
 | bad-city-tier | fans.city_tier 9 in 2 rows | 2: fans.city_tier [allowed_values, 2 rows] |
 | birth-year-too-early | fans.birth_year 1850 in 2 rows | 2: fans.birth_year [min_value, 2 rows] |
 | unreadable-time | fans.join_time ``yesterday`` in 2 rows | 2: fans.join_time [parse, 2 rows] |
-| missing-required-value | fans.channel blank in 2 rows | 2: fans.channel [not_null, 2 rows] |
+| missing-required-value | events.event_type blank in 2 rows | 2: events.event_type [not_null, 2 rows] |
 | missing-column | orders without amount_cny | 2: orders.amount_cny [missing_column] |
-| missing-table | no orders file | 2: orders [missing_table] |
+| missing-table | no fans, orders or events file | 2: fans [missing_table] |
 | empty-fans | fans.csv with a header only | 2: fans [not_empty] |
 | mapping-unknown-target | mapping renames amount to amount_yuan | 2: orders.amount_yuan [mapping] |
 | mapping-missing-source-column | mapping renames 用户ID, which the source lacks | 2: fans.fan_id [mapping] |
@@ -96,7 +96,7 @@ reports on inputs that crashed or misled (each also leaves the good report byte-
 
 | id | input | expected |
 |---|---|---|
-| overview-missing-table | 00 without orders | 1 (status failed): its page and summary list orders [missing_table] |
+| overview-missing-table | 00 without fans, orders and events | 1 (status failed): its page and summary list fans [missing_table] |
 | overview-missing-column | 00 without orders.order_time | 1: orders.order_time [missing_column] listed |
 | overview-bad-mapping | 00 with a mapping of 用户ID, absent | 1: fans.fan_id [mapping] listed |
 | empty-optional-tables | 00 with comments.csv and assignments.csv header only | 0: both read as absent; the other figures as clean |
@@ -338,8 +338,8 @@ REFUSED = {
         ["yesterday"],
     ),
     "missing-required-value": (
-        lambda s: (s.folder("missing-required-value", fans=set_values(s, "fans", "channel", "", 2)), []),
-        "fans.channel",
+        lambda s: (s.folder("missing-required-value", events=set_values(s, "events", "event_type", "", 2)), []),
+        "events.event_type",
         "not_null",
         2,
         [],
@@ -351,7 +351,13 @@ REFUSED = {
         None,
         [],
     ),
-    "missing-table": (lambda s: (s.folder("missing-table", orders=None), []), "orders", "missing_table", None, []),
+    "missing-table": (
+        lambda s: (s.folder("missing-table", fans=None, orders=None, events=None), []),
+        "fans",
+        "missing_table",
+        None,
+        [],
+    ),
     "empty-fans": (
         lambda s: (s.folder("empty-fans", fans=header_only(s.frame("fans"))), []),
         "fans",
@@ -642,7 +648,7 @@ def _overview_problems(good: GoodRun, case: str, source, *params, fails: bool = 
 @pytest.mark.parametrize(
     "case, table, column, check",
     [
-        ("overview-missing-table", "orders", None, "missing_table"),
+        ("overview-missing-table", "fans", None, "missing_table"),
         ("overview-missing-column", "orders", "order_time", "missing_column"),
         ("overview-bad-mapping", "fans", "fan_id", "mapping"),
     ],
@@ -650,7 +656,7 @@ def _overview_problems(good: GoodRun, case: str, source, *params, fails: bool = 
 def test_overview_shows_structural_problems(case, table, column, check, good, sources):
     params = []
     if case == "overview-missing-table":
-        source = sources.folder(case, orders=None)
+        source = sources.folder(case, fans=None, orders=None, events=None)
     elif case == "overview-missing-column":
         source = sources.folder(case, orders=without_column(sources, "orders", "order_time"))
     else:

@@ -16,7 +16,9 @@ def test_every_table_has_its_key_time_and_reference_columns():
 
 
 def test_required_tables_and_planning_vocabularies():
-    assert [t.name for t in contract.TABLES.values() if t.required] == ["fans", "events", "orders"]
+    # No single table is required: a source needs fans, orders or events (fans are derived from the others).
+    assert [t.name for t in contract.TABLES.values() if t.required] == []
+    assert contract.FAN_SOURCES == ("fans", "orders", "events")
     assert set(contract.CONTENT_TYPES) == {"product", "educational", "interactive", "emotional", "entertainment"}
     assert {"wechat", "weibo", "douyin", "xiaohongshu", "qq"} <= set(contract.CHANNELS)
     assert contract.ORDERS.column("amount_cny").min_value == 0

@@ -261,11 +261,15 @@ def pair_source(tmp_path_factory) -> Path:
 
 BROKEN = {
     "missing_column": (
-        lambda t: t.__setitem__("fans", t["fans"].drop(columns=["join_time"])),
+        lambda t: t.__setitem__("orders", t["orders"].drop(columns=["order_time"])),
         None,
-        ("fans", "join_time", "missing_column"),
+        ("orders", "order_time", "missing_column"),
     ),
-    "missing_table": (lambda t: t.pop("orders"), None, ("orders", None, "missing_table")),
+    "missing_table": (
+        lambda t: [t.pop(name) for name in ("fans", "orders", "events")],
+        None,
+        ("fans", None, "missing_table"),
+    ),
     "bad_mapping": (
         lambda t: t.__setitem__("orders", t["orders"].rename(columns={"amount_cny": "订单金额"})),
         {"orders": {"金额": "amount_cny"}},
@@ -293,7 +297,7 @@ def test_overview_figures_describe_structurally_broken_data(tmp_path, case):
     for name in ("fans", "events", "orders"):
         if fd.has(name):
             assert tables.loc[name, "rows"] > 0
-    assert not tables.loc[expected[0], "sound"]
+    assert not tables.loc[expected[0], "sound"]  # absent or broken
     for f in (
         queries.null_rates,
         queries.absent_columns,
@@ -306,8 +310,9 @@ def test_overview_figures_describe_structurally_broken_data(tmp_path, case):
     shown = narrative.problem_table(found, i18n.messages("data_overview", "zh"))
     assert (shown["table"] == expected[0]).any() and CJK.search(" ".join(shown["check"]))
     if case == "missing_column":
-        assert queries.member_growth(fd).empty  # no join times, no growth chart
-        assert "join_time" not in set(queries.absent_columns(fd)["column"])  # required, not "optional absent"
+        assert "order_time" not in set(queries.absent_columns(fd)["column"])  # required, not "optional absent"
+    if case == "missing_table":
+        assert queries.member_growth(fd).empty  # no fans, no growth chart
 
 
 # --------------------------------------------------------------------------- timing warnings

@@ -198,10 +198,13 @@ def test_a_header_only_optional_table_reads_as_absent(tmp_path, tables):
     result = run_validate(str(folder))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "comments" in result.stdout and "a header only" in result.stdout
-    # a header-only required table is still a contract problem
-    folder = write_csvs(tmp_path / "required", dict(tables, orders=tables["orders"].iloc[:0]))
+    # orders and events are optional too; a header-only fans table is still a contract problem (not derived)
+    folder = write_csvs(tmp_path / "orders", dict(tables, orders=tables["orders"].iloc[:0]))
+    with connect(folder, now=NOW) as fd:
+        assert fd.empty_tables == ["orders"] and not fd.has("orders")
+    folder = write_csvs(tmp_path / "required", dict(tables, fans=tables["fans"].iloc[:0]))
     p = only(problems_of(folder), "not_empty")
-    assert p.table == "orders"
+    assert p.table == "fans"
 
 
 # --------------------------------------------------------------------------- CSV errors and long fields

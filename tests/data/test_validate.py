@@ -67,10 +67,18 @@ def test_valid_data_passes_every_check(tmp_path, tables):
     fd.close()
 
 
-def test_missing_required_table(tmp_path, tables):
-    del tables["orders"]
+def test_a_source_without_fans_orders_or_events_is_refused_naming_what_it_has(tmp_path, tables):
+    for name in ("fans", "orders", "events"):
+        del tables[name]
     p = only(failures(tmp_path, tables), "missing_table")
-    assert (p.table, p.column, p.failing_rows) == ("orders", None, None)
+    assert (p.table, p.column, p.failing_rows) == ("fans", None, None)
+    assert "no fans, orders or events" in p.detail
+    assert "assignments, comments" in p.detail  # the tables it does have
+
+
+def test_orders_and_events_are_optional(tmp_path, tables):
+    del tables["orders"], tables["events"]
+    connect(frames_to_duckdb(tables, tmp_path / "ok.duckdb"), now=NOW).close()
 
 
 def test_missing_optional_table_is_fine(tmp_path, tables):
@@ -79,9 +87,9 @@ def test_missing_optional_table_is_fine(tmp_path, tables):
 
 
 def test_missing_required_column(tmp_path, tables):
-    tables["fans"] = tables["fans"].drop(columns=["channel"])
+    tables["events"] = tables["events"].drop(columns=["event_type"])
     p = only(failures(tmp_path, tables), "missing_column")
-    assert (p.table, p.column) == ("fans", "channel")
+    assert (p.table, p.column) == ("events", "event_type")
     assert "fan_id" in p.detail  # lists what the source has
 
 
@@ -193,9 +201,10 @@ def test_future_defaults_to_now_in_china(tmp_path, tables):
 
 
 def test_an_empty_table(tmp_path, tables):
-    tables["orders"] = tables["orders"].iloc[:0]
+    # A fans table with no rows is refused (not replaced by fans derived from the orders): an export gone wrong.
+    tables["fans"] = tables["fans"].iloc[:0]
     p = only(failures(tmp_path, tables), "not_empty")
-    assert (p.table, p.column) == ("orders", None)
+    assert (p.table, p.column) == ("fans", None)
     assert "no rows" in str(p.describe())
 
 
@@ -213,18 +222,17 @@ def test_values_outside_codes_and_ranges(tmp_path, tables):
 def test_error_report_is_readable_and_lists_everything(tmp_path, tables):
     tables["orders"].loc[[1, 2], "amount_cny"] = -5.0
     tables["events"].loc[[5], "fan_id"] = "ghost"
-    del tables["fans"]
+    tables["events"].loc[[6], "event_time"] = pd.NaT
     with pytest.raises(ContractError) as err:
         connect(frames_to_duckdb(tables, tmp_path / "bad.duckdb"), now=NOW)
     text = str(err.value)
     lines = text.splitlines()
     assert lines[0].startswith("The data does not meet the fan data contract")
-    assert "2 problems" in lines[0]
-    assert any("fans [missing_table]" in line for line in lines)
+    assert "3 problems" in lines[0]
+    assert any("events.event_time [not_null, 1 failing row]" in line for line in lines)
+    assert any("events.fan_id [foreign_key, 1 failing row]" in line for line in lines)
     assert any("orders.amount_cny [min_value, 2 failing rows]" in line for line in lines)
-    assert "examples:" in text and "-5.0" in text
-    # Foreign keys cannot be checked without fans, so they are not reported twice.
-    assert not any(p.check == "foreign_key" for p in err.value.problems)
+    assert "examples:" in text and "-5.0" in text and "ghost" in text
 
 
 def test_problems_list_is_empty_for_good_data_and_never_pulls_a_table(tmp_path, tables):

@@ -75,3 +75,77 @@ def test_absent_optional_columns_are_listed_not_counted_as_missing(tmp_path):
     assert {("fans", "province"), ("fans", "city")} <= set(map(tuple, absent.values))
     nulls = overview.null_rates(fd)
     assert not ((nulls.table == "fans") & nulls.column.isin(["province", "city"])).any()
+
+
+def test_the_overview_of_an_orders_only_source_with_lines_and_cancellations(tmp_path):
+    """A shop's order lines alone: the fans are derived, the events sections say there is no events table,
+    and the rows left out as cancellations are counted where the summary reads them."""
+    import sys
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "data"))
+    from test_shapes import lines_frame, pandas_orders
+
+    from fanlib import data_overview
+
+    lines = lines_frame()
+    lines.to_csv(tmp_path / "orders.csv", index=False)
+    fd = connect(tmp_path, validate=False, now="2026-01-01")
+    result = data_overview.analyse(fd, {"lang": "en", "as_of": "2025-06-01"})
+    assert not result.problems
+    assert result.missing_charts == ["No events table: the event type and content type distributions cannot be shown."]
+    assert [title for title, _ in result.distributions] == []  # derived fans have no channel or gender
+    notes = " ".join(result.shape_notes)
+    fans = lines.fan_id.nunique()
+    assert f"the {fans} fans were derived from orders" in notes
+    assert f"{len(lines)} rows make {len(pandas_orders(lines))} paid orders" in notes
+    assert "4 rows are left out" in notes and "2 cancellations or returns" in notes
+    assert "no events table" in result.conclusions[0]
+    summary = result.summary
+    shape = summary["source_shape"]
+    assert shape["fans_derived_from"] == ["orders"] and shape["fans"] == fans
+    assert shape["orders"]["left_out_rows"] == 4 and shape["orders"]["orders"] == len(pandas_orders(lines))
+    assert next(h for h in summary["headline"] if h["key"] == "orders")["value"] == len(pandas_orders(lines))
+    assert summary["status"] == "ok"  # an absent events table is described, not a failure of the overview
+    assert len(result.growth) and result.growth.members.iloc[-1] == fans
+    fd.close()
+
+
+def test_the_demo_shaped_source_has_no_shape_notes(folder):
+    from fanlib import data_overview
+
+    path, tables = folder
+    fd = connect(path, validate=False)
+    result = data_overview.analyse(fd, {"lang": "en"})
+    assert result.shape_notes == [] and result.missing_charts == []
+    assert "source_shape" not in result.summary
+    fd.close()
+
+
+def test_the_overview_notebook_renders_on_orders_only_data(tmp_path, monkeypatch):
+    """The 00 notebook, run in this process, on a shop's order lines alone (no fans, no events)."""
+    import json
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sys.path.insert(0, str(root / "data"))
+    from inprocess import render_notebook
+    from test_shapes import lines_frame
+
+    data = tmp_path / "shop"
+    data.mkdir()
+    lines_frame().to_csv(data / "orders.csv", index=False)
+    summary_path = tmp_path / "00.summary.json"
+    shown, _, _ = render_notebook(
+        monkeypatch,
+        root.parent / "notebooks" / "00_data_overview.ipynb",
+        source=str(data),
+        lang="en",
+        currency="GBP",
+        summary_path=str(summary_path),
+        output_dir=str(tmp_path),
+    )
+    text = " ".join(map(str, shown))
+    assert "No events table" in text and "derived from orders" in text and "left out" in text
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    assert summary["status"] == "ok" and summary["source_shape"]["orders"]["left_out_rows"] == 4
