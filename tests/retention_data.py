@@ -95,50 +95,10 @@ def year_end_data():
     return fans, events, orders
 
 
-class OrdersOnly:
-    """A source as the data layer presents one without an events table: ``has("events")`` is False and
-    ``events`` raises ``MissingTableError``; everything else is the wrapped source's (whose events table
-    is empty, so its dates come from the orders alone)."""
-
-    def __init__(self, fd, bare_fans: bool = False):
-        self._fd = fd
-        self._bare = bare_fans
-
-    @property
-    def fans(self):
-        """The fans; bare ones carry no channel, community or city tier (as when derived from orders)."""
-        import ibis
-
-        t = self._fd.fans
-        if not self._bare:
-            return t
-        return t.mutate(
-            channel=ibis.null().cast("string"),
-            community_id=ibis.null().cast("string"),
-            city_tier=ibis.null().cast(t.city_tier.type()),
-        )
-
-    def has(self, name: str) -> bool:
-        return name != "events" and self._fd.has(name)
-
-    @property
-    def events(self):
-        from fanlib.data.errors import MissingTableError
-
-        raise MissingTableError("events", self._fd.describe_source())
-
-    def table(self, name: str):
-        if name in ("events", "fans"):
-            return getattr(self, name)
-        return self._fd.table(name)
-
-    def __getattr__(self, name: str):
-        return getattr(self._fd, name)
-
-
-def orders_only_source(path: Path, n: int = 400, seed: int = 11, channels: bool = True) -> OrdersOnly:
-    """A shop's purchase log: every activity of :func:`random_fans` is an order (no events, no comments);
-    without ``channels`` the fans carry no channel, community or city tier (as when fans are derived)."""
+def orders_only_source(path: Path, n: int = 400, seed: int = 11, channels: bool = True):
+    """A shop's purchase log: every activity of :func:`random_fans` is an order (no events, no comments
+    table). With ``channels`` a fans table gives channel, community and city tier; without, there is no
+    fans table at all and the data layer derives the fans from the orders (joining at the first order)."""
     from fanlib.data.fandata import connect
 
     fans, events, _ = random_fans(n=n, seed=seed)
@@ -151,6 +111,4 @@ def orders_only_source(path: Path, n: int = 400, seed: int = 11, channels: bool 
             "amount_cny": rng.lognormal(3.5, 0.6, len(events)).round(2),
         }
     )
-    no_events = events.iloc[0:0]
-    # the contract check (which wants events) is the data layer's; here the source stands in for one without
-    return OrdersOnly(connect(write_duckdb(path, fans, no_events, orders), validate=False), bare_fans=not channels)
+    return connect(frames_to_duckdb({"fans": fans if channels else None, "orders": orders}, path))

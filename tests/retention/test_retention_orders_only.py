@@ -1,6 +1,6 @@
-"""A shop with orders only (no events table): every retention section runs on fans and orders, activity
-means orders and the report says so; what needs events is named, and the main answer (survival and
-churn) is still given."""
+"""A shop with orders only (no events table; with a fans table, or with fans derived from the orders):
+every retention section runs on fans and orders, activity means orders and the report says so; what needs
+events is named, and the main answer (survival and churn) is still given."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_every_section_runs_on_orders_alone_and_says_activity_means_orders(shop,
 
 
 def test_fans_without_channels_still_get_survival_and_churn(tmp_path):
-    """Fans derived from orders carry no channel or city tier: the Cox model has no driver and says so
+    """Fans derived from orders (no fans table) carry no channel or city tier: the Cox model has no driver and says so
     (a partial report naming it); survival, churn and lifetime value are still given."""
     bare = orders_only_source(tmp_path / "d.duckdb", n=300, seed=12, channels=False)
     result = retention.analyse(bare, _params(tmp_path))
