@@ -54,6 +54,8 @@ def intro(fd: Any, r: RetentionResult) -> None:
     r.intro = f"# {T('title')}\n\n{T('intro')}"
     if not fd.has("events"):
         r.notes.append((T("orders_only_note"), "info"))
+    if fd.is_derived("fans"):
+        r.notes.append((T("fans_derived_note"), "info"))
     n_orders_only, examples = orders_without_events(fd)
     if n_orders_only:
         message = T("orders_without_events", n=fmt_number(n_orders_only, "count", lang), examples=", ".join(examples))

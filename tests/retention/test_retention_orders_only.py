@@ -69,6 +69,7 @@ def test_fans_without_channels_still_get_survival_and_churn(tmp_path):
     bare = orders_only_source(tmp_path / "d.duckdb", n=300, seed=12, channels=False)
     result = retention.analyse(bare, _params(tmp_path))
     T = i18n.messages("retention", "en")
+    assert any(T("fans_derived_note") == text for text, _ in result.notes)
     assert list(result.failed) == [T("sec_cox")]
     assert T("cox_no_drivers") in result.failed[T("sec_cox")]
     s = result.summary
