@@ -14,7 +14,7 @@ from .activity import RetentionDataWarning, analysis_date, effective_basis
 from .churn_labels import check_horizon
 from .errors import RetentionInputError
 from .narrative import catalogue
-from .result import SECTIONS, RetentionResult
+from .result import SECTIONS, RetentionResult, mark_summary
 from .summary import bullet_text, conclusions, retention_summary
 from .views import COMPUTE, intro
 
@@ -102,5 +102,5 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> RetentionResult:
         clv_horizon_days=p["clv_horizon_days"],
         annual_discount_rate=p["annual_discount_rate"],
     )
-    result.summary = sections.mark(summary)
+    result.summary = mark_summary(summary, sections, T)
     return result

@@ -89,7 +89,9 @@ def test_analyse_computes_every_section_and_the_summary(fd, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_analysis_date_too_early_for_the_churn_model_leaves_the_rest_standing(fd, tmp_path):
+def test_an_analysis_date_too_early_for_the_churn_model_leaves_the_rest_standing_but_fails_the_report(fd, tmp_path):
+    """The churn model is half of the report's main answer: without it the other sections stand, and the
+    report says it failed, naming why, so a scheduled run does not pass it as a good one."""
     first = fd.date_range()[0].date()
     params = notebook_params(tmp_path, lang="en", as_of=first + dt.timedelta(days=40), churn_max_train_rows=400)
     result = retention.analyse(fd, params)
@@ -97,7 +99,9 @@ def test_an_analysis_date_too_early_for_the_churn_model_leaves_the_rest_standing
     assert {T("sec_churn"), T("sec_at_risk")} <= set(result.failed)
     assert "too early for the churn model" in result.failed[T("sec_churn")]
     assert "churn" not in result.views and "at_risk" not in result.views and "day_n" in result.views
-    assert result.summary["status"] == "partial"
+    assert result.summary["status"] == "failed"
+    assert result.summary["reason"].startswith("the report's main answer could not be given: ")
+    assert T("sec_churn") in result.summary["reason"]
     assert result.summary["sections_failed"] == list(result.failed)
     assert "churn_model" not in result.summary and "at_risk" not in result.summary
 

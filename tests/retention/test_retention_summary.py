@@ -179,3 +179,18 @@ def test_km_groups_add_negative_commenters_only_when_known():
     # orders only, fans without channels: the curve of all fans
     _, groups = km_groups(pd.DataFrame({"duration": [1.0, 2.0]}), T)
     assert groups == [("all_group", T("by_all_fans"))]
+
+
+def test_the_main_answer_is_survival_and_churn():
+    """A section outside the main answer makes the report partial; survival or churn missing, failed."""
+    from fanlib.present.notebook import Summary
+    from fanlib.retention.result import mark_summary
+
+    T = catalogue("en")
+    for failing, status in (("sec_cox", "partial"), ("sec_survival_data", "failed"), ("sec_churn", "failed")):
+        sections = Sections(T)
+        with sections.guard(T(failing)):
+            raise ValueError("no data for it")
+        s = mark_summary(Summary("03_retention"), sections, T)
+        assert s["status"] == status and s["sections_failed"] == [T(failing)], failing
+        assert ("reason" in s) == (status == "failed")
