@@ -166,6 +166,7 @@ def _curves(fd: Any, r: RetentionResult) -> dict[str, Any]:
     for by in segments or ["all"]:
         c = curves[by]
         names = {v: T.label(v) for v in c[by].astype(str).unique()} if by == "channel" else None
+        names = {"all": T("grp_all_fans")} if by == "all" else names
         title = _segment_title(by, T, p["top_communities"]) if segments else T("by_all_fans")
         charts.append({"curves": c[c["period"] >= 1], "by": by, "title": T("chart_curves", by=title), "labels": names})
     r.sections["curves"] = curves
@@ -173,8 +174,8 @@ def _curves(fd: Any, r: RetentionResult) -> dict[str, Any]:
     first = segments[0] if segments else "all"
     table = curves[first][curves[first]["period"] == day][[first, "eligible", "rate_on_or_after"]]
     table = table.sort_values("rate_on_or_after", ascending=False).rename(columns={first: "segment"})
-    if first == "channel":
-        table = table.assign(segment=[T.label(v) for v in table["segment"]])
+    if first in ("channel", "all"):
+        table = table.assign(segment=[T("grp_all_fans") if not segments else T.label(v) for v in table["segment"]])
     if not segments:
         line = T("curves_line_all", day=day, rate=fmt_number(table["rate_on_or_after"].iloc[0], "pct", T.lang, 1))
     else:

@@ -78,3 +78,5 @@ def test_fans_without_channels_still_get_survival_and_churn(tmp_path):
     assert [c["title"] for c in result.views["km"]["charts"]] == [T("chart_km", landmark=30, by=T("by_all_fans"))]
     assert [c["by"] for c in result.views["curves"]["charts"]] == ["all"]  # no segment the fans carry
     assert "of all fans" in result.views["curves"]["line"]
+    assert result.views["curves"]["by_segment"]["segment"].tolist() == [T("grp_all_fans")]
+    assert result.views["curves"]["charts"][0]["labels"] == {"all": T("grp_all_fans")}
