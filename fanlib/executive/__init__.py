@@ -6,6 +6,12 @@ recomputes an analysis: the figures are read from the summaries this run's repor
 run folder (:mod:`fanlib.executive.runs`); only the early warnings query the data
 (:mod:`fanlib.executive.queries`, judged by :mod:`fanlib.executive.stats`). The notebook shows the
 :class:`ExecutiveResult` of :func:`analyse`.
+
+Its main answer is the KPI board against this month's targets, with the early warnings on the daily KPIs
+it can compute. On fans and orders alone (no ``events`` table) orders, GMV and new members are computed and
+judged; daily active fans and events are not known, and their early warnings are named as not given
+(``sections_failed``: the report is partial). Amounts are in the ``currency`` parameter's currency; a
+report whose summary names another currency is flagged.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from fanlib.executive import narrative, plots
 from fanlib.executive.board import headline_value, kpi_board, milestone_table, missing_kpis
 from fanlib.executive.errors import EarlyWarningError, TargetsError
 from fanlib.executive.findings import key_findings
-from fanlib.executive.queries import daily_kpis
+from fanlib.executive.queries import EVENT_KPIS, daily_kpis
 from fanlib.executive.runs import (
     current_summaries,
     earlier_runs,
@@ -34,7 +40,7 @@ from fanlib.executive.runs import (
 from fanlib.executive.stats import KPIS, drill_down, scan
 from fanlib.executive.summary import overview_summary
 from fanlib.executive.targets import Targets, load_targets
-from fanlib.present.i18n import Messages, messages
+from fanlib.present.i18n import DEFAULT_CURRENCY, Messages, messages
 from fanlib.present.notebook import Summary
 
 #: The reports whose summaries the overview reads, in the order of its report list.
@@ -83,6 +89,10 @@ class ExecutiveResult:
     warnings_found: pd.DataFrame
     #: KPI -> why its moves are not judged (too small or too short a series).
     not_judged: dict[str, str]
+    #: Without an events table: the banner saying which early warnings cannot be given (else None).
+    needs_events: str | None = None
+    #: Report -> the currency its summary's amounts are in, for the reports whose currency is not the overview's.
+    other_currency: dict[str, str] = field(default_factory=dict)
     warnings: list[EarlyWarning] = field(default_factory=list)
     warning_rows: list[dict] = field(default_factory=list)
     findings: list[dict] = field(default_factory=list)
@@ -100,7 +110,7 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ExecutiveResult:
     from fanlib.paths import resolve
 
     lang = params.get("lang", "zh")
-    T, common = messages("executive", lang), messages("common", lang)
+    T, common = messages("executive", lang, currency=params.get("currency", DEFAULT_CURRENCY)), messages("common", lang)
     run_dir = resolve(params["summary_path"]).parent
     targets = load_targets(params["targets_path"])
     as_of = analysis_day(fd)
@@ -115,6 +125,9 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ExecutiveResult:
     # report that was not part of this run has its figures marked with the run they come from.
     reports = run_reports(run_dir, list(REPORTS), states)
     summaries = current_summaries(reports)
+    other_currency = {
+        name: s["currency"] for name, s in summaries.items() if s.get("currency", T.currency) != T.currency
+    }
     hist = history(run_dir.parent, until=run_dir.name, current=summaries)
 
     board = kpi_board(targets, summaries, hist, as_of, lang, reports=reports)
@@ -140,6 +153,7 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ExecutiveResult:
         since=since,
         warnings_found=found,
         not_judged=dict(found.attrs["not_judged"]),
+        other_currency=other_currency,
     )
     kpi_label = {k: T(f"kpi_{k}") for k in KPIS}
     for w in found.itertuples():
@@ -176,6 +190,10 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ExecutiveResult:
     result.summary = overview_summary(
         as_of, month, board, milestones, result.warning_rows, result.findings, result.missing, reports, T, lang
     )
+    if not fd.has("events"):  # orders-only data: the activity KPIs are not known, the order KPIs are judged
+        kpis = T("list_sep").join(T(f"kpi_{k}") for k in EVENT_KPIS)
+        result.needs_events = T("warnings_need_events", kpis=kpis)
+        result.summary.sections_failed([T("sec_activity_warnings")])
     return result
 
 

@@ -11,7 +11,12 @@ from typing import Any
 import pandas as pd
 
 from fanlib.present.escape import md_text
-from fanlib.present.i18n import fmt_date, fmt_number, fmt_period
+from fanlib.present.i18n import DEFAULT_CURRENCY, fmt_date, fmt_number, fmt_period
+
+
+def _fmt(T: Any, value: Any, unit: str, lang: str, digits: int = 1) -> str:
+    """A figure in ``lang``, amounts in the currency of the catalogue ``T`` (the overview's ``currency``)."""
+    return fmt_number(value, unit, lang, digits, currency=getattr(T, "currency", DEFAULT_CURRENCY))
 
 
 def report_list(names: Iterable[str], common: Any, lang: str = "zh") -> str:
@@ -56,8 +61,8 @@ def _finding_sentence(item: dict, messages, lang: str) -> str:
             "finding_churn",
             **where,
             days=item.get("horizon_days") or "–",
-            rate=fmt_number(item.get("churn_rate"), "pct", lang),
-            n=fmt_number(item.get("at_risk"), "count", lang),
+            rate=_fmt(T, item.get("churn_rate"), "pct", lang),
+            n=_fmt(T, item.get("at_risk"), "count", lang),
             list=listed,
         )
     if kind == "alerts" and item["open"]:
@@ -79,9 +84,9 @@ def _finding_sentence(item: dict, messages, lang: str) -> str:
             "finding_gap",
             **where,
             label=item["label"],
-            value=fmt_number(item["value"], item["unit"], lang),
-            target=fmt_number(item["target"], item["unit"], lang),
-            gap=fmt_number(item["relative_gap"], "pct", lang),
+            value=_fmt(T, item["value"], item["unit"], lang),
+            target=_fmt(T, item["target"], item["unit"], lang),
+            gap=_fmt(T, item["relative_gap"], "pct", lang),
         )
     if kind == "no_gap":
         return T("finding_no_gap", **where)
@@ -113,7 +118,7 @@ def finding_todos(findings: list[dict], messages: Any, lang: str = "zh") -> list
                 )
             )
         elif item["kind"] == "churn" and item.get("at_risk"):
-            todos.append(T("todo_at_risk", **where, n=fmt_number(item["at_risk"], "count", lang)))
+            todos.append(T("todo_at_risk", **where, n=_fmt(T, item["at_risk"], "count", lang)))
         elif item["kind"] == "verdict" and item["decision"] == "ship":
             todos.append(
                 T("todo_ship", **where, experiment=item.get("experiment") or "–", variant=item.get("variant") or "–")
@@ -127,9 +132,9 @@ def milestone_rows(milestones: pd.DataFrame, T: Any, lang: str) -> pd.DataFrame:
     """The milestone table as shown: targets and values formatted, a value from an earlier run says which
     run, the status in words."""
     return milestones.assign(
-        target=[fmt_number(v, u, lang) for v, u in zip(milestones.target, milestones.unit, strict=True)],
+        target=[_fmt(T, v, u, lang) for v, u in zip(milestones.target, milestones.unit, strict=True)],
         value=[
-            fmt_number(v, u, lang) + (T("milestone_from_run", text=T("from_run", run=run)) if run else "")
+            _fmt(T, v, u, lang) + (T("milestone_from_run", text=T("from_run", run=run)) if run else "")
             for v, u, run in zip(milestones.value, milestones.unit, milestones.from_run, strict=True)
         ],
         status=[T(s) if s in T else s for s in milestones.status],
@@ -145,11 +150,11 @@ def warning_line(w: Any, top: Any, kpi_label: dict[str, str], T: Any, lang: str)
         kpi=kpi_label[w.kpi],
         period=fmt_period(w.start, w.end, lang),
         direction=T(w.direction),
-        change=fmt_number(abs(w.change), "pct", lang),
-        expected=fmt_number(w.expected, unit, lang),
-        actual=fmt_number(w.actual, unit, lang),
+        change=_fmt(T, abs(w.change), "pct", lang),
+        expected=_fmt(T, w.expected, unit, lang),
+        actual=_fmt(T, w.actual, unit, lang),
         top=md_text(T.label(top["channel"])),
-        share=fmt_number(top["share_of_change"], "pct", lang),
+        share=_fmt(T, top["share_of_change"], "pct", lang),
     )
 
 
@@ -172,9 +177,9 @@ def todo_items(
                 T(
                     "todo_kpi",
                     kpi=r.label,
-                    value=fmt_number(r.value, r.unit, lang),
-                    target=fmt_number(r.target, r.unit, lang),
-                    gap=fmt_number(r.target - r.value, "pp" if r.unit == "pct" else r.unit, lang),
+                    value=_fmt(T, r.value, r.unit, lang),
+                    target=_fmt(T, r.target, r.unit, lang),
+                    gap=_fmt(T, r.target - r.value, "pp" if r.unit == "pct" else r.unit, lang),
                 )
                 + (T("from_run_note", run=r.from_run) if r.from_run else "")
             )

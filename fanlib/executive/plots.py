@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 from matplotlib.axes import Axes
 
+from fanlib.executive import narrative
 from fanlib.executive.stats import baseline
 
 
@@ -34,7 +35,12 @@ def board_html(board: pd.DataFrame, messages: Any, lang: str = "zh") -> str:
     """The KPI board as an HTML table: value, target, on/off-track mark, change since last run, sparkline."""
     import html as _html
 
-    from fanlib.present.i18n import fmt_number
+    from fanlib.present.i18n import DEFAULT_CURRENCY, fmt_number
+
+    currency = getattr(messages, "currency", DEFAULT_CURRENCY)
+
+    def fmt(value: Any, unit: str) -> str:
+        return fmt_number(value, unit, lang, currency=currency)
 
     head = "".join(
         f"<th>{_html.escape(messages(k))}</th>"
@@ -54,16 +60,12 @@ def board_html(board: pd.DataFrame, messages: Any, lang: str = "zh") -> str:
         change = (
             "–"
             if r.change is None
-            else (
-                fmt_number(r.change, "pp", lang)
-                if r.unit == "pct"
-                else ("+" if r.change >= 0 else "") + fmt_number(r.change, r.unit, lang)
-            )
+            else (fmt(r.change, "pp") if r.unit == "pct" else ("+" if r.change >= 0 else "") + fmt(r.change, r.unit))
         )
         nxt = (
             "–"
             if r.next_target is None
-            else messages("next_target", value=fmt_number(r.next_target, r.unit, lang), month=r.next_month)
+            else messages("next_target", value=fmt(r.next_target, r.unit), month=r.next_month)
         )
         # A value from an earlier run says which run, so it is never read as this run's.
         when = (
@@ -72,8 +74,8 @@ def board_html(board: pd.DataFrame, messages: Any, lang: str = "zh") -> str:
             else ""
         )
         rows.append(
-            f"<tr><td>{_html.escape(r.label)}</td><td><b>{fmt_number(r.value, r.unit, lang)}</b>{when}</td>"
-            f"<td>{fmt_number(r.target, r.unit, lang) if r.target is not None else '–'}</td><td>{mark}</td>"
+            f"<tr><td>{_html.escape(r.label)}</td><td><b>{fmt(r.value, r.unit)}</b>{when}</td>"
+            f"<td>{fmt(r.target, r.unit) if r.target is not None else '–'}</td><td>{mark}</td>"
             f"<td>{change}</td><td>{sparkline_svg(r.trend)}</td><td>{_html.escape(nxt)}</td></tr>"
         )
     return (
@@ -95,5 +97,7 @@ def warning_chart(daily: pd.DataFrame, warning: Any, since: Any, T: Any, title: 
     ax.axvspan(
         warning.start - pd.Timedelta(hours=12), warning.end + pd.Timedelta(hours=12), color=plotting.BAD, alpha=0.15
     )
+    if narrative.warning_unit(warning.kpi) == "cny":
+        plotting.money_axis(ax, "y", T)
     ax.legend(frameon=False)
     return ax

@@ -24,7 +24,7 @@ def overview_summary(
     lang: str,
 ) -> Summary:
     """The summary of one overview run."""
-    summary = Summary("05_overview", as_of=as_of, lang=lang)
+    summary = Summary("05_overview", as_of=as_of, lang=lang, currency=getattr(T, "currency", "CNY"))
     judged = board[board.on_track.notna()]
     summary.headline("programme_month", month, label=T("hl_month"), unit="count")
     summary.headline(

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from fanlib.present.i18n import Messages
 
-#: Units a headline value may have; the index pages format values by unit.
+#: Units a headline value may have; the index pages format values by unit. ``cny`` is an amount in the
+#: summary's ``currency`` (CNY unless the report says otherwise).
 UNITS = ("pct", "cny", "count", "number", "days", "ratio", "text")
 
 
@@ -35,9 +36,16 @@ class Summary(dict):
     >>> s.headline("dau_rate", 0.31, label="日活跃率 Daily active rate", unit="pct", target=0.55)
     >>> s["tiers"] = {"core": 0.15}
     >>> s.write("reports/latest/01_fan_profiling.summary.json")
+
+    A report that shows amounts passes ``currency="GBP"`` (an ISO code, checked): its amounts (unit
+    ``cny``) are in that currency, and whoever reads the summary writes them with its symbol.
     """
 
     def __init__(self, report: str, as_of: Any = None, status: str = "ok", **sections: Any):
+        if "currency" in sections:
+            from fanlib.present.i18n import check_currency
+
+            check_currency(sections["currency"])
         super().__init__(
             report=report,
             generated_at=_dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -268,13 +276,14 @@ class Markdown:
         return _ipython_markdown()(md_guard(data) if isinstance(data, str) else data, *args, **kwargs)
 
 
-def format_value(value: Any, unit: str = "number", digits: int = 1, lang: str = "en") -> str:
-    """Format a figure for people: 31.2%, ¥1,234.50, 12,345 (``lang="zh"``: 万 and 亿 for large numbers)."""
+def format_value(value: Any, unit: str = "number", digits: int = 1, lang: str = "en", currency: str = "CNY") -> str:
+    """Format a figure for people: 31.2%, ¥1,234.50 / £1,234.50 (unit ``cny``: an amount in ``currency``),
+    12,345 (``lang="zh"``: 万 and 亿 for large numbers)."""
     from fanlib.present.i18n import fmt_number
 
     if unit == "text":
         return "–" if value is None else str(value)
-    return fmt_number(value, unit, lang, digits)
+    return fmt_number(value, unit, lang, digits, currency=currency)
 
 
 def table(
@@ -284,11 +293,13 @@ def table(
     max_rows: int = 60,
     index: bool = False,
     lang: str = "en",
+    currency: str = "CNY",
 ) -> None:
-    """Display a DataFrame as a clean HTML table; ``formats`` maps columns to units (pct, cny, count …)."""
+    """Display a DataFrame as a clean HTML table; ``formats`` maps columns to units (pct, cny, count …);
+    amounts (``cny``) are written in ``currency``."""
     from IPython.display import HTML, display
 
-    display(HTML(table_html(df, caption, formats, max_rows, index, lang)))
+    display(HTML(table_html(df, caption, formats, max_rows, index, lang, currency)))
     if len(df) > max_rows:
         from fanlib.present.i18n import messages
 
@@ -303,12 +314,13 @@ def table_html(
     max_rows: int = 60,
     index: bool = False,
     lang: str = "en",
+    currency: str = "CNY",
 ) -> str:
     """The HTML of :func:`table`: every cell, index and column label and the caption escaped."""
     shown = df.head(max_rows).copy()
     for col, unit in (formats or {}).items():
         if col in shown.columns:
-            shown[col] = [format_value(v, unit, lang=lang) for v in shown[col]]
+            shown[col] = [format_value(v, unit, lang=lang, currency=currency) for v in shown[col]]
     # Labels are data too (pivots put ids and channels into the header); escape names of
     # the index and columns as well, which format_index does not reach.
     shown.index = shown.index.set_names([None if n is None else html_text(n) for n in shown.index.names])
@@ -331,7 +343,8 @@ def localized_table(
     index: bool = False,
 ) -> None:
     """``table`` with column headers from a message catalogue (key ``col_<column>``) and numbers
-    formatted for the catalogue's language."""
+    formatted for the catalogue's language and currency."""
     renamed = {c: messages(f"col_{c}") for c in df.columns if f"col_{c}" in messages}
     shown_formats = {renamed.get(c, c): unit for c, unit in (formats or {}).items()}
-    table(df.rename(columns=renamed), caption, shown_formats, max_rows, index, lang=messages.lang)
+    currency = getattr(messages, "currency", "CNY")
+    table(df.rename(columns=renamed), caption, shown_formats, max_rows, index, lang=messages.lang, currency=currency)

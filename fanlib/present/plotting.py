@@ -11,6 +11,7 @@ import glob
 import os
 import warnings
 from functools import lru_cache
+from typing import Any
 
 import matplotlib
 
@@ -138,6 +139,34 @@ def thousands_axis(ax: Axes, axis: str = "y") -> Axes:
     from matplotlib.ticker import FuncFormatter
 
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    return ax
+
+
+def money_tick(value: float, currency: str = "CNY", lang: str = "en") -> str:
+    """A tick label for an amount: ¥1,200, £0.50, US$1.2万 (Chinese groups large amounts in 万 and 亿)."""
+    from fanlib.present.i18n import currency_of, fmt_number
+
+    c = currency_of(currency)
+    sign, a = ("-" if value < 0 else ""), abs(float(value))
+    if lang == "zh" and a >= 1e4:
+        return sign + c.symbol(lang) + fmt_number(a, "number", "zh")
+    digits = 0 if a >= 100 or a.is_integer() or c.decimals == 0 else 2
+    return f"{sign}{c.symbol(lang)}{a:,.{digits}f}"
+
+
+def money_axis(ax: Axes, axis: str = "y", currency: Any = "CNY", lang: str | None = None) -> Axes:
+    """Tick labels as amounts in ``currency``: an ISO code, or a report's messages (their currency and
+    language are used, so ``money_axis(ax, "y", T)`` is enough)."""
+    from matplotlib.ticker import FuncFormatter
+
+    if not isinstance(currency, str):  # a Messages object
+        lang = lang or currency.lang
+        currency = currency.currency
+    lang = lang or "en"
+    money_tick(0, currency, lang)  # refuses an unknown code before the chart is drawn
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(
+        FuncFormatter(lambda v, _: money_tick(v, currency, lang))
+    )
     return ax
 
 

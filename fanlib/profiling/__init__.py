@@ -4,9 +4,17 @@ they are, and how healthy the communities are against the planning documents' ta
 Portraits, RFM, fan classes, layers, behaviour segments, early identification of high-value fans and
 the community KPIs. The notebook calls :func:`analyse` and shows its :class:`ProfilingResult`.
 
+The report's main answer is who the fans are worth: the RFM value segments of the analysis window (from
+the orders alone), with the portraits beside them. Without it the report has failed; any other section
+missing makes it partial. On fans and orders alone (no ``events`` table) the portraits, the RFM value
+segments, the purchase figures of the KPI window (``queries_orders``) and the per-fan export are given, and
+every section that rests on interactions (fan classes, layers, transitions, behaviour segments, early
+identification, community KPIs, trends, content) says so and is named in ``sections_failed``.
+Portraits take any declared fan column (``portrait_columns``).
+
 Every per-fan feature and KPI is computed in the engine (ibis); only small results reach pandas.
 The engine-side modules: ``features``, ``portraits``, ``profile``, ``tiers``, ``rfm``, ``layers``,
-``kpis``, ``content``; the models and statistics on small frames: ``segments``, ``early_value``,
+``kpis``, ``content``, ``queries_orders``; the models and statistics on small frames: ``segments``, ``early_value``,
 ``stats``; then ``benchmarks`` (KPIs against the targets), ``narrative``, ``plots``, ``summary``, ``export``
 and ``errors``. Each module's docstring gives its definitions and rules.
 """

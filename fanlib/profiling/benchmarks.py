@@ -67,8 +67,8 @@ def biggest_gaps(card: pd.DataFrame, n: int = 3, T: Any = None) -> list[str]:
             T(
                 "gap_sentence_low" if r.higher_is_better else "gap_sentence_high",
                 label=r.label,
-                value=fmt_number(r.value, r.unit, T.lang),
-                target=fmt_number(r.target, r.unit, T.lang),
+                value=T.fmt(r.value, r.unit),
+                target=T.fmt(r.target, r.unit),
                 gap=fmt_number(abs(r.relative_gap), "pct", T.lang, 0),
             )
         )

@@ -87,7 +87,7 @@ def _design(df: pd.DataFrame) -> np.ndarray:
 class EarlyValueModel:
     """Flags future high-value fans from their first ``early_days``.
 
-    Fitted attributes: ``threshold_spend_`` (the high-value line in CNY), ``flag_threshold_``
+    Fitted attributes: ``threshold_spend_`` (the high-value line, in the report's currency), ``flag_threshold_``
     (probability cut-off), ``split_date_``, ``metrics_`` (dict), ``test_`` (test fans with scores).
     """
 

@@ -23,8 +23,11 @@ from fanlib.profiling.tiers import TIERS
 EXCEL_MAX_ROWS = MAX_ROWS - 1
 
 
-def fan_export_frame(fd: Any, profile: FanProfile, segments: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per fan (the export itself, so one row per fan is the intended size)."""
+def fan_export_frame(
+    fd: Any, profile: FanProfile, segments: pd.DataFrame | None = None, currency: str = "CNY"
+) -> pd.DataFrame:
+    """One row per fan (the export itself, so one row per fan is the intended size). The amounts
+    (``spend``, ``spend_total``) are in ``currency``, which the column ``currency`` names on every row."""
     t = profile.table.select(*EXPORT_COLUMNS).order_by(["tier", "fan_id"])
     df = fd.execute(t, label="profiling:export")
     df["segment"] = pd.NA
@@ -33,6 +36,7 @@ def fan_export_frame(fd: Any, profile: FanProfile, segments: pd.DataFrame | None
     df["segment"] = df["segment"].astype("Int64")
     df["spend"] = df.spend.round(2)
     df["spend_total"] = df.spend_total.round(2)
+    df.insert(df.columns.get_loc("spend_total") + 1, "currency", currency)
     df["days_since_order"] = df.days_since_order.round(1)
     return df
 
@@ -57,13 +61,16 @@ def export_fans(
     out.mkdir(parents=True, exist_ok=True)
     csv = _atomic(out / f"{stem}.csv", lambda p: df.to_csv(p, index=False, encoding="utf-8-sig"))
 
+    if len(df) and df.tier.isna().all():  # orders-only data: no fan classes, one sheet of every fan
+        sheets = [(T("sheet_all_fans"), "all fans", df)]
+    else:
+        sheets = [(T(f"tier_{tier}"), f"fan class {tier!r}", df[df.tier == tier]) for tier in TIERS]
     parts = []
-    for tier in TIERS:
-        part = df[df.tier == tier]
+    for name, what, part in sheets:
         if len(part) > EXCEL_MAX_ROWS:
             raise ProfilingDataError(
-                f"fan class {tier!r} has {len(part):,} fans, more than an Excel sheet holds; use the CSV export"
+                f"{what} has {len(part):,} fans, more than an Excel sheet holds; use the CSV export"
             )
-        parts.append((T(f"tier_{tier}")[:31], part))
+        parts.append((name[:31], part))
     xlsx = write_xlsx(out / f"{stem}.xlsx", parts, created=created)  # atomic itself
     return {"csv": csv, "xlsx": xlsx}

@@ -94,7 +94,7 @@ def early_value_finding(m: dict, T: Any) -> str:
         precision=_pct(m["precision"], T, 0),
         recall=_pct(m["recall"], T, 0),
         base=_pct(m["test_base_rate"], T, 0),
-        line=fmt_number(m["high_value_spend_cny"], "cny", T.lang),
+        line=T.money(m["high_value_spend_cny"]),
     )
 
 

@@ -41,10 +41,11 @@ class FanProfile:
     """The profile expression plus the figures that shaped it."""
 
     table: ibis.Table  # one row per fan: features, RFM, tier, layer
-    high_value_spend: float | None  # CNY from which a fan is high-value (None: nobody spent)
+    high_value_spend: float | None  # spend (report currency) from which a fan is high-value (None: nobody spent)
     tier_rules: TierRules
     layer_rules: LayerRules
     notes: list[str] = field(default_factory=list)
+    has_events: bool = True  # False: orders-only data, no fan class nor layer (NULL)
 
 
 def fan_profile(
@@ -55,21 +56,30 @@ def fan_profile(
     layer_rules: LayerRules | None = None,
 ) -> FanProfile:
     """RFM (over ``rfm_window_days``), fan class and layer for every fan who joined by ``as_of``
-    (the default rules when none are given)."""
+    (the default rules when none are given).
+
+    Without an events table (orders-only data) the RFM scores are computed from the orders as always, but
+    the fan class and the layer, which rest on interactions, are NULL (``FanProfile.has_events`` is False)."""
     tier_rules = tier_rules or TierRules()
     layer_rules = layer_rules or LayerRules()
     w = window(as_of, rfm_window_days)
-    require_events(fd, w)
+    has_events = fd.has("events")
+    if has_events:
+        require_events(fd, w)
     notes = []
     feats = fan_features(fd, as_of, rfm_window_days).cache()  # read twice below: compute it once
     threshold = high_value_threshold(fd, feats, tier_rules)
     if threshold is None:
         notes.append(Note("no_spend", {"period": w.period}))
-    scored = assign_tiers(rfm_scores(feats), threshold, tier_rules)
-    if layer_rules.window_days == rfm_window_days:
-        t = assign_layers(scored, layer_rules)
+    scored = rfm_scores(feats)
+    if not has_events:
+        t = scored.mutate(tier=ibis.null("string"), layer=ibis.null("string"))
     else:
-        t = scored.left_join(fan_layers(fd, as_of, layer_rules), "fan_id").drop("fan_id_right")
+        scored = assign_tiers(scored, threshold, tier_rules)
+        if layer_rules.window_days == rfm_window_days:
+            t = assign_layers(scored, layer_rules)
+        else:
+            t = scored.left_join(fan_layers(fd, as_of, layer_rules), "fan_id").drop("fan_id_right")
     # Kept as a temporary table in the engine: the sections aggregate it many times, and recomputing the
     # per-fan features from the events table each time would cost seconds per figure on large data.
     t = t.cache()
@@ -79,9 +89,9 @@ def fan_profile(
         raise ProfilingDataError(
             f"table 'fans' has no fan who joined by {w.as_of} (check: join_time)", "no_fans", as_of=w.as_of
         )
-    if idle:
+    if idle and has_events:
         notes.append(Note("fans_without_events", {"idle": idle, "n": n, "share": idle / n, "period": w.period}))
-    return FanProfile(t, threshold, tier_rules, layer_rules, notes)
+    return FanProfile(t, threshold, tier_rules, layer_rules, notes, has_events)
 
 
 def tier_shares(fd: Any, profile: FanProfile) -> pd.DataFrame:

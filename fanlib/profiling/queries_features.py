@@ -36,18 +36,36 @@ def fan_features(fd: Any, as_of: Any, window_days: int = 90) -> ibis.Table:
     interaction_share (interactions ÷ (interactions + browsing)), interactions_per_30d,
     interactions_per_present_30d and orders_per_present_30d (per 30 days of presence, at least 7),
     active_day_share, days_since_event, orders, spend, days_since_order (NULL for fans without an order in
-    the window), orders_total, spend_total (lifetime up to as_of). Fans with no events or orders get zeros, not NULLs.
+    the window), orders_total, spend_total (lifetime up to as_of). Fans with no events or orders get zeros, not NULLs;
+    without an events table (orders-only data) the event figures are NULL, and a fan whose join time is not known
+    counts as a member.
     """
     w = window(as_of, window_days)
     return features_for_window(fd, w)
 
 
-def features_for_window(fd: Any, w: Window) -> ibis.Table:
-    start, end = w.lit_start(), w.lit_end()
-    fans = fd.fans.filter(fd.fans.join_time < end)
+#: The per-fan figures read from ``events``; without an events table they are NULL (not zero: nobody knows).
+EVENT_FIGURES = {
+    "events": "int64",
+    "active_days": "int64",
+    "interactions": "int64",
+    "browsing": "int64",
+    "shares": "int64",
+    "clicks": "int64",
+    "ugc_posts": "int64",
+    "messages": "int64",
+    "speaking": "int64",
+    "checkins": "int64",
+    "first_event": "timestamp",
+    "last_event": "timestamp",
+}
+
+
+def _event_figures(fd: Any, start: ibis.Expr, end: ibis.Expr) -> ibis.Table:
+    """Per fan who did something in the window: the event figures (``EVENT_FIGURES``)."""
     ev = fd.events.filter((fd.events.event_time >= start) & (fd.events.event_time < end))
     et = ev.event_type
-    ev_agg = ev.group_by("fan_id").aggregate(
+    return ev.group_by("fan_id").aggregate(
         events=ev.count(),
         active_days=ev.event_time.date().nunique(),
         interactions=_count_if(et.isin(INTERACTION_TYPES)),
@@ -61,6 +79,11 @@ def features_for_window(fd: Any, w: Window) -> ibis.Table:
         first_event=ev.event_time.min(),
         last_event=ev.event_time.max(),
     )
+
+
+def features_for_window(fd: Any, w: Window) -> ibis.Table:
+    start, end = w.lit_start(), w.lit_end()
+    fans = fd.fans.filter(fd.fans.join_time.isnull() | (fd.fans.join_time < end))
     od = fd.orders.filter(fd.orders.order_time < end)
     in_w = od.order_time >= start
     od_agg = od.group_by("fan_id").aggregate(
@@ -70,7 +93,10 @@ def features_for_window(fd: Any, w: Window) -> ibis.Table:
         orders_total=od.count(),
         spend_total=od.amount_cny.sum(),
     )
-    t = fans.left_join(ev_agg, "fan_id").left_join(od_agg, "fan_id")
+    if fd.has("events"):
+        t = fans.left_join(_event_figures(fd, start, end), "fan_id").left_join(od_agg, "fan_id")
+    else:  # orders-only data: the event figures are not known
+        t = fans.left_join(od_agg, "fan_id").mutate(**{c: ibis.null(k) for c, k in EVENT_FIGURES.items()})
     t = t.select(
         "fan_id",
         "channel",
@@ -108,6 +134,8 @@ def features_for_window(fd: Any, w: Window) -> ibis.Table:
         "orders",
         "orders_total",
     ]
+    if not fd.has("events"):  # the event figures stay NULL: an unknown count is not a zero
+        zero_int = [c for c in zero_int if c not in EVENT_FIGURES]
     t = t.mutate(
         **{c: t[c].fill_null(0).cast("int64") for c in zero_int},
         spend=t.spend.fill_null(0.0).cast("float64"),

@@ -17,21 +17,24 @@ from typing import Any
 
 import pandas as pd
 
-from fanlib.present.i18n import Messages, fmt_number, fmt_period, messages
+from fanlib.data.errors import AttributeProblem
+from fanlib.present.i18n import DEFAULT_CURRENCY, Messages, fmt_number, fmt_period, messages
 from fanlib.present.notebook import Sections, Summary
 from fanlib.profiling import narrative, portraits
 from fanlib.profiling.early_value import EarlyValueModel, early_features
+from fanlib.profiling.errors import ProfilingDataError
 from fanlib.profiling.export import export_fans, fan_export_frame
 from fanlib.profiling.layers import LayerRules, layer_shares, layer_transitions
 from fanlib.profiling.profile import fan_profile, tier_shares
 from fanlib.profiling.queries import community_kpis, kpi_trend
 from fanlib.profiling.queries_content import best_hours
 from fanlib.profiling.queries_features import fan_features
+from fanlib.profiling.queries_orders import purchase_kpis
 from fanlib.profiling.rfm import segment_value
 from fanlib.profiling.segments import BehaviourSegments, segment_inputs
 from fanlib.profiling.summary import profiling_summary
 from fanlib.profiling.tiers import TierRules
-from fanlib.profiling.window import resolve_as_of
+from fanlib.profiling.window import resolve_as_of, window
 
 #: Section key -> the message key of its title, in the order of the page.
 SECTIONS = {
@@ -50,6 +53,12 @@ SECTIONS = {
     "content": "sec_content",
     "export": "sec_export",
 }
+#: The sections that give the report's main answer, who the fans are worth: without the analysis date or the
+#: RFM value segments (from the orders alone) the report has failed; any other section missing makes it partial.
+MAIN_SECTIONS = ("as_of", "rfm")
+#: The sections that rest on interactions (table ``events``): on orders-only data each says so and is named
+#: among the sections that could not be produced.
+NEEDS_EVENTS = ("tiers", "layers", "transitions", "segments", "early", "kpis", "groups", "trend", "content")
 #: The community KPIs charted month by month: (column, chart title key, shown as a share).
 TREND_CHARTS = (
     ("dau_rate", "chart_trend_dau", True),
@@ -73,8 +82,10 @@ class ProfilingResult:
     #: What the sections computed, by key, and (once the page is shown) which sections failed.
     sections: Sections
     errors: dict[str, BaseException] = field(default_factory=dict)
-    #: (dimension, distribution with categories in the report's language), one per portrait dimension.
-    portraits: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    #: (dimension, its title, distribution with categories in the report's language, whether the categories
+    #: are in their own order: age bands, quantile bins), one per portrait dimension: the built-in ones the
+    #: data gives, then the team's own ``portrait_columns``.
+    portraits: list[tuple[str, str, pd.DataFrame, bool]] = field(default_factory=list)
     #: (shares by group with labels in the report's language, chart title), in the order of the page.
     comparisons: list[tuple[pd.DataFrame, str]] = field(default_factory=list)
     comparison_findings: list[str] = field(default_factory=list)
@@ -131,7 +142,7 @@ def rules(params: Mapping[str, Any]) -> tuple[TierRules, LayerRules]:
 def analyse(fd: Any, params: Mapping[str, Any]) -> ProfilingResult:
     """Every section of the profiling report on ``fd``; ``params``: the notebook's parameters."""
     lang = params.get("lang", "zh")
-    T = messages("fan_profiling", lang)
+    T = messages("fan_profiling", lang, currency=params.get("currency", DEFAULT_CURRENCY))
     S = Sections(T)
     tier_rules, layer_rules = rules(params)
     result = ProfilingResult(T, params, params.get("as_of"), tier_rules, layer_rules, S)
@@ -143,24 +154,35 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ProfilingResult:
     with run.section("compare"):
         _compare(fd, result)
     with run.section("tiers"):
+        _needs_events(fd)
         _tiers(fd, result)
     with run.section("rfm"):
         _rfm(fd, result)
     with run.section("layers"):
+        _needs_events(fd)
         _layers(fd, result)
     with run.section("transitions"):
+        _needs_events(fd)
         _transitions(fd, result)
     with run.section("segments"):
+        _needs_events(fd)
         _segments(fd, result)
     with run.section("early"):
+        _needs_events(fd)
         _early(fd, result)
     with run.section("kpis"):
+        if not fd.has("events"):  # orders-only data: the purchase figures, then the community KPIs are refused
+            _purchase_kpis(fd, result)
+        _needs_events(fd)
         _kpis(fd, result)
     with run.section("groups"):
+        _needs_events(fd)
         S.need("kpis")
     with run.section("trend"):
+        _needs_events(fd)
         result.shown["trend"] = kpi_trend(fd, result.as_of, 12)
     with run.section("content"):
+        _needs_events(fd)
         _content(result)
     with run.section("export"):
         _export(fd, result)
@@ -177,17 +199,49 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> ProfilingResult:
         },
     )
     result.summary = summary.sections_failed([T(SECTIONS[k]) for k in SECTIONS if k in result.errors])
+    if any(k in result.errors for k in MAIN_SECTIONS):
+        result.summary["status"] = "failed"
     return result
 
 
+def _needs_events(fd: Any) -> None:
+    """Refuse a section that rests on interactions when the data has no events table (orders-only data)."""
+    if not fd.has("events"):
+        raise ProfilingDataError(
+            "table 'events' is not in the data: this section rests on the fans' interactions", "needs_events"
+        )
+
+
 def _portraits(fd: Any, result: ProfilingResult) -> None:
-    T = result.T
-    base = portraits.portrait_base(fd, result.as_of)
+    T, p = result.T, result.params
+    try:
+        base = portraits.portrait_base(
+            fd, result.as_of, columns=p.get("portrait_columns") or [], bins=p.get("portrait_bins", 4)
+        )
+    except AttributeProblem as exc:  # said in the report's language, naming the column and the ones there are
+        raise ProfilingDataError(
+            str(exc), f"portrait_column_{exc.check}", column=exc.column, available=", ".join(exc.available) or "–"
+        ) from exc
     result.sections["base"] = base
-    for d in portraits.DIMENSIONS:
+    codes = {}
+    for d in base.all:
+        own = d in base.own
         dist = portraits.distribution(fd, base, d)
-        dist["category"] = [portraits.category_label(c, T) for c in dist.category]
-        result.portraits.append((d, dist))
+        codes[d] = dist[["category", "fans", "share"]].copy()
+        dist["category"] = [portraits.category_label(c, T, own) for c in dist.category]
+        ordered = d == "age_band" or portraits.is_binned(dist)
+        result.portraits.append((d, portraits.dimension_title(d, T), dist, ordered))
+    result.sections["portraits"] = codes
+    if base.absent:
+        result.shown["portraits_absent"] = T(
+            "portraits_absent", dims=T("list_sep").join(T(f"dim_{d}") for d in base.absent)
+        )
+    if not base.all:
+        raise ProfilingDataError(
+            "table 'fans' has none of the portrait columns (gender, age or birth_year, province, city_tier, "
+            "occupation, channel) and no portrait_columns are named",
+            "no_portrait_columns",
+        )
 
 
 def _compare(fd: Any, result: ProfilingResult) -> None:
@@ -195,15 +249,19 @@ def _compare(fd: Any, result: ProfilingResult) -> None:
     profile = fan_profile(fd, result.as_of, p["rfm_window_days"], result.tier_rules, result.layer_rules)
     S["profile"] = profile
     base = S.need("base")
-    with_tier = base.join(profile.table.select("fan_id", "tier"), "fan_id")
+    with_tier = base.table.join(profile.table.select("fan_id", "tier"), "fan_id")
     top = portraits.largest_groups(fd, base, "community_id", p["top_communities"])
-    for d in COMPARED:
-        for group, groups, src in (("tier", None, with_tier), ("community_id", top, base)):
-            b = portraits.breakdown(fd, src, d, group, groups)
+    for d in [*[c for c in COMPARED if c in base.dimensions], *base.own]:
+        own = d in base.own
+        for group, groups, src in (("tier", None, with_tier), ("community_id", top, base.table)):
+            if group == d or (group == "tier" and not profile.has_events):  # no fan classes without events
+                continue
+            b = portraits.breakdown(fd, src, d, group, groups, own=own)
             result.comparison_findings.append(b.finding(T))
             if d in CHARTED_COMPARISONS:
                 shares = b.shares.rename(
-                    columns=lambda c: portraits.category_label(c, T), index=lambda g: T.label(f"tier_{g}", str(g))
+                    columns=lambda c, own=own: portraits.category_label(c, T, own),
+                    index=lambda g: T.label(f"tier_{g}", str(g)),
                 )
                 result.comparisons.append((shares, f"{T(f'dim_{d}')} × {T(f'group_{group}')}"))
 
@@ -217,7 +275,7 @@ def _tiers(fd: Any, result: ProfilingResult) -> None:
     result.shown["tiers_caption"] = T(
         "cap_tiers",
         days=result.params["rfm_window_days"],
-        threshold=fmt_number(profile.high_value_spend or 0, "cny", T.lang),
+        threshold=T.money(profile.high_value_spend or 0),
     )
     result.shown["tiers_finding"] = narrative.tier_finding(tiers, T)
 
@@ -287,7 +345,7 @@ def _kpis(fd: Any, result: ProfilingResult) -> None:
     card = kpis.scorecard(T)
     shown = card.copy()
     for col in ("value", "today", "target"):
-        shown[col] = [fmt_number(v, u, lang) for v, u in zip(card[col], card.unit, strict=True)]
+        shown[col] = [T.fmt(v, u) for v, u in zip(card[col], card.unit, strict=True)]
     shown["status"] = card.good.map({True: T("status_met"), False: T("status_below")}).fillna("–")
     result.shown["scorecard"] = card
     result.shown["scorecard_table"] = shown[["label", "value", "today", "target", "status"]].rename(
@@ -295,6 +353,20 @@ def _kpis(fd: Any, result: ProfilingResult) -> None:
     )
     result.shown["kpis_caption"] = T("cap_kpis", period=fmt_period(*kpis.window.period, lang=lang))
     result.shown["gaps"] = narrative.gaps_banner(card, T)
+
+
+def _purchase_kpis(fd: Any, result: ProfilingResult) -> None:
+    T, p = result.T, result.params
+    figures = purchase_kpis(fd, result.as_of, p["kpi_window_days"])
+    result.sections["purchase_kpis"] = figures
+    shown = figures.assign(
+        figure=[T(f"purchase_{f}") for f in figures.figure],
+        value=[T.fmt(v, u) for v, u in zip(figures.value, figures.unit, strict=True)],
+    )
+    result.shown["purchase_kpis"] = shown[["figure", "value"]]
+    result.shown["purchase_kpis_caption"] = T(
+        "cap_purchase_kpis", period=fmt_period(*window(result.as_of, p["kpi_window_days"]).period, lang=T.lang)
+    )
 
 
 def _content(result: ProfilingResult) -> None:
@@ -316,5 +388,5 @@ def _export(fd: Any, result: ProfilingResult) -> None:
     seg_labels = None
     if "segments" in S:
         seg_labels = result.shown["segment_inputs"][["fan_id"]].assign(segment=S["segments"].labels_)
-    frame = fan_export_frame(fd, S.need("profile"), seg_labels)
+    frame = fan_export_frame(fd, S.need("profile"), seg_labels, currency=result.T.currency)
     result.shown["export"] = export_fans(frame, p["output_dir"], T=result.T, created=result.as_of)

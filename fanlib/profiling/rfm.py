@@ -3,7 +3,7 @@
 Scores are computed in the engine over the fans who bought in the window:
 
 * recency R = days from the last order in the window to the end of the analysis day (lower is better);
-* frequency F = orders in the window; monetary M = spend in the window (CNY).
+* frequency F = orders in the window; monetary M = spend in the window (orders.amount_cny, in the report's currency).
 
 Each score is ``1 + floor(5 × percent_rank)``, capped at 5, where percent_rank orders
 fans from worst to best (for R, the longest ago first). Ties share the *lowest* rank

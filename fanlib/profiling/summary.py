@@ -22,7 +22,12 @@ HEADLINE_KPIS = ("dau_rate", "ugc_share", "conversion_rate", "speaking_rate", "r
 def profiling_summary(results: dict, T: Any, as_of: Any = None, parameters: dict | None = None) -> Summary:
     """The summary of whatever sections computed; ``status`` is ``partial`` when a section is missing."""
     needed = ("tiers", "layers", "kpis", "segments")
-    s = Summary("01_fan_profiling", as_of=as_of, status="ok" if all(k in results for k in needed) else "partial")
+    s = Summary(
+        "01_fan_profiling",
+        as_of=as_of,
+        status="ok" if all(k in results for k in needed) else "partial",
+        currency=getattr(T, "currency", "CNY"),
+    )
     s["missing_sections"] = [k for k in needed if k not in results]
     if "kpis" in results:
         kpis = results["kpis"]
@@ -39,6 +44,8 @@ def profiling_summary(results: dict, T: Any, as_of: Any = None, parameters: dict
         s["kpi_by_channel"] = kpis.by_channel
         s["biggest_gaps"] = biggest_gaps(card, T=T)
         s["notes_kpis"] = [n.text(T) for n in kpis.notes]
+    if "portraits" in results:  # dimension -> [{category (a code or the team's own value), fans, share}]
+        s["portraits"] = {d: dist.to_dict(orient="records") for d, dist in results["portraits"].items()}
     if "tiers" in results:
         tiers = results["tiers"].set_index("tier")
         hv = tiers.loc["high_value"]
@@ -75,6 +82,8 @@ def profiling_summary(results: dict, T: Any, as_of: Any = None, parameters: dict
             "bootstrap_ari_mean": m.ari_mean_,
             "clusters": m.summary.assign(description=m.describe(T).values),
         }
+    if "purchase_kpis" in results:  # orders-only data: the purchase figures of the KPI window
+        s["purchase_kpis"] = dict(zip(results["purchase_kpis"].figure, results["purchase_kpis"].value, strict=True))
     if "rfm" in results:
         s["rfm_segments"] = results["rfm"][["segment", "fans", "fan_share", "gmv", "gmv_share"]]
     if "early" in results:

@@ -41,7 +41,7 @@ class TierRules:
 
 
 def high_value_threshold(fd: Any, features: ibis.Table, rules: TierRules = TierRules()) -> float | None:
-    """The spend (CNY) from which a fan counts as high-value; None when nobody spent anything."""
+    """The spend (in the report's currency) from which a fan counts as high-value; None when nobody spent."""
     if not 0 < rules.high_value_top_share < 1:
         raise ProfilingRulesError(f"high_value_top_share must be between 0 and 1, got {rules.high_value_top_share}")
     buyers = features.filter(features.spend > 0)

@@ -85,6 +85,7 @@ SHARE = Rule(0, 1, low_open=True)  # (0, 1]
 RULES: dict[str, Rule] = {
     # every report
     "lang": Rule(choices=("zh", "en")),
+    "currency": Rule(choices_from="fanlib.present.i18n:CURRENCIES"),
     # 00 data overview
     "stale_after_days": POSITIVE,
     # 01 fan profiling
@@ -117,6 +118,7 @@ RULES: dict[str, Rule] = {
     "high_value_top_share": SHARE,
     "top_communities": AT_LEAST_ONE,
     "n_bootstrap": AT_LEAST_ONE,
+    "portrait_bins": Rule(2),
     # 02 A/B campaign
     **dict.fromkeys(("window_days", "pre_days", "did_pre_weeks", "did_post_weeks"), POSITIVE),
     **dict.fromkeys(("alpha", "srm_alpha", "power"), PROBABILITY),

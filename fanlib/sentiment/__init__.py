@@ -10,6 +10,10 @@ it? Do fans who write negative comments churn more? How good is the model that s
 charts. Inside: ``queries`` (the engine reads), ``monitor`` (the index), ``crisis`` (the detector),
 ``alerts`` and ``drivers`` (what is behind an alert), ``stats`` (two churn rates compared), the model
 (``features``, ``model``, ``corpus``, ``card``, ``store``) and ``summary``.
+
+The main answer is the sentiment index and the crisis alerts, read from the comments. On data without an
+``events`` table the fan-layer breakdown is left out (said where it would be) and the churn comparison,
+which needs the fans' activity, is named among the sections not given: the report is partial.
 """
 
 from __future__ import annotations

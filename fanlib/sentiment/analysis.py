@@ -87,6 +87,9 @@ def analyse(
             result.labelled = labelled_check(fd, result.scored)
             if result.labelled is None:
                 result.reasons["labelled"] = ("why_no_labels", {})
+    if "churn_link" in result.reasons and not fd.has("events"):
+        # Orders-only data: the churn comparison needs the fans' activity; the section is named as not given.
+        sections.failed.setdefault(T("h_churn"), result.reason("churn_link", T))
     result.summary = build_summary(result, T, as_of=p["as_of"])
     return result
 

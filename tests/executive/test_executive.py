@@ -594,3 +594,51 @@ def test_the_overview_on_data_failing_the_contract_is_not_ok(tmp_path):
     failed = json.loads((d / "05_overview.failed.manifest.json").read_text(encoding="utf-8"))
     assert failed["status"] == "failed" and "amount_cny" in failed["error"]["evalue"]
     assert "失败 failed" in _index_card((d / "index.html").read_text(encoding="utf-8"), "05_overview")
+
+
+GBP_TARGETS = """
+programme_start: 2024-07-01
+kpis:
+  aov: {report: 01_fan_profiling, key: aov, unit: cny, zh: 客单价, en: Average order value}
+milestones:
+  - {month: 3, name: {en: Seed, zh: 种子期}, targets: {aov: 45.5}}
+"""
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_gbp_overview_writes_every_amount_in_pounds(tmp_path, lang):
+    from fanlib.present.i18n import messages
+
+    path = tmp_path / "targets.yaml"
+    path.write_text(GBP_TARGETS, encoding="utf-8")
+    targets = ex.load_targets(path)
+    day = tmp_path / "2024-10-14"
+    day.mkdir()
+    summary = {
+        "report": "01_fan_profiling",
+        "currency": "GBP",
+        "headline": [{"key": "aov", "label": "AOV", "value": 38.25, "unit": "cny"}],
+    }
+    (day / "01_fan_profiling.summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    summaries = ex.read_summaries(day)
+    T = messages("executive", lang, currency="GBP")
+    board = ex.kpi_board(targets, summaries, ex.history(tmp_path), "2024-10-14", lang=lang)
+    html = ex.plots.board_html(board, T, lang)
+    assert "£38.25" in html and "£45.50" in html and "¥" not in html
+    rows = ex.narrative.milestone_rows(ex.milestone_table(targets, summaries, "2024-10-14", lang=lang), T, lang)
+    assert set(rows.target) == {"£45.50"} and set(rows.value) == {"£38.25"}
+    todo = ex.narrative.todo_items(board, [], [], {}, T, lang)
+    assert todo and "£38.25" in todo[0] and "¥" not in "".join(todo)
+    s = ex.summary.overview_summary(
+        pd.Timestamp("2024-10-14"),
+        4,
+        board,
+        ex.milestone_table(targets, summaries, "2024-10-14", lang=lang),
+        [],
+        [],
+        [],
+        {},
+        T,
+        lang,
+    )
+    assert s["currency"] == "GBP"

@@ -121,7 +121,23 @@ def test_summary_has_the_keys_the_issue_and_the_overview_need(rendered):
     assert kpis["dau_rate"]["today"] == 0.236 and kpis["dau_rate"]["target"] == 0.55
     assert kpis["touch_steps"]["today"] == 7.2 and kpis["touch_steps"]["target"] == 5.0
     assert s["status"] == "partial" and s["missing_sections"] == ["segments"]  # 9 fans: no clustering
+    assert s["currency"] == "CNY"
     assert (tmp_path / "01_fan_profiling_fans.csv").exists() and (tmp_path / "01_fan_profiling_fans.xlsx").exists()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_gbp_report_writes_pounds_never_yuan(lang, tmp_path):
+    """With ``currency="GBP"`` every amount of the page, the summary and the export is in pounds."""
+    text, summary = run_in_process(write(tmp_path / "tiny.duckdb"), tmp_path, lang=lang, currency="GBP", **TINY)
+    assert summary["currency"] == "GBP"
+    assert "¥" not in text and "¥" not in json.dumps(summary, ensure_ascii=False)
+    assert "£" in text  # GMV per fan class, the high-value line, the AOV by channel
+    tiers_caption = messages("fan_profiling", lang, currency="GBP")("cap_tiers", days=7, threshold="£")
+    assert tiers_caption.split("£")[0] in text
+    export = pd.read_csv(tmp_path / "01_fan_profiling_fans.csv")
+    assert set(export.currency) == {"GBP"} and list(export.columns).index("currency") == 1 + list(export.columns).index(
+        "spend_total"
+    )
 
 
 def test_segment_count_in_the_summary(small_demo_path, tmp_path):
@@ -238,7 +254,8 @@ def test_notebook_shows_bad_input_as_messages(case, tmp_path):
         ]
         assert all(text.count(n) == 1 for n in needs_profile), needs_profile
         assert summary["sections_failed"][:2] == [T("sec_compare"), T("sec_tiers")]
-        assert summary["status"] == "partial" and not summary["headline"]
+        # no RFM value segments (the report's main answer) can be given: the report failed, it is not partial
+        assert summary["status"] == "failed" and not summary["headline"]
 
 
 def test_notebook_renders_on_an_empty_window_with_papermill(tmp_path):
@@ -263,4 +280,4 @@ def test_notebook_renders_on_an_empty_window_with_papermill(tmp_path):
     html = json.dumps(nbformat.read(out, as_version=4).cells, ensure_ascii=False)
     assert "events 表在 2024年4月2日 至 2024年6月30日 内没有记录" in html  # the 90-day profile window
     assert "events 表在 2024年6月1日 至 2024年6月30日 内没有记录" in html  # the 30-day KPI window
-    assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["status"] == "partial"
+    assert json.loads((tmp_path / "s.json").read_text(encoding="utf-8"))["status"] == "failed"  # no main answer

@@ -57,6 +57,7 @@ def test_every_number_and_fixed_choice_in_the_reports_has_a_rule():
         "unit_outcomes",
         "unit_covariates",
         "did_communities",
+        "portrait_columns",  # column names, checked against the data by the report
         "wait_for",
         "timezone",
         "churn_attributes",  # column names of the data: checked by fanlib.data.attributes when read
