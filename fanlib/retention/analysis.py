@@ -23,6 +23,7 @@ __all__ = ["PARAMETERS", "analyse"]
 #: The notebook's parameters (its parameters cell) that the analysis reads.
 PARAMETERS = (
     "lang",
+    "currency",
     "summary_path",
     "output_dir",
     "as_of",
@@ -78,10 +79,12 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> RetentionResult:
     p = _parameters(params)
     check_horizon(p["horizon_days"])  # "churn within the next 0 days" would be no prediction at all
     p["churn_basis"] = effective_basis(fd, p["churn_basis"])  # a source without events has orders only
-    T = catalogue(p["lang"])
+    T = catalogue(p["lang"], p["currency"])
     day = analysis_date(fd, p["as_of"])
     sections = Sections(T)
-    result = RetentionResult(T, p, day.day, day.data_end, sections, Summary("03_retention", as_of=day.day))
+    result = RetentionResult(
+        T, p, day.day, day.data_end, sections, Summary("03_retention", as_of=day.day, currency=T.currency)
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)

@@ -42,9 +42,9 @@ __all__ = [
 ]
 
 
-def catalogue(lang: str = "zh") -> Messages:
-    """The retention report's messages in ``lang`` (zh or en)."""
-    return messages("retention", lang)
+def catalogue(lang: str = "zh", currency: str = "CNY") -> Messages:
+    """The retention report's messages in ``lang`` (zh or en), amounts in ``currency`` (an ISO code)."""
+    return messages("retention", lang, currency=currency)
 
 
 def _T(T: Messages | None) -> Messages:
@@ -223,8 +223,8 @@ def clv_findings(
             "clv_total",
             n=fmt_number(n, "count", lang),
             horizon=horizon_days,
-            total=fmt_number(total_clv, "cny", lang),
-            per=fmt_number(total_clv / max(n, 1), "cny", lang),
+            total=T.money(total_clv),
+            per=T.money(total_clv / max(n, 1)),
         ),
         T(
             "clv_holdout",
@@ -307,7 +307,7 @@ def reason_text(col: str, value: float, T: Messages | None = None) -> str:
     if col.endswith("share"):
         return f"{label} {value:.0%}"
     if col.startswith("spend_"):
-        return f"{label} {fmt_number(value, 'cny', T.lang)}"
+        return f"{label} {T.money(value)}"
     if col.startswith(ATTRIBUTE_PREFIX) and "=" in col:
         return label  # this fan's level of a categorical attribute
     return f"{label} {fmt_number(value, 'number', 'en', 0 if float(value).is_integer() else 2)}"

@@ -73,7 +73,7 @@ def conclusions(results: dict, T: Messages, clv_horizon_days: int) -> list[str]:
                 "concl_clv",
                 n=fmt_number(len(results["clv"].fans), "count", lang),
                 horizon=clv_horizon_days,
-                total=fmt_number(results["clv"].total_clv, "cny", lang),
+                total=T.money(results["clv"].total_clv),
             )
         )
     return lines
@@ -122,7 +122,7 @@ def retention_summary(
     annual_discount_rate: float,
 ) -> Summary:
     """The summary of whatever sections computed (the caller marks failed sections with ``Sections.mark``)."""
-    s = Summary("03_retention", as_of=as_of)
+    s = Summary("03_retention", as_of=as_of, currency=T.currency)
     s["lang"] = T.lang
     s["churn_definition"] = {
         "churn_days": churn_days,

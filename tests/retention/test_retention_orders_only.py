@@ -40,7 +40,8 @@ def shop(tmp_path_factory):
 
 
 def test_every_section_runs_on_orders_alone_and_says_activity_means_orders(shop, tmp_path):
-    result = retention.analyse(shop, _params(tmp_path, curve_segments=["community_id"], churn_segments=["city_tier"]))
+    params = _params(tmp_path, curve_segments=["community_id"], churn_segments=["city_tier"], currency="GBP")
+    result = retention.analyse(shop, params)
     T = i18n.messages("retention", "en")
     assert result.failed == {}, result.failed
     assert [c["by"] for c in result.views["curves"]["charts"]] == ["community_id"]
@@ -57,6 +58,10 @@ def test_every_section_runs_on_orders_alone_and_says_activity_means_orders(shop,
     ch = result.sections["churn"]
     assert ch.basis == "order" and not set(EVENT_FEATURES) & set(ch.model.features_)
     assert {"orders_total", "spend_total", "tenure_days"} <= set(ch.model.features_)
+    # a UK shop: amounts in pounds, never in yuan
+    assert s["currency"] == "GBP" and "£" in result.conclusions and "¥" not in result.conclusions
+    assert "£" in result.views["clv"]["findings"] and "¥" not in result.views["clv"]["findings"]
+    assert "GBP" in T("col_spend_90", currency="GBP")
     model = s["churn_model"]
     assert (model["population"], model["basis"], model["attributes"]) == ("active", "order", {})
     assert model["features"] == list(ch.model.features_)
