@@ -121,9 +121,9 @@ def _check(path, **values):
 @pytest.mark.parametrize(
     ("values", "says"),
     [
-        ({"covariates": ["histroy"]}, "'histroy' is neither one of pre_orders"),
-        ({"covariates": ["zip_code"]}, "'zip_code' does not hold numbers; the numeric fan attributes are history"),
-        ({"segments": ["zipcode"]}, "'zipcode' is neither one of activity_tier"),
+        ({"covariates": ["histroy"]}, "covariate 'histroy' is not a column of fans or fan_attributes"),
+        ({"covariates": ["zip_code"]}, "covariate 'zip_code' does not hold numbers (a covariate must be numeric); the numeric fan columns are"),
+        ({"segments": ["zipcode"]}, "segment 'zipcode' is not a column of fans or fan_attributes"),
         ({"segments": ["brand"]}, "a segment needs at least two"),
         ({"segment_bins": 1}, "segment_bins"),
     ],
