@@ -6,7 +6,7 @@
 Scenarios, each in a fresh process (so peak memory is per scenario), median of ``--repeat`` runs
 after one untimed warm-up:
 
-* ``cohort_engine``: ``fanlib.retention.cohorts.cohort_table`` (weekly cohorts, 12 periods, both
+* ``cohort_engine``: ``fanlib.retention.cohorts.cohort_table`` (weekly cohorts of fixed 7-day periods, 12 periods, both
   definitions) in DuckDB on a contract database with N events (default 10,000,000) shaped like the
   demo (about 66 events per fan, 1.5 per active fan-day), the file open;
 * ``cohort_duckdb_sql``: the same counts from the fastest query written by hand (``HAND_SQL``), in bare
@@ -80,7 +80,7 @@ def build_events(folder: Path, n_events: int, seed: int = 3) -> Path:
 def _fanlib_cohorts(fd):
     from fanlib.retention.cohorts import cohort_table
 
-    return cohort_table(fd, period="week", max_periods=12, as_of="2025-12-31").cells
+    return cohort_table(fd, period="7d", max_periods=12, as_of="2025-12-31").cells
 
 
 # The same counts written by hand for bare DuckDB, the fastest form found: fans get an integer key, the
@@ -141,7 +141,7 @@ def _pandas_cohorts(fans, events, as_of="2025-12-31", period_days=7, max_period=
 
 
 def _simulated_customers(n: int):
-    from fanlib.retention import clv
+    from fanlib.retention import clv_models as clv
 
     rfm = clv.simulate_bgnbd(n, T=T_WEEKS, seed=5, **BGNBD)
     rfm["monetary"] = clv.simulate_gamma_gamma(rfm["frequency"], seed=6, **GAMMA_GAMMA)
@@ -149,7 +149,7 @@ def _simulated_customers(n: int):
 
 
 def _fanlib_clv(rfm):
-    from fanlib.retention.clv import BetaGeoModel, GammaGammaModel
+    from fanlib.retention.clv_models import BetaGeoModel, GammaGammaModel
 
     bg = BetaGeoModel().fit(rfm["frequency"], rfm["recency"], rfm["T"])
     buyers = rfm[rfm["frequency"] > 0]

@@ -292,7 +292,7 @@ def aggregation_pairs(fd, as_of) -> dict:
             features_sql,
         ),
         "weekly cohort counts": (
-            lambda: cohort_table(fd, period="week", max_periods=12, as_of=as_of_d, min_cohort_size=1),
+            lambda: cohort_table(fd, period="7d", max_periods=12, as_of=as_of_d, min_cohort_size=1),
             cohort_sql,
         ),
         "A/B sufficient statistics": (lambda: variant_moments(fd, experiment_units(fd, exp), metrics), ab_sql),

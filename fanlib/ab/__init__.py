@@ -9,10 +9,11 @@ The flow: ``metrics`` (what is measured) → ``checks`` and ``outcomes`` (engine
 per-variant sums leave the engine) → ``comparison`` with the statistics ``srm``, ``lifts``, ``multiple``,
 ``cuped``, ``guardrails``, ``power``, ``verdict``, and ``hte``, ``sequential``, ``did`` → ``readout``
 (the engine-to-readout path) → ``narrative``, ``tables``, ``plots`` and ``summary`` (the page and its
-summary JSON) → ``analysis`` (the one call).
+summary JSON) → ``sections`` (each section of the page, filling the ``result``) → ``analysis`` (the one call).
 """
 
-from fanlib.ab.analysis import ABResult, SegmentView, analyse
+from fanlib.ab.analysis import analyse
 from fanlib.ab.errors import ABInputError
+from fanlib.ab.result import ABResult, SegmentView, SequentialView
 
-__all__ = ["ABInputError", "ABResult", "SegmentView", "analyse"]
+__all__ = ["ABInputError", "ABResult", "SegmentView", "SequentialView", "analyse"]

@@ -103,19 +103,7 @@ def unit_table(
     Checked in the engine: not empty, one row per fan (when it has a fan id column), variant
     labels in ``planned_split`` and at least two variants.
     """
-    try:
-        t = fd.table(name)
-    except Exception:
-        try:
-            t = fd.con.table(name)
-        except Exception as err:
-            raise ABInputError(
-                f"the data source has no table {name!r} ({err})",
-                table=name,
-                check="table present",
-                code="no_unit_table",
-                fields={"table": name},
-            ) from None
+    t = read_unit_table(fd, name, keep_text=(variant, fan_id or "fan_id"))
     if variant not in t.columns:
         raise ABInputError(
             f"no variant column {variant!r}; columns are {list(t.columns)}",
@@ -165,6 +153,82 @@ def unit_table(
             )
     _check_variants(counts, planned_split, name, variant, f"table {name!r}")
     return t
+
+
+def read_unit_table(fd: FanData, name: str, keep_text: tuple[str | None, ...] = ()) -> ir.Table:
+    """The user's table ``name`` from any kind of source (``fd.raw_table``), or an error listing the tables found
+    and why the named one was not read; text columns that hold only numbers (a CSV's) become numbers, and
+    only dates or times, timestamps, but for the labels and ids in ``keep_text`` (the variant and fan id)."""
+    reader = getattr(fd, "raw_table", None)
+    try:
+        table = reader(name) if reader is not None else fd.con.table(name)
+    except Exception as err:  # noqa: BLE001 - whatever the source says, the report says which table and why
+        found = list(getattr(err, "found", None) or _tables_found(fd))
+        why = str(err)
+        raise ABInputError(
+            f"the data source has no table {name!r} (tables found: {', '.join(found) or 'none'}; {why})",
+            table=name,
+            check="table present",
+            code="no_unit_table",
+            fields={"table": name, "found": ", ".join(found) or "–", "why": why},
+        ) from None
+    return _typed(fd, table, name, keep_text)
+
+
+def _typed(fd: FanData, table: ir.Table, name: str, keep_text: tuple = ()) -> ir.Table:
+    """Text columns whose every value reads as a number (or as a time) cast to it, in one engine query."""
+    text = [c for c, t in table.schema().items() if t.is_string() and c not in keep_text]
+    if not text:
+        return table
+    aggs = {}
+    for i, c in enumerate(text):
+        col = table[c].strip().nullif("")
+        aggs[f"v{i}"] = col.count()
+        aggs[f"n{i}"] = col.try_cast("float64").count()
+        aggs[f"t{i}"] = col.try_cast("timestamp").count()
+    got = run_query(fd, table.aggregate(**aggs), f"ab:{name}:types").iloc[0]
+    casts = {}
+    for i, c in enumerate(text):
+        seen = int(got[f"v{i}"])
+        if seen and int(got[f"n{i}"]) == seen:
+            casts[c] = table[c].strip().nullif("").try_cast("float64")
+        elif seen and int(got[f"t{i}"]) == seen:
+            casts[c] = table[c].strip().nullif("").try_cast("timestamp")
+    return table.mutate(**casts) if casts else table
+
+
+def _tables_found(fd: FanData) -> list[str]:
+    """The tables (and views) the source holds, as far as it can list them."""
+    lister = getattr(fd, "source_tables", None)
+    try:
+        if lister is not None:
+            return sorted(lister())
+        return sorted(str(r[0]) for r in fd.con.raw_sql("SELECT table_name FROM information_schema.tables").fetchall())
+    except Exception:  # noqa: BLE001 - a source that cannot list its tables
+        return []
+
+
+def time_column(units: ir.Table, name: str, column: str) -> None:
+    """The unit table's time column (parameter ``unit_time_column``) must exist and hold dates or times."""
+    if column not in units.columns:
+        raise ABInputError(
+            f"no time column {column!r}; columns are {list(units.columns)}",
+            table=name,
+            column=column,
+            check="column present",
+            code="no_column",
+            fields={"column": column, "columns": ", ".join(units.columns)},
+        )
+    dtype = units[column].type()
+    if not (dtype.is_timestamp() or dtype.is_date()):
+        raise ABInputError(
+            f"time column {column!r} holds {dtype}, not dates or times",
+            table=name,
+            column=column,
+            check="time column",
+            code="not_time_column",
+            fields={"column": column, "type": str(dtype)},
+        )
 
 
 def infer_proportions(fd: FanData, table: ir.Table, metrics: dict[str, Metric]) -> dict[str, Metric]:

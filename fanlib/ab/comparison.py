@@ -41,6 +41,7 @@ class Readout:
     verdict: Verdict
     note_codes: list = field(default_factory=list)  # caveats as (code, fields), rendered in the report's language
     settings: dict = field(default_factory=dict)
+    metric_defs: dict = field(default_factory=dict, repr=False)  # name -> Metric, as read out
 
     @property
     def notes(self) -> list[str]:
@@ -71,6 +72,8 @@ class Readout:
             "p_value",
             "p_adjusted",
             "variance_reduction",
+            "covariates",
+            "test",
         ]
         return {
             "experiment_id": self.experiment_id,
@@ -231,9 +234,12 @@ def analyze(
                 "raw_relative": rel.estimate,
                 "raw_relative_low": rel.low,
                 "raw_relative_high": rel.high,
-                "test": ab.method,
+                "raw_test": ab.method,
                 "variance_reduction": math.nan,
                 "cuped_applied": False,
+                "cuped_codes": [],
+                "covariates": list(metric.covariates) if metric.kind != "ratio" else [],
+                "n_covariates": len(metric.covariates),
                 "note": "; ".join(dict.fromkeys(filter(None, [ab.note, rel.note]))),
                 "note_codes": _unique([*ab.codes, *rel.codes]),
             }
@@ -253,8 +259,9 @@ def analyze(
                     relative_method=relative_method,
                     min_n_relative=min_n_relative,
                 )
-                row["variance_reduction"] = cu.variance_reduction
-                row["cuped_applied"] = cu.applied
+                row.update(
+                    variance_reduction=cu.variance_reduction, cuped_applied=cu.applied, cuped_codes=list(cu.codes)
+                )
                 if cu.applied:
                     chosen_abs, chosen_rel, source = cu.absolute, cu.relative, "cuped"
                 elif cu.note and cu.note not in row["note"]:
@@ -272,6 +279,8 @@ def analyze(
                 relative_high=chosen_rel.high,
                 relative_trusted=chosen_rel.trusted,
                 relative_note=chosen_rel.note,
+                relative_codes=list(chosen_rel.codes),
+                test=chosen_abs.method,  # the test behind the p-value shown: CUPED's Welch t replaces a z-test
             )
             lrows.append(row)
     variants = pd.DataFrame(vrows)

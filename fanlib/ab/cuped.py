@@ -19,6 +19,10 @@ from fanlib.ab.notes import describe, note
 from fanlib.ab.stats import Moments
 from fanlib.stats.ols import OLSResult, ols_from_cross
 
+#: Below this share of the variance removed, the adjustment is not worth its assumptions: the unadjusted
+#: estimate is kept and the report says so (a table reading "CUPED-adjusted" at 0.0% would mislead).
+MIN_VARIANCE_REDUCTION = 0.001
+
 
 def regression_adjusted_ols(treat: Moments, control: Moments, outcome: str, covariates: Sequence[str]) -> OLSResult:
     """OLS of ``outcome ~ 1 + treatment + covariates`` built from the two variants' moments.
@@ -69,7 +73,9 @@ def cuped(
     """Regression-adjusted absolute and relative lift of ``outcome`` using pre-period ``covariates``.
 
     Never widens the interval: if the adjusted standard error is larger than the unadjusted
-    one (covariates unrelated to the outcome), the unadjusted result is kept and ``applied`` is False.
+    one (covariates unrelated to the outcome), or the adjustment removes less than
+    ``MIN_VARIANCE_REDUCTION`` of the variance, the unadjusted result is kept, ``applied`` is False and
+    the note says why (``variance_reduction`` then is what the adjustment would have removed, at least 0).
     """
     covariates = list(covariates)
     cols = [outcome, *covariates]
@@ -101,12 +107,14 @@ def cuped(
         applied, codes = False, (note("cuped_no_variation"),)
     elif se > se_raw * (1 + 1e-9):
         applied, codes = False, (note("cuped_no_gain"),)
+    elif reduction < MIN_VARIANCE_REDUCTION:
+        applied, codes = False, (note("cuped_negligible", reduction=reduction, min_reduction=MIN_VARIANCE_REDUCTION),)
     text = describe(codes)
     if not applied:
         v1, v0, se = raw_v1, raw_v0, se_raw
         adj1, adj0, d = float(m1[0]), float(m0[0]), float(m1[0] - m0[0])
         theta = np.zeros_like(theta)
-        reduction = 0.0
+        reduction = max(reduction, 0.0) if math.isfinite(reduction) else 0.0
     df = welch_df(v1, n1, v0, n0) if se > 0 else math.inf
     crit = _critical(alpha, df)
     if se > 0:

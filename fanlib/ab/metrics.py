@@ -77,30 +77,98 @@ EVENT_COLUMNS = frozenset(
     {"events", "messages", "clicks", "views", "active", "pre_events", "pre_messages", "pre_active"}
 )
 
+#: The pre-period metrics a covariate list (parameter ``covariates``) may name, each per fan over the
+#: ``pre_days`` before its assignment: orders, revenue, whether the fan bought (0/1), and from ``events``
+#: (unavailable without it) events, messages and whether the fan was active (0/1). Any declared numeric
+#: fan attribute (``fanlib.data.attributes.declared_columns``) may be named too.
+PRE_PERIOD = ("pre_orders", "pre_revenue", "pre_converted", "pre_events", "pre_messages", "pre_active")
 
-def unit_metrics(table: ir.Table, outcomes: list[str], covariates: dict | None = None) -> dict[str, Metric]:
-    """Metrics for a user's unit table: ``a/b`` is a ratio, a 0/1 column a proportion, else a mean."""
-    covariates = covariates or {}
+
+def with_covariates(metrics: dict[str, Metric], covariates: list[str] | tuple[str, ...]) -> dict[str, Metric]:
+    """The metrics adjusted for ``covariates`` instead of their own pre-period covariates (none: unchanged).
+
+    Ratio metrics are never adjusted, so they keep no covariates.
+    """
+    if not covariates:
+        return dict(metrics)
+    chosen = tuple(dict.fromkeys(covariates))
+    return {n: m if m.kind == "ratio" else replace(m, covariates=chosen) for n, m in metrics.items()}
+
+
+def unit_metrics(
+    table: ir.Table,
+    outcomes: list[str],
+    covariates: dict[str, list[str] | str] | None = None,
+    common: list[str] | tuple[str, ...] = (),
+) -> dict[str, Metric]:
+    """Metrics for a user's unit table: ``a/b`` is a ratio, a 0/1 column a proportion, else a mean.
+
+    Each outcome (not a ratio) is adjusted for the ``common`` covariates and then its own ones
+    (``covariates[outcome]``: a column or a list of columns), every one a numeric column of the table.
+    """
+    covariates = dict(covariates or {})
     if not outcomes:
         raise ABInputError(
             "no outcome columns named (parameter unit_outcomes)", check="outcome columns", code="no_outcome_columns"
         )
-    cols = set(table.columns)
+    stray = [k for k in covariates if k not in outcomes]
+    if stray:
+        raise ABInputError(
+            f"unit_covariates names {stray}, which are not outcomes; outcomes: {outcomes}",
+            check="covariates of outcomes",
+            code="covariates_not_outcomes",
+            fields={"names": ", ".join(stray), "outcomes": ", ".join(outcomes)},
+        )
+    bad = [k for k, v in covariates.items() if not _column_names(v)]
+    if bad:
+        raise ABInputError(
+            f"unit_covariates: the covariates of {bad} must be a column name or a list of column names",
+            check="covariates of outcomes",
+            code="covariates_shape",
+            fields={"names": ", ".join(map(str, bad))},
+        )
     out = {}
     for spec in outcomes:
         parts = [s.strip() for s in spec.split("/")]
-        for c in parts + [covariates.get(spec)] * bool(covariates.get(spec)):
-            if c not in cols:
-                raise ABInputError(
-                    f"no column {c!r}; columns are {sorted(cols)}",
-                    table=table.get_name() if hasattr(table, "get_name") else None,
-                    column=c,
-                    check="column present",
-                    code="no_column",
-                    fields={"column": c, "columns": ", ".join(sorted(cols))},
-                )
+        own = covariates.get(spec) or []
+        covs = tuple(dict.fromkeys([*common, *([own] if isinstance(own, str) else own)]))
+        for c in [*parts, *covs]:
+            _numeric_column(table, c)
         if len(parts) == 2:
             out[spec] = Metric(spec, "ratio", parts[0], denominator=parts[1])
         else:
-            out[spec] = Metric(spec, "mean", parts[0], covariates=tuple(filter(None, [covariates.get(spec)])))
+            out[spec] = Metric(spec, "mean", parts[0], covariates=covs)
     return out
+
+
+def _column_names(value: object) -> bool:
+    """A column name or a list of them."""
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(c, str) for c in value))
+
+
+def _numeric_column(table: ir.Table, column: str) -> None:
+    cols = list(table.columns)
+    try:
+        where = table.get_name()
+    except AttributeError:  # a renamed or filtered table has no name of its own
+        where = None
+    if column not in cols:
+        raise ABInputError(
+            f"no column {column!r}; columns are {sorted(cols)}",
+            table=where,
+            column=column,
+            check="column present",
+            code="no_column",
+            fields={"column": column, "columns": ", ".join(sorted(cols))},
+        )
+    dtype = table[column].type()
+    if not (dtype.is_numeric() or dtype.is_boolean()):
+        numeric = [c for c in cols if table[c].type().is_numeric() or table[c].type().is_boolean()]
+        raise ABInputError(
+            f"column {column!r} holds {dtype}, not numbers; numeric columns: {numeric}",
+            table=where,
+            column=column,
+            check="numeric column",
+            code="not_numeric_column",
+            fields={"column": column, "columns": ", ".join(numeric)},
+        )

@@ -170,6 +170,8 @@ def verdict_reason(verdict: Verdict, T: Messages, srm: SRMResult | None = None) 
     p = d.get("p_adjusted", math.nan)
     if code == "guard_violated":
         return _guard_summary(d.get("guardrails", []), T)
+    if code == "better" and not d.get("guardrails"):  # nothing guarded: no guardrail can be "fine"
+        code = "better_unguarded"
     if code == "better_at_risk":
         return T("reason_better_at_risk", metric=name, guards=_guard_summary(d.get("guardrails", []), T))
     return T(
@@ -219,7 +221,7 @@ def lift_sentence(row: pd.Series, T: Messages) -> str:
         if finite
         else T("not_estimable")
     )
-    flag = "" if bool(row.get("relative_trusted", True)) else T("relative_untrusted")
+    flag = "" if bool(row.get("relative_trusted", True)) else relative_caveat(row.get("relative_codes"), T)
     # A Markdown sentence: the variant and a user table's metric names are values from data.
     return T(
         "lift_line",
@@ -229,6 +231,50 @@ def lift_sentence(row: pd.Series, T: Messages) -> str:
         relative=rel + flag,
         p=f"{row['p_adjusted']:.3g}" if math.isfinite(row["p_adjusted"]) else "–",
     )
+
+
+def relative_caveat(codes: Iterable[tuple[str, dict]] | None, T: Messages) -> str:
+    """Why a relative interval is not to be trusted, from its own caveats (a small sample, an uncertain control
+    mean, an unbounded interval), never a reason it does not have."""
+    reason = notes_text(codes, T)
+    return T("relative_untrusted", reason=reason) if reason else T("relative_untrusted_plain")
+
+
+#: The locale key naming each test behind a p-value (``AbsoluteLift.method``).
+TEST_KEYS = {
+    "two-proportion z-test": "test_z_proportions",
+    "Welch t-test": "test_welch",
+    "z-test, delta-method variance": "test_delta",
+    "CUPED (regression adjustment), Welch t-test": "test_cuped_welch",
+    "CUPED (regression adjustment)": "test_cuped",
+}
+
+
+def test_label(method: str, kind: str, T: Messages) -> str:
+    """The test behind a metric's p-value in the report's words; for a rate read with CUPED it says that the
+    adjusted Welch t-test took the place of the two-proportion z-test."""
+    key = TEST_KEYS.get(method)
+    if key is None:
+        return method
+    if key == "test_cuped_welch" and kind == "proportion":
+        key = "test_cuped_welch_rate"
+    return T(key)
+
+
+def cuped_note(row: pd.Series, T: Messages, enabled: bool = True) -> str:
+    """Why a metric's estimate is not the CUPED-adjusted one (empty when it is)."""
+    if bool(row["cuped_applied"]):
+        return ""
+    if row["cuped_codes"]:
+        return notes_text(row["cuped_codes"], T)
+    if not enabled:
+        return T("cuped_off")
+    if row["kind"] == "ratio":
+        return T("cuped_not_for_ratio")
+    if not row["n_covariates"]:
+        return T("cuped_no_covariates")
+    n = int(min(row["n_control"], row["n_variant"]))
+    return T("note_cuped_too_few", n=n, k=int(row["n_covariates"]))
 
 
 def segments_sentence(tests: pd.DataFrame, T: Messages, alpha: float = 0.05) -> str:

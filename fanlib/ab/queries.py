@@ -14,8 +14,8 @@ The metrics themselves are defined in ``fanlib.ab.metrics``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import ibis
 import numpy as np
@@ -142,7 +142,7 @@ def experiment_units(
     if not with_segments:
         return units
     fans = fd.fans
-    keep = [c for c in ("channel", "city_tier", "join_time") if c in fans.columns]
+    keep = [c for c in ("channel", "city_tier", "join_time") if c in _given_fan_columns(fd, fans)]
     f = fans.select(ff="fan_id", **{c: fans[c] for c in keep})
     units = units.left_join(f, units.fan_id == f.ff).drop("ff")
     if "join_time" in keep:
@@ -156,6 +156,14 @@ def experiment_units(
     if "channel" in keep:
         units = units.mutate(channel=units.channel.fill_null("unknown"))
     return units
+
+
+def _given_fan_columns(fd: FanData, fans: ir.Table) -> list[str]:
+    """The columns of ``fans`` the source gives (an optional contract column it lacks is no segment)."""
+    try:
+        return list(fd.present_columns("fans"))
+    except Exception:  # noqa: BLE001 - a source object without the contract's bookkeeping
+        return list(fans.columns)
 
 
 def _check_windows(window_days: int, pre_days: int) -> None:
@@ -201,14 +209,26 @@ def experiment_moments(
     window_days: int = 28,
     pre_days: int = 28,
     label: str = "ab:moments",
+    attributes: ir.Table | None = None,
 ) -> dict:
     """Per-variant moments of the metrics from the contract tables, as ``{metric: {variant: Moments}}``.
 
     The same numbers as ``variant_moments`` over ``experiment_units`` (n, sums and cross products per
     variant), computed from the fans with any outcome (``active_units``) and the assignment counts
     per variant (``counts``: columns variant, n, as ``check_assignments`` returns them).
+
+    ``attributes`` (``fan_id`` plus numeric fan attributes, one row per fan) adds covariates every assigned
+    fan has, active or not: the moments then come from every assigned fan's row (``experiment_units``), a
+    fan without a value counting as 0.
     """
     needs_events = any(c in EVENT_COLUMNS for m in metrics.values() for c in m.columns)
+    if attributes is not None:
+        units = experiment_units(
+            fd, experiment_id, window_days=window_days, pre_days=pre_days, with_events=needs_events, with_segments=False
+        )
+        attrs = attributes.rename(_attr_fan="fan_id")
+        units = units.left_join(attrs, units.fan_id == attrs._attr_fan).drop("_attr_fan")
+        return by_variant(variant_moments(fd, units, metrics, label=label))
     units = active_units(fd, experiment_id, window_days=window_days, pre_days=pre_days, with_events=needs_events)
     missing = sorted({c for m in metrics.values() for c in m.columns} - set(units.columns))
     if missing:
@@ -332,47 +352,3 @@ def by_variant(moments: dict) -> dict[str, dict[str, Moments]]:
         for name, m in per_metric.items():
             out.setdefault(name, {})[key[-1]] = m
     return out
-
-
-def cumulative_looks(
-    fd: FanData, experiment_id: str, metric: Metric, looks: Iterable[Any], *, window_days: int = 28
-) -> pd.DataFrame:
-    """Per look date and variant: n, Σy, Σy² of the metric using only data known by that date.
-
-    A fan counts from its assignment; its outcome accumulates orders up to the look (capped at the
-    outcome window). Only proportion and mean metrics built from orders are supported.
-    """
-    if metric.column not in ("converted", "revenue", "orders"):
-        raise ABInputError(
-            f"the peeking-safe mode supports conversion, revenue and orders metrics, not {metric.name!r}",
-            check="sequential metric",
-            code="sequential_metric",
-            fields={"metric": metric.name},
-        )
-    a = require_table(fd, "assignments")
-    a = a.filter(a.experiment_id == experiment_id).select("fan_id", "variant", "assigned_time")
-    lk = ibis.memtable(pd.DataFrame({"look": pd.to_datetime(list(looks))}))
-    al = a.cross_join(lk)
-    al = al.filter(al.assigned_time < al.look)
-    o = fd.orders.select(o_fan="fan_id", t="order_time", amount="amount_cny")
-    j = al.left_join(
-        o,
-        [
-            al.fan_id == o.o_fan,
-            o.t >= al.assigned_time,
-            o.t < al.look,
-            o.t < al.assigned_time + ibis.interval(days=window_days),
-        ],
-    )
-    per = j.group_by([j.fan_id, j.variant, j.look]).aggregate(
-        orders=j.amount.count(), revenue=j.amount.sum().fill_null(0.0)
-    )
-    y = {
-        "converted": (per.orders > 0).ifelse(1.0, 0.0),
-        "revenue": per.revenue.cast("float64"),
-        "orders": per.orders.cast("float64"),
-    }[metric.column]
-    per = per.mutate(y=y)
-    agg = per.group_by(["look", "variant"]).aggregate(n=per.count(), sum=per.y.sum(), sum_sq=(per.y * per.y).sum())
-    frame = run_query(fd, agg, f"ab:{experiment_id}:looks")
-    return frame.sort_values(["look", "variant"]).reset_index(drop=True)

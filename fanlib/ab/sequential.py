@@ -13,7 +13,7 @@ at most α however often one looks; inverting it gives the confidence sequence
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -91,13 +91,66 @@ def sequential_readout(
     tau2: float | None = None,
 ) -> pd.DataFrame:
     """The peeking-safe table for one metric at daily (or any) look dates, from engine aggregates."""
-    from fanlib.ab.queries import cumulative_looks
-    from fanlib.ab.stats import SampleStats
+    return sequential_readouts(
+        fd,
+        experiment_id,
+        metric,
+        looks,
+        control=control,
+        treatments=[treatment],
+        window_days=window_days,
+        alpha=alpha,
+        tau2=tau2,
+    )[treatment]
+
+
+def sequential_readouts(
+    fd: FanData,
+    experiment_id: str,
+    metric: Metric,
+    looks: Iterable[Any],
+    *,
+    control: str,
+    treatments: Sequence[str],
+    window_days: int = 28,
+    alpha: float = 0.05,
+    tau2: float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The peeking-safe table of every treatment against control, from one engine aggregate of all variants."""
+    from fanlib.ab.queries_looks import cumulative_looks
 
     raw = cumulative_looks(fd, experiment_id, metric, looks, window_days=window_days)
+    return {t: looks_table(raw, metric.kind, control=control, treatment=t, alpha=alpha, tau2=tau2) for t in treatments}
+
+
+def unit_sequential_readouts(
+    fd: FanData,
+    units: Any,
+    metric: Metric,
+    time_column: str,
+    *,
+    control: str,
+    treatments: Sequence[str],
+    alpha: float = 0.05,
+    tau2: float | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The peeking-safe table of every treatment of a unit table, one look a day as its fans entered
+    (``time_column``), from one engine aggregate per day and variant."""
+    from fanlib.ab.queries_looks import unit_looks
+
+    raw = unit_looks(fd, units, metric, time_column)
+    return {t: looks_table(raw, metric.kind, control=control, treatment=t, alpha=alpha, tau2=tau2) for t in treatments}
+
+
+def looks_table(
+    raw: pd.DataFrame, kind: str, *, control: str, treatment: str, alpha: float = 0.05, tau2: float | None = None
+) -> pd.DataFrame:
+    """The peeking-safe table of one treatment from per-look, per-variant n, sum and sum_sq (``raw``)."""
+    from fanlib.ab.stats import SampleStats
+
     rows = []
     for look, g in raw.groupby("look"):
-        by = {str(r.variant): SampleStats(int(r.n), float(r.sum), float(r.sum_sq), metric.kind) for r in g.itertuples()}
+        by = {str(r.variant): SampleStats(int(r.n), float(r.sum), float(r.sum_sq), kind) for r in g.itertuples()}
         c, t = by.get(control), by.get(treatment)
         if c is None or t is None or min(c.n, t.n) < 2:
             continue

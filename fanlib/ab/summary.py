@@ -1,14 +1,17 @@
 """The A/B report's summary JSON (``02_ab_campaign.summary.json``), filled from the sections' results.
 
 Headline keys the executive overview reads: ``verdict`` (ship / don't ship / withheld / inconclusive, with the
-verdict sentence), ``srm_p_value`` and ``primary_lift`` (the primary metric's absolute lift). The other keys:
-the whole readout (``experiment``, its verdict sentences in the report's language with the English beside them),
-the last sequential look, the segment tests and the difference-in-differences estimate (``did``, always marked
-``not_an_experiment``).
+verdict sentence), ``srm_p_value`` and ``primary_lift`` (the primary metric's absolute lift, in percentage
+points for a rate, of the arm ``primary_lift_variant``: the shipped one, else the first treatment). The other
+keys: the whole readout (``experiment``: every arm's lifts, verdicts and guardrails, its verdict sentences in the
+report's language with the English beside them), for every arm its last sequential look (``sequential``), its
+segment tests (``segments``) and effects (``segment_effects``), each row naming its ``variant``, and the
+difference-in-differences estimate (``did``, always marked ``not_an_experiment``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -19,6 +22,7 @@ from fanlib.present.notebook import Summary
 if TYPE_CHECKING:
     from fanlib.ab.comparison import Readout
     from fanlib.ab.did import DiDResult
+    from fanlib.ab.result import SegmentView, SequentialView
     from fanlib.present.i18n import Messages
 
 __all__ = ["fill_summary", "did_summary"]
@@ -26,8 +30,23 @@ __all__ = ["fill_summary", "did_summary"]
 #: Whether a decision is good news on the overview's headline card.
 DECISION_GOOD = {"ship": True, "don't ship": False, "withheld": False}
 
-#: The sequential monitoring columns kept from the last look.
+#: The sequential monitoring columns kept from the last look (after the arm's ``variant``).
 SEQUENTIAL_COLUMNS = ["look", "estimate", "naive_low", "naive_high", "cs_low", "cs_high", "always_valid_p"]
+#: The per-segment effect columns kept (after the arm's ``variant``).
+SEGMENT_COLUMNS = [
+    "dimension",
+    "segment",
+    "n_control",
+    "n_treatment",
+    "control_mean",
+    "treatment_mean",
+    "estimate",
+    "low",
+    "high",
+    "p_value",
+    "p_adjusted",
+    "tested",
+]
 
 
 def did_summary(res: DiDResult) -> dict:
@@ -50,12 +69,12 @@ def fill_summary(
     T: Messages,
     ro: Readout | None = None,
     *,
-    seg_tests: pd.DataFrame | None = None,
-    seq_table: pd.DataFrame | None = None,
+    segments: Sequence[SegmentView] = (),
+    sequential: Sequence[SequentialView] = (),
     did_res: DiDResult | None = None,
 ) -> Summary:
-    """Add the readout ``ro`` (if any), its segment tests and last sequential look, and the DiD result (if any)
-    to ``summary``; returns it."""
+    """Add the readout ``ro`` (if any), every arm's segment tests and effects (``segments``) and last
+    sequential look (``sequential``), and the DiD result (if any) to ``summary``; returns it."""
     if ro is not None:
         verdict_text = narrative.verdict_sentence(ro.verdict, T, ro.srm)
         summary["experiment"] = ro.summary()
@@ -83,18 +102,35 @@ def fill_summary(
             note=verdict_text,
         )
         summary.headline("srm_p_value", ro.srm.p_value, label=T("hl_srm"), unit="number", good=not ro.srm.failed)
-        prim = ro.lifts[ro.lifts["metric"] == ro.settings["primary"]].iloc[0]
+        prim_rows = ro.lifts[ro.lifts["metric"] == ro.settings["primary"]]
+        shipped = prim_rows[prim_rows["variant"] == ro.verdict.variant]
+        prim = (shipped if len(shipped) else prim_rows).iloc[0]
+        label = T("hl_primary_lift", metric=narrative.metric_label(prim["metric"], T, prim["label"]))
+        if len(prim_rows) > 1:  # several arms: the headline names the one it shows
+            label = T("hl_primary_lift_arm", lift=label, variant=prim["variant"])
         summary.headline(
             "primary_lift",
             prim["absolute"],
-            label=T("hl_primary_lift", metric=narrative.metric_label(prim["metric"], T, prim["label"])),
-            unit="pct" if prim["unit"] == "pct" else "number",
+            label=label,
+            unit="pp" if prim["unit"] == "pct" else "number",  # a rate's lift is in percentage points
             good=bool(prim["significant"] and prim["absolute"] > 0),
         )
-        if seg_tests is not None and not seg_tests.empty:
-            summary["segments"] = seg_tests
-        if seq_table is not None and not seq_table.empty:
-            summary["sequential"] = seq_table[SEQUENTIAL_COLUMNS].tail(1)
+        summary["primary_lift_variant"] = prim["variant"]
+        tests = _per_arm([(v.variant, v.tests) for v in segments])
+        if not tests.empty:
+            summary["segments"] = tests
+            summary["segment_effects"] = _per_arm(
+                [(v.variant, v.segments[[c for c in SEGMENT_COLUMNS if c in v.segments]]) for v in segments]
+            )
+        last = _per_arm([(v.variant, v.table[SEQUENTIAL_COLUMNS].tail(1)) for v in sequential if not v.table.empty])
+        if not last.empty:
+            summary["sequential"] = last
     if did_res is not None:
         summary["did"] = did_summary(did_res)
     return summary
+
+
+def _per_arm(frames: Sequence[tuple[str, pd.DataFrame]]) -> pd.DataFrame:
+    """The arms' frames one under the other, each row naming its arm in a first ``variant`` column."""
+    parts = [f.assign(variant=v)[["variant", *f.columns]] for v, f in frames if not f.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

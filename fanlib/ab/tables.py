@@ -34,6 +34,7 @@ _LIFT_COLUMNS = [
     "p_value",
     "p_adjusted",
     "estimate_source",
+    "test",
     "note",
 ]
 _CUPED_COLUMNS = [
@@ -45,8 +46,10 @@ _CUPED_COLUMNS = [
     "absolute",
     "absolute_low",
     "absolute_high",
+    "covariates",
     "variance_reduction",
     "cuped_applied",
+    "cuped_note",
 ]
 
 
@@ -81,6 +84,7 @@ def lifts_table(ro: Readout, T: Any) -> Table:
     """Absolute and relative lifts with their intervals, raw and corrected p-values, and caveats."""
     lifts = narrative.relabel(ro.lifts, T)
     lifts["note"] = [narrative.notes_text(c, T) for c in lifts["note_codes"]]
+    lifts["test"] = [narrative.test_label(m, k, T) for m, k in zip(lifts["test"], lifts["kind"], strict=True)]
     shown = narrative.format_columns(
         lifts[_LIFT_COLUMNS],
         T,
@@ -98,7 +102,11 @@ def lifts_table(ro: Readout, T: Any) -> Table:
 
 def cuped_table(ro: Readout, T: Any) -> Table:
     """The lifts before and after the CUPED adjustment, and the variance it removed."""
-    cu = narrative.relabel(ro.lifts, T)[_CUPED_COLUMNS]
+    cu = narrative.relabel(ro.lifts, T)
+    enabled = bool(ro.settings.get("cuped", True))
+    cu["cuped_note"] = [narrative.cuped_note(r, T, enabled) for _, r in ro.lifts.iterrows()]
+    cu["covariates"] = [", ".join(c) if enabled else "–" for c in ro.lifts["covariates"]]
+    cu = cu[_CUPED_COLUMNS]
     diffs = ["raw_absolute", "raw_low", "raw_high", "absolute", "absolute_low", "absolute_high"]
     cu = narrative.format_columns(cu, T, ro.lifts["unit"], diffs=diffs)
     return Table(narrative.value_labels(cu, T, "cuped_applied"), T("cap_cuped"), {"variance_reduction": "pct"})

@@ -100,7 +100,9 @@ def decide(
         decision, code, reason = DONT_SHIP, "worse", f"{primary['name']} is significantly worse"
     elif better and not risky:
         decision, code = SHIP, "better"
-        reason = f"{primary['name']} is significantly better (adjusted p = {p:.2g}) and guardrails are fine"
+        reason = f"{primary['name']} is significantly better (adjusted p = {p:.2g})" + (
+            " and guardrails are fine" if guardrails else "; no guardrails were set"
+        )
     elif better:
         decision, code, reason = INCONCLUSIVE, "better_at_risk", f"{primary['name']} is better, but {guard_text}"
     elif not tested:

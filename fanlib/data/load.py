@@ -75,8 +75,10 @@ def _csv_bytes(batch) -> bytes:
 
 
 def _batches(fd, name: str):
-    """A streaming Arrow reader over one typed contract table."""
-    expr = fd.table(name)
+    """A streaming Arrow reader over one typed contract table, row for row as the source has it (order lines
+    and cancellations included, join times as given), so the copy reads back as the source does."""
+    fd.table(name)  # refuses a table whose structure is broken
+    expr = fd.plans[name].typed
     if fd.con.name == "duckdb":
         # ibis' DuckDB batch reader calls an Arrow method DuckDB 2 renamed; ask DuckDB directly.
         return fd.con.con.sql(str(fd.con.compile(expr))).to_arrow_reader(BATCH_ROWS)
@@ -84,7 +86,8 @@ def _batches(fd, name: str):
 
 
 def _tables(fd) -> list[str]:
-    return [name for name in contract.TABLE_NAMES if fd.has(name)]
+    """The contract tables the source has (not those derived from others: the copy derives them again)."""
+    return [name for name in contract.TABLE_NAMES if fd.has(name) and not fd.is_derived(name)]
 
 
 def to_postgres(

@@ -95,6 +95,11 @@ def _folder_entries(folder: Path) -> tuple[dict[str, list[Path]], dict[str, str]
     return found, skipped
 
 
+def _table_files(folder: Path) -> dict[str, list[Path]]:
+    """The contract tables of ``folder`` with their file or folder of parts (the parameter check asks)."""
+    return {name: entries for name, entries in _folder_entries(folder)[0].items() if name in contract.TABLES}
+
+
 def _load_entry(con: Any, tmpdir: str, name: str, entry: Path) -> str:
     """Load one table's file or folder of parts into ``con`` as ``name``; returns a note on what was read."""
     if entry.is_dir():

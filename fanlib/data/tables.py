@@ -162,11 +162,19 @@ class FanData:
             elif self.is_derived("fans"):
                 n = self._table_stats()["fans"]["rows"]
                 self._join_times = derived.JoinTimes(n, n)
-            elif "join_time" in self.plans["fans"].present and not self._table_stats()["fans"].get("null_time"):
+            elif "join_time" in self.plans["fans"].present and not self._join_time_gaps():
                 self._join_times = derived.JoinTimes(0, 0)
             else:
                 self._join_times = derived.join_time_counts(self.plans["fans"], self.plans, self.execute)
         return self._join_times
+
+    def _join_time_gaps(self) -> int:
+        """Fans without a join time in the source: from the cached table statistics, else one count on fans
+        alone (not a scan of every table)."""
+        if self._stats is not None:
+            return self._stats["fans"].get("null_time", 0)
+        t = self.plans["fans"].typed
+        return _whole(self.execute(t.join_time.isnull().sum(), label="data:fans:join_time_gaps"))
 
     def order_cleaning(self) -> orders.OrderCleaning | None:
         """The source's order rows, the paid orders counted, and what was left out as cancelled or returned

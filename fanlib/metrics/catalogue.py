@@ -176,7 +176,7 @@ METRICS: tuple[Metric, ...] = (
         "primary_lift",
         "ab_campaign:hl_primary_lift",
         "fanlib.ab.lifts:absolute_lift",
-        "pct",
+        "pp",
         True,
         ("02_ab_campaign:headline.primary_lift",),
     ),

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from fanlib.present.i18n import Messages
 
 #: Units a headline value may have; the index pages format values by unit. ``cny`` is an amount in the
-#: summary's ``currency`` (CNY unless the report says otherwise).
-UNITS = ("pct", "cny", "count", "number", "days", "ratio", "text")
+#: summary's ``currency`` (CNY unless the report says otherwise); ``pp`` a difference of rates.
+UNITS = ("pct", "pp", "cny", "count", "number", "days", "ratio", "text")
 
 
 class Summary(dict):

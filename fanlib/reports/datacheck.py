@@ -78,6 +78,8 @@ COLUMN_PARAMS: dict[str, Columns] = {
     "portrait_columns": Columns("portrait dimension", levels=True, bins="portrait_bins"),
     # 03 retention: the team's own churn-model features
     "churn_attributes": Columns("churn feature"),
+    "curve_segments": Columns("retention-curve segment", levels=True),
+    "churn_segments": Columns("churn-breakdown segment", levels=True),
 }
 
 

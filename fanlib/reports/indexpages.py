@@ -101,7 +101,7 @@ def _zh_big(value: float, digits: int = 1) -> str:
 
 def format_figure(value: Any, unit: str | None) -> str:
     """A headline value for display, by the units of ``fanlib.present.notebook``'s headlines:
-    pct 31.0%, pp +1.2 个百分点, cny ¥1,234.50 / ¥12.35万, count 12,345 / 12.3万,
+    pct 31.0%, pp +0.68 个百分点, cny ¥1,234.50 / ¥12.35万, count 12,345 / 12.3万,
     days 4.0 天, ratio 1.25×, number, text (shown as is)."""
     u = (unit or "number").lower()
     if value is None:
@@ -112,8 +112,8 @@ def format_figure(value: Any, unit: str | None) -> str:
         return "—"
     if u == "pct":
         return f"{value * 100:.1f}%"
-    if u == "pp":
-        return f"{value * 100:+.1f} 个百分点"
+    if u == "pp":  # a difference of rates: +0.68 percentage points, never "0.7%"
+        return f"{value * 100:+.2f} 个百分点"
     if u == "cny":
         return (
             ("-" if value < 0 else "") + "¥" + (_zh_big(abs(value), 2) if abs(value) >= 1e4 else f"{abs(value):,.2f}")

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from fanlib.reports.datacheck import COLUMN_PARAMS, problems_in_data
+from fanlib.reports.paramcolumns import unit_table_in_folder, unit_table_problems
 from fanlib.reports.params import ParamError
 
 
@@ -134,6 +135,7 @@ RULES: dict[str, Rule] = {
     "primary_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "segment_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
     "sequential_metric": Rule(choices_from="fanlib.ab.metrics:METRICS"),
+    "segment_bins": Rule(2),
     # 03 retention
     **dict.fromkeys(
         (
@@ -150,7 +152,8 @@ RULES: dict[str, Rule] = {
     **dict.fromkeys(("cohort_max_periods", "train_cutoffs", "churn_max_train_rows", "at_risk_top"), AT_LEAST_ONE),
     "churn_basis": Rule(choices_from="fanlib.retention.activity:BASES"),
     "cohort_by": Rule(choices_from="fanlib.retention.activity:COHORT_BY"),
-    "cohort_period": Rule(choices=("day", "week", "month")),
+    "churn_population": Rule(choices_from="fanlib.retention.churn_features:POPULATIONS"),
+    "cohort_period": Rule(choices_from="fanlib.retention.queries_cohorts:PERIODS"),
     "lifecycle_period": Rule(choices=("week", "month")),
     "annual_discount_rate": Rule(0, 1, high_open=True),
     "margin": SHARE,
@@ -254,13 +257,14 @@ def source_problem(source: str) -> str | None:
         hint = "; `make demo` builds the demo data there" if text == data.DEFAULT_SOURCE else ""
         return f"data source not found: {text}{shown}{hint}"
     if path.is_dir():
+        from fanlib.data import contract
+        from fanlib.data.errors import SourceError
+
         try:
-            tables = sources._table_files(path)
-        except (data.SourceError, OSError) as exc:
+            tables = [n for n in sources._folder_entries(path)[0] if n in contract.TABLES]
+        except (SourceError, OSError) as exc:
             return str(exc)
         if not tables:
-            from fanlib.data import contract
-
             return (
                 f"{path}: the folder holds no table files; name them after the contract's tables "
                 f"({', '.join(contract.TABLE_NAMES)}), e.g. fans.csv or events.parquet"
@@ -318,10 +322,22 @@ def check(values_by_stem: dict[str, dict[str, Any]]) -> None:
     for stem, values in values_by_stem.items():
         if "source" in values and values["source"] is not None:
             why = source_problem(values["source"])
+            if why and values.get("unit_table"):  # a folder may hold only the A/B report's unit table
+                there, names = unit_table_in_folder(values["source"], values["unit_table"])
+                if there:
+                    why = None
+                elif names:
+                    why = (
+                        f"the folder has no table {values['unit_table']!r} (parameter unit_table); "
+                        f"it has {', '.join(names)}"
+                    )
             if why:
                 problems.append(f"{stem}: parameter 'source': {why}")
                 bad_sources.add(values["source"])
     problems += problems_in_data(values_by_stem, bad_sources)  # named fan columns, the vocabulary
+    for stem, values in values_by_stem.items():
+        if values.get("unit_table") and values.get("source") and values["source"] not in bad_sources:
+            problems += unit_table_problems(stem, values)  # the columns the A/B report names in its unit table
     ranges: dict[tuple, tuple[date, date] | None] = {}
     for stem, values in values_by_stem.items():
         dates = {n: _day(values[n]) for n in DATES_IN_DATA if values.get(n) is not None}

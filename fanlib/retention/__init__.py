@@ -6,14 +6,16 @@ section shows, the sections' record and the summary); the notebook only shows it
 
 Inside, the flow reads from the data to the page:
 
-* queries (engine side): ``activity`` (activity days, start days, the analysis date), ``queries_cohorts``,
-  ``durations`` (time to churn and its drivers), ``churn_features`` (features and labels per cut-off),
-  and the purchase histories of ``clv``;
+* queries (engine side): ``activity`` (activity days, start days, the analysis date), ``queries_cohorts``
+  (calendar and fixed-length periods), ``segments`` (declared fan columns as segments), ``durations``
+  (time to churn and its drivers), ``queries_churn`` and ``churn_features`` (features and labels per
+  cut-off; ``churn_encoding`` turns them into model columns), and the purchase histories of ``clv``;
 * models and statistics: ``cohorts`` (retention rates), ``survival`` (Kaplan–Meier, log-rank), ``cox``,
   ``churn_models`` and ``churn`` (the out-of-time workflow and the at-risk list), ``clv_models``
   (BG/NBD, Gamma-Gamma) and ``clv``; calibration and gains come from :mod:`fanlib.stats.classification`;
 * ``narrative`` (sentences from the figures, words from ``fanlib/present/locales/retention.yaml``),
-  ``plots`` (charts), ``summary`` (the summary JSON), ``views`` (what each section shows), ``result``
+  ``plots`` (charts), ``summary`` (the summary JSON), ``cohort_matrix`` (the cohort matrix for the summary
+  and as CSV/Excel exports), ``views`` (what each section shows), ``result``
   (:class:`RetentionResult`), ``analysis`` (:func:`analyse`: the sections in order) and ``errors``.
 """
 

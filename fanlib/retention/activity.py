@@ -28,6 +28,7 @@ __all__ = [
     "last_activity_day",
     "analysis_date",
     "orders_without_events",
+    "effective_basis",
     "BASES",
     "COHORT_BY",
 ]
@@ -52,12 +53,18 @@ def _check_choice(name: str, value: str, allowed: Sequence[str]) -> None:
         raise RetentionInputError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
-def activity_rows(fd: Any, basis: str = "activity") -> ir.Table:
-    """(fan_id, day) of every event and order (``basis="order"``: orders only), duplicates kept."""
+def effective_basis(fd: Any, basis: str) -> str:
+    """What activity can mean in this source: ``basis``, except that a source without events has orders only."""
     _check_choice("basis", basis, BASES)
+    return basis if fd.has("events") else "order"
+
+
+def activity_rows(fd: Any, basis: str = "activity") -> ir.Table:
+    """(fan_id, day) of every event and order (``basis="order"``, or a source without events: orders only),
+    duplicates kept."""
     o = fd.orders
     days = o.select(fan_id=o.fan_id, day=o.order_time.date())
-    if basis == "activity":
+    if effective_basis(fd, basis) == "activity":
         e = fd.events
         days = e.select(fan_id=e.fan_id, day=e.event_time.date()).union(days, distinct=False)
     return days
@@ -68,16 +75,26 @@ def activity_days(fd: Any, basis: str = "activity") -> ir.Table:
     return activity_rows(fd, basis).distinct()
 
 
-def start_days(fd: Any, cohort_by: str = "join") -> ir.Table:
-    """(fan_id, start_day) plus the fans' attributes: the day each fan's clock starts."""
+def start_days(fd: Any, cohort_by: str = "join", attributes: Sequence[str] = (), as_of: Any = None) -> ir.Table:
+    """(fan_id, start_day) plus the fans' channel, community and city tier, and the declared fan
+    ``attributes`` named (as of ``as_of``, :func:`fanlib.data.attributes.fan_attributes`): the day each
+    fan's clock starts."""
     _check_choice("cohort_by", cohort_by, COHORT_BY)
     f = fd.fans
     attrs = dict(channel=f.channel, community_id=f.community_id, city_tier=f.city_tier)
     if cohort_by == "join":
-        return f.select(fan_id=f.fan_id, start_day=f.join_time.date(), **attrs)
-    o = fd.orders
-    first = o.group_by(o.fan_id).aggregate(start_day=o.order_time.min().date())
-    return first.join(f.select(fan_id=f.fan_id, **attrs), "fan_id")
+        out = f.select(fan_id=f.fan_id, start_day=f.join_time.date(), **attrs)
+    else:
+        o = fd.orders
+        first = o.group_by(o.fan_id).aggregate(start_day=o.order_time.min().date())
+        out = first.join(f.select(fan_id=f.fan_id, **attrs), "fan_id")
+    extra = [c for c in dict.fromkeys(attributes) if c not in attrs]
+    if not extra:
+        return out
+    from fanlib.data.attributes import fan_attributes
+
+    a = fan_attributes(fd, extra, as_of=as_of)
+    return out.left_join(a, "fan_id").select(out, *[a[c] for c in extra])
 
 
 def last_activity_day(fd: Any) -> _dt.date:
@@ -100,7 +117,10 @@ def analysis_date(fd: Any, as_of: Any = None) -> AsOf:
 
 
 def orders_without_events(fd: Any, examples: int = 5) -> tuple[int, list[str]]:
-    """How many fans have orders but no events at all, with a few example fan ids."""
+    """How many fans have orders but no events at all, with a few example fan ids (none when the source
+    has no events table: then activity means orders for every fan)."""
+    if not fd.has("events"):
+        return 0, []
     o, e = fd.orders, fd.events
     buyers = o.select("fan_id").distinct()
     lonely = buyers.anti_join(e.select("fan_id").distinct(), "fan_id")

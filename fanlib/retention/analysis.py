@@ -10,10 +10,11 @@ from typing import Any
 
 from fanlib.present.notebook import Sections, Summary
 
-from .activity import RetentionDataWarning, analysis_date
+from .activity import RetentionDataWarning, analysis_date, effective_basis
+from .churn_labels import check_horizon
 from .errors import RetentionInputError
 from .narrative import catalogue
-from .result import SECTIONS, RetentionResult
+from .result import SECTIONS, RetentionResult, mark_summary
 from .summary import bullet_text, conclusions, retention_summary
 from .views import COMPUTE, intro
 
@@ -22,6 +23,7 @@ __all__ = ["PARAMETERS", "analyse"]
 #: The notebook's parameters (its parameters cell) that the analysis reads.
 PARAMETERS = (
     "lang",
+    "currency",
     "summary_path",
     "output_dir",
     "as_of",
@@ -32,11 +34,16 @@ PARAMETERS = (
     "cohort_max_periods",
     "retention_days",
     "curve_days",
+    "curve_segments",
+    "churn_segments",
+    "segment_bins",
     "top_communities",
     "lifecycle_period",
     "landmark_days",
     "horizon_days",
     "active_within_days",
+    "churn_population",
+    "churn_attributes",
     "train_cutoffs",
     "churn_max_train_rows",
     "at_risk_top",
@@ -70,10 +77,14 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> RetentionResult:
     """The whole retention report for the data ``fd`` with the notebook's ``params``: retention, cohorts,
     lifecycle, survival, Cox drivers, churn prediction and the at-risk list, and lifetime value."""
     p = _parameters(params)
-    T = catalogue(p["lang"])
+    check_horizon(p["horizon_days"])  # "churn within the next 0 days" would be no prediction at all
+    p["churn_basis"] = effective_basis(fd, p["churn_basis"])  # a source without events has orders only
+    T = catalogue(p["lang"], p["currency"])
     day = analysis_date(fd, p["as_of"])
     sections = Sections(T)
-    result = RetentionResult(T, p, day.day, day.data_end, sections, Summary("03_retention", as_of=day.day))
+    result = RetentionResult(
+        T, p, day.day, day.data_end, sections, Summary("03_retention", as_of=day.day, currency=T.currency)
+    )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -94,5 +105,5 @@ def analyse(fd: Any, params: Mapping[str, Any]) -> RetentionResult:
         clv_horizon_days=p["clv_horizon_days"],
         annual_discount_rate=p["annual_discount_rate"],
     )
-    result.summary = sections.mark(summary)
+    result.summary = mark_summary(summary, sections, T)
     return result

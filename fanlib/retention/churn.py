@@ -21,7 +21,7 @@ from fanlib.stats.classification import calibration_bins, gains_table
 
 from .activity import analysis_date, warn_orders_without_events
 from .churn_features import ACTIVE_WITHIN_DAYS, churn_datasets
-from .churn_labels import oot_cutoffs
+from .churn_labels import check_horizon, oot_cutoffs
 from .churn_models import MAX_TRAIN_ROWS, ChurnModel, evaluate
 from .narrative import catalogue, reason_text
 
@@ -36,9 +36,12 @@ def at_risk_list(
     reasons: int = 3,
     min_probability: float = 0.0,
     T: Messages | None = None,
+    basis: str = "activity",
 ) -> pd.DataFrame:
     """Fans ranked by churn probability, with each fan's top reasons (largest positive contributions),
-    worded in the language of the ``retention`` catalogue ``T`` (Chinese when not given)."""
+    worded in the language of the ``retention`` catalogue ``T`` (Chinese when not given). With
+    ``basis="order"`` the days since the fan was last active are the days since the last order, and the
+    column says so (``days_since_order``)."""
     T = T if T is not None else catalogue("zh")
     p = model.predict_proba(scored)
     df = scored.assign(churn_probability=p)
@@ -61,7 +64,7 @@ def at_risk_list(
             "channel": df["channel"].to_numpy(),
             "churn_probability": df["churn_probability"].to_numpy(),
             "top_reasons": texts,
-            "days_since_active": df["days_since_active"].to_numpy(),
+            ("days_since_order" if basis == "order" else "days_since_active"): df["days_since_active"].to_numpy(),
             "spend_90": df["spend_90"].to_numpy(),
         }
     )
@@ -102,6 +105,9 @@ class ChurnResult:
     horizon_days: int
     churn_days: int
     active_within_days: int
+    basis: str  # what counts as activity: activity (events and orders) or order
+    population: str  # who is scored: active (recently active fans) or ever_bought (every buyer)
+    attributes: dict  # declared fan attributes used as features: column -> numeric | categorical
     metrics: pd.DataFrame  # one row per model: roc_auc, pr_auc, ece, base_rate, top_decile_lift, n, n_train, n_fit
     calibration: dict  # model -> calibration table
     gains: dict  # model -> gains table
@@ -123,15 +129,21 @@ def run_churn_models(
     kinds: Sequence[str] = ("logistic", "boosting"),
     max_train_rows: int | None = MAX_TRAIN_ROWS,
     as_of: Any = None,
+    basis: str = "activity",
+    population: str = "active",
+    attributes: Sequence[str] = (),
 ) -> ChurnResult:
     """Build out-of-time train/test sets, fit the calibrated models, evaluate, and score the fans as of
     ``as_of`` (default: the data's last day; later data is used neither to train nor to score).
 
     The models are fitted on at most ``max_train_rows`` training rows (a stratified sample above it, see
     ``ChurnModel``; None fits on all); the metrics' ``n_train`` counts every training row and ``n_fit``
-    the rows fitted on.
+    the rows fitted on. ``basis`` (what counts as activity, for eligibility, labels and the days since
+    last active), ``population`` (who is scored) and ``attributes`` (declared fan attributes as features):
+    see :mod:`.churn_features`.
     """
-    warn_orders_without_events(fd, "activity")
+    horizon_days = check_horizon(horizon_days)
+    warn_orders_without_events(fd, basis)
     end = analysis_date(fd, as_of).day
     trains, test_c = oot_cutoffs(
         fd, horizon_days=horizon_days, churn_days=churn_days, n_train=n_train, test_cutoff=test_cutoff, as_of=end
@@ -145,6 +157,9 @@ def run_churn_models(
         horizon_days=horizon_days,
         churn_days=churn_days,
         active_within_days=active_within_days,
+        basis=basis,
+        population=population,
+        attributes=attributes,
     )
     in_train = everything["cutoff"].isin(trains).to_numpy()
     channels = sorted(everything.loc[in_train, "channel"].dropna().unique())
@@ -179,6 +194,9 @@ def run_churn_models(
         horizon_days,
         churn_days,
         active_within_days,
+        basis,
+        population,
+        everything.attrs["attributes"],
         metrics,
         calib,
         gains,

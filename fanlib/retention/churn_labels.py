@@ -17,7 +17,17 @@ from fanlib.data.asof import to_date
 from .activity import activity_days, activity_rows, analysis_date, last_activity_day
 from .errors import RetentionInputError
 
-__all__ = ["label_expr", "check_label_window", "label_churn", "oot_cutoffs"]
+__all__ = ["label_expr", "check_horizon", "check_label_window", "label_churn", "oot_cutoffs"]
+
+
+def check_horizon(horizon_days: int) -> int:
+    """``horizon_days`` when it is a whole number of days of at least 1: a churn "within the next 0 days"
+    is no prediction at all."""
+    if isinstance(horizon_days, bool) or int(horizon_days) != horizon_days or horizon_days < 1:
+        raise RetentionInputError(
+            f"horizon_days must be at least 1 (churn within the next N days after a cut-off); got {horizon_days!r}"
+        )
+    return int(horizon_days)
 
 
 def label_expr(

@@ -5,11 +5,12 @@ Two definitions (as in Amplitude):
 * **on** ("N-day"): a fan counts in period k if active *in* period k after their start;
 * **on_or_after** ("unbounded"): a fan counts in period k if active in period k *or any later one*.
 
-Periods are counted per fan from their own start day (period k covers days
-k·L … k·L + L − 1 for a period length L of 1, 7 or 30 days). A fan counts in
-the denominator of period k only when that whole period lies on or before the
-analysis date, so recent cohorts never show false drops; cells where not every
-fan of the cohort could be observed yet are flagged ``complete = False``.
+Periods are calendar days, ISO weeks and calendar months (``day``, ``week``, ``month``: period 0 is the
+calendar period of the fan's start, as every analytics tool counts them), or fixed lengths counted per fan
+from their own start day (``7d``, ``30d``: period k covers days k·L … k·L + L − 1); see
+:mod:`.queries_cohorts`. A fan counts in the denominator of period k only when that whole period lies on
+or before the analysis date, so recent cohorts never show false drops; cells where not every fan of the
+cohort could be observed yet are flagged ``complete = False``.
 
 The engine returns only counts per (group, period) (:mod:`.queries_cohorts`); the rates are divided
 out in pandas.
@@ -31,10 +32,18 @@ from fanlib.metrics import CATALOGUE
 
 from .activity import RetentionDataWarning, activity_rows, analysis_date
 from .errors import RetentionInputError
-from .queries_cohorts import cohort_counts, cohort_counts_by
+from .queries_cohorts import (
+    CALENDAR,
+    COHORT_OF,
+    calendar_index,
+    check_period,
+    cohort_counts,
+    cohort_counts_by,
+    period_start,
+)
+from .segments import declared_kinds, grouping
 
 __all__ = [
-    "PERIOD_DAYS",
     "CohortTable",
     "cohort_table",
     "retention_curves",
@@ -44,8 +53,7 @@ __all__ = [
     "BENCHMARKS",
 ]
 
-PERIOD_DAYS = {"day": 1, "week": 7, "month": 30}
-_TRUNCATE = {"day": "D", "week": "W", "month": "M"}
+_TRUNCATE = {"day": "D", "week": "W", "month": "M"}  # ISO weeks start on Monday
 DEFINITIONS = ("on", "on_or_after")
 
 #: Reference retention figures from the planning documents (new members of a community), as the KPI
@@ -61,12 +69,6 @@ BENCHMARKS = pd.DataFrame(
         for day, m in ((d, CATALOGUE.get(f"retention_d{d}")) for d in (1, 7, 30, 90))
     ]
 )
-
-
-def _check_period(period: str) -> int:
-    if period not in PERIOD_DAYS:
-        raise RetentionInputError(f"period must be one of {', '.join(PERIOD_DAYS)}; got {period!r}")
-    return PERIOD_DAYS[period]
 
 
 def _rates(sizes: pd.DataFrame, on: pd.DataFrame, after: pd.DataFrame, max_period: int) -> pd.DataFrame:
@@ -122,13 +124,18 @@ class CohortTable:
     """
 
     cells: pd.DataFrame
-    period: str
-    cohort_period: str
+    period: str  # day, week, month (calendar) or 7d, 30d (fixed lengths from each fan's start)
+    cohort_period: str  # the calendar period grouping fans into cohorts: day, week or month
     cohort_by: str
     basis: str
     as_of: _dt.date
     min_cohort_size: int
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def calendar(self) -> bool:
+        """Whether the periods are calendar periods (else fixed lengths from each fan's start day)."""
+        return self.period in CALENDAR
 
     def matrix(self, definition: str = "on", show_incomplete: bool = False) -> pd.DataFrame:
         if definition not in DEFINITIONS:
@@ -156,15 +163,15 @@ def cohort_table(
     as_of: Any = None,
     min_cohort_size: int = 20,
 ) -> CohortTable:
-    """Retention by start cohort (fans grouped by the day/week/month they joined or first ordered).
+    """Retention by start cohort (fans grouped by the calendar day, ISO week or month they joined or first
+    ordered; ``cohort_period``, by default the calendar period of ``period``: ISO weeks for ``7d``).
 
     Cohorts smaller than ``min_cohort_size`` are kept in ``cells`` but flagged
     ``small`` and blanked in the matrix, with a note: a cohort of one fan
     shows 0% or 100%, which says nothing.
     """
-    length = _check_period(period)
-    cohort_period = cohort_period or period
-    _check_period(cohort_period)
+    check_period(period)
+    cohort_period = COHORT_OF[check_period(cohort_period or period)]
     if max_periods < 1:
         raise RetentionInputError("max_periods must be at least 1")
     as_of = analysis_date(fd, as_of).day
@@ -172,7 +179,7 @@ def cohort_table(
     sizes, on, after = cohort_counts(
         fd,
         group=lambda s: s.start_day.truncate(unit),
-        period_days=length,
+        period=period,
         max_period=max_periods,
         as_of=as_of,
         cohort_by=cohort_by,
@@ -220,7 +227,8 @@ def retention_curves(
 ) -> pd.DataFrame:
     """Retention curves (both definitions) by a fan attribute: all, channel, community_id or city_tier.
 
-    Each point uses only the fans whose period k is fully observed. ``top``
+    ``period``: one of ``PERIODS`` (day by default: day k after the start day). Each point uses only
+    the fans whose period k is fully observed. ``top``
     keeps the largest groups (useful for the many communities).
     """
     return retention_curves_by(
@@ -245,23 +253,30 @@ def retention_curves_by(
     basis: str = "activity",
     as_of: Any = None,
     top: dict[str, int] | None = None,
+    bins: int = 4,
 ) -> dict[str, pd.DataFrame]:
     """``retention_curves`` for several fan attributes with one pass over the activity rows: ``{by: curves}``;
-    ``top`` keeps the largest groups of the attributes it names (``{"community_id": 8}``)."""
+    ``top`` keeps the largest groups of the attributes it names (``{"community_id": 8}``).
+
+    ``bys`` are the fans' channel, community and city tier, or any declared fan column
+    (:func:`fanlib.data.attributes.declared_columns`): categorical as it is, numeric in ``bins`` quantile
+    bins (:func:`fanlib.data.attributes.segment_labels`), as of the analysis date.
+    """
     bys = list(bys)
-    unknown = [by for by in bys if by not in _GROUPS]
-    if unknown:
-        raise RetentionInputError(f"by must be one of {', '.join(_GROUPS)}; got {unknown[0]!r}")
-    length = _check_period(period)
+    check_period(period)
     as_of = analysis_date(fd, as_of).day
+    own = [by for by in bys if by not in _GROUPS]
+    kinds = declared_kinds(fd, own)
+    groups = {by: _GROUPS[by] if by in _GROUPS else grouping(fd, by, kinds[by], bins) for by in bys}
     counts = cohort_counts_by(
         fd,
-        groups={by: _GROUPS[by] for by in bys},
-        period_days=length,
+        groups=groups,
+        period=period,
         max_period=max_periods,
         as_of=as_of,
         cohort_by=cohort_by,
         basis=basis,
+        attributes=own,
     )
     result = {}
     for by in bys:
@@ -314,15 +329,14 @@ def lifecycle_counts(
     * resurrected: active now, not in the previous period, active at some earlier time (or joined earlier);
     * dormant: active in the previous period but not in this one (shown as a negative bar by convention).
     """
-    length = _check_period(period)
+    if check_period(period) not in CALENDAR:
+        raise RetentionInputError(f"lifecycle periods are calendar periods: {', '.join(CALENDAR)}; got {period!r}")
     as_of = analysis_date(fd, as_of).day
     a = activity_rows(fd, basis)  # made distinct per (fan, period) below
     a = a.filter(a.day <= ibis.date(as_of))
 
     def index(day):
-        if period == "month":
-            return day.year() * 12 + day.month() - 1
-        return day.delta(ibis.date("1970-01-05"), unit="day") // length  # weeks start on Monday
+        return calendar_index(day, period)  # weeks start on Monday
 
     f = fd.fans
     joined = f.select(fan_id=f.fan_id, join_idx=index(f.join_time.date()).cast("int64"))
@@ -343,15 +357,12 @@ def lifecycle_counts(
     wide = wide.reindex(full, fill_value=0)
     wide["active"] = wide["new"] + wide["returning"] + wide["resurrected"]
     wide["dormant"] = (wide["active"].shift(1, fill_value=0) - wide["returning"]).astype(int)
-    if period == "month":
-        starts = [_dt.date(int(i) // 12, int(i) % 12 + 1, 1) for i in wide.index]
-    else:
-        starts = [_dt.date(1970, 1, 5) + _dt.timedelta(days=int(i) * length) for i in wide.index]
+    starts = [period_start(int(i), period) for i in wide.index]
     wide.insert(0, "period_start", starts)
     # the last period is cut off by the analysis date unless it ends exactly there
     last_end = (
         pd.Timestamp(starts[-1])
-        + (pd.DateOffset(months=1) if period == "month" else pd.Timedelta(days=length))
+        + (pd.DateOffset(months=1) if period == "month" else pd.Timedelta(days=7 if period == "week" else 1))
         - pd.Timedelta(days=1)
     ).date()
     wide["complete"] = True

@@ -48,10 +48,13 @@ def design_matrix(
 
 
 def reference_levels(surv: pd.DataFrame) -> dict[str, str]:
-    """The reference level of each categorical Cox driver: WeChat (else the first channel) and, when fans
-    come from more than one known city tier, the first tier."""
-    channels = set(surv["channel"])
-    references = {"channel": "wechat" if "wechat" in channels else sorted(channels)[0]}
+    """The reference level of each categorical Cox driver: when fans come from more than one known
+    channel, WeChat (else the first channel), and when they come from more than one known city tier, the
+    first tier. A source that gives neither (fans derived from orders) has no categorical driver."""
+    channels = set(surv["channel"].dropna())
+    references = {}
+    if len(channels) > 1:
+        references["channel"] = "wechat" if "wechat" in channels else sorted(channels)[0]
     if surv["city_tier"].notna().any() and surv["city_tier"].nunique() > 1:
         references["city_tier"] = sorted(surv["city_tier"].dropna().unique())[0]
     return references

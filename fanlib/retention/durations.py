@@ -22,7 +22,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from .activity import activity_rows, analysis_date, start_days, warn_orders_without_events
+from .activity import activity_rows, analysis_date, effective_basis, start_days, warn_orders_without_events
 from .errors import RetentionInputError
 
 __all__ = ["NEGATIVE_PATTERN", "negative_comments", "is_negative_comment", "fan_durations"]
@@ -65,8 +65,9 @@ def fan_durations(
 
     Columns: fan_id, channel, city_tier, community_id, start_day, duration,
     event, checkin (took part in check-ins within the first ``landmark_days``,
-    or ever before follow-up ends when the landmark is 0), negative_comments
-    (count in the same window), negative_commenter (≥ ``negative_min``).
+    or ever before follow-up ends when the landmark is 0; only when the source
+    has events), negative_comments (count in the same window, only when it has
+    comments), negative_commenter (≥ ``negative_min``).
     """
     if churn_days < 1:
         raise RetentionInputError("churn_days must be at least 1")
@@ -93,14 +94,16 @@ def fan_durations(
     end_off = end_lit.delta(t.start_day, unit="day")
     t = t.mutate(event=churned, duration=ibis.cases((churned, last_off), else_=end_off) - landmark_days)
     t = t.filter(t.duration >= 0)  # still active at the landmark
-    # drivers, measured before follow-up starts
+    # drivers, measured before follow-up starts (check-ins only when the source has events)
     window_days = landmark_days if landmark_days else None
-    e = fd.events
-    ck = e.filter(e.event_type == "checkin").select(fan_id=e.fan_id, day=e.event_time.date())
-    ck = ck.join(s.select("fan_id", "start_day"), "fan_id")
-    ck = ck.filter(_in_window(ck.day, ck.start_day, window_days, end_lit))
-    ck = ck.group_by("fan_id").aggregate(checkins=ck.count())  # only whether there was one matters
-    t = t.left_join(ck, "fan_id").select(t, ck.checkins)
+    events = fd.has("events")
+    if events:
+        e = fd.events
+        ck = e.filter(e.event_type == "checkin").select(fan_id=e.fan_id, day=e.event_time.date())
+        ck = ck.join(s.select("fan_id", "start_day"), "fan_id")
+        ck = ck.filter(_in_window(ck.day, ck.start_day, window_days, end_lit))
+        ck = ck.group_by("fan_id").aggregate(checkins=ck.count())  # only whether there was one matters
+        t = t.left_join(ck, "fan_id").select(t, ck.checkins)
     neg = negative_comments(fd)
     if neg is not None:
         n2 = neg.mutate(day=neg.comment_time.date()).join(s.select("fan_id", "start_day"), "fan_id")
@@ -109,7 +112,7 @@ def fan_durations(
         t = t.left_join(n2, "fan_id").select(t, n2.negative_comments)
     # no NULL leaves the engine (a column with one comes back through Python lists, slowly)
     t = t.mutate(
-        checkins=t.checkins.fill_null(0),
+        **({"checkins": t.checkins.fill_null(0)} if events else {}),
         **({"negative_comments": t.negative_comments.fill_null(0)} if neg is not None else {}),
     )
     out = fd.execute(t.drop("last_day"), label="retention:fan_durations")
@@ -120,13 +123,18 @@ def fan_durations(
         )
     out["event"] = out["event"].astype(bool)
     out["duration"] = out["duration"].astype(float)
-    out["checkin"] = (out.pop("checkins").fillna(0) > 0).astype(int)
+    if events:
+        out["checkin"] = (out.pop("checkins").fillna(0) > 0).astype(int)
     if "negative_comments" in out:
         out["negative_comments"] = out["negative_comments"].fillna(0).astype(int)
         out["negative_commenter"] = (out["negative_comments"] >= negative_min).astype(int)
     out["city_tier"] = out["city_tier"].astype("Int64").astype("string")
     out.attrs.update(
-        as_of=as_of, follow_end=follow_end, churn_days=churn_days, basis=basis, landmark_days=landmark_days
+        as_of=as_of,
+        follow_end=follow_end,
+        churn_days=churn_days,
+        basis=effective_basis(fd, basis),
+        landmark_days=landmark_days,
     )
     return out.sort_values("fan_id").reset_index(drop=True)
 

@@ -8,10 +8,14 @@ function takes the catalogue's :class:`fanlib.present.i18n.Messages` as ``T``.
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import numpy as np
 import pandas as pd
 
-from fanlib.present.i18n import Messages, fmt_number, messages
+from fanlib.present.i18n import Messages, fmt_date, fmt_number, messages
+
+from .churn_encoding import ATTRIBUTE_PREFIX
 
 __all__ = [
     "retention_findings",
@@ -22,6 +26,9 @@ __all__ = [
     "pct",
     "driver_label",
     "churn_text",
+    "activity_words",
+    "population_text",
+    "unscored_text",
     "catalogue",
     "model_label",
     "curves_line",
@@ -30,12 +37,14 @@ __all__ = [
     "feature_label",
     "reason_text",
     "churn_event_messages",
+    "cohort_label",
+    "cohort_axes",
 ]
 
 
-def catalogue(lang: str = "zh") -> Messages:
-    """The retention report's messages in ``lang`` (zh or en)."""
-    return messages("retention", lang)
+def catalogue(lang: str = "zh", currency: str = "CNY") -> Messages:
+    """The retention report's messages in ``lang`` (zh or en), amounts in ``currency`` (an ISO code)."""
+    return messages("retention", lang, currency=currency)
 
 
 def _T(T: Messages | None) -> Messages:
@@ -47,10 +56,28 @@ def pct(x: float | None, digits: int = 1) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}%}"
 
 
+def activity_words(basis: str, T: Messages | None = None) -> str:
+    """What counts as activity, in words: any event or order, or an order."""
+    return _T(T)("churn_activity" if basis == "activity" else "churn_order")
+
+
 def churn_text(churn_days: int, basis: str, T: Messages | None = None) -> str:
     """The churn definition in words, for the report."""
     T = _T(T)
-    return T("churn_text", days=churn_days, what=T("churn_activity" if basis == "activity" else "churn_order"))
+    return T("churn_text", days=churn_days, what=activity_words(basis, T))
+
+
+def population_text(population: str, active_within_days: int, basis: str, T: Messages | None = None) -> str:
+    """Who the churn models score at a cut-off, in words (``active`` or ``ever_bought``)."""
+    T = _T(T)
+    return T(f"churn_pop_{population}", active=active_within_days, what=activity_words(basis, T))
+
+
+def unscored_text(population: str, active_within_days: int, churn_days: int, basis: str, T: Messages) -> str:
+    """Which fans the at-risk list leaves out (recently quiet ones) or that every buyer is in it."""
+    return T(
+        f"at_risk_unscored_{population}", active=active_within_days, days=churn_days, what=activity_words(basis, T)
+    )
 
 
 def driver_label(name: str, T: Messages | None = None, references: dict | None = None) -> str:
@@ -143,8 +170,10 @@ def churn_sample_note(metrics: pd.DataFrame, cap: int | None, T: Messages | None
     )
 
 
-def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Messages | None = None) -> list[str]:
-    """Bullets on model quality in words an operator can act on."""
+def churn_findings(
+    metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Messages | None = None, population: str = "active"
+) -> list[str]:
+    """Bullets on model quality in words an operator can act on (``population``: who was scored)."""
     T = _T(T)
     lang = T.lang
     m = metrics.loc[best]
@@ -167,7 +196,7 @@ def churn_findings(metrics: pd.DataFrame, best: str, gains: pd.DataFrame, T: Mes
         ),
     ]
     if m["roc_auc"] < 0.65:
-        out.append(T("churn_low_auc"))
+        out.append(T("churn_low_auc" if population == "active" else "churn_low_auc_ever_bought"))
     return out
 
 
@@ -194,8 +223,8 @@ def clv_findings(
             "clv_total",
             n=fmt_number(n, "count", lang),
             horizon=horizon_days,
-            total=fmt_number(total_clv, "cny", lang),
-            per=fmt_number(total_clv / max(n, 1), "cny", lang),
+            total=T.money(total_clv),
+            per=T.money(total_clv / max(n, 1)),
         ),
         T(
             "clv_holdout",
@@ -206,32 +235,45 @@ def clv_findings(
     ]
 
 
-def curves_line(by_channel: pd.DataFrame, day: int, T: Messages) -> str:
-    """The best and the worst channel's retention on or after ``day`` (rows sorted best first), as Markdown."""
+def curves_line(by_segment: pd.DataFrame, day: int, T: Messages, by: str) -> str:
+    """The best and the worst segment's retention on or after ``day`` (rows sorted best first, labels in
+    ``segment``), as Markdown; ``by`` names the segments (``by channel``), already escaped."""
     from fanlib.present.escape import md_text
 
-    best, worst = by_channel.iloc[0], by_channel.iloc[-1]
+    best, worst = by_segment.iloc[0], by_segment.iloc[-1]
     return T(
         "curves_line",
+        by=by,
         day=day,
-        best=md_text(T.label(best["channel"])),
+        best=md_text(str(best["segment"])),
         best_rate=fmt_number(best["rate_on_or_after"], "pct", T.lang, 1),
-        worst=md_text(T.label(worst["channel"])),
+        worst=md_text(str(worst["segment"])),
         worst_rate=fmt_number(worst["rate_on_or_after"], "pct", T.lang, 1),
     )
 
 
-def km_groups(surv: pd.DataFrame, T: Messages) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+def km_groups(
+    surv: pd.DataFrame, T: Messages, segments: list[tuple[str, str, bool]] = ()
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """``surv`` with the Kaplan–Meier grouping columns in words, and the (column, title) pairs to draw:
-    check-in, channel and, when the comments table exists, negative commenters."""
-    out = surv.assign(
-        checkin_group=surv["checkin"].map({1: T("grp_checkin_yes"), 0: T("grp_checkin_no")}),
-        channel_group=[T.label(v) for v in surv["channel"]],
-    )
-    groups = [("checkin_group", T("by_checkin")), ("channel_group", T("by_channel"))]
+    check-in (when the source has events), each segment ``(column of surv, title, is a channel)`` with at
+    least two groups and, when the comments table exists, negative commenters; all fans when none."""
+    out = surv.copy()
+    groups = []
+    if "checkin" in surv:
+        out["checkin_group"] = surv["checkin"].map({1: T("grp_checkin_yes"), 0: T("grp_checkin_no")})
+        groups.append(("checkin_group", T("by_checkin")))
+    for col, title, channel in segments:
+        values = surv[col].fillna("unknown").astype(str)
+        if values.nunique() > 1:
+            out[f"{col}_group"] = [T.label(v) for v in values] if channel else values
+            groups.append((f"{col}_group", title))
     if "negative_commenter" in surv:
         out["negative_group"] = out["negative_commenter"].map({1: T("grp_negative_yes"), 0: T("grp_negative_no")})
         groups.append(("negative_group", T("by_negative")))
+    if not groups:  # nothing to compare: the curve of all fans
+        out["all_group"] = T("grp_all_fans")
+        groups.append(("all_group", T("by_all_fans")))
     return out, groups
 
 
@@ -248,6 +290,9 @@ def feature_label(col: str, T: Messages | None = None) -> str:
     T = _T(T)
     if col.startswith("channel_"):
         return T("feat_channel", channel=T.label(col.removeprefix("channel_")))
+    if col.startswith(ATTRIBUTE_PREFIX):
+        name, _, level = col.removeprefix(ATTRIBUTE_PREFIX).partition("=")
+        return f"{name} = {level}" if level else name
     return T.label(f"feat_{col}", col)
 
 
@@ -261,9 +306,11 @@ def reason_text(col: str, value: float, T: Messages | None = None) -> str:
         return T("reason_flag", label=label, answer=T("reason_yes") if value >= 0.5 else T("reason_no"))
     if col.endswith("share"):
         return f"{label} {value:.0%}"
-    if col == "spend_90":
-        return f"{label} ¥{value:,.0f}"
-    return f"{label} {fmt_number(value, 'number', 'en', 0)}"
+    if col.startswith("spend_"):
+        return f"{label} {T.money(value)}"
+    if col.startswith(ATTRIBUTE_PREFIX) and "=" in col:
+        return label  # this fan's level of a categorical attribute
+    return f"{label} {fmt_number(value, 'number', 'en', 0 if float(value).is_integer() else 2)}"
 
 
 def churn_event_messages(durations: pd.DataFrame, T: Messages | None = None) -> list[str]:
@@ -272,9 +319,35 @@ def churn_event_messages(durations: pd.DataFrame, T: Messages | None = None) -> 
     T = T if T is not None else catalogue("en")
     n, k = len(durations), int(durations["event"].sum())
     a = durations.attrs
-    fields = dict(n=fmt_number(n, "count", T.lang), days=a.get("churn_days"), follow_end=a.get("follow_end"))
+    fields = dict(
+        n=fmt_number(n, "count", T.lang),
+        days=a.get("churn_days"),
+        follow_end=a.get("follow_end"),
+        what=activity_words(a.get("basis", "activity"), T),
+    )
     if k == 0:
         return [T("no_churn_observed", **fields)]
     if k == n:
         return [T("all_churned", **fields)]
     return []
+
+
+def cohort_label(day: _dt.date, cohort_period: str, lang: str = "en") -> str:
+    """A cohort's name from its first day: the ISO week (``2025-W01``, whose Monday may lie in the year
+    before), the month (``2025-03`` / ``2025年3月``) or the day."""
+    if cohort_period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if cohort_period == "month":
+        return f"{day.year}年{day.month}月" if lang == "zh" else f"{day.year}-{day.month:02d}"
+    return fmt_date(day, lang)
+
+
+def cohort_axes(period: str, cohort_period: str, cohort_by: str, T: Messages) -> dict[str, str]:
+    """The cohort heatmap's axis titles: which periods the columns count (calendar or fixed length) and
+    which calendar period groups the rows, both from the fans' start (joining or first order)."""
+    start = T(f"start_{cohort_by}")
+    return {
+        "xlabel": T(f"axis_period_{period}", start=start),
+        "ylabel": T(f"axis_cohort_{cohort_period}", start=start),
+    }

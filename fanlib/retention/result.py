@@ -18,13 +18,13 @@ from fanlib.present.i18n import Messages
 from fanlib.present.notebook import Sections, Summary
 from fanlib.retention.errors import SectionNotComputed
 
-__all__ = ["SECTIONS", "RetentionResult"]
+__all__ = ["SECTIONS", "MAIN_ANSWER", "RetentionResult", "mark_summary"]
 
 #: Each section of the page: its key, the catalogue key of its title, and the results it makes for later
 #: sections (and the summary).
 SECTIONS = (
     ("day_n", "sec_day_n", ("day_n",)),
-    ("cohorts", "sec_cohorts", ()),
+    ("cohorts", "sec_cohorts", ("cohort",)),
     ("curves", "sec_curves", ()),
     ("lifecycle", "sec_lifecycle", ()),
     ("survival", "sec_survival_data", ("surv",)),
@@ -35,6 +35,22 @@ SECTIONS = (
     ("clv", "sec_clv", ("clv",)),
 )
 
+#: The report's main answer: how long fans stay (the survival data) and who is about to leave (the churn
+#: models). Without either the report failed; any other section missing makes it partial.
+MAIN_ANSWER = ("survival", "churn")
+
+
+def mark_summary(summary: Summary, sections: Sections, T: Messages) -> Summary:
+    """``summary`` partial, naming the sections that could not be produced, or failed when one of them is
+    part of the main answer (its reason in the report's words, for the run's manifest and index)."""
+    sections.mark(summary)
+    titles = dict((k, t) for k, t, _ in SECTIONS)
+    missing = [T(titles[key]) for key in MAIN_ANSWER if T(titles[key]) in sections.failed]
+    if missing:
+        summary["status"] = "failed"
+        summary["reason"] = T("main_answer_missing", sections=T("list_sep").join(missing))
+    return summary
+
 
 @dataclass
 class RetentionResult:
@@ -42,7 +58,7 @@ class RetentionResult:
 
     ``views[<section>]`` holds what one section shows (tables, chart inputs, sentences, banners in
     ``notes``); ``headings`` the sections' headings; ``sections`` the guard's record (its dict holds the
-    results later sections and the summary use: day_n, cohort, curves, lifecycle, surv, logrank, cox, ph,
+    results later sections and the summary use: day_n, cohort, cohort_files, curves, lifecycle, surv, logrank, cox, ph,
     references, churn, at_risk, at_risk_files, clv); ``summary`` the report's summary, partial when a
     section failed.
     """
@@ -88,6 +104,7 @@ class RetentionResult:
                 pass
 
     def write_summary(self) -> Path:
-        """Write the summary JSON (partial, naming them, when sections failed, also while being shown)."""
-        self.sections.mark(self.summary)
+        """Write the summary JSON (partial, naming them, when sections failed, also while being shown;
+        failed when the main answer could not be given)."""
+        mark_summary(self.summary, self.sections, self.T)
         return self.summary.write(self.params["summary_path"])

@@ -1,7 +1,8 @@
 """The retention report's summary JSON (``03_retention.summary.json``) and its closing conclusions, built from
 the sections' results (a :class:`fanlib.present.notebook.Sections`, or any dict of the same keys).
 
-Headline keys the executive overview reads (params/targets.yaml): ``retention_d7`` and ``retention_d30``
+The cohort matrix is kept under ``cohort_matrix`` (see :func:`cohort_summary`). Headline keys the executive
+overview reads (params/targets.yaml): ``retention_d7`` and ``retention_d30``
 (shares as fractions), ``hr_checkin``, ``churn_auc``, ``churn_ece``, ``at_risk_fans`` and ``total_clv``.
 A section that did not compute leaves its keys out; ``Sections.mark`` then makes the summary partial.
 """
@@ -16,9 +17,10 @@ import pandas as pd
 
 from fanlib.present.i18n import Messages, fmt_number
 from fanlib.present.notebook import Summary
-from fanlib.retention.narrative import churn_text, driver_label
+from fanlib.retention.cohort_matrix import matrix_rows
+from fanlib.retention.narrative import churn_text, cohort_axes, driver_label
 
-__all__ = ["retention_summary", "conclusions", "heading_text", "bullet_text"]
+__all__ = ["retention_summary", "cohort_summary", "conclusions", "heading_text", "bullet_text"]
 
 
 def heading_text(key: str, T: Messages, **fields: Any) -> str:
@@ -71,10 +73,39 @@ def conclusions(results: dict, T: Messages, clv_horizon_days: int) -> list[str]:
                 "concl_clv",
                 n=fmt_number(len(results["clv"].fans), "count", lang),
                 horizon=clv_horizon_days,
-                total=fmt_number(results["clv"].total_clv, "cny", lang),
+                total=T.money(results["clv"].total_clv),
             )
         )
     return lines
+
+
+def cohort_summary(cohort: Any, T: Messages, files: dict[str, str] | None = None) -> dict[str, Any]:
+    """The cohort matrix for the summary: which periods (calendar or fixed length), the axis in words,
+    and per cohort its label, first day, size and rates per period (None where the heatmap is blank)."""
+    return {
+        "period": cohort.period,
+        "calendar": cohort.calendar,
+        "cohort_period": cohort.cohort_period,
+        "cohort_by": cohort.cohort_by,
+        "basis": cohort.basis,
+        "min_cohort_size": cohort.min_cohort_size,
+        "axis": cohort_axes(cohort.period, cohort.cohort_period, cohort.cohort_by, T)["xlabel"],
+        "periods": sorted(int(k) for k in cohort.cells["period"].unique()),
+        "cohorts": matrix_rows(cohort, T.lang),
+        **({"files": {k: Path(v).name for k, v in files.items()}} if files else {}),
+    }
+
+
+def _churn_inputs(ch: Any) -> dict[str, Any]:
+    """Who the churn models scored, on what activity, and the features they learnt from."""
+    if not hasattr(ch, "population"):
+        return {}
+    return {
+        "population": ch.population,
+        "basis": ch.basis,
+        "attributes": dict(ch.attributes),
+        "features": list(ch.model.features_),
+    }
 
 
 def retention_summary(
@@ -91,7 +122,7 @@ def retention_summary(
     annual_discount_rate: float,
 ) -> Summary:
     """The summary of whatever sections computed (the caller marks failed sections with ``Sections.mark``)."""
-    s = Summary("03_retention", as_of=as_of)
+    s = Summary("03_retention", as_of=as_of, currency=T.currency)
     s["lang"] = T.lang
     s["churn_definition"] = {
         "churn_days": churn_days,
@@ -119,6 +150,8 @@ def retention_summary(
                     unit="pct",
                     target=dn.loc[d, "healthy"] if pd.notna(dn.loc[d, "healthy"]) else None,
                 )
+    if "cohort" in results:
+        s["cohort_matrix"] = cohort_summary(results["cohort"], T, results.get("cohort_files"))
     if "cox" in results:
         cox = results["cox"]
         cs = cox.summary
@@ -150,6 +183,7 @@ def retention_summary(
             "test_cutoff": ch.test_cutoff,
             "train_cutoffs": ch.train_cutoffs,
             "horizon_days": horizon_days,
+            **_churn_inputs(ch),
         }
         s.headline("churn_auc", m["roc_auc"], label=T("hl_churn_auc"), unit="number")
         s.headline("churn_ece", m["ece"], label=T("hl_churn_ece"), unit="number", target=0.02, higher_is_better=False)

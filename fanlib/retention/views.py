@@ -13,27 +13,35 @@ from typing import Any
 import pandas as pd
 
 from fanlib.paths import resolve
+from fanlib.present.escape import md_text
 from fanlib.present.i18n import fmt_date, fmt_number
 
 from . import churn, clv, cohorts
 from .activity import orders_without_events
+from .cohort_matrix import write_cohort_matrix
 from .cox import CoxPH, design_matrix, reference_levels
 from .durations import fan_durations
+from .errors import RetentionInputError
 from .narrative import (
     churn_event_messages,
     churn_findings,
     churn_sample_note,
     churn_text,
     clv_findings,
+    cohort_axes,
+    cohort_label,
     cox_findings,
     curves_line,
     driver_label,
     km_groups,
     km_medians_text,
     model_label,
+    population_text,
     retention_findings,
+    unscored_text,
 )
 from .result import RetentionResult
+from .segments import choose_segments, fan_segments
 from .summary import bullet_text, heading_text
 from .survival import kaplan_meier_by, logrank_test
 
@@ -44,6 +52,10 @@ def intro(fd: Any, r: RetentionResult) -> None:
     """The page's title, its data banners and every section's heading."""
     T, p, lang = r.T, r.params, r.T.lang
     r.intro = f"# {T('title')}\n\n{T('intro')}"
+    if not fd.has("events"):
+        r.notes.append((T("orders_only_note"), "info"))
+    if fd.is_derived("fans"):
+        r.notes.append((T("fans_derived_note"), "info"))
     n_orders_only, examples = orders_without_events(fd)
     if n_orders_only:
         message = T("orders_without_events", n=fmt_number(n_orders_only, "count", lang), examples=", ".join(examples))
@@ -52,13 +64,26 @@ def intro(fd: Any, r: RetentionResult) -> None:
     r.notes.append(
         (T("data_line", source=fd.describe_source(), as_of=fmt_date(r.as_of, lang), churn=churn_words), "info")
     )
+    r.sections["curve_segments"] = choose_segments(fd, p["curve_segments"])
     r.headings = {
         "day_n": heading_text("h_day_n", T),
         "cohorts": heading_text("h_cohorts", T),
-        "curves": heading_text("h_curves", T),
+        "curves": heading_text(
+            "h_curves",
+            T,
+            segments=T("list_sep").join(
+                _segment_title(c, T, p["top_communities"]) for c in r.sections["curve_segments"]
+            )
+            or T("by_all_fans"),
+        ),
         "lifecycle": heading_text("h_lifecycle", T),
         "survival": heading_text("h_survival", T, landmark=p["landmark_days"]),
-        "churn": heading_text("h_churn", T, active=p["active_within_days"], horizon=p["horizon_days"]),
+        "churn": heading_text(
+            "h_churn",
+            T,
+            population=population_text(p["churn_population"], p["active_within_days"], p["churn_basis"], T),
+            horizon=p["horizon_days"],
+        ),
         "clv": heading_text(
             "h_clv",
             T,
@@ -95,54 +120,67 @@ def _cohorts(fd: Any, r: RetentionResult) -> dict[str, Any]:
     )
     small = cohort.cells.loc[cohort.cells["small"], "cohort"].nunique()
     notes = [(T("cohort_note_small", n=small, min=cohort.min_cohort_size), "info")] if small else []
-    r.sections["cohort"] = cohort
+    files = write_cohort_matrix(cohort, resolve(p["output_dir"]), T, created=r.as_of)
+    r.sections["cohort"], r.sections["cohort_files"] = cohort, files
     matrices = []
     for definition in ("on", "on_or_after"):
         table_view = cohort.matrix(definition).tail(26)
-        table_view.index = [fmt_date(d, lang) for d in table_view.index]
+        table_view.index = [cohort_label(d, cohort.cohort_period, lang) for d in table_view.index]
         matrices.append((table_view, T("chart_cohort_on" if definition == "on" else "chart_cohort_after")))
-    incomplete = cohort.cells[~cohort.cells["complete"] & (cohort.cells["eligible"] > 0)]
+    incomplete = cohort.cells[~cohort.cells["complete"] & ~cohort.cells["small"]]  # blank until the period ends
     line = T(
         "cohort_line",
         cohorts=cohort.sizes.size,
         fans=fmt_number(cohort.sizes.sum(), "count", lang),
         incomplete=len(incomplete),
     )
-    axes = {"xlabel": T("axis_period_n", unit=T(f"unit_{p['cohort_period']}")), "ylabel": T("axis_cohort")}
+    line += " " + T("cohort_files_line", csv=Path(files["csv"]).name, xlsx=Path(files["xlsx"]).name)
+    axes = cohort_axes(cohort.period, cohort.cohort_period, cohort.cohort_by, T)
     return {"notes": notes, "matrices": matrices, "axes": axes, "line": line}
+
+
+def _segment_title(by: str, T: Any, top: int) -> str:
+    """A segment's name in a chart title or sentence: the built-in ones in words, others by column name."""
+    if by == "community_id":
+        return T("by_community", n=top)
+    if by in ("channel", "city_tier"):
+        return T(f"by_{by}")
+    return T("by_column", column=by)
 
 
 def _curves(fd: Any, r: RetentionResult) -> dict[str, Any]:
     p, T = r.params, r.T
+    segments = r.sections["curve_segments"]
     curves = cohorts.retention_curves_by(
         fd,
-        ["channel", "community_id", "city_tier"],
+        segments or ["all"],
         period="day",
         max_periods=p["curve_days"],
         cohort_by=p["cohort_by"],
         basis=p["churn_basis"],
         as_of=r.as_of,
         top={"community_id": p["top_communities"]},
+        bins=p["segment_bins"],
     )
-    titles = {
-        "channel": T("by_channel"),
-        "community_id": T("by_community", n=p["top_communities"]),
-        "city_tier": T("by_city_tier"),
-    }
     charts = []
-    for by, title in titles.items():
+    for by in segments or ["all"]:
         c = curves[by]
         names = {v: T.label(v) for v in c[by].astype(str).unique()} if by == "channel" else None
+        names = {"all": T("grp_all_fans")} if by == "all" else names
+        title = _segment_title(by, T, p["top_communities"]) if segments else T("by_all_fans")
         charts.append({"curves": c[c["period"] >= 1], "by": by, "title": T("chart_curves", by=title), "labels": names})
     r.sections["curves"] = curves
     day = min(30, p["curve_days"])
-    by_channel = curves["channel"][curves["channel"]["period"] == day][["channel", "eligible", "rate_on_or_after"]]
-    by_channel = by_channel.sort_values("rate_on_or_after", ascending=False)
-    return {
-        "charts": charts,
-        "by_channel": by_channel.assign(channel=[T.label(v) for v in by_channel["channel"]]),
-        "line": curves_line(by_channel, day, T),
-    }
+    first = segments[0] if segments else "all"
+    table = curves[first][curves[first]["period"] == day][[first, "eligible", "rate_on_or_after"]]
+    table = table.sort_values("rate_on_or_after", ascending=False).rename(columns={first: "segment"})
+    if first in ("channel", "all"):
+        table = table.assign(segment=[T("grp_all_fans") if not segments else T.label(v) for v in table["segment"]])
+    if not segments:
+        line = T("curves_line_all", day=day, rate=fmt_number(table["rate_on_or_after"].iloc[0], "pct", T.lang, 1))
+    else:
+        line = curves_line(table, day, T, md_text(_segment_title(first, T, p["top_communities"])))
+    return {"charts": charts, "by_segment": table, "line": line}
 
 
 def _lifecycle(fd: Any, r: RetentionResult) -> dict[str, Any]:
@@ -174,6 +212,8 @@ def _survival(fd: Any, r: RetentionResult) -> dict[str, Any]:
     surv = fan_durations(fd, **window, landmark_days=p["landmark_days"])
     notes = [(msg, "warning") for msg in churn_event_messages(surv, T)]
     r.sections["surv"] = surv
+    if "checkin" not in surv:
+        notes.append((T("section_unavailable", reason=T("no_events_table")), "warning"))
     if "negative_commenter" not in surv:
         notes.append((T("section_unavailable", reason=T("no_comments_table")), "warning"))
     line = T(
@@ -187,12 +227,22 @@ def _survival(fd: Any, r: RetentionResult) -> dict[str, Any]:
 
 
 def _km(fd: Any, r: RetentionResult) -> dict[str, Any]:
-    T, landmark = r.T, r.params["landmark_days"]
-    surv_km, groups = km_groups(r.sections.need("surv"), T)
+    p, T, landmark = r.params, r.T, r.params["landmark_days"]
+    surv = r.sections.need("surv")
+    names = choose_segments(fd, p["churn_segments"], defaults=("channel",))
+    segments = []
+    if names:
+        labels = fan_segments(fd, names, as_of=r.as_of, bins=p["segment_bins"])
+        labels = labels.rename(columns={c: f"segment:{c}" for c in names})
+        surv = surv.merge(labels, on="fan_id", how="left")
+        segments = [(f"segment:{c}", _segment_title(c, T, p["top_communities"]), c == "channel") for c in names]
+    surv_km, groups = km_groups(surv, T, segments)
     charts, tests = [], []
     for col, title in groups:
         curves_km = kaplan_meier_by(surv_km, col)
         charts.append({"curves": curves_km, "title": T("chart_km", landmark=landmark, by=title)})
+        if surv_km[col].nunique() < 2:
+            continue  # one curve: nothing to test
         lr = logrank_test(surv_km["duration"], surv_km["event"], surv_km[col])
         tests.append(
             {
@@ -214,8 +264,10 @@ def _km(fd: Any, r: RetentionResult) -> dict[str, Any]:
 def _cox(fd: Any, r: RetentionResult) -> dict[str, Any]:
     T, lang = r.T, r.T.lang
     surv = r.sections.need("surv")
-    numeric = ["checkin"] + (["negative_commenter"] if "negative_commenter" in surv else [])
+    numeric = [c for c in ("checkin", "negative_commenter") if c in surv]
     references = reference_levels(surv)
+    if not numeric and not references:
+        raise RetentionInputError(T("cox_no_drivers"))
     X = design_matrix(surv.fillna({"city_tier": "unknown"}), numeric=numeric, categorical=references)
     cox = CoxPH(ties="efron").fit(X, surv["duration"], surv["event"])
     ph = cox.check_proportional_hazards()
@@ -248,6 +300,9 @@ def _churn(fd: Any, r: RetentionResult) -> dict[str, Any]:
         n_train=p["train_cutoffs"],
         max_train_rows=p["churn_max_train_rows"],
         as_of=r.as_of,
+        basis=p["churn_basis"],
+        population=p["churn_population"],
+        attributes=p["churn_attributes"],
     )
     r.sections["churn"] = ch
     cutoffs = T(
@@ -264,14 +319,14 @@ def _churn(fd: Any, r: RetentionResult) -> dict[str, Any]:
         "notes": [(sample_note, "info")] if sample_note else [],
         "metrics": shown.assign(model=[model_label(m, T) for m in shown["model"]]),
         "model": ch,
-        "findings": bullet_text(churn_findings(ch.metrics, ch.best, ch.gains[ch.best], T)),
+        "findings": bullet_text(churn_findings(ch.metrics, ch.best, ch.gains[ch.best], T, ch.population)),
     }
 
 
 def _at_risk(fd: Any, r: RetentionResult) -> dict[str, Any]:
     p, T, lang = r.params, r.T, r.T.lang
     ch = r.sections.need("churn")
-    at_risk = churn.at_risk_list(ch.model, ch.current, top=p["at_risk_top"], T=T)
+    at_risk = churn.at_risk_list(ch.model, ch.current, top=p["at_risk_top"], T=T, basis=ch.basis)
     files = churn.write_at_risk(at_risk, resolve(p["output_dir"]), T=T, created=r.as_of)
     r.sections["at_risk"], r.sections["at_risk_files"] = at_risk, files
     return {
@@ -281,8 +336,7 @@ def _at_risk(fd: Any, r: RetentionResult) -> dict[str, Any]:
             "at_risk_line",
             csv=Path(files["csv"]).name,
             xlsx=Path(files["xlsx"]).name,
-            active=p["active_within_days"],
-            days=p["churn_days"],
+            unscored=unscored_text(ch.population, ch.active_within_days, ch.churn_days, ch.basis, T),
         ),
     }
 

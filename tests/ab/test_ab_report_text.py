@@ -51,7 +51,12 @@ def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path,
     )
     T = i18n.messages("ab_campaign", lang)
     result = ns["result"]
-    assert ns["ro"] is not None and result.did_result is not None and not result.sequential_table.empty
+    assert (
+        ns["ro"] is not None
+        and result.did_result is not None
+        and result.sequential
+        and not result.sequential[0].table.empty
+    )
     # every table header is a catalogue column name of this language
     col_texts = {T(k) for k in i18n.catalogue("ab_campaign") if k.startswith("col_")}
     headers = [h for h in _headers([s for s in shown if "<table" in s]) if h]
@@ -162,6 +167,15 @@ def test_sentences_render_in_both_languages_for_every_verdict_and_caveat():
         "days": 28,
         "min_expected": 5,
         "k": 2,
+        "metrics": "active, events_per_fan",
+        "covariates": "pre_events",
+        "reduction": 0.0004,
+        "min_reduction": 0.001,
+        "names": "active",
+        "outcomes": "visit, spend",
+        "dimensions": "brand",
+        "column": "history",
+        "total": 3000,
     }
     for code in codes:
         for T in (en, zh):

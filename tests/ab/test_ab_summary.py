@@ -54,17 +54,27 @@ def test_readout_fills_the_headlines_and_verdict_in_the_reports_language(readout
     assert verdict["text"] == s["verdict_text"] and verdict["text_en"] == readout.verdict.text
     assert s["headline"][0]["value"] == narrative.decision_label(readout.verdict.decision, T)
     primary = readout.lifts[readout.lifts["metric"] == "conversion"].iloc[0]
-    assert s["headline"][2]["value"] == pytest.approx(primary["absolute"]) and s["headline"][2]["unit"] == "pct"
+    assert s["headline"][2]["value"] == pytest.approx(primary["absolute"]) and s["headline"][2]["unit"] == "pp"
     assert "segments" not in s and "sequential" not in s and "did" not in s
+    assert s["primary_lift_variant"] == "treatment" and s["headline"][2]["label"] == T(
+        "hl_primary_lift", metric=narrative.metric_label("conversion", T)
+    )  # two arms: the label needs no arm
 
 
 def test_optional_sections_add_their_keys(readout):
     T = messages("ab_campaign", "en")
     seg = pd.DataFrame({"dimension": ["tenure"], "p_value": [0.3]})
+    effects = pd.DataFrame({"dimension": ["tenure"], "segment": ["new"], "estimate": [0.01], "extra": [1]})
     seq = pd.DataFrame({c: [1.0, 2.0] for c in SEQUENTIAL_COLUMNS + ["extra"]})
-    s = fill_summary(Summary("02_ab_campaign", lang="en"), T, readout, seg_tests=seg, seq_table=seq, did_res=DID)
-    assert s["segments"] is seg
-    assert list(s["sequential"].columns) == SEQUENTIAL_COLUMNS and s["sequential"]["look"].tolist() == [2.0]
+    segments = [SimpleNamespace(variant="treatment", tests=seg, segments=effects)]
+    sequential = [SimpleNamespace(variant="treatment", table=seq)]
+    s = fill_summary(
+        Summary("02_ab_campaign", lang="en"), T, readout, segments=segments, sequential=sequential, did_res=DID
+    )
+    assert s["segments"].to_dict(orient="records") == [{"variant": "treatment", "dimension": "tenure", "p_value": 0.3}]
+    assert list(s["segment_effects"].columns) == ["variant", "dimension", "segment", "estimate"]
+    assert list(s["sequential"].columns) == ["variant", *SEQUENTIAL_COLUMNS]
+    assert s["sequential"]["look"].tolist() == [2.0]
     assert s["did"] == {
         "not_an_experiment": True,
         "effect_relative": 0.12,
@@ -80,7 +90,7 @@ def test_optional_sections_add_their_keys(readout):
 
 def test_without_a_readout_only_the_campaign_is_summarised():
     T = messages("ab_campaign", "en")
-    s = fill_summary(Summary("02_ab_campaign", lang="en"), T, None, seg_tests=pd.DataFrame(), did_res=DID)
+    s = fill_summary(Summary("02_ab_campaign", lang="en"), T, None, did_res=DID)
     assert "headline" not in s or not s["headline"]
     assert "verdict" not in s and s["did"]["treated"] == 10
 

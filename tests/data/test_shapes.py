@@ -240,6 +240,7 @@ def test_empty_line_columns_change_nothing(tmp_path, tables):
 def test_vocabulary_translates_in_the_engine_and_declares_new_codes(tmp_path, tables):
     tables["fans"].loc[[0, 1, 2], "channel"] = ["Phone", "Web", "小程序"]
     tables["events"].loc[[0], "event_type"] = "加购"
+    tables["comments"].loc[[0], "channel"] = "Phone"
     mapping = {
         "vocabulary": {
             "channel": {"Phone": "phone", "Web": "web", "小程序": "wechat"},
@@ -253,6 +254,8 @@ def test_vocabulary_translates_in_the_engine_and_declares_new_codes(tmp_path, ta
         assert list(got.channel) == ["phone", "web", "wechat"]
         assert fd.codes("channel")[-2:] == ("phone", "web") and "add_to_cart" in fd.codes("event_type")
         assert fd.execute(fd.events.filter(fd.events.event_type == "add_to_cart").count()) == 1
+        assert fd.execute(fd.comments.filter(fd.comments.channel == "phone").count()) == 1
+        assert fd.execute(fd.fans.filter(fd.fans.channel.isin(["Phone", "Web", "小程序"])).count()) == 0
 
 
 def test_a_vocabulary_onto_an_unknown_code_is_a_mapping_problem_and_exit_2(tmp_path, tables):

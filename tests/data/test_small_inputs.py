@@ -406,11 +406,11 @@ def test_data_overview_renders_and_shows_a_missing_required_column(tmp_path):
     assert not any(o.get("output_type") == "error" for o in outputs)
     assert "Traceback" not in text and "ContractError" not in text
     # the contract table names the table, the column and the check
-    assert re.search(r">fans<.*?>join_time<.*?>required column missing<", text, re.S)
-    assert "The tables fans have structural problems" in text
+    assert re.search(r">orders<.*?>order_time<.*?>required column missing<", text, re.S)
+    assert "The tables orders have structural problems" in text
     s = json.loads(summary_path.read_text(encoding="utf-8"))
     assert s["status"] == "failed"
-    assert {"table": "fans", "column": "join_time", "check": "missing_column", "failing_rows": None} in s["problems"]
+    assert {"table": "orders", "column": "order_time", "check": "missing_column", "failing_rows": None} in s["problems"]
     assert s["warnings"] == []  # the data reaches 30 April, ten days before as_of
 
 

@@ -141,7 +141,6 @@ def test_the_overview_notebook_renders_on_orders_only_data(tmp_path, monkeypatch
         root.parent / "notebooks" / "00_data_overview.ipynb",
         source=str(data),
         lang="en",
-        currency="GBP",
         summary_path=str(summary_path),
         output_dir=str(tmp_path),
     )

@@ -56,6 +56,7 @@ def test_every_number_and_fixed_choice_in_the_reports_has_a_rule():
         "unit_fan_column",
         "unit_outcomes",
         "unit_covariates",
+        "unit_time_column",
         "did_communities",
         "portrait_columns",  # column names, checked against the data by the report
         "wait_for",

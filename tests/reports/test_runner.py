@@ -304,7 +304,9 @@ def test_index_order_puts_overview_first_and_data_overview_last(tmp_path):
         (None, "pct", "—"),
         (float("nan"), "number", "—"),
         (4.25, "days", "4.2 天"),
-        (0.012, "pp", "+1.2 个百分点"),
+        (0.012, "pp", "+1.20 个百分点"),
+        (0.0068, "pp", "+0.68 个百分点"),  # the A/B conversion lift: percentage points, not "0.7%"
+        (-0.0151, "pp", "-1.51 个百分点"),
         (1.25, "ratio", "1.25×"),
         (0.7847, "number", "0.7847"),
         ("inconclusive", "text", "inconclusive"),

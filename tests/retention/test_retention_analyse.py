@@ -89,7 +89,9 @@ def test_analyse_computes_every_section_and_the_summary(fd, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_analysis_date_too_early_for_the_churn_model_leaves_the_rest_standing(fd, tmp_path):
+def test_an_analysis_date_too_early_for_the_churn_model_leaves_the_rest_standing_but_fails_the_report(fd, tmp_path):
+    """The churn model is half of the report's main answer: without it the other sections stand, and the
+    report says it failed, naming why, so a scheduled run does not pass it as a good one."""
     first = fd.date_range()[0].date()
     params = notebook_params(tmp_path, lang="en", as_of=first + dt.timedelta(days=40), churn_max_train_rows=400)
     result = retention.analyse(fd, params)
@@ -97,7 +99,9 @@ def test_an_analysis_date_too_early_for_the_churn_model_leaves_the_rest_standing
     assert {T("sec_churn"), T("sec_at_risk")} <= set(result.failed)
     assert "too early for the churn model" in result.failed[T("sec_churn")]
     assert "churn" not in result.views and "at_risk" not in result.views and "day_n" in result.views
-    assert result.summary["status"] == "partial"
+    assert result.summary["status"] == "failed"
+    assert result.summary["reason"].startswith("the report's main answer could not be given: ")
+    assert T("sec_churn") in result.summary["reason"]
     assert result.summary["sections_failed"] == list(result.failed)
     assert "churn_model" not in result.summary and "at_risk" not in result.summary
 
@@ -122,3 +126,17 @@ def test_data_without_any_activity_is_refused_in_the_reports_words(tmp_path):
         with pytest.raises(retention.RetentionDateError) as caught:
             analysis_date(quiet)
     assert str(caught.value) == NO_ACTIVITY == "the events and orders tables are empty, so there is nothing to analyse"
+
+
+def test_a_horizon_of_zero_days_is_refused_before_anything_speaks_of_it(fd, tmp_path):
+    """ "Churn within the next 0 days" is no prediction: the run's parameter check and the analysis both
+    refuse it, naming the parameter."""
+    from fanlib.reports import paramcheck
+
+    problems = paramcheck.value_problems("03_retention", {"horizon_days": 0})
+    assert problems and "horizon_days" in problems[0]
+    with pytest.raises(retention.RetentionInputError, match="horizon_days must be at least 1"):
+        retention.analyse(fd, notebook_params(tmp_path, horizon_days=0))
+    assert paramcheck.value_problems("03_retention", {"churn_population": "everyone"})
+    assert paramcheck.value_problems("03_retention", {"cohort_period": "fortnight"})
+    assert not paramcheck.value_problems("03_retention", {"cohort_period": "30d", "churn_population": "ever_bought"})

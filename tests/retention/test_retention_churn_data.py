@@ -35,7 +35,9 @@ def raw(small_demo_path) -> dict[str, pd.DataFrame]:
         con.close()
 
 
-def _reference_features(raw: dict, cutoff: dt.date, active_within_days: int = 7) -> pd.DataFrame:
+def _reference_features(
+    raw: dict, cutoff: dt.date, active_within_days: int = 7, basis: str = "activity", population: str = "active"
+) -> pd.DataFrame:
     """The features of the module notes, fan by fan, in pandas from the raw rows before the cut-off."""
     c = pd.Timestamp(cutoff)
     fans = raw["fans"][raw["fans"]["join_time"] < c].set_index("fan_id")
@@ -61,6 +63,8 @@ def _reference_features(raw: dict, cutoff: dt.date, active_within_days: int = 7)
     f["checkin_ever"] = ev[ev["event_type"] == "checkin"].groupby("fan_id").size().clip(upper=1)
     f["orders_90"] = od90.groupby("fan_id").size()
     f["spend_90"] = od90.groupby("fan_id")["amount_cny"].sum()
+    f["orders_total"] = od.groupby("fan_id").size()
+    f["spend_total"] = od.groupby("fan_id")["amount_cny"].sum()
     f["comments_total"] = cm.groupby("fan_id").size()
     f["negative_comments"] = cm[negative].groupby("fan_id").size()
     counts = [
@@ -72,13 +76,18 @@ def _reference_features(raw: dict, cutoff: dt.date, active_within_days: int = 7)
         "checkin_ever",
         "orders_90",
         "spend_90",
+        "orders_total",
+        "spend_total",
         "comments_total",
         "negative_comments",
     ]
     f[counts] = f[counts].fillna(0).astype(float)
-    last_active = f[["last_event", "last_order"]].max(axis=1)
+    last_active = f[["last_event", "last_order"]].max(axis=1) if basis == "activity" else f["last_order"]
     f["days_since_active"] = (c - last_active).dt.days.astype(float)
-    f = f[f["days_since_active"] <= active_within_days].copy()
+    if population == "active":
+        f = f[f["days_since_active"] <= active_within_days].copy()
+    else:
+        f = f[f["last_order"].notna()].copy()
     f["tenure_days"] = (c - fans.loc[f.index, "join_time"].dt.normalize()).dt.days.astype(float)
     f["days_since_order"] = (c - f["last_order"]).dt.days.astype(float).fillna(f["tenure_days"] + 1)
     f["interactive_share_30"] = np.where(f["events_30"] > 0, f["inter_30"] / f["events_30"].clip(lower=1), 0.0)
@@ -88,13 +97,15 @@ def _reference_features(raw: dict, cutoff: dt.date, active_within_days: int = 7)
     return f.sort_index()
 
 
-def _reference_churned(raw: dict, fan_ids, cutoff: dt.date, horizon_days: int = 30, churn_days: int = 30):
+def _reference_churned(
+    raw: dict, fan_ids, cutoff: dt.date, horizon_days: int = 30, churn_days: int = 30, basis: str = "activity"
+):
     start = pd.Timestamp(cutoff + dt.timedelta(days=horizon_days))
     stop = start + pd.Timedelta(days=churn_days)  # exclusive: the window is start … start + churn_days − 1
     ev, od = raw["events"], raw["orders"]
-    seen = set(ev.loc[(ev["event_time"] >= start) & (ev["event_time"] < stop), "fan_id"]) | set(
-        od.loc[(od["order_time"] >= start) & (od["order_time"] < stop), "fan_id"]
-    )
+    seen = set(od.loc[(od["order_time"] >= start) & (od["order_time"] < stop), "fan_id"])
+    if basis == "activity":
+        seen |= set(ev.loc[(ev["event_time"] >= start) & (ev["event_time"] < stop), "fan_id"])
     return pd.Series([0 if f in seen else 1 for f in fan_ids], index=fan_ids)
 
 
@@ -123,6 +134,30 @@ def test_one_query_for_all_cutoffs_equals_pandas_per_cutoff(small, raw):
             expected = _reference_churned(raw, part.index, cutoff)
             assert (part["churned"].astype(int) == expected).all(), cutoff
             assert 0 < expected.mean() < 1
+
+
+@pytest.mark.parametrize(
+    "basis, population", [("order", "active"), ("activity", "ever_bought"), ("order", "ever_bought")]
+)
+def test_churn_basis_and_the_population_of_every_buyer_equal_pandas(small, raw, basis, population):
+    """Orders-only activity moves eligibility, the days since last active and the label; every buyer is
+    scored however long ago they were last active (the last event ever, not the last in 90 days)."""
+    trains, test_c = churn_labels.oot_cutoffs(small)
+    cutoffs = [trains[-1], test_c]
+    got = churn_data.churn_datasets(small, cutoffs, basis=basis, population=population)
+    assert got.attrs["basis"] == basis and got.attrs["population"] == population
+    for cutoff in cutoffs:
+        part = got[got["cutoff"] == cutoff].set_index("fan_id")
+        ref = _reference_features(raw, cutoff, basis=basis, population=population)
+        assert list(part.index) == list(ref.index) and len(part) > 20, cutoff
+        for col in ("days_since_active", *churn_data.FEATURES):
+            np.testing.assert_allclose(
+                part[col].to_numpy(float), ref[col].to_numpy(float), rtol=1e-12, err_msg=f"{col} at {cutoff}"
+            )
+        expected = _reference_churned(raw, part.index, cutoff, basis=basis)
+        assert (part["churned"].astype(int) == expected).all(), cutoff
+    if population == "ever_bought":
+        assert got["days_since_active"].max() > 90  # long-quiet buyers are scored too
 
 
 def test_single_cutoff_functions_agree_with_the_combined_query(small):
@@ -182,3 +217,45 @@ def test_capped_training_rows_keep_the_models_quality(demo_sets, kind):
     m_full, m_capped = churn_models.evaluate(test["churned"], p_full), churn_models.evaluate(test["churned"], p_capped)
     assert abs(m_capped["roc_auc"] - m_full["roc_auc"]) < 0.02, (m_capped, m_full)
     assert abs(m_capped["ece"] - m_full["ece"]) < 0.015, (m_capped, m_full)
+
+
+def test_declared_fan_attributes_are_features_as_of_each_cutoff(tmp_path):
+    """An extra column of fans (numeric) and a fan_attributes column with an as_of time (categorical): each
+    cut-off sees the latest value recorded before it, one-hot for the categorical; unknown names are refused."""
+    from helpers import frames_to_duckdb
+    from retention_data import random_fans
+
+    from fanlib.data.errors import AttributeProblem
+
+    fans, events, orders = random_fans(n=300, seed=4)
+    fans["score"] = np.arange(len(fans), dtype=float)
+    fans.loc[fans.index[::10], "score"] = np.nan  # missing: the median
+    change = pd.Timestamp("2025-05-15")
+    attrs = pd.concat(
+        [
+            pd.DataFrame({"fan_id": fans["fan_id"], "as_of": pd.Timestamp("2025-01-01"), "tier": "silver"}),
+            pd.DataFrame({"fan_id": fans["fan_id"].iloc[::2], "as_of": change, "tier": "gold"}),
+        ],
+        ignore_index=True,
+    )
+    path = frames_to_duckdb(
+        {"fans": fans, "events": events, "orders": orders, "fan_attributes": attrs}, tmp_path / "d.duckdb"
+    )
+    fd = connect(path)
+    before, after = dt.date(2025, 5, 15), dt.date(2025, 5, 16)  # the change is recorded during 15 May
+    got = churn_data.churn_datasets(fd, [before, after], labelled=False, attributes=["score", "tier"])
+    assert got.attrs["attributes"] == {"score": "numeric", "tier": "categorical"}
+    assert {"attr:score", "attr:tier=gold", "attr:tier=silver"} <= set(churn_data.feature_columns(got))
+    gold = set(fans["fan_id"].iloc[::2])
+    for cutoff, changed in ((before, False), (after, True)):
+        part = got[got["cutoff"] == cutoff].set_index("fan_id")
+        expected_gold = part.index.isin(list(gold)) & changed
+        assert (part["attr:tier=gold"].to_numpy() == expected_gold.astype(float)).all(), cutoff
+        assert (part["attr:tier=silver"] == 1 - part["attr:tier=gold"]).all()
+        score = fans.set_index("fan_id").loc[part.index, "score"]
+        median = part.loc[score.notna(), "attr:score"].median()
+        assert (part.loc[score.notna(), "attr:score"] == score.dropna()).all()
+        assert np.isfinite(part["attr:score"]).all() and part.loc[score.isna(), "attr:score"].nunique() <= 1
+        assert median == median  # a real number for the missing ones to take
+    with pytest.raises(AttributeProblem, match="womens"):
+        churn_data.churn_datasets(fd, [before], labelled=False, attributes=["womens"])

@@ -26,6 +26,11 @@ NOTEBOOK = ROOT / "notebooks" / "03_retention.ipynb"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def s_cohorts(summary_path: Path) -> dict:
+    """The cohort matrix of a written summary."""
+    return json.loads(summary_path.read_text(encoding="utf-8"))["cohort_matrix"]
+
+
 def _render(monkeypatch, **params):
     return render_notebook(monkeypatch, NOTEBOOK, **params)
 
@@ -105,6 +110,25 @@ def test_report_renders_in_each_language(monkeypatch, tmp_path, small_demo_path,
     else:
         leaked = [s for s in shown + charts if CJK.search(s)]
         assert not leaked, leaked[:3]
+    # figures read as figures: no float in pandas' six default decimals (a day count as "90.000000", a
+    # p-value as "0.000000"), and an AUC is a number, not a ratio ("0.72×")
+    tables = [part for part in shown if "<table" in part]
+    raw_floats = [re.findall(r">[^<]*\d\.\d{6}<", part) for part in tables]
+    assert not any(raw_floats), [f for f in raw_floats if f][:3]
+    metrics_table = next(part for part in tables if f">{T('col_roc_auc')}<" in part)
+    names = [h for h in _headers([metrics_table]) if h]
+    rows = [
+        re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)
+        for row in re.findall(r"<tr>(.*?)</tr>", metrics_table, flags=re.S)
+    ]
+    shown_metrics = pd.DataFrame([r for r in rows if r], columns=names)
+    for col in ("col_roc_auc", "col_pr_auc", "col_ece"):
+        assert not shown_metrics[T(col)].str.contains("×").any(), shown_metrics[T(col)]
+        assert shown_metrics[T(col)].str.fullmatch(r"0\.\d+").all(), shown_metrics[T(col)]
+    assert shown_metrics[T("col_top_decile_lift")].str.endswith("×").all()  # a lift is a ratio
+    # the cohort matrix is exported too
+    assert (tmp_path / "03_retention_cohorts.csv").exists() and (tmp_path / "03_retention_cohorts.xlsx").exists()
+    assert s_cohorts(summary_path)["calendar"] is True
     # the at-risk exports carry headers and reasons in the report's language
     at_risk = pd.read_csv(tmp_path / "03_retention_at_risk.csv", encoding="utf-8-sig")
     assert list(at_risk.columns)[:3] == [T("col_rank"), T("col_fan_id"), T("col_channel")]
@@ -165,6 +189,17 @@ def test_sentences_render_in_both_languages(lang):
         + narrative.churn_findings(metrics, "boosting", gains, T)
         + narrative.clv_findings(params, 123456.0, 150, 365, holdout, T=T)
         + [narrative.churn_text(30, "activity", T), narrative.churn_text(30, "order", T)]
+        + [
+            narrative.population_text(pop, 7, basis, T)
+            for pop in ("active", "ever_bought")
+            for basis in ("activity", "order")
+        ]
+        + [narrative.unscored_text(pop, 7, 30, "order", T) for pop in ("active", "ever_bought")]
+        + [
+            narrative.curves_line(
+                pd.DataFrame({"segment": ["a", "b"], "rate_on_or_after": [0.5, 0.4]}), 30, T, T("by_channel")
+            )
+        ]
     )
     sampled = metrics.assign(n_train=[1_060_000], n_fit=[200_000])
     assert narrative.churn_sample_note(metrics.assign(n_train=[900], n_fit=[900]), 200_000, T) is None

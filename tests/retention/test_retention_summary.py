@@ -168,9 +168,29 @@ def test_km_groups_add_negative_commenters_only_when_known():
     from fanlib.retention.narrative import km_groups
 
     T = catalogue("en")
-    surv = pd.DataFrame({"checkin": [1, 0], "channel": ["wechat", "douyin"]})
-    out, groups = km_groups(surv, T)
-    assert [g for g, _ in groups] == ["checkin_group", "channel_group"]
+    surv = pd.DataFrame({"checkin": [1, 0], "segment:channel": ["wechat", "douyin"], "segment:tier": ["a", "a"]})
+    segments = [("segment:channel", T("by_channel"), True), ("segment:tier", "by tier", False)]
+    out, groups = km_groups(surv, T, segments)
+    assert [g for g, _ in groups] == ["checkin_group", "segment:channel_group"]  # one tier only: no curve
     assert out["checkin_group"].tolist() == [T("grp_checkin_yes"), T("grp_checkin_no")]
-    _, groups = km_groups(surv.assign(negative_commenter=[0, 1]), T)
+    assert out["segment:channel_group"].tolist() == ["WeChat", "Douyin"]
+    _, groups = km_groups(surv.assign(negative_commenter=[0, 1]), T, segments)
     assert [g for g, _ in groups][-1] == "negative_group"
+    # orders only, fans without channels: the curve of all fans
+    _, groups = km_groups(pd.DataFrame({"duration": [1.0, 2.0]}), T)
+    assert groups == [("all_group", T("by_all_fans"))]
+
+
+def test_the_main_answer_is_survival_and_churn():
+    """A section outside the main answer makes the report partial; survival or churn missing, failed."""
+    from fanlib.present.notebook import Summary
+    from fanlib.retention.result import mark_summary
+
+    T = catalogue("en")
+    for failing, status in (("sec_cox", "partial"), ("sec_survival_data", "failed"), ("sec_churn", "failed")):
+        sections = Sections(T)
+        with sections.guard(T(failing)):
+            raise ValueError("no data for it")
+        s = mark_summary(Summary("03_retention"), sections, T)
+        assert s["status"] == status and s["sections_failed"] == [T(failing)], failing
+        assert ("reason" in s) == (status == "failed")
