@@ -26,6 +26,7 @@ PARAMETERS = """\
 source: str = "data/demo.duckdb"  # the data
 mapping: dict | None = None  # column renames and the vocabulary
 timezone: str = "Asia/Shanghai"  # zone of the timestamps
+currency: str = "CNY"  # ISO code of the amounts
 covariates: list[str] = []  # CUPED covariates
 segments: list[str] = []  # segment columns
 portrait_columns: list[str] = []  # more portrait dimensions
@@ -35,23 +36,16 @@ output_dir: str = "reports/latest"  # exports
 """
 
 
-def _has_currencies() -> bool:
-    from fanlib.present import i18n
-
-    return hasattr(i18n, "CURRENCIES")
-
-
 @pytest.fixture(scope="module")
 def notebooks(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("notebooks")
-    currency = 'currency: str = "CNY"  # ISO code of the amounts\n' if _has_currencies() else ""
     cell = {
         "cell_type": "code",
         "execution_count": None,
         "id": "params",
         "metadata": {"tags": ["parameters"]},
         "outputs": [],
-        "source": (PARAMETERS + currency).splitlines(keepends=True),
+        "source": PARAMETERS.splitlines(keepends=True),
     }
     nb = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
     (folder / "02_check.ipynb").write_text(json.dumps(nb), encoding="utf-8")
@@ -169,7 +163,6 @@ def test_segments_of_a_unit_table_are_the_reports_to_check():
 
 
 def test_a_vocabulary_onto_an_unknown_channel_is_refused(capsys, no_kernel, earlier, notebooks, source):
-    pytest.importorskip("fanlib.data.vocabulary", reason="open vocabularies not in this build")
     mapping = "mapping={vocabulary: {channel: {Phone: fone, 小程序: wechat}}}"
     err = refused(capsys, earlier, notebooks, source, mapping)
     assert "02_check: parameter 'mapping': the vocabulary maps channel 'Phone' onto 'fone'" in err, err
@@ -177,8 +170,6 @@ def test_a_vocabulary_onto_an_unknown_channel_is_refused(capsys, no_kernel, earl
 
 
 def test_an_unknown_currency_is_refused(capsys, no_kernel, earlier, notebooks, source):
-    if not _has_currencies():
-        pytest.skip("currencies not in this build")
     err = refused(capsys, earlier, notebooks, source, "currency=RMB")
     assert "02_check: parameter 'currency' must be one of CNY, USD, GBP, EUR, HKD" in err and "got 'RMB'" in err, err
 
