@@ -46,7 +46,8 @@ def test_schema_equals_the_contract(con):
         )
         assert list(cols.column_name) == t.column_names, t.name
         assert list(cols.data_type) == [DUCK_TYPES[c.dtype] for c in t.columns], t.name
-        assert scalar(con, f"SELECT count(*) FROM {t.name}") > 0, t.name
+        if t.name != "fan_attributes":  # the demo plants no attributes of its own
+            assert scalar(con, f"SELECT count(*) FROM {t.name}") > 0, t.name
 
 
 def test_ids_keys_and_references(con):

@@ -296,19 +296,21 @@ def test_the_data_overview_on_data_missing_a_required_column_fails_and_keeps_the
     assert manifest["source"]["fingerprint"] == in_utc == _json(day / "00_data_overview.summary.json")["fingerprint"]
     good = {p.name: p.read_bytes() for p in day.glob("00_data_overview*") if p.is_file()}
 
-    bad_source = _csv_source(small_demo_path, tmp_path / "bad", drop=("fans", "channel"))
+    bad_source = _csv_source(small_demo_path, tmp_path / "bad", drop=("events", "event_type"))
     second = fanlib_run(*common, "--source", str(bad_source))
     assert second.returncode == 1, second.stderr
-    assert "00_data_overview: FAILED" in second.stderr and "fans.channel" in second.stderr
+    assert "00_data_overview: FAILED" in second.stderr and "events.event_type" in second.stderr
     assert "Traceback" not in second.stderr
     failed = assert_agree(out, "00_data_overview", "failed")
-    assert "the data fails the contract" in failed["error"]["evalue"] and "fans.channel" in failed["error"]["evalue"]
+    assert (
+        "the data fails the contract" in failed["error"]["evalue"] and "events.event_type" in failed["error"]["evalue"]
+    )
     summary = _json(day / "00_data_overview.failed.summary.json")
-    assert summary["status"] == "failed" and any(p["column"] == "channel" for p in summary["problems"])
+    assert summary["status"] == "failed" and any(p["column"] == "event_type" for p in summary["problems"])
     # the page lists the problem; its own figures (this run's) are on the card
-    assert "channel" in (day / "00_data_overview.failed.html").read_text(encoding="utf-8")
+    assert "event_type" in (day / "00_data_overview.failed.html").read_text(encoding="utf-8")
     card = _card((day / "index.html").read_text(encoding="utf-8"), "00_data_overview")
-    assert "fans.channel" in card and "上次成功运行" not in card
+    assert "events.event_type" in card and "上次成功运行" not in card
     for name, content in good.items():
         assert (day / name).read_bytes() == content, name
 
