@@ -337,11 +337,10 @@ def test_reports_on_data_without_their_optional_tables_are_partial_and_a_refused
         assert section in _card((day / "index.html").read_text(encoding="utf-8"), name)
     good = {p.name: p.read_bytes() for p in day.glob("02_ab_campaign*") if p.is_file()}
 
-    # the A/B readout refused (the named unit table is not in the data): failed, the partial report kept
+    # a unit table the data lacks: refused before any kernel starts (exit 2), naming the tables found
     refused = fanlib_run("02_ab_campaign", *common, "--source", str(bare), "-p", "unit_table=units_missing")
-    assert refused.returncode == 1, refused.stderr
-    failed = assert_agree(out, "02_ab_campaign", "failed")
-    assert "units_missing" in failed["error"]["evalue"] and "units_missing" in refused.stderr
+    assert refused.returncode == 2, refused.stderr
+    assert "units_missing" in refused.stderr and "The source has:" in refused.stderr
     for name, content in good.items():
         assert (day / name).read_bytes() == content, name
 
