@@ -122,7 +122,7 @@ def _check(path, **values):
     ("values", "says"),
     [
         ({"covariates": ["histroy"]}, "covariate 'histroy' is not a column of fans or fan_attributes"),
-        ({"covariates": ["zip_code"]}, "covariate 'zip_code' does not hold numbers (a covariate must be numeric); the numeric fan columns are"),
+        ({"covariates": ["zip_code"]}, "covariate 'zip_code' does not hold numbers (a covariate must be numeric)"),
         ({"segments": ["zipcode"]}, "segment 'zipcode' is not a column of fans or fan_attributes"),
         ({"segments": ["brand"]}, "a segment needs at least two"),
         ({"segment_bins": 1}, "segment_bins"),
