@@ -52,17 +52,23 @@ def line_amount(cols: Mapping[str, Any] | ir.Table) -> ir.FloatingValue:
     return ibis.coalesce(cols["amount_cny"], product)
 
 
+def _no_rows(cols: Mapping[str, Any] | ir.Table) -> ir.BooleanValue:
+    """False on every row: a column, not a scalar, so that it can be counted and summed like the others."""
+    first = cols[next(iter(cols.columns if isinstance(cols, ir.Table) else cols))]
+    return first.isnull() & ibis.literal(False)
+
+
 def status_left_out(cols: Mapping[str, Any] | ir.Table, present: list[str]) -> ir.BooleanValue:
     """Rows whose status says cancelled or refunded (False when the source has no status)."""
     if not uses_status(present):
-        return ibis.literal(False)
+        return _no_rows(cols)
     return (cols["status"].notnull() & (cols["status"] != PAID)).fill_null(False)
 
 
 def negative_left_out(cols: Mapping[str, Any] | ir.Table, present: list[str]) -> ir.BooleanValue:
     """Lines with a negative quantity or amount: cancellations and returns (False without lines)."""
     if not uses_lines(present):
-        return ibis.literal(False)
+        return _no_rows(cols)
     return ((cols["quantity"] < 0).fill_null(False)) | ((line_amount(cols) < 0).fill_null(False))
 
 

@@ -343,3 +343,20 @@ def test_a_named_table_not_found_lists_what_was_found_and_why_it_was_not_read(tm
     (folder / "broken.csv").write_bytes(b"a,b\n\xff\xfe\xfa,1\n")
     with connect(folder, now=NOW) as fd, pytest.raises(Exception, match="neither UTF-8 nor GBK"):
         fd.raw_table("broken")
+
+
+def test_order_lines_without_a_status_column_are_counted_and_cleaned(tmp_path):
+    lines = pd.DataFrame(
+        {
+            "order_id": ["A", "A", "C1"],
+            "fan_id": ["f1", "f1", "f1"],
+            "order_time": pd.to_datetime(["2025-01-01", "2025-01-01", "2025-01-02"]),
+            "quantity": [2, 1, -1],
+            "unit_price": [3.0, 4.0, 3.0],
+        }
+    )
+    with connect(frames_to_duckdb({"orders": lines}, tmp_path / "lines.duckdb")) as fd:
+        cleaning = fd.order_cleaning()
+        orders = fd.execute(fd.orders, label="t")
+    assert (cleaning.orders, cleaning.left_out_rows, cleaning.status_rows, cleaning.left_out_value) == (1, 1, 0, 3.0)
+    assert orders.order_id.tolist() == ["A"] and orders.amount_cny.tolist() == [10.0]
