@@ -368,9 +368,11 @@ def markdown() -> str:
     for t in TABLES.values():
         need = "required" if t.required else "optional"
         if t.name in FAN_SOURCES:
-            need = "optional; the source needs fans, orders or events"
+            need = "optional table; a source needs at least one of fans, orders and events"
+        else:
+            need += " table"
         pk = ", ".join(t.primary_key) if t.primary_key else "none"
-        lines += [f"### `{t.name}` ({need} table)", "", t.description, "", f"Primary key: {pk}.", ""]
+        lines += [f"### `{t.name}` ({need})", "", t.description, "", f"Primary key: {pk}.", ""]
         for fk in t.foreign_keys:
             lines += [f"`{fk.column}` must exist in `{fk.table}.{fk.ref_column}`.", ""]
         lines += [
